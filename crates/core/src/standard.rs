@@ -1,0 +1,394 @@
+//! Standard Webhooks v1: signatures with replay protection.
+//!
+//! The docs' hex signature covers only the body, so a captured delivery can be replayed
+//! forever. Standard Webhooks signs `{webhook-id}.{webhook-timestamp}.{body}` and receivers
+//! refuse timestamps outside a tolerance, which bounds replays. The header
+//! `webhook-signature` holds one or more space-separated `v1,<base64>` entries so that a
+//! sender can sign with an old and a new key during a rotation; entries of other versions are
+//! skipped.
+//!
+//! Keys: a secret starting with `whsec_` is the base64 encoding of the key bytes; any other
+//! secret is used as its UTF-8 bytes, so the docs' `your_webhook_secret` works in both schemes.
+
+use core::fmt;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use hmac::Mac;
+use subtle::ConstantTimeEq;
+
+use crate::HmacSha256;
+
+/// The tolerance receivers apply by default, in seconds, in both directions.
+pub const DEFAULT_TOLERANCE_SECONDS: u64 = 300;
+
+/// Prefix of secrets that carry base64-encoded key bytes.
+pub const SECRET_PREFIX: &str = "whsec_";
+
+/// The longest decoded `whsec_` key accepted. Real keys are 24 to 64 bytes; the limit keeps
+/// decoding on the stack so the crate works without an allocator.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// The most digits a timestamp may have (enough for the year 33658).
+pub const MAX_TIMESTAMP_DIGITS: usize = 12;
+
+/// Length of one `v1,<base64>` entry: `v1,` plus 44 base64 characters.
+pub const SIGNATURE_HEADER_LEN: usize = 3 + 44;
+
+/// Why a Standard Webhooks delivery was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StandardError {
+    /// A required header (id or signature) is empty.
+    MissingHeader,
+    /// `webhook-timestamp` is not 1 to 12 decimal digits.
+    InvalidTimestamp,
+    /// The timestamp is further in the past than the tolerance allows.
+    TimestampTooOld,
+    /// The timestamp is further in the future than the tolerance allows.
+    TimestampTooNew,
+    /// `webhook-signature` has an entry without a `version,` part.
+    MalformedSignature,
+    /// `webhook-signature` has no `v1` entry.
+    NoSupportedSignature,
+    /// No `v1` entry is the MAC of this message under this key.
+    SignatureMismatch,
+    /// The secret is empty, or a `whsec_` secret is not valid base64 of 1 to 1024 bytes.
+    InvalidSecret,
+}
+
+impl StandardError {
+    /// A stable, machine-readable name for the error, shared with the npm package.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StandardError::MissingHeader => "missing_header",
+            StandardError::InvalidTimestamp => "invalid_timestamp",
+            StandardError::TimestampTooOld => "timestamp_too_old",
+            StandardError::TimestampTooNew => "timestamp_too_new",
+            StandardError::MalformedSignature => "malformed_signature",
+            StandardError::NoSupportedSignature => "no_supported_signature",
+            StandardError::SignatureMismatch => "signature_mismatch",
+            StandardError::InvalidSecret => "invalid_secret",
+        }
+    }
+}
+
+impl fmt::Display for StandardError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StandardError::MissingHeader => "a required webhook header is missing or empty",
+            StandardError::InvalidTimestamp => "webhook-timestamp is not 1 to 12 decimal digits",
+            StandardError::TimestampTooOld => "webhook-timestamp is older than the tolerance",
+            StandardError::TimestampTooNew => {
+                "webhook-timestamp is further ahead than the tolerance"
+            }
+            StandardError::MalformedSignature => "webhook-signature has an entry without a version",
+            StandardError::NoSupportedSignature => "webhook-signature has no v1 entry",
+            StandardError::SignatureMismatch => "no v1 signature matches the payload and secret",
+            StandardError::InvalidSecret => "the secret is empty or not valid whsec_ base64",
+        })
+    }
+}
+
+impl core::error::Error for StandardError {}
+
+/// One `v1,<base64>` header entry, kept on the stack.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SignatureHeader([u8; SIGNATURE_HEADER_LEN]);
+
+impl SignatureHeader {
+    /// Encodes a raw 32-byte MAC as `v1,<base64>`.
+    pub fn from_mac(mac: &[u8; 32]) -> Self {
+        let mut out = [0u8; SIGNATURE_HEADER_LEN];
+        out[..3].copy_from_slice(b"v1,");
+        // Cannot fail: 32 bytes encode to exactly 44 characters.
+        let _ = BASE64.encode_slice(mac, &mut out[3..]);
+        SignatureHeader(out)
+    }
+
+    /// The entry as a string, ready for the `webhook-signature` header.
+    pub fn as_str(&self) -> &str {
+        // `v1,` and base64 are ASCII, so this never fails.
+        core::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for SignatureHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for SignatureHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A Standard Webhooks signer and verifier keyed once, for one secret.
+///
+/// The HMAC key schedule is absorbed in the constructor; each call clones that state.
+#[derive(Clone)]
+pub struct StandardVerifier {
+    /// HMAC state with the key already absorbed.
+    keyed: HmacSha256,
+}
+
+impl StandardVerifier {
+    /// Keys a verifier from a secret: `whsec_<base64>` or any other non-empty string.
+    pub fn new(secret: &str) -> Result<Self, StandardError> {
+        match secret.strip_prefix(SECRET_PREFIX) {
+            Some(encoded) => {
+                let mut key = [0u8; MAX_KEY_BYTES];
+                let len = decode_key(encoded, &mut key)?;
+                Self::from_key(&key[..len])
+            }
+            None => Self::from_key(secret.as_bytes()),
+        }
+    }
+
+    /// Keys a verifier from raw key bytes (non-empty).
+    pub fn from_key(key: &[u8]) -> Result<Self, StandardError> {
+        if key.is_empty() {
+            return Err(StandardError::InvalidSecret);
+        }
+        let keyed = HmacSha256::new_from_slice(key).map_err(|_| StandardError::InvalidSecret)?;
+        Ok(StandardVerifier { keyed })
+    }
+
+    /// The raw MAC of `{id}.{timestamp}.{payload}`.
+    pub fn sign(&self, id: &str, timestamp: u64, payload: &[u8]) -> [u8; 32] {
+        let mut digits = [0u8; 20];
+        let timestamp = format_decimal(timestamp, &mut digits);
+        let mut mac = self.keyed.clone();
+        mac.update(id.as_bytes());
+        mac.update(b".");
+        mac.update(timestamp);
+        mac.update(b".");
+        mac.update(payload);
+        mac.finalize().into_bytes().into()
+    }
+
+    /// The `v1,<base64>` header entry for `{id}.{timestamp}.{payload}`.
+    pub fn sign_header(&self, id: &str, timestamp: u64, payload: &[u8]) -> SignatureHeader {
+        SignatureHeader::from_mac(&self.sign(id, timestamp, payload))
+    }
+
+    /// Verifies a delivery from its three header values and raw body.
+    ///
+    /// `now` is the receiver's clock in Unix seconds; `tolerance` bounds the timestamp's
+    /// distance from it in both directions. Returns the verified timestamp.
+    pub fn verify(
+        &self,
+        id: &str,
+        timestamp: &str,
+        signatures: &str,
+        payload: &[u8],
+        now: u64,
+        tolerance: u64,
+    ) -> Result<u64, StandardError> {
+        if id.is_empty() || signatures.trim().is_empty() {
+            return Err(StandardError::MissingHeader);
+        }
+        let timestamp = parse_timestamp(timestamp)?;
+        check_timestamp(timestamp, now, tolerance)?;
+        let expected = self.sign(id, timestamp, payload);
+        let mut seen_v1 = false;
+        let mut matched = subtle::Choice::from(0);
+        for entry in SignatureEntries::new(signatures) {
+            let (version, value) = entry?;
+            if version != "v1" {
+                continue;
+            }
+            seen_v1 = true;
+            let mut claimed = [0u8; 32];
+            // An entry that is not base64 of exactly 32 bytes cannot match; it is not fatal,
+            // since another entry (another key during a rotation) may still match.
+            if matches!(BASE64.decode_slice(value, &mut claimed), Ok(32)) {
+                matched |= claimed.ct_eq(&expected);
+            }
+        }
+        if !seen_v1 {
+            return Err(StandardError::NoSupportedSignature);
+        }
+        if bool::from(matched) {
+            Ok(timestamp)
+        } else {
+            Err(StandardError::SignatureMismatch)
+        }
+    }
+}
+
+/// Parses `webhook-timestamp`: 1 to 12 ASCII digits, no sign, no spaces.
+pub fn parse_timestamp(value: &str) -> Result<u64, StandardError> {
+    let bytes = value.as_bytes();
+    if bytes.is_empty() || bytes.len() > MAX_TIMESTAMP_DIGITS {
+        return Err(StandardError::InvalidTimestamp);
+    }
+    bytes.iter().try_fold(0u64, |acc, &b| {
+        if b.is_ascii_digit() {
+            Ok(acc * 10 + u64::from(b - b'0'))
+        } else {
+            Err(StandardError::InvalidTimestamp)
+        }
+    })
+}
+
+/// Checks that `timestamp` lies within `tolerance` seconds of `now`, either way.
+pub fn check_timestamp(timestamp: u64, now: u64, tolerance: u64) -> Result<(), StandardError> {
+    if now.saturating_sub(timestamp) > tolerance {
+        Err(StandardError::TimestampTooOld)
+    } else if timestamp.saturating_sub(now) > tolerance {
+        Err(StandardError::TimestampTooNew)
+    } else {
+        Ok(())
+    }
+}
+
+/// The entries of a `webhook-signature` header: `(version, value)` pairs, split on spaces.
+///
+/// An entry without a comma, or with an empty version, yields
+/// [`StandardError::MalformedSignature`].
+#[derive(Debug, Clone)]
+pub struct SignatureEntries<'a> {
+    rest: core::str::Split<'a, char>,
+}
+
+impl<'a> SignatureEntries<'a> {
+    /// Starts reading a header value.
+    pub fn new(header: &'a str) -> Self {
+        SignatureEntries {
+            rest: header.split(' '),
+        }
+    }
+}
+
+impl<'a> Iterator for SignatureEntries<'a> {
+    type Item = Result<(&'a str, &'a str), StandardError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let entry = self.rest.by_ref().find(|entry| !entry.is_empty())?;
+        Some(match entry.split_once(',') {
+            Some((version, value)) if !version.is_empty() => Ok((version, value)),
+            _ => Err(StandardError::MalformedSignature),
+        })
+    }
+}
+
+fn decode_key(encoded: &str, key: &mut [u8; MAX_KEY_BYTES]) -> Result<usize, StandardError> {
+    match BASE64.decode_slice(encoded, key) {
+        Ok(len) if len > 0 => Ok(len),
+        _ => Err(StandardError::InvalidSecret),
+    }
+}
+
+/// Writes `value` in decimal into the end of `buf` and returns the digits.
+fn format_decimal(mut value: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    &buf[start..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamp_forms() {
+        assert_eq!(parse_timestamp("0"), Ok(0));
+        assert_eq!(parse_timestamp("999999999999"), Ok(999_999_999_999));
+        for bad in ["", "1000000000000", "-1", "+1", " 1", "1 ", "1.5", "１"] {
+            assert_eq!(
+                parse_timestamp(bad),
+                Err(StandardError::InvalidTimestamp),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn tolerance_is_inclusive_both_ways() {
+        assert_eq!(check_timestamp(1000, 1300, 300), Ok(()));
+        assert_eq!(
+            check_timestamp(1000, 1301, 300),
+            Err(StandardError::TimestampTooOld)
+        );
+        assert_eq!(check_timestamp(1300, 1000, 300), Ok(()));
+        assert_eq!(
+            check_timestamp(1301, 1000, 300),
+            Err(StandardError::TimestampTooNew)
+        );
+        assert_eq!(check_timestamp(u64::MAX, 0, u64::MAX), Ok(()));
+    }
+
+    #[test]
+    fn header_entries() {
+        let mut entries = SignatureEntries::new("  v1,abc v2,x  v1a,y");
+        assert_eq!(entries.next(), Some(Ok(("v1", "abc"))));
+        assert_eq!(entries.next(), Some(Ok(("v2", "x"))));
+        assert_eq!(entries.next(), Some(Ok(("v1a", "y"))));
+        assert_eq!(entries.next(), None);
+        assert_eq!(
+            SignatureEntries::new("nocomma").next(),
+            Some(Err(StandardError::MalformedSignature))
+        );
+        assert_eq!(
+            SignatureEntries::new(",x").next(),
+            Some(Err(StandardError::MalformedSignature))
+        );
+    }
+
+    #[test]
+    fn secrets() {
+        assert_eq!(
+            StandardVerifier::new("").err(),
+            Some(StandardError::InvalidSecret)
+        );
+        assert_eq!(
+            StandardVerifier::new("whsec_").err(),
+            Some(StandardError::InvalidSecret)
+        );
+        assert_eq!(
+            StandardVerifier::new("whsec_!!").err(),
+            Some(StandardError::InvalidSecret)
+        );
+        assert!(StandardVerifier::new("whsec_c2VjcmV0").is_ok());
+        // whsec_ of "secret" and the raw "secret" are the same key.
+        let a = StandardVerifier::new("whsec_c2VjcmV0")
+            .unwrap()
+            .sign("i", 1, b"p");
+        let b = StandardVerifier::new("secret").unwrap().sign("i", 1, b"p");
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn unknown_versions_are_skipped_and_rotation_works() {
+        let v = StandardVerifier::new("secret").unwrap();
+        let good = v.sign_header("id", 100, b"p");
+        let mut header = [0u8; 3 + 47 + 9];
+        header[..9].copy_from_slice(b"v2,abc v1");
+        header[9..12].copy_from_slice(b",x ");
+        header[12..].copy_from_slice(good.as_str().as_bytes());
+        let header = core::str::from_utf8(&header).unwrap();
+        assert_eq!(v.verify("id", "100", header, b"p", 100, 300), Ok(100));
+        assert_eq!(
+            v.verify("id", "100", "v2,abc", b"p", 100, 300),
+            Err(StandardError::NoSupportedSignature)
+        );
+        assert_eq!(
+            v.verify("id", "100", "v1,abc", b"p", 100, 300),
+            Err(StandardError::SignatureMismatch)
+        );
+        assert_eq!(
+            v.verify("", "100", good.as_str(), b"p", 100, 300),
+            Err(StandardError::MissingHeader)
+        );
+    }
+}
