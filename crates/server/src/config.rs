@@ -1,0 +1,87 @@
+//! All configuration in one place: the `serve` flags, each also read from `CDHOOKS_<FLAG>`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use crate::domain::target::TargetPolicy;
+
+/// How the server runs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeConfig {
+    /// Address the HTTP API listens on (port 0 picks a free port).
+    #[arg(long, env = "CDHOOKS_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Directory of the database and the email outbox.
+    #[arg(long, env = "CDHOOKS_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// SMTP server for emails, e.g. smtp://127.0.0.1:2525; without it emails are written as
+    /// .eml files into <data-dir>/outbox/.
+    #[arg(long, env = "CDHOOKS_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// Sender address of emails.
+    #[arg(long, env = "CDHOOKS_EMAIL_FROM", default_value = "cdhooks <noreply@cdhooks.localhost>")]
+    pub email_from: String,
+    /// Delivery targets inside this range are allowed although private or loopback (repeatable).
+    #[arg(long = "allow-target", env = "CDHOOKS_ALLOW_TARGET", value_delimiter = ',')]
+    pub allow_targets: Vec<IpNet>,
+    /// Accept http:// webhook URLs (default: https only).
+    #[arg(long, env = "CDHOOKS_ALLOW_HTTP")]
+    pub allow_http: bool,
+    /// Delay after a first failed attempt; attempt n+1 follows after base × 4^(n-1).
+    #[arg(long, env = "CDHOOKS_RETRY_BASE_MS", default_value_t = 60_000)]
+    pub retry_base_ms: u64,
+    /// Failed attempts after which a delivery fails and its webhook is disabled.
+    #[arg(long, env = "CDHOOKS_MAX_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_attempts: u32,
+    /// Time one attempt may take, response included.
+    #[arg(long, env = "CDHOOKS_ATTEMPT_TIMEOUT_MS", default_value_t = 10_000)]
+    pub attempt_timeout_ms: u64,
+    /// Attempts in flight at once, over all webhooks.
+    #[arg(long, env = "CDHOOKS_WORKERS", default_value_t = 128)]
+    pub workers: usize,
+    /// Attempts in flight at once to one webhook, so a slow endpoint cannot starve the others.
+    #[arg(long, env = "CDHOOKS_PER_WEBHOOK_CONCURRENCY", default_value_t = 16)]
+    pub per_webhook_concurrency: usize,
+}
+
+impl ServeConfig {
+    /// The defaults, with the given data dir; for tests and embedding.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        ServeConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: data_dir.into(),
+            smtp_url: None,
+            email_from: "cdhooks <noreply@cdhooks.localhost>".to_owned(),
+            allow_targets: Vec::new(),
+            allow_http: false,
+            retry_base_ms: 60_000,
+            max_attempts: 5,
+            attempt_timeout_ms: 10_000,
+            workers: 128,
+            per_webhook_concurrency: 16,
+        }
+    }
+
+    /// The target policy these flags describe.
+    pub fn target_policy(&self) -> TargetPolicy {
+        TargetPolicy { allowed: self.allow_targets.clone(), allow_http: self.allow_http }
+    }
+
+    /// The retry base as a duration.
+    pub fn retry_base(&self) -> Duration {
+        Duration::from_millis(self.retry_base_ms)
+    }
+
+    /// The attempt timeout as a duration.
+    pub fn attempt_timeout(&self) -> Duration {
+        Duration::from_millis(self.attempt_timeout_ms.max(1))
+    }
+
+    /// Where `.eml` files go when no SMTP server is configured.
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.data_dir.join("outbox")
+    }
+}

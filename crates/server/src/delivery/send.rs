@@ -1,0 +1,176 @@
+//! One delivery attempt over HTTP: sign, send, classify the result.
+
+use std::error::Error as _;
+use std::net::IpAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+use cdhooks_core::legacy::LegacyVerifier;
+use cdhooks_core::standard::StandardVerifier;
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
+use reqwest::StatusCode;
+
+use super::resolver::ForbiddenTarget;
+use crate::domain::retry::parse_retry_after;
+use crate::domain::target::TargetPolicy;
+use crate::store::ClaimedDelivery;
+
+/// The most response bytes read.
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+/// The most response bytes kept with the attempt.
+pub const KEPT_RESPONSE_BYTES: usize = 1024;
+
+/// The `User-Agent` of deliveries.
+pub const USER_AGENT_VALUE: &str = concat!("cdhooks/", env!("CARGO_PKG_VERSION"));
+
+/// What one attempt produced.
+#[derive(Debug, Clone)]
+pub struct AttemptResult {
+    /// Unix ms when the attempt started.
+    pub started_at_ms: i64,
+    /// How long it took.
+    pub duration: Duration,
+    /// The receiver's status, if it answered.
+    pub status: Option<u16>,
+    /// `None` on success; otherwise why it failed.
+    pub error: Option<(&'static str, String)>,
+    /// The first 1 KiB of the response body.
+    pub response_body: Option<String>,
+    /// A `Retry-After` sent with a 429 or 503.
+    pub retry_after: Option<Duration>,
+}
+
+/// The signed headers of an attempt at `timestamp` (Unix seconds).
+pub fn signed_headers(delivery: &ClaimedDelivery, timestamp: u64) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(8);
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+    let legacy = LegacyVerifier::new(delivery.secret.as_bytes()).sign_hex(&delivery.body);
+    insert(&mut headers, "x-webhook-signature", legacy.as_str());
+    insert(&mut headers, "x-webhook-event", &delivery.event_type);
+    insert(&mut headers, "webhook-id", &delivery.event_id);
+    insert(&mut headers, "webhook-timestamp", &timestamp.to_string());
+    // Stored secrets were validated at registration, so keying cannot fail.
+    if let Ok(standard) = StandardVerifier::new(&delivery.secret) {
+        let signature = standard.sign_header(&delivery.event_id, timestamp, &delivery.body);
+        insert(&mut headers, "webhook-signature", signature.as_str());
+    }
+    headers
+}
+
+fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(name, value);
+    }
+}
+
+/// Sends one attempt of `delivery`.
+pub async fn attempt(client: &reqwest::Client, policy: &TargetPolicy, delivery: &ClaimedDelivery, timeout: Duration) -> AttemptResult {
+    let started_at_ms = crate::clock::now_ms();
+    let clock = Instant::now();
+    let mut result = AttemptResult {
+        started_at_ms,
+        duration: Duration::ZERO,
+        status: None,
+        error: None,
+        response_body: None,
+        retry_after: None,
+    };
+    // IP literals never reach the resolver, so they are checked here.
+    if let Some(ip) = literal_ip(&delivery.url) {
+        if !policy.permits(ip) {
+            result.error = Some(("forbidden_target", format!("{ip} is a forbidden address")));
+            return result;
+        }
+    }
+    let headers = signed_headers(delivery, started_at_ms.div_euclid(1000) as u64);
+    let sent = client
+        .post(&delivery.url)
+        .headers(headers)
+        .body(delivery.body.clone())
+        .timeout(timeout)
+        .send()
+        .await;
+    match sent {
+        Err(e) => result.error = Some(classify(&e)),
+        Ok(mut response) => {
+            let status = response.status();
+            result.status = Some(status.as_u16());
+            if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
+                result.retry_after = response
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, SystemTime::now()));
+            }
+            let mut kept = Vec::new();
+            let mut read = 0usize;
+            let body_error = loop {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => {
+                        let room = KEPT_RESPONSE_BYTES.saturating_sub(kept.len());
+                        kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                        read += chunk.len();
+                        if read >= MAX_RESPONSE_BYTES {
+                            break None;
+                        }
+                    }
+                    Ok(None) => break None,
+                    Err(e) => break Some(classify(&e)),
+                }
+            };
+            result.response_body = (!kept.is_empty()).then(|| String::from_utf8_lossy(&kept).into_owned());
+            result.error = if status.is_success() {
+                // A 2xx whose body then times out or breaks still counts: the receiver
+                // answered in time with success.
+                None
+            } else if status.is_redirection() {
+                Some(("redirect", format!("HTTP {} (redirects are not followed)", status.as_u16())))
+            } else {
+                Some(("http_status", format!("HTTP {}", status.as_u16())))
+            };
+            if status.is_success() {
+                if let Some((kind, message)) = body_error {
+                    tracing::debug!(kind, message, "response body broke off after a 2xx");
+                }
+            }
+        }
+    }
+    result.duration = clock.elapsed();
+    result
+}
+
+fn literal_ip(url: &str) -> Option<IpAddr> {
+    match url::Url::parse(url).ok()?.host()? {
+        url::Host::Ipv4(v4) => Some(IpAddr::V4(v4)),
+        url::Host::Ipv6(v6) => Some(IpAddr::V6(v6)),
+        url::Host::Domain(_) => None,
+    }
+}
+
+/// Names the failure of a request that got no status.
+fn classify(error: &reqwest::Error) -> (&'static str, String) {
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if let Some(forbidden) = cause.downcast_ref::<ForbiddenTarget>() {
+            return ("forbidden_target", forbidden.to_string());
+        }
+        source = cause.source();
+    }
+    let kind = if error.is_timeout() {
+        "timeout"
+    } else if error.is_connect() {
+        "connect"
+    } else if error.is_body() || error.is_decode() {
+        "body"
+    } else {
+        "request"
+    };
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    (kind, message)
+}

@@ -1,0 +1,249 @@
+//! What a valid webhook registration or change is.
+//!
+//! Requests are parsed into [`NewWebhook`] and [`WebhookChange`] here, so the store and the
+//! delivery engine only ever see checked values: a permitted URL, a non-empty list of
+//! catalogued patterns, a strong secret.
+
+use std::fmt;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use cdhooks_core::pattern::EventPattern;
+use cdhooks_core::standard::SECRET_PREFIX;
+use serde::Deserialize;
+
+use super::target::{TargetPolicy, WebhookUrl};
+use super::ValidationError;
+
+/// The shortest raw secret accepted (the docs' `your_webhook_secret` has 19 characters).
+pub const MIN_SECRET_LEN: usize = 16;
+/// The longest raw secret accepted.
+pub const MAX_SECRET_LEN: usize = 256;
+/// The most patterns one webhook may list.
+pub const MAX_PATTERNS: usize = 50;
+/// The longest description accepted.
+pub const MAX_DESCRIPTION_LEN: usize = 500;
+
+/// The body of `POST /v1/webhooks`, as the docs show it plus an optional description.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhookRequest {
+    /// Where deliveries go.
+    pub url: String,
+    /// Subscription patterns.
+    pub events: Vec<String>,
+    /// The signing secret; generated when absent.
+    pub secret: Option<String>,
+    /// A note for people.
+    pub description: Option<String>,
+}
+
+/// The body of `PATCH /v1/webhooks/{id}`: every field optional.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWebhookRequest {
+    /// A new target URL.
+    pub url: Option<String>,
+    /// New subscription patterns.
+    pub events: Option<Vec<String>>,
+    /// A new description (`null` clears it).
+    #[serde(default, deserialize_with = "double_option")]
+    pub description: Option<Option<String>>,
+    /// `true` re-enables a disabled webhook and resumes its paused deliveries.
+    pub enabled: Option<bool>,
+}
+
+/// The body of `POST /v1/webhooks/{id}/rotate-secret`: a new secret, or none to generate one.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateSecretRequest {
+    /// The new secret; generated when absent.
+    pub secret: Option<String>,
+}
+
+fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// A checked registration.
+#[derive(Debug, Clone)]
+pub struct NewWebhook {
+    /// The target.
+    pub url: WebhookUrl,
+    /// The checked patterns, deduplicated, in the order given.
+    pub events: Vec<String>,
+    /// The signing secret.
+    pub secret: WebhookSecret,
+    /// A note for people.
+    pub description: Option<String>,
+}
+
+impl NewWebhook {
+    /// Checks a registration request.
+    pub fn validate(request: CreateWebhookRequest, policy: &TargetPolicy) -> Result<Self, ValidationError> {
+        Ok(NewWebhook {
+            url: WebhookUrl::parse(&request.url, policy)?,
+            events: validate_patterns(request.events)?,
+            secret: match request.secret {
+                Some(secret) => WebhookSecret::parse(secret)?,
+                None => WebhookSecret::generate(),
+            },
+            description: validate_description(request.description)?,
+        })
+    }
+}
+
+/// A checked change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookChange {
+    /// A new target.
+    pub url: Option<WebhookUrl>,
+    /// New patterns.
+    pub events: Option<Vec<String>>,
+    /// A new description (`Some(None)` clears it).
+    pub description: Option<Option<String>>,
+    /// Enable or disable.
+    pub enabled: Option<bool>,
+}
+
+impl WebhookChange {
+    /// Checks a change request.
+    pub fn validate(request: UpdateWebhookRequest, policy: &TargetPolicy) -> Result<Self, ValidationError> {
+        Ok(WebhookChange {
+            url: request.url.map(|u| WebhookUrl::parse(&u, policy)).transpose()?,
+            events: request.events.map(validate_patterns).transpose()?,
+            description: request.description.map(validate_description).transpose()?,
+            enabled: request.enabled,
+        })
+    }
+}
+
+/// Checks, deduplicates and keeps the order of subscription patterns.
+pub fn validate_patterns(patterns: Vec<String>) -> Result<Vec<String>, ValidationError> {
+    if patterns.is_empty() {
+        return Err(ValidationError::new(
+            "empty_events",
+            "subscribe to at least one event type, e.g. \"server.started\", \"server.*\" or \"*\"",
+        )
+        .field("events"));
+    }
+    if patterns.len() > MAX_PATTERNS {
+        return Err(ValidationError::new("too_many_events", format!("at most {MAX_PATTERNS} patterns")).field("events"));
+    }
+    let mut checked: Vec<String> = Vec::with_capacity(patterns.len());
+    for pattern in patterns {
+        if let Err(e) = EventPattern::parse(&pattern) {
+            let code = match e {
+                cdhooks_core::pattern::PatternError::Unknown(_) => "unknown_event_type",
+                _ => "invalid_event_pattern",
+            };
+            return Err(ValidationError::new(code, e.to_string()).field("events"));
+        }
+        if !checked.contains(&pattern) {
+            checked.push(pattern);
+        }
+    }
+    Ok(checked)
+}
+
+fn validate_description(description: Option<String>) -> Result<Option<String>, ValidationError> {
+    match description {
+        Some(d) if d.chars().count() > MAX_DESCRIPTION_LEN => Err(ValidationError::new(
+            "invalid_description",
+            format!("the description is longer than {MAX_DESCRIPTION_LEN} characters"),
+        )
+        .field("description")),
+        other => Ok(other),
+    }
+}
+
+/// A webhook's signing secret. Its `Debug` form never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookSecret(String);
+
+impl WebhookSecret {
+    /// Checks a secret chosen by the customer: 16–256 printable ASCII characters without
+    /// spaces, or `whsec_` + base64 of 24–64 bytes. The secret is never echoed in errors.
+    pub fn parse(secret: String) -> Result<Self, ValidationError> {
+        let invalid = |message: &str| ValidationError::new("invalid_secret", message).field("secret");
+        if let Some(encoded) = secret.strip_prefix(SECRET_PREFIX) {
+            return match BASE64.decode(encoded) {
+                Ok(key) if (24..=64).contains(&key.len()) => Ok(WebhookSecret(secret)),
+                Ok(_) => Err(invalid("a whsec_ secret must carry 24 to 64 bytes of base64")),
+                Err(_) => Err(invalid("the part after whsec_ is not valid base64")),
+            };
+        }
+        if !secret.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(invalid("the secret may only contain printable ASCII characters without spaces"));
+        }
+        if secret.len() < MIN_SECRET_LEN {
+            return Err(ValidationError::new(
+                "weak_secret",
+                format!("the secret must have at least {MIN_SECRET_LEN} characters; omit it to have a strong one generated"),
+            )
+            .field("secret"));
+        }
+        if secret.len() > MAX_SECRET_LEN {
+            return Err(invalid("the secret is longer than 256 characters"));
+        }
+        Ok(WebhookSecret(secret))
+    }
+
+    /// A new secret: `whsec_` + base64 of 32 random bytes.
+    pub fn generate() -> Self {
+        WebhookSecret(format!("{SECRET_PREFIX}{}", BASE64.encode(super::random_bytes::<32>())))
+    }
+
+    /// Wraps a secret read back from the store.
+    pub fn from_stored(secret: String) -> Self {
+        WebhookSecret(secret)
+    }
+
+    /// The secret itself, for signing and for the one response that shows it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WebhookSecret(***)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(secret: &str) -> Result<(), &'static str> {
+        WebhookSecret::parse(secret.to_owned()).map(|_| ()).map_err(|e| e.code)
+    }
+
+    #[test]
+    fn secrets() {
+        assert_eq!(code("your_webhook_secret"), Ok(()));
+        assert_eq!(code("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), Ok(()));
+        assert_eq!(code("short"), Err("weak_secret"));
+        assert_eq!(code("has a space in it!!"), Err("invalid_secret"));
+        assert_eq!(code("sécret-sécret-sécret"), Err("invalid_secret"));
+        assert_eq!(code("whsec_c2VjcmV0"), Err("invalid_secret"));
+        assert_eq!(code("whsec_!!!!"), Err("invalid_secret"));
+        assert_eq!(code(&"x".repeat(257)), Err("invalid_secret"));
+        assert!(WebhookSecret::generate().expose().starts_with("whsec_"));
+        assert_eq!(format!("{:?}", WebhookSecret::generate()), "WebhookSecret(***)");
+        assert!(code(&WebhookSecret::generate().0).is_ok());
+    }
+
+    #[test]
+    fn patterns() {
+        assert_eq!(
+            validate_patterns(vec!["server.*".into(), "server.*".into(), "*".into()]).unwrap(),
+            vec!["server.*", "*"]
+        );
+        assert_eq!(validate_patterns(vec![]).unwrap_err().code, "empty_events");
+        let unknown = validate_patterns(vec!["server.exploded".into()]).unwrap_err();
+        assert_eq!(unknown.code, "unknown_event_type");
+        assert!(unknown.message.contains("server.exploded"));
+        assert_eq!(validate_patterns(vec!["Server".into()]).unwrap_err().code, "invalid_event_pattern");
+    }
+}

@@ -1,0 +1,120 @@
+//! Delivery history and manual retries: `/v1/webhooks/{id}/deliveries`, `/v1/deliveries/{id}`,
+//! `/v1/deliveries/{id}/retry`.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use warp::http::StatusCode;
+use warp::Filter;
+
+use super::error::ApiError;
+use super::json::{self, reply};
+use super::webhooks::ListQuery;
+use super::{auth, with_state, AppState, Page};
+use crate::clock::now_ms;
+use crate::store::{Account, AttemptRecord, DeliveryRecord};
+
+#[derive(Serialize)]
+struct DeliveryView {
+    id: String,
+    event_id: String,
+    event_type: String,
+    webhook_id: String,
+    status: &'static str,
+    attempt_count: u32,
+    next_attempt_at: Option<String>,
+    last_error: Option<String>,
+    created_at: String,
+    updated_at: String,
+    attempts: Vec<AttemptView>,
+}
+
+#[derive(Serialize)]
+struct AttemptView {
+    number: u32,
+    attempted_at: String,
+    duration_ms: i64,
+    status_code: Option<u16>,
+    error_kind: Option<String>,
+    error: Option<String>,
+    response_body: Option<String>,
+}
+
+impl From<AttemptRecord> for AttemptView {
+    fn from(a: AttemptRecord) -> Self {
+        AttemptView {
+            number: a.number,
+            attempted_at: json::time_ms(a.started_at),
+            duration_ms: a.duration_ms,
+            status_code: a.status_code,
+            error_kind: a.error_kind,
+            error: a.error_message,
+            response_body: a.response_body,
+        }
+    }
+}
+
+impl From<DeliveryRecord> for DeliveryView {
+    fn from(d: DeliveryRecord) -> Self {
+        DeliveryView {
+            id: d.id,
+            event_id: d.event_id,
+            event_type: d.event_type,
+            webhook_id: d.webhook_id,
+            status: d.status.as_str(),
+            attempt_count: d.attempt_count,
+            next_attempt_at: d.next_attempt_at.map(json::time_ms),
+            last_error: d.last_error,
+            created_at: json::time_ms(d.created_at),
+            updated_at: json::time_ms(d.updated_at),
+            attempts: d.attempts.into_iter().map(AttemptView::from).collect(),
+        }
+    }
+}
+
+/// The routes.
+pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
+    let list = warp::path!("v1" / "webhooks" / String / "deliveries")
+        .and(warp::get())
+        .and(auth::account(state.clone()))
+        .and(warp::query::<ListQuery>())
+        .and(with_state(&state))
+        .and_then(list);
+    let get = warp::path!("v1" / "deliveries" / String)
+        .and(warp::get())
+        .and(auth::account(state.clone()))
+        .and(with_state(&state))
+        .and_then(get);
+    let retry = warp::path!("v1" / "deliveries" / String / "retry")
+        .and(warp::post())
+        .and(auth::account(state.clone()))
+        .and(with_state(&state))
+        .and_then(retry);
+    list.or(get).unify().or(retry).unify()
+}
+
+async fn list(webhook_id: String, account: Account, query: ListQuery, state: Arc<AppState>) -> Result<warp::reply::Response, warp::Rejection> {
+    let limit = super::page_limit(query.limit)?;
+    let records = state
+        .store
+        .list_deliveries(&account, &webhook_id, query.after.as_deref(), limit + 1)
+        .await
+        .map_err(|e| ApiError::from_store(e, "webhook"))?;
+    let page = Page::new(records, limit, |d| d.id.clone());
+    Ok(reply(StatusCode::OK, &page.map(DeliveryView::from)))
+}
+
+async fn get(id: String, account: Account, state: Arc<AppState>) -> Result<warp::reply::Response, warp::Rejection> {
+    let record = state.store.get_delivery(&account, &id).await.map_err(|e| ApiError::from_store(e, "delivery"))?;
+    Ok(reply(StatusCode::OK, &DeliveryView::from(record)))
+}
+
+async fn retry(id: String, account: Account, state: Arc<AppState>) -> Result<warp::reply::Response, warp::Rejection> {
+    let record = state
+        .store
+        .retry_delivery(&account, &id, now_ms())
+        .await
+        .map_err(|e| ApiError::from_store(e, "delivery"))?;
+    state.engine.wake();
+    Ok(reply(StatusCode::ACCEPTED, &DeliveryView::from(record)))
+}

@@ -1,0 +1,87 @@
+//! `/v1/events` (emit, read) and `/v1/event-types` (the catalog).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use cdhooks_core::catalog::CATALOG;
+use cdhooks_core::timestamp::Timestamp;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use warp::http::StatusCode;
+use warp::Filter;
+
+use super::error::ApiError;
+use super::json::{self, reply};
+use super::{auth, with_state, AppState};
+use crate::clock::now_ms;
+use crate::domain::event::{EmitEventRequest, NewEvent};
+use crate::store::Account;
+
+#[derive(Serialize)]
+struct Accepted<'a> {
+    event: &'a RawValue,
+    deliveries: u32,
+}
+
+#[derive(Serialize)]
+struct EventType {
+    name: &'static str,
+    description: &'static str,
+    example: &'static RawValue,
+}
+
+/// The routes.
+pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
+    let emit = warp::path!("v1" / "events")
+        .and(warp::post())
+        .and(auth::account(state.clone()))
+        .and(json::body())
+        .and(with_state(&state))
+        .and_then(emit);
+    let get = warp::path!("v1" / "events" / String)
+        .and(warp::get())
+        .and(auth::account(state.clone()))
+        .and(with_state(&state))
+        .and_then(get);
+    let types = warp::path!("v1" / "event-types").and(warp::get()).map(event_types);
+    emit.or(get).unify().or(types).unify()
+}
+
+async fn emit(account: Account, body: Bytes, state: Arc<AppState>) -> Result<warp::reply::Response, warp::Rejection> {
+    let request: EmitEventRequest = json::parse(&body)?;
+    let now = now_ms();
+    let created_at = Timestamp::from_unix(now.div_euclid(1000)).ok_or_else(|| ApiError::internal(&"clock out of range"))?;
+    let event = NewEvent::validate(request, created_at).map_err(ApiError::from)?;
+    let envelope = event.body.clone();
+    let inserted = state
+        .store
+        .insert_event(&account, event, now, state.engine.lease(now))
+        .await
+        .map_err(|e| ApiError::from_store(e, "event"))?;
+    let deliveries = inserted.deliveries;
+    state.engine.dispatch(inserted.claimed);
+    let event = raw(&envelope)?;
+    Ok(reply(StatusCode::ACCEPTED, &Accepted { event: &event, deliveries }))
+}
+
+async fn get(id: String, account: Account, state: Arc<AppState>) -> Result<warp::reply::Response, warp::Rejection> {
+    let event = state.store.get_event(&account, &id).await.map_err(|e| ApiError::from_store(e, "event"))?;
+    let body = raw(&event.body)?;
+    Ok(reply(StatusCode::OK, &body))
+}
+
+fn raw(bytes: &[u8]) -> Result<Box<RawValue>, ApiError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| ApiError::internal(&e))?;
+    RawValue::from_string(text.to_owned()).map_err(|e| ApiError::internal(&e))
+}
+
+fn event_types() -> warp::reply::Response {
+    let types: Vec<EventType> = CATALOG
+        .iter()
+        .filter_map(|info| {
+            let example: &'static RawValue = serde_json::from_str(info.example_data).ok()?;
+            Some(EventType { name: info.name, description: info.description, example })
+        })
+        .collect();
+    reply(StatusCode::OK, &serde_json::json!({ "data": types }))
+}

@@ -1,0 +1,92 @@
+//! The HTTP API: one file per resource, one error type, one `recover`.
+//!
+//! Every `/v1` route except `GET /v1/event-types` needs `Authorization: Bearer <api key>`,
+//! and an account sees only its own objects (another account's id is a 404).
+
+mod auth;
+mod deliveries;
+pub mod error;
+mod events;
+pub mod json;
+mod webhooks;
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use warp::http::StatusCode;
+use warp::Filter;
+
+use crate::delivery::DeliveryEngine;
+use crate::domain::target::TargetPolicy;
+use crate::store::Store;
+use error::ApiError;
+
+/// What every handler needs.
+pub struct AppState {
+    /// Persistence.
+    pub store: Arc<dyn Store>,
+    /// The delivery engine (new events are handed to it directly).
+    pub engine: Arc<DeliveryEngine>,
+    /// Which webhook URLs are accepted.
+    pub policy: TargetPolicy,
+}
+
+/// Hands the state to a handler.
+pub fn with_state(state: &Arc<AppState>) -> impl Filter<Extract = (Arc<AppState>,), Error = std::convert::Infallible> + Clone {
+    let state = state.clone();
+    warp::any().map(move || state.clone())
+}
+
+/// The default page size of list endpoints.
+pub const DEFAULT_PAGE: u32 = 50;
+/// The largest page size.
+pub const MAX_PAGE: u32 = 200;
+
+/// Checks a `limit` query value.
+pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit.unwrap_or(DEFAULT_PAGE) {
+        n @ 1..=MAX_PAGE => Ok(n),
+        _ => Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", format!("limit must be 1 to {MAX_PAGE}"))),
+    }
+}
+
+/// One page of a list, with the cursor of the next page.
+#[derive(Serialize)]
+pub struct Page<T> {
+    /// The items.
+    pub data: Vec<T>,
+    /// Pass as `after` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from up to `limit + 1` items (the extra one only says there is more).
+    pub fn new(mut items: Vec<T>, limit: u32, id: impl Fn(&T) -> String) -> Self {
+        let more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let next_cursor = if more { items.last().map(id) } else { None };
+        Page { data: items, next_cursor }
+    }
+
+    /// Converts the items.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page { data: self.data.into_iter().map(f).collect(), next_cursor: self.next_cursor }
+    }
+}
+
+/// Every route, with errors rendered.
+pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
+    let health = warp::path!("healthz").and(warp::get()).map(|| json::reply(StatusCode::OK, &serde_json::json!({"status": "ok"})));
+    health
+        .or(webhooks::routes(state.clone()))
+        .unify()
+        .or(events::routes(state.clone()))
+        .unify()
+        .or(deliveries::routes(state))
+        .unify()
+        .recover(error::recover)
+        .unify()
+        .with(warp::log::custom(|info| {
+            tracing::debug!(method = %info.method(), path = info.path(), status = info.status().as_u16(), "request");
+        }))
+}

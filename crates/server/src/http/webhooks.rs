@@ -1,0 +1,140 @@
+//! `/v1/webhooks`: register, list, read, change, rotate the secret of, and delete webhooks.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use warp::http::StatusCode;
+use warp::Filter;
+
+use super::error::ApiError;
+use super::json::{self, reply};
+use super::{auth, with_state, AppState, Page};
+use crate::clock::now_ms;
+use crate::domain::webhook::{CreateWebhookRequest, NewWebhook, RotateSecretRequest, UpdateWebhookRequest, WebhookChange, WebhookSecret};
+use crate::store::{Account, WebhookRecord};
+
+/// A webhook as the API shows it; the secret only on creation and rotation.
+#[derive(Serialize)]
+pub struct WebhookView {
+    id: String,
+    url: String,
+    events: Vec<String>,
+    description: Option<String>,
+    enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disabled_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disabled_at: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl WebhookView {
+    fn new(record: WebhookRecord, show_secret: bool) -> Self {
+        WebhookView {
+            id: record.id,
+            url: record.url,
+            events: record.events,
+            description: record.description,
+            enabled: record.enabled,
+            secret: show_secret.then_some(record.secret),
+            disabled_reason: record.disabled_reason,
+            disabled_at: record.disabled_at.map(json::time),
+            created_at: json::time(record.created_at),
+            updated_at: json::time(record.updated_at),
+        }
+    }
+}
+
+/// The query of list endpoints.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Page size, 1–200 (default 50).
+    pub limit: Option<u32>,
+    /// Cursor: the last id of the previous page.
+    pub after: Option<String>,
+}
+
+/// The routes.
+pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
+    let base = warp::path!("v1" / "webhooks").and(auth::account(state.clone()));
+    let one = warp::path!("v1" / "webhooks" / String).and(auth::account(state.clone()));
+    let create = base.clone().and(warp::post()).and(json::body()).and(with_state(&state)).and_then(create);
+    let list = base.and(warp::get()).and(warp::query::<ListQuery>()).and(with_state(&state)).and_then(list);
+    let get = one.clone().and(warp::get()).and(with_state(&state)).and_then(get);
+    let patch = one.clone().and(warp::patch()).and(json::body()).and(with_state(&state)).and_then(update);
+    let delete = one.and(warp::delete()).and(with_state(&state)).and_then(delete);
+    let rotate = warp::path!("v1" / "webhooks" / String / "rotate-secret")
+        .and(auth::account(state.clone()))
+        .and(warp::post())
+        .and(json::body())
+        .and(with_state(&state))
+        .and_then(rotate);
+    create.or(list).unify().or(get).unify().or(patch).unify().or(delete).unify().or(rotate).unify()
+}
+
+async fn create(account: Account, body: Bytes, state: Arc<AppState>) -> Result<warp::reply::Response, warp::Rejection> {
+    let request: CreateWebhookRequest = json::parse(&body)?;
+    let webhook = NewWebhook::validate(request, &state.policy).map_err(ApiError::from)?;
+    let record = state
+        .store
+        .create_webhook(&account, webhook, now_ms())
+        .await
+        .map_err(|e| ApiError::from_store(e, "webhook"))?;
+    tracing::info!(webhook = %record.id, account = %account.id, "webhook registered");
+    Ok(reply(StatusCode::CREATED, &WebhookView::new(record, true)))
+}
+
+async fn list(account: Account, query: ListQuery, state: Arc<AppState>) -> Result<warp::reply::Response, warp::Rejection> {
+    let limit = super::page_limit(query.limit)?;
+    let records = state
+        .store
+        .list_webhooks(&account, query.after.as_deref(), limit + 1)
+        .await
+        .map_err(|e| ApiError::from_store(e, "webhook"))?;
+    let page = Page::new(records, limit, |w| w.id.clone());
+    Ok(reply(StatusCode::OK, &page.map(|w| WebhookView::new(w, false))))
+}
+
+async fn get(id: String, account: Account, state: Arc<AppState>) -> Result<warp::reply::Response, warp::Rejection> {
+    let record = state.store.get_webhook(&account, &id).await.map_err(|e| ApiError::from_store(e, "webhook"))?;
+    Ok(reply(StatusCode::OK, &WebhookView::new(record, false)))
+}
+
+async fn update(id: String, account: Account, body: Bytes, state: Arc<AppState>) -> Result<warp::reply::Response, warp::Rejection> {
+    let request: UpdateWebhookRequest = json::parse(&body)?;
+    let change = WebhookChange::validate(request, &state.policy).map_err(ApiError::from)?;
+    let enabling = change.enabled == Some(true);
+    let record = state
+        .store
+        .update_webhook(&account, &id, change, now_ms())
+        .await
+        .map_err(|e| ApiError::from_store(e, "webhook"))?;
+    if enabling {
+        state.engine.wake();
+    }
+    Ok(reply(StatusCode::OK, &WebhookView::new(record, false)))
+}
+
+async fn rotate(id: String, account: Account, body: Bytes, state: Arc<AppState>) -> Result<warp::reply::Response, warp::Rejection> {
+    let request: RotateSecretRequest = if body.is_empty() { RotateSecretRequest::default() } else { json::parse(&body)? };
+    let secret = match request.secret {
+        Some(secret) => WebhookSecret::parse(secret).map_err(ApiError::from)?,
+        None => WebhookSecret::generate(),
+    };
+    let record = state
+        .store
+        .rotate_secret(&account, &id, secret, now_ms())
+        .await
+        .map_err(|e| ApiError::from_store(e, "webhook"))?;
+    Ok(reply(StatusCode::OK, &WebhookView::new(record, true)))
+}
+
+async fn delete(id: String, account: Account, state: Arc<AppState>) -> Result<warp::reply::Response, warp::Rejection> {
+    state.store.delete_webhook(&account, &id).await.map_err(|e| ApiError::from_store(e, "webhook"))?;
+    Ok(warp::Reply::into_response(warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT)))
+}

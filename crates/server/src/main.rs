@@ -1,0 +1,144 @@
+//! The `cdhooks-server` command: parses flags, starts the server, waits for a stop signal.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use cdhooks_server::config::ServeConfig;
+use clap::{Parser, Subcommand};
+
+/// The cdhooks reference webhook server.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeConfig),
+    /// Run the server for local use: loopback targets and http allowed, a local account
+    /// created on first start and its API key printed.
+    Dev(ServeConfig),
+    /// Manage accounts.
+    Accounts {
+        #[command(subcommand)]
+        command: AccountsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountsCommand {
+    /// Create an account; prints its API key as the last line.
+    Create {
+        /// Where emails about this account's webhooks go.
+        #[arg(long)]
+        email: String,
+        /// The server's data dir.
+        #[arg(long, env = "CDHOOKS_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
+}
+
+/// File in the data dir keeping the `dev` account's key, so later starts can print it again.
+const DEV_KEY_FILE: &str = "local-api-key";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "cdhooks_server=info,warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match Cli::parse().command {
+        Command::Serve(config) => serve(config, None).await,
+        Command::Dev(mut config) => match dev_setup(&mut config).await {
+            Ok(key) => serve(config, Some(key)).await,
+            Err(e) => Err(e),
+        },
+        Command::Accounts { command: AccountsCommand::Create { email, data_dir } } => create_account(&data_dir, &email).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn create_account(data_dir: &Path, email: &str) -> Result<(), String> {
+    email.parse::<lettre::Address>().map_err(|e| format!("--email {email:?} is not an email address: {e}"))?;
+    let (account, key) = cdhooks_server::create_account(data_dir, email).await.map_err(|e| e.to_string())?;
+    println!("account {} ({})", account.id, account.email);
+    println!("{key}");
+    Ok(())
+}
+
+/// Opens local use: loopback and http allowed; the local account's key, created once.
+async fn dev_setup(config: &mut ServeConfig) -> Result<String, String> {
+    config.allow_http = true;
+    for net in ["127.0.0.0/8", "::1/128"] {
+        config.allow_targets.push(net.parse().map_err(|e| format!("{e}"))?);
+    }
+    let key_file = config.data_dir.join(DEV_KEY_FILE);
+    if let Ok(key) = std::fs::read_to_string(&key_file) {
+        return Ok(key.trim().to_owned());
+    }
+    let (_, key) = cdhooks_server::create_account(&config.data_dir, "owner@localhost")
+        .await
+        .map_err(|e| e.to_string())?;
+    std::fs::write(&key_file, format!("{key}\n")).map_err(|e| format!("{}: {e}", key_file.display()))?;
+    Ok(key)
+}
+
+async fn serve(config: ServeConfig, dev_key: Option<String>) -> Result<(), String> {
+    let server = cdhooks_server::start(config.clone()).await.map_err(|e| e.to_string())?;
+    let base = format!("http://{}", server.addr);
+    if let Some(key) = dev_key {
+        print_dev_banner(&base, &key, &config);
+    }
+    wait_for_signal().await;
+    eprintln!("stopping: finishing in-flight deliveries");
+    server.stop().await;
+    Ok(())
+}
+
+fn print_dev_banner(base: &str, key: &str, config: &ServeConfig) {
+    let outbox = config.outbox_dir();
+    println!(
+        "\ncdhooks is running at {base}  (data: {data}, emails: {mail})\n\
+         Browser tool and dashboard: {base}/\n\
+         Local API key: {key}\n\n\
+         Try the docs' flow (the receiver can be any local URL, e.g. an inbox from the dashboard):\n\n\
+         curl -s {base}/v1/webhooks -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n  \
+         -d '{{\"url\":\"http://127.0.0.1:9000/webhooks/cdhosting\",\"events\":[\"server.started\",\"server.stopped\",\"server.error\"],\"secret\":\"your_webhook_secret\"}}'\n\n\
+         curl -s {base}/v1/events -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n  \
+         -d '{{\"type\":\"server.started\",\"data\":{{\"server_id\":\"srv_abc123\",\"name\":\"production-web-01\",\"status\":\"running\",\"ip\":\"192.168.1.100\"}}}}'\n",
+        data = config.data_dir.display(),
+        mail = config.smtp_url.clone().unwrap_or_else(|| outbox.display().to_string()),
+    );
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

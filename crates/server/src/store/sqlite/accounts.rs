@@ -1,0 +1,95 @@
+//! Accounts, the email outbox and inbox captures: the small tables.
+
+use cdhooks_core::event::ACCOUNT_ID_PREFIX;
+use sqlx::{Row, SqlitePool};
+
+use super::super::*;
+use crate::domain::email::Email;
+use crate::domain::new_id;
+
+pub(super) async fn create(pool: &SqlitePool, email: &str, api_key_hash: &str) -> StoreResult<Account> {
+    let account = Account { id: new_id(ACCOUNT_ID_PREFIX), email: email.to_owned() };
+    sqlx::query("INSERT INTO accounts (id, email, api_key_hash, created_at) VALUES (?, ?, ?, ?)")
+        .bind(&account.id)
+        .bind(&account.email)
+        .bind(api_key_hash)
+        .bind(crate::clock::now_ms())
+        .execute(pool)
+        .await?;
+    Ok(account)
+}
+
+pub(super) async fn by_key_hash(pool: &SqlitePool, api_key_hash: &str) -> StoreResult<Option<Account>> {
+    let row = sqlx::query("SELECT id, email, api_key_hash FROM accounts WHERE api_key_hash = ?")
+        .bind(api_key_hash)
+        .fetch_optional(pool)
+        .await?;
+    // The lookup goes through an index; the final comparison is constant-time.
+    Ok(row
+        .filter(|row| crate::domain::api_key::hashes_equal(row.get("api_key_hash"), api_key_hash))
+        .map(|row| Account { id: row.get("id"), email: row.get("email") }))
+}
+
+pub(super) async fn unsent_emails(pool: &SqlitePool, limit: u32) -> StoreResult<Vec<OutboxEmail>> {
+    let rows = sqlx::query("SELECT id, recipient, subject, body, created_at FROM emails WHERE sent_at IS NULL ORDER BY created_at LIMIT ?")
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| OutboxEmail {
+            id: row.get("id"),
+            email: Email { recipient: row.get("recipient"), subject: row.get("subject"), body: row.get("body") },
+            created_at: row.get("created_at"),
+        })
+        .collect())
+}
+
+pub(super) async fn mark_email_sent(pool: &SqlitePool, id: &str, now_ms: i64) -> StoreResult<()> {
+    sqlx::query("UPDATE emails SET sent_at = ?, tries = tries + 1 WHERE id = ?")
+        .bind(now_ms)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn mark_email_failed(pool: &SqlitePool, id: &str, error: &str) -> StoreResult<()> {
+    sqlx::query("UPDATE emails SET tries = tries + 1, last_error = ? WHERE id = ?")
+        .bind(error)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn record_inbox_request(pool: &SqlitePool, request: InboxRequest) -> StoreResult<()> {
+    let headers = serde_json::to_string(&request.headers).unwrap_or_else(|_| "[]".to_owned());
+    sqlx::query("INSERT INTO inbox_requests (token, received_at, method, headers, body) VALUES (?, ?, ?, ?, ?)")
+        .bind(&request.token)
+        .bind(request.received_at)
+        .bind(&request.method)
+        .bind(headers)
+        .bind(&request.body)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn inbox_requests(pool: &SqlitePool, token: &str, limit: u32) -> StoreResult<Vec<InboxRequest>> {
+    let rows = sqlx::query("SELECT token, received_at, method, headers, body FROM inbox_requests WHERE token = ? ORDER BY seq DESC LIMIT ?")
+        .bind(token)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| InboxRequest {
+            token: row.get("token"),
+            received_at: row.get("received_at"),
+            method: row.get("method"),
+            headers: serde_json::from_str(row.get("headers")).unwrap_or_default(),
+            body: row.get("body"),
+        })
+        .collect())
+}

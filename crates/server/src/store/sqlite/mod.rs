@@ -1,0 +1,165 @@
+//! The embedded store: one SQLite file in WAL mode, migrated at open.
+//!
+//! Two pools: readers (several connections; WAL lets them run beside the writer) and the
+//! writer (one connection, since SQLite has one writer at a time anyway). The hot writes —
+//! accepting events and recording attempt results — go through a group-commit task
+//! ([`writer`]) that gathers whatever is queued into one transaction, so a burst of
+//! requests costs one commit per batch instead of one per request. Every event is still
+//! committed before its `202`.
+
+mod accounts;
+mod deliveries;
+mod engine;
+mod events;
+mod webhooks;
+mod writer;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use tokio::sync::{mpsc, oneshot};
+
+use super::*;
+use writer::WriteOp;
+
+/// File name of the database inside the data dir.
+pub const DATABASE_FILE: &str = "cdhooks.sqlite3";
+
+/// The SQLite implementation of [`Store`].
+#[derive(Clone)]
+pub struct SqliteStore {
+    /// Connections for reads.
+    readers: SqlitePool,
+    /// The single connection for writes outside the group-commit path.
+    writer: SqlitePool,
+    /// Queue of the group-commit task.
+    batch: mpsc::Sender<WriteOp>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database in `data_dir`.
+    pub async fn open(data_dir: &Path) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(data_dir.join(DATABASE_FILE))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // In WAL mode, NORMAL keeps every commit across a process crash (`kill -9`); only
+            // an OS crash or power loss can drop the last commits.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("cache_size", "-8000")
+            .statement_cache_capacity(64);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations").run(&writer).await?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await?;
+        let (batch, queue) = mpsc::channel(4096);
+        tokio::spawn(writer::run(writer.clone(), queue));
+        Ok(SqliteStore { readers, writer, batch })
+    }
+
+    /// Closes both pools after the writer drained.
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.readers.close().await;
+    }
+
+    async fn submit<T>(&self, make: impl FnOnce(oneshot::Sender<StoreResult<T>>) -> WriteOp) -> StoreResult<T> {
+        let (reply, answer) = oneshot::channel();
+        self.batch.send(make(reply)).await.map_err(|_| StoreError::WriterGone)?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_account(&self, email: &str, api_key_hash: &str) -> StoreResult<Account> {
+        accounts::create(&self.writer, email, api_key_hash).await
+    }
+    async fn account_by_key_hash(&self, api_key_hash: &str) -> StoreResult<Option<Account>> {
+        accounts::by_key_hash(&self.readers, api_key_hash).await
+    }
+
+    async fn create_webhook(&self, account: &Account, webhook: NewWebhook, now_ms: i64) -> StoreResult<WebhookRecord> {
+        webhooks::create(&self.writer, account, webhook, now_ms).await
+    }
+    async fn list_webhooks(&self, account: &Account, after: Option<&str>, limit: u32) -> StoreResult<Vec<WebhookRecord>> {
+        webhooks::list(&self.readers, account, after, limit).await
+    }
+    async fn get_webhook(&self, account: &Account, id: &str) -> StoreResult<WebhookRecord> {
+        webhooks::get(&self.readers, account, id).await
+    }
+    async fn update_webhook(&self, account: &Account, id: &str, change: WebhookChange, now_ms: i64) -> StoreResult<WebhookRecord> {
+        webhooks::update(&self.writer, account, id, change, now_ms).await
+    }
+    async fn rotate_secret(&self, account: &Account, id: &str, secret: WebhookSecret, now_ms: i64) -> StoreResult<WebhookRecord> {
+        webhooks::rotate_secret(&self.writer, account, id, secret, now_ms).await
+    }
+    async fn delete_webhook(&self, account: &Account, id: &str) -> StoreResult<()> {
+        webhooks::delete(&self.writer, account, id).await
+    }
+
+    async fn insert_event(&self, account: &Account, event: NewEvent, now_ms: i64, lease: Option<Lease>) -> StoreResult<InsertedEvent> {
+        let account = account.clone();
+        self.submit(|reply| WriteOp::InsertEvent { account, event, now_ms, lease, reply }).await
+    }
+    async fn get_event(&self, account: &Account, id: &str) -> StoreResult<EventRecord> {
+        events::get(&self.readers, account, id).await
+    }
+
+    async fn list_deliveries(&self, account: &Account, webhook_id: &str, before: Option<&str>, limit: u32) -> StoreResult<Vec<DeliveryRecord>> {
+        deliveries::list(&self.readers, account, webhook_id, before, limit).await
+    }
+    async fn get_delivery(&self, account: &Account, id: &str) -> StoreResult<DeliveryRecord> {
+        deliveries::get(&self.readers, account, id).await
+    }
+    async fn retry_delivery(&self, account: &Account, id: &str, now_ms: i64) -> StoreResult<DeliveryRecord> {
+        deliveries::retry(&self.writer, account, id, now_ms).await?;
+        deliveries::get(&self.writer, account, id).await
+    }
+
+    async fn claim_due(&self, now_ms: i64, lease: Lease) -> StoreResult<Vec<ClaimedDelivery>> {
+        engine::claim_due(&self.writer, now_ms, lease).await
+    }
+    async fn next_due_at(&self) -> StoreResult<Option<i64>> {
+        engine::next_due_at(&self.readers).await
+    }
+    async fn record_outcome(&self, outcome: AttemptOutcome) -> StoreResult<()> {
+        self.submit(|reply| WriteOp::Outcome { outcome, reply }).await
+    }
+    async fn release_stale_claims(&self, _now_ms: i64) -> StoreResult<u64> {
+        engine::release_all_claims(&self.writer).await
+    }
+
+    async fn unsent_emails(&self, limit: u32) -> StoreResult<Vec<OutboxEmail>> {
+        accounts::unsent_emails(&self.readers, limit).await
+    }
+    async fn mark_email_sent(&self, id: &str, now_ms: i64) -> StoreResult<()> {
+        accounts::mark_email_sent(&self.writer, id, now_ms).await
+    }
+    async fn mark_email_failed(&self, id: &str, error: &str) -> StoreResult<()> {
+        accounts::mark_email_failed(&self.writer, id, error).await
+    }
+
+    async fn record_inbox_request(&self, request: InboxRequest) -> StoreResult<()> {
+        accounts::record_inbox_request(&self.writer, request).await
+    }
+    async fn inbox_requests(&self, token: &str, limit: u32) -> StoreResult<Vec<InboxRequest>> {
+        accounts::inbox_requests(&self.readers, token, limit).await
+    }
+}
+
+/// Maps "no row" to [`StoreError::NotFound`].
+fn found<T>(row: Option<T>) -> StoreResult<T> {
+    row.ok_or(StoreError::NotFound)
+}

@@ -1,0 +1,165 @@
+//! Webhook registrations.
+
+use cdhooks_core::event::WEBHOOK_ID_PREFIX;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqlitePool};
+
+use super::super::*;
+use super::found;
+use crate::domain::new_id;
+
+const COLUMNS: &str = "id, url, events, description, secret, enabled, disabled_reason, disabled_at, created_at, updated_at";
+
+fn record(row: SqliteRow) -> WebhookRecord {
+    WebhookRecord {
+        id: row.get("id"),
+        url: row.get("url"),
+        events: serde_json::from_str(row.get("events")).unwrap_or_default(),
+        description: row.get("description"),
+        secret: row.get("secret"),
+        enabled: row.get("enabled"),
+        disabled_reason: row.get("disabled_reason"),
+        disabled_at: row.get("disabled_at"),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+    }
+}
+
+fn events_json(events: &[String]) -> String {
+    serde_json::to_string(events).unwrap_or_else(|_| "[]".to_owned())
+}
+
+pub(super) async fn create(pool: &SqlitePool, account: &Account, webhook: NewWebhook, now_ms: i64) -> StoreResult<WebhookRecord> {
+    let row = sqlx::query(&format!(
+        "INSERT INTO webhooks (id, account_id, url, events, description, secret, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+    ))
+    .bind(new_id(WEBHOOK_ID_PREFIX))
+    .bind(&account.id)
+    .bind(webhook.url.as_str())
+    .bind(events_json(&webhook.events))
+    .bind(&webhook.description)
+    .bind(webhook.secret.expose())
+    .bind(now_ms)
+    .bind(now_ms)
+    .fetch_one(pool)
+    .await?;
+    Ok(record(row))
+}
+
+pub(super) async fn list(pool: &SqlitePool, account: &Account, after: Option<&str>, limit: u32) -> StoreResult<Vec<WebhookRecord>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM webhooks WHERE account_id = ?1
+           AND seq > COALESCE((SELECT seq FROM webhooks WHERE id = ?2 AND account_id = ?1), 0)
+         ORDER BY seq LIMIT ?3"
+    ))
+    .bind(&account.id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(record).collect())
+}
+
+pub(super) async fn get(pool: &SqlitePool, account: &Account, id: &str) -> StoreResult<WebhookRecord> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM webhooks WHERE account_id = ? AND id = ?"))
+        .bind(&account.id)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    found(row).map(record)
+}
+
+pub(super) async fn update(pool: &SqlitePool, account: &Account, id: &str, change: WebhookChange, now_ms: i64) -> StoreResult<WebhookRecord> {
+    let mut tx = pool.begin().await?;
+    let row = sqlx::query("SELECT seq, enabled FROM webhooks WHERE account_id = ? AND id = ?")
+        .bind(&account.id)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let row = found(row)?;
+    let (seq, was_enabled): (i64, bool) = (row.get("seq"), row.get("enabled"));
+    sqlx::query(
+        "UPDATE webhooks SET url = COALESCE(?, url), events = COALESCE(?, events),
+                description = CASE WHEN ? THEN ? ELSE description END, updated_at = ?
+         WHERE seq = ?",
+    )
+    .bind(change.url.as_ref().map(|u| u.as_str()))
+    .bind(change.events.as_deref().map(events_json))
+    .bind(change.description.is_some())
+    .bind(change.description.clone().flatten())
+    .bind(now_ms)
+    .bind(seq)
+    .execute(&mut *tx)
+    .await?;
+    match change.enabled {
+        Some(true) if !was_enabled => {
+            sqlx::query("UPDATE webhooks SET enabled = 1, disabled_reason = NULL, disabled_at = NULL WHERE seq = ?")
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+            // Paused deliveries resume now, with a fresh round of attempts.
+            sqlx::query(
+                "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, round_base = attempt_count, updated_at = ?
+                 WHERE webhook_seq = ? AND status = 'paused'",
+            )
+            .bind(now_ms)
+            .bind(now_ms)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Some(false) if was_enabled => {
+            sqlx::query("UPDATE webhooks SET enabled = 0, disabled_reason = 'disabled by the owner', disabled_at = ? WHERE seq = ?")
+                .bind(now_ms)
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE deliveries SET status = 'paused', next_attempt_at = NULL, updated_at = ? WHERE webhook_seq = ? AND status = 'pending'")
+                .bind(now_ms)
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+        }
+        _ => {}
+    }
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM webhooks WHERE seq = ?"))
+        .bind(seq)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(record(row))
+}
+
+pub(super) async fn rotate_secret(pool: &SqlitePool, account: &Account, id: &str, secret: WebhookSecret, now_ms: i64) -> StoreResult<WebhookRecord> {
+    let row = sqlx::query(&format!(
+        "UPDATE webhooks SET secret = ?, updated_at = ? WHERE account_id = ? AND id = ? RETURNING {COLUMNS}"
+    ))
+    .bind(secret.expose())
+    .bind(now_ms)
+    .bind(&account.id)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    found(row).map(record)
+}
+
+pub(super) async fn delete(pool: &SqlitePool, account: &Account, id: &str) -> StoreResult<()> {
+    let mut tx = pool.begin().await?;
+    let seq: i64 = found(
+        sqlx::query("SELECT seq FROM webhooks WHERE account_id = ? AND id = ?")
+            .bind(&account.id)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?,
+    )?
+    .get(0);
+    sqlx::query("DELETE FROM attempts WHERE delivery_seq IN (SELECT seq FROM deliveries WHERE webhook_seq = ?)")
+        .bind(seq)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM deliveries WHERE webhook_seq = ?").bind(seq).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM webhooks WHERE seq = ?").bind(seq).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
