@@ -1,0 +1,140 @@
+//! Shared test harness: the real server on `127.0.0.1:0` over a real SQLite file, real HTTP
+//! receivers on loopback, and a real SMTP sink over TCP.
+#![allow(dead_code)]
+
+pub mod receiver;
+pub mod smtp;
+
+use std::time::Duration;
+
+use cdhooks_server::config::ServeConfig;
+use cdhooks_server::Server;
+use serde_json::Value;
+
+/// A started server with one account.
+pub struct TestServer {
+    pub server: Option<Server>,
+    pub base: String,
+    pub key: String,
+    pub http: reqwest::Client,
+    pub dir: tempfile::TempDir,
+}
+
+/// Config for tests: loopback targets and http allowed, fast retries.
+pub fn test_config(dir: &std::path::Path) -> ServeConfig {
+    let mut config = ServeConfig::new(dir);
+    config.allow_targets = vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()];
+    config.allow_http = true;
+    config.retry_base_ms = 20;
+    config.attempt_timeout_ms = 2_000;
+    config
+}
+
+impl TestServer {
+    /// Starts a server with the test config, adjusted by `tweak`.
+    pub async fn start_with(tweak: impl FnOnce(&mut ServeConfig)) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(dir.path());
+        tweak(&mut config);
+        let (_, key) = cdhooks_server::create_account(dir.path(), "owner@example.com").await.unwrap();
+        let server = cdhooks_server::start(config).await.unwrap();
+        TestServer {
+            base: format!("http://{}", server.addr),
+            server: Some(server),
+            key,
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            dir,
+        }
+    }
+
+    pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A request with the account's key.
+    pub fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, self.url(path)).bearer_auth(&self.key)
+    }
+
+    /// Sends and returns the status and JSON body (Null when empty).
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self.req(method, path);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        send(request).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    /// Registers a webhook and returns its JSON.
+    pub async fn webhook(&self, url: &str, events: &[&str], secret: &str) -> Value {
+        let (status, body) = self
+            .post("/v1/webhooks", serde_json::json!({"url": url, "events": events, "secret": secret}))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body
+    }
+
+    /// Emits an event and returns its JSON answer.
+    pub async fn emit(&self, event_type: &str, data: Value) -> Value {
+        let (status, body) = self.post("/v1/events", serde_json::json!({"type": event_type, "data": data})).await;
+        assert_eq!(status, 202, "{body}");
+        body
+    }
+
+    /// Creates a second account (through the store, as the CLI does) and returns its key.
+    pub async fn other_account(&self) -> String {
+        use cdhooks_server::store::Store;
+        let key = cdhooks_server::domain::api_key::generate();
+        let store = &self.server.as_ref().unwrap().store;
+        store.create_account("other@example.com", &cdhooks_server::domain::api_key::hash(&key)).await.unwrap();
+        key
+    }
+
+    /// Polls `GET path` until `done` holds for the body, or panics after `timeout`.
+    pub async fn wait_for(&self, path: &str, timeout: Duration, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let (_, body) = self.get(path).await;
+            if done(&body) {
+                return body;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "timed out waiting on {path}: {body}");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+    }
+}
+
+pub async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    (status, body)
+}
+
+/// Waits until `check` holds, polling; panics after `timeout` with `what`.
+pub async fn eventually(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !check() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

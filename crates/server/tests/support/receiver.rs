@@ -1,0 +1,96 @@
+//! A real HTTP receiver on loopback whose behaviour can be switched mid-test.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use warp::http::{HeaderMap, StatusCode};
+use warp::Filter;
+
+/// What the receiver does with the next request.
+#[derive(Debug, Clone)]
+pub enum Behaviour {
+    /// Answer with this status.
+    Status(u16),
+    /// Answer with a status and extra headers.
+    StatusWithHeaders(u16, Vec<(&'static str, String)>),
+    /// Wait this long, then answer 200.
+    Delay(Duration),
+}
+
+/// One request as received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub at: Instant,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+/// A receiver: its URL, what it got, and a switch for its behaviour.
+#[derive(Clone)]
+pub struct Receiver {
+    pub addr: SocketAddr,
+    pub received: Arc<Mutex<Vec<Received>>>,
+    pub behaviour: Arc<Mutex<Behaviour>>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let behaviour = Arc::new(Mutex::new(Behaviour::Status(200)));
+        let (r, b) = (received.clone(), behaviour.clone());
+        let route = warp::post()
+            .and(warp::header::headers_cloned())
+            .and(warp::body::bytes())
+            .then(move |headers: HeaderMap, body: Bytes| {
+                let (r, b) = (r.clone(), b.clone());
+                async move {
+                    r.lock().unwrap().push(Received { at: Instant::now(), headers, body });
+                    let behaviour = b.lock().unwrap().clone();
+                    let (status, extra) = match behaviour {
+                        Behaviour::Status(s) => (s, vec![]),
+                        Behaviour::StatusWithHeaders(s, h) => (s, h),
+                        Behaviour::Delay(d) => {
+                            tokio::time::sleep(d).await;
+                            (200, vec![])
+                        }
+                    };
+                    let mut response = warp::http::Response::builder().status(StatusCode::from_u16(status).unwrap());
+                    for (name, value) in extra {
+                        response = response.header(name, value);
+                    }
+                    response.body(warp::hyper::body::Bytes::from_static(b"received")).unwrap()
+                }
+            });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(warp::serve(route).incoming(listener).run());
+        Receiver { addr, received, behaviour }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn set(&self, behaviour: Behaviour) {
+        *self.behaviour.lock().unwrap() = behaviour;
+    }
+
+    pub fn count(&self) -> usize {
+        self.received.lock().unwrap().len()
+    }
+
+    pub fn all(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+}
