@@ -22,10 +22,18 @@ pub struct ServeConfig {
     #[arg(long, env = "CDHOOKS_SMTP_URL")]
     pub smtp_url: Option<String>,
     /// Sender address of emails.
-    #[arg(long, env = "CDHOOKS_EMAIL_FROM", default_value = "cdhooks <noreply@cdhooks.localhost>")]
+    #[arg(
+        long,
+        env = "CDHOOKS_EMAIL_FROM",
+        default_value = "cdhooks <noreply@cdhooks.localhost>"
+    )]
     pub email_from: String,
     /// Delivery targets inside this range are allowed although private or loopback (repeatable).
-    #[arg(long = "allow-target", env = "CDHOOKS_ALLOW_TARGET", value_delimiter = ',')]
+    #[arg(
+        long = "allow-target",
+        env = "CDHOOKS_ALLOW_TARGET",
+        value_delimiter = ','
+    )]
     pub allow_targets: Vec<IpNet>,
     /// Accept http:// webhook URLs (default: https only).
     #[arg(long, env = "CDHOOKS_ALLOW_HTTP")]
@@ -67,7 +75,10 @@ impl ServeConfig {
 
     /// The target policy these flags describe.
     pub fn target_policy(&self) -> TargetPolicy {
-        TargetPolicy { allowed: self.allow_targets.clone(), allow_http: self.allow_http }
+        TargetPolicy {
+            allowed: self.allow_targets.clone(),
+            allow_http: self.allow_http,
+        }
     }
 
     /// The retry base as a duration.

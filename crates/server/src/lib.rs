@@ -94,7 +94,11 @@ pub async fn start(config: ServeConfig) -> Result<Server, StartError> {
     let transport = mail::MailTransport::new(config.smtp_url.as_deref(), config.outbox_dir())?;
     let (trigger, shutdown) = shutdown::channel();
 
-    let state = Arc::new(http::AppState { store: store.clone(), engine: engine.clone(), policy: config.target_policy() });
+    let state = Arc::new(http::AppState {
+        store: store.clone(),
+        engine: engine.clone(),
+        policy: config.target_policy(),
+    });
     let listener = tokio::net::TcpListener::bind(config.bind).await?;
     let addr = listener.local_addr()?;
     let mut http_shutdown: Shutdown = shutdown.clone();
@@ -104,19 +108,35 @@ pub async fn start(config: ServeConfig) -> Result<Server, StartError> {
     let tasks = vec![
         tokio::spawn(server.run()),
         tokio::spawn(engine.run(shutdown.clone(), DRAIN)),
-        tokio::spawn(mail::run(store, transport, config.email_from.clone(), shutdown)),
+        tokio::spawn(mail::run(
+            store,
+            transport,
+            config.email_from.clone(),
+            shutdown,
+        )),
     ];
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "cdhooks server listening");
-    Ok(Server { addr, store: sqlite, trigger, tasks, _lock: lock })
+    Ok(Server {
+        addr,
+        store: sqlite,
+        trigger,
+        tasks,
+        _lock: lock,
+    })
 }
 
 /// Creates an account on the store in `data_dir` and returns its id and API key. Works while
 /// a server runs on the same data dir.
-pub async fn create_account(data_dir: &std::path::Path, email: &str) -> Result<(store::Account, String), StartError> {
+pub async fn create_account(
+    data_dir: &std::path::Path,
+    email: &str,
+) -> Result<(store::Account, String), StartError> {
     std::fs::create_dir_all(data_dir)?;
     let store = SqliteStore::open(data_dir).await?;
     let key = domain::api_key::generate();
-    let account = store.create_account(email, &domain::api_key::hash(&key)).await?;
+    let account = store
+        .create_account(email, &domain::api_key::hash(&key))
+        .await?;
     store.close().await;
     Ok((account, key))
 }

@@ -59,7 +59,9 @@ async fn main() -> ExitCode {
             Ok(key) => serve(config, Some(key)).await,
             Err(e) => Err(e),
         },
-        Command::Accounts { command: AccountsCommand::Create { email, data_dir } } => create_account(&data_dir, &email).await,
+        Command::Accounts {
+            command: AccountsCommand::Create { email, data_dir },
+        } => create_account(&data_dir, &email).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -71,8 +73,12 @@ async fn main() -> ExitCode {
 }
 
 async fn create_account(data_dir: &Path, email: &str) -> Result<(), String> {
-    email.parse::<lettre::Address>().map_err(|e| format!("--email {email:?} is not an email address: {e}"))?;
-    let (account, key) = cdhooks_server::create_account(data_dir, email).await.map_err(|e| e.to_string())?;
+    email
+        .parse::<lettre::Address>()
+        .map_err(|e| format!("--email {email:?} is not an email address: {e}"))?;
+    let (account, key) = cdhooks_server::create_account(data_dir, email)
+        .await
+        .map_err(|e| e.to_string())?;
     println!("account {} ({})", account.id, account.email);
     println!("{key}");
     Ok(())
@@ -82,7 +88,9 @@ async fn create_account(data_dir: &Path, email: &str) -> Result<(), String> {
 async fn dev_setup(config: &mut ServeConfig) -> Result<String, String> {
     config.allow_http = true;
     for net in ["127.0.0.0/8", "::1/128"] {
-        config.allow_targets.push(net.parse().map_err(|e| format!("{e}"))?);
+        config
+            .allow_targets
+            .push(net.parse().map_err(|e| format!("{e}"))?);
     }
     let key_file = config.data_dir.join(DEV_KEY_FILE);
     if let Ok(key) = std::fs::read_to_string(&key_file) {
@@ -91,12 +99,15 @@ async fn dev_setup(config: &mut ServeConfig) -> Result<String, String> {
     let (_, key) = cdhooks_server::create_account(&config.data_dir, "owner@localhost")
         .await
         .map_err(|e| e.to_string())?;
-    std::fs::write(&key_file, format!("{key}\n")).map_err(|e| format!("{}: {e}", key_file.display()))?;
+    std::fs::write(&key_file, format!("{key}\n"))
+        .map_err(|e| format!("{}: {e}", key_file.display()))?;
     Ok(key)
 }
 
 async fn serve(config: ServeConfig, dev_key: Option<String>) -> Result<(), String> {
-    let server = cdhooks_server::start(config.clone()).await.map_err(|e| e.to_string())?;
+    let server = cdhooks_server::start(config.clone())
+        .await
+        .map_err(|e| e.to_string())?;
     let base = format!("http://{}", server.addr);
     if let Some(key) = dev_key {
         print_dev_banner(&base, &key, &config);
@@ -127,13 +138,14 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -13,8 +13,12 @@ async fn missing_or_wrong_keys_get_401_and_the_catalog_needs_none() {
     for request in [
         s.http.get(s.url("/v1/webhooks")),
         s.http.get(s.url("/v1/webhooks")).bearer_auth("cdh_wrong"),
-        s.http.get(s.url("/v1/webhooks")).header("authorization", "Basic abc"),
-        s.http.post(s.url("/v1/events")).json(&json!({"type": "server.started", "data": {}})),
+        s.http
+            .get(s.url("/v1/webhooks"))
+            .header("authorization", "Basic abc"),
+        s.http
+            .post(s.url("/v1/events"))
+            .json(&json!({"type": "server.started", "data": {}})),
     ] {
         let (status, body) = support::send(request).await;
         assert_eq!(status, 401);
@@ -22,7 +26,12 @@ async fn missing_or_wrong_keys_get_401_and_the_catalog_needs_none() {
     }
     let (status, body) = support::send(s.http.get(s.url("/v1/event-types"))).await;
     assert_eq!(status, 200);
-    let names: Vec<&str> = body["data"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names.len(), 9);
     assert!(names.contains(&"billing.subscription.cancelled"));
     assert_eq!(body["data"][1]["description"], "Server powered on");
@@ -34,18 +43,32 @@ async fn missing_or_wrong_keys_get_401_and_the_catalog_needs_none() {
 #[tokio::test]
 async fn another_accounts_objects_are_404() {
     let s = TestServer::start().await;
-    let hook = s.webhook("https://yourapp.com/webhooks/cdhosting", &["*"], "your_webhook_secret").await;
+    let hook = s
+        .webhook(
+            "https://yourapp.com/webhooks/cdhosting",
+            &["*"],
+            "your_webhook_secret",
+        )
+        .await;
     let id = hook["id"].as_str().unwrap();
-    let event = s.emit("server.started", json!({"server_id": "srv_1"})).await;
+    let event = s
+        .emit("server.started", json!({"server_id": "srv_1"}))
+        .await;
     let other = s.other_account().await;
     for (method, path) in [
         (Method::GET, format!("/v1/webhooks/{id}")),
         (Method::PATCH, format!("/v1/webhooks/{id}")),
         (Method::DELETE, format!("/v1/webhooks/{id}")),
         (Method::GET, format!("/v1/webhooks/{id}/deliveries")),
-        (Method::GET, format!("/v1/events/{}", event["event"]["id"].as_str().unwrap())),
+        (
+            Method::GET,
+            format!("/v1/events/{}", event["event"]["id"].as_str().unwrap()),
+        ),
     ] {
-        let mut request = s.http.request(method.clone(), s.url(&path)).bearer_auth(&other);
+        let mut request = s
+            .http
+            .request(method.clone(), s.url(&path))
+            .bearer_auth(&other);
         if method == Method::PATCH {
             request = request.json(&json!({"description": "mine now"}));
         }
@@ -74,7 +97,10 @@ async fn registration_with_the_docs_body_shows_the_secret_once() {
     assert!(hook["id"].as_str().unwrap().starts_with("wh_"));
     assert_eq!(hook["secret"], "your_webhook_secret");
     assert_eq!(hook["enabled"], true);
-    assert_eq!(hook["events"], json!(["server.started", "server.stopped", "server.error"]));
+    assert_eq!(
+        hook["events"],
+        json!(["server.started", "server.stopped", "server.error"])
+    );
     let id = hook["id"].as_str().unwrap();
     let (_, got) = s.get(&format!("/v1/webhooks/{id}")).await;
     assert!(got.get("secret").is_none(), "{got}");
@@ -82,9 +108,16 @@ async fn registration_with_the_docs_body_shows_the_secret_once() {
     assert!(list["data"][0].get("secret").is_none());
 
     // Without a secret, a strong one is generated; a rotation shows the new one once.
-    let (_, generated) = s.post("/v1/webhooks", json!({"url": "https://yourapp.com/b", "events": ["*"]})).await;
+    let (_, generated) = s
+        .post(
+            "/v1/webhooks",
+            json!({"url": "https://yourapp.com/b", "events": ["*"]}),
+        )
+        .await;
     assert!(generated["secret"].as_str().unwrap().starts_with("whsec_"));
-    let (status, rotated) = s.post(&format!("/v1/webhooks/{id}/rotate-secret"), json!({})).await;
+    let (status, rotated) = s
+        .post(&format!("/v1/webhooks/{id}/rotate-secret"), json!({}))
+        .await;
     assert_eq!(status, 200);
     assert!(rotated["secret"].as_str().unwrap().starts_with("whsec_"));
     assert_ne!(rotated["secret"], "your_webhook_secret");
@@ -100,35 +133,114 @@ async fn bad_webhook_inputs_get_their_codes_and_never_echo_the_secret() {
     .await;
     let ok_url = "https://yourapp.com/hook";
     let cases = [
-        (json!({"url": ok_url, "events": []}), 400, "empty_events", Some("events")),
-        (json!({"url": ok_url, "events": ["server.exploded"]}), 400, "unknown_event_type", Some("events")),
-        (json!({"url": ok_url, "events": ["Server.Started"]}), 400, "invalid_event_pattern", Some("events")),
-        (json!({"url": ok_url, "events": ["*"], "secret": "tiny-secret-9"}), 400, "weak_secret", Some("secret")),
-        (json!({"url": ok_url, "events": ["*"], "secret": "with spaces in it, 22"}), 400, "invalid_secret", Some("secret")),
-        (json!({"url": ok_url, "events": ["*"], "secret": "whsec_%%%notbase64"}), 400, "invalid_secret", Some("secret")),
-        (json!({"url": "http://yourapp.com/hook", "events": ["*"]}), 400, "invalid_url", Some("url")),
-        (json!({"url": "https://u:p@yourapp.com/", "events": ["*"]}), 400, "invalid_url", Some("url")),
-        (json!({"url": "https://yourapp.com/#x", "events": ["*"]}), 400, "invalid_url", Some("url")),
-        (json!({"url": "yourapp.com/hook", "events": ["*"]}), 400, "invalid_url", Some("url")),
-        (json!({"url": ok_url, "events": ["*"], "colour": "blue"}), 400, "invalid_request", None),
+        (
+            json!({"url": ok_url, "events": []}),
+            400,
+            "empty_events",
+            Some("events"),
+        ),
+        (
+            json!({"url": ok_url, "events": ["server.exploded"]}),
+            400,
+            "unknown_event_type",
+            Some("events"),
+        ),
+        (
+            json!({"url": ok_url, "events": ["Server.Started"]}),
+            400,
+            "invalid_event_pattern",
+            Some("events"),
+        ),
+        (
+            json!({"url": ok_url, "events": ["*"], "secret": "tiny-secret-9"}),
+            400,
+            "weak_secret",
+            Some("secret"),
+        ),
+        (
+            json!({"url": ok_url, "events": ["*"], "secret": "with spaces in it, 22"}),
+            400,
+            "invalid_secret",
+            Some("secret"),
+        ),
+        (
+            json!({"url": ok_url, "events": ["*"], "secret": "whsec_%%%notbase64"}),
+            400,
+            "invalid_secret",
+            Some("secret"),
+        ),
+        (
+            json!({"url": "http://yourapp.com/hook", "events": ["*"]}),
+            400,
+            "invalid_url",
+            Some("url"),
+        ),
+        (
+            json!({"url": "https://u:p@yourapp.com/", "events": ["*"]}),
+            400,
+            "invalid_url",
+            Some("url"),
+        ),
+        (
+            json!({"url": "https://yourapp.com/#x", "events": ["*"]}),
+            400,
+            "invalid_url",
+            Some("url"),
+        ),
+        (
+            json!({"url": "yourapp.com/hook", "events": ["*"]}),
+            400,
+            "invalid_url",
+            Some("url"),
+        ),
+        (
+            json!({"url": ok_url, "events": ["*"], "colour": "blue"}),
+            400,
+            "invalid_request",
+            None,
+        ),
         (json!({"events": ["*"]}), 400, "invalid_request", None),
-        (json!({"url": ok_url, "events": "server.started"}), 400, "invalid_request", None),
+        (
+            json!({"url": ok_url, "events": "server.started"}),
+            400,
+            "invalid_request",
+            None,
+        ),
     ];
     for (body, status, code, field) in cases {
         let (got_status, got) = s.post("/v1/webhooks", body.clone()).await;
-        assert_eq!((got_status, got["error"]["code"].as_str().unwrap()), (status, code), "{body} → {got}");
+        assert_eq!(
+            (got_status, got["error"]["code"].as_str().unwrap()),
+            (status, code),
+            "{body} → {got}"
+        );
         assert_eq!(got["error"]["field"].as_str(), field, "{body}");
         if let Some(secret) = body["secret"].as_str() {
             assert!(!got.to_string().contains(secret), "secret echoed: {got}");
         }
     }
-    let unknown = s.post("/v1/webhooks", json!({"url": ok_url, "events": ["server.exploded"]})).await.1;
-    assert!(unknown["error"]["message"].as_str().unwrap().contains("server.exploded"));
+    let unknown = s
+        .post(
+            "/v1/webhooks",
+            json!({"url": ok_url, "events": ["server.exploded"]}),
+        )
+        .await
+        .1;
+    assert!(unknown["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("server.exploded"));
     let (status, body) = support::send(s.req(Method::POST, "/v1/webhooks").body("{not json")).await;
-    assert_eq!((status, body["error"]["code"].as_str().unwrap()), (400, "invalid_json"));
+    assert_eq!(
+        (status, body["error"]["code"].as_str().unwrap()),
+        (400, "invalid_json")
+    );
     let big = "x".repeat(300 * 1024);
     let (status, body) = support::send(s.req(Method::POST, "/v1/webhooks").body(big)).await;
-    assert_eq!((status, body["error"]["code"].as_str().unwrap()), (413, "payload_too_large"));
+    assert_eq!(
+        (status, body["error"]["code"].as_str().unwrap()),
+        (413, "payload_too_large")
+    );
     s.stop().await;
 }
 
@@ -136,25 +248,65 @@ async fn bad_webhook_inputs_get_their_codes_and_never_echo_the_secret() {
 async fn ssrf_address_forms_are_refused_unless_allowed() {
     let strict = TestServer::start_with(|c| c.allow_targets.clear()).await;
     for url in [
-        "https://127.0.0.1/", "https://localhost/", "https://LOCALHOST./x", "https://api.localhost/",
-        "https://10.0.0.8/", "https://172.16.5.4/", "https://192.168.1.100/", "https://169.254.169.254/latest/meta-data/",
-        "https://100.64.0.1/", "https://0.0.0.0/", "https://2130706433/", "https://0x7f.0.0.1/", "https://[::1]/",
-        "https://[::ffff:127.0.0.1]/", "https://[::ffff:a9fe:a9fe]/", "https://[64:ff9b::a9fe:a9fe]/",
-        "https://[2002:7f00:0001::]/", "https://[fd00::1]/", "https://[fe80::1]/", "https://224.0.0.1/",
-        "https://192.0.2.10/", "https://198.18.0.1/", "https://255.255.255.255/",
+        "https://127.0.0.1/",
+        "https://localhost/",
+        "https://LOCALHOST./x",
+        "https://api.localhost/",
+        "https://10.0.0.8/",
+        "https://172.16.5.4/",
+        "https://192.168.1.100/",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://100.64.0.1/",
+        "https://0.0.0.0/",
+        "https://2130706433/",
+        "https://0x7f.0.0.1/",
+        "https://[::1]/",
+        "https://[::ffff:127.0.0.1]/",
+        "https://[::ffff:a9fe:a9fe]/",
+        "https://[64:ff9b::a9fe:a9fe]/",
+        "https://[2002:7f00:0001::]/",
+        "https://[fd00::1]/",
+        "https://[fe80::1]/",
+        "https://224.0.0.1/",
+        "https://192.0.2.10/",
+        "https://198.18.0.1/",
+        "https://255.255.255.255/",
     ] {
-        let (status, body) = strict.post("/v1/webhooks", json!({"url": url, "events": ["*"]})).await;
-        assert_eq!((status, body["error"]["code"].as_str().unwrap()), (422, "url_forbidden_target"), "{url}");
+        let (status, body) = strict
+            .post("/v1/webhooks", json!({"url": url, "events": ["*"]}))
+            .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str().unwrap()),
+            (422, "url_forbidden_target"),
+            "{url}"
+        );
     }
-    for url in ["https://8.8.8.8/hook", "https://[2606:4700:4700::1111]/hook", "https://yourapp.com/hook"] {
-        let (status, body) = strict.post("/v1/webhooks", json!({"url": url, "events": ["*"]})).await;
+    for url in [
+        "https://8.8.8.8/hook",
+        "https://[2606:4700:4700::1111]/hook",
+        "https://yourapp.com/hook",
+    ] {
+        let (status, body) = strict
+            .post("/v1/webhooks", json!({"url": url, "events": ["*"]}))
+            .await;
         assert_eq!(status, 201, "{url}: {body}");
     }
     strict.stop().await;
-    let allowed = TestServer::start_with(|c| c.allow_targets = vec!["10.0.0.0/8".parse().unwrap()]).await;
-    let (status, _) = allowed.post("/v1/webhooks", json!({"url": "http://10.1.2.3:8080/hook", "events": ["*"]})).await;
+    let allowed =
+        TestServer::start_with(|c| c.allow_targets = vec!["10.0.0.0/8".parse().unwrap()]).await;
+    let (status, _) = allowed
+        .post(
+            "/v1/webhooks",
+            json!({"url": "http://10.1.2.3:8080/hook", "events": ["*"]}),
+        )
+        .await;
     assert_eq!(status, 201);
-    let (status, _) = allowed.post("/v1/webhooks", json!({"url": "http://192.168.1.1/hook", "events": ["*"]})).await;
+    let (status, _) = allowed
+        .post(
+            "/v1/webhooks",
+            json!({"url": "http://192.168.1.1/hook", "events": ["*"]}),
+        )
+        .await;
     assert_eq!(status, 422);
     allowed.stop().await;
 }
@@ -163,31 +315,70 @@ async fn ssrf_address_forms_are_refused_unless_allowed() {
 async fn bad_event_inputs_get_their_codes_and_a_repeated_id_is_409() {
     let s = TestServer::start().await;
     let cases = [
-        (json!({"type": "server.exploded", "data": {}}), "unknown_event_type"),
-        (json!({"type": "server.started", "data": [1, 2]}), "invalid_data"),
-        (json!({"type": "server.started", "data": "text"}), "invalid_data"),
+        (
+            json!({"type": "server.exploded", "data": {}}),
+            "unknown_event_type",
+        ),
+        (
+            json!({"type": "server.started", "data": [1, 2]}),
+            "invalid_data",
+        ),
+        (
+            json!({"type": "server.started", "data": "text"}),
+            "invalid_data",
+        ),
         (json!({"type": "server.started"}), "invalid_request"),
-        (json!({"type": "server.started", "data": {}, "extra": 1}), "invalid_request"),
-        (json!({"type": "server.started", "data": {}, "id": "has spaces"}), "invalid_event_id"),
+        (
+            json!({"type": "server.started", "data": {}, "extra": 1}),
+            "invalid_request",
+        ),
+        (
+            json!({"type": "server.started", "data": {}, "id": "has spaces"}),
+            "invalid_event_id",
+        ),
     ];
     for (body, code) in cases {
         let (status, got) = s.post("/v1/events", body.clone()).await;
-        assert_eq!((status, got["error"]["code"].as_str().unwrap()), (400, code), "{body}");
+        assert_eq!(
+            (status, got["error"]["code"].as_str().unwrap()),
+            (400, code),
+            "{body}"
+        );
     }
-    let unknown = s.post("/v1/events", json!({"type": "server.exploded", "data": {}})).await.1;
-    assert!(unknown["error"]["message"].as_str().unwrap().contains("server.exploded"));
+    let unknown = s
+        .post("/v1/events", json!({"type": "server.exploded", "data": {}}))
+        .await
+        .1;
+    assert!(unknown["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("server.exploded"));
 
-    let body = json!({"type": "server.started", "data": {"server_id": "srv_1"}, "id": "evt_client_1"});
+    let body =
+        json!({"type": "server.started", "data": {"server_id": "srv_1"}, "id": "evt_client_1"});
     let (status, first) = s.post("/v1/events", body.clone()).await;
     assert_eq!(status, 202);
     assert_eq!(first["event"]["id"], "evt_client_1");
     let (status, again) = s.post("/v1/events", body).await;
-    assert_eq!((status, again["error"]["code"].as_str().unwrap()), (409, "conflict"));
+    assert_eq!(
+        (status, again["error"]["code"].as_str().unwrap()),
+        (409, "conflict")
+    );
     let (status, stored) = s.get("/v1/events/evt_client_1").await;
     assert_eq!(status, 200);
     assert_eq!(stored, first["event"]);
-    let raw = s.req(Method::GET, "/v1/events/evt_client_1").send().await.unwrap().text().await.unwrap();
-    assert!(raw.starts_with(r#"{"id":"evt_client_1","type":"server.started","created_at":""#), "{raw}");
+    let raw = s
+        .req(Method::GET, "/v1/events/evt_client_1")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        raw.starts_with(r#"{"id":"evt_client_1","type":"server.started","created_at":""#),
+        "{raw}"
+    );
     assert!(raw.ends_with(r#"","data":{"server_id":"srv_1"}}"#), "{raw}");
     s.stop().await;
 }
@@ -197,7 +388,13 @@ async fn webhooks_page_with_a_cursor_and_delete_is_204() {
     let s = TestServer::start().await;
     let mut ids = Vec::new();
     for i in 0..5 {
-        let hook = s.webhook(&format!("https://yourapp.com/{i}"), &["*"], "your_webhook_secret").await;
+        let hook = s
+            .webhook(
+                &format!("https://yourapp.com/{i}"),
+                &["*"],
+                "your_webhook_secret",
+            )
+            .await;
         ids.push(hook["id"].as_str().unwrap().to_owned());
     }
     let (_, first) = s.get("/v1/webhooks?limit=2").await;
@@ -206,23 +403,43 @@ async fn webhooks_page_with_a_cursor_and_delete_is_204() {
     assert_eq!(cursor, ids[1]);
     let (_, second) = s.get(&format!("/v1/webhooks?limit=2&after={cursor}")).await;
     assert_eq!(second["data"][0]["id"], ids[2].as_str());
-    let (_, last) = s.get(&format!("/v1/webhooks?limit=2&after={}", ids[3])).await;
+    let (_, last) = s
+        .get(&format!("/v1/webhooks?limit=2&after={}", ids[3]))
+        .await;
     assert_eq!(last["data"].as_array().unwrap().len(), 1);
     assert!(last["next_cursor"].is_null());
     let (status, body) = s.get("/v1/webhooks?limit=0").await;
-    assert_eq!((status, body["error"]["code"].as_str().unwrap()), (400, "invalid_query"));
+    assert_eq!(
+        (status, body["error"]["code"].as_str().unwrap()),
+        (400, "invalid_query")
+    );
 
-    let (status, _) = s.call(Method::DELETE, &format!("/v1/webhooks/{}", ids[0]), None).await;
+    let (status, _) = s
+        .call(Method::DELETE, &format!("/v1/webhooks/{}", ids[0]), None)
+        .await;
     assert_eq!(status, 204);
     let (status, _) = s.get(&format!("/v1/webhooks/{}", ids[0])).await;
     assert_eq!(status, 404);
     let (status, patched) = s
-        .call(Method::PATCH, &format!("/v1/webhooks/{}", ids[1]), Some(json!({"events": ["server.*"], "description": "ops"})))
+        .call(
+            Method::PATCH,
+            &format!("/v1/webhooks/{}", ids[1]),
+            Some(json!({"events": ["server.*"], "description": "ops"})),
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(patched["events"], json!(["server.*"]));
     assert_eq!(patched["description"], "ops");
-    let (status, body) = s.call(Method::PATCH, &format!("/v1/webhooks/{}", ids[1]), Some(json!({"events": []}))).await;
-    assert_eq!((status, body["error"]["code"].as_str().unwrap()), (400, "empty_events"));
+    let (status, body) = s
+        .call(
+            Method::PATCH,
+            &format!("/v1/webhooks/{}", ids[1]),
+            Some(json!({"events": []})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str().unwrap()),
+        (400, "empty_events")
+    );
     s.stop().await;
 }

@@ -78,7 +78,10 @@ impl DeliveryEngine {
             store,
             client,
             policy,
-            rules: RetryRules { base: config.retry_base(), max_attempts: config.max_attempts },
+            rules: RetryRules {
+                base: config.retry_base(),
+                max_attempts: config.max_attempts,
+            },
             attempt_timeout: config.attempt_timeout(),
             workers: Arc::new(Semaphore::new(workers)),
             per_webhook: Mutex::new(HashMap::new()),
@@ -100,7 +103,8 @@ impl DeliveryEngine {
     }
 
     fn room(&self) -> usize {
-        self.max_in_flight.saturating_sub(self.in_flight.load(Ordering::Relaxed))
+        self.max_in_flight
+            .saturating_sub(self.in_flight.load(Ordering::Relaxed))
     }
 
     /// Claimed deliveries not yet finished.
@@ -110,7 +114,8 @@ impl DeliveryEngine {
 
     /// Sends each delivery in its own task.
     pub fn dispatch(self: &Arc<Self>, deliveries: Vec<ClaimedDelivery>) {
-        self.in_flight.fetch_add(deliveries.len(), Ordering::Relaxed);
+        self.in_flight
+            .fetch_add(deliveries.len(), Ordering::Relaxed);
         for delivery in deliveries {
             let engine = self.clone();
             tokio::spawn(async move { engine.deliver(delivery).await });
@@ -118,7 +123,10 @@ impl DeliveryEngine {
     }
 
     fn webhook_limit(&self, webhook_seq: i64) -> Arc<Semaphore> {
-        let mut map = self.per_webhook.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut map = self
+            .per_webhook
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         map.entry(webhook_seq)
             .or_insert_with(|| Arc::new(Semaphore::new(self.per_webhook_limit)))
             .clone()
@@ -143,7 +151,9 @@ impl DeliveryEngine {
         let outcome = schedule::outcome(&delivery, result, self.rules, unit);
         match &outcome.attempt.error_kind {
             None => tracing::debug!(parent: &span, "delivered"),
-            Some(kind) => tracing::info!(parent: &span, kind, status = ?outcome.attempt.status_code, "attempt failed"),
+            Some(kind) => {
+                tracing::info!(parent: &span, kind, status = ?outcome.attempt.status_code, "attempt failed")
+            }
         }
         let retry = matches!(outcome.next, crate::store::NextStep::RetryAt(_));
         if let Err(error) = self.store.record_outcome(outcome).await {

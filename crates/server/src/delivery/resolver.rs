@@ -39,9 +39,12 @@ impl Resolve for PolicyResolver {
         Box::pin(async move {
             let host = name.as_str().to_owned();
             let resolved = tokio::net::lookup_host((host.as_str(), 0)).await?;
-            let permitted: Vec<SocketAddr> = resolved.filter(|addr| policy.permits(addr.ip())).collect();
+            let permitted: Vec<SocketAddr> =
+                resolved.filter(|addr| policy.permits(addr.ip())).collect();
             if permitted.is_empty() {
-                return Err(Box::new(ForbiddenTarget { host }) as Box<dyn std::error::Error + Send + Sync>);
+                return Err(
+                    Box::new(ForbiddenTarget { host }) as Box<dyn std::error::Error + Send + Sync>
+                );
             }
             Ok(Box::new(permitted.into_iter()) as Addrs)
         })

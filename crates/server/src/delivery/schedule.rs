@@ -20,7 +20,12 @@ pub struct RetryRules {
 
 /// Builds the outcome of `result`, the attempt numbered `attempt_count + 1`.
 /// `unit_random` is a uniform number in `[0, 1)` for the jitter.
-pub fn outcome(delivery: &ClaimedDelivery, result: AttemptResult, rules: RetryRules, unit_random: f64) -> AttemptOutcome {
+pub fn outcome(
+    delivery: &ClaimedDelivery,
+    result: AttemptResult,
+    rules: RetryRules,
+    unit_random: f64,
+) -> AttemptOutcome {
     let number = delivery.attempt_count + 1;
     let finished_ms = result.started_at_ms + result.duration.as_millis() as i64;
     let next = match &result.error {
@@ -38,13 +43,18 @@ pub fn outcome(delivery: &ClaimedDelivery, result: AttemptResult, rules: RetryRu
                 });
                 NextStep::GiveUp {
                     webhook_seq: delivery.webhook_seq,
-                    reason: format!("{in_round} consecutive failed attempts; last error: {message}"),
+                    reason: format!(
+                        "{in_round} consecutive failed attempts; last error: {message}"
+                    ),
                     email,
                 }
             } else {
-                let scheduled = retry::with_jitter(retry::scheduled_delay(rules.base, in_round), unit_random);
+                let scheduled =
+                    retry::with_jitter(retry::scheduled_delay(rules.base, in_round), unit_random);
                 let delay = retry::honour_retry_after(scheduled, result.retry_after);
-                NextStep::RetryAt(finished_ms.saturating_add(delay.as_millis().min(i64::MAX as u128) as i64))
+                NextStep::RetryAt(
+                    finished_ms.saturating_add(delay.as_millis().min(i64::MAX as u128) as i64),
+                )
             }
         }
     };
@@ -72,5 +82,8 @@ pub fn outcome(delivery: &ClaimedDelivery, result: AttemptResult, rules: RetryRu
 }
 
 fn floor_char_boundary(text: &str, max: usize) -> usize {
-    (0..=max.min(text.len())).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0)
+    (0..=max.min(text.len()))
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0)
 }

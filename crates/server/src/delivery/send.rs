@@ -64,7 +64,12 @@ fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
 }
 
 /// Sends one attempt of `delivery`.
-pub async fn attempt(client: &reqwest::Client, policy: &TargetPolicy, delivery: &ClaimedDelivery, timeout: Duration) -> AttemptResult {
+pub async fn attempt(
+    client: &reqwest::Client,
+    policy: &TargetPolicy,
+    delivery: &ClaimedDelivery,
+    timeout: Duration,
+) -> AttemptResult {
     let started_at_ms = crate::clock::now_ms();
     let clock = Instant::now();
     let mut result = AttemptResult {
@@ -95,7 +100,8 @@ pub async fn attempt(client: &reqwest::Client, policy: &TargetPolicy, delivery: 
         Ok(mut response) => {
             let status = response.status();
             result.status = Some(status.as_u16());
-            if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
+            if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE
+            {
                 result.retry_after = response
                     .headers()
                     .get(RETRY_AFTER)
@@ -118,13 +124,17 @@ pub async fn attempt(client: &reqwest::Client, policy: &TargetPolicy, delivery: 
                     Err(e) => break Some(classify(&e)),
                 }
             };
-            result.response_body = (!kept.is_empty()).then(|| String::from_utf8_lossy(&kept).into_owned());
+            result.response_body =
+                (!kept.is_empty()).then(|| String::from_utf8_lossy(&kept).into_owned());
             result.error = if status.is_success() {
                 // A 2xx whose body then times out or breaks still counts: the receiver
                 // answered in time with success.
                 None
             } else if status.is_redirection() {
-                Some(("redirect", format!("HTTP {} (redirects are not followed)", status.as_u16())))
+                Some((
+                    "redirect",
+                    format!("HTTP {} (redirects are not followed)", status.as_u16()),
+                ))
             } else {
                 Some(("http_status", format!("HTTP {}", status.as_u16())))
             };

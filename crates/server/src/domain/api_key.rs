@@ -9,7 +9,10 @@ pub const API_KEY_PREFIX: &str = "cdh_";
 
 /// Generates a new key: `cdh_` + base64url of 32 random bytes.
 pub fn generate() -> String {
-    format!("{API_KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(super::random_bytes::<32>()))
+    format!(
+        "{API_KEY_PREFIX}{}",
+        URL_SAFE_NO_PAD.encode(super::random_bytes::<32>())
+    )
 }
 
 /// The stored form of a key: lowercase hex SHA-256.

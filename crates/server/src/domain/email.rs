@@ -32,20 +32,26 @@ pub struct DisabledWebhook<'a> {
 pub fn webhook_disabled(d: &DisabledWebhook<'_>) -> Email {
     Email {
         recipient: d.recipient.to_owned(),
-        subject: format!("Webhook {} disabled after {} failed attempts", d.webhook_id, d.attempts),
+        subject: format!(
+            "Webhook {} disabled after {} failed attempts",
+            d.webhook_id, d.attempts
+        ),
+        // Short lines (at most 76 characters but for the URL) keep the email 7-bit clean.
         body: format!(
-            "Your webhook {id} ({url}) has been disabled.\n\
+            "Your webhook {id} has been disabled.\n\
+             URL: {url}\n\
              \n\
              A delivery of a {event_type} event failed {attempts} times in a row.\n\
              Last error: {last_error}\n\
              \n\
-             Deliveries to this webhook are paused, not lost. Once the endpoint works again,\n\
-             re-enable the webhook and they resume:\n\
+             Deliveries to this webhook are paused, not lost. Once the endpoint\n\
+             works again, re-enable the webhook and they resume:\n\
              \n\
-             curl -X PATCH /v1/webhooks/{id} -H 'Authorization: Bearer <api key>' \\\n  \
-             -H 'Content-Type: application/json' -d '{{\"enabled\":true}}'\n\
+             PATCH /v1/webhooks/{id}\n\
+             {{\"enabled\":true}}\n\
              \n\
-             The failed delivery itself can be sent again with POST /v1/deliveries/<id>/retry.\n",
+             The failed delivery itself can be sent again with\n\
+             POST /v1/deliveries/<delivery id>/retry.\n",
             id = d.webhook_id,
             url = d.url,
             event_type = d.event_type,
@@ -70,7 +76,14 @@ mod tests {
             last_error: "HTTP 500",
         });
         assert!(email.subject.contains("wh_1"));
-        for needle in ["wh_1", "https://yourapp.com/hook", "server.error", "HTTP 500", "re-enable", "\"enabled\":true"] {
+        for needle in [
+            "wh_1",
+            "https://yourapp.com/hook",
+            "server.error",
+            "HTTP 500",
+            "re-enable",
+            "\"enabled\":true",
+        ] {
             assert!(email.body.contains(needle), "{needle}");
         }
     }

@@ -45,13 +45,18 @@ impl NewEvent {
             None => {
                 return Err(ValidationError::new(
                     "unknown_event_type",
-                    format!("unknown event type `{}`; GET /v1/event-types lists them", request.event_type),
+                    format!(
+                        "unknown event type `{}`; GET /v1/event-types lists them",
+                        request.event_type
+                    ),
                 )
                 .field("type"))
             }
         };
         if !request.data.get().trim_start().starts_with('{') {
-            return Err(ValidationError::new("invalid_data", "`data` must be a JSON object").field("data"));
+            return Err(
+                ValidationError::new("invalid_data", "`data` must be a JSON object").field("data"),
+            );
         }
         let id = match request.id {
             Some(id) if core_event::is_valid_client_id(&id) => id,
@@ -64,8 +69,19 @@ impl NewEvent {
             }
             None => super::new_id(core_event::EVENT_ID_PREFIX),
         };
-        let envelope = Event { id, event_type: event_type.to_owned(), created_at: now, data: request.data };
-        let body = serde_json::to_vec(&envelope).map_err(|e| ValidationError::new("invalid_data", e.to_string()))?;
-        Ok(NewEvent { id: envelope.id, event_type, created_at: now, body })
+        let envelope = Event {
+            id,
+            event_type: event_type.to_owned(),
+            created_at: now,
+            data: request.data,
+        };
+        let body = serde_json::to_vec(&envelope)
+            .map_err(|e| ValidationError::new("invalid_data", e.to_string()))?;
+        Ok(NewEvent {
+            id: envelope.id,
+            event_type,
+            created_at: now,
+            body,
+        })
     }
 }

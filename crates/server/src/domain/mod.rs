@@ -27,7 +27,11 @@ pub struct ValidationError {
 impl ValidationError {
     /// A validation error with a code and a message.
     pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        ValidationError { code, message: message.into(), field: None }
+        ValidationError {
+            code,
+            message: message.into(),
+            field: None,
+        }
     }
 
     /// Names the field at fault.

@@ -14,7 +14,9 @@ use std::time::Duration;
 /// The delay after attempt `failed_attempt` (1-based) fails, before jitter.
 pub fn scheduled_delay(base: Duration, failed_attempt: u32) -> Duration {
     let exponent = failed_attempt.saturating_sub(1).min(64);
-    let nanos = 4u128.checked_pow(exponent).and_then(|factor| base.as_nanos().checked_mul(factor));
+    let nanos = 4u128
+        .checked_pow(exponent)
+        .and_then(|factor| base.as_nanos().checked_mul(factor));
     match nanos {
         Some(n) if n <= Duration::MAX.as_nanos() => {
             Duration::new((n / 1_000_000_000) as u64, (n % 1_000_000_000) as u32)
@@ -25,7 +27,11 @@ pub fn scheduled_delay(base: Duration, failed_attempt: u32) -> Duration {
 
 /// Spreads `delay` over ±20 %; `unit` is a uniform random number in `[0, 1)`.
 pub fn with_jitter(delay: Duration, unit: f64) -> Duration {
-    let unit = if unit.is_finite() { unit.clamp(0.0, 1.0) } else { 0.5 };
+    let unit = if unit.is_finite() {
+        unit.clamp(0.0, 1.0)
+    } else {
+        0.5
+    };
     Duration::try_from_secs_f64(delay.as_secs_f64() * (0.8 + 0.4 * unit)).unwrap_or(Duration::MAX)
 }
 
@@ -62,7 +68,9 @@ mod tests {
 
     #[test]
     fn matches_the_published_defaults() {
-        let delays: Vec<_> = (1..=4).map(|n| scheduled_delay(MINUTE, n).as_secs() / 60).collect();
+        let delays: Vec<_> = (1..=4)
+            .map(|n| scheduled_delay(MINUTE, n).as_secs() / 60)
+            .collect();
         assert_eq!(delays, [1, 4, 16, 64]);
     }
 
@@ -72,12 +80,30 @@ mod tests {
         assert_eq!(scheduled_delay(Duration::ZERO, 5), Duration::ZERO);
         assert_eq!(scheduled_delay(MINUTE, u32::MAX), Duration::MAX);
         assert_eq!(with_jitter(Duration::MAX, 1.0), Duration::MAX);
-        assert_eq!(with_jitter(Duration::from_secs(100), 0.0), Duration::from_secs(80));
-        assert_eq!(with_jitter(Duration::from_secs(100), 1.0), Duration::from_secs(120));
-        assert_eq!(with_jitter(Duration::from_secs(100), f64::NAN), Duration::from_secs(100));
-        assert_eq!(with_jitter(Duration::from_secs(100), -3.0), Duration::from_secs(80));
-        assert_eq!(honour_retry_after(MINUTE, Some(Duration::from_secs(3600))), 4 * MINUTE);
-        assert_eq!(honour_retry_after(MINUTE, Some(Duration::from_secs(5))), Duration::from_secs(5));
+        assert_eq!(
+            with_jitter(Duration::from_secs(100), 0.0),
+            Duration::from_secs(80)
+        );
+        assert_eq!(
+            with_jitter(Duration::from_secs(100), 1.0),
+            Duration::from_secs(120)
+        );
+        assert_eq!(
+            with_jitter(Duration::from_secs(100), f64::NAN),
+            Duration::from_secs(100)
+        );
+        assert_eq!(
+            with_jitter(Duration::from_secs(100), -3.0),
+            Duration::from_secs(80)
+        );
+        assert_eq!(
+            honour_retry_after(MINUTE, Some(Duration::from_secs(3600))),
+            4 * MINUTE
+        );
+        assert_eq!(
+            honour_retry_after(MINUTE, Some(Duration::from_secs(5))),
+            Duration::from_secs(5)
+        );
         assert_eq!(honour_retry_after(MINUTE, None), MINUTE);
         assert!(!is_final(4, 5));
         assert!(is_final(5, 5));
@@ -86,9 +112,18 @@ mod tests {
     #[test]
     fn retry_after_forms() {
         let now = std::time::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
-        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
-        assert_eq!(parse_retry_after("Sun, 09 Sep 2001 02:46:40 GMT", now), Some(Duration::from_secs(3600)));
-        assert_eq!(parse_retry_after("Sun, 09 Sep 2001 00:00:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 09 Sep 2001 02:46:40 GMT", now),
+            Some(Duration::from_secs(3600))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 09 Sep 2001 00:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("-1", now), None);
         assert_eq!(parse_retry_after("soon", now), None);
     }

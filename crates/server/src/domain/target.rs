@@ -48,11 +48,16 @@ impl WebhookUrl {
         if text.len() > MAX_URL_LEN {
             return Err(invalid("the URL is longer than 2048 characters"));
         }
-        let url = Url::parse(text).map_err(|e| invalid(&format!("not a valid absolute URL: {e}")))?;
+        let url =
+            Url::parse(text).map_err(|e| invalid(&format!("not a valid absolute URL: {e}")))?;
         match url.scheme() {
             "https" => {}
             "http" if policy.allow_http => {}
-            "http" => return Err(invalid("the URL must use https (this server does not accept http)")),
+            "http" => {
+                return Err(invalid(
+                    "the URL must use https (this server does not accept http)",
+                ))
+            }
             _ => return Err(invalid("the URL must use https")),
         }
         if !url.username().is_empty() || url.password().is_some() {
@@ -135,7 +140,8 @@ fn is_forbidden_v4(ip: Ipv4Addr) -> bool {
 
 fn is_forbidden_v6(ip: Ipv6Addr) -> bool {
     let s = ip.segments();
-    let embedded_v4 = |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
+    let embedded_v4 =
+        |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
     if ip.is_unspecified() || ip.is_loopback() {
         return true;
     }
@@ -169,27 +175,76 @@ mod tests {
 
     #[test]
     fn private_and_special_ipv4_forms_are_forbidden() {
-        for a in ["0.0.0.0", "10.1.2.3", "100.64.0.1", "100.127.255.255", "127.0.0.1", "127.255.0.1",
-                  "169.254.169.254", "172.16.0.1", "172.31.255.255", "192.0.0.8", "192.0.2.1",
-                  "192.88.99.1", "192.168.1.100", "198.18.0.1", "198.51.100.7", "203.0.113.9",
-                  "224.0.0.1", "240.0.0.1", "255.255.255.255"] {
+        for a in [
+            "0.0.0.0",
+            "10.1.2.3",
+            "100.64.0.1",
+            "100.127.255.255",
+            "127.0.0.1",
+            "127.255.0.1",
+            "169.254.169.254",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.0.0.8",
+            "192.0.2.1",
+            "192.88.99.1",
+            "192.168.1.100",
+            "198.18.0.1",
+            "198.51.100.7",
+            "203.0.113.9",
+            "224.0.0.1",
+            "240.0.0.1",
+            "255.255.255.255",
+        ] {
             assert!(forbidden(a), "{a}");
         }
-        for a in ["1.1.1.1", "8.8.8.8", "100.63.255.255", "100.128.0.0", "172.15.0.1", "172.32.0.1",
-                  "192.0.1.1", "198.20.0.1", "223.255.255.255"] {
+        for a in [
+            "1.1.1.1",
+            "8.8.8.8",
+            "100.63.255.255",
+            "100.128.0.0",
+            "172.15.0.1",
+            "172.32.0.1",
+            "192.0.1.1",
+            "198.20.0.1",
+            "223.255.255.255",
+        ] {
             assert!(!forbidden(a), "{a}");
         }
     }
 
     #[test]
     fn ipv6_forms_of_forbidden_addresses_are_forbidden() {
-        for a in ["::", "::1", "::ffff:127.0.0.1", "::ffff:169.254.169.254", "::127.0.0.1",
-                  "64:ff9b::a9fe:a9fe", "64:ff9b:1::1", "2002:7f00:1::", "2002:c0a8:0101::1",
-                  "fc00::1", "fd12:3456::1", "fe80::1", "fec0::1", "ff02::1", "2001:db8::1",
-                  "2001::1", "100::1", "3fff::1", "5f00::1"] {
+        for a in [
+            "::",
+            "::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "::127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::1",
+            "2002:7f00:1::",
+            "2002:c0a8:0101::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "fe80::1",
+            "fec0::1",
+            "ff02::1",
+            "2001:db8::1",
+            "2001::1",
+            "100::1",
+            "3fff::1",
+            "5f00::1",
+        ] {
             assert!(forbidden(a), "{a}");
         }
-        for a in ["2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:0808:0808::1", "2a00:1450::1"] {
+        for a in [
+            "2606:4700:4700::1111",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:0808:0808::1",
+            "2a00:1450::1",
+        ] {
             assert!(!forbidden(a), "{a}");
         }
     }
@@ -197,20 +252,41 @@ mod tests {
     #[test]
     fn url_rules() {
         let strict = TargetPolicy::default();
-        let ok = |u: &str, p: &TargetPolicy| WebhookUrl::parse(u, p).map(|_| ()).map_err(|e| e.code);
-        assert_eq!(ok("https://yourapp.com/webhooks/cdhosting", &strict), Ok(()));
+        let ok =
+            |u: &str, p: &TargetPolicy| WebhookUrl::parse(u, p).map(|_| ()).map_err(|e| e.code);
+        assert_eq!(
+            ok("https://yourapp.com/webhooks/cdhosting", &strict),
+            Ok(())
+        );
         assert_eq!(ok("http://yourapp.com/", &strict), Err("invalid_url"));
         assert_eq!(ok("ftp://yourapp.com/", &strict), Err("invalid_url"));
-        assert_eq!(ok("https://user:pw@yourapp.com/", &strict), Err("invalid_url"));
+        assert_eq!(
+            ok("https://user:pw@yourapp.com/", &strict),
+            Err("invalid_url")
+        );
         assert_eq!(ok("https://yourapp.com/#frag", &strict), Err("invalid_url"));
         assert_eq!(ok("not a url", &strict), Err("invalid_url"));
-        assert_eq!(ok(&format!("https://a.com/{}", "x".repeat(2048)), &strict), Err("invalid_url"));
-        for bad in ["https://127.0.0.1/", "https://2130706433/", "https://0x7f.1/", "https://[::1]/",
-                    "https://[::ffff:7f00:1]/", "https://localhost/", "https://api.localhost./",
-                    "https://169.254.169.254/latest/meta-data", "https://10.0.0.1/"] {
+        assert_eq!(
+            ok(&format!("https://a.com/{}", "x".repeat(2048)), &strict),
+            Err("invalid_url")
+        );
+        for bad in [
+            "https://127.0.0.1/",
+            "https://2130706433/",
+            "https://0x7f.1/",
+            "https://[::1]/",
+            "https://[::ffff:7f00:1]/",
+            "https://localhost/",
+            "https://api.localhost./",
+            "https://169.254.169.254/latest/meta-data",
+            "https://10.0.0.1/",
+        ] {
             assert_eq!(ok(bad, &strict), Err("url_forbidden_target"), "{bad}");
         }
-        let local = TargetPolicy { allowed: vec!["127.0.0.0/8".parse().unwrap()], allow_http: true };
+        let local = TargetPolicy {
+            allowed: vec!["127.0.0.0/8".parse().unwrap()],
+            allow_http: true,
+        };
         assert_eq!(ok("http://127.0.0.1:9000/hook", &local), Ok(()));
         assert_eq!(ok("http://localhost:9000/hook", &local), Ok(()));
         assert_eq!(ok("http://10.0.0.1/", &local), Err("url_forbidden_target"));

@@ -61,7 +61,9 @@ pub struct RotateSecretRequest {
     pub secret: Option<String>,
 }
 
-fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+fn double_option<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
 }
 
@@ -80,7 +82,10 @@ pub struct NewWebhook {
 
 impl NewWebhook {
     /// Checks a registration request.
-    pub fn validate(request: CreateWebhookRequest, policy: &TargetPolicy) -> Result<Self, ValidationError> {
+    pub fn validate(
+        request: CreateWebhookRequest,
+        policy: &TargetPolicy,
+    ) -> Result<Self, ValidationError> {
         Ok(NewWebhook {
             url: WebhookUrl::parse(&request.url, policy)?,
             events: validate_patterns(request.events)?,
@@ -108,9 +113,15 @@ pub struct WebhookChange {
 
 impl WebhookChange {
     /// Checks a change request.
-    pub fn validate(request: UpdateWebhookRequest, policy: &TargetPolicy) -> Result<Self, ValidationError> {
+    pub fn validate(
+        request: UpdateWebhookRequest,
+        policy: &TargetPolicy,
+    ) -> Result<Self, ValidationError> {
         Ok(WebhookChange {
-            url: request.url.map(|u| WebhookUrl::parse(&u, policy)).transpose()?,
+            url: request
+                .url
+                .map(|u| WebhookUrl::parse(&u, policy))
+                .transpose()?,
             events: request.events.map(validate_patterns).transpose()?,
             description: request.description.map(validate_description).transpose()?,
             enabled: request.enabled,
@@ -128,7 +139,11 @@ pub fn validate_patterns(patterns: Vec<String>) -> Result<Vec<String>, Validatio
         .field("events"));
     }
     if patterns.len() > MAX_PATTERNS {
-        return Err(ValidationError::new("too_many_events", format!("at most {MAX_PATTERNS} patterns")).field("events"));
+        return Err(ValidationError::new(
+            "too_many_events",
+            format!("at most {MAX_PATTERNS} patterns"),
+        )
+        .field("events"));
     }
     let mut checked: Vec<String> = Vec::with_capacity(patterns.len());
     for pattern in patterns {
@@ -165,16 +180,21 @@ impl WebhookSecret {
     /// Checks a secret chosen by the customer: 16–256 printable ASCII characters without
     /// spaces, or `whsec_` + base64 of 24–64 bytes. The secret is never echoed in errors.
     pub fn parse(secret: String) -> Result<Self, ValidationError> {
-        let invalid = |message: &str| ValidationError::new("invalid_secret", message).field("secret");
+        let invalid =
+            |message: &str| ValidationError::new("invalid_secret", message).field("secret");
         if let Some(encoded) = secret.strip_prefix(SECRET_PREFIX) {
             return match BASE64.decode(encoded) {
                 Ok(key) if (24..=64).contains(&key.len()) => Ok(WebhookSecret(secret)),
-                Ok(_) => Err(invalid("a whsec_ secret must carry 24 to 64 bytes of base64")),
+                Ok(_) => Err(invalid(
+                    "a whsec_ secret must carry 24 to 64 bytes of base64",
+                )),
                 Err(_) => Err(invalid("the part after whsec_ is not valid base64")),
             };
         }
         if !secret.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(invalid("the secret may only contain printable ASCII characters without spaces"));
+            return Err(invalid(
+                "the secret may only contain printable ASCII characters without spaces",
+            ));
         }
         if secret.len() < MIN_SECRET_LEN {
             return Err(ValidationError::new(
@@ -191,7 +211,10 @@ impl WebhookSecret {
 
     /// A new secret: `whsec_` + base64 of 32 random bytes.
     pub fn generate() -> Self {
-        WebhookSecret(format!("{SECRET_PREFIX}{}", BASE64.encode(super::random_bytes::<32>())))
+        WebhookSecret(format!(
+            "{SECRET_PREFIX}{}",
+            BASE64.encode(super::random_bytes::<32>())
+        ))
     }
 
     /// Wraps a secret read back from the store.
@@ -216,7 +239,9 @@ mod tests {
     use super::*;
 
     fn code(secret: &str) -> Result<(), &'static str> {
-        WebhookSecret::parse(secret.to_owned()).map(|_| ()).map_err(|e| e.code)
+        WebhookSecret::parse(secret.to_owned())
+            .map(|_| ())
+            .map_err(|e| e.code)
     }
 
     #[test]
@@ -230,7 +255,10 @@ mod tests {
         assert_eq!(code("whsec_!!!!"), Err("invalid_secret"));
         assert_eq!(code(&"x".repeat(257)), Err("invalid_secret"));
         assert!(WebhookSecret::generate().expose().starts_with("whsec_"));
-        assert_eq!(format!("{:?}", WebhookSecret::generate()), "WebhookSecret(***)");
+        assert_eq!(
+            format!("{:?}", WebhookSecret::generate()),
+            "WebhookSecret(***)"
+        );
         assert!(code(&WebhookSecret::generate().0).is_ok());
     }
 
@@ -244,6 +272,9 @@ mod tests {
         let unknown = validate_patterns(vec!["server.exploded".into()]).unwrap_err();
         assert_eq!(unknown.code, "unknown_event_type");
         assert!(unknown.message.contains("server.exploded"));
-        assert_eq!(validate_patterns(vec!["Server".into()]).unwrap_err().code, "invalid_event_pattern");
+        assert_eq!(
+            validate_patterns(vec!["Server".into()]).unwrap_err().code,
+            "invalid_event_pattern"
+        );
     }
 }

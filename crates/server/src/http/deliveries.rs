@@ -73,7 +73,9 @@ impl From<DeliveryRecord> for DeliveryView {
 }
 
 /// The routes.
-pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
+pub fn routes(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
     let list = warp::path!("v1" / "webhooks" / String / "deliveries")
         .and(warp::get())
         .and(auth::account(state.clone()))
@@ -93,7 +95,12 @@ pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (warp::reply::Respo
     list.or(get).unify().or(retry).unify()
 }
 
-async fn list(webhook_id: String, account: Account, query: ListQuery, state: Arc<AppState>) -> Result<warp::reply::Response, warp::Rejection> {
+async fn list(
+    webhook_id: String,
+    account: Account,
+    query: ListQuery,
+    state: Arc<AppState>,
+) -> Result<warp::reply::Response, warp::Rejection> {
     let limit = super::page_limit(query.limit)?;
     let records = state
         .store
@@ -104,12 +111,24 @@ async fn list(webhook_id: String, account: Account, query: ListQuery, state: Arc
     Ok(reply(StatusCode::OK, &page.map(DeliveryView::from)))
 }
 
-async fn get(id: String, account: Account, state: Arc<AppState>) -> Result<warp::reply::Response, warp::Rejection> {
-    let record = state.store.get_delivery(&account, &id).await.map_err(|e| ApiError::from_store(e, "delivery"))?;
+async fn get(
+    id: String,
+    account: Account,
+    state: Arc<AppState>,
+) -> Result<warp::reply::Response, warp::Rejection> {
+    let record = state
+        .store
+        .get_delivery(&account, &id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "delivery"))?;
     Ok(reply(StatusCode::OK, &DeliveryView::from(record)))
 }
 
-async fn retry(id: String, account: Account, state: Arc<AppState>) -> Result<warp::reply::Response, warp::Rejection> {
+async fn retry(
+    id: String,
+    account: Account,
+    state: Arc<AppState>,
+) -> Result<warp::reply::Response, warp::Rejection> {
     let record = state
         .store
         .retry_delivery(&account, &id, now_ms())

@@ -31,7 +31,12 @@ impl warp::reject::Reject for ApiError {}
 impl ApiError {
     /// An error with a status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), field: None }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+        }
     }
 
     /// 401: no or a wrong API key.
@@ -45,21 +50,33 @@ impl ApiError {
 
     /// 404 for a resource kind.
     pub fn not_found(what: &str) -> Self {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no such {what}"))
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no such {what}"),
+        )
     }
 
     /// 500 without details (they are logged).
     pub fn internal(detail: &dyn std::fmt::Display) -> Self {
         tracing::error!(%detail, "internal error");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log")
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; see the server log",
+        )
     }
 
     /// Converts a store error, naming the kind of object for a 404.
     pub fn from_store(error: StoreError, what: &str) -> Self {
         match error {
             StoreError::NotFound => ApiError::not_found(what),
-            StoreError::Conflict(message) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
-            StoreError::InvalidState(message) => ApiError::new(StatusCode::CONFLICT, "invalid_state", message),
+            StoreError::Conflict(message) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", message)
+            }
+            StoreError::InvalidState(message) => {
+                ApiError::new(StatusCode::CONFLICT, "invalid_state", message)
+            }
             other => ApiError::internal(&other),
         }
     }
@@ -71,7 +88,12 @@ impl From<ValidationError> for ApiError {
             "url_forbidden_target" => StatusCode::UNPROCESSABLE_ENTITY,
             _ => StatusCode::BAD_REQUEST,
         };
-        ApiError { status, code: e.code, message: e.message, field: e.field }
+        ApiError {
+            status,
+            code: e.code,
+            message: e.message,
+            field: e.field,
+        }
     }
 }
 
@@ -89,8 +111,19 @@ struct Detail<'a> {
 }
 
 /// Renders an error response.
-pub fn render(status: StatusCode, code: &str, message: &str, field: Option<&str>) -> warp::reply::Response {
-    let body = Body { error: Detail { code, message, field } };
+pub fn render(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    field: Option<&str>,
+) -> warp::reply::Response {
+    let body = Body {
+        error: Detail {
+            code,
+            message,
+            field,
+        },
+    };
     warp::reply::with_status(warp::reply::json(&body), status).into_response()
 }
 
@@ -100,20 +133,40 @@ pub async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Infa
         return Ok(render(e.status, e.code, &e.message, e.field));
     }
     let (status, code, message) = if rejection.is_not_found() {
-        (StatusCode::NOT_FOUND, "not_found", "no such route".to_owned())
+        (
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such route".to_owned(),
+        )
     } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
-        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is larger than 256 KiB".to_owned())
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is larger than 256 KiB".to_owned(),
+        )
     } else if rejection.find::<warp::reject::LengthRequired>().is_some() {
-        (StatusCode::LENGTH_REQUIRED, "length_required", "send a Content-Length".to_owned())
+        (
+            StatusCode::LENGTH_REQUIRED,
+            "length_required",
+            "send a Content-Length".to_owned(),
+        )
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
-        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method".to_owned())
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this route does not take that method".to_owned(),
+        )
     } else if let Some(e) = rejection.find::<warp::reject::InvalidQuery>() {
         (StatusCode::BAD_REQUEST, "invalid_query", e.to_string())
     } else if let Some(e) = rejection.find::<warp::reject::MissingHeader>() {
         (StatusCode::BAD_REQUEST, "missing_header", e.to_string())
     } else {
         tracing::error!(?rejection, "unhandled rejection");
-        (StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log".to_owned())
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; see the server log".to_owned(),
+        )
     };
     Ok(render(status, code, &message, None))
 }

@@ -31,7 +31,9 @@ struct EventType {
 }
 
 /// The routes.
-pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
+pub fn routes(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
     let emit = warp::path!("v1" / "events")
         .and(warp::post())
         .and(auth::account(state.clone()))
@@ -43,14 +45,21 @@ pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (warp::reply::Respo
         .and(auth::account(state.clone()))
         .and(with_state(&state))
         .and_then(get);
-    let types = warp::path!("v1" / "event-types").and(warp::get()).map(event_types);
+    let types = warp::path!("v1" / "event-types")
+        .and(warp::get())
+        .map(event_types);
     emit.or(get).unify().or(types).unify()
 }
 
-async fn emit(account: Account, body: Bytes, state: Arc<AppState>) -> Result<warp::reply::Response, warp::Rejection> {
+async fn emit(
+    account: Account,
+    body: Bytes,
+    state: Arc<AppState>,
+) -> Result<warp::reply::Response, warp::Rejection> {
     let request: EmitEventRequest = json::parse(&body)?;
     let now = now_ms();
-    let created_at = Timestamp::from_unix(now.div_euclid(1000)).ok_or_else(|| ApiError::internal(&"clock out of range"))?;
+    let created_at = Timestamp::from_unix(now.div_euclid(1000))
+        .ok_or_else(|| ApiError::internal(&"clock out of range"))?;
     let event = NewEvent::validate(request, created_at).map_err(ApiError::from)?;
     let envelope = event.body.clone();
     let inserted = state
@@ -61,11 +70,25 @@ async fn emit(account: Account, body: Bytes, state: Arc<AppState>) -> Result<war
     let deliveries = inserted.deliveries;
     state.engine.dispatch(inserted.claimed);
     let event = raw(&envelope)?;
-    Ok(reply(StatusCode::ACCEPTED, &Accepted { event: &event, deliveries }))
+    Ok(reply(
+        StatusCode::ACCEPTED,
+        &Accepted {
+            event: &event,
+            deliveries,
+        },
+    ))
 }
 
-async fn get(id: String, account: Account, state: Arc<AppState>) -> Result<warp::reply::Response, warp::Rejection> {
-    let event = state.store.get_event(&account, &id).await.map_err(|e| ApiError::from_store(e, "event"))?;
+async fn get(
+    id: String,
+    account: Account,
+    state: Arc<AppState>,
+) -> Result<warp::reply::Response, warp::Rejection> {
+    let event = state
+        .store
+        .get_event(&account, &id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "event"))?;
     let body = raw(&event.body)?;
     Ok(reply(StatusCode::OK, &body))
 }
@@ -80,7 +103,11 @@ fn event_types() -> warp::reply::Response {
         .iter()
         .filter_map(|info| {
             let example: &'static RawValue = serde_json::from_str(info.example_data).ok()?;
-            Some(EventType { name: info.name, description: info.description, example })
+            Some(EventType {
+                name: info.name,
+                description: info.description,
+                example,
+            })
         })
         .collect();
     reply(StatusCode::OK, &serde_json::json!({ "data": types }))

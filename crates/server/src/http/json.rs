@@ -21,17 +21,23 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
-            Category::Syntax | Category::Eof | Category::Io => {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("the body is not valid JSON: {e}"))
+            Category::Syntax | Category::Eof | Category::Io => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                format!("the body is not valid JSON: {e}"),
+            ),
+            Category::Data => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.to_string())
             }
-            Category::Data => ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.to_string()),
         }
     })
 }
 
 /// RFC 3339 UTC at second precision, from Unix ms.
 pub fn time(ms: i64) -> String {
-    Timestamp::from_unix(ms.div_euclid(1000)).map(|t| t.to_string()).unwrap_or_default()
+    Timestamp::from_unix(ms.div_euclid(1000))
+        .map(|t| t.to_string())
+        .unwrap_or_default()
 }
 
 /// RFC 3339 UTC at millisecond precision, from Unix ms.

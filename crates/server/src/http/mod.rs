@@ -32,7 +32,9 @@ pub struct AppState {
 }
 
 /// Hands the state to a handler.
-pub fn with_state(state: &Arc<AppState>) -> impl Filter<Extract = (Arc<AppState>,), Error = std::convert::Infallible> + Clone {
+pub fn with_state(
+    state: &Arc<AppState>,
+) -> impl Filter<Extract = (Arc<AppState>,), Error = std::convert::Infallible> + Clone {
     let state = state.clone();
     warp::any().map(move || state.clone())
 }
@@ -46,7 +48,11 @@ pub const MAX_PAGE: u32 = 200;
 pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
     match limit.unwrap_or(DEFAULT_PAGE) {
         n @ 1..=MAX_PAGE => Ok(n),
-        _ => Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", format!("limit must be 1 to {MAX_PAGE}"))),
+        _ => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            format!("limit must be 1 to {MAX_PAGE}"),
+        )),
     }
 }
 
@@ -65,18 +71,28 @@ impl<T> Page<T> {
         let more = items.len() > limit as usize;
         items.truncate(limit as usize);
         let next_cursor = if more { items.last().map(id) } else { None };
-        Page { data: items, next_cursor }
+        Page {
+            data: items,
+            next_cursor,
+        }
     }
 
     /// Converts the items.
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page { data: self.data.into_iter().map(f).collect(), next_cursor: self.next_cursor }
+        Page {
+            data: self.data.into_iter().map(f).collect(),
+            next_cursor: self.next_cursor,
+        }
     }
 }
 
 /// Every route, with errors rendered.
-pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
-    let health = warp::path!("healthz").and(warp::get()).map(|| json::reply(StatusCode::OK, &serde_json::json!({"status": "ok"})));
+pub fn routes(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
+    let health = warp::path!("healthz")
+        .and(warp::get())
+        .map(|| json::reply(StatusCode::OK, &serde_json::json!({"status": "ok"})));
     health
         .or(webhooks::routes(state.clone()))
         .unify()

@@ -11,7 +11,10 @@ use super::error::ApiError;
 use super::json::{self, reply};
 use super::{auth, with_state, AppState, Page};
 use crate::clock::now_ms;
-use crate::domain::webhook::{CreateWebhookRequest, NewWebhook, RotateSecretRequest, UpdateWebhookRequest, WebhookChange, WebhookSecret};
+use crate::domain::webhook::{
+    CreateWebhookRequest, NewWebhook, RotateSecretRequest, UpdateWebhookRequest, WebhookChange,
+    WebhookSecret,
+};
 use crate::store::{Account, WebhookRecord};
 
 /// A webhook as the API shows it; the secret only on creation and rotation.
@@ -60,24 +63,61 @@ pub struct ListQuery {
 }
 
 /// The routes.
-pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
+pub fn routes(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
     let base = warp::path!("v1" / "webhooks").and(auth::account(state.clone()));
     let one = warp::path!("v1" / "webhooks" / String).and(auth::account(state.clone()));
-    let create = base.clone().and(warp::post()).and(json::body()).and(with_state(&state)).and_then(create);
-    let list = base.and(warp::get()).and(warp::query::<ListQuery>()).and(with_state(&state)).and_then(list);
-    let get = one.clone().and(warp::get()).and(with_state(&state)).and_then(get);
-    let patch = one.clone().and(warp::patch()).and(json::body()).and(with_state(&state)).and_then(update);
-    let delete = one.and(warp::delete()).and(with_state(&state)).and_then(delete);
+    let create = base
+        .clone()
+        .and(warp::post())
+        .and(json::body())
+        .and(with_state(&state))
+        .and_then(create);
+    let list = base
+        .and(warp::get())
+        .and(warp::query::<ListQuery>())
+        .and(with_state(&state))
+        .and_then(list);
+    let get = one
+        .clone()
+        .and(warp::get())
+        .and(with_state(&state))
+        .and_then(get);
+    let patch = one
+        .clone()
+        .and(warp::patch())
+        .and(json::body())
+        .and(with_state(&state))
+        .and_then(update);
+    let delete = one
+        .and(warp::delete())
+        .and(with_state(&state))
+        .and_then(delete);
     let rotate = warp::path!("v1" / "webhooks" / String / "rotate-secret")
         .and(auth::account(state.clone()))
         .and(warp::post())
         .and(json::body())
         .and(with_state(&state))
         .and_then(rotate);
-    create.or(list).unify().or(get).unify().or(patch).unify().or(delete).unify().or(rotate).unify()
+    create
+        .or(list)
+        .unify()
+        .or(get)
+        .unify()
+        .or(patch)
+        .unify()
+        .or(delete)
+        .unify()
+        .or(rotate)
+        .unify()
 }
 
-async fn create(account: Account, body: Bytes, state: Arc<AppState>) -> Result<warp::reply::Response, warp::Rejection> {
+async fn create(
+    account: Account,
+    body: Bytes,
+    state: Arc<AppState>,
+) -> Result<warp::reply::Response, warp::Rejection> {
     let request: CreateWebhookRequest = json::parse(&body)?;
     let webhook = NewWebhook::validate(request, &state.policy).map_err(ApiError::from)?;
     let record = state
@@ -89,7 +129,11 @@ async fn create(account: Account, body: Bytes, state: Arc<AppState>) -> Result<w
     Ok(reply(StatusCode::CREATED, &WebhookView::new(record, true)))
 }
 
-async fn list(account: Account, query: ListQuery, state: Arc<AppState>) -> Result<warp::reply::Response, warp::Rejection> {
+async fn list(
+    account: Account,
+    query: ListQuery,
+    state: Arc<AppState>,
+) -> Result<warp::reply::Response, warp::Rejection> {
     let limit = super::page_limit(query.limit)?;
     let records = state
         .store
@@ -97,15 +141,31 @@ async fn list(account: Account, query: ListQuery, state: Arc<AppState>) -> Resul
         .await
         .map_err(|e| ApiError::from_store(e, "webhook"))?;
     let page = Page::new(records, limit, |w| w.id.clone());
-    Ok(reply(StatusCode::OK, &page.map(|w| WebhookView::new(w, false))))
+    Ok(reply(
+        StatusCode::OK,
+        &page.map(|w| WebhookView::new(w, false)),
+    ))
 }
 
-async fn get(id: String, account: Account, state: Arc<AppState>) -> Result<warp::reply::Response, warp::Rejection> {
-    let record = state.store.get_webhook(&account, &id).await.map_err(|e| ApiError::from_store(e, "webhook"))?;
+async fn get(
+    id: String,
+    account: Account,
+    state: Arc<AppState>,
+) -> Result<warp::reply::Response, warp::Rejection> {
+    let record = state
+        .store
+        .get_webhook(&account, &id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "webhook"))?;
     Ok(reply(StatusCode::OK, &WebhookView::new(record, false)))
 }
 
-async fn update(id: String, account: Account, body: Bytes, state: Arc<AppState>) -> Result<warp::reply::Response, warp::Rejection> {
+async fn update(
+    id: String,
+    account: Account,
+    body: Bytes,
+    state: Arc<AppState>,
+) -> Result<warp::reply::Response, warp::Rejection> {
     let request: UpdateWebhookRequest = json::parse(&body)?;
     let change = WebhookChange::validate(request, &state.policy).map_err(ApiError::from)?;
     let enabling = change.enabled == Some(true);
@@ -120,8 +180,17 @@ async fn update(id: String, account: Account, body: Bytes, state: Arc<AppState>)
     Ok(reply(StatusCode::OK, &WebhookView::new(record, false)))
 }
 
-async fn rotate(id: String, account: Account, body: Bytes, state: Arc<AppState>) -> Result<warp::reply::Response, warp::Rejection> {
-    let request: RotateSecretRequest = if body.is_empty() { RotateSecretRequest::default() } else { json::parse(&body)? };
+async fn rotate(
+    id: String,
+    account: Account,
+    body: Bytes,
+    state: Arc<AppState>,
+) -> Result<warp::reply::Response, warp::Rejection> {
+    let request: RotateSecretRequest = if body.is_empty() {
+        RotateSecretRequest::default()
+    } else {
+        json::parse(&body)?
+    };
     let secret = match request.secret {
         Some(secret) => WebhookSecret::parse(secret).map_err(ApiError::from)?,
         None => WebhookSecret::generate(),
@@ -134,7 +203,18 @@ async fn rotate(id: String, account: Account, body: Bytes, state: Arc<AppState>)
     Ok(reply(StatusCode::OK, &WebhookView::new(record, true)))
 }
 
-async fn delete(id: String, account: Account, state: Arc<AppState>) -> Result<warp::reply::Response, warp::Rejection> {
-    state.store.delete_webhook(&account, &id).await.map_err(|e| ApiError::from_store(e, "webhook"))?;
-    Ok(warp::Reply::into_response(warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT)))
+async fn delete(
+    id: String,
+    account: Account,
+    state: Arc<AppState>,
+) -> Result<warp::reply::Response, warp::Rejection> {
+    state
+        .store
+        .delete_webhook(&account, &id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "webhook"))?;
+    Ok(warp::Reply::into_response(warp::reply::with_status(
+        warp::reply(),
+        StatusCode::NO_CONTENT,
+    )))
 }

@@ -48,11 +48,16 @@ impl MailTransport {
     pub fn new(smtp_url: Option<&str>, outbox_dir: PathBuf) -> Result<Self, MailError> {
         match smtp_url {
             Some(text) => {
-                let url = url::Url::parse(text).map_err(|e| MailError::Url(format!("{text}: {e}")))?;
+                let url =
+                    url::Url::parse(text).map_err(|e| MailError::Url(format!("{text}: {e}")))?;
                 if url.scheme() != "smtp" {
-                    return Err(MailError::Url(format!("{text}: only smtp://host:port (plain SMTP) is supported")));
+                    return Err(MailError::Url(format!(
+                        "{text}: only smtp://host:port (plain SMTP) is supported"
+                    )));
                 }
-                let host = url.host_str().ok_or_else(|| MailError::Url(format!("{text}: no host")))?;
+                let host = url
+                    .host_str()
+                    .ok_or_else(|| MailError::Url(format!("{text}: no host")))?;
                 Ok(MailTransport::Smtp(
                     AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
                         .port(url.port().unwrap_or(25))
@@ -66,8 +71,15 @@ impl MailTransport {
 
     async fn send(&self, from: &str, queued: &OutboxEmail) -> Result<(), MailError> {
         let message = Message::builder()
-            .from(from.parse().map_err(|e| MailError::Message(format!("from: {e}")))?)
-            .to(queued.email.recipient.parse().map_err(|e| MailError::Message(format!("to: {e}")))?)
+            .from(
+                from.parse()
+                    .map_err(|e| MailError::Message(format!("from: {e}")))?,
+            )
+            .to(queued
+                .email
+                .recipient
+                .parse()
+                .map_err(|e| MailError::Message(format!("to: {e}")))?)
             .subject(&queued.email.subject)
             .message_id(Some(format!("<{}@cdhooks>", queued.id)))
             .header(ContentType::TEXT_PLAIN)
@@ -89,7 +101,12 @@ impl MailTransport {
 }
 
 /// Sends queued emails until shutdown.
-pub async fn run(store: std::sync::Arc<dyn Store>, transport: MailTransport, from: String, mut shutdown: Shutdown) {
+pub async fn run(
+    store: std::sync::Arc<dyn Store>,
+    transport: MailTransport,
+    from: String,
+    mut shutdown: Shutdown,
+) {
     while !shutdown.is_shutdown() {
         match store.unsent_emails(20).await {
             Ok(emails) => {
@@ -97,13 +114,18 @@ pub async fn run(store: std::sync::Arc<dyn Store>, transport: MailTransport, fro
                     match transport.send(&from, &queued).await {
                         Ok(()) => {
                             tracing::info!(email = %queued.id, to = %queued.email.recipient, "email sent");
-                            if let Err(error) = store.mark_email_sent(&queued.id, crate::clock::now_ms()).await {
+                            if let Err(error) = store
+                                .mark_email_sent(&queued.id, crate::clock::now_ms())
+                                .await
+                            {
                                 tracing::error!(%error, "could not mark an email sent");
                             }
                         }
                         Err(error) => {
                             tracing::warn!(email = %queued.id, %error, "email not sent; will retry");
-                            let _ = store.mark_email_failed(&queued.id, &error.to_string()).await;
+                            let _ = store
+                                .mark_email_failed(&queued.id, &error.to_string())
+                                .await;
                         }
                     }
                 }

@@ -56,31 +56,70 @@ pub trait Store: Send + Sync + 'static {
     async fn account_by_key_hash(&self, api_key_hash: &str) -> StoreResult<Option<Account>>;
 
     /// Registers a webhook.
-    async fn create_webhook(&self, account: &Account, webhook: NewWebhook, now_ms: i64) -> StoreResult<WebhookRecord>;
+    async fn create_webhook(
+        &self,
+        account: &Account,
+        webhook: NewWebhook,
+        now_ms: i64,
+    ) -> StoreResult<WebhookRecord>;
     /// Lists an account's webhooks after the cursor (a webhook id), oldest first.
-    async fn list_webhooks(&self, account: &Account, after: Option<&str>, limit: u32) -> StoreResult<Vec<WebhookRecord>>;
+    async fn list_webhooks(
+        &self,
+        account: &Account,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<WebhookRecord>>;
     /// One webhook of the account.
     async fn get_webhook(&self, account: &Account, id: &str) -> StoreResult<WebhookRecord>;
     /// Applies a change; enabling resumes paused deliveries, disabling pauses pending ones.
-    async fn update_webhook(&self, account: &Account, id: &str, change: WebhookChange, now_ms: i64) -> StoreResult<WebhookRecord>;
+    async fn update_webhook(
+        &self,
+        account: &Account,
+        id: &str,
+        change: WebhookChange,
+        now_ms: i64,
+    ) -> StoreResult<WebhookRecord>;
     /// Replaces the signing secret.
-    async fn rotate_secret(&self, account: &Account, id: &str, secret: WebhookSecret, now_ms: i64) -> StoreResult<WebhookRecord>;
+    async fn rotate_secret(
+        &self,
+        account: &Account,
+        id: &str,
+        secret: WebhookSecret,
+        now_ms: i64,
+    ) -> StoreResult<WebhookRecord>;
     /// Deletes a webhook and its deliveries.
     async fn delete_webhook(&self, account: &Account, id: &str) -> StoreResult<()>;
 
     /// Stores an event and fans it out to every subscribed webhook, in one transaction.
     /// With a `lease`, up to `lease.max` of the new deliveries are claimed for this process
     /// and returned, so they can be sent without another query.
-    async fn insert_event(&self, account: &Account, event: NewEvent, now_ms: i64, lease: Option<Lease>) -> StoreResult<InsertedEvent>;
+    async fn insert_event(
+        &self,
+        account: &Account,
+        event: NewEvent,
+        now_ms: i64,
+        lease: Option<Lease>,
+    ) -> StoreResult<InsertedEvent>;
     /// One event of the account.
     async fn get_event(&self, account: &Account, id: &str) -> StoreResult<EventRecord>;
 
     /// A webhook's deliveries after the cursor (a delivery id), newest first.
-    async fn list_deliveries(&self, account: &Account, webhook_id: &str, before: Option<&str>, limit: u32) -> StoreResult<Vec<DeliveryRecord>>;
+    async fn list_deliveries(
+        &self,
+        account: &Account,
+        webhook_id: &str,
+        before: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<DeliveryRecord>>;
     /// One delivery with its attempts.
     async fn get_delivery(&self, account: &Account, id: &str) -> StoreResult<DeliveryRecord>;
     /// Queues a failed delivery again, for a new round of attempts.
-    async fn retry_delivery(&self, account: &Account, id: &str, now_ms: i64) -> StoreResult<DeliveryRecord>;
+    async fn retry_delivery(
+        &self,
+        account: &Account,
+        id: &str,
+        now_ms: i64,
+    ) -> StoreResult<DeliveryRecord>;
 
     /// Claims up to `lease.max` due deliveries of enabled webhooks for `lease`.
     async fn claim_due(&self, now_ms: i64, lease: Lease) -> StoreResult<Vec<ClaimedDelivery>>;

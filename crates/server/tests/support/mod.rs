@@ -36,7 +36,9 @@ impl TestServer {
         let dir = tempfile::tempdir().unwrap();
         let mut config = test_config(dir.path());
         tweak(&mut config);
-        let (_, key) = cdhooks_server::create_account(dir.path(), "owner@example.com").await.unwrap();
+        let (_, key) = cdhooks_server::create_account(dir.path(), "owner@example.com")
+            .await
+            .unwrap();
         let server = cdhooks_server::start(config).await.unwrap();
         TestServer {
             base: format!("http://{}", server.addr),
@@ -57,11 +59,18 @@ impl TestServer {
 
     /// A request with the account's key.
     pub fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.http.request(method, self.url(path)).bearer_auth(&self.key)
+        self.http
+            .request(method, self.url(path))
+            .bearer_auth(&self.key)
     }
 
     /// Sends and returns the status and JSON body (Null when empty).
-    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut request = self.req(method, path);
         if let Some(body) = body {
             request = request.json(&body);
@@ -80,7 +89,10 @@ impl TestServer {
     /// Registers a webhook and returns its JSON.
     pub async fn webhook(&self, url: &str, events: &[&str], secret: &str) -> Value {
         let (status, body) = self
-            .post("/v1/webhooks", serde_json::json!({"url": url, "events": events, "secret": secret}))
+            .post(
+                "/v1/webhooks",
+                serde_json::json!({"url": url, "events": events, "secret": secret}),
+            )
             .await;
         assert_eq!(status, 201, "{body}");
         body
@@ -88,7 +100,12 @@ impl TestServer {
 
     /// Emits an event and returns its JSON answer.
     pub async fn emit(&self, event_type: &str, data: Value) -> Value {
-        let (status, body) = self.post("/v1/events", serde_json::json!({"type": event_type, "data": data})).await;
+        let (status, body) = self
+            .post(
+                "/v1/events",
+                serde_json::json!({"type": event_type, "data": data}),
+            )
+            .await;
         assert_eq!(status, 202, "{body}");
         body
     }
@@ -98,19 +115,33 @@ impl TestServer {
         use cdhooks_server::store::Store;
         let key = cdhooks_server::domain::api_key::generate();
         let store = &self.server.as_ref().unwrap().store;
-        store.create_account("other@example.com", &cdhooks_server::domain::api_key::hash(&key)).await.unwrap();
+        store
+            .create_account(
+                "other@example.com",
+                &cdhooks_server::domain::api_key::hash(&key),
+            )
+            .await
+            .unwrap();
         key
     }
 
     /// Polls `GET path` until `done` holds for the body, or panics after `timeout`.
-    pub async fn wait_for(&self, path: &str, timeout: Duration, done: impl Fn(&Value) -> bool) -> Value {
+    pub async fn wait_for(
+        &self,
+        path: &str,
+        timeout: Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let (_, body) = self.get(path).await;
             if done(&body) {
                 return body;
             }
-            assert!(tokio::time::Instant::now() < deadline, "timed out waiting on {path}: {body}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting on {path}: {body}"
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
@@ -126,7 +157,11 @@ pub async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     let text = response.text().await.unwrap();
-    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
     (status, body)
 }
 

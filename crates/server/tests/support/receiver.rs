@@ -29,7 +29,10 @@ pub struct Received {
 
 impl Received {
     pub fn header(&self, name: &str) -> &str {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap()
@@ -55,7 +58,11 @@ impl Receiver {
             .then(move |headers: HeaderMap, body: Bytes| {
                 let (r, b) = (r.clone(), b.clone());
                 async move {
-                    r.lock().unwrap().push(Received { at: Instant::now(), headers, body });
+                    r.lock().unwrap().push(Received {
+                        at: Instant::now(),
+                        headers,
+                        body,
+                    });
                     let behaviour = b.lock().unwrap().clone();
                     let (status, extra) = match behaviour {
                         Behaviour::Status(s) => (s, vec![]),
@@ -65,17 +72,24 @@ impl Receiver {
                             (200, vec![])
                         }
                     };
-                    let mut response = warp::http::Response::builder().status(StatusCode::from_u16(status).unwrap());
+                    let mut response = warp::http::Response::builder()
+                        .status(StatusCode::from_u16(status).unwrap());
                     for (name, value) in extra {
                         response = response.header(name, value);
                     }
-                    response.body(warp::hyper::body::Bytes::from_static(b"received")).unwrap()
+                    response
+                        .body(warp::hyper::body::Bytes::from_static(b"received"))
+                        .unwrap()
                 }
             });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(warp::serve(route).incoming(listener).run());
-        Receiver { addr, received, behaviour }
+        Receiver {
+            addr,
+            received,
+            behaviour,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -34,12 +34,17 @@ impl SmtpSink {
                     let (read, mut write) = stream.into_split();
                     let mut lines = BufReader::new(read).lines();
                     let _ = write.write_all(b"220 sink ESMTP\r\n").await;
-                    let (mut from, mut to, mut data, mut in_data) = (String::new(), Vec::new(), String::new(), false);
+                    let (mut from, mut to, mut data, mut in_data) =
+                        (String::new(), Vec::new(), String::new(), false);
                     while let Ok(Some(line)) = lines.next_line().await {
                         if in_data {
                             if line == "." {
                                 in_data = false;
-                                sink.lock().unwrap().push(Mail { from: from.clone(), to: to.clone(), data: std::mem::take(&mut data) });
+                                sink.lock().unwrap().push(Mail {
+                                    from: from.clone(),
+                                    to: to.clone(),
+                                    data: std::mem::take(&mut data),
+                                });
                                 let _ = write.write_all(b"250 OK queued\r\n").await;
                             } else {
                                 data.push_str(line.strip_prefix('.').unwrap_or(&line));
@@ -48,7 +53,8 @@ impl SmtpSink {
                             continue;
                         }
                         let upper = line.to_ascii_uppercase();
-                        let reply: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+                        let reply: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO")
+                        {
                             b"250 sink\r\n"
                         } else if upper.starts_with("MAIL FROM:") {
                             from = line[10..].trim().to_owned();

@@ -7,8 +7,15 @@ use super::super::*;
 use crate::domain::email::Email;
 use crate::domain::new_id;
 
-pub(super) async fn create(pool: &SqlitePool, email: &str, api_key_hash: &str) -> StoreResult<Account> {
-    let account = Account { id: new_id(ACCOUNT_ID_PREFIX), email: email.to_owned() };
+pub(super) async fn create(
+    pool: &SqlitePool,
+    email: &str,
+    api_key_hash: &str,
+) -> StoreResult<Account> {
+    let account = Account {
+        id: new_id(ACCOUNT_ID_PREFIX),
+        email: email.to_owned(),
+    };
     sqlx::query("INSERT INTO accounts (id, email, api_key_hash, created_at) VALUES (?, ?, ?, ?)")
         .bind(&account.id)
         .bind(&account.email)
@@ -19,7 +26,10 @@ pub(super) async fn create(pool: &SqlitePool, email: &str, api_key_hash: &str) -
     Ok(account)
 }
 
-pub(super) async fn by_key_hash(pool: &SqlitePool, api_key_hash: &str) -> StoreResult<Option<Account>> {
+pub(super) async fn by_key_hash(
+    pool: &SqlitePool,
+    api_key_hash: &str,
+) -> StoreResult<Option<Account>> {
     let row = sqlx::query("SELECT id, email, api_key_hash FROM accounts WHERE api_key_hash = ?")
         .bind(api_key_hash)
         .fetch_optional(pool)
@@ -27,7 +37,10 @@ pub(super) async fn by_key_hash(pool: &SqlitePool, api_key_hash: &str) -> StoreR
     // The lookup goes through an index; the final comparison is constant-time.
     Ok(row
         .filter(|row| crate::domain::api_key::hashes_equal(row.get("api_key_hash"), api_key_hash))
-        .map(|row| Account { id: row.get("id"), email: row.get("email") }))
+        .map(|row| Account {
+            id: row.get("id"),
+            email: row.get("email"),
+        }))
 }
 
 pub(super) async fn unsent_emails(pool: &SqlitePool, limit: u32) -> StoreResult<Vec<OutboxEmail>> {
@@ -39,7 +52,11 @@ pub(super) async fn unsent_emails(pool: &SqlitePool, limit: u32) -> StoreResult<
         .into_iter()
         .map(|row| OutboxEmail {
             id: row.get("id"),
-            email: Email { recipient: row.get("recipient"), subject: row.get("subject"), body: row.get("body") },
+            email: Email {
+                recipient: row.get("recipient"),
+                subject: row.get("subject"),
+                body: row.get("body"),
+            },
             created_at: row.get("created_at"),
         })
         .collect())
@@ -63,7 +80,10 @@ pub(super) async fn mark_email_failed(pool: &SqlitePool, id: &str, error: &str) 
     Ok(())
 }
 
-pub(super) async fn record_inbox_request(pool: &SqlitePool, request: InboxRequest) -> StoreResult<()> {
+pub(super) async fn record_inbox_request(
+    pool: &SqlitePool,
+    request: InboxRequest,
+) -> StoreResult<()> {
     let headers = serde_json::to_string(&request.headers).unwrap_or_else(|_| "[]".to_owned());
     sqlx::query("INSERT INTO inbox_requests (token, received_at, method, headers, body) VALUES (?, ?, ?, ?, ?)")
         .bind(&request.token)
@@ -76,7 +96,11 @@ pub(super) async fn record_inbox_request(pool: &SqlitePool, request: InboxReques
     Ok(())
 }
 
-pub(super) async fn inbox_requests(pool: &SqlitePool, token: &str, limit: u32) -> StoreResult<Vec<InboxRequest>> {
+pub(super) async fn inbox_requests(
+    pool: &SqlitePool,
+    token: &str,
+    limit: u32,
+) -> StoreResult<Vec<InboxRequest>> {
     let rows = sqlx::query("SELECT token, received_at, method, headers, body FROM inbox_requests WHERE token = ? ORDER BY seq DESC LIMIT ?")
         .bind(token)
         .bind(limit)

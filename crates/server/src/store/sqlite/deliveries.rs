@@ -48,7 +48,13 @@ async fn attempts(pool: &SqlitePool, delivery_seq: i64) -> StoreResult<Vec<Attem
         .collect())
 }
 
-pub(super) async fn list(pool: &SqlitePool, account: &Account, webhook_id: &str, before: Option<&str>, limit: u32) -> StoreResult<Vec<DeliveryRecord>> {
+pub(super) async fn list(
+    pool: &SqlitePool,
+    account: &Account,
+    webhook_id: &str,
+    before: Option<&str>,
+    limit: u32,
+) -> StoreResult<Vec<DeliveryRecord>> {
     let webhook = sqlx::query("SELECT seq FROM webhooks WHERE account_id = ? AND id = ?")
         .bind(&account.id)
         .bind(webhook_id)
@@ -74,7 +80,11 @@ pub(super) async fn list(pool: &SqlitePool, account: &Account, webhook_id: &str,
     Ok(out)
 }
 
-pub(super) async fn get(pool: &SqlitePool, account: &Account, id: &str) -> StoreResult<DeliveryRecord> {
+pub(super) async fn get(
+    pool: &SqlitePool,
+    account: &Account,
+    id: &str,
+) -> StoreResult<DeliveryRecord> {
     let row = sqlx::query(&format!("{SELECT} WHERE d.account_id = ? AND d.id = ?"))
         .bind(&account.id)
         .bind(id)
@@ -87,7 +97,12 @@ pub(super) async fn get(pool: &SqlitePool, account: &Account, id: &str) -> Store
 }
 
 /// Queues a failed delivery for a new round of attempts, now.
-pub(super) async fn retry(pool: &SqlitePool, account: &Account, id: &str, now_ms: i64) -> StoreResult<()> {
+pub(super) async fn retry(
+    pool: &SqlitePool,
+    account: &Account,
+    id: &str,
+    now_ms: i64,
+) -> StoreResult<()> {
     let row = sqlx::query(
         "SELECT d.status, w.enabled FROM deliveries d JOIN webhooks w ON w.seq = d.webhook_seq
          WHERE d.account_id = ? AND d.id = ?",
@@ -98,10 +113,14 @@ pub(super) async fn retry(pool: &SqlitePool, account: &Account, id: &str, now_ms
     .await?;
     let row = found(row)?;
     if row.get::<String, _>("status") != "failed" {
-        return Err(StoreError::InvalidState("only a failed delivery can be retried"));
+        return Err(StoreError::InvalidState(
+            "only a failed delivery can be retried",
+        ));
     }
     if !row.get::<bool, _>("enabled") {
-        return Err(StoreError::InvalidState("the webhook is disabled; enable it first (PATCH {\"enabled\":true})"));
+        return Err(StoreError::InvalidState(
+            "the webhook is disabled; enable it first (PATCH {\"enabled\":true})",
+        ));
     }
     sqlx::query(
         "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, round_base = attempt_count, updated_at = ?

@@ -9,7 +9,11 @@ use super::super::*;
 use crate::domain::new_id;
 
 /// Claims up to `lease.max` due deliveries of enabled webhooks, oldest due first.
-pub(super) async fn claim_due(pool: &SqlitePool, now_ms: i64, lease: Lease) -> StoreResult<Vec<ClaimedDelivery>> {
+pub(super) async fn claim_due(
+    pool: &SqlitePool,
+    now_ms: i64,
+    lease: Lease,
+) -> StoreResult<Vec<ClaimedDelivery>> {
     let mut tx = pool.begin().await?;
     let claimed = sqlx::query(
         "UPDATE deliveries SET claim_token = ?, claimed_until = ?
@@ -82,7 +86,10 @@ pub(super) async fn release_all_claims(pool: &SqlitePool) -> StoreResult<u64> {
 }
 
 /// Records one attempt and moves its delivery on, if the claim still holds.
-pub(super) async fn apply_outcome(tx: &mut Transaction<'static, Sqlite>, outcome: &AttemptOutcome) -> StoreResult<()> {
+pub(super) async fn apply_outcome(
+    tx: &mut Transaction<'static, Sqlite>,
+    outcome: &AttemptOutcome,
+) -> StoreResult<()> {
     let attempt = &outcome.attempt;
     let now_ms = attempt.started_at + attempt.duration_ms;
     let (status, next_at): (&str, Option<i64>) = match &outcome.next {
@@ -112,7 +119,10 @@ pub(super) async fn apply_outcome(tx: &mut Transaction<'static, Sqlite>, outcome
     .await?
     .rows_affected();
     if updated == 0 {
-        tracing::warn!(delivery = outcome.delivery_seq, "attempt result dropped: the claim was lost");
+        tracing::warn!(
+            delivery = outcome.delivery_seq,
+            "attempt result dropped: the claim was lost"
+        );
         return Ok(());
     }
     sqlx::query(
@@ -130,7 +140,12 @@ pub(super) async fn apply_outcome(tx: &mut Transaction<'static, Sqlite>, outcome
     .bind(&attempt.response_body)
     .execute(&mut **tx)
     .await?;
-    if let NextStep::GiveUp { webhook_seq, reason, email } = &outcome.next {
+    if let NextStep::GiveUp {
+        webhook_seq,
+        reason,
+        email,
+    } = &outcome.next
+    {
         disable_webhook(tx, *webhook_seq, reason, email, now_ms).await?;
     }
     Ok(())
@@ -163,13 +178,15 @@ async fn disable_webhook(
         .bind(webhook_seq)
         .execute(&mut **tx)
         .await?;
-    sqlx::query("INSERT INTO emails (id, recipient, subject, body, created_at) VALUES (?, ?, ?, ?, ?)")
-        .bind(new_id("eml_"))
-        .bind(&email.recipient)
-        .bind(&email.subject)
-        .bind(&email.body)
-        .bind(now_ms)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO emails (id, recipient, subject, body, created_at) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(new_id("eml_"))
+    .bind(&email.recipient)
+    .bind(&email.subject)
+    .bind(&email.body)
+    .bind(now_ms)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }

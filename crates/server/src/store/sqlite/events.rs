@@ -34,10 +34,12 @@ pub(super) async fn insert(
         return Err(StoreError::Conflict("an event with this id exists already"));
     };
     let event_seq: i64 = row.get(0);
-    let webhooks = sqlx::query("SELECT seq, id, url, secret, events, enabled FROM webhooks WHERE account_id = ?")
-        .bind(&account.id)
-        .fetch_all(&mut **tx)
-        .await?;
+    let webhooks = sqlx::query(
+        "SELECT seq, id, url, secret, events, enabled FROM webhooks WHERE account_id = ?",
+    )
+    .bind(&account.id)
+    .fetch_all(&mut **tx)
+    .await?;
     let body = Bytes::from(event.body);
     let mut deliveries = 0;
     let mut claimed = Vec::new();
@@ -86,16 +88,25 @@ pub(super) async fn insert(
             });
         }
     }
-    Ok(InsertedEvent { deliveries, claimed })
+    Ok(InsertedEvent {
+        deliveries,
+        claimed,
+    })
 }
 
 /// One event of the account.
-pub(super) async fn get(pool: &SqlitePool, account: &Account, id: &str) -> StoreResult<EventRecord> {
-    let row = sqlx::query("SELECT id, type, created_at, body FROM events WHERE account_id = ? AND id = ?")
-        .bind(&account.id)
-        .bind(id)
-        .fetch_optional(pool)
-        .await?;
+pub(super) async fn get(
+    pool: &SqlitePool,
+    account: &Account,
+    id: &str,
+) -> StoreResult<EventRecord> {
+    let row = sqlx::query(
+        "SELECT id, type, created_at, body FROM events WHERE account_id = ? AND id = ?",
+    )
+    .bind(&account.id)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
     let row = found(row)?;
     Ok(EventRecord {
         id: row.get("id"),

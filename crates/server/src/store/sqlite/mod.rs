@@ -19,7 +19,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use super::*;
@@ -65,7 +67,11 @@ impl SqliteStore {
             .await?;
         let (batch, queue) = mpsc::channel(4096);
         tokio::spawn(writer::run(writer.clone(), queue));
-        Ok(SqliteStore { readers, writer, batch })
+        Ok(SqliteStore {
+            readers,
+            writer,
+            batch,
+        })
     }
 
     /// Closes both pools after the writer drained.
@@ -74,9 +80,15 @@ impl SqliteStore {
         self.readers.close().await;
     }
 
-    async fn submit<T>(&self, make: impl FnOnce(oneshot::Sender<StoreResult<T>>) -> WriteOp) -> StoreResult<T> {
+    async fn submit<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<StoreResult<T>>) -> WriteOp,
+    ) -> StoreResult<T> {
         let (reply, answer) = oneshot::channel();
-        self.batch.send(make(reply)).await.map_err(|_| StoreError::WriterGone)?;
+        self.batch
+            .send(make(reply))
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
         answer.await.map_err(|_| StoreError::WriterGone)?
     }
 }
@@ -90,40 +102,86 @@ impl Store for SqliteStore {
         accounts::by_key_hash(&self.readers, api_key_hash).await
     }
 
-    async fn create_webhook(&self, account: &Account, webhook: NewWebhook, now_ms: i64) -> StoreResult<WebhookRecord> {
+    async fn create_webhook(
+        &self,
+        account: &Account,
+        webhook: NewWebhook,
+        now_ms: i64,
+    ) -> StoreResult<WebhookRecord> {
         webhooks::create(&self.writer, account, webhook, now_ms).await
     }
-    async fn list_webhooks(&self, account: &Account, after: Option<&str>, limit: u32) -> StoreResult<Vec<WebhookRecord>> {
+    async fn list_webhooks(
+        &self,
+        account: &Account,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<WebhookRecord>> {
         webhooks::list(&self.readers, account, after, limit).await
     }
     async fn get_webhook(&self, account: &Account, id: &str) -> StoreResult<WebhookRecord> {
         webhooks::get(&self.readers, account, id).await
     }
-    async fn update_webhook(&self, account: &Account, id: &str, change: WebhookChange, now_ms: i64) -> StoreResult<WebhookRecord> {
+    async fn update_webhook(
+        &self,
+        account: &Account,
+        id: &str,
+        change: WebhookChange,
+        now_ms: i64,
+    ) -> StoreResult<WebhookRecord> {
         webhooks::update(&self.writer, account, id, change, now_ms).await
     }
-    async fn rotate_secret(&self, account: &Account, id: &str, secret: WebhookSecret, now_ms: i64) -> StoreResult<WebhookRecord> {
+    async fn rotate_secret(
+        &self,
+        account: &Account,
+        id: &str,
+        secret: WebhookSecret,
+        now_ms: i64,
+    ) -> StoreResult<WebhookRecord> {
         webhooks::rotate_secret(&self.writer, account, id, secret, now_ms).await
     }
     async fn delete_webhook(&self, account: &Account, id: &str) -> StoreResult<()> {
         webhooks::delete(&self.writer, account, id).await
     }
 
-    async fn insert_event(&self, account: &Account, event: NewEvent, now_ms: i64, lease: Option<Lease>) -> StoreResult<InsertedEvent> {
+    async fn insert_event(
+        &self,
+        account: &Account,
+        event: NewEvent,
+        now_ms: i64,
+        lease: Option<Lease>,
+    ) -> StoreResult<InsertedEvent> {
         let account = account.clone();
-        self.submit(|reply| WriteOp::InsertEvent { account, event, now_ms, lease, reply }).await
+        self.submit(|reply| WriteOp::InsertEvent {
+            account,
+            event,
+            now_ms,
+            lease,
+            reply,
+        })
+        .await
     }
     async fn get_event(&self, account: &Account, id: &str) -> StoreResult<EventRecord> {
         events::get(&self.readers, account, id).await
     }
 
-    async fn list_deliveries(&self, account: &Account, webhook_id: &str, before: Option<&str>, limit: u32) -> StoreResult<Vec<DeliveryRecord>> {
+    async fn list_deliveries(
+        &self,
+        account: &Account,
+        webhook_id: &str,
+        before: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
         deliveries::list(&self.readers, account, webhook_id, before, limit).await
     }
     async fn get_delivery(&self, account: &Account, id: &str) -> StoreResult<DeliveryRecord> {
         deliveries::get(&self.readers, account, id).await
     }
-    async fn retry_delivery(&self, account: &Account, id: &str, now_ms: i64) -> StoreResult<DeliveryRecord> {
+    async fn retry_delivery(
+        &self,
+        account: &Account,
+        id: &str,
+        now_ms: i64,
+    ) -> StoreResult<DeliveryRecord> {
         deliveries::retry(&self.writer, account, id, now_ms).await?;
         deliveries::get(&self.writer, account, id).await
     }
@@ -135,7 +193,8 @@ impl Store for SqliteStore {
         engine::next_due_at(&self.readers).await
     }
     async fn record_outcome(&self, outcome: AttemptOutcome) -> StoreResult<()> {
-        self.submit(|reply| WriteOp::Outcome { outcome, reply }).await
+        self.submit(|reply| WriteOp::Outcome { outcome, reply })
+            .await
     }
     async fn release_stale_claims(&self, _now_ms: i64) -> StoreResult<u64> {
         engine::release_all_claims(&self.writer).await

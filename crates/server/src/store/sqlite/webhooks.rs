@@ -29,7 +29,12 @@ fn events_json(events: &[String]) -> String {
     serde_json::to_string(events).unwrap_or_else(|_| "[]".to_owned())
 }
 
-pub(super) async fn create(pool: &SqlitePool, account: &Account, webhook: NewWebhook, now_ms: i64) -> StoreResult<WebhookRecord> {
+pub(super) async fn create(
+    pool: &SqlitePool,
+    account: &Account,
+    webhook: NewWebhook,
+    now_ms: i64,
+) -> StoreResult<WebhookRecord> {
     let row = sqlx::query(&format!(
         "INSERT INTO webhooks (id, account_id, url, events, description, secret, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
@@ -47,7 +52,12 @@ pub(super) async fn create(pool: &SqlitePool, account: &Account, webhook: NewWeb
     Ok(record(row))
 }
 
-pub(super) async fn list(pool: &SqlitePool, account: &Account, after: Option<&str>, limit: u32) -> StoreResult<Vec<WebhookRecord>> {
+pub(super) async fn list(
+    pool: &SqlitePool,
+    account: &Account,
+    after: Option<&str>,
+    limit: u32,
+) -> StoreResult<Vec<WebhookRecord>> {
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM webhooks WHERE account_id = ?1
            AND seq > COALESCE((SELECT seq FROM webhooks WHERE id = ?2 AND account_id = ?1), 0)
@@ -61,16 +71,28 @@ pub(super) async fn list(pool: &SqlitePool, account: &Account, after: Option<&st
     Ok(rows.into_iter().map(record).collect())
 }
 
-pub(super) async fn get(pool: &SqlitePool, account: &Account, id: &str) -> StoreResult<WebhookRecord> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM webhooks WHERE account_id = ? AND id = ?"))
-        .bind(&account.id)
-        .bind(id)
-        .fetch_optional(pool)
-        .await?;
+pub(super) async fn get(
+    pool: &SqlitePool,
+    account: &Account,
+    id: &str,
+) -> StoreResult<WebhookRecord> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM webhooks WHERE account_id = ? AND id = ?"
+    ))
+    .bind(&account.id)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
     found(row).map(record)
 }
 
-pub(super) async fn update(pool: &SqlitePool, account: &Account, id: &str, change: WebhookChange, now_ms: i64) -> StoreResult<WebhookRecord> {
+pub(super) async fn update(
+    pool: &SqlitePool,
+    account: &Account,
+    id: &str,
+    change: WebhookChange,
+    now_ms: i64,
+) -> StoreResult<WebhookRecord> {
     let mut tx = pool.begin().await?;
     let row = sqlx::query("SELECT seq, enabled FROM webhooks WHERE account_id = ? AND id = ?")
         .bind(&account.id)
@@ -131,7 +153,13 @@ pub(super) async fn update(pool: &SqlitePool, account: &Account, id: &str, chang
     Ok(record(row))
 }
 
-pub(super) async fn rotate_secret(pool: &SqlitePool, account: &Account, id: &str, secret: WebhookSecret, now_ms: i64) -> StoreResult<WebhookRecord> {
+pub(super) async fn rotate_secret(
+    pool: &SqlitePool,
+    account: &Account,
+    id: &str,
+    secret: WebhookSecret,
+    now_ms: i64,
+) -> StoreResult<WebhookRecord> {
     let row = sqlx::query(&format!(
         "UPDATE webhooks SET secret = ?, updated_at = ? WHERE account_id = ? AND id = ? RETURNING {COLUMNS}"
     ))
@@ -158,8 +186,14 @@ pub(super) async fn delete(pool: &SqlitePool, account: &Account, id: &str) -> St
         .bind(seq)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM deliveries WHERE webhook_seq = ?").bind(seq).execute(&mut *tx).await?;
-    sqlx::query("DELETE FROM webhooks WHERE seq = ?").bind(seq).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM deliveries WHERE webhook_seq = ?")
+        .bind(seq)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM webhooks WHERE seq = ?")
+        .bind(seq)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }

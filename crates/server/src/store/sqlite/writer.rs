@@ -25,12 +25,18 @@ pub(super) enum WriteOp {
         reply: oneshot::Sender<StoreResult<InsertedEvent>>,
     },
     /// Record an attempt's result.
-    Outcome { outcome: AttemptOutcome, reply: oneshot::Sender<StoreResult<()>> },
+    Outcome {
+        outcome: AttemptOutcome,
+        reply: oneshot::Sender<StoreResult<()>>,
+    },
 }
 
 /// The answer owed to one operation once the batch commits.
 enum Pending {
-    Event(oneshot::Sender<StoreResult<InsertedEvent>>, StoreResult<InsertedEvent>),
+    Event(
+        oneshot::Sender<StoreResult<InsertedEvent>>,
+        StoreResult<InsertedEvent>,
+    ),
     Outcome(oneshot::Sender<StoreResult<()>>, StoreResult<()>),
 }
 
@@ -52,7 +58,10 @@ pub(super) async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<WriteOp>) {
     }
 }
 
-async fn apply(pool: &SqlitePool, ops: Vec<WriteOp>) -> Result<Vec<Pending>, (StoreError, Vec<Pending>)> {
+async fn apply(
+    pool: &SqlitePool,
+    ops: Vec<WriteOp>,
+) -> Result<Vec<Pending>, (StoreError, Vec<Pending>)> {
     let mut answers = Vec::with_capacity(ops.len());
     let mut tx = match pool.begin().await {
         Ok(tx) => tx,
@@ -80,16 +89,28 @@ async fn apply(pool: &SqlitePool, ops: Vec<WriteOp>) -> Result<Vec<Pending>, (St
 
 /// Applies one operation; a database error is returned to abort the batch, a refusal is kept
 /// as that operation's answer.
-async fn apply_one(tx: &mut Transaction<'static, Sqlite>, op: WriteOp) -> Result<Pending, (StoreError, Pending)> {
+async fn apply_one(
+    tx: &mut Transaction<'static, Sqlite>,
+    op: WriteOp,
+) -> Result<Pending, (StoreError, Pending)> {
     match op {
-        WriteOp::InsertEvent { account, event, now_ms, lease, reply } => {
-            match events::insert(tx, &account, event, now_ms, lease).await {
-                Err(StoreError::Database(e)) => Err((e.into(), Pending::Event(reply, Err(StoreError::WriterGone)))),
-                result => Ok(Pending::Event(reply, result)),
+        WriteOp::InsertEvent {
+            account,
+            event,
+            now_ms,
+            lease,
+            reply,
+        } => match events::insert(tx, &account, event, now_ms, lease).await {
+            Err(StoreError::Database(e)) => {
+                Err((e.into(), Pending::Event(reply, Err(StoreError::WriterGone))))
             }
-        }
+            result => Ok(Pending::Event(reply, result)),
+        },
         WriteOp::Outcome { outcome, reply } => match engine::apply_outcome(tx, &outcome).await {
-            Err(StoreError::Database(e)) => Err((e.into(), Pending::Outcome(reply, Err(StoreError::WriterGone)))),
+            Err(StoreError::Database(e)) => Err((
+                e.into(),
+                Pending::Outcome(reply, Err(StoreError::WriterGone)),
+            )),
             result => Ok(Pending::Outcome(reply, result)),
         },
     }
@@ -98,7 +119,9 @@ async fn apply_one(tx: &mut Transaction<'static, Sqlite>, op: WriteOp) -> Result
 impl Pending {
     fn unanswered(op: WriteOp) -> Pending {
         match op {
-            WriteOp::InsertEvent { reply, .. } => Pending::Event(reply, Err(StoreError::WriterGone)),
+            WriteOp::InsertEvent { reply, .. } => {
+                Pending::Event(reply, Err(StoreError::WriterGone))
+            }
             WriteOp::Outcome { reply, .. } => Pending::Outcome(reply, Err(StoreError::WriterGone)),
         }
     }
@@ -113,8 +136,12 @@ impl Pending {
 
     fn fail(self, message: &str) {
         match self {
-            Pending::Event(reply, _) => drop(reply.send(Err(StoreError::BatchFailed(message.to_owned())))),
-            Pending::Outcome(reply, _) => drop(reply.send(Err(StoreError::BatchFailed(message.to_owned())))),
+            Pending::Event(reply, _) => {
+                drop(reply.send(Err(StoreError::BatchFailed(message.to_owned()))))
+            }
+            Pending::Outcome(reply, _) => {
+                drop(reply.send(Err(StoreError::BatchFailed(message.to_owned()))))
+            }
         }
     }
 }

@@ -1,0 +1,421 @@
+//! Delivery end to end: the docs' flow with both signatures, retries with growing gaps,
+//! disabling with exactly one email (file outbox and SMTP), pausing and resuming, manual
+//! retries, redirects, and receivers that are slow, dead or reset while others keep flowing.
+
+mod support;
+
+use std::time::Duration;
+
+use cdhooks_core::catalog::CATALOG;
+use cdhooks_core::legacy;
+use cdhooks_core::standard::StandardVerifier;
+use reqwest::Method;
+use serde_json::json;
+use support::receiver::{Behaviour, Receiver};
+use support::smtp::SmtpSink;
+use support::{eventually, TestServer};
+
+const DOCS_EVENTS: [&str; 3] = ["server.started", "server.stopped", "server.error"];
+
+#[tokio::test]
+async fn the_docs_flow_delivers_only_subscribed_types_with_both_signatures() {
+    let s = TestServer::start().await;
+    let receiver = Receiver::start().await;
+    let hook = s
+        .webhook(
+            &receiver.url("/webhooks/cdhosting"),
+            &DOCS_EVENTS,
+            "your_webhook_secret",
+        )
+        .await;
+    let mut emitted = Vec::new();
+    for info in CATALOG {
+        let data: serde_json::Value = serde_json::from_str(info.example_data).unwrap();
+        let answer = s.emit(info.name, data).await;
+        let expected = if DOCS_EVENTS.contains(&info.name) {
+            1
+        } else {
+            0
+        };
+        assert_eq!(answer["deliveries"], expected, "{}", info.name);
+        emitted.push(answer["event"].clone());
+    }
+    eventually("three deliveries", Duration::from_secs(5), || {
+        receiver.count() >= 3
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let got = receiver.all();
+    assert_eq!(got.len(), 3);
+    let verifier = StandardVerifier::new("your_webhook_secret").unwrap();
+    for delivery in &got {
+        let event = delivery.json();
+        let event_type = event["type"].as_str().unwrap();
+        assert!(DOCS_EVENTS.contains(&event_type));
+        assert_eq!(delivery.header("content-type"), "application/json");
+        assert!(delivery.header("user-agent").starts_with("cdhooks/"));
+        assert_eq!(delivery.header("x-webhook-event"), event_type);
+        assert_eq!(delivery.header("webhook-id"), event["id"].as_str().unwrap());
+        // The docs' check: the header is exactly the lowercase hex HMAC of the raw body.
+        let expected = legacy::sign_hex(b"your_webhook_secret", &delivery.body);
+        assert_eq!(delivery.header("x-webhook-signature"), expected.as_str());
+        let now = cdhooks_server::clock::now_seconds() as u64;
+        verifier
+            .verify(
+                delivery.header("webhook-id"),
+                delivery.header("webhook-timestamp"),
+                delivery.header("webhook-signature"),
+                &delivery.body,
+                now,
+                300,
+            )
+            .unwrap();
+        // The body is the stored envelope, byte for byte.
+        let stored = s
+            .req(
+                Method::GET,
+                &format!("/v1/events/{}", event["id"].as_str().unwrap()),
+            )
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(stored, delivery.body);
+    }
+    let id = hook["id"].as_str().unwrap();
+    let (_, deliveries) = s.get(&format!("/v1/webhooks/{id}/deliveries")).await;
+    for d in deliveries["data"].as_array().unwrap() {
+        assert_eq!(d["status"], "succeeded");
+        assert_eq!(d["attempts"][0]["status_code"], 200);
+        assert_eq!(d["attempts"][0]["response_body"], "received");
+    }
+    s.stop().await;
+}
+
+/// Gaps between consecutive receipts.
+fn gaps(receiver: &Receiver) -> Vec<Duration> {
+    let got = receiver.all();
+    got.windows(2).map(|w| w[1].at - w[0].at).collect()
+}
+
+#[tokio::test]
+async fn fifth_failure_disables_the_webhook_and_sends_one_email_then_resume_and_retry_work() {
+    let s = TestServer::start().await;
+    let receiver = Receiver::start().await;
+    receiver.set(Behaviour::Status(500));
+    let hook = s
+        .webhook(&receiver.url("/hook"), &["server.*"], "your_webhook_secret")
+        .await;
+    let id = hook["id"].as_str().unwrap().to_owned();
+    s.emit("server.error", json!({"server_id": "srv_1"})).await;
+
+    let disabled = s
+        .wait_for(
+            &format!("/v1/webhooks/{id}"),
+            Duration::from_secs(10),
+            |w| w["enabled"] == false,
+        )
+        .await;
+    assert!(
+        disabled["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .contains("HTTP 500"),
+        "{disabled}"
+    );
+    assert!(disabled["disabled_at"].is_string());
+    // Nothing more is sent: exactly five attempts, each gap longer than the one before.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.count(), 5);
+    let gaps = gaps(&receiver);
+    assert!(
+        gaps.windows(2).all(|w| w[1] > w[0]),
+        "gaps do not grow: {gaps:?}"
+    );
+    let (_, list) = s.get(&format!("/v1/webhooks/{id}/deliveries")).await;
+    let failed = &list["data"][0];
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(failed["attempt_count"], 5);
+    let attempts = failed["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 5);
+    assert!(attempts
+        .iter()
+        .all(|a| a["status_code"] == 500 && a["error_kind"] == "http_status"));
+
+    // Exactly one email, naming the webhook, its URL, the event type and the last error.
+    let outbox = s.dir.path().join("outbox");
+    eventually("an email in the outbox", Duration::from_secs(5), || {
+        std::fs::read_dir(&outbox)
+            .map(|d| d.count() > 0)
+            .unwrap_or(false)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let emails: Vec<_> = std::fs::read_dir(&outbox)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(emails.len(), 1, "{emails:?}");
+    let email = std::fs::read_to_string(&emails[0])
+        .unwrap()
+        .replace("\r\n ", " ");
+    for needle in [
+        id.as_str(),
+        receiver.url("/hook").as_str(),
+        "server.error",
+        "HTTP 500",
+        "To: owner@example.com",
+    ] {
+        assert!(email.contains(needle), "email lacks {needle}: {email}");
+    }
+
+    // While disabled, new events wait, paused.
+    s.emit("server.started", json!({"server_id": "srv_1"}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(receiver.count(), 5);
+    let (_, list) = s.get(&format!("/v1/webhooks/{id}/deliveries")).await;
+    assert_eq!(list["data"][0]["status"], "paused");
+
+    // Re-enabling resumes the paused delivery.
+    receiver.set(Behaviour::Status(204));
+    let (status, enabled) = s
+        .call(
+            Method::PATCH,
+            &format!("/v1/webhooks/{id}"),
+            Some(json!({"enabled": true})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(enabled["enabled"], true);
+    assert!(enabled.get("disabled_reason").is_none());
+    eventually(
+        "the paused delivery arrives",
+        Duration::from_secs(5),
+        || receiver.count() == 6,
+    )
+    .await;
+    assert_eq!(receiver.all()[5].json()["type"], "server.started");
+
+    // The failed delivery can be retried by hand.
+    let failed_id = failed["id"].as_str().unwrap();
+    let (status, queued) = s
+        .post(&format!("/v1/deliveries/{failed_id}/retry"), json!({}))
+        .await;
+    assert_eq!(status, 202, "{queued}");
+    assert_eq!(queued["status"], "pending");
+    let done = s
+        .wait_for(
+            &format!("/v1/deliveries/{failed_id}"),
+            Duration::from_secs(5),
+            |d| d["status"] == "succeeded",
+        )
+        .await;
+    assert_eq!(done["attempts"].as_array().unwrap().len(), 6);
+    assert_eq!(done["attempts"][5]["status_code"], 204);
+    let (status, again) = s
+        .post(&format!("/v1/deliveries/{failed_id}/retry"), json!({}))
+        .await;
+    assert_eq!(
+        (status, again["error"]["code"].as_str().unwrap()),
+        (409, "invalid_state")
+    );
+    assert_eq!(std::fs::read_dir(&outbox).unwrap().count(), 1);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn the_disabling_email_goes_through_a_real_smtp_server_once() {
+    let sink = SmtpSink::start().await;
+    let s = TestServer::start_with(|c| {
+        c.smtp_url = Some(format!("smtp://{}", sink.addr));
+        c.max_attempts = 3;
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    receiver.set(Behaviour::Status(503));
+    let hook = s
+        .webhook(
+            &receiver.url("/hook"),
+            &["billing.*"],
+            "your_webhook_secret",
+        )
+        .await;
+    // Two deliveries fail together: still exactly one email.
+    s.emit("billing.payment.failed", json!({"payment_id": "pay_1"}))
+        .await;
+    s.emit("billing.payment.succeeded", json!({"payment_id": "pay_2"}))
+        .await;
+    eventually("an email over SMTP", Duration::from_secs(10), || {
+        !sink.mails().is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let mails = sink.mails();
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].to, ["<owner@example.com>"]);
+    let id = hook["id"].as_str().unwrap();
+    let data = mails[0].data.replace("\n ", " ");
+    assert!(
+        data.contains(&format!(
+            "Subject: Webhook {id} disabled after 3 failed attempts"
+        )),
+        "{data}"
+    );
+    assert!(data.contains("billing.payment."), "{data}");
+    assert!(!s.dir.path().join("outbox").exists());
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_redirect_is_not_followed_and_counts_as_a_failure() {
+    let s = TestServer::start_with(|c| c.max_attempts = 1).await;
+    let target = Receiver::start().await;
+    let redirecting = Receiver::start().await;
+    redirecting.set(Behaviour::StatusWithHeaders(
+        302,
+        vec![("location", target.url("/elsewhere"))],
+    ));
+    s.webhook(&redirecting.url("/hook"), &["*"], "your_webhook_secret")
+        .await;
+    let event = s.emit("server.created", json!({})).await;
+    assert_eq!(event["deliveries"], 1);
+    eventually("the redirect", Duration::from_secs(5), || {
+        redirecting.count() == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(target.count(), 0);
+    let (_, hooks) = s.get("/v1/webhooks").await;
+    let id = hooks["data"][0]["id"].as_str().unwrap();
+    let (_, list) = s.get(&format!("/v1/webhooks/{id}/deliveries")).await;
+    assert_eq!(list["data"][0]["attempts"][0]["error_kind"], "redirect");
+    assert_eq!(list["data"][0]["attempts"][0]["status_code"], 302);
+    s.stop().await;
+}
+
+/// A TCP listener that accepts and then never answers, or resets at once.
+async fn bad_listener(reset: bool) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            if reset {
+                // Closing with unread data pending makes the kernel send a reset.
+                drop(stream);
+            } else {
+                held.push(stream);
+            }
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn slow_silent_resetting_and_closed_receivers_fail_while_others_keep_flowing() {
+    let s = TestServer::start_with(|c| {
+        c.attempt_timeout_ms = 300;
+        c.retry_base_ms = 60_000;
+        c.per_webhook_concurrency = 2;
+    })
+    .await;
+    let healthy = Receiver::start().await;
+    let slow = Receiver::start().await;
+    slow.set(Behaviour::Delay(Duration::from_secs(3)));
+    let silent = bad_listener(false).await;
+    let resetting = bad_listener(true).await;
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    s.webhook(&slow.url("/slow"), &["*"], "your_webhook_secret")
+        .await;
+    s.webhook(
+        &format!("http://{silent}/silent"),
+        &["*"],
+        "your_webhook_secret",
+    )
+    .await;
+    s.webhook(
+        &format!("http://{resetting}/reset"),
+        &["*"],
+        "your_webhook_secret",
+    )
+    .await;
+    s.webhook(
+        &format!("http://{closed}/closed"),
+        &["*"],
+        "your_webhook_secret",
+    )
+    .await;
+    s.webhook(&healthy.url("/ok"), &["*"], "your_webhook_secret")
+        .await;
+    for i in 0..30 {
+        s.emit("server.rebooted", json!({"n": i})).await;
+    }
+    eventually(
+        "every event at the healthy receiver",
+        Duration::from_secs(3),
+        || healthy.count() == 30,
+    )
+    .await;
+
+    let (_, hooks) = s.get("/v1/webhooks").await;
+    let mut kinds = std::collections::BTreeMap::new();
+    for hook in hooks["data"].as_array().unwrap() {
+        let id = hook["id"].as_str().unwrap();
+        let url = hook["url"].as_str().unwrap().to_owned();
+        let list = s
+            .wait_for(
+                &format!("/v1/webhooks/{id}/deliveries?limit=1"),
+                Duration::from_secs(10),
+                |l| {
+                    l["data"][0]["attempts"]
+                        .as_array()
+                        .is_some_and(|a| !a.is_empty())
+                },
+            )
+            .await;
+        kinds.insert(
+            url.rsplit('/').next().unwrap().to_owned(),
+            list["data"][0]["attempts"][0]["error_kind"].clone(),
+        );
+    }
+    assert_eq!(kinds["ok"], serde_json::Value::Null);
+    assert_eq!(kinds["slow"], "timeout");
+    assert_eq!(kinds["silent"], "timeout");
+    assert_eq!(kinds["closed"], "connect");
+    assert!(kinds["reset"].is_string(), "{kinds:?}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn the_resolver_refuses_names_that_resolve_to_forbidden_addresses() {
+    use cdhooks_server::delivery::resolver::PolicyResolver;
+    use cdhooks_server::domain::target::TargetPolicy;
+    use reqwest::dns::Resolve;
+    use std::sync::Arc;
+
+    let strict = PolicyResolver::new(Arc::new(TargetPolicy::default()));
+    let name = || "localhost".parse::<reqwest::dns::Name>().unwrap();
+    let refused = strict
+        .resolve(name())
+        .await
+        .err()
+        .expect("localhost refused");
+    assert!(refused.to_string().contains("forbidden"), "{refused}");
+    let allowing = PolicyResolver::new(Arc::new(TargetPolicy {
+        allowed: vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()],
+        allow_http: true,
+    }));
+    let addrs: Vec<_> = allowing
+        .resolve(name())
+        .await
+        .ok()
+        .expect("allowed")
+        .collect();
+    assert!(addrs.iter().all(|a| a.ip().is_loopback()) && !addrs.is_empty());
+}
