@@ -8,7 +8,7 @@ WASM_TARGET := wasm32-unknown-unknown
 # The wasm-bindgen CLI must match the wasm-bindgen crate exactly; the pin lives in Cargo.toml.
 WASM_BINDGEN_VERSION := $(shell sed -n 's/^wasm-bindgen = { version = "=\([0-9.]*\)".*/\1/p; s/^wasm-bindgen = "=\([0-9.]*\)"/\1/p' Cargo.toml)
 
-.PHONY: run test test-rust lint core-nostd tools wasm-target wasm-bindgen-cli node-deps pkg test-js test-smoke test-e2e bench bench-js clean
+.PHONY: run test test-rust lint core-nostd wasm-target wasm-bindgen-cli node-deps pkg server-bin test-js bench bench-js clean
 
 ## The main job: build and start the reference server with its embedded store.
 run:
@@ -16,7 +16,7 @@ run:
 	./target/release/cdhooks-server dev
 
 ## Everything: formatting, lints, Rust tests, the no_std build, JS, runtime and browser tests.
-test: lint test-rust core-nostd
+test: lint test-rust core-nostd test-js
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -46,3 +46,28 @@ node_modules/.installed: package-lock.json
 clean:
 	$(CARGO) clean
 	rm -rf node_modules pkg/gen
+
+## The npm package: wasm + wasm-bindgen glue (Node and web targets) + generated helpers in pkg/gen.
+WASM_OUT := target/$(WASM_TARGET)/wasm/cdhooks_wasm.wasm
+WASM_OPT := node_modules/.bin/wasm-opt
+# The features rustc enables by default for wasm32-unknown-unknown (all in Node 18+).
+WASM_FEATURES := --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue --enable-simd
+pkg: wasm-target wasm-bindgen-cli node-deps
+	$(CARGO) build -p cdhooks-wasm --target $(WASM_TARGET) --profile wasm
+	rm -rf pkg/gen && mkdir -p pkg/gen
+	wasm-bindgen $(WASM_OUT) --out-dir pkg/gen/node --target nodejs --no-typescript --weak-refs
+	wasm-bindgen $(WASM_OUT) --out-dir pkg/gen/web --target web --no-typescript --weak-refs
+	for t in node web; do \
+	  $(WASM_OPT) -O3 --strip-debug --strip-producers $(WASM_FEATURES) pkg/gen/$$t/cdhooks_wasm_bg.wasm -o pkg/gen/$$t/cdhooks_wasm_bg.wasm; \
+	done
+	echo '{"type":"commonjs"}' > pkg/gen/node/package.json
+	node pkg/build.mjs
+
+## The server binary the JS end-to-end tests run.
+server-bin:
+	$(CARGO) build -p cdhooks-server
+
+## JS: the package's tests, its type declarations, every runtime, and the server end to end.
+test-js: pkg server-bin
+	node_modules/.bin/tsc -p pkg/test/tsconfig.json
+	node --test --test-reporter=spec pkg/test/ tests/runtimes/ tests/e2e/

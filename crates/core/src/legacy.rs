@@ -127,13 +127,25 @@ impl LegacyVerifier {
 }
 
 /// Decodes exactly 64 lowercase hex digits into the 32 MAC bytes; anything else is `None`.
+///
+/// The signature is what the sender claims, not a secret, so decoding it with branches leaks
+/// nothing; only the comparison with the real MAC must be constant-time (`verify_slice`).
 fn decode_signature(signature: &[u8]) -> Option<[u8; 32]> {
+    fn nibble(digit: u8) -> Option<u8> {
+        match digit {
+            b'0'..=b'9' => Some(digit - b'0'),
+            // Uppercase is refused, as the docs' byte comparison refuses it.
+            b'a'..=b'f' => Some(digit - b'a' + 10),
+            _ => None,
+        }
+    }
     if signature.len() != SIGNATURE_HEX_LEN {
         return None;
     }
     let mut out = [0u8; 32];
-    // `lower::decode` refuses uppercase digits, as the docs' byte comparison does.
-    base16ct::lower::decode(signature, &mut out).ok()?;
+    for (byte, pair) in out.iter_mut().zip(signature.chunks_exact(2)) {
+        *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
     Some(out)
 }
 

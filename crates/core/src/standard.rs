@@ -187,7 +187,7 @@ impl StandardVerifier {
         now: u64,
         tolerance: u64,
     ) -> Result<u64, StandardError> {
-        if id.is_empty() || signatures.trim().is_empty() {
+        if id.is_empty() || signatures.bytes().all(|b| b == b' ') {
             return Err(StandardError::MissingHeader);
         }
         let timestamp = parse_timestamp(timestamp)?;

@@ -1,0 +1,5 @@
+// Node ESM: the same instance as require('cdhooks').
+import api from './node.cjs';
+
+export const { verifyWebhook, signWebhook, Webhook, WebhookVerificationError } = api;
+export default api;

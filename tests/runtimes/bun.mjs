@@ -1,0 +1,4 @@
+import * as api from 'cdhooks';
+import { smoke } from './smoke.mjs';
+
+console.log(JSON.stringify(smoke(api, `bun ${Bun.version}`)));
