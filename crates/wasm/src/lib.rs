@@ -149,7 +149,9 @@ impl StandardKey {
 
     /// Keys with the raw key bytes in the first `len` scratch bytes; `None` if empty.
     pub fn from_key(scratch: &Scratch, len: usize) -> Option<StandardKey> {
-        StandardVerifier::from_key(scratch.get(len)).ok().map(StandardKey)
+        StandardVerifier::from_key(scratch.get(len))
+            .ok()
+            .map(StandardKey)
     }
 
     /// Scratch holds id, timestamp, signature header and payload, of the given lengths.
@@ -165,13 +167,22 @@ impl StandardKey {
         now: f64,
         tolerance: f64,
     ) -> u32 {
-        let Some([id, ts, sig, payload]) = fields(&scratch.0, [id_len, ts_len, sig_len, payload_len]) else {
+        let Some([id, ts, sig, payload]) =
+            fields(&scratch.0, [id_len, ts_len, sig_len, payload_len])
+        else {
             return code(StandardError::MissingHeader);
         };
-        let (Ok(id), Ok(ts), Ok(sig)) = (core::str::from_utf8(id), core::str::from_utf8(ts), core::str::from_utf8(sig)) else {
+        let (Ok(id), Ok(ts), Ok(sig)) = (
+            core::str::from_utf8(id),
+            core::str::from_utf8(ts),
+            core::str::from_utf8(sig),
+        ) else {
             return code(StandardError::MalformedSignature);
         };
-        match self.0.verify(id, ts, sig, payload, now as u64, tolerance as u64) {
+        match self
+            .0
+            .verify(id, ts, sig, payload, now as u64, tolerance as u64)
+        {
             Ok(_) => 0,
             Err(e) => code(e),
         }
@@ -179,14 +190,24 @@ impl StandardKey {
 
     /// Scratch holds id and payload; the `v1,<base64>` entry is written after them.
     /// Returns the entry's length, or 0 if the inputs do not fit.
-    pub fn sign(&self, scratch: &mut Scratch, id_len: usize, timestamp: f64, payload_len: usize) -> u32 {
+    pub fn sign(
+        &self,
+        scratch: &mut Scratch,
+        id_len: usize,
+        timestamp: f64,
+        payload_len: usize,
+    ) -> u32 {
         let out = id_len + payload_len;
         let end = out + standard::SIGNATURE_HEADER_LEN;
         if scratch.0.len() < end {
             return 0;
         }
-        let Ok(id) = core::str::from_utf8(&scratch.0[..id_len]) else { return 0 };
-        let header = self.0.sign_header(id, timestamp as u64, &scratch.0[id_len..out]);
+        let Ok(id) = core::str::from_utf8(&scratch.0[..id_len]) else {
+            return 0;
+        };
+        let header = self
+            .0
+            .sign_header(id, timestamp as u64, &scratch.0[id_len..out]);
         scratch.0[out..end].copy_from_slice(header.as_str().as_bytes());
         standard::SIGNATURE_HEADER_LEN as u32
     }

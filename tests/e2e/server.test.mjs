@@ -1,0 +1,105 @@
+// The docs' flow against the real server binary, checked the way receivers check it: the
+// legacy signature with the docs' own snippet, the v1 signature with the reference
+// `standardwebhooks` library, and both with the `cdhooks` package.
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Webhook as Reference } from 'standardwebhooks';
+import { verifyWebhook, Webhook } from 'cdhooks';
+import { docsVerify } from '../../pkg/test/helpers.mjs';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = join(root, 'target', 'debug', 'cdhooks-server');
+const SECRET = 'your_webhook_secret';
+const DOCS_EVENTS = ['server.started', 'server.stopped', 'server.error'];
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = createNetServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function receiver() {
+  const got = [];
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      got.push({ headers: req.headers, body: Buffer.concat(chunks) });
+      res.writeHead(200).end('ok');
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, got, url: `http://127.0.0.1:${server.address().port}/webhooks/cdhosting` })));
+}
+
+async function until(what, check, ms = 10000) {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) assert.fail(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+test("the docs' flow: register, emit all nine types, verify what arrives", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cdhooks-e2e-'));
+  const out = execFileSync(BIN, ['accounts', 'create', '--email', 'owner@example.com', '--data-dir', dir]).toString();
+  const key = out.trim().split('\n').pop();
+  const port = await freePort();
+  const child = spawn(BIN, ['serve', '--bind', `127.0.0.1:${port}`, '--data-dir', dir, '--allow-target', '127.0.0.0/8', '--allow-http'], { stdio: 'ignore' });
+  const rx = await receiver();
+  const base = `http://127.0.0.1:${port}`;
+  const api = (path, body) =>
+    fetch(base + path, {
+      method: body ? 'POST' : 'GET',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: body && JSON.stringify(body),
+    });
+  try {
+    for (let i = 0; i < 200; i++) {
+      try {
+        if ((await fetch(`${base}/healthz`)).ok) break;
+      } catch {}
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    // The docs' registration body, with our loopback receiver as the URL.
+    const created = await api('/v1/webhooks', { url: rx.url, events: DOCS_EVENTS, secret: SECRET });
+    assert.equal(created.status, 201);
+    const types = (await (await fetch(`${base}/v1/event-types`)).json()).data;
+    assert.equal(types.length, 9);
+    for (const t of types) {
+      const r = await api('/v1/events', { type: t.name, data: t.example });
+      assert.equal(r.status, 202);
+    }
+    await until('three deliveries', () => rx.got.length >= 3);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(rx.got.length, 3);
+    const reference = new Reference(SECRET, { format: 'raw' });
+    const ours = new Webhook(SECRET);
+    for (const { headers, body } of rx.got) {
+      const event = JSON.parse(body);
+      assert.ok(DOCS_EVENTS.includes(event.type));
+      assert.deepEqual(Object.keys(event), ['id', 'type', 'created_at', 'data']);
+      assert.match(event.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+      assert.equal(docsVerify(body, headers['x-webhook-signature'], SECRET), true);
+      assert.equal(verifyWebhook(body, headers['x-webhook-signature'], SECRET), true);
+      assert.deepEqual(reference.verify(body.toString(), headers), event);
+      assert.deepEqual(ours.verify(body, headers), event);
+      assert.equal(headers['x-webhook-event'], event.type);
+      assert.equal(headers['webhook-id'], event.id);
+    }
+  } finally {
+    child.kill('SIGTERM');
+    rx.server.close();
+    await new Promise((r) => child.on('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
