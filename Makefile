@@ -71,3 +71,8 @@ server-bin:
 test-js: pkg server-bin
 	node_modules/.bin/tsc -p pkg/test/tsconfig.json
 	node --test --test-reporter=spec pkg/test/ tests/runtimes/ tests/e2e/
+
+## The delivery benchmark (not part of `make test`); writes bench/RESULTS.md.
+bench:
+	$(CARGO) build --release -p cdhooks-server -p cdhooks-bench
+	./target/release/cdhooks-bench --server target/release/cdhooks-server --out bench/RESULTS.md

@@ -53,7 +53,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
-            .pragma("cache_size", "-8000")
+            .pragma("cache_size", "-2000")
             .statement_cache_capacity(64);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)

@@ -1,0 +1,508 @@
+//! `make bench`: the delivery benchmark of the cdhooks reference server.
+//!
+//! Starts the release server on a fresh data dir, a receiver that answers 200 at once, and a
+//! keep-alive load client (all on loopback), then measures: a burst, paced latency, fan-out,
+//! the server's CPU and memory, and the ceiling of this client and receiver without the
+//! server in between. Prints a Markdown table and writes it with the machine's description.
+
+mod receiver;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use receiver::Receiver;
+use serde_json::json;
+
+/// Benchmark options.
+#[derive(Parser)]
+struct Args {
+    /// The server binary (release build).
+    #[arg(long, default_value = "target/release/cdhooks-server")]
+    server: PathBuf,
+    /// Runs of the burst and fan-out scenarios (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Events in a burst.
+    #[arg(long, default_value_t = 20_000)]
+    burst: usize,
+    /// Concurrent client connections.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// Events of the paced scenario.
+    #[arg(long, default_value_t = 4_000)]
+    paced: usize,
+    /// Rate of the paced scenario, events per second.
+    #[arg(long, default_value_t = 200)]
+    rate: u64,
+    /// Webhooks of the fan-out scenario.
+    #[arg(long, default_value_t = 50)]
+    fanout_webhooks: usize,
+    /// Events of the fan-out scenario.
+    #[arg(long, default_value_t = 2_000)]
+    fanout_events: usize,
+    /// Where the results go (Markdown).
+    #[arg(long, default_value = "bench/RESULTS.md")]
+    out: PathBuf,
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    key: String,
+    pid: u32,
+    data_dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_server(bin: &PathBuf, http: &reqwest::Client) -> Server {
+    let data_dir = tempfile::tempdir().unwrap();
+    let out = Command::new(bin)
+        .args([
+            "accounts",
+            "create",
+            "--email",
+            "bench@example.com",
+            "--data-dir",
+        ])
+        .arg(data_dir.path())
+        .output()
+        .expect("run the server binary (make bench builds it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_owned();
+    let port = free_port();
+    let child = Command::new(bin)
+        .args([
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--allow-target",
+            "127.0.0.0/8",
+            "--allow-http",
+        ])
+        .arg("--data-dir")
+        .arg(data_dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..400 {
+        if http
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            let pid = child.id();
+            return Server {
+                child,
+                base,
+                key,
+                pid,
+                data_dir,
+            };
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the server did not start");
+}
+
+impl Server {
+    async fn webhook(&self, http: &reqwest::Client, url: String, event: &str) {
+        let r = http
+            .post(format!("{}/v1/webhooks", self.base))
+            .bearer_auth(&self.key)
+            .json(&json!({"url": url, "events": [event], "secret": "your_webhook_secret"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+
+    /// CPU seconds used by the server so far (user + system).
+    fn cpu_seconds(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap_or_default();
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        let ticks: f64 = fields
+            .get(11)
+            .and_then(|u| u.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            + fields
+                .get(12)
+                .and_then(|s| s.parse::<f64>().ok())
+                .unwrap_or(0.0);
+        ticks / 100.0
+    }
+
+    /// Peak resident memory in MiB.
+    fn peak_rss_mib(&self) -> f64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map(|kb| kb / 1024.0)
+            .unwrap_or(0.0)
+    }
+
+    fn db_mib(&self) -> f64 {
+        std::fs::read_dir(self.data_dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("cdhooks.sqlite3")
+            })
+            .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+            .sum::<u64>() as f64
+            / (1024.0 * 1024.0)
+    }
+}
+
+/// Posts `count` requests from `connections` tasks; returns the wall time until all answered.
+async fn post_many(
+    http: &reqwest::Client,
+    url: String,
+    key: Option<String>,
+    count: usize,
+    connections: usize,
+    event_type: &'static str,
+    epoch: Instant,
+) -> Duration {
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (http, url, key, next) = (http.clone(), url.clone(), key.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= count {
+                    break;
+                }
+                let sent_us = epoch.elapsed().as_micros() as u64;
+                let body = json!({"type": event_type, "data": {"n": i, "sent_us": sent_us}});
+                let mut request = http.post(&url).json(&body);
+                if let Some(key) = &key {
+                    request = request.bearer_auth(key);
+                }
+                let response = request.send().await.expect("request");
+                assert!(response.status().is_success(), "{}", response.status());
+                let _ = response.bytes().await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    start.elapsed()
+}
+
+async fn wait_for(receiver: &Receiver, count: u64, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while receiver.count() < count {
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    true
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values[values.len() / 2]
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i] as f64 / 1000.0
+}
+
+fn shell(cmd: &str) -> String {
+    Command::new("sh")
+        .args(["-c", cmd])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let epoch = Instant::now();
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(args.connections)
+        .build()
+        .unwrap();
+    let receiver = Receiver::start(epoch).await;
+    let server = start_server(&args.server, &http).await;
+    let events_url = format!("{}/v1/events", server.base);
+    let key = Some(server.key.clone());
+    let mut rows: Vec<(String, String)> = Vec::new();
+
+    // Ceiling: the same client straight to the same receiver.
+    let ceiling_time = post_many(
+        &http,
+        format!("http://{}/ceiling", receiver.addr),
+        None,
+        args.burst,
+        args.connections,
+        "server.started",
+        epoch,
+    )
+    .await;
+    let ceiling = args.burst as f64 / ceiling_time.as_secs_f64();
+    receiver.reset();
+    eprintln!("ceiling: {ceiling:.0} requests/s");
+
+    // Burst.
+    server
+        .webhook(
+            &http,
+            format!("http://{}/burst", receiver.addr),
+            "server.started",
+        )
+        .await;
+    let (mut accepted, mut delivered, mut end_to_end, mut cpu_per_event) =
+        (vec![], vec![], vec![], vec![]);
+    let (mut lost, mut duplicates) = (0u64, 0u64);
+    for run in 0..args.runs {
+        receiver.reset();
+        let cpu0 = server.cpu_seconds();
+        let start = Instant::now();
+        let accept_time = post_many(
+            &http,
+            events_url.clone(),
+            key.clone(),
+            args.burst,
+            args.connections,
+            "server.started",
+            epoch,
+        )
+        .await;
+        let complete = wait_for(&receiver, args.burst as u64, Duration::from_secs(120)).await;
+        let cpu = server.cpu_seconds() - cpu0;
+        let r = receiver.receipts.lock().unwrap();
+        let unique = r.seen.len() as u64;
+        lost += (args.burst as u64).saturating_sub(unique);
+        duplicates += r.duplicates;
+        let (first, last) = (r.first.unwrap_or(start), r.last.unwrap_or(start));
+        accepted.push(args.burst as f64 / accept_time.as_secs_f64());
+        delivered.push(unique as f64 / last.duration_since(first).as_secs_f64().max(1e-9));
+        end_to_end.push(unique as f64 / last.duration_since(start).as_secs_f64().max(1e-9));
+        cpu_per_event.push(cpu * 1000.0 / unique.max(1) as f64);
+        eprintln!(
+            "burst run {}: accepted {:.0}/s, delivered {:.0}/s, end to end {:.0}/s, complete {complete}",
+            run + 1,
+            accepted[run],
+            delivered[run],
+            end_to_end[run]
+        );
+    }
+
+    // Paced latency.
+    receiver.reset();
+    server
+        .webhook(
+            &http,
+            format!("http://{}/paced", receiver.addr),
+            "server.stopped",
+        )
+        .await;
+    let interval = Duration::from_micros(1_000_000 / args.rate.max(1));
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = Vec::with_capacity(args.paced);
+    for i in 0..args.paced {
+        ticker.tick().await;
+        let (http, url, key) = (http.clone(), events_url.clone(), server.key.clone());
+        tasks.push(tokio::spawn(async move {
+            let sent_us = epoch.elapsed().as_micros() as u64;
+            let body = json!({"type": "server.stopped", "data": {"n": i, "sent_us": sent_us}});
+            let response = http
+                .post(&url)
+                .bearer_auth(key)
+                .json(&body)
+                .send()
+                .await
+                .expect("request");
+            assert!(response.status().is_success());
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    wait_for(&receiver, args.paced as u64, Duration::from_secs(30)).await;
+    let mut latencies = receiver.receipts.lock().unwrap().latencies_us.clone();
+    latencies.sort_unstable();
+    lost += (args.paced as u64).saturating_sub(latencies.len() as u64);
+    eprintln!(
+        "paced: p50 {:.2} ms, p99 {:.2} ms",
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99)
+    );
+
+    // Fan-out.
+    for i in 0..args.fanout_webhooks {
+        server
+            .webhook(
+                &http,
+                format!("http://{}/fan/{i}", receiver.addr),
+                "billing.payment.succeeded",
+            )
+            .await;
+    }
+    let mut fanout = vec![];
+    let expected = (args.fanout_events * args.fanout_webhooks) as u64;
+    for run in 0..args.runs {
+        receiver.reset();
+        let start = Instant::now();
+        post_many(
+            &http,
+            events_url.clone(),
+            key.clone(),
+            args.fanout_events,
+            args.connections,
+            "billing.payment.succeeded",
+            epoch,
+        )
+        .await;
+        wait_for(&receiver, expected, Duration::from_secs(180)).await;
+        let r = receiver.receipts.lock().unwrap();
+        lost += expected.saturating_sub(r.seen.len() as u64);
+        duplicates += r.duplicates;
+        let last = r.last.unwrap_or(start);
+        fanout.push(r.seen.len() as f64 / last.duration_since(start).as_secs_f64().max(1e-9));
+        eprintln!("fan-out run {}: {:.0} deliveries/s", run + 1, fanout[run]);
+    }
+
+    let burst_accepted = median(accepted);
+    let burst_e2e = median(end_to_end);
+    rows.push((
+        "burst: events accepted/s (64 connections)".into(),
+        format!(
+            "{burst_accepted:.0} ({:.0}% of ceiling)",
+            100.0 * burst_accepted / ceiling
+        ),
+    ));
+    rows.push((
+        "burst: events delivered/s, first to last receipt".into(),
+        format!("{:.0}", median(delivered)),
+    ));
+    rows.push((
+        "burst: events accepted and delivered/s, end to end".into(),
+        format!(
+            "{burst_e2e:.0} ({:.0}% of ceiling)",
+            100.0 * burst_e2e / ceiling
+        ),
+    ));
+    rows.push((
+        "lost / duplicates (all scenarios)".into(),
+        format!("{lost} / {duplicates}"),
+    ));
+    rows.push((
+        "paced 200/s: send→receipt p50 / p90 / p99 / max (ms)".into(),
+        format!(
+            "{:.2} / {:.2} / {:.2} / {:.2}",
+            percentile(&latencies, 0.5),
+            percentile(&latencies, 0.9),
+            percentile(&latencies, 0.99),
+            percentile(&latencies, 1.0)
+        ),
+    ));
+    rows.push((
+        format!(
+            "fan-out: {} webhooks × {} events, deliveries/s",
+            args.fanout_webhooks, args.fanout_events
+        ),
+        format!("{:.0}", median(fanout)),
+    ));
+    rows.push((
+        "server CPU per delivered event (burst, ms)".into(),
+        format!("{:.3}", median(cpu_per_event)),
+    ));
+    rows.push((
+        "server peak RSS (MiB)".into(),
+        format!("{:.1}", server.peak_rss_mib()),
+    ));
+    rows.push((
+        "database size after the run (MiB)".into(),
+        format!("{:.1}", server.db_mib()),
+    ));
+    rows.push((
+        "ceiling: client → receiver directly, requests/s".into(),
+        format!("{ceiling:.0}"),
+    ));
+
+    let mut table = String::from("| measure | value |\n|---|---|\n");
+    for (name, value) in &rows {
+        table.push_str(&format!("| {name} | {value} |\n"));
+    }
+    let machine = format!(
+        "{} cores, {}",
+        shell("nproc"),
+        shell("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2")
+    );
+    let report = format!(
+        "# Delivery benchmark\n\n\
+         `make bench` on {date}, commit `{commit}`, {machine}. Median of {runs} runs for burst and fan-out; \
+         server, SQLite (WAL, every event committed before its 202), receiver and load client all on this machine, over loopback.\n\n\
+         {table}\n\
+         Burst: {burst} `POST /v1/events` from {conns} keep-alive connections, one webhook. Paced: {paced} events at {rate}/s. \
+         CPU and RSS are the server process's own (`/proc`); the embedded store runs inside it.\n",
+        date = shell("date -u +%Y-%m-%dT%H:%MZ"),
+        commit = shell("git rev-parse --short HEAD"),
+        runs = args.runs,
+        burst = args.burst,
+        conns = args.connections,
+        paced = args.paced,
+        rate = args.rate,
+    );
+    println!("\n{table}");
+    if let Some(dir) = args.out.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    std::fs::write(&args.out, report).unwrap();
+    eprintln!("wrote {}", args.out.display());
+}
