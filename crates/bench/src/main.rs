@@ -97,7 +97,7 @@ async fn start_server(bin: &PathBuf, http: &reqwest::Client) -> Server {
         .trim()
         .to_owned();
     let port = free_port();
-    let child = Command::new(bin)
+    let mut child = Command::new(bin)
         .args([
             "serve",
             "--bind",
@@ -132,6 +132,8 @@ async fn start_server(bin: &PathBuf, http: &reqwest::Client) -> Server {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the server did not start");
 }
 
