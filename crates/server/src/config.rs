@@ -53,6 +53,12 @@ pub struct ServeConfig {
     /// Attempts in flight at once to one webhook, so a slow endpoint cannot starve the others.
     #[arg(long, env = "CDHOOKS_PER_WEBHOOK_CONCURRENCY", default_value_t = 16)]
     pub per_webhook_concurrency: usize,
+    /// The browser tool served at `/`.
+    #[arg(long, env = "CDHOOKS_WWW_DIR", default_value = "www")]
+    pub www_dir: PathBuf,
+    /// The npm package whose browser build the tool loads, served at `/pkg/`.
+    #[arg(long, env = "CDHOOKS_PKG_DIR", default_value = "pkg")]
+    pub pkg_dir: PathBuf,
 }
 
 impl ServeConfig {
@@ -70,6 +76,8 @@ impl ServeConfig {
             attempt_timeout_ms: 10_000,
             workers: 128,
             per_webhook_concurrency: 16,
+            www_dir: PathBuf::from("www"),
+            pkg_dir: PathBuf::from("pkg"),
         }
     }
 

@@ -15,6 +15,7 @@ pub mod config;
 pub mod delivery;
 pub mod domain;
 pub mod http;
+pub mod live;
 pub mod mail;
 pub mod shutdown;
 pub mod store;
@@ -90,7 +91,8 @@ pub async fn start(config: ServeConfig) -> Result<Server, StartError> {
     if released > 0 {
         tracing::info!(released, "re-queued deliveries claimed by a previous run");
     }
-    let engine = DeliveryEngine::new(store.clone(), &config)?;
+    let live = live::LiveHub::default();
+    let engine = DeliveryEngine::new(store.clone(), &config, live.clone())?;
     let transport = mail::MailTransport::new(config.smtp_url.as_deref(), config.outbox_dir())?;
     let (trigger, shutdown) = shutdown::channel();
 
@@ -98,6 +100,10 @@ pub async fn start(config: ServeConfig) -> Result<Server, StartError> {
         store: store.clone(),
         engine: engine.clone(),
         policy: config.target_policy(),
+        live,
+        shutdown: shutdown.clone(),
+        www_dir: config.www_dir.clone(),
+        pkg_dir: config.pkg_dir.clone(),
     });
     let listener = tokio::net::TcpListener::bind(config.bind).await?;
     let addr = listener.local_addr()?;

@@ -25,6 +25,7 @@ use tokio::sync::{Notify, Semaphore};
 
 use crate::config::ServeConfig;
 use crate::domain::target::TargetPolicy;
+use crate::live::{LiveEvent, LiveHub};
 use crate::shutdown::Shutdown;
 use crate::store::{ClaimedDelivery, Lease, Store};
 use schedule::RetryRules;
@@ -58,11 +59,17 @@ pub struct DeliveryEngine {
     max_in_flight: usize,
     /// Wakes the claim loop (a retry was scheduled, or room freed up).
     wake: Notify,
+    /// Where attempt results are announced to dashboards.
+    live: LiveHub,
 }
 
 impl DeliveryEngine {
     /// Builds the engine and its HTTP client.
-    pub fn new(store: Arc<dyn Store>, config: &ServeConfig) -> Result<Arc<Self>, reqwest::Error> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: &ServeConfig,
+        live: LiveHub,
+    ) -> Result<Arc<Self>, reqwest::Error> {
         let policy = Arc::new(config.target_policy());
         let client = reqwest::Client::builder()
             .no_proxy()
@@ -89,6 +96,7 @@ impl DeliveryEngine {
             in_flight: AtomicUsize::new(0),
             max_in_flight: workers * QUEUED_PER_WORKER,
             wake: Notify::new(),
+            live,
         }))
     }
 
@@ -156,9 +164,28 @@ impl DeliveryEngine {
             }
         }
         let retry = matches!(outcome.next, crate::store::NextStep::RetryAt(_));
-        if let Err(error) = self.store.record_outcome(outcome).await {
+        let announcement = LiveEvent {
+            account_id: delivery.account_id.clone(),
+            kind: "delivery.attempted",
+            data: serde_json::json!({
+                "delivery_id": delivery.id,
+                "webhook_id": delivery.webhook_id,
+                "event_id": delivery.event_id,
+                "event_type": delivery.event_type,
+                "attempt": outcome.attempt.number,
+                "status_code": outcome.attempt.status_code,
+                "error_kind": outcome.attempt.error_kind,
+                "outcome": match &outcome.next {
+                    crate::store::NextStep::Succeeded => "succeeded",
+                    crate::store::NextStep::RetryAt(_) => "retrying",
+                    crate::store::NextStep::GiveUp { .. } => "failed",
+                },
+            }),
+        };
+        match self.store.record_outcome(outcome).await {
+            Ok(()) => self.live.publish(announcement),
             // The lease expires and the delivery is claimed again: at-least-once.
-            tracing::error!(parent: &span, %error, "could not record the attempt");
+            Err(error) => tracing::error!(parent: &span, %error, "could not record the attempt"),
         }
         let before = self.in_flight.fetch_sub(1, Ordering::Relaxed);
         if retry || before >= self.max_in_flight {

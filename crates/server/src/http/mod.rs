@@ -3,11 +3,14 @@
 //! Every `/v1` route except `GET /v1/event-types` needs `Authorization: Bearer <api key>`,
 //! and an account sees only its own objects (another account's id is a 404).
 
+mod assets;
 mod auth;
 mod deliveries;
 pub mod error;
 mod events;
+mod inbox;
 pub mod json;
+mod stream;
 mod webhooks;
 
 use std::sync::Arc;
@@ -29,6 +32,14 @@ pub struct AppState {
     pub engine: Arc<DeliveryEngine>,
     /// Which webhook URLs are accepted.
     pub policy: TargetPolicy,
+    /// Live updates for `GET /v1/stream`.
+    pub live: crate::live::LiveHub,
+    /// Ends live streams when the server stops.
+    pub shutdown: crate::shutdown::Shutdown,
+    /// The browser tool's files.
+    pub www_dir: std::path::PathBuf,
+    /// The npm package (its browser build is served at `/pkg/`).
+    pub pkg_dir: std::path::PathBuf,
 }
 
 /// Hands the state to a handler.
@@ -98,7 +109,13 @@ pub fn routes(
         .unify()
         .or(events::routes(state.clone()))
         .unify()
-        .or(deliveries::routes(state))
+        .or(deliveries::routes(state.clone()))
+        .unify()
+        .or(inbox::routes(state.clone()))
+        .unify()
+        .or(stream::routes(state.clone()))
+        .unify()
+        .or(assets::routes(&state))
         .unify()
         .recover(error::recover)
         .unify()

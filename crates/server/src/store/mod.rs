@@ -139,8 +139,16 @@ pub trait Store: Send + Sync + 'static {
     /// Records a failed sending try.
     async fn mark_email_failed(&self, id: &str, error: &str) -> StoreResult<()>;
 
-    /// Records a request that reached an inbox.
-    async fn record_inbox_request(&self, request: InboxRequest) -> StoreResult<()>;
-    /// The requests an inbox captured, newest first.
-    async fn inbox_requests(&self, token: &str, limit: u32) -> StoreResult<Vec<InboxRequest>>;
+    /// Creates an inbox for the account and returns its token.
+    async fn create_inbox(&self, account: &Account, now_ms: i64) -> StoreResult<String>;
+    /// Records a request that reached an inbox (keeping its latest 100) and returns the
+    /// owning account's id; `NotFound` for an unknown token.
+    async fn record_inbox_request(&self, request: InboxRequest) -> StoreResult<String>;
+    /// The requests an inbox of the account captured, newest first.
+    async fn inbox_requests(
+        &self,
+        account: &Account,
+        token: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<InboxRequest>>;
 }

@@ -178,6 +178,8 @@ pub struct ClaimedDelivery {
     pub url: String,
     /// The signing secret.
     pub secret: String,
+    /// The owning account.
+    pub account_id: String,
     /// The account owner's address, for the disabling email.
     pub account_email: String,
 }

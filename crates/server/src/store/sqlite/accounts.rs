@@ -80,10 +80,34 @@ pub(super) async fn mark_email_failed(pool: &SqlitePool, id: &str, error: &str) 
     Ok(())
 }
 
+/// Requests kept per inbox.
+const INBOX_KEEP: i64 = 100;
+
+pub(super) async fn create_inbox(
+    pool: &SqlitePool,
+    account: &Account,
+    now_ms: i64,
+) -> StoreResult<String> {
+    let token = new_id(cdhooks_core::event::INBOX_ID_PREFIX);
+    sqlx::query("INSERT INTO inboxes (token, account_id, created_at) VALUES (?, ?, ?)")
+        .bind(&token)
+        .bind(&account.id)
+        .bind(now_ms)
+        .execute(pool)
+        .await?;
+    Ok(token)
+}
+
 pub(super) async fn record_inbox_request(
     pool: &SqlitePool,
     request: InboxRequest,
-) -> StoreResult<()> {
+) -> StoreResult<String> {
+    let mut tx = pool.begin().await?;
+    let owner = sqlx::query("SELECT account_id FROM inboxes WHERE token = ?")
+        .bind(&request.token)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let account_id: String = super::found(owner)?.get(0);
     let headers = serde_json::to_string(&request.headers).unwrap_or_else(|_| "[]".to_owned());
     sqlx::query("INSERT INTO inbox_requests (token, received_at, method, headers, body) VALUES (?, ?, ?, ?, ?)")
         .bind(&request.token)
@@ -91,16 +115,33 @@ pub(super) async fn record_inbox_request(
         .bind(&request.method)
         .bind(headers)
         .bind(&request.body)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
-    Ok(())
+    sqlx::query(
+        "DELETE FROM inbox_requests WHERE token = ?1 AND seq <= (
+             SELECT seq FROM inbox_requests WHERE token = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)",
+    )
+    .bind(&request.token)
+    .bind(INBOX_KEEP)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(account_id)
 }
 
 pub(super) async fn inbox_requests(
     pool: &SqlitePool,
+    account: &Account,
     token: &str,
     limit: u32,
 ) -> StoreResult<Vec<InboxRequest>> {
+    super::found(
+        sqlx::query("SELECT 1 FROM inboxes WHERE token = ? AND account_id = ?")
+            .bind(token)
+            .bind(&account.id)
+            .fetch_optional(pool)
+            .await?,
+    )?;
     let rows = sqlx::query("SELECT token, received_at, method, headers, body FROM inbox_requests WHERE token = ? ORDER BY seq DESC LIMIT ?")
         .bind(token)
         .bind(limit)

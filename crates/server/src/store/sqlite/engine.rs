@@ -37,7 +37,7 @@ pub(super) async fn claim_due(
     }
     let rows = sqlx::query(
         "SELECT d.seq, d.id, d.attempt_count, d.round_base, e.id AS event_id, e.type, e.body,
-                w.seq AS webhook_seq, w.id AS webhook_id, w.url, w.secret, a.email
+                w.seq AS webhook_seq, w.id AS webhook_id, w.url, w.secret, a.email, d.account_id
          FROM deliveries d
          JOIN events e ON e.seq = d.event_seq
          JOIN webhooks w ON w.seq = d.webhook_seq
@@ -64,6 +64,7 @@ pub(super) async fn claim_due(
             webhook_id: row.get("webhook_id"),
             url: row.get("url"),
             secret: row.get("secret"),
+            account_id: row.get("account_id"),
             account_email: row.get("email"),
         })
         .collect())

@@ -84,6 +84,7 @@ pub(super) async fn insert(
                 webhook_id: webhook.get("id"),
                 url: webhook.get("url"),
                 secret: webhook.get("secret"),
+                account_id: account.id.clone(),
                 account_email: account.email.clone(),
             });
         }

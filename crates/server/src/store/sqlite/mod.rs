@@ -210,11 +210,19 @@ impl Store for SqliteStore {
         accounts::mark_email_failed(&self.writer, id, error).await
     }
 
-    async fn record_inbox_request(&self, request: InboxRequest) -> StoreResult<()> {
+    async fn create_inbox(&self, account: &Account, now_ms: i64) -> StoreResult<String> {
+        accounts::create_inbox(&self.writer, account, now_ms).await
+    }
+    async fn record_inbox_request(&self, request: InboxRequest) -> StoreResult<String> {
         accounts::record_inbox_request(&self.writer, request).await
     }
-    async fn inbox_requests(&self, token: &str, limit: u32) -> StoreResult<Vec<InboxRequest>> {
-        accounts::inbox_requests(&self.readers, token, limit).await
+    async fn inbox_requests(
+        &self,
+        account: &Account,
+        token: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<InboxRequest>> {
+        accounts::inbox_requests(&self.readers, account, token, limit).await
     }
 }
 

@@ -1,0 +1,131 @@
+//! Inboxes: receivers built into the server. `POST /v1/inboxes` creates one; anything sent to
+//! `/inbox/{token}` is recorded and listed by `GET /v1/inboxes/{token}/requests`, so the whole
+//! loop can be tried without running a receiver.
+
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use bytes::Bytes;
+use serde::Serialize;
+use warp::http::{HeaderMap, Method, StatusCode};
+use warp::Filter;
+
+use super::error::ApiError;
+use super::json::{self, reply};
+use super::{auth, with_state, AppState};
+use crate::clock::now_ms;
+use crate::live::LiveEvent;
+use crate::store::{Account, InboxRequest};
+
+#[derive(Serialize)]
+struct CapturedView {
+    received_at: String,
+    method: String,
+    headers: Vec<(String, String)>,
+    /// The body as text (lossy UTF-8), for display and verification.
+    body: String,
+    /// The exact body bytes.
+    body_base64: String,
+}
+
+/// The routes.
+pub fn routes(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
+    let create = warp::path!("v1" / "inboxes")
+        .and(warp::post())
+        .and(auth::account(state.clone()))
+        .and(with_state(&state))
+        .and_then(create);
+    let list = warp::path!("v1" / "inboxes" / String / "requests")
+        .and(warp::get())
+        .and(auth::account(state.clone()))
+        .and(with_state(&state))
+        .and_then(list);
+    let capture = warp::path!("inbox" / String)
+        .and(warp::method())
+        .and(warp::header::headers_cloned())
+        .and(json::body())
+        .and(with_state(&state))
+        .and_then(capture);
+    create.or(list).unify().or(capture).unify()
+}
+
+async fn create(
+    account: Account,
+    state: Arc<AppState>,
+) -> Result<warp::reply::Response, warp::Rejection> {
+    let token = state
+        .store
+        .create_inbox(&account, now_ms())
+        .await
+        .map_err(|e| ApiError::from_store(e, "inbox"))?;
+    let url = format!("/inbox/{token}");
+    Ok(reply(
+        StatusCode::CREATED,
+        &serde_json::json!({ "token": token, "path": url }),
+    ))
+}
+
+async fn list(
+    token: String,
+    account: Account,
+    state: Arc<AppState>,
+) -> Result<warp::reply::Response, warp::Rejection> {
+    let requests = state
+        .store
+        .inbox_requests(&account, &token, 100)
+        .await
+        .map_err(|e| ApiError::from_store(e, "inbox"))?;
+    let data: Vec<CapturedView> = requests
+        .into_iter()
+        .map(|r| CapturedView {
+            received_at: json::time_ms(r.received_at),
+            method: r.method,
+            headers: r.headers,
+            body: String::from_utf8_lossy(&r.body).into_owned(),
+            body_base64: BASE64.encode(&r.body),
+        })
+        .collect();
+    Ok(reply(StatusCode::OK, &serde_json::json!({ "data": data })))
+}
+
+async fn capture(
+    token: String,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+    state: Arc<AppState>,
+) -> Result<warp::reply::Response, warp::Rejection> {
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let request = InboxRequest {
+        token: token.clone(),
+        received_at: now_ms(),
+        method: method.to_string(),
+        headers,
+        body: body.to_vec(),
+    };
+    let account_id = state
+        .store
+        .record_inbox_request(request)
+        .await
+        .map_err(|e| ApiError::from_store(e, "inbox"))?;
+    state.live.publish(LiveEvent {
+        account_id,
+        kind: "inbox.request",
+        data: serde_json::json!({ "token": token, "method": method.as_str(), "bytes": body.len() }),
+    });
+    Ok(reply(
+        StatusCode::OK,
+        &serde_json::json!({ "received": true }),
+    ))
+}
