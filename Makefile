@@ -11,7 +11,7 @@ WASM_BINDGEN_VERSION := $(shell sed -n 's/^wasm-bindgen = { version = "=\([0-9.]
 .PHONY: run test test-rust lint core-nostd wasm-target wasm-bindgen-cli node-deps pkg server-bin test-js bench bench-js clean
 
 ## The main job: build and start the reference server with its embedded store.
-run:
+run: pkg
 	$(CARGO) build --release -p cdhooks-server
 	./target/release/cdhooks-server dev
 

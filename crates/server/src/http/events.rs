@@ -110,5 +110,10 @@ fn event_types() -> warp::reply::Response {
             })
         })
         .collect();
-    reply(StatusCode::OK, &serde_json::json!({ "data": types }))
+    // A struct, not `json!`, so each example keeps its key order.
+    #[derive(Serialize)]
+    struct Catalog {
+        data: Vec<EventType>,
+    }
+    reply(StatusCode::OK, &Catalog { data: types })
 }

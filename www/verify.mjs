@@ -1,0 +1,84 @@
+// Verification for the browser tool, on top of the cdhooks package's browser build: split a
+// pasted raw HTTP request, check whichever signatures it carries, explain the outcome in
+// plain words. Nothing here sends anything anywhere.
+import { verifyWebhook, signWebhook, Webhook, WebhookVerificationError } from '/pkg/src/browser.mjs';
+
+/** What each error code means, for people. */
+export const EXPLANATIONS = {
+  missing_header: 'A webhook-id, webhook-timestamp or webhook-signature header is missing.',
+  invalid_timestamp: 'webhook-timestamp is not a Unix time in seconds.',
+  timestamp_too_old: 'The timestamp is more than the tolerance in the past: a replay, an old capture, or a wrong clock. Tick "ignore the timestamp\'s age" for old captures.',
+  timestamp_too_new: 'The timestamp is in the future beyond the tolerance: a clock is wrong.',
+  malformed_signature: "webhook-signature must be space-separated 'v1,<base64>' entries.",
+  no_supported_signature: "webhook-signature has no 'v1,' entry.",
+  signature_mismatch: 'The signature does not match: a wrong secret, or a body that changed (even one space or a re-serialised JSON).',
+  invalid_secret: "The secret is empty, or starts with 'whsec_' but the rest is not valid base64.",
+  invalid_payload: 'The signature matches but the body is not JSON.',
+};
+
+/** Splits a raw HTTP request (request line, headers, blank line, body); null if it is not one. */
+export function parseRawRequest(text) {
+  const match = /^[A-Z]+ \S+ HTTP\/\d(?:\.\d)?\r?\n/.exec(text);
+  if (!match) return null;
+  const rest = text.slice(match[0].length);
+  const split = /\r?\n\r?\n/.exec(rest);
+  const head = split ? rest.slice(0, split.index) : rest;
+  const body = split ? rest.slice(split.index + split[0].length) : '';
+  return { headers: parseHeaderLines(head), body };
+}
+
+/** `Name: value` lines into an object with lowercase names. */
+export function parseHeaderLines(text) {
+  const headers = {};
+  for (const line of text.split(/\r?\n/)) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return headers;
+}
+
+/**
+ * Checks a delivery with every scheme it carries. Returns a list of
+ * `{ scheme, ok, code?, message }`, one per scheme found.
+ */
+export function verifyDelivery({ body, headers, secret, ignoreAge }) {
+  const results = [];
+  if (!secret) return [{ scheme: 'none', ok: false, code: 'invalid_secret', message: 'Enter the webhook secret.' }];
+  const hasV1 = 'webhook-signature' in headers || 'webhook-id' in headers || 'webhook-timestamp' in headers;
+  if (hasV1) {
+    try {
+      const wh = new Webhook(secret, { toleranceSeconds: ignoreAge ? 1e11 : 300 });
+      const event = wh.verify(body, headers);
+      results.push({ scheme: 'Standard Webhooks v1', ok: true, message: `Verified: ${event.type ?? 'event'} ${event.id ?? ''}`.trim() });
+    } catch (e) {
+      if (!(e instanceof WebhookVerificationError)) throw e;
+      results.push({ scheme: 'Standard Webhooks v1', ok: false, code: e.code, message: EXPLANATIONS[e.code] ?? e.message });
+    }
+  }
+  if ('x-webhook-signature' in headers) {
+    const ok = verifyWebhook(body, headers['x-webhook-signature'], secret);
+    results.push({
+      scheme: "X-Webhook-Signature (the docs' hex HMAC)",
+      ok,
+      code: ok ? undefined : 'signature_mismatch',
+      message: ok ? 'Verified' : EXPLANATIONS.signature_mismatch + ' It must be exactly 64 lowercase hex digits.',
+    });
+  }
+  if (results.length === 0) {
+    results.push({ scheme: 'none', ok: false, code: 'missing_header', message: 'No signature header found: paste X-Webhook-Signature or the webhook-* headers.' });
+  }
+  return results;
+}
+
+/** The headers a sender would send for `body` now. */
+export function signDelivery({ body, secret }) {
+  const id = `msg_${Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('')}`;
+  const timestamp = Math.floor(Date.now() / 1000);
+  return {
+    'X-Webhook-Signature': signWebhook(body, secret),
+    'webhook-id': id,
+    'webhook-timestamp': String(timestamp),
+    'webhook-signature': new Webhook(secret).sign(id, timestamp, body),
+  };
+}
