@@ -76,3 +76,7 @@ test-js: pkg server-bin
 bench:
 	$(CARGO) build --release -p cdhooks-server -p cdhooks-bench
 	./target/release/cdhooks-bench --server target/release/cdhooks-server --out bench/RESULTS.md
+
+## The JS verification benchmark (not part of `make test`); writes bench/JS-RESULTS.md.
+bench-js: pkg
+	node bench/verify.mjs

@@ -102,7 +102,7 @@ export function createApi(glue) {
     const v = scratch(offset + text.length * 3 + extra);
     const n = text.length;
     // Short ASCII strings are copied directly; anything else goes through encodeInto.
-    if (n <= 256) {
+    if (n <= 64) {
       let i = 0;
       for (; i < n; i++) {
         const c = text.charCodeAt(i);

@@ -1,0 +1,107 @@
+// `make bench-js`: verification speed of the `cdhooks` package against the docs' snippet and
+// the usual alternatives, in one process, interleaved (each contender runs a short slice in
+// turn, several rounds), at 300 B, 4 KiB, 64 KiB and 1 MiB. A benchmark, not a test.
+import { createHmac, timingSafeEqual, webcrypto } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { execSync } from 'node:child_process';
+import { cpus } from 'node:os';
+import { verify as octokitVerify } from '@octokit/webhooks-methods';
+import { createHMAC, createSHA256 } from 'hash-wasm';
+import { Webhook as StandardWebhook } from 'standardwebhooks';
+import { verifyWebhook, signWebhook, Webhook } from 'cdhooks';
+
+const SECRET = 'your_webhook_secret';
+const SIZES = [['300 B', 300], ['4 KiB', 4096], ['64 KiB', 65536], ['1 MiB', 1 << 20]];
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
+const SLICE_MS = Number(process.env.SLICE_MS ?? 150);
+
+function docsVerify(payload, signature, secret) {
+  const expected = createHmac('sha256', secret).update(payload).digest('hex');
+  return timingSafeEqual(Buffer.from(signature), Buffer.from(expected));
+}
+
+/** A JSON event body of about `size` bytes. */
+function eventBody(size) {
+  const head = { id: 'evt_abc123', type: 'server.started', created_at: '2025-01-15T10:30:00Z', data: { server_id: 'srv_abc123', name: 'production-web-01', status: 'running', ip: '192.168.1.100', note: '' } };
+  const base = JSON.stringify(head).length;
+  head.data.note = 'x'.repeat(Math.max(0, size - base));
+  return JSON.stringify(head);
+}
+
+async function contenders(body) {
+  const bytes = Buffer.from(body);
+  const hex = signWebhook(body, SECRET);
+  const ts = Math.floor(Date.now() / 1000);
+  const ours = new Webhook(SECRET);
+  const headers = { 'webhook-id': 'evt_abc123', 'webhook-timestamp': String(ts), 'webhook-signature': ours.sign('evt_abc123', ts, body) };
+  const reference = new StandardWebhook(SECRET, { format: 'raw' });
+  const key = await webcrypto.subtle.importKey('raw', new TextEncoder().encode(SECRET), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+  const rawSig = Buffer.from(hex, 'hex');
+  const hw = await createHMAC(createSHA256(), SECRET);
+  const check = (ok) => {
+    if (ok !== true && ok?.type !== 'server.started') throw new Error('a contender failed to verify');
+  };
+  return [
+    { name: "docs' snippet (node:crypto)", sync: true, run: () => check(docsVerify(body, hex, SECRET)) },
+    { name: 'crypto.subtle.verify, cached key', sync: false, run: async () => check(await webcrypto.subtle.verify('HMAC', key, rawSig, bytes)) },
+    { name: 'standardwebhooks Webhook.verify', sync: true, run: () => check(reference.verify(body, headers)) },
+    { name: '@octokit/webhooks-methods verify', sync: false, run: async () => check(await octokitVerify(SECRET, body, `sha256=${hex}`)) },
+    { name: 'hash-wasm HMAC', sync: true, run: () => { hw.init(); hw.update(bytes); check(hw.digest('hex') === hex); } },
+    { name: 'cdhooks verifyWebhook (string)', sync: true, run: () => check(verifyWebhook(body, hex, SECRET)) },
+    { name: 'cdhooks verifyWebhook (bytes)', sync: true, run: () => check(verifyWebhook(bytes, hex, SECRET)) },
+    { name: 'cdhooks Webhook.verify', sync: true, run: () => check(ours.verify(body, headers)) },
+  ];
+}
+
+async function slice(c) {
+  const end = performance.now() + SLICE_MS;
+  let ops = 0;
+  const start = performance.now();
+  if (c.sync) {
+    while (performance.now() < end) {
+      for (let i = 0; i < 16; i++) c.run();
+      ops += 16;
+    }
+  } else {
+    while (performance.now() < end) {
+      await c.run();
+      ops++;
+    }
+  }
+  return { ops, ms: performance.now() - start };
+}
+
+const rows = [];
+for (const [label, size] of SIZES) {
+  const body = eventBody(size);
+  const list = await contenders(body);
+  for (const c of list) await slice({ ...c, run: c.run }); // warm-up
+  const totals = list.map(() => ({ ops: 0, ms: 0 }));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let i = 0; i < list.length; i++) {
+      const r = await slice(list[i]);
+      totals[i].ops += r.ops;
+      totals[i].ms += r.ms;
+    }
+  }
+  const docs = totals[0].ops / totals[0].ms;
+  list.forEach((c, i) => {
+    const perMs = totals[i].ops / totals[i].ms;
+    rows.push({ size: label, name: c.name, opsPerSec: perMs * 1000, mbPerSec: (perMs * 1000 * body.length) / 1e6, ratio: perMs / docs });
+  });
+  process.stderr.write(`${label} done\n`);
+}
+
+const fmt = (n) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1));
+let table = '| payload | implementation | ops/s | MB/s | × docs snippet |\n|---|---|---:|---:|---:|\n';
+for (const r of rows) table += `| ${r.size} | ${r.name} | ${fmt(r.opsPerSec)} | ${fmt(r.mbPerSec)} | ${r.ratio.toFixed(2)} |\n`;
+const by = (size, name) => rows.find((r) => r.size === size && r.name === name);
+const summary = [
+  `verifyWebhook (string, 300 B) vs docs' snippet: ${by('300 B', 'cdhooks verifyWebhook (string)').ratio.toFixed(2)}× (target 1.25×)`,
+  `Webhook.verify vs standardwebhooks (300 B): ${(by('300 B', 'cdhooks Webhook.verify').opsPerSec / by('300 B', 'standardwebhooks Webhook.verify').opsPerSec).toFixed(1)}× (target 4×)`,
+  `verifyWebhook (bytes, 1 MiB) vs hash-wasm: ${(by('1 MiB', 'cdhooks verifyWebhook (bytes)').opsPerSec / by('1 MiB', 'hash-wasm HMAC').opsPerSec).toFixed(2)}× (target 1.05×)`,
+];
+const commit = execSync('git rev-parse --short HEAD').toString().trim();
+const report = `# JS verification benchmark\n\n\`make bench-js\` on ${new Date().toISOString().slice(0, 16)}Z, commit \`${commit}\`, Node ${process.version}, ${cpus().length} cores, ${cpus()[0]?.model?.trim()}. ${ROUNDS} interleaved rounds of ${SLICE_MS} ms per implementation and size.\n\n${table}\n${summary.map((s) => `- ${s}`).join('\n')}\n`;
+console.log(`\n${table}\n${summary.join('\n')}`);
+writeFileSync(new URL('JS-RESULTS.md', import.meta.url), report);
