@@ -38,6 +38,11 @@ impl LiveHub {
         let _ = self.0.send(event);
     }
 
+    /// Whether anyone listens (so publishers can skip building events).
+    pub fn has_subscribers(&self) -> bool {
+        self.0.receiver_count() > 0
+    }
+
     /// A new subscription.
     pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
         self.0.subscribe()

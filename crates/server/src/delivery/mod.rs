@@ -141,14 +141,6 @@ impl DeliveryEngine {
     }
 
     async fn deliver(self: Arc<Self>, delivery: ClaimedDelivery) {
-        let span = tracing::info_span!(
-            "delivery",
-            delivery = %delivery.id,
-            webhook = %delivery.webhook_id,
-            attempt = delivery.attempt_count + 1
-        );
-        let _entered = span.enter();
-        drop(_entered);
         let limit = self.webhook_limit(delivery.webhook_seq);
         let result = {
             let _webhook_permit = limit.acquire().await;
@@ -157,14 +149,24 @@ impl DeliveryEngine {
         };
         let unit: f64 = rand::rng().random();
         let outcome = schedule::outcome(&delivery, result, self.rules, unit);
+        // Fields on the events themselves rather than a span per delivery: a span would be
+        // built (and its fields formatted) for every delivery even when nothing is logged.
         match &outcome.attempt.error_kind {
-            None => tracing::debug!(parent: &span, "delivered"),
-            Some(kind) => {
-                tracing::info!(parent: &span, kind, status = ?outcome.attempt.status_code, "attempt failed")
+            None => {
+                tracing::debug!(delivery = %delivery.id, attempt = outcome.attempt.number, "delivered")
             }
+            Some(kind) => tracing::info!(
+                delivery = %delivery.id,
+                webhook = %delivery.webhook_id,
+                attempt = outcome.attempt.number,
+                kind,
+                status = ?outcome.attempt.status_code,
+                "attempt failed"
+            ),
         }
         let retry = matches!(outcome.next, crate::store::NextStep::RetryAt(_));
-        let announcement = LiveEvent {
+        // Built only when a dashboard listens.
+        let announcement = self.live.has_subscribers().then(|| LiveEvent {
             account_id: delivery.account_id.clone(),
             kind: "delivery.attempted",
             data: serde_json::json!({
@@ -181,11 +183,17 @@ impl DeliveryEngine {
                     crate::store::NextStep::GiveUp { .. } => "failed",
                 },
             }),
-        };
+        });
         match self.store.record_outcome(outcome).await {
-            Ok(()) => self.live.publish(announcement),
+            Ok(()) => {
+                if let Some(announcement) = announcement {
+                    self.live.publish(announcement);
+                }
+            }
             // The lease expires and the delivery is claimed again: at-least-once.
-            Err(error) => tracing::error!(parent: &span, %error, "could not record the attempt"),
+            Err(error) => {
+                tracing::error!(delivery = %delivery.id, %error, "could not record the attempt")
+            }
         }
         let before = self.in_flight.fetch_sub(1, Ordering::Relaxed);
         if retry || before >= self.max_in_flight {

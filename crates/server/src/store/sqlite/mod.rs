@@ -39,6 +39,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Queue of the group-commit task.
     batch: mpsc::Sender<WriteOp>,
+    /// The connection that checkpoints the WAL.
+    checkpointer: SqlitePool,
 }
 
 impl SqliteStore {
@@ -55,12 +57,19 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .pragma("cache_size", "-2000")
             .statement_cache_capacity(64);
+        // Checkpoints run on their own connection (below), so the writer never stalls on the
+        // fsyncs of an automatic checkpoint in the middle of a request.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
-            .connect_with(options.clone())
+            .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
             .await?;
         sqlx::migrate!("./migrations").run(&writer).await?;
+        let checkpointer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        tokio::spawn(checkpoint_loop(checkpointer.clone()));
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
@@ -71,13 +80,15 @@ impl SqliteStore {
             readers,
             writer,
             batch,
+            checkpointer,
         })
     }
 
-    /// Closes both pools after the writer drained.
+    /// Closes the pools after the writer drained.
     pub async fn close(&self) {
         self.writer.close().await;
         self.readers.close().await;
+        self.checkpointer.close().await;
     }
 
     async fn submit<T>(
@@ -223,6 +234,29 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<InboxRequest>> {
         accounts::inbox_requests(&self.readers, account, token, limit).await
+    }
+}
+
+/// How often the WAL is copied back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Copies committed WAL frames into the database file in the background (PASSIVE: it never
+/// waits for or blocks the writer). Ends when the store closes.
+async fn checkpoint_loop(pool: SqlitePool) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    loop {
+        tick.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            Ok(_) => {}
+            Err(sqlx::Error::PoolClosed) => return,
+            Err(error) => tracing::warn!(%error, "WAL checkpoint failed"),
+        }
     }
 }
 
