@@ -57,12 +57,19 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .pragma("cache_size", "-2000")
             .statement_cache_capacity(64);
-        // Checkpoints run on their own connection (below), so the writer never stalls on the
-        // fsyncs of an automatic checkpoint in the middle of a request.
+        // Checkpoints mostly run on their own connection (below), so the writer rarely stalls on
+        // a checkpoint's fsyncs mid-request. The writer keeps a large automatic checkpoint as
+        // the backstop that lets the WAL restart from its beginning (only a checkpoint that
+        // catches up with the last commit can), so the WAL stays bounded under constant load.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
-            .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
+            .connect_with(
+                options
+                    .clone()
+                    .pragma("wal_autocheckpoint", "4000")
+                    .pragma("journal_size_limit", "67108864"),
+            )
             .await?;
         sqlx::migrate!("./migrations").run(&writer).await?;
         let checkpointer = SqlitePoolOptions::new()
