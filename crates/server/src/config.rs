@@ -48,7 +48,7 @@ pub struct ServeConfig {
     #[arg(long, env = "CDHOOKS_ATTEMPT_TIMEOUT_MS", default_value_t = 10_000)]
     pub attempt_timeout_ms: u64,
     /// Attempts in flight at once, over all webhooks.
-    #[arg(long, env = "CDHOOKS_WORKERS", default_value_t = 128)]
+    #[arg(long, env = "CDHOOKS_WORKERS", default_value_t = 64)]
     pub workers: usize,
     /// Attempts in flight at once to one webhook, so a slow endpoint cannot starve the others.
     #[arg(long, env = "CDHOOKS_PER_WEBHOOK_CONCURRENCY", default_value_t = 16)]
@@ -74,7 +74,7 @@ impl ServeConfig {
             retry_base_ms: 60_000,
             max_attempts: 5,
             attempt_timeout_ms: 10_000,
-            workers: 128,
+            workers: 64,
             per_webhook_concurrency: 16,
             www_dir: PathBuf::from("www"),
             pkg_dir: PathBuf::from("pkg"),
