@@ -43,6 +43,9 @@ struct Args {
     /// Events of the fan-out scenario.
     #[arg(long, default_value_t = 2_000)]
     fanout_events: usize,
+    /// Runs of the fan-out scenario (it has no target; one run keeps `make bench` short).
+    #[arg(long, default_value_t = 1)]
+    fanout_runs: usize,
     /// Where the results go (Markdown).
     #[arg(long, default_value = "bench/RESULTS.md")]
     out: PathBuf,
@@ -488,7 +491,7 @@ async fn main() {
     );
     let report = format!(
         "# Delivery benchmark\n\n\
-         `make bench` on {date}, commit `{commit}`, {machine}. Median of {runs} runs for burst and fan-out; \
+         `make bench` on {date}, commit `{commit}`, {machine}. Median of {runs} runs for the burst, {fanout_runs} for fan-out; \
          server, SQLite (WAL, every event committed before its 202), receiver and load client all on this machine, over loopback.\n\n\
          {table}\n\
          Burst: {burst} `POST /v1/events` from {conns} keep-alive connections, one webhook. Paced: {paced} events at {rate}/s. \
@@ -496,6 +499,7 @@ async fn main() {
         date = shell("date -u +%Y-%m-%dT%H:%MZ"),
         commit = shell("git rev-parse --short HEAD"),
         runs = args.runs,
+        fanout_runs = args.fanout_runs.max(1),
         burst = args.burst,
         conns = args.connections,
         paced = args.paced,
