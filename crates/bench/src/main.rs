@@ -400,7 +400,7 @@ async fn main() {
     }
     let mut fanout = vec![];
     let expected = (args.fanout_events * args.fanout_webhooks) as u64;
-    for run in 0..args.runs {
+    for run in 0..args.fanout_runs.max(1) {
         receiver.reset();
         let start = Instant::now();
         post_many(
