@@ -104,6 +104,7 @@ pub async fn start(config: ServeConfig) -> Result<Server, StartError> {
         shutdown: shutdown.clone(),
         www_dir: config.www_dir.clone(),
         pkg_dir: config.pkg_dir.clone(),
+        accounts: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind(config.bind).await?;
     let addr = listener.local_addr()?;

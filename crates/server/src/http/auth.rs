@@ -1,6 +1,12 @@
 //! `Authorization: Bearer <api key>` → the caller's [`Account`].
+//!
+//! Found accounts are cached by key hash for [`CACHE_TTL`], so the hot path (emitting events)
+//! does not query the store for every request. Keys cannot be revoked yet; when they can, the
+//! revocation must clear this cache.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use warp::Filter;
 
@@ -8,6 +14,32 @@ use super::error::ApiError;
 use super::AppState;
 use crate::domain::api_key;
 use crate::store::Account;
+
+/// How long a found account is trusted without asking the store again.
+pub const CACHE_TTL: Duration = Duration::from_secs(30);
+/// The most cached accounts (the cache is emptied when full).
+const CACHE_MAX: usize = 10_000;
+
+/// Accounts recently found, by API key hash.
+#[derive(Default)]
+pub struct AccountCache(Mutex<HashMap<String, (Account, Instant)>>);
+
+impl AccountCache {
+    fn get(&self, hash: &str) -> Option<Account> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(hash)
+            .filter(|(_, at)| at.elapsed() < CACHE_TTL)
+            .map(|(a, _)| a.clone())
+    }
+
+    fn put(&self, hash: String, account: Account) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= CACHE_MAX {
+            map.clear();
+        }
+        map.insert(hash, (account, Instant::now()));
+    }
+}
 
 /// Extracts the authenticated account, or rejects with 401.
 pub fn account(
@@ -25,8 +57,15 @@ pub fn account(
                 .map(str::trim)
                 .filter(|k| !k.is_empty())
                 .ok_or_else(ApiError::unauthorized)?;
-            match state.store.account_by_key_hash(&api_key::hash(key)).await {
-                Ok(Some(account)) => Ok::<Account, warp::Rejection>(account),
+            let hash = api_key::hash(key);
+            if let Some(account) = state.accounts.get(&hash) {
+                return Ok(account);
+            }
+            match state.store.account_by_key_hash(&hash).await {
+                Ok(Some(account)) => {
+                    state.accounts.put(hash, account.clone());
+                    Ok::<Account, warp::Rejection>(account)
+                }
                 Ok(None) => Err(ApiError::unauthorized().into()),
                 Err(e) => Err(ApiError::internal(&e).into()),
             }

@@ -18,12 +18,6 @@ use crate::domain::event::{EmitEventRequest, NewEvent};
 use crate::store::Account;
 
 #[derive(Serialize)]
-struct Accepted<'a> {
-    event: &'a RawValue,
-    deliveries: u32,
-}
-
-#[derive(Serialize)]
 struct EventType {
     name: &'static str,
     description: &'static str,
@@ -69,14 +63,18 @@ async fn emit(
         .map_err(|e| ApiError::from_store(e, "event"))?;
     let deliveries = inserted.deliveries;
     state.engine.dispatch(inserted.claimed);
-    let event = raw(&envelope)?;
-    Ok(reply(
-        StatusCode::ACCEPTED,
-        &Accepted {
-            event: &event,
-            deliveries,
-        },
-    ))
+    // The envelope is already JSON: splice it in rather than parse and serialise it again.
+    let mut body = Vec::with_capacity(envelope.len() + 32);
+    body.extend_from_slice(b"{\"event\":");
+    body.extend_from_slice(&envelope);
+    body.extend_from_slice(format!(",\"deliveries\":{deliveries}}}").as_bytes());
+    let mut response = warp::http::Response::new(body.into());
+    *response.status_mut() = StatusCode::ACCEPTED;
+    response.headers_mut().insert(
+        "content-type",
+        warp::http::HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
 }
 
 async fn get(

@@ -40,6 +40,8 @@ pub struct AppState {
     pub www_dir: std::path::PathBuf,
     /// The npm package (its browser build is served at `/pkg/`).
     pub pkg_dir: std::path::PathBuf,
+    /// Recently authenticated accounts.
+    pub accounts: auth::AccountCache,
 }
 
 /// Hands the state to a handler.
