@@ -145,7 +145,10 @@ impl Server {
         let r = http
             .post(format!("{}/v1/webhooks", self.base))
             .bearer_auth(&self.key)
-            .json(&json!({"url": url, "events": [event], "secret": "your_webhook_secret"}))
+            .header("content-type", "application/json")
+            .body(
+                json!({"url": url, "events": [event], "secret": "your_webhook_secret"}).to_string(),
+            )
             .send()
             .await
             .unwrap();
@@ -223,7 +226,10 @@ async fn post_many(
                 }
                 let sent_us = epoch.elapsed().as_micros() as u64;
                 let body = json!({"type": event_type, "data": {"n": i, "sent_us": sent_us}});
-                let mut request = http.post(&url).json(&body);
+                let mut request = http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body.to_string());
                 if let Some(key) = &key {
                     request = request.bearer_auth(key);
                 }
@@ -368,7 +374,8 @@ async fn main() {
             let response = http
                 .post(&url)
                 .bearer_auth(key)
-                .json(&body)
+                .header("content-type", "application/json")
+                .body(body.to_string())
                 .send()
                 .await
                 .expect("request");
