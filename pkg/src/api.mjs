@@ -120,8 +120,8 @@ export function createApi(glue) {
     return bytes.length;
   }
 
-  function writePayload(payload, offset, extra) {
-    const bytes = bytesOf(payload);
+  /** Writes a payload whose bytes (or null for a string) `bytesOf` already found. */
+  function writePayload(payload, bytes, offset, extra) {
     return bytes === null ? writeString(payload, offset, extra) : writeBytes(bytes, offset, extra);
   }
 
@@ -188,18 +188,18 @@ export function createApi(glue) {
    * `payload` under `secret`. Never throws because of what a sender put in a request.
    */
   function verifyWebhook(payload, signature, secret) {
-    if (typeof payload !== 'string') bytesOf(payload);
+    const bytes = bytesOf(payload);
     const key = legacyKey(secret);
     if (!writeSignature(signature)) return false;
-    const len = writePayload(payload, LEGACY_PAYLOAD_OFFSET, 0);
+    const len = writePayload(payload, bytes, LEGACY_PAYLOAD_OFFSET, 0);
     return key.verify(buffer, len);
   }
 
   /** The hex HMAC-SHA256 signature of `payload` under `secret`. */
   function signWebhook(payload, secret) {
-    if (typeof payload !== 'string') bytesOf(payload);
+    const bytes = bytesOf(payload);
     const key = legacyKey(secret);
-    const len = writePayload(payload, 0, SIGNATURE_HEX_LEN);
+    const len = writePayload(payload, bytes, 0, SIGNATURE_HEX_LEN);
     key.sign(buffer, len);
     return latin1(scratch(len + SIGNATURE_HEX_LEN), len, SIGNATURE_HEX_LEN);
   }
@@ -275,7 +275,7 @@ export function createApi(glue) {
         const tsLen = writeString(timestamp, idLen, 0);
         const sigLen = writeString(signature, idLen + tsLen, 0);
         const start = idLen + tsLen + sigLen;
-        const payloadLen = bytes === null ? writeString(payload, start, 0) : writeBytes(bytes, start, 0);
+        const payloadLen = writePayload(payload, bytes, start, 0);
         const code = this.#key.verify(buffer, idLen, tsLen, sigLen, payloadLen, Math.floor(Date.now() / 1000), this.#tolerance);
         if (code !== 0) throw new WebhookVerificationError(CODES[code] ?? 'signature_mismatch');
       } else {
@@ -306,7 +306,7 @@ export function createApi(glue) {
       }
       const bytes = bytesOf(payload);
       const idLen = writeString(id, 0, 0);
-      const payloadLen = bytes === null ? writeString(payload, idLen, V1_ENTRY_LEN) : writeBytes(bytes, idLen, V1_ENTRY_LEN);
+      const payloadLen = writePayload(payload, bytes, idLen, V1_ENTRY_LEN);
       scratch(idLen + payloadLen + V1_ENTRY_LEN);
       const written = this.#key.sign(buffer, idLen, timestampSeconds, payloadLen);
       return latin1(scratch(idLen + payloadLen + written), idLen + payloadLen, written);

@@ -2,31 +2,15 @@
 // legacy signature with the docs' own snippet, the v1 signature with the reference
 // `standardwebhooks` library, and both with the `cdhooks` package.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { Webhook as Reference } from 'standardwebhooks';
 import { verifyWebhook, Webhook } from 'cdhooks';
 import { docsVerify } from '../../pkg/test/helpers.mjs';
+import { startServer } from '../support.mjs';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(root, 'target', 'debug', 'cdhooks-server');
 const SECRET = 'your_webhook_secret';
 const DOCS_EVENTS = ['server.started', 'server.stopped', 'server.error'];
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createNetServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function receiver() {
   const got = [];
@@ -50,13 +34,8 @@ async function until(what, check, ms = 10000) {
 }
 
 test("the docs' flow: register, emit all nine types, verify what arrives", async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cdhooks-e2e-'));
-  const out = execFileSync(BIN, ['accounts', 'create', '--email', 'owner@example.com', '--data-dir', dir]).toString();
-  const key = out.trim().split('\n').pop();
-  const port = await freePort();
-  const child = spawn(BIN, ['serve', '--bind', `127.0.0.1:${port}`, '--data-dir', dir, '--allow-target', '127.0.0.0/8', '--allow-http'], { stdio: 'ignore' });
+  const { base, key, stop } = await startServer();
   const rx = await receiver();
-  const base = `http://127.0.0.1:${port}`;
   const api = (path, body) =>
     fetch(base + path, {
       method: body ? 'POST' : 'GET',
@@ -64,12 +43,6 @@ test("the docs' flow: register, emit all nine types, verify what arrives", async
       body: body && JSON.stringify(body),
     });
   try {
-    for (let i = 0; i < 200; i++) {
-      try {
-        if ((await fetch(`${base}/healthz`)).ok) break;
-      } catch {}
-      await new Promise((r) => setTimeout(r, 25));
-    }
     // The docs' registration body, with our loopback receiver as the URL.
     const created = await api('/v1/webhooks', { url: rx.url, events: DOCS_EVENTS, secret: SECRET });
     assert.equal(created.status, 201);
@@ -97,9 +70,7 @@ test("the docs' flow: register, emit all nine types, verify what arrives", async
       assert.equal(headers['webhook-id'], event.id);
     }
   } finally {
-    child.kill('SIGTERM');
     rx.server.close();
-    await new Promise((r) => child.on('exit', r));
-    rmSync(dir, { recursive: true, force: true });
+    await stop();
   }
 });

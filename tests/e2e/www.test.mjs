@@ -2,47 +2,23 @@
 // delivery; create an inbox and a webhook to it, emit, watch it arrive verified; see a webhook
 // disabled after failures and re-enable it. Screenshots go to tests/artifacts/ (not committed).
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer as createNetServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { signWebhook, Webhook } from 'cdhooks';
+import { freePort, root, startServer } from '../support.mjs';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(root, 'target', 'debug', 'cdhooks-server');
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(root, 'tests', 'artifacts');
 const available = existsSync(CHROMIUM);
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createNetServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-let dir, child, base, key, browser, page;
+let server, base, key, browser, page;
 
 before(async () => {
   if (!available) return;
-  dir = mkdtempSync(join(tmpdir(), 'cdhooks-www-'));
-  key = execFileSync(BIN, ['accounts', 'create', '--email', 'owner@example.com', '--data-dir', dir]).toString().trim().split('\n').pop();
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  child = spawn(BIN, ['serve', '--bind', `127.0.0.1:${port}`, '--data-dir', dir, '--allow-target', '127.0.0.0/8', '--allow-http',
-    '--retry-base-ms', '20', '--max-attempts', '2', '--attempt-timeout-ms', '1000',
-    '--www-dir', join(root, 'www'), '--pkg-dir', join(root, 'pkg')], { stdio: 'ignore' });
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await fetch(`${base}/healthz`)).ok) break;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  server = await startServer(['--retry-base-ms', '20', '--max-attempts', '2', '--attempt-timeout-ms', '1000',
+    '--www-dir', join(root, 'www'), '--pkg-dir', join(root, 'pkg')]);
+  ({ base, key } = server);
   const { chromium } = await import('playwright-core');
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -59,9 +35,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  child?.kill('SIGTERM');
-  if (child) await new Promise((r) => child.on('exit', r));
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await server?.stop();
 });
 
 function skipWithoutChromium(t) {

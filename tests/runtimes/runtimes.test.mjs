@@ -4,12 +4,10 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { extname, join, normalize } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { freePort, root } from '../support.mjs';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = (name) => join(root, 'node_modules', '.bin', name);
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -34,15 +32,6 @@ test('Deno', () => {
   });
   assertSmoke(parseResult(out));
 });
-
-function freePort() {
-  return new Promise((resolve) => {
-    const server = createNetServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 test('workerd, with the wasm as a module import', async () => {
   const port = await freePort();

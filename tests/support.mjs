@@ -1,0 +1,52 @@
+// Shared by the JS end-to-end tests: a free loopback port, and the real server binary started
+// on a fresh data dir with one account.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = fileURLToPath(new URL('..', import.meta.url));
+export const SERVER_BIN = join(root, 'target', 'debug', 'cdhooks-server');
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export function freePort() {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts `cdhooks-server serve` with loopback targets and http allowed, plus `extraArgs`;
+ * resolves once /healthz answers. `stop()` sends SIGTERM, waits, and removes the data dir.
+ */
+export async function startServer(extraArgs = []) {
+  const dir = mkdtempSync(join(tmpdir(), 'cdhooks-e2e-'));
+  const created = execFileSync(SERVER_BIN, ['accounts', 'create', '--email', 'owner@example.com', '--data-dir', dir]);
+  const key = created.toString().trim().split('\n').pop();
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const child = spawn(
+    SERVER_BIN,
+    ['serve', '--bind', `127.0.0.1:${port}`, '--data-dir', dir, '--allow-target', '127.0.0.0/8', '--allow-http', ...extraArgs],
+    { stdio: 'ignore' },
+  );
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  const stop = async () => {
+    child.kill('SIGTERM');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  };
+  for (let i = 0; i < 400; i++) {
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) return { base, key, dir, stop };
+    } catch {}
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  await stop();
+  throw new Error(`the server at ${base} did not start`);
+}
