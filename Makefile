@@ -79,4 +79,4 @@ bench:
 
 ## The JS verification benchmark (not part of `make test`); writes bench/JS-RESULTS.md.
 bench-js: pkg
-	node bench/verify.mjs
+	node --expose-gc bench/verify.mjs

@@ -9,8 +9,9 @@
 // one secret never re-key.
 
 const SIGNATURE_HEX_LEN = 64;
-const SIGNATURE_OFFSET = 0;
-const LEGACY_PAYLOAD_OFFSET = SIGNATURE_HEX_LEN;
+// String payloads up to this length are written together with the signature by one
+// `encodeInto` of their concatenation; longer ones are not copied into a joined string.
+const JOIN_LIMIT = 16384;
 const V1_ENTRY_LEN = 47;
 const DEFAULT_TOLERANCE_SECONDS = 300;
 
@@ -164,20 +165,20 @@ export function createApi(glue) {
     return key;
   }
 
-  /** Copies a 64-character signature into scratch; false if it cannot be the hex MAC. */
-  function writeSignature(signature) {
-    const v = scratch(SIGNATURE_HEX_LEN);
+  /** Copies a 64-character signature to `offset`; false if it cannot be the hex MAC. */
+  function writeSignature(signature, offset) {
+    const v = scratch(offset + SIGNATURE_HEX_LEN);
     if (typeof signature === 'string') {
       if (signature.length !== SIGNATURE_HEX_LEN) return false;
       for (let i = 0; i < SIGNATURE_HEX_LEN; i++) {
         const c = signature.charCodeAt(i);
         if (c > 0x7f) return false;
-        v[SIGNATURE_OFFSET + i] = c;
+        v[offset + i] = c;
       }
       return true;
     }
     if (signature instanceof Uint8Array && signature.length === SIGNATURE_HEX_LEN) {
-      v.set(signature, SIGNATURE_OFFSET);
+      v.set(signature, offset);
       return true;
     }
     return false;
@@ -190,8 +191,17 @@ export function createApi(glue) {
   function verifyWebhook(payload, signature, secret) {
     const bytes = bytesOf(payload);
     const key = legacyKey(secret);
-    if (!writeSignature(signature)) return false;
-    const len = writePayload(payload, bytes, LEGACY_PAYLOAD_OFFSET, 0);
+    if (bytes === null && typeof signature === 'string' && payload.length <= JOIN_LIMIT) {
+      // Payload and signature in one write. The signature's last 64 bytes are taken as the
+      // signature: a 64-character signature with a non-ASCII character encodes to more bytes,
+      // and its last 64 then hold a UTF-8 continuation byte, which is never a hex digit, so
+      // the wasm side refuses it as malformed.
+      if (signature.length !== SIGNATURE_HEX_LEN) return false;
+      const written = encoder.encodeInto(payload + signature, scratch(payload.length * 3 + SIGNATURE_HEX_LEN * 3)).written;
+      return key.verify(buffer, written - SIGNATURE_HEX_LEN);
+    }
+    const len = writePayload(payload, bytes, 0, SIGNATURE_HEX_LEN);
+    if (!writeSignature(signature, len)) return false;
     return key.verify(buffer, len);
   }
 
@@ -271,11 +281,17 @@ export function createApi(glue) {
       const signature = headerValue(headers, 'webhook-signature');
       if (id !== null || timestamp !== null || signature !== null) {
         if (!id || timestamp === null || !signature) throw new WebhookVerificationError('missing_header');
-        const idLen = writeString(id, 0, 0);
-        const tsLen = writeString(timestamp, idLen, 0);
-        const sigLen = writeString(signature, idLen + tsLen, 0);
+        // The three header values in one write when they are ASCII, as they should be.
+        let idLen = id.length;
+        let tsLen = timestamp.length;
+        let sigLen = signature.length;
         const start = idLen + tsLen + sigLen;
-        const payloadLen = writePayload(payload, bytes, start, 0);
+        if (encoder.encodeInto(id + timestamp + signature, scratch(start * 3)).written !== start) {
+          idLen = writeString(id, 0, 0);
+          tsLen = writeString(timestamp, idLen, 0);
+          sigLen = writeString(signature, idLen + tsLen, 0);
+        }
+        const payloadLen = writePayload(payload, bytes, idLen + tsLen + sigLen, 0);
         const code = this.#key.verify(buffer, idLen, tsLen, sigLen, payloadLen, Math.floor(Date.now() / 1000), this.#tolerance);
         if (code !== 0) throw new WebhookVerificationError(CODES[code] ?? 'signature_mismatch');
       } else {

@@ -16,7 +16,7 @@ function randomString(max) {
 
 /** A signature that is right, or broken in one of the ways senders break them. */
 function candidate(right) {
-  switch (randomInt(0, 12)) {
+  switch (randomInt(0, 13)) {
     case 0: return right;
     case 1: return right.toUpperCase();
     case 2: return `sha256=${right}`;
@@ -26,6 +26,12 @@ function candidate(right) {
     case 6: { const i = randomInt(0, 64); return right.slice(0, i) + 'g' + right.slice(i + 1); }
     case 7: { const i = randomInt(0, 64); return right.slice(0, i) + (right[i] === 'a' ? 'b' : 'a') + right.slice(i + 1); }
     case 8: return 'é' + right.slice(2);
+    // 64 UTF-16 units with a non-ASCII one anywhere (more than 64 bytes in UTF-8).
+    case 12: {
+      const i = randomInt(0, 64);
+      const odd = ['é', 'ÿ', '\u0800', '\uffff', '\ud800', '\udfff'][randomInt(0, 6)];
+      return right.slice(0, i) + odd + right.slice(i + 1);
+    }
     case 9: return randomString(80);
     case 10: return '';
     default: return randomBytes(32).toString('hex');

@@ -2,7 +2,7 @@
 // `npm pack` gives a tarball that installs and works on its own.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,13 @@ test('require and import give the same working API', () => {
   }
   const sig = cjs.signWebhook('{}', 'your_webhook_secret');
   assert.equal(esm.verifyWebhook('{}', sig, 'your_webhook_secret'), true);
+});
+
+test('each shipped .wasm is at most 30 KB (30,000 bytes)', () => {
+  for (const target of ['node', 'web']) {
+    const { size } = statSync(new URL(`../gen/${target}/cdhooks_wasm_bg.wasm`, import.meta.url));
+    assert.ok(size <= 30_000, `gen/${target}/cdhooks_wasm_bg.wasm is ${size} bytes`);
+  }
 });
 
 test('npm pack gives a tarball that installs offline and runs in CJS and ESM', () => {

@@ -9,9 +9,9 @@
 
 use core::fmt;
 
-use hmac::Mac;
+use subtle::ConstantTimeEq;
 
-use crate::HmacSha256;
+use crate::keyed::KeyedMac;
 
 /// Length of a signature in hex: 32 MAC bytes, two digits each.
 pub const SIGNATURE_HEX_LEN: usize = 64;
@@ -89,26 +89,21 @@ pub fn verify(payload: &[u8], signature: &[u8], secret: &[u8]) -> Result<(), Ver
 /// never re-key.
 #[derive(Clone)]
 pub struct LegacyVerifier {
-    /// HMAC state with the key already absorbed.
-    keyed: HmacSha256,
+    /// HMAC states with the key already absorbed.
+    keyed: KeyedMac,
 }
 
 impl LegacyVerifier {
     /// Keys a verifier with the secret's bytes (any length, as Node's `createHmac` accepts).
     pub fn new(secret: &[u8]) -> Self {
-        // HMAC accepts keys of every length (long keys are hashed first), so this cannot fail.
-        let keyed = match HmacSha256::new_from_slice(secret) {
-            Ok(mac) => mac,
-            Err(_) => unreachable_hmac_key(),
-        };
-        LegacyVerifier { keyed }
+        LegacyVerifier {
+            keyed: KeyedMac::new(secret),
+        }
     }
 
     /// The raw MAC of `payload`.
     pub fn sign(&self, payload: &[u8]) -> [u8; 32] {
-        let mut mac = self.keyed.clone();
-        mac.update(payload);
-        mac.finalize().into_bytes().into()
+        self.keyed.mac(&[payload])
     }
 
     /// The header form of the signature of `payload`.
@@ -119,10 +114,11 @@ impl LegacyVerifier {
     /// Checks `signature` against `payload`, comparing the MAC in constant time.
     pub fn verify(&self, payload: &[u8], signature: &[u8]) -> Result<(), VerifyError> {
         let claimed = decode_signature(signature).ok_or(VerifyError::Malformed)?;
-        let mut mac = self.keyed.clone();
-        mac.update(payload);
-        mac.verify_slice(&claimed)
-            .map_err(|_| VerifyError::Mismatch)
+        if bool::from(self.sign(payload).ct_eq(&claimed)) {
+            Ok(())
+        } else {
+            Err(VerifyError::Mismatch)
+        }
     }
 }
 
@@ -147,11 +143,6 @@ fn decode_signature(signature: &[u8]) -> Option<[u8; 32]> {
         *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
     }
     Some(out)
-}
-
-#[cold]
-fn unreachable_hmac_key() -> ! {
-    panic!("HMAC-SHA256 accepts keys of any length")
 }
 
 #[cfg(test)]

@@ -51,10 +51,8 @@ extern crate alloc;
 pub mod catalog;
 #[cfg(feature = "alloc")]
 pub mod event;
+mod keyed;
 pub mod legacy;
 pub mod pattern;
 pub mod standard;
 pub mod timestamp;
-
-/// HMAC-SHA256, the MAC behind both schemes.
-pub(crate) type HmacSha256 = hmac::Hmac<sha2::Sha256>;

@@ -12,12 +12,10 @@
 
 use core::fmt;
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
-use hmac::Mac;
+use base64ct::{Base64, Encoding as _};
 use subtle::ConstantTimeEq;
 
-use crate::HmacSha256;
+use crate::keyed::KeyedMac;
 
 /// The tolerance receivers apply by default, in seconds, in both directions.
 pub const DEFAULT_TOLERANCE_SECONDS: u64 = 300;
@@ -102,7 +100,7 @@ impl SignatureHeader {
         let mut out = [0u8; SIGNATURE_HEADER_LEN];
         out[..3].copy_from_slice(b"v1,");
         // Cannot fail: 32 bytes encode to exactly 44 characters.
-        let _ = BASE64.encode_slice(mac, &mut out[3..]);
+        let _ = Base64::encode(mac, &mut out[3..]);
         SignatureHeader(out)
     }
 
@@ -130,8 +128,8 @@ impl fmt::Display for SignatureHeader {
 /// The HMAC key schedule is absorbed in the constructor; each call clones that state.
 #[derive(Clone)]
 pub struct StandardVerifier {
-    /// HMAC state with the key already absorbed.
-    keyed: HmacSha256,
+    /// HMAC states with the key already absorbed.
+    keyed: KeyedMac,
 }
 
 impl StandardVerifier {
@@ -152,21 +150,17 @@ impl StandardVerifier {
         if key.is_empty() {
             return Err(StandardError::InvalidSecret);
         }
-        let keyed = HmacSha256::new_from_slice(key).map_err(|_| StandardError::InvalidSecret)?;
-        Ok(StandardVerifier { keyed })
+        Ok(StandardVerifier {
+            keyed: KeyedMac::new(key),
+        })
     }
 
     /// The raw MAC of `{id}.{timestamp}.{payload}`.
     pub fn sign(&self, id: &str, timestamp: u64, payload: &[u8]) -> [u8; 32] {
         let mut digits = [0u8; 20];
         let timestamp = format_decimal(timestamp, &mut digits);
-        let mut mac = self.keyed.clone();
-        mac.update(id.as_bytes());
-        mac.update(b".");
-        mac.update(timestamp);
-        mac.update(b".");
-        mac.update(payload);
-        mac.finalize().into_bytes().into()
+        self.keyed
+            .mac(&[id.as_bytes(), b".", timestamp, b".", payload])
     }
 
     /// The `v1,<base64>` header entry for `{id}.{timestamp}.{payload}`.
@@ -192,10 +186,7 @@ impl StandardVerifier {
         }
         let timestamp = parse_timestamp(timestamp)?;
         check_timestamp(timestamp, now, tolerance)?;
-        // Compare base64 text, as the reference libraries do: one encoding of the expected MAC
-        // instead of decoding every entry. Only the canonical encoding of the right MAC matches.
-        let expected = SignatureHeader::from_mac(&self.sign(id, timestamp, payload));
-        let expected = &expected.0[3..];
+        let expected = self.sign(id, timestamp, payload);
         let mut seen_v1 = false;
         let mut matched = subtle::Choice::from(0);
         for entry in SignatureEntries::new(signatures) {
@@ -204,10 +195,11 @@ impl StandardVerifier {
                 continue;
             }
             seen_v1 = true;
-            // The length of a v1 value is public (44 for every HMAC-SHA256), so checking it
-            // first leaks nothing.
-            if value.len() == expected.len() {
-                matched |= value.as_bytes().ct_eq(expected);
+            // Decoding the claimed value and comparing raw MACs is cheaper than encoding the
+            // expected MAC in constant time. The decoder refuses non-canonical padding and
+            // trailing bits, so exactly one text matches a MAC, as when comparing base64 text.
+            if let Some(claimed) = decode_entry(value) {
+                matched |= claimed.ct_eq(&expected);
             }
         }
         if !seen_v1 {
@@ -253,15 +245,14 @@ pub fn check_timestamp(timestamp: u64, now: u64, tolerance: u64) -> Result<(), S
 /// [`StandardError::MalformedSignature`].
 #[derive(Debug, Clone)]
 pub struct SignatureEntries<'a> {
-    rest: core::str::Split<'a, char>,
+    /// The part of the header not read yet.
+    rest: &'a str,
 }
 
 impl<'a> SignatureEntries<'a> {
     /// Starts reading a header value.
     pub fn new(header: &'a str) -> Self {
-        SignatureEntries {
-            rest: header.split(' '),
-        }
+        SignatureEntries { rest: header }
     }
 }
 
@@ -269,17 +260,40 @@ impl<'a> Iterator for SignatureEntries<'a> {
     type Item = Result<(&'a str, &'a str), StandardError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let entry = self.rest.by_ref().find(|entry| !entry.is_empty())?;
-        Some(match entry.split_once(',') {
-            Some((version, value)) if !version.is_empty() => Ok((version, value)),
-            _ => Err(StandardError::MalformedSignature),
-        })
+        // Spaces and commas are single bytes, so their positions are UTF-8 boundaries and the
+        // checked `get`s below always succeed. (Byte scans and `get` keep the wasm build free
+        // of the `str` pattern and panic-formatting code.)
+        let start = self.rest.bytes().position(|b| b != b' ')?;
+        let rest = self.rest.get(start..)?;
+        let end = rest.bytes().position(|b| b == b' ').unwrap_or(rest.len());
+        let (entry, tail) = (rest.get(..end)?, rest.get(end..)?);
+        self.rest = tail;
+        let comma = entry.bytes().position(|b| b == b',');
+        Some(
+            match comma.and_then(|at| Some((entry.get(..at)?, entry.get(at + 1..)?))) {
+                Some((version, value)) if !version.is_empty() => Ok((version, value)),
+                _ => Err(StandardError::MalformedSignature),
+            },
+        )
+    }
+}
+
+/// The 32 MAC bytes of a `v1` value: 44 characters of canonical, padded base64.
+fn decode_entry(value: &str) -> Option<[u8; 32]> {
+    if value.len() != SIGNATURE_HEADER_LEN - 3 {
+        return None;
+    }
+    let mut out = [0u8; 33];
+    match Base64::decode(value, &mut out) {
+        Ok(mac) => mac.try_into().ok(),
+        _ => None,
     }
 }
 
 fn decode_key(encoded: &str, key: &mut [u8; MAX_KEY_BYTES]) -> Result<usize, StandardError> {
-    match BASE64.decode_slice(encoded, key) {
-        Ok(len) if len > 0 => Ok(len),
+    // Constant time: the decoded bytes are the key.
+    match Base64::decode(encoded, key) {
+        Ok(decoded) if !decoded.is_empty() => Ok(decoded.len()),
         _ => Err(StandardError::InvalidSecret),
     }
 }
@@ -368,6 +382,34 @@ mod tests {
             .sign("i", 1, b"p");
         let b = StandardVerifier::new("secret").unwrap().sign("i", 1, b"p");
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn only_the_canonical_base64_of_the_mac_matches() {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let v = StandardVerifier::new("secret").unwrap();
+        let good = v.sign_header("id", 100, b"p");
+        // The 43rd character carries 4 bits of the MAC and 2 padding bits that must be zero:
+        // of its four variants with the same 4 data bits, only the canonical one matches.
+        let last = good.0[SIGNATURE_HEADER_LEN - 2];
+        let index = ALPHABET.iter().position(|&c| c == last).unwrap();
+        for low_bits in 0..4 {
+            let mut entry = good.0;
+            entry[SIGNATURE_HEADER_LEN - 2] = ALPHABET[(index & !3) | low_bits];
+            let entry = core::str::from_utf8(&entry).unwrap();
+            let expected = if entry == good.as_str() {
+                Ok(100)
+            } else {
+                Err(StandardError::SignatureMismatch)
+            };
+            assert_eq!(v.verify("id", "100", entry, b"p", 100, 300), expected);
+        }
+        // Without its padding the entry is refused too.
+        let unpadded = &good.as_str()[..SIGNATURE_HEADER_LEN - 1];
+        assert_eq!(
+            v.verify("id", "100", unpadded, b"p", 100, 300),
+            Err(StandardError::SignatureMismatch)
+        );
     }
 
     #[test]

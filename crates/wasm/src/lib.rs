@@ -115,10 +115,13 @@ impl LegacyKey {
         LegacyKey(LegacyVerifier::new(scratch.get(len)))
     }
 
-    /// Scratch holds the 64 signature bytes, then `payload_len` payload bytes.
+    /// Scratch holds `payload_len` payload bytes, then the 64 signature bytes.
+    ///
+    /// (The signature comes last so that JavaScript can write a string payload and the
+    /// signature with one `encodeInto` of their concatenation.)
     pub fn verify(&self, scratch: &Scratch, payload_len: usize) -> bool {
-        match fields(&scratch.0, [SIGNATURE_HEX_LEN, payload_len]) {
-            Some([signature, payload]) => self.0.verify(payload, signature).is_ok(),
+        match fields(&scratch.0, [payload_len, SIGNATURE_HEX_LEN]) {
+            Some([payload, signature]) => self.0.verify(payload, signature).is_ok(),
             None => false,
         }
     }
