@@ -418,3 +418,58 @@ async fn the_resolver_refuses_names_that_resolve_to_forbidden_addresses() {
         .collect();
     assert!(addrs.iter().all(|a| a.ip().is_loopback()) && !addrs.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_concurrent_burst_with_repeated_ids_keeps_each_id_once_and_delivers_it_once_per_webhook()
+{
+    let s = TestServer::start().await;
+    let (exact, prefix) = (Receiver::start().await, Receiver::start().await);
+    s.webhook(
+        &exact.url("/exact"),
+        &["server.started"],
+        "secret-a-0123456789",
+    )
+    .await;
+    s.webhook(&prefix.url("/prefix"), &["server.*"], "secret-b-0123456789")
+        .await;
+    // 150 ids, each sent twice at once, so that both copies usually meet in one group commit.
+    let requests = (0..300).map(|n| {
+        let body = json!({"id": format!("evt_burst_{}", n % 150), "type": "server.started", "data": {"n": n}});
+        support::send(s.req(Method::POST, "/v1/events").json(&body))
+    });
+    let answers = futures_util::future::join_all(requests).await;
+    let mut accepted = std::collections::HashMap::new();
+    for (status, body) in &answers {
+        match status {
+            202 => {
+                assert_eq!(body["deliveries"], 2, "{body}");
+                let id = body["event"]["id"].as_str().unwrap().to_owned();
+                let first = accepted.insert(id, body["event"]["data"]["n"].clone());
+                assert!(first.is_none(), "an id was accepted twice: {body}");
+            }
+            409 => assert_eq!(body["error"]["code"], "conflict", "{body}"),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(accepted.len(), 150);
+    for receiver in [&exact, &prefix] {
+        eventually("150 deliveries", Duration::from_secs(10), || {
+            receiver.count() >= 150
+        })
+        .await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for receiver in [&exact, &prefix] {
+        let got = receiver.all();
+        assert_eq!(got.len(), 150);
+        let mut seen = std::collections::HashSet::new();
+        for delivery in got {
+            let event = delivery.json();
+            let id = event["id"].as_str().unwrap().to_owned();
+            // The body delivered is the one of the request that was accepted.
+            assert_eq!(event["data"]["n"], accepted[&id], "{event}");
+            assert!(seen.insert(id), "delivered twice: {event}");
+        }
+    }
+    s.stop().await;
+}

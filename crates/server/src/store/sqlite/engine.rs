@@ -2,10 +2,13 @@
 //! attempt's outcome — conditional on the claim token, so a worker whose lease expired and
 //! was taken over changes nothing.
 
+use std::collections::HashSet;
+
 use bytes::Bytes;
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 
 use super::super::*;
+use super::statement_chunks;
 use crate::domain::new_id;
 
 /// Claims up to `lease.max` due deliveries of enabled webhooks, oldest due first.
@@ -86,68 +89,90 @@ pub(super) async fn release_all_claims(pool: &SqlitePool) -> StoreResult<u64> {
         .rows_affected())
 }
 
-/// Records one attempt and moves its delivery on, if the claim still holds.
-pub(super) async fn apply_outcome(
+/// Records a batch of attempts and moves each delivery on, if its claim still holds, with a
+/// few multi-row statements for the whole batch.
+pub(super) async fn apply_outcomes(
     tx: &mut Transaction<'static, Sqlite>,
-    outcome: &AttemptOutcome,
+    outcomes: &[AttemptOutcome],
 ) -> StoreResult<()> {
-    let attempt = &outcome.attempt;
-    let now_ms = attempt.started_at + attempt.duration_ms;
-    let (status, next_at): (&str, Option<i64>) = match &outcome.next {
-        NextStep::Succeeded => ("succeeded", None),
-        NextStep::RetryAt(at) => ("pending", Some(*at)),
-        NextStep::GiveUp { .. } => ("failed", None),
-    };
-    let last_error = attempt.error_message.as_deref();
-    // A retry of a webhook that got disabled meanwhile waits, paused, for it to be enabled.
-    let updated = sqlx::query(
-        "UPDATE deliveries SET
-            status = CASE WHEN ?1 = 'pending'
-                          AND (SELECT enabled FROM webhooks w WHERE w.seq = deliveries.webhook_seq) = 0
-                     THEN 'paused' ELSE ?1 END,
-            next_attempt_at = ?2, attempt_count = ?3, last_error = ?4, updated_at = ?5,
-            claim_token = NULL, claimed_until = NULL
-         WHERE seq = ?6 AND claim_token = ?7",
-    )
-    .bind(status)
-    .bind(next_at)
-    .bind(attempt.number)
-    .bind(last_error)
-    .bind(now_ms)
-    .bind(outcome.delivery_seq)
-    .bind(outcome.claim_token as i64)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    if updated == 0 {
+    // 1. Move the deliveries on. A retry of a webhook that got disabled meanwhile waits,
+    //    paused, for it to be enabled.
+    let mut moved = HashSet::with_capacity(outcomes.len());
+    for chunk in statement_chunks(outcomes) {
+        let mut update = QueryBuilder::new(
+            "UPDATE deliveries SET
+                status = CASE WHEN v.column3 = 'pending'
+                              AND (SELECT enabled FROM webhooks w WHERE w.seq = deliveries.webhook_seq) = 0
+                         THEN 'paused' ELSE v.column3 END,
+                next_attempt_at = v.column4, attempt_count = v.column5, last_error = v.column6,
+                updated_at = v.column7, claim_token = NULL, claimed_until = NULL
+             FROM (",
+        );
+        update.push_values(chunk, |mut row, outcome| {
+            let attempt = &outcome.attempt;
+            let (status, next_at): (&str, Option<i64>) = match &outcome.next {
+                NextStep::Succeeded => ("succeeded", None),
+                NextStep::RetryAt(at) => ("pending", Some(*at)),
+                NextStep::GiveUp { .. } => ("failed", None),
+            };
+            row.push_bind(outcome.delivery_seq)
+                .push_bind(outcome.claim_token as i64)
+                .push_bind(status)
+                .push_bind(next_at)
+                .push_bind(attempt.number)
+                .push_bind(attempt.error_message.as_deref())
+                .push_bind(attempt.started_at + attempt.duration_ms);
+        });
+        update.push(
+            ") AS v WHERE deliveries.seq = v.column1 AND deliveries.claim_token = v.column2
+             RETURNING deliveries.seq",
+        );
+        for row in update.build().fetch_all(&mut **tx).await? {
+            moved.insert(row.get::<i64, _>(0));
+        }
+    }
+    let (recorded, lost): (Vec<&AttemptOutcome>, Vec<&AttemptOutcome>) = outcomes
+        .iter()
+        .partition(|outcome| moved.contains(&outcome.delivery_seq));
+    for outcome in lost {
         tracing::warn!(
             delivery = outcome.delivery_seq,
             "attempt result dropped: the claim was lost"
         );
-        return Ok(());
     }
-    sqlx::query(
-        "INSERT INTO attempts (delivery_seq, number, started_at, duration_ms, status_code, error_kind,
-                               error_message, response_body)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-    )
-    .bind(outcome.delivery_seq)
-    .bind(attempt.number)
-    .bind(attempt.started_at)
-    .bind(attempt.duration_ms)
-    .bind(attempt.status_code)
-    .bind(&attempt.error_kind)
-    .bind(&attempt.error_message)
-    .bind(&attempt.response_body)
-    .execute(&mut **tx)
-    .await?;
-    if let NextStep::GiveUp {
-        webhook_seq,
-        reason,
-        email,
-    } = &outcome.next
-    {
-        disable_webhook(tx, *webhook_seq, reason, email, now_ms).await?;
+
+    // 2. The attempts' records.
+    for chunk in statement_chunks(&recorded) {
+        let mut insert = QueryBuilder::new(
+            "INSERT INTO attempts (delivery_seq, number, started_at, duration_ms, status_code,
+                                   error_kind, error_message, response_body) ",
+        );
+        insert.push_values(chunk, |mut row, outcome| {
+            let attempt = &outcome.attempt;
+            row.push_bind(outcome.delivery_seq)
+                .push_bind(attempt.number)
+                .push_bind(attempt.started_at)
+                .push_bind(attempt.duration_ms)
+                .push_bind(attempt.status_code)
+                .push_bind(attempt.error_kind.as_deref())
+                .push_bind(attempt.error_message.as_deref())
+                .push_bind(attempt.response_body.as_deref());
+        });
+        insert.push(" ON CONFLICT DO NOTHING");
+        insert.build().execute(&mut **tx).await?;
+    }
+
+    // 3. The last failure of a webhook disables it (rare, so one by one).
+    for outcome in recorded {
+        if let NextStep::GiveUp {
+            webhook_seq,
+            reason,
+            email,
+        } = &outcome.next
+        {
+            let now_ms = outcome.attempt.started_at + outcome.attempt.duration_ms;
+            disable_webhook(tx, *webhook_seq, reason, email, now_ms).await?;
+        }
     }
     Ok(())
 }

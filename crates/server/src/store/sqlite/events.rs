@@ -3,96 +3,207 @@
 use bytes::Bytes;
 use cdhooks_core::event::DELIVERY_ID_PREFIX;
 use cdhooks_core::pattern;
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use std::collections::HashMap;
+
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 
 use super::super::*;
-use super::found;
+use super::{found, statement_chunks};
 use crate::domain::new_id;
 
-/// Stores an event and a delivery for every subscribed webhook of the account. Deliveries of
-/// enabled webhooks are pending (and claimed under `lease` while it has room); those of
-/// disabled webhooks are paused until the webhook is enabled again.
-pub(super) async fn insert(
-    tx: &mut Transaction<'static, Sqlite>,
-    account: &Account,
-    event: NewEvent,
+/// An event waiting in the group-commit queue.
+pub(super) struct QueuedEvent {
+    /// Whose event it is.
+    pub account: Account,
+    /// The event itself.
+    pub event: NewEvent,
+    /// When it was accepted.
+    pub now_ms: i64,
+    /// Claim this many of its deliveries for this process, if given.
+    pub lease: Option<Lease>,
+}
+
+/// A webhook of an account, as fan-out needs it.
+struct Subscriber {
+    seq: i64,
+    id: String,
+    url: String,
+    secret: String,
+    patterns: Vec<String>,
+    enabled: bool,
+}
+
+/// A delivery row about to be inserted, and which queued event it belongs to.
+struct NewDelivery<'a> {
+    event: usize,
+    id: String,
+    account_id: &'a str,
+    event_seq: i64,
+    webhook: &'a Subscriber,
+    claim: Option<Lease>,
     now_ms: i64,
-    lease: Option<Lease>,
-) -> StoreResult<InsertedEvent> {
-    let inserted = sqlx::query(
-        "INSERT INTO events (id, account_id, type, created_at, body) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (account_id, id) DO NOTHING RETURNING seq",
-    )
-    .bind(&event.id)
-    .bind(&account.id)
-    .bind(event.event_type)
-    .bind(event.created_at.unix())
-    .bind(&event.body)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some(row) = inserted else {
-        return Err(StoreError::Conflict("an event with this id exists already"));
-    };
-    let event_seq: i64 = row.get(0);
-    let webhooks = sqlx::query(
-        "SELECT seq, id, url, secret, events, enabled FROM webhooks WHERE account_id = ?",
-    )
-    .bind(&account.id)
-    .fetch_all(&mut **tx)
-    .await?;
-    let body = Bytes::from(event.body);
-    let mut deliveries = 0;
-    let mut claimed = Vec::new();
-    for webhook in webhooks {
-        let patterns: Vec<String> = serde_json::from_str(webhook.get("events")).unwrap_or_default();
-        if !pattern::any_matches(patterns.iter().map(String::as_str), event.event_type) {
-            continue;
+}
+
+/// Stores a batch of events and a delivery for every subscribed webhook of each event's
+/// account, with a few multi-row statements for the whole batch (each statement is a round
+/// trip to SQLite's thread). Deliveries of enabled webhooks are pending (and claimed under
+/// the event's lease while it has room); those of disabled webhooks are paused until the
+/// webhook is enabled again. An event whose id its account used before is refused alone.
+pub(super) async fn insert_batch(
+    tx: &mut Transaction<'static, Sqlite>,
+    queued: &[QueuedEvent],
+) -> StoreResult<Vec<StoreResult<InsertedEvent>>> {
+    // 1. The events. A duplicate id is skipped by the database; within the batch, the first
+    //    event with an id gets the row and later ones are refused.
+    let mut stored: HashMap<(String, String), i64> = HashMap::with_capacity(queued.len());
+    for chunk in statement_chunks(queued) {
+        let mut insert =
+            QueryBuilder::new("INSERT INTO events (id, account_id, type, created_at, body) ");
+        insert.push_values(chunk, |mut row, q| {
+            row.push_bind(&q.event.id)
+                .push_bind(&q.account.id)
+                .push_bind(q.event.event_type)
+                .push_bind(q.event.created_at.unix())
+                .push_bind(&q.event.body);
+        });
+        insert.push(" ON CONFLICT (account_id, id) DO NOTHING RETURNING seq, account_id, id");
+        for row in insert.build().fetch_all(&mut **tx).await? {
+            stored.insert((row.get("account_id"), row.get("id")), row.get("seq"));
         }
-        deliveries += 1;
-        let enabled: bool = webhook.get("enabled");
-        let claim = lease.filter(|l| enabled && (claimed.len() as u32) < l.max);
-        let id = new_id(DELIVERY_ID_PREFIX);
-        let seq: i64 = sqlx::query(
-            "INSERT INTO deliveries (id, account_id, event_seq, webhook_seq, status, next_attempt_at,
-                                     claim_token, claimed_until, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
-        )
-        .bind(&id)
-        .bind(&account.id)
-        .bind(event_seq)
-        .bind(webhook.get::<i64, _>("seq"))
-        .bind(if enabled { "pending" } else { "paused" })
-        .bind(enabled.then_some(now_ms))
-        .bind(claim.map(|l| l.token as i64))
-        .bind(claim.map(|l| l.until_ms))
-        .bind(now_ms)
-        .bind(now_ms)
-        .fetch_one(&mut **tx)
-        .await?
-        .get(0);
-        if let Some(lease) = claim {
-            claimed.push(ClaimedDelivery {
-                seq,
-                id,
-                claim_token: lease.token,
-                attempt_count: 0,
-                round_base: 0,
-                event_id: event.id.clone(),
-                event_type: event.event_type.to_owned(),
-                body: body.clone(),
-                webhook_seq: webhook.get("seq"),
-                webhook_id: webhook.get("id"),
-                url: webhook.get("url"),
-                secret: webhook.get("secret"),
-                account_id: account.id.clone(),
-                account_email: account.email.clone(),
+    }
+    let event_seqs: Vec<Option<i64>> = queued
+        .iter()
+        .map(|q| stored.remove(&(q.account.id.clone(), q.event.id.clone())))
+        .collect();
+
+    // 2. The webhooks of each account in the batch, read once.
+    let mut subscribers: HashMap<&str, Vec<Subscriber>> = HashMap::new();
+    for q in queued {
+        if !subscribers.contains_key(q.account.id.as_str()) {
+            subscribers.insert(&q.account.id, webhooks_of(tx, &q.account.id).await?);
+        }
+    }
+
+    // 3. The deliveries.
+    let mut rows = Vec::new();
+    let mut fan_out = vec![0u32; queued.len()];
+    for (index, (q, event_seq)) in queued.iter().zip(&event_seqs).enumerate() {
+        let Some(event_seq) = *event_seq else {
+            continue;
+        };
+        let mut claimed = 0;
+        for webhook in &subscribers[q.account.id.as_str()] {
+            if !pattern::any_matches(
+                webhook.patterns.iter().map(String::as_str),
+                q.event.event_type,
+            ) {
+                continue;
+            }
+            fan_out[index] += 1;
+            let claim = q.lease.filter(|l| webhook.enabled && claimed < l.max);
+            claimed += u32::from(claim.is_some());
+            rows.push(NewDelivery {
+                event: index,
+                id: new_id(DELIVERY_ID_PREFIX),
+                account_id: &q.account.id,
+                event_seq,
+                webhook,
+                claim,
+                now_ms: q.now_ms,
             });
         }
     }
-    Ok(InsertedEvent {
-        deliveries,
-        claimed,
-    })
+    let mut delivery_seqs: HashMap<String, i64> = HashMap::with_capacity(rows.len());
+    for chunk in statement_chunks(&rows) {
+        let mut insert = QueryBuilder::new(
+            "INSERT INTO deliveries (id, account_id, event_seq, webhook_seq, status, next_attempt_at,
+                                     claim_token, claimed_until, created_at, updated_at) ",
+        );
+        insert.push_values(chunk, |mut row, d| {
+            row.push_bind(&d.id)
+                .push_bind(d.account_id)
+                .push_bind(d.event_seq)
+                .push_bind(d.webhook.seq)
+                .push_bind(if d.webhook.enabled {
+                    "pending"
+                } else {
+                    "paused"
+                })
+                .push_bind(d.webhook.enabled.then_some(d.now_ms))
+                .push_bind(d.claim.map(|l| l.token as i64))
+                .push_bind(d.claim.map(|l| l.until_ms))
+                .push_bind(d.now_ms)
+                .push_bind(d.now_ms);
+        });
+        insert.push(" RETURNING seq, id");
+        for row in insert.build().fetch_all(&mut **tx).await? {
+            delivery_seqs.insert(row.get("id"), row.get("seq"));
+        }
+    }
+
+    // 4. Each event's answer, with the deliveries claimed for this process.
+    let bodies: Vec<Bytes> = queued
+        .iter()
+        .map(|q| Bytes::copy_from_slice(&q.event.body))
+        .collect();
+    let mut claimed: Vec<Vec<ClaimedDelivery>> = queued.iter().map(|_| Vec::new()).collect();
+    for d in rows {
+        let (Some(lease), Some(&seq)) = (d.claim, delivery_seqs.get(&d.id)) else {
+            continue;
+        };
+        let q = &queued[d.event];
+        claimed[d.event].push(ClaimedDelivery {
+            seq,
+            id: d.id,
+            claim_token: lease.token,
+            attempt_count: 0,
+            round_base: 0,
+            event_id: q.event.id.clone(),
+            event_type: q.event.event_type.to_owned(),
+            body: bodies[d.event].clone(),
+            webhook_seq: d.webhook.seq,
+            webhook_id: d.webhook.id.clone(),
+            url: d.webhook.url.clone(),
+            secret: d.webhook.secret.clone(),
+            account_id: q.account.id.clone(),
+            account_email: q.account.email.clone(),
+        });
+    }
+    Ok(event_seqs
+        .iter()
+        .zip(fan_out)
+        .zip(claimed)
+        .map(|((seq, deliveries), claimed)| match seq {
+            Some(_) => Ok(InsertedEvent {
+                deliveries,
+                claimed,
+            }),
+            None => Err(StoreError::Conflict("an event with this id exists already")),
+        })
+        .collect())
+}
+
+async fn webhooks_of(
+    tx: &mut Transaction<'static, Sqlite>,
+    account_id: &str,
+) -> StoreResult<Vec<Subscriber>> {
+    let rows = sqlx::query(
+        "SELECT seq, id, url, secret, events, enabled FROM webhooks WHERE account_id = ?",
+    )
+    .bind(account_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| Subscriber {
+            seq: row.get("seq"),
+            id: row.get("id"),
+            url: row.get("url"),
+            secret: row.get("secret"),
+            patterns: serde_json::from_str(row.get("events")).unwrap_or_default(),
+            enabled: row.get("enabled"),
+        })
+        .collect())
 }
 
 /// One event of the account.

@@ -56,7 +56,7 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("cache_size", "-2000")
-            .statement_cache_capacity(64);
+            .statement_cache_capacity(128);
         // Checkpoints mostly run on their own connection (below), so the writer rarely stalls on
         // a checkpoint's fsyncs mid-request. The writer keeps a large automatic checkpoint as
         // the backstop that lets the WAL restart from its beginning (only a checkpoint that
@@ -268,6 +268,28 @@ async fn checkpoint_loop(pool: SqlitePool) {
 }
 
 /// Maps "no row" to [`StoreError::NotFound`].
+/// Splits `items` into runs of 64, 32, 16, 8, 4, 2 or 1 for multi-row statements: few round
+/// trips per batch, and few distinct statement texts, so the prepared ones stay cached.
+fn statement_chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let size = if rest.len() >= MAX_ROWS_PER_STATEMENT {
+            MAX_ROWS_PER_STATEMENT
+        } else {
+            1 << rest.len().ilog2()
+        };
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        Some(chunk)
+    })
+}
+
+/// The most rows one multi-row statement carries (10 binds each at most: 640 of SQLite's 32766).
+const MAX_ROWS_PER_STATEMENT: usize = 64;
+
 fn found<T>(row: Option<T>) -> StoreResult<T> {
     row.ok_or(StoreError::NotFound)
 }

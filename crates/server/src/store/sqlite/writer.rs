@@ -1,14 +1,16 @@
 //! Group commit: the hot writes of many requests share one transaction.
 //!
 //! The task waits for one operation, takes whatever else is already queued (up to
-//! [`MAX_BATCH`]), applies them all in one transaction, commits, and only then answers each
-//! caller. An operation's own refusal (a duplicate event id) does not affect the others; a
-//! database failure fails the whole batch and every caller hears of it.
+//! [`MAX_BATCH`]), applies them all in one transaction — with multi-row statements, since
+//! every statement is a round trip to SQLite's own thread — commits, and only then answers
+//! each caller. An operation's own refusal (a duplicate event id) does not affect the
+//! others; a database failure fails the whole batch and every caller hears of it.
 
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
 use super::super::*;
+use super::events::QueuedEvent;
 use super::{engine, events};
 
 /// The most operations in one transaction.
@@ -62,70 +64,72 @@ async fn apply(
     pool: &SqlitePool,
     ops: Vec<WriteOp>,
 ) -> Result<Vec<Pending>, (StoreError, Vec<Pending>)> {
-    let mut answers = Vec::with_capacity(ops.len());
-    let mut tx = match pool.begin().await {
-        Ok(tx) => tx,
-        Err(e) => {
-            answers.extend(ops.into_iter().map(Pending::unanswered));
-            return Err((e.into(), answers));
+    let mut events = Vec::new();
+    let mut event_replies = Vec::new();
+    let mut outcomes = Vec::new();
+    let mut outcome_replies = Vec::new();
+    for op in ops {
+        match op {
+            WriteOp::InsertEvent {
+                account,
+                event,
+                now_ms,
+                lease,
+                reply,
+            } => {
+                events.push(QueuedEvent {
+                    account,
+                    event,
+                    now_ms,
+                    lease,
+                });
+                event_replies.push(reply);
+            }
+            WriteOp::Outcome { outcome, reply } => {
+                outcomes.push(outcome);
+                outcome_replies.push(reply);
+            }
         }
+    }
+    let unanswered = |event_replies: Vec<_>, outcome_replies: Vec<_>| -> Vec<Pending> {
+        let events = event_replies
+            .into_iter()
+            .map(|reply| Pending::Event(reply, Err(StoreError::WriterGone)));
+        let outcomes = outcome_replies
+            .into_iter()
+            .map(|reply| Pending::Outcome(reply, Err(StoreError::WriterGone)));
+        events.chain(outcomes).collect()
     };
-    let mut ops = ops.into_iter();
-    while let Some(op) = ops.next() {
-        match apply_one(&mut tx, op).await {
-            Ok(answer) => answers.push(answer),
-            Err((error, answer)) => {
-                answers.push(answer);
-                answers.extend(ops.map(Pending::unanswered));
-                return Err((error, answers));
-            }
+    let result = async {
+        let mut tx = pool.begin().await?;
+        let inserted = if events.is_empty() {
+            Vec::new()
+        } else {
+            events::insert_batch(&mut tx, &events).await?
+        };
+        if !outcomes.is_empty() {
+            engine::apply_outcomes(&mut tx, &outcomes).await?;
         }
+        tx.commit().await?;
+        Ok::<_, StoreError>(inserted)
     }
-    if let Err(e) = tx.commit().await {
-        return Err((e.into(), answers));
-    }
-    Ok(answers)
-}
-
-/// Applies one operation; a database error is returned to abort the batch, a refusal is kept
-/// as that operation's answer.
-async fn apply_one(
-    tx: &mut Transaction<'static, Sqlite>,
-    op: WriteOp,
-) -> Result<Pending, (StoreError, Pending)> {
-    match op {
-        WriteOp::InsertEvent {
-            account,
-            event,
-            now_ms,
-            lease,
-            reply,
-        } => match events::insert(tx, &account, event, now_ms, lease).await {
-            Err(StoreError::Database(e)) => {
-                Err((e.into(), Pending::Event(reply, Err(StoreError::WriterGone))))
-            }
-            result => Ok(Pending::Event(reply, result)),
-        },
-        WriteOp::Outcome { outcome, reply } => match engine::apply_outcome(tx, &outcome).await {
-            Err(StoreError::Database(e)) => Err((
-                e.into(),
-                Pending::Outcome(reply, Err(StoreError::WriterGone)),
-            )),
-            result => Ok(Pending::Outcome(reply, result)),
-        },
+    .await;
+    match result {
+        Ok(inserted) => {
+            let events = event_replies
+                .into_iter()
+                .zip(inserted)
+                .map(|(reply, result)| Pending::Event(reply, result));
+            let outcomes = outcome_replies
+                .into_iter()
+                .map(|reply| Pending::Outcome(reply, Ok(())));
+            Ok(events.chain(outcomes).collect())
+        }
+        Err(error) => Err((error, unanswered(event_replies, outcome_replies))),
     }
 }
 
 impl Pending {
-    fn unanswered(op: WriteOp) -> Pending {
-        match op {
-            WriteOp::InsertEvent { reply, .. } => {
-                Pending::Event(reply, Err(StoreError::WriterGone))
-            }
-            WriteOp::Outcome { reply, .. } => Pending::Outcome(reply, Err(StoreError::WriterGone)),
-        }
-    }
-
     fn send(self) {
         // A caller that went away (its request was cancelled) needs no answer.
         match self {
