@@ -68,8 +68,8 @@ async fn one_batch_keeps_one_copy_of_repeated_ids_and_fans_out_each_event() {
         &[&["server.started"], &["server.*"], &["billing.*"]],
     )
     .await;
-    // All 200 are queued before the writer runs, so they form one batch (up to 512 operations
-    // each): 100 ids, each twice, of two types.
+    // Queued together, so they form few batches: 100 ids, each twice (usually in the same
+    // batch), of two types.
     let inserts = (0..200).map(|n| {
         let event_type = if n % 4 < 2 {
             "server.started"
@@ -77,7 +77,7 @@ async fn one_batch_keeps_one_copy_of_repeated_ids_and_fans_out_each_event() {
             "billing.payment.succeeded"
         };
         let id = format!("evt_{}", n / 2);
-        store.insert_event(&account, event(&id, event_type, n), NOW_MS, lease(7, 1))
+        store.insert_event(&account, event(&id, event_type, n), NOW_MS, lease(7, 30))
     });
     let answers: Vec<Result<InsertedEvent, StoreError>> = join_all(inserts).await;
     for pair in 0..100 {
@@ -99,14 +99,42 @@ async fn one_batch_keeps_one_copy_of_repeated_ids_and_fans_out_each_event() {
         let inserted = answers[n].as_ref().unwrap();
         let server = n % 4 < 2;
         assert_eq!(inserted.deliveries, if server { 2 } else { 1 }, "{n}");
-        // The lease allows one claim per event.
-        assert_eq!(inserted.claimed.len(), 1, "{n}");
-        let claimed = &inserted.claimed[0];
-        assert_eq!(claimed.event_id, format!("evt_{pair}"));
-        assert_eq!(claimed.claim_token, 7);
-        let body: serde_json::Value = serde_json::from_slice(&claimed.body).unwrap();
-        assert_eq!(body["data"]["n"], n, "the stored copy's own body");
+        for claimed in &inserted.claimed {
+            assert_eq!(claimed.event_id, format!("evt_{pair}"));
+            assert_eq!(claimed.claim_token, 7);
+            let body: serde_json::Value = serde_json::from_slice(&claimed.body).unwrap();
+            assert_eq!(body["data"]["n"], n, "the stored copy's own body");
+        }
     }
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_batch_claims_at_most_the_room_one_request_saw() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, account) =
+        store_with_webhooks(dir.path(), &[&["server.started"], &["server.*"]]).await;
+    // 24 requests polled at once are all queued before the writer runs: one batch.
+    let inserts = (0..24).map(|n| {
+        store.insert_event(
+            &account,
+            event(&format!("evt_{n}"), "server.started", n),
+            NOW_MS,
+            lease(5, 10),
+        )
+    });
+    let answers = join_all(inserts).await;
+    let inserted: Vec<_> = answers.into_iter().map(Result::unwrap).collect();
+    assert!(inserted.iter().all(|i| i.deliveries == 2));
+    // Each request saw room for 10; together they claim 10, not 10 each. The other 38
+    // deliveries stay in the store, pending and unclaimed, for the claim loop.
+    let claimed: usize = inserted.iter().map(|i| i.claimed.len()).sum();
+    assert_eq!(claimed, 10);
+    let due = store
+        .claim_due(NOW_MS, lease(6, 100).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 48 - 10);
     store.close().await;
 }
 
@@ -119,7 +147,7 @@ async fn one_batch_of_outcomes_records_each_and_drops_those_whose_claim_was_lost
             &account,
             event(&format!("evt_{n}"), "server.started", n),
             NOW_MS,
-            lease(9, 1),
+            lease(9, 70),
         )
     });
     let claimed: Vec<_> = join_all(inserts)
@@ -127,8 +155,8 @@ async fn one_batch_of_outcomes_records_each_and_drops_those_whose_claim_was_lost
         .into_iter()
         .map(|answer| answer.unwrap().claimed.remove(0))
         .collect();
-    // 70 outcomes in one batch (64 + 4 + 2 rows): successes, retries, and results presented
-    // under a token that does not hold the claim.
+    // 70 outcomes queued together (so batched, in multi-row statements): successes, retries,
+    // and results presented under a token that does not hold the claim.
     let outcomes = claimed.iter().enumerate().map(|(n, delivery)| {
         let next = if n % 3 == 1 {
             NextStep::RetryAt(NOW_MS + 5_000)

@@ -85,6 +85,14 @@ pub(super) async fn insert_batch(
     }
 
     // 3. The deliveries.
+    // Each request asked for a lease as large as the engine's room when it arrived; together
+    // the batch claims at most the largest of them, so in-flight work stays near the
+    // engine's bound however many requests one batch gathers (the rest waits in the store).
+    let mut budget = queued
+        .iter()
+        .filter_map(|q| q.lease.map(|l| l.max))
+        .max()
+        .unwrap_or(0);
     let mut rows = Vec::new();
     let mut fan_out = vec![0u32; queued.len()];
     for (index, (q, event_seq)) in queued.iter().zip(&event_seqs).enumerate() {
@@ -100,8 +108,13 @@ pub(super) async fn insert_batch(
                 continue;
             }
             fan_out[index] += 1;
-            let claim = q.lease.filter(|l| webhook.enabled && claimed < l.max);
-            claimed += u32::from(claim.is_some());
+            let claim = q
+                .lease
+                .filter(|l| webhook.enabled && claimed < l.max && budget > 0);
+            if claim.is_some() {
+                claimed += 1;
+                budget -= 1;
+            }
             rows.push(NewDelivery {
                 event: index,
                 id: new_id(DELIVERY_ID_PREFIX),
