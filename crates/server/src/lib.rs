@@ -8,8 +8,9 @@
 //! - [`delivery`]: the engine — claim, send, schedule, disable.
 //! - [`mail`]: the outbox sender (SMTP or `.eml` files).
 //! - [`shutdown`]: the one mechanism that stops everything gracefully.
-//! - [`config`]: every flag.
+//! - [`config`]: every flag; [`cli`]: the `cdhooks-server` command.
 
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod delivery;

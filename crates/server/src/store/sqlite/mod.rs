@@ -11,6 +11,7 @@ mod accounts;
 mod deliveries;
 mod engine;
 mod events;
+mod migrations;
 mod webhooks;
 mod writer;
 
@@ -71,7 +72,7 @@ impl SqliteStore {
                     .pragma("journal_size_limit", "67108864"),
             )
             .await?;
-        sqlx::migrate!("./migrations").run(&writer).await?;
+        migrations::migrator().await?.run(&writer).await?;
         let checkpointer = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone())
