@@ -290,7 +290,7 @@ async fn main() {
     let server = start_server(&args.server, &http).await;
     let events_url = format!("{}/v1/events", server.base);
     let key = Some(server.key.clone());
-    let mut rows: Vec<(String, String)> = Vec::new();
+    let mut rows: Vec<(String, String, &str)> = Vec::new();
 
     // Ceiling: the same client straight to the same receiver.
     let ceiling_time = post_many(
@@ -437,10 +437,12 @@ async fn main() {
             "{burst_accepted:.0} ({:.0}% of ceiling)",
             100.0 * burst_accepted / ceiling
         ),
+        "",
     ));
     rows.push((
         "burst: events delivered/s, first to last receipt".into(),
         format!("{:.0}", median(delivered)),
+        "",
     ));
     rows.push((
         "burst: events accepted and delivered/s, end to end".into(),
@@ -448,10 +450,12 @@ async fn main() {
             "{burst_e2e:.0} ({:.0}% of ceiling)",
             100.0 * burst_e2e / ceiling
         ),
+        "≥ 3,000",
     ));
     rows.push((
         "lost / duplicates (all scenarios)".into(),
         format!("{lost} / {duplicates}"),
+        "0 / 0",
     ));
     rows.push((
         "paced 200/s: send→receipt p50 / p90 / p99 / max (ms)".into(),
@@ -462,6 +466,7 @@ async fn main() {
             percentile(&latencies, 0.99),
             percentile(&latencies, 1.0)
         ),
+        "p50 ≤ 1.5, p99 ≤ 5",
     ));
     rows.push((
         format!(
@@ -469,27 +474,32 @@ async fn main() {
             args.fanout_webhooks, args.fanout_events
         ),
         format!("{:.0}", median(fanout)),
+        "",
     ));
     rows.push((
         "server CPU per delivered event (burst, ms)".into(),
         format!("{:.3}", median(cpu_per_event)),
+        "≤ 0.3",
     ));
     rows.push((
         "server peak RSS (MiB)".into(),
         format!("{:.1}", server.peak_rss_mib()),
+        "≤ 40",
     ));
     rows.push((
         "database size after the run (MiB)".into(),
         format!("{:.1}", server.db_mib()),
+        "",
     ));
     rows.push((
         "ceiling: client → receiver directly, requests/s".into(),
         format!("{ceiling:.0}"),
+        "",
     ));
 
-    let mut table = String::from("| measure | value |\n|---|---|\n");
-    for (name, value) in &rows {
-        table.push_str(&format!("| {name} | {value} |\n"));
+    let mut table = String::from("| measure | value | target |\n|---|---|---|\n");
+    for (name, value, target) in &rows {
+        table.push_str(&format!("| {name} | {value} | {target} |\n"));
     }
     let machine = format!(
         "{} cores, {}",
