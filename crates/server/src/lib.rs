@@ -63,6 +63,8 @@ pub struct Server {
     pub addr: SocketAddr,
     /// The store, for embedding and tests.
     pub store: Arc<SqliteStore>,
+    /// The delivery engine, for embedding and tests.
+    pub engine: Arc<DeliveryEngine>,
     trigger: ShutdownTrigger,
     tasks: Vec<JoinHandle<()>>,
     _lock: File,
@@ -115,7 +117,7 @@ pub async fn start(config: ServeConfig) -> Result<Server, StartError> {
         .graceful(async move { http_shutdown.wait().await });
     let tasks = vec![
         tokio::spawn(server.run()),
-        tokio::spawn(engine.run(shutdown.clone(), DRAIN)),
+        tokio::spawn(engine.clone().run(shutdown.clone(), DRAIN)),
         tokio::spawn(mail::run(
             store,
             transport,
@@ -127,6 +129,7 @@ pub async fn start(config: ServeConfig) -> Result<Server, StartError> {
     Ok(Server {
         addr,
         store: sqlite,
+        engine,
         trigger,
         tasks,
         _lock: lock,

@@ -49,7 +49,7 @@ pub struct DeliveryEngine {
     attempt_timeout: Duration,
     /// Global limit of attempts in flight.
     workers: Arc<Semaphore>,
-    /// Per-webhook limit of attempts in flight, by webhook key.
+    /// Per-webhook limit of attempts in flight, by webhook key; only webhooks with work.
     per_webhook: Mutex<HashMap<i64, Arc<Semaphore>>>,
     /// Size of each per-webhook limit.
     per_webhook_limit: usize,
@@ -130,14 +130,33 @@ impl DeliveryEngine {
         }
     }
 
-    fn webhook_limit(&self, webhook_seq: i64) -> Arc<Semaphore> {
-        let mut map = self
-            .per_webhook
+    fn per_webhook_map(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Arc<Semaphore>>> {
+        self.per_webhook
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        map.entry(webhook_seq)
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The webhook's limit, shared by its deliveries in flight.
+    fn webhook_limit(&self, webhook_seq: i64) -> Arc<Semaphore> {
+        self.per_webhook_map()
+            .entry(webhook_seq)
             .or_insert_with(|| Arc::new(Semaphore::new(self.per_webhook_limit)))
             .clone()
+    }
+
+    /// Forgets the webhook's limit when no delivery of it is in flight any more, so the map
+    /// holds only webhooks with work, not every webhook ever delivered to.
+    fn release_webhook_limit(&self, webhook_seq: i64, limit: Arc<Semaphore>) {
+        let mut map = self.per_webhook_map();
+        // Clones are only made under this lock: the map's and ours mean nobody else has one.
+        if Arc::strong_count(&limit) == 2 {
+            map.remove(&webhook_seq);
+        }
+    }
+
+    /// Webhooks with deliveries in flight (or just finished).
+    pub fn webhooks_in_flight(&self) -> usize {
+        self.per_webhook_map().len()
     }
 
     async fn deliver(self: Arc<Self>, delivery: ClaimedDelivery) {
@@ -147,6 +166,7 @@ impl DeliveryEngine {
             let _worker_permit = self.workers.acquire().await;
             send::attempt(&self.client, &self.policy, &delivery, self.attempt_timeout).await
         };
+        self.release_webhook_limit(delivery.webhook_seq, limit);
         let unit: f64 = rand::rng().random();
         let outcome = schedule::outcome(&delivery, result, self.rules, unit);
         // Fields on the events themselves rather than a span per delivery: a span would be
