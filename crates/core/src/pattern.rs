@@ -2,7 +2,7 @@
 //!
 //! A webhook's `events` list holds exact names (`server.started`), `*` (everything), or
 //! `prefix.*` (every type under the prefix: `server.*` includes `server.backup.completed`).
-//! Patterns are checked against the [catalog](crate::catalog) when parsed, so a typo is an
+//! Patterns are checked against the [catalog] when parsed, so a typo is an
 //! error at registration, reported by name, instead of a webhook that silently never fires.
 
 use core::fmt;

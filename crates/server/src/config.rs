@@ -18,7 +18,7 @@ pub struct ServeConfig {
     #[arg(long, env = "CDHOOKS_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
     /// SMTP server for emails, e.g. smtp://127.0.0.1:2525; without it emails are written as
-    /// .eml files into <data-dir>/outbox/.
+    /// .eml files into `<data-dir>/outbox/`.
     #[arg(long, env = "CDHOOKS_SMTP_URL")]
     pub smtp_url: Option<String>,
     /// Sender address of emails.

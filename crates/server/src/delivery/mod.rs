@@ -7,8 +7,8 @@
 //!   between acceptance and sending); `claim` picks up everything else that falls due —
 //!   retries, resumed deliveries, leftovers of a killed process.
 //! - [`send`] makes one signed HTTP attempt; [`schedule`] decides what follows it.
-//! - In-flight work is bounded by [`DeliveryEngine::room`]: past it, deliveries stay in the
-//!   store unclaimed until workers free up.
+//! - In-flight work is bounded by the engine's room (see [`DeliveryEngine::lease`]): past
+//!   it, deliveries stay in the store unclaimed until workers free up.
 
 mod claim;
 pub mod resolver;

@@ -3,7 +3,7 @@
 //! Two pools: readers (several connections; WAL lets them run beside the writer) and the
 //! writer (one connection, since SQLite has one writer at a time anyway). The hot writes —
 //! accepting events and recording attempt results — go through a group-commit task
-//! ([`writer`]) that gathers whatever is queued into one transaction, so a burst of
+//! (`writer.rs`) that gathers whatever is queued into one transaction, so a burst of
 //! requests costs one commit per batch instead of one per request. Every event is still
 //! committed before its `202`.
 
