@@ -283,7 +283,7 @@ fn decode_entry(value: &str) -> Option<[u8; 32]> {
     if value.len() != SIGNATURE_HEADER_LEN - 3 {
         return None;
     }
-    let mut out = [0u8; 33];
+    let mut out = [0u8; 32];
     match Base64::decode(value, &mut out) {
         Ok(mac) => mac.try_into().ok(),
         _ => None,

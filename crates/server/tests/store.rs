@@ -60,6 +60,25 @@ fn lease(token: u64, max: u32) -> Option<Lease> {
     })
 }
 
+/// Emits `count` `server.started` events (`evt_0`, `evt_1`, …) queued together, each under
+/// `lease`, and returns their answers in order.
+async fn emit_together(
+    store: &SqliteStore,
+    account: &Account,
+    count: usize,
+    lease: Option<Lease>,
+) -> Vec<InsertedEvent> {
+    let inserts = (0..count).map(|n| {
+        let event = event(&format!("evt_{n}"), "server.started", n);
+        store.insert_event(account, event, NOW_MS, lease)
+    });
+    join_all(inserts)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect()
+}
+
 #[tokio::test]
 async fn one_batch_keeps_one_copy_of_repeated_ids_and_fans_out_each_event() {
     let dir = tempfile::tempdir().unwrap();
@@ -115,16 +134,7 @@ async fn a_batch_claims_at_most_the_room_one_request_saw() {
     let (store, account) =
         store_with_webhooks(dir.path(), &[&["server.started"], &["server.*"]]).await;
     // 24 requests polled at once are all queued before the writer runs: one batch.
-    let inserts = (0..24).map(|n| {
-        store.insert_event(
-            &account,
-            event(&format!("evt_{n}"), "server.started", n),
-            NOW_MS,
-            lease(5, 10),
-        )
-    });
-    let answers = join_all(inserts).await;
-    let inserted: Vec<_> = answers.into_iter().map(Result::unwrap).collect();
+    let inserted = emit_together(&store, &account, 24, lease(5, 10)).await;
     assert!(inserted.iter().all(|i| i.deliveries == 2));
     // Each request saw room for 10; together they claim 10, not 10 each. The other 38
     // deliveries stay in the store, pending and unclaimed, for the claim loop.
@@ -142,18 +152,10 @@ async fn a_batch_claims_at_most_the_room_one_request_saw() {
 async fn one_batch_of_outcomes_records_each_and_drops_those_whose_claim_was_lost() {
     let dir = tempfile::tempdir().unwrap();
     let (store, account) = store_with_webhooks(dir.path(), &[&["server.started"]]).await;
-    let inserts = (0..70).map(|n| {
-        store.insert_event(
-            &account,
-            event(&format!("evt_{n}"), "server.started", n),
-            NOW_MS,
-            lease(9, 70),
-        )
-    });
-    let claimed: Vec<_> = join_all(inserts)
+    let claimed: Vec<_> = emit_together(&store, &account, 70, lease(9, 70))
         .await
         .into_iter()
-        .map(|answer| answer.unwrap().claimed.remove(0))
+        .map(|mut inserted| inserted.claimed.remove(0))
         .collect();
     // 70 outcomes queued together (so batched, in multi-row statements): successes, retries,
     // and results presented under a token that does not hold the claim.

@@ -3,6 +3,7 @@
 //! The envelope is serialised once, when the event is accepted; those bytes are stored and
 //! sent (and signed) unchanged on every attempt.
 
+use bytes::Bytes;
 use cdhooks_core::catalog;
 use cdhooks_core::event::{self as core_event, Event};
 use cdhooks_core::timestamp::Timestamp;
@@ -33,8 +34,9 @@ pub struct NewEvent {
     pub event_type: &'static str,
     /// When it was accepted.
     pub created_at: Timestamp,
-    /// The envelope bytes every attempt sends.
-    pub body: Vec<u8>,
+    /// The envelope bytes every attempt sends (shared, not copied, by the answer to the
+    /// request and the deliveries claimed with it).
+    pub body: Bytes,
 }
 
 impl NewEvent {
@@ -81,7 +83,7 @@ impl NewEvent {
             id: envelope.id,
             event_type,
             created_at: now,
-            body,
+            body: Bytes::from(body),
         })
     }
 }

@@ -1,10 +1,9 @@
 //! Events and their fan-out into deliveries.
 
-use bytes::Bytes;
-use cdhooks_core::event::DELIVERY_ID_PREFIX;
-use cdhooks_core::pattern;
 use std::collections::HashMap;
 
+use cdhooks_core::event::DELIVERY_ID_PREFIX;
+use cdhooks_core::pattern;
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 
 use super::super::*;
@@ -64,7 +63,7 @@ pub(super) async fn insert_batch(
                 .push_bind(&q.account.id)
                 .push_bind(q.event.event_type)
                 .push_bind(q.event.created_at.unix())
-                .push_bind(&q.event.body);
+                .push_bind(q.event.body.as_ref());
         });
         insert.push(" ON CONFLICT (account_id, id) DO NOTHING RETURNING seq, account_id, id");
         for row in insert.build().fetch_all(&mut **tx).await? {
@@ -155,10 +154,6 @@ pub(super) async fn insert_batch(
     }
 
     // 4. Each event's answer, with the deliveries claimed for this process.
-    let bodies: Vec<Bytes> = queued
-        .iter()
-        .map(|q| Bytes::copy_from_slice(&q.event.body))
-        .collect();
     let mut claimed: Vec<Vec<ClaimedDelivery>> = queued.iter().map(|_| Vec::new()).collect();
     for d in rows {
         let (Some(lease), Some(&seq)) = (d.claim, delivery_seqs.get(&d.id)) else {
@@ -173,7 +168,7 @@ pub(super) async fn insert_batch(
             round_base: 0,
             event_id: q.event.id.clone(),
             event_type: q.event.event_type.to_owned(),
-            body: bodies[d.event].clone(),
+            body: q.event.body.clone(),
             webhook_seq: d.webhook.seq,
             webhook_id: d.webhook.id.clone(),
             url: d.webhook.url.clone(),
