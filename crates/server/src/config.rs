@@ -53,6 +53,10 @@ pub struct ServeConfig {
     /// Attempts in flight at once to one webhook, so a slow endpoint cannot starve the others.
     #[arg(long, env = "CDHOOKS_PER_WEBHOOK_CONCURRENCY", default_value_t = 16)]
     pub per_webhook_concurrency: usize,
+    /// Caps the embedded database's size (MiB): past it, writes fail with `storage_full`
+    /// (507) instead of filling the disk. Unlimited by default.
+    #[arg(long, env = "CDHOOKS_MAX_DATABASE_MB")]
+    pub max_database_mb: Option<u64>,
     /// The browser tool served at `/`.
     #[arg(long, env = "CDHOOKS_WWW_DIR", default_value = "www")]
     pub www_dir: PathBuf,
@@ -76,6 +80,7 @@ impl ServeConfig {
             attempt_timeout_ms: 10_000,
             workers: 64,
             per_webhook_concurrency: 16,
+            max_database_mb: None,
             www_dir: PathBuf::from("www"),
             pkg_dir: PathBuf::from("pkg"),
         }

@@ -2,14 +2,20 @@
 //! retries and backoff, disabling with an email — one binary with an embedded SQLite store.
 //!
 //! # Layout
-//! - [`http`]: the JSON API (warp), one file per resource, errors mapped to HTTP once.
-//! - [`domain`]: the rules — validation, SSRF address checks, retry schedule, emails.
+//! The direction is one-way: `http` → `app` → `domain` and the `Store` trait → `store::sqlite`;
+//! `delivery` and `mail` use the store and the domain, never HTTP.
+//! - [`http`]: the JSON API (warp): parses requests, renders answers, maps errors once.
+//! - [`app`]: the use cases (register a webhook, emit an event, retry a delivery, …).
+//! - [`domain`]: the rules — validation, SSRF address checks, the delivery lifecycle, retry
+//!   timing, fair claiming, emails; pure, time is an argument.
 //! - [`store`]: persistence behind one trait; [`store::sqlite`] is the embedded default.
-//! - [`delivery`]: the engine — claim, send, schedule, disable.
+//! - [`delivery`]: the engine — claim, send, record; fair and bounded.
+//! - [`clock`]: the one source of time, injectable for tests.
 //! - [`mail`]: the outbox sender (SMTP or `.eml` files).
 //! - [`shutdown`]: the one mechanism that stops everything gracefully.
 //! - [`config`]: every flag; [`cli`]: the `cdhooks-server` command.
 
+pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -21,13 +27,13 @@ pub mod mail;
 pub mod shutdown;
 pub mod store;
 
-use std::fs::File;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
+use clock::SharedClock;
 use config::ServeConfig;
 use delivery::DeliveryEngine;
 use shutdown::{Shutdown, ShutdownTrigger};
@@ -40,13 +46,10 @@ pub const DRAIN: Duration = Duration::from_secs(10);
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// The data dir or its lock could not be used.
+    /// The data dir or the listener could not be used.
     #[error("data dir: {0}")]
     DataDir(#[from] std::io::Error),
-    /// Another server runs on this data dir.
-    #[error("another cdhooks server is using {0}")]
-    Locked(String),
-    /// The store failed to open.
+    /// The store failed to open (or another server holds its data dir).
     #[error("store: {0}")]
     Store(#[from] store::StoreError),
     /// The HTTP client could not be built.
@@ -65,9 +68,10 @@ pub struct Server {
     pub store: Arc<SqliteStore>,
     /// The delivery engine, for embedding and tests.
     pub engine: Arc<DeliveryEngine>,
+    /// Ends the tasks.
     trigger: ShutdownTrigger,
+    /// The API, the claim loop and the mailer.
     tasks: Vec<JoinHandle<()>>,
-    _lock: File,
 }
 
 impl Server {
@@ -83,26 +87,35 @@ impl Server {
 
 /// Opens the store and starts the API, the delivery engine and the mailer.
 pub async fn start(config: ServeConfig) -> Result<Server, StartError> {
-    std::fs::create_dir_all(&config.data_dir)?;
-    let lock = File::create(config.data_dir.join("server.lock"))?;
-    if lock.try_lock().is_err() {
-        return Err(StartError::Locked(config.data_dir.display().to_string()));
-    }
-    let sqlite = Arc::new(SqliteStore::open(&config.data_dir).await?);
+    start_with_clock(config, Arc::new(clock::SystemClock)).await
+}
+
+/// Like [`start`], with the given clock (tests move a [`clock::ManualClock`] by hand).
+pub async fn start_with_clock(
+    config: ServeConfig,
+    clock: SharedClock,
+) -> Result<Server, StartError> {
+    let sqlite = Arc::new(
+        SqliteStore::open_for_server(
+            &config.data_dir,
+            config.max_database_mb.map(|mb| mb * 1024 * 1024),
+        )
+        .await?,
+    );
     let store: Arc<dyn Store> = sqlite.clone();
-    let released = store.release_stale_claims(clock::now_ms()).await?;
-    if released > 0 {
-        tracing::info!(released, "re-queued deliveries claimed by a previous run");
-    }
     let live = live::LiveHub::default();
-    let engine = DeliveryEngine::new(store.clone(), &config, live.clone())?;
+    let engine = DeliveryEngine::new(store.clone(), &config, clock.clone(), live.clone())?;
     let transport = mail::MailTransport::new(config.smtp_url.as_deref(), config.outbox_dir())?;
     let (trigger, shutdown) = shutdown::channel();
 
+    let app = Arc::new(app::App::new(
+        store.clone(),
+        engine.clone(),
+        config.target_policy(),
+        clock.clone(),
+    ));
     let state = Arc::new(http::AppState {
-        store: store.clone(),
-        engine: engine.clone(),
-        policy: config.target_policy(),
+        app,
         live,
         shutdown: shutdown.clone(),
         www_dir: config.www_dir.clone(),
@@ -122,6 +135,7 @@ pub async fn start(config: ServeConfig) -> Result<Server, StartError> {
             store,
             transport,
             config.email_from.clone(),
+            clock,
             shutdown,
         )),
     ];
@@ -132,7 +146,6 @@ pub async fn start(config: ServeConfig) -> Result<Server, StartError> {
         engine,
         trigger,
         tasks,
-        _lock: lock,
     })
 }
 

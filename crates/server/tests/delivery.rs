@@ -471,12 +471,11 @@ async fn a_concurrent_burst_with_repeated_ids_keeps_each_id_once_and_delivers_it
             assert!(seen.insert(id), "delivered twice: {event}");
         }
     }
-    // With nothing in flight, the engine keeps no per-webhook state.
+    // Every attempt gave its room back.
     let engine = s.server.as_ref().unwrap().engine.clone();
     eventually("nothing in flight", Duration::from_secs(5), || {
         engine.in_flight() == 0
     })
     .await;
-    assert_eq!(engine.webhooks_in_flight(), 0);
     s.stop().await;
 }

@@ -1,26 +1,28 @@
 //! The claim loop: takes due deliveries from the store whenever the engine has room.
 //!
-//! It sleeps until the earliest due delivery, a wake-up (a retry was scheduled, room freed,
-//! deliveries resumed) or at most [`MAX_IDLE`], which also bounds how long an expired lease
-//! of another process waits.
+//! It reserves all free room, claims at most that (the store applies the per-webhook limits
+//! and round-robin of `domain::claim`), and sleeps until the earliest due delivery, a wake-up
+//! (an attempt finished, deliveries were resumed or left unclaimed) or at most [`MAX_IDLE`],
+//! which also bounds how long an expired lease of another process waits. Wake-ups within
+//! [`COALESCE`] share one claim, so a busy engine does not run a claim per finished attempt.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::DeliveryEngine;
-use crate::clock::now_ms;
 use crate::shutdown::Shutdown;
 
 /// The longest the loop sleeps without looking.
 const MAX_IDLE: Duration = Duration::from_secs(1);
+/// How long after a wake-up the loop claims, gathering further wake-ups.
+const COALESCE: Duration = Duration::from_millis(1);
 /// Pause after a store error.
 const ERROR_BACKOFF: Duration = Duration::from_millis(500);
 
 pub(super) async fn run(engine: &Arc<DeliveryEngine>, mut shutdown: Shutdown) {
     while !shutdown.is_shutdown() {
         let sleep = match claim_once(engine).await {
-            Ok(Some(sleep)) => sleep,
-            Ok(None) => continue,
+            Ok(sleep) => sleep,
             Err(error) => {
                 tracing::error!(%error, "claiming due deliveries failed");
                 ERROR_BACKOFF
@@ -28,29 +30,43 @@ pub(super) async fn run(engine: &Arc<DeliveryEngine>, mut shutdown: Shutdown) {
         };
         tokio::select! {
             _ = shutdown.wait() => break,
-            _ = engine.wake.notified() => {}
+            _ = engine.wake.notified() => tokio::time::sleep(COALESCE).await,
             _ = tokio::time::sleep(sleep) => {}
         }
     }
 }
 
-/// Claims what is due; `Ok(None)` means "look again at once", `Ok(Some(d))` "sleep up to d".
-async fn claim_once(engine: &Arc<DeliveryEngine>) -> crate::store::StoreResult<Option<Duration>> {
-    let now = now_ms();
-    let Some(lease) = engine.lease(now) else {
-        // Full: a finishing delivery wakes the loop.
-        return Ok(Some(MAX_IDLE));
-    };
-    let claimed = engine.store.claim_due(now, lease).await?;
-    let full_batch = claimed.len() as u32 == lease.max;
-    engine.dispatch(claimed);
-    if full_batch {
-        return Ok(None);
+/// Claims what is due; returns how long to sleep at most before looking again.
+async fn claim_once(engine: &Arc<DeliveryEngine>) -> crate::store::StoreResult<Duration> {
+    let reserved = engine.room.reserve(usize::MAX);
+    if reserved == 0 {
+        // Full: a finishing attempt wakes the loop.
+        return Ok(MAX_IDLE);
     }
-    let sleep = match engine.store.next_due_at().await? {
-        Some(due) if due <= now => Duration::from_millis(50),
-        Some(due) => Duration::from_millis((due - now) as u64).min(MAX_IDLE),
-        None => MAX_IDLE,
+    let now = engine.clock.now_ms();
+    let claimed = match engine
+        .store
+        .claim_due(now, engine.lease(now, reserved))
+        .await
+    {
+        Ok(claimed) => claimed,
+        Err(error) => {
+            engine.room.release(reserved);
+            return Err(error);
+        }
     };
-    Ok(Some(sleep))
+    engine.room.release(reserved - claimed.len());
+    let room_was_filled = claimed.len() == reserved;
+    engine.dispatch(claimed);
+    if room_was_filled {
+        // More may be due; a finishing attempt wakes the loop.
+        return Ok(MAX_IDLE);
+    }
+    // Everything claimable was claimed: what is due now waits for a webhook's slot (an
+    // attempt finishing wakes the loop); otherwise sleep until the next falls due.
+    let sleep = match engine.store.next_due_at().await? {
+        Some(due) if due > now => Duration::from_millis((due - now) as u64).min(MAX_IDLE),
+        _ => MAX_IDLE,
+    };
+    Ok(sleep)
 }

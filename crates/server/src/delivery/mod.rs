@@ -1,43 +1,48 @@
-//! The delivery engine: sends claimed deliveries, records outcomes, schedules retries.
+//! The delivery engine: claims due deliveries, sends them, records the outcomes.
 //!
-//! - [`DeliveryEngine::dispatch`] runs each claimed delivery as a task, limited by a global
-//!   worker pool and a per-webhook limit (taken first, so a slow endpoint's backlog waits
-//!   without holding global workers).
-//! - New events are claimed in the transaction that stores them (the fast path: no query
-//!   between acceptance and sending); `claim` picks up everything else that falls due —
-//!   retries, resumed deliveries, leftovers of a killed process.
-//! - [`send`] makes one signed HTTP attempt; [`schedule`] decides what follows it.
-//! - In-flight work is bounded by the engine's room (see [`DeliveryEngine::lease`]): past
-//!   it, deliveries stay in the store unclaimed until workers free up.
+//! - Only what can start at once is claimed: a claim reserves the engine's room
+//!   ([`room::Room`], `--workers`) first, and the store caps each webhook at
+//!   `--per-webhook-concurrency` attempts in flight over every process, serving webhooks
+//!   round-robin (`domain::claim`). A slow endpoint's backlog therefore waits in the store,
+//!   costs other webhooks nothing beyond its own share, and no lease runs out while its
+//!   delivery waits in memory — so nothing is sent twice while an attempt of it runs.
+//! - New events are claimed in the transaction that stores them ([`DeliveryEngine::accept`],
+//!   the fast path: no query between acceptance and sending) when their webhook has a free
+//!   slot and nothing older waiting; [`claim`] picks up everything else — backlogs, retries,
+//!   resumed deliveries, leftovers of a killed process.
+//! - [`send`] makes one signed HTTP attempt; [`schedule`] asks `domain::delivery` what
+//!   follows it; the store applies that, conditional on the claim.
 
 mod claim;
 pub mod resolver;
+pub mod room;
 pub mod schedule;
 pub mod send;
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use rand::Rng;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Notify;
 
+use crate::clock::SharedClock;
 use crate::config::ServeConfig;
+use crate::domain::delivery::{AfterAttempt, RetryRules};
+use crate::domain::event::NewEvent;
 use crate::domain::target::TargetPolicy;
 use crate::live::{LiveEvent, LiveHub};
 use crate::shutdown::Shutdown;
-use crate::store::{ClaimedDelivery, Lease, Store};
-use schedule::RetryRules;
+use crate::store::{Account, ClaimedDelivery, Lease, Store, StoreResult};
+use room::Room;
 
 /// How far past the attempt timeout a lease lasts, for recording the result.
 const LEASE_GRACE: Duration = Duration::from_secs(15);
-/// Claimed deliveries held in memory per worker, at most.
-const QUEUED_PER_WORKER: usize = 8;
+/// The most new deliveries one accepted event may claim on the fast path; the rest of a
+/// large fan-out goes through the claim loop (so concurrent requests share the room).
+const FAST_PATH_ROOM: usize = 4;
 
-/// Sends deliveries; shared by the HTTP layer (fast path) and the claim loop.
+/// Sends deliveries; shared by the application layer (fast path) and the claim loop.
 pub struct DeliveryEngine {
-    /// The store outcomes are written to.
+    /// Where deliveries are claimed from and outcomes written to.
     store: Arc<dyn Store>,
     /// The HTTP client: pooled connections per host, no proxy, no redirects.
     client: reqwest::Client,
@@ -47,17 +52,13 @@ pub struct DeliveryEngine {
     rules: RetryRules,
     /// Time one attempt may take.
     attempt_timeout: Duration,
-    /// Global limit of attempts in flight.
-    workers: Arc<Semaphore>,
-    /// Per-webhook limit of attempts in flight, by webhook key; only webhooks with work.
-    per_webhook: Mutex<HashMap<i64, Arc<Semaphore>>>,
-    /// Size of each per-webhook limit.
-    per_webhook_limit: usize,
-    /// Claimed deliveries not yet finished.
-    in_flight: AtomicUsize,
-    /// The most claimed deliveries held at once.
-    max_in_flight: usize,
-    /// Wakes the claim loop (a retry was scheduled, or room freed up).
+    /// The most attempts in flight to one webhook, over every process.
+    per_webhook: u32,
+    /// Attempts in flight in this process, bounded by `--workers`.
+    room: Room,
+    /// What time it is.
+    clock: SharedClock,
+    /// Wakes the claim loop (an attempt finished, work was left unclaimed or resumed).
     wake: Notify,
     /// Where attempt results are announced to dashboards.
     live: LiveHub,
@@ -68,6 +69,7 @@ impl DeliveryEngine {
     pub fn new(
         store: Arc<dyn Store>,
         config: &ServeConfig,
+        clock: SharedClock,
         live: LiveHub,
     ) -> Result<Arc<Self>, reqwest::Error> {
         let policy = Arc::new(config.target_policy());
@@ -80,7 +82,6 @@ impl DeliveryEngine {
             .tcp_nodelay(true)
             .user_agent(send::USER_AGENT_VALUE)
             .build()?;
-        let workers = config.workers.max(1);
         Ok(Arc::new(DeliveryEngine {
             store,
             client,
@@ -90,85 +91,68 @@ impl DeliveryEngine {
                 max_attempts: config.max_attempts,
             },
             attempt_timeout: config.attempt_timeout(),
-            workers: Arc::new(Semaphore::new(workers)),
-            per_webhook: Mutex::new(HashMap::new()),
-            per_webhook_limit: config.per_webhook_concurrency.max(1),
-            in_flight: AtomicUsize::new(0),
-            max_in_flight: workers * QUEUED_PER_WORKER,
+            per_webhook: config.per_webhook_concurrency.clamp(1, u32::MAX as usize) as u32,
+            room: Room::new(config.workers),
+            clock,
             wake: Notify::new(),
             live,
         }))
     }
 
-    /// A lease for up to the free room, or `None` when the engine is full.
-    pub fn lease(&self, now_ms: i64) -> Option<Lease> {
-        let room = self.room();
-        (room > 0).then(|| Lease {
-            token: rand::rng().random(),
+    /// A lease for `max` deliveries that covers one attempt starting now.
+    fn lease(&self, now_ms: i64, max: usize) -> Lease {
+        Lease {
+            token: rand::random(),
             until_ms: now_ms + (self.attempt_timeout + LEASE_GRACE).as_millis() as i64,
-            max: room as u32,
-        })
+            max: max as u32,
+            per_webhook: self.per_webhook,
+        }
     }
 
-    fn room(&self) -> usize {
-        self.max_in_flight
-            .saturating_sub(self.in_flight.load(Ordering::Relaxed))
+    /// Stores an event with its deliveries and starts those that can start now. Returns
+    /// how many deliveries the event fanned out to.
+    pub async fn accept(
+        self: &Arc<Self>,
+        account: &Account,
+        event: NewEvent,
+        now_ms: i64,
+    ) -> StoreResult<u32> {
+        let reserved = self.room.reserve(FAST_PATH_ROOM);
+        let lease = (reserved > 0).then(|| self.lease(now_ms, reserved));
+        let inserted = self.store.insert_event(account, event, now_ms, lease).await;
+        let claimed = inserted.as_ref().map_or(0, |i| i.claimed.len());
+        self.room.release(reserved - claimed);
+        let inserted = inserted?;
+        if inserted.deliveries as usize > claimed {
+            self.wake();
+        }
+        self.dispatch(inserted.claimed);
+        Ok(inserted.deliveries)
     }
 
-    /// Claimed deliveries not yet finished.
+    /// Attempts in flight in this process.
     pub fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::Relaxed)
+        self.room.in_use()
     }
 
-    /// Sends each delivery in its own task.
-    pub fn dispatch(self: &Arc<Self>, deliveries: Vec<ClaimedDelivery>) {
-        self.in_flight
-            .fetch_add(deliveries.len(), Ordering::Relaxed);
+    /// Sends each claimed delivery in its own task; their room is already reserved.
+    fn dispatch(self: &Arc<Self>, deliveries: Vec<ClaimedDelivery>) {
         for delivery in deliveries {
             let engine = self.clone();
             tokio::spawn(async move { engine.deliver(delivery).await });
         }
     }
 
-    fn per_webhook_map(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Arc<Semaphore>>> {
-        self.per_webhook
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// The webhook's limit, shared by its deliveries in flight.
-    fn webhook_limit(&self, webhook_seq: i64) -> Arc<Semaphore> {
-        self.per_webhook_map()
-            .entry(webhook_seq)
-            .or_insert_with(|| Arc::new(Semaphore::new(self.per_webhook_limit)))
-            .clone()
-    }
-
-    /// Forgets the webhook's limit when no delivery of it is in flight any more, so the map
-    /// holds only webhooks with work, not every webhook ever delivered to.
-    fn release_webhook_limit(&self, webhook_seq: i64, limit: Arc<Semaphore>) {
-        let mut map = self.per_webhook_map();
-        // Clones are only made under this lock: the map's and ours mean nobody else has one.
-        if Arc::strong_count(&limit) == 2 {
-            map.remove(&webhook_seq);
-        }
-    }
-
-    /// Webhooks with deliveries in flight (or just finished).
-    pub fn webhooks_in_flight(&self) -> usize {
-        self.per_webhook_map().len()
-    }
-
     async fn deliver(self: Arc<Self>, delivery: ClaimedDelivery) {
-        let limit = self.webhook_limit(delivery.webhook_seq);
-        let result = {
-            let _webhook_permit = limit.acquire().await;
-            let _worker_permit = self.workers.acquire().await;
-            send::attempt(&self.client, &self.policy, &delivery, self.attempt_timeout).await
-        };
-        self.release_webhook_limit(delivery.webhook_seq, limit);
-        let unit: f64 = rand::rng().random();
-        let outcome = schedule::outcome(&delivery, result, self.rules, unit);
+        let result = send::attempt(
+            &self.client,
+            &self.policy,
+            &delivery,
+            self.attempt_timeout,
+            self.clock.now_ms(),
+        )
+        .await;
+        let outcome = schedule::outcome(&delivery, result, self.rules, rand::random());
         // Fields on the events themselves rather than a span per delivery: a span would be
         // built (and its fields formatted) for every delivery even when nothing is logged.
         match &outcome.attempt.error_kind {
@@ -180,11 +164,18 @@ impl DeliveryEngine {
                 webhook = %delivery.webhook_id,
                 attempt = outcome.attempt.number,
                 kind,
-                status = ?outcome.attempt.status_code,
+                status = outcome.attempt.status_code.unwrap_or(0),
                 "attempt failed"
             ),
         }
-        let retry = matches!(outcome.next, crate::store::NextStep::RetryAt(_));
+        if let AfterAttempt::GiveUp { attempts_in_round } = outcome.next {
+            tracing::warn!(
+                webhook = %delivery.webhook_id,
+                delivery = %delivery.id,
+                attempts = attempts_in_round,
+                "final attempt failed: disabling the webhook and emailing its owner"
+            );
+        }
         // Built only when a dashboard listens.
         let announcement = self.live.has_subscribers().then(|| LiveEvent {
             account_id: delivery.account_id.clone(),
@@ -197,10 +188,10 @@ impl DeliveryEngine {
                 "attempt": outcome.attempt.number,
                 "status_code": outcome.attempt.status_code,
                 "error_kind": outcome.attempt.error_kind,
-                "outcome": match &outcome.next {
-                    crate::store::NextStep::Succeeded => "succeeded",
-                    crate::store::NextStep::RetryAt(_) => "retrying",
-                    crate::store::NextStep::GiveUp { .. } => "failed",
+                "outcome": match outcome.next {
+                    AfterAttempt::Succeeded => "succeeded",
+                    AfterAttempt::RetryAt(_) => "retrying",
+                    AfterAttempt::GiveUp { .. } => "failed",
                 },
             }),
         });
@@ -215,10 +206,8 @@ impl DeliveryEngine {
                 tracing::error!(delivery = %delivery.id, %error, "could not record the attempt")
             }
         }
-        let before = self.in_flight.fetch_sub(1, Ordering::Relaxed);
-        if retry || before >= self.max_in_flight {
-            self.wake.notify_one();
-        }
+        self.room.release(1);
+        self.wake();
     }
 
     /// Runs the claim loop until shutdown, then waits (at most `drain`) for in-flight attempts.

@@ -2,7 +2,7 @@
 
 use std::error::Error as _;
 use std::net::IpAddr;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use cdhooks_core::legacy::LegacyVerifier;
 use cdhooks_core::standard::StandardVerifier;
@@ -39,22 +39,26 @@ pub struct AttemptResult {
     pub retry_after: Option<Duration>,
 }
 
-/// The signed headers of an attempt at `timestamp` (Unix seconds).
-pub fn signed_headers(delivery: &ClaimedDelivery, timestamp: u64) -> HeaderMap {
+/// The signed headers of an attempt at `timestamp` (Unix seconds). A secret that cannot be
+/// keyed (it was validated at registration, so only a damaged store has one) is an error:
+/// a delivery is never sent without both signatures.
+pub fn signed_headers(
+    delivery: &ClaimedDelivery,
+    timestamp: u64,
+) -> Result<HeaderMap, cdhooks_core::standard::StandardError> {
+    let secret = delivery.secret.expose();
+    let standard = StandardVerifier::new(secret)?;
     let mut headers = HeaderMap::with_capacity(8);
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
-    let legacy = LegacyVerifier::new(delivery.secret.as_bytes()).sign_hex(&delivery.body);
+    let legacy = LegacyVerifier::new(secret.as_bytes()).sign_hex(&delivery.body);
     insert(&mut headers, "x-webhook-signature", legacy.as_str());
     insert(&mut headers, "x-webhook-event", &delivery.event_type);
     insert(&mut headers, "webhook-id", &delivery.event_id);
     insert(&mut headers, "webhook-timestamp", &timestamp.to_string());
-    // Stored secrets were validated at registration, so keying cannot fail.
-    if let Ok(standard) = StandardVerifier::new(&delivery.secret) {
-        let signature = standard.sign_header(&delivery.event_id, timestamp, &delivery.body);
-        insert(&mut headers, "webhook-signature", signature.as_str());
-    }
-    headers
+    let signature = standard.sign_header(&delivery.event_id, timestamp, &delivery.body);
+    insert(&mut headers, "webhook-signature", signature.as_str());
+    Ok(headers)
 }
 
 fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
@@ -63,14 +67,14 @@ fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
     }
 }
 
-/// Sends one attempt of `delivery`.
+/// Sends one attempt of `delivery`, starting at `started_at_ms`.
 pub async fn attempt(
     client: &reqwest::Client,
     policy: &TargetPolicy,
     delivery: &ClaimedDelivery,
     timeout: Duration,
+    started_at_ms: i64,
 ) -> AttemptResult {
-    let started_at_ms = crate::clock::now_ms();
     let clock = Instant::now();
     let mut result = AttemptResult {
         started_at_ms,
@@ -87,7 +91,13 @@ pub async fn attempt(
             return result;
         }
     }
-    let headers = signed_headers(delivery, started_at_ms.div_euclid(1000) as u64);
+    let headers = match signed_headers(delivery, started_at_ms.div_euclid(1000) as u64) {
+        Ok(headers) => headers,
+        Err(error) => {
+            result.error = Some(("invalid_secret", format!("cannot sign: {error}")));
+            return result;
+        }
+    };
     let sent = client
         .post(&delivery.url)
         .headers(headers)
@@ -106,7 +116,7 @@ pub async fn attempt(
                     .headers()
                     .get(RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|v| parse_retry_after(v, SystemTime::now()));
+                    .and_then(|v| parse_retry_after(v, UNIX_EPOCH + ms(started_at_ms)));
             }
             let mut kept = Vec::new();
             let mut read = 0usize;
@@ -147,6 +157,10 @@ pub async fn attempt(
     }
     result.duration = clock.elapsed();
     result
+}
+
+fn ms(unix_ms: i64) -> Duration {
+    Duration::from_millis(unix_ms.max(0) as u64)
 }
 
 fn literal_ip(url: &str) -> Option<IpAddr> {

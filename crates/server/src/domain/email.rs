@@ -1,4 +1,11 @@
-//! The email an account owner gets when a webhook is disabled.
+//! The email an account owner gets when a webhook is disabled, and how the outbox retries
+//! sending it.
+//!
+//! - [`webhook_disabled`] composes the email; it names the failed delivery, so the retry
+//!   instruction in it can be pasted as it is.
+//! - [`after_send_failure`]: a failed send is tried again after 30 s, 1, 2, 4 … minutes; after
+//!   [`MAX_EMAIL_TRIES`] tries the email is dead-lettered, so a few undeliverable emails never
+//!   hold up the rest of the outbox.
 
 /// An email ready for the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +25,8 @@ pub struct DisabledWebhook<'a> {
     pub recipient: &'a str,
     /// The webhook's id.
     pub webhook_id: &'a str,
+    /// The delivery whose final attempt failed.
+    pub delivery_id: &'a str,
     /// The webhook's URL.
     pub url: &'a str,
     /// The type of the event whose delivery failed last.
@@ -51,8 +60,9 @@ pub fn webhook_disabled(d: &DisabledWebhook<'_>) -> Email {
              {{\"enabled\":true}}\n\
              \n\
              The failed delivery itself can be sent again with\n\
-             POST /v1/deliveries/<delivery id>/retry.\n",
+             POST /v1/deliveries/{delivery_id}/retry\n",
             id = d.webhook_id,
+            delivery_id = d.delivery_id,
             url = d.url,
             event_type = d.event_type,
             attempts = d.attempts,
@@ -61,15 +71,58 @@ pub fn webhook_disabled(d: &DisabledWebhook<'_>) -> Email {
     }
 }
 
+/// Sending tries after which an email is dead-lettered.
+pub const MAX_EMAIL_TRIES: u32 = 8;
+/// The delay after the first failed try; it doubles with each further one.
+pub const EMAIL_RETRY_BASE_MS: i64 = 30_000;
+
+/// What follows a failed sending try.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailNext {
+    /// Try again at this Unix ms.
+    RetryAt(i64),
+    /// Give up: keep the email, dead-lettered, for an operator to look at.
+    Dead,
+}
+
+/// Decides what follows the `failed_tries`-th failed try (1-based), at `now_ms`.
+pub fn after_send_failure(failed_tries: u32, now_ms: i64) -> EmailNext {
+    if failed_tries >= MAX_EMAIL_TRIES {
+        return EmailNext::Dead;
+    }
+    let factor = 1i64 << failed_tries.saturating_sub(1).min(20);
+    EmailNext::RetryAt(now_ms.saturating_add(EMAIL_RETRY_BASE_MS.saturating_mul(factor)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failed_sends_back_off_then_dead_letter() {
+        let delays: Vec<EmailNext> = (1..MAX_EMAIL_TRIES)
+            .map(|n| after_send_failure(n, 0))
+            .collect();
+        let expected: Vec<EmailNext> = [30, 60, 120, 240, 480, 960, 1920]
+            .iter()
+            .map(|s| EmailNext::RetryAt(s * 1000))
+            .collect();
+        assert_eq!(delays, expected);
+        assert_eq!(after_send_failure(MAX_EMAIL_TRIES, 0), EmailNext::Dead);
+        assert_eq!(after_send_failure(u32::MAX, 0), EmailNext::Dead);
+        assert_eq!(after_send_failure(0, 5), EmailNext::RetryAt(30_005));
+        assert_eq!(
+            after_send_failure(1, i64::MAX),
+            EmailNext::RetryAt(i64::MAX)
+        );
+    }
 
     #[test]
     fn names_everything_the_owner_needs() {
         let email = webhook_disabled(&DisabledWebhook {
             recipient: "ops@example.com",
             webhook_id: "wh_1",
+            delivery_id: "dlv_9",
             url: "https://yourapp.com/hook",
             event_type: "server.error",
             attempts: 5,
@@ -83,6 +136,7 @@ mod tests {
             "HTTP 500",
             "re-enable",
             "\"enabled\":true",
+            "POST /v1/deliveries/dlv_9/retry",
         ] {
             assert!(email.body.contains(needle), "{needle}");
         }

@@ -1,10 +1,13 @@
 //! The rules of the product, free of HTTP and SQL: what a valid webhook or event is, which
-//! targets may be dialled, when a failed delivery is retried, what the disabling email says.
+//! targets may be dialled, the delivery lifecycle (retry, give up, disable, pause, resume),
+//! which due deliveries a process claims, what the disabling email says.
 //!
 //! Everything here is a pure function or a validated type, tested at its edges; the HTTP
 //! layer parses into these types, and the delivery engine asks them for decisions.
 
 pub mod api_key;
+pub mod claim;
+pub mod delivery;
 pub mod email;
 pub mod event;
 pub mod retry;

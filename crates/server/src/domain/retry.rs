@@ -3,8 +3,10 @@
 //! - [`scheduled_delay`]: attempt n+1 follows attempt n after `base × 4^(n-1)` — with the
 //!   default base of one minute: 1, 4, 16 and 64 minutes.
 //! - [`with_jitter`]: ±20 % so that many deliveries that failed together spread out.
-//! - [`honour_retry_after`]: a receiver's `Retry-After` (on 429 and 503) wins, but never more
-//!   than 4× the scheduled delay, so a receiver cannot park a delivery for days.
+//! - [`honour_retry_after`]: a receiver's `Retry-After` (on 429 and 503) may lengthen the
+//!   delay up to 4× the scheduled one (so a receiver cannot park a delivery for days), but
+//!   never shortens it: `Retry-After: 0` or a date in the past cannot collapse the backoff
+//!   and burn all attempts in milliseconds.
 //! - [`is_final`]: whether the attempt that just failed was the last one.
 //!
 //! All pure; the engine supplies the random number and the clock.
@@ -35,11 +37,11 @@ pub fn with_jitter(delay: Duration, unit: f64) -> Duration {
     Duration::try_from_secs_f64(delay.as_secs_f64() * (0.8 + 0.4 * unit)).unwrap_or(Duration::MAX)
 }
 
-/// The delay to use when the receiver asked for `retry_after`: honoured, capped at 4× the
-/// scheduled delay.
+/// The delay to use when the receiver asked for `retry_after`: at least the scheduled
+/// delay, at most 4× it.
 pub fn honour_retry_after(scheduled: Duration, retry_after: Option<Duration>) -> Duration {
     match retry_after {
-        Some(asked) => asked.min(scheduled.saturating_mul(4)),
+        Some(asked) => asked.clamp(scheduled, scheduled.saturating_mul(4)),
         None => scheduled,
     }
 }
@@ -100,13 +102,39 @@ mod tests {
             honour_retry_after(MINUTE, Some(Duration::from_secs(3600))),
             4 * MINUTE
         );
-        assert_eq!(
-            honour_retry_after(MINUTE, Some(Duration::from_secs(5))),
-            Duration::from_secs(5)
-        );
         assert_eq!(honour_retry_after(MINUTE, None), MINUTE);
         assert!(!is_final(4, 5));
         assert!(is_final(5, 5));
+    }
+
+    #[test]
+    fn retry_after_never_shortens_the_backoff() {
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        let asked = |value: &str| honour_retry_after(MINUTE, parse_retry_after(value, now));
+        // Zero, a short delay and dates in the past keep the scheduled delay.
+        assert_eq!(asked("0"), MINUTE);
+        assert_eq!(asked("5"), MINUTE);
+        assert_eq!(asked("Sun, 09 Sep 2001 00:00:00 GMT"), MINUTE);
+        assert_eq!(asked("Thu, 01 Jan 1970 00:00:00 GMT"), MINUTE);
+        // Longer is honoured up to 4x the scheduled delay.
+        assert_eq!(asked("90"), Duration::from_secs(90));
+        assert_eq!(asked("240"), 4 * MINUTE);
+        assert_eq!(asked("241"), 4 * MINUTE);
+        assert_eq!(asked("18446744073709551615"), 4 * MINUTE);
+        assert_eq!(asked("Fri, 31 Dec 9999 23:59:59 GMT"), 4 * MINUTE);
+        // Garbage is ignored.
+        for garbage in ["", "soon", "-1", "1.5", "0x10", "99999999999999999999999"] {
+            assert_eq!(asked(garbage), MINUTE, "{garbage:?}");
+        }
+        // A zero schedule stays zero; a huge one does not overflow.
+        assert_eq!(
+            honour_retry_after(Duration::ZERO, Some(MINUTE)),
+            Duration::ZERO
+        );
+        assert_eq!(
+            honour_retry_after(Duration::MAX, Some(MINUTE)),
+            Duration::MAX
+        );
     }
 
     #[test]

@@ -61,7 +61,7 @@ pub fn account(
             if let Some(account) = state.accounts.get(&hash) {
                 return Ok(account);
             }
-            match state.store.account_by_key_hash(&hash).await {
+            match state.app.account_by_key_hash(&hash).await {
                 Ok(Some(account)) => {
                     state.accounts.put(hash, account.clone());
                     Ok::<Account, warp::Rejection>(account)

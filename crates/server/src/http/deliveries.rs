@@ -11,7 +11,6 @@ use super::error::ApiError;
 use super::json::{self, reply};
 use super::webhooks::ListQuery;
 use super::{auth, with_state, AppState, Page};
-use crate::clock::now_ms;
 use crate::store::{Account, AttemptRecord, DeliveryRecord};
 
 #[derive(Serialize)]
@@ -103,10 +102,10 @@ async fn list(
 ) -> Result<warp::reply::Response, warp::Rejection> {
     let limit = super::page_limit(query.limit)?;
     let records = state
-        .store
-        .list_deliveries(&account, &webhook_id, query.after.as_deref(), limit + 1)
+        .app
+        .deliveries(&account, &webhook_id, query.after.as_deref(), limit + 1)
         .await
-        .map_err(|e| ApiError::from_store(e, "webhook"))?;
+        .map_err(|e| ApiError::from_app(e, "webhook"))?;
     let page = Page::new(records, limit, |d| d.id.clone());
     Ok(reply(StatusCode::OK, &page.map(DeliveryView::from)))
 }
@@ -117,10 +116,10 @@ async fn get(
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, warp::Rejection> {
     let record = state
-        .store
-        .get_delivery(&account, &id)
+        .app
+        .delivery(&account, &id)
         .await
-        .map_err(|e| ApiError::from_store(e, "delivery"))?;
+        .map_err(|e| ApiError::from_app(e, "delivery"))?;
     Ok(reply(StatusCode::OK, &DeliveryView::from(record)))
 }
 
@@ -130,10 +129,9 @@ async fn retry(
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, warp::Rejection> {
     let record = state
-        .store
-        .retry_delivery(&account, &id, now_ms())
+        .app
+        .retry_delivery(&account, &id)
         .await
-        .map_err(|e| ApiError::from_store(e, "delivery"))?;
-    state.engine.wake();
+        .map_err(|e| ApiError::from_app(e, "delivery"))?;
     Ok(reply(StatusCode::ACCEPTED, &DeliveryView::from(record)))
 }

@@ -10,6 +10,7 @@ use serde::Serialize;
 use warp::http::StatusCode;
 use warp::{Rejection, Reply};
 
+use crate::app::AppError;
 use crate::domain::ValidationError;
 use crate::store::StoreError;
 
@@ -67,6 +68,14 @@ impl ApiError {
         )
     }
 
+    /// Converts a use case's error, naming the kind of object for a 404.
+    pub fn from_app(error: AppError, what: &str) -> Self {
+        match error {
+            AppError::Invalid(invalid) => ApiError::from(invalid),
+            AppError::Store(store) => ApiError::from_store(store, what),
+        }
+    }
+
     /// Converts a store error, naming the kind of object for a 404.
     pub fn from_store(error: StoreError, what: &str) -> Self {
         match error {
@@ -76,6 +85,22 @@ impl ApiError {
             }
             StoreError::InvalidState(message) => {
                 ApiError::new(StatusCode::CONFLICT, "invalid_state", message)
+            }
+            StoreError::Full(detail) => {
+                tracing::error!(%detail, "storage full: a request was refused");
+                ApiError::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "storage_full",
+                    "the server's storage is full; nothing was stored, try again later",
+                )
+            }
+            StoreError::Unavailable(detail) => {
+                tracing::error!(%detail, "storage unavailable: a request was refused");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    "the server's storage is unavailable; nothing was stored, try again later",
+                )
             }
             other => ApiError::internal(&other),
         }

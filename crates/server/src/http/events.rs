@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use cdhooks_core::catalog::CATALOG;
-use cdhooks_core::timestamp::Timestamp;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use warp::http::StatusCode;
@@ -13,8 +12,7 @@ use warp::Filter;
 use super::error::ApiError;
 use super::json::{self, reply};
 use super::{auth, with_state, AppState};
-use crate::clock::now_ms;
-use crate::domain::event::{EmitEventRequest, NewEvent};
+use crate::domain::event::EmitEventRequest;
 use crate::store::Account;
 
 #[derive(Serialize)]
@@ -51,18 +49,12 @@ async fn emit(
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, warp::Rejection> {
     let request: EmitEventRequest = json::parse(&body)?;
-    let now = now_ms();
-    let created_at = Timestamp::from_unix(now.div_euclid(1000))
-        .ok_or_else(|| ApiError::internal(&"clock out of range"))?;
-    let event = NewEvent::validate(request, created_at).map_err(ApiError::from)?;
-    let envelope = event.body.clone();
-    let inserted = state
-        .store
-        .insert_event(&account, event, now, state.engine.lease(now))
+    let emitted = state
+        .app
+        .emit_event(&account, request)
         .await
-        .map_err(|e| ApiError::from_store(e, "event"))?;
-    let deliveries = inserted.deliveries;
-    state.engine.dispatch(inserted.claimed);
+        .map_err(|e| ApiError::from_app(e, "event"))?;
+    let (envelope, deliveries) = (emitted.envelope, emitted.deliveries);
     // The envelope is already JSON: splice it in rather than parse and serialise it again.
     let mut body = Vec::with_capacity(envelope.len() + 32);
     body.extend_from_slice(b"{\"event\":");
@@ -83,10 +75,10 @@ async fn get(
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, warp::Rejection> {
     let event = state
-        .store
-        .get_event(&account, &id)
+        .app
+        .event(&account, &id)
         .await
-        .map_err(|e| ApiError::from_store(e, "event"))?;
+        .map_err(|e| ApiError::from_app(e, "event"))?;
     let body = raw(&event.body)?;
     Ok(reply(StatusCode::OK, &body))
 }

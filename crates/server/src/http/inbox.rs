@@ -14,9 +14,8 @@ use warp::Filter;
 use super::error::ApiError;
 use super::json::{self, reply};
 use super::{auth, with_state, AppState};
-use crate::clock::now_ms;
 use crate::live::LiveEvent;
-use crate::store::{Account, InboxRequest};
+use crate::store::Account;
 
 #[derive(Serialize)]
 struct CapturedView {
@@ -57,10 +56,10 @@ async fn create(
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, warp::Rejection> {
     let token = state
-        .store
-        .create_inbox(&account, now_ms())
+        .app
+        .create_inbox(&account)
         .await
-        .map_err(|e| ApiError::from_store(e, "inbox"))?;
+        .map_err(|e| ApiError::from_app(e, "inbox"))?;
     let url = format!("/inbox/{token}");
     Ok(reply(
         StatusCode::CREATED,
@@ -74,10 +73,10 @@ async fn list(
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, warp::Rejection> {
     let requests = state
-        .store
+        .app
         .inbox_requests(&account, &token, 100)
         .await
-        .map_err(|e| ApiError::from_store(e, "inbox"))?;
+        .map_err(|e| ApiError::from_app(e, "inbox"))?;
     let data: Vec<CapturedView> = requests
         .into_iter()
         .map(|r| CapturedView {
@@ -107,18 +106,11 @@ async fn capture(
             )
         })
         .collect();
-    let request = InboxRequest {
-        token: token.clone(),
-        received_at: now_ms(),
-        method: method.to_string(),
-        headers,
-        body: body.to_vec(),
-    };
     let account_id = state
-        .store
-        .record_inbox_request(request)
+        .app
+        .capture(token.clone(), method.to_string(), headers, body.to_vec())
         .await
-        .map_err(|e| ApiError::from_store(e, "inbox"))?;
+        .map_err(|e| ApiError::from_app(e, "inbox"))?;
     state.live.publish(LiveEvent {
         account_id,
         kind: "inbox.request",

@@ -19,19 +19,13 @@ use serde::Serialize;
 use warp::http::StatusCode;
 use warp::Filter;
 
-use crate::delivery::DeliveryEngine;
-use crate::domain::target::TargetPolicy;
-use crate::store::Store;
+use crate::app::App;
 use error::ApiError;
 
 /// What every handler needs.
 pub struct AppState {
-    /// Persistence.
-    pub store: Arc<dyn Store>,
-    /// The delivery engine (new events are handed to it directly).
-    pub engine: Arc<DeliveryEngine>,
-    /// Which webhook URLs are accepted.
-    pub policy: TargetPolicy,
+    /// The use cases.
+    pub app: Arc<App>,
     /// Live updates for `GET /v1/stream`.
     pub live: crate::live::LiveHub,
     /// Ends live streams when the server stops.
@@ -99,13 +93,25 @@ impl<T> Page<T> {
     }
 }
 
+/// `GET /healthz`: 200 while the store can write, 503 with the reason when it cannot.
+async fn health(state: Arc<AppState>) -> warp::reply::Response {
+    match state.app.readiness().await {
+        Ok(()) => json::reply(StatusCode::OK, &serde_json::json!({"status": "ok"})),
+        Err(reason) => json::reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &serde_json::json!({"status": "unavailable", "reason": reason}),
+        ),
+    }
+}
+
 /// Every route, with errors rendered.
 pub fn routes(
     state: Arc<AppState>,
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
     let health = warp::path!("healthz")
         .and(warp::get())
-        .map(|| json::reply(StatusCode::OK, &serde_json::json!({"status": "ok"})));
+        .and(with_state(&state))
+        .then(health);
     health
         .or(webhooks::routes(state.clone()))
         .unify()

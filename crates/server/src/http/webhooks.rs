@@ -10,11 +10,7 @@ use warp::Filter;
 use super::error::ApiError;
 use super::json::{self, reply};
 use super::{auth, with_state, AppState, Page};
-use crate::clock::now_ms;
-use crate::domain::webhook::{
-    CreateWebhookRequest, NewWebhook, RotateSecretRequest, UpdateWebhookRequest, WebhookChange,
-    WebhookSecret,
-};
+use crate::domain::webhook::{CreateWebhookRequest, RotateSecretRequest, UpdateWebhookRequest};
 use crate::store::{Account, WebhookRecord};
 
 /// A webhook as the API shows it; the secret only on creation and rotation.
@@ -43,7 +39,7 @@ impl WebhookView {
             events: record.events,
             description: record.description,
             enabled: record.enabled,
-            secret: show_secret.then_some(record.secret),
+            secret: show_secret.then(|| record.secret.expose().to_owned()),
             disabled_reason: record.disabled_reason,
             disabled_at: record.disabled_at.map(json::time),
             created_at: json::time(record.created_at),
@@ -119,13 +115,11 @@ async fn create(
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, warp::Rejection> {
     let request: CreateWebhookRequest = json::parse(&body)?;
-    let webhook = NewWebhook::validate(request, &state.policy).map_err(ApiError::from)?;
     let record = state
-        .store
-        .create_webhook(&account, webhook, now_ms())
+        .app
+        .register_webhook(&account, request)
         .await
-        .map_err(|e| ApiError::from_store(e, "webhook"))?;
-    tracing::info!(webhook = %record.id, account = %account.id, "webhook registered");
+        .map_err(|e| ApiError::from_app(e, "webhook"))?;
     Ok(reply(StatusCode::CREATED, &WebhookView::new(record, true)))
 }
 
@@ -136,10 +130,10 @@ async fn list(
 ) -> Result<warp::reply::Response, warp::Rejection> {
     let limit = super::page_limit(query.limit)?;
     let records = state
-        .store
-        .list_webhooks(&account, query.after.as_deref(), limit + 1)
+        .app
+        .webhooks(&account, query.after.as_deref(), limit + 1)
         .await
-        .map_err(|e| ApiError::from_store(e, "webhook"))?;
+        .map_err(|e| ApiError::from_app(e, "webhook"))?;
     let page = Page::new(records, limit, |w| w.id.clone());
     Ok(reply(
         StatusCode::OK,
@@ -153,10 +147,10 @@ async fn get(
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, warp::Rejection> {
     let record = state
-        .store
-        .get_webhook(&account, &id)
+        .app
+        .webhook(&account, &id)
         .await
-        .map_err(|e| ApiError::from_store(e, "webhook"))?;
+        .map_err(|e| ApiError::from_app(e, "webhook"))?;
     Ok(reply(StatusCode::OK, &WebhookView::new(record, false)))
 }
 
@@ -167,16 +161,11 @@ async fn update(
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, warp::Rejection> {
     let request: UpdateWebhookRequest = json::parse(&body)?;
-    let change = WebhookChange::validate(request, &state.policy).map_err(ApiError::from)?;
-    let enabling = change.enabled == Some(true);
     let record = state
-        .store
-        .update_webhook(&account, &id, change, now_ms())
+        .app
+        .change_webhook(&account, &id, request)
         .await
-        .map_err(|e| ApiError::from_store(e, "webhook"))?;
-    if enabling {
-        state.engine.wake();
-    }
+        .map_err(|e| ApiError::from_app(e, "webhook"))?;
     Ok(reply(StatusCode::OK, &WebhookView::new(record, false)))
 }
 
@@ -191,15 +180,11 @@ async fn rotate(
     } else {
         json::parse(&body)?
     };
-    let secret = match request.secret {
-        Some(secret) => WebhookSecret::parse(secret).map_err(ApiError::from)?,
-        None => WebhookSecret::generate(),
-    };
     let record = state
-        .store
-        .rotate_secret(&account, &id, secret, now_ms())
+        .app
+        .rotate_secret(&account, &id, request)
         .await
-        .map_err(|e| ApiError::from_store(e, "webhook"))?;
+        .map_err(|e| ApiError::from_app(e, "webhook"))?;
     Ok(reply(StatusCode::OK, &WebhookView::new(record, true)))
 }
 
@@ -209,10 +194,10 @@ async fn delete(
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, warp::Rejection> {
     state
-        .store
+        .app
         .delete_webhook(&account, &id)
         .await
-        .map_err(|e| ApiError::from_store(e, "webhook"))?;
+        .map_err(|e| ApiError::from_app(e, "webhook"))?;
     Ok(warp::Reply::into_response(warp::reply::with_status(
         warp::reply(),
         StatusCode::NO_CONTENT,

@@ -1,10 +1,13 @@
 //! The email outbox sender.
 //!
 //! Emails are queued in the store inside the transaction that disables a webhook, so a crash
-//! cannot lose one. This task sends what is queued — over SMTP, or as `.eml` files into the
-//! outbox directory — and then marks it sent. Each email has a stable id that is its file name
-//! and its `Message-ID`: a crash between sending and marking rewrites the same file, and an
-//! SMTP resend carries the same `Message-ID`, so a resend is recognisable as the same email.
+//! cannot lose one. This task claims due emails under a lease (so several server processes
+//! never send one at the same time), sends them — over SMTP, or as `.eml` files into the
+//! outbox directory — and marks each sent, or records the failure and the next try that
+//! `domain::email` chose; after repeated failures an email is dead-lettered and the rest of
+//! the outbox goes on. Each email has a stable id that is its file name and its `Message-ID`:
+//! a crash between sending and marking rewrites the same file, and an SMTP resend carries the
+//! same `Message-ID`, so a resend is recognisable as the same email.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -12,8 +15,12 @@ use std::time::Duration;
 use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
+use std::sync::Arc;
+
+use crate::clock::{Clock, SharedClock};
+use crate::domain::email::{after_send_failure, EmailNext};
 use crate::shutdown::Shutdown;
-use crate::store::{OutboxEmail, Store};
+use crate::store::{Lease, OutboxEmail, Store};
 
 /// How often the outbox is checked.
 const POLL: Duration = Duration::from_millis(250);
@@ -100,34 +107,31 @@ impl MailTransport {
     }
 }
 
+/// Emails claimed at once.
+const BATCH: u32 = 20;
+/// How long a claim on an email lasts: longer than an SMTP exchange may take.
+const EMAIL_LEASE: Duration = Duration::from_secs(120);
+
 /// Sends queued emails until shutdown.
 pub async fn run(
-    store: std::sync::Arc<dyn Store>,
+    store: Arc<dyn Store>,
     transport: MailTransport,
     from: String,
+    clock: SharedClock,
     mut shutdown: Shutdown,
 ) {
     while !shutdown.is_shutdown() {
-        match store.unsent_emails(20).await {
+        let now = clock.now_ms();
+        let lease = Lease {
+            token: rand::random(),
+            until_ms: now + EMAIL_LEASE.as_millis() as i64,
+            max: BATCH,
+            per_webhook: 0,
+        };
+        match store.claim_emails(now, lease).await {
             Ok(emails) => {
                 for queued in emails {
-                    match transport.send(&from, &queued).await {
-                        Ok(()) => {
-                            tracing::info!(email = %queued.id, to = %queued.email.recipient, "email sent");
-                            if let Err(error) = store
-                                .mark_email_sent(&queued.id, crate::clock::now_ms())
-                                .await
-                            {
-                                tracing::error!(%error, "could not mark an email sent");
-                            }
-                        }
-                        Err(error) => {
-                            tracing::warn!(email = %queued.id, %error, "email not sent; will retry");
-                            let _ = store
-                                .mark_email_failed(&queued.id, &error.to_string())
-                                .await;
-                        }
-                    }
+                    send_one(&*store, &transport, &from, &*clock, queued).await;
                 }
             }
             Err(error) => tracing::error!(%error, "reading the outbox failed"),
@@ -136,5 +140,48 @@ pub async fn run(
             _ = shutdown.wait() => break,
             _ = tokio::time::sleep(POLL) => {}
         }
+    }
+}
+
+async fn send_one(
+    store: &dyn Store,
+    transport: &MailTransport,
+    from: &str,
+    clock: &dyn Clock,
+    queued: OutboxEmail,
+) {
+    let result = match transport.send(from, &queued).await {
+        Ok(()) => {
+            tracing::info!(email = %queued.id, to = %queued.email.recipient, "email sent");
+            store
+                .email_sent(&queued.id, queued.claim_token, clock.now_ms())
+                .await
+        }
+        Err(error) => {
+            let now = clock.now_ms();
+            let next = after_send_failure(queued.tries + 1, now);
+            match next {
+                EmailNext::RetryAt(at) => tracing::warn!(
+                    email = %queued.id, %error, retry_in_s = (at - now) / 1000,
+                    "email not sent; will retry"
+                ),
+                EmailNext::Dead => tracing::error!(
+                    email = %queued.id, %error, tries = queued.tries + 1,
+                    "email not sent; giving up (dead-lettered)"
+                ),
+            }
+            store
+                .email_failed(
+                    &queued.id,
+                    queued.claim_token,
+                    &error.to_string(),
+                    next,
+                    now,
+                )
+                .await
+        }
+    };
+    if let Err(error) = result {
+        tracing::error!(email = %queued.id, %error, "could not record the email's outcome");
     }
 }

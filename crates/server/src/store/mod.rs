@@ -4,8 +4,14 @@
 //! processes), so the delivery engine assumes nothing SQLite-only:
 //! - a claimed delivery carries a lease (`claimed_until`) and a claim token, and every later
 //!   change to it is conditional on that token — a worker that lost its lease changes nothing;
-//! - an event and its deliveries are written in one transaction, before the API answers;
-//! - disabling a webhook, pausing its deliveries and queueing the email happen in the same
+//! - claims follow `domain::claim`: per-webhook limits counted over every process, webhooks
+//!   served round-robin, only what can start at once;
+//! - an event and its deliveries are written in one transaction, before the API answers; a
+//!   write that fails reports [`StoreError::Full`] or [`StoreError::Unavailable`] and leaves
+//!   nothing half-written or falsely acknowledged;
+//! - the decisions (what an attempt, a disable, a resume or a manual retry does) come from
+//!   `domain::delivery`; a store loads what they need and applies them as conditional writes.
+//!   Disabling a webhook, pausing its deliveries and queueing the email happen in the same
 //!   transaction that records the final failed attempt.
 
 pub mod model;
@@ -15,6 +21,7 @@ use async_trait::async_trait;
 
 pub use model::*;
 
+use crate::domain::email::EmailNext;
 use crate::domain::event::NewEvent;
 use crate::domain::webhook::{NewWebhook, WebhookChange, WebhookSecret};
 
@@ -30,18 +37,68 @@ pub enum StoreError {
     /// The operation does not fit the object's state (e.g. retrying a succeeded delivery).
     #[error("invalid state: {0}")]
     InvalidState(&'static str),
-    /// The database failed.
-    #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
+    /// The disk or the database is full; nothing of the operation was written.
+    #[error("storage full: {0}")]
+    Full(String),
+    /// The database failed or cannot be reached (or the store is stopping); nothing of the
+    /// operation was written.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Another server process holds the embedded store's data dir.
+    #[error("another cdhooks server is using {0}")]
+    Locked(String),
     /// Migrations failed.
     #[error("migration: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
-    /// A batched write failed as a whole; every operation in the batch gets this.
-    #[error("database: {0}")]
-    BatchFailed(String),
-    /// The store is shutting down or its writer stopped.
-    #[error("the store's writer is not running")]
-    WriterGone,
+}
+
+impl StoreError {
+    /// The same failure again, for every caller of a batch that failed as a whole.
+    pub fn for_another_caller(&self) -> StoreError {
+        match self {
+            StoreError::Full(message) => StoreError::Full(message.clone()),
+            other => StoreError::Unavailable(other.to_string()),
+        }
+    }
+
+    /// Whether the failure is the storage's (full or unavailable), not the request's.
+    pub fn is_storage_failure(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Full(_)
+                | StoreError::Unavailable(_)
+                | StoreError::Locked(_)
+                | StoreError::Migration(_)
+        )
+    }
+}
+
+/// SQLite's primary result code for a full disk or database (`SQLITE_FULL`).
+const SQLITE_FULL: i64 = 13;
+/// PostgreSQL's SQLSTATE class 53 (insufficient resources): disk full, out of memory.
+const POSTGRES_INSUFFICIENT_RESOURCES: &str = "53";
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        let full = match &error {
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                code.parse::<i64>().is_ok_and(|n| n & 0xff == SQLITE_FULL)
+                    || code.starts_with(POSTGRES_INSUFFICIENT_RESOURCES)
+            }),
+            sqlx::Error::Io(io) => io.kind() == std::io::ErrorKind::StorageFull,
+            _ => false,
+        };
+        if full {
+            StoreError::Full(error.to_string())
+        } else {
+            StoreError::Unavailable(error.to_string())
+        }
+    }
+}
+
+/// The error of a store whose writer stopped (the server is shutting down).
+pub fn writer_gone() -> StoreError {
+    StoreError::Unavailable("the store is shutting down".to_owned())
 }
 
 /// Result alias of the store layer.
@@ -92,7 +149,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores an event and fans it out to every subscribed webhook, in one transaction.
     /// With a `lease`, up to `lease.max` of the new deliveries are claimed for this process
-    /// and returned, so they can be sent without another query.
+    /// and returned, so they can be sent without another query — only for webhooks with a
+    /// free slot and no older due delivery waiting (their order is kept).
     async fn insert_event(
         &self,
         account: &Account,
@@ -121,23 +179,35 @@ pub trait Store: Send + Sync + 'static {
         now_ms: i64,
     ) -> StoreResult<DeliveryRecord>;
 
-    /// Claims up to `lease.max` due deliveries of enabled webhooks for `lease`.
+    /// Claims up to `lease.max` due deliveries of enabled webhooks for `lease`, at most
+    /// `lease.per_webhook` in flight per webhook (over every holder of a lease), webhooks
+    /// served round-robin, each webhook's oldest due first.
     async fn claim_due(&self, now_ms: i64, lease: Lease) -> StoreResult<Vec<ClaimedDelivery>>;
-    /// When the next pending delivery falls due, if any.
+    /// When the next pending, unclaimed delivery falls due, if any.
     async fn next_due_at(&self) -> StoreResult<Option<i64>>;
     /// Records attempt results (batched); each applies only if its claim token still holds.
     async fn record_outcome(&self, outcome: AttemptOutcome) -> StoreResult<()>;
-    /// At start-up, releases the claims a previous process left. Only for a store that one
-    /// server process uses at a time (the embedded SQLite file, guarded by a lock file);
-    /// a shared backend lets leases expire instead.
-    async fn release_stale_claims(&self, now_ms: i64) -> StoreResult<u64>;
 
-    /// Emails not yet sent, oldest first.
-    async fn unsent_emails(&self, limit: u32) -> StoreResult<Vec<OutboxEmail>>;
-    /// Marks an email sent.
-    async fn mark_email_sent(&self, id: &str, now_ms: i64) -> StoreResult<()>;
-    /// Records a failed sending try.
-    async fn mark_email_failed(&self, id: &str, error: &str) -> StoreResult<()>;
+    /// Proves that the store can write now (a small write, rolled back or removed), for the
+    /// readiness check.
+    async fn check_writable(&self, now_ms: i64) -> StoreResult<()>;
+
+    /// Claims up to `lease.max` due emails (unsent, not dead-lettered), oldest first.
+    async fn claim_emails(&self, now_ms: i64, lease: Lease) -> StoreResult<Vec<OutboxEmail>>;
+    /// Marks a claimed email sent; a lost claim changes nothing.
+    async fn email_sent(&self, id: &str, claim_token: u64, now_ms: i64) -> StoreResult<()>;
+    /// Records a failed try of a claimed email and what follows it (a later try, or the
+    /// dead letter); a lost claim changes nothing.
+    async fn email_failed(
+        &self,
+        id: &str,
+        claim_token: u64,
+        error: &str,
+        next: EmailNext,
+        now_ms: i64,
+    ) -> StoreResult<()>;
+    /// Emails dead-lettered after repeated failures, newest first (for operators).
+    async fn dead_emails(&self, limit: u32) -> StoreResult<Vec<OutboxEmail>>;
 
     /// Creates an inbox for the account and returns its token.
     async fn create_inbox(&self, account: &Account, now_ms: i64) -> StoreResult<String>;

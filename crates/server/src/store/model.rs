@@ -2,6 +2,9 @@
 
 use bytes::Bytes;
 
+use crate::domain::delivery::AfterAttempt;
+use crate::domain::webhook::WebhookSecret;
+
 /// An account: the owner of webhooks and events, and the recipient of emails.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
@@ -23,7 +26,7 @@ pub struct WebhookRecord {
     /// A note for people.
     pub description: Option<String>,
     /// The signing secret (shown only on creation and rotation).
-    pub secret: String,
+    pub secret: WebhookSecret,
     /// Whether deliveries are sent.
     pub enabled: bool,
     /// Why it was disabled.
@@ -63,47 +66,17 @@ pub struct InsertedEvent {
 pub struct Lease {
     /// Identifies this claim; later updates must present it.
     pub token: u64,
-    /// Unix ms after which another worker may take the delivery.
+    /// Unix ms after which another worker may take the delivery. It covers one attempt
+    /// (its timeout and a grace for recording the result), since only deliveries that can
+    /// start at once are claimed.
     pub until_ms: i64,
-    /// The most deliveries to claim.
+    /// The most deliveries to claim (the claiming process's free room).
     pub max: u32,
+    /// The most attempts in flight to one webhook, over every process.
+    pub per_webhook: u32,
 }
 
-/// Delivery status as the API shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryStatus {
-    /// Waiting for its next attempt.
-    Pending,
-    /// A 2xx arrived.
-    Succeeded,
-    /// Every attempt of its round failed.
-    Failed,
-    /// Its webhook is disabled; it resumes when the webhook is enabled.
-    Paused,
-}
-
-impl DeliveryStatus {
-    /// The stored and shown name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryStatus::Pending => "pending",
-            DeliveryStatus::Succeeded => "succeeded",
-            DeliveryStatus::Failed => "failed",
-            DeliveryStatus::Paused => "paused",
-        }
-    }
-
-    /// Parses a stored name.
-    pub fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "pending" => DeliveryStatus::Pending,
-            "succeeded" => DeliveryStatus::Succeeded,
-            "failed" => DeliveryStatus::Failed,
-            "paused" => DeliveryStatus::Paused,
-            _ => return None,
-        })
-    }
-}
+pub use crate::domain::delivery::DeliveryStatus;
 
 /// A delivery with its attempts.
 #[derive(Debug, Clone)]
@@ -177,7 +150,7 @@ pub struct ClaimedDelivery {
     /// Where to send.
     pub url: String,
     /// The signing secret.
-    pub secret: String,
+    pub secret: WebhookSecret,
     /// The owning account.
     pub account_id: String,
     /// The account owner's address, for the disabling email.
@@ -189,38 +162,37 @@ pub struct ClaimedDelivery {
 pub struct AttemptOutcome {
     /// Internal key of the delivery.
     pub delivery_seq: i64,
+    /// Internal key of its webhook.
+    pub webhook_seq: i64,
     /// The claim token the attempt ran under.
     pub claim_token: u64,
     /// The attempt as it will be recorded.
     pub attempt: AttemptRecord,
-    /// The next step.
-    pub next: NextStep,
+    /// The decision of the delivery rules.
+    pub next: AfterAttempt,
+    /// With [`AfterAttempt::GiveUp`]: why the webhook is disabled, and the owner's email
+    /// (queued only if this outcome is the one that disables it).
+    pub disabling: Option<Disabling>,
 }
 
-/// What follows an attempt.
+/// Disabling a webhook after a delivery's final failure.
 #[derive(Debug, Clone)]
-pub enum NextStep {
-    /// The delivery succeeded.
-    Succeeded,
-    /// Try again at this Unix ms.
-    RetryAt(i64),
-    /// The round's last attempt failed: mark the delivery failed and disable the webhook,
-    /// queueing this email if the webhook was still enabled.
-    GiveUp {
-        /// Internal key of the webhook to disable.
-        webhook_seq: i64,
-        /// Why the webhook is disabled.
-        reason: String,
-        /// The email to the owner.
-        email: crate::domain::email::Email,
-    },
+pub struct Disabling {
+    /// Why, as the webhook shows it.
+    pub reason: String,
+    /// The email to the owner.
+    pub email: crate::domain::email::Email,
 }
 
-/// An email in the outbox.
+/// An email in the outbox, claimed for sending.
 #[derive(Debug, Clone)]
 pub struct OutboxEmail {
     /// Unique id; also the file name and Message-ID, so a resend is recognisable.
     pub id: String,
+    /// The claim this sender holds on it.
+    pub claim_token: u64,
+    /// Failed tries so far.
+    pub tries: u32,
     /// The content.
     pub email: crate::domain::email::Email,
     /// Unix ms when queued.

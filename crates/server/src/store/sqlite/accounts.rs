@@ -1,10 +1,9 @@
-//! Accounts, the email outbox and inbox captures: the small tables.
+//! Accounts and inbox captures: the small tables.
 
 use cdhooks_core::event::ACCOUNT_ID_PREFIX;
 use sqlx::{Row, SqlitePool};
 
 use super::super::*;
-use crate::domain::email::Email;
 use crate::domain::new_id;
 
 pub(super) async fn create(
@@ -41,43 +40,6 @@ pub(super) async fn by_key_hash(
             id: row.get("id"),
             email: row.get("email"),
         }))
-}
-
-pub(super) async fn unsent_emails(pool: &SqlitePool, limit: u32) -> StoreResult<Vec<OutboxEmail>> {
-    let rows = sqlx::query("SELECT id, recipient, subject, body, created_at FROM emails WHERE sent_at IS NULL ORDER BY created_at LIMIT ?")
-        .bind(limit)
-        .fetch_all(pool)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| OutboxEmail {
-            id: row.get("id"),
-            email: Email {
-                recipient: row.get("recipient"),
-                subject: row.get("subject"),
-                body: row.get("body"),
-            },
-            created_at: row.get("created_at"),
-        })
-        .collect())
-}
-
-pub(super) async fn mark_email_sent(pool: &SqlitePool, id: &str, now_ms: i64) -> StoreResult<()> {
-    sqlx::query("UPDATE emails SET sent_at = ?, tries = tries + 1 WHERE id = ?")
-        .bind(now_ms)
-        .bind(id)
-        .execute(pool)
-        .await?;
-    Ok(())
-}
-
-pub(super) async fn mark_email_failed(pool: &SqlitePool, id: &str, error: &str) -> StoreResult<()> {
-    sqlx::query("UPDATE emails SET tries = tries + 1, last_error = ? WHERE id = ?")
-        .bind(error)
-        .bind(id)
-        .execute(pool)
-        .await?;
-    Ok(())
 }
 
 /// Requests kept per inbox.

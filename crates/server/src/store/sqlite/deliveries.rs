@@ -4,7 +4,9 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
 
 use super::super::*;
+use super::engine::{self, Deliveries};
 use super::found;
+use crate::domain::delivery;
 
 const SELECT: &str = "SELECT d.seq, d.id, e.id AS event_id, e.type, w.id AS webhook_id, d.status, d.attempt_count,
         d.next_attempt_at, d.last_error, d.created_at, d.updated_at
@@ -96,41 +98,27 @@ pub(super) async fn get(
     Ok(delivery)
 }
 
-/// Queues a failed delivery for a new round of attempts, now.
+/// Queues a failed delivery for a new round of attempts, now, if the rules allow it.
 pub(super) async fn retry(
     pool: &SqlitePool,
     account: &Account,
     id: &str,
     now_ms: i64,
 ) -> StoreResult<()> {
+    let mut tx = pool.begin().await?;
     let row = sqlx::query(
-        "SELECT d.status, w.enabled FROM deliveries d JOIN webhooks w ON w.seq = d.webhook_seq
+        "SELECT d.seq, d.status, w.enabled FROM deliveries d JOIN webhooks w ON w.seq = d.webhook_seq
          WHERE d.account_id = ? AND d.id = ?",
     )
     .bind(&account.id)
     .bind(id)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
     let row = found(row)?;
-    if row.get::<String, _>("status") != "failed" {
-        return Err(StoreError::InvalidState(
-            "only a failed delivery can be retried",
-        ));
-    }
-    if !row.get::<bool, _>("enabled") {
-        return Err(StoreError::InvalidState(
-            "the webhook is disabled; enable it first (PATCH {\"enabled\":true})",
-        ));
-    }
-    sqlx::query(
-        "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, round_base = attempt_count, updated_at = ?
-         WHERE account_id = ? AND id = ? AND status = 'failed'",
-    )
-    .bind(now_ms)
-    .bind(now_ms)
-    .bind(&account.id)
-    .bind(id)
-    .execute(pool)
-    .await?;
+    let status = DeliveryStatus::parse(row.get("status")).unwrap_or(DeliveryStatus::Pending);
+    let change = delivery::manual_retry(status, row.get("enabled"), now_ms)
+        .map_err(|refused| StoreError::InvalidState(refused.message()))?;
+    engine::apply_change(&mut tx, Deliveries::One(row.get("seq")), change, now_ms).await?;
+    tx.commit().await?;
     Ok(())
 }

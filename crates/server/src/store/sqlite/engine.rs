@@ -1,43 +1,120 @@
-//! The delivery engine's queries: claiming due deliveries under a lease, and applying an
-//! attempt's outcome — conditional on the claim token, so a worker whose lease expired and
-//! was taken over changes nothing.
+//! The delivery engine's queries: claiming due deliveries under a lease (as `domain::claim`
+//! decides), and applying attempt outcomes, disables and resumes (as `domain::delivery`
+//! decides) — every change conditional on the claim token or the current status, so a worker
+//! whose lease expired and was taken over changes nothing.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 use super::super::*;
 use super::statement_chunks;
+use crate::domain::claim::{self, DueQueue};
+use crate::domain::delivery::{self, AfterAttempt, BulkChange};
 use crate::domain::new_id;
+use crate::domain::webhook::WebhookSecret;
 
-/// Claims up to `lease.max` due deliveries of enabled webhooks, oldest due first.
+/// A delivery counts as claimed while its lease runs; an expired lease frees it.
+const UNCLAIMED: &str = "(claim_token IS NULL OR claimed_until < ?)";
+
+/// How many attempts of a webhook are in flight (unexpired leases, any process), and whether
+/// it has due deliveries waiting unclaimed.
+pub(super) async fn webhook_load(
+    conn: &mut SqliteConnection,
+    webhook_seq: i64,
+    now_ms: i64,
+) -> StoreResult<(u32, bool)> {
+    let row = sqlx::query(&format!(
+        "SELECT (SELECT COUNT(*) FROM deliveries WHERE webhook_seq = ?1 AND claim_token IS NOT NULL
+                   AND claimed_until >= ?2) AS in_flight,
+                EXISTS (SELECT 1 FROM deliveries WHERE webhook_seq = ?1 AND status = 'pending'
+                   AND next_attempt_at <= ?2 AND {}) AS waiting",
+        UNCLAIMED.replace('?', "?2")
+    ))
+    .bind(webhook_seq)
+    .bind(now_ms)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((
+        row.get::<i64, _>("in_flight") as u32,
+        row.get::<bool, _>("waiting"),
+    ))
+}
+
+/// Claims due deliveries of enabled webhooks: each webhook's free slots, round-robin across
+/// webhooks, at most `lease.max` in all.
 pub(super) async fn claim_due(
     pool: &SqlitePool,
     now_ms: i64,
     lease: Lease,
+    rotation: usize,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
     let mut tx = pool.begin().await?;
-    let claimed = sqlx::query(
-        "UPDATE deliveries SET claim_token = ?, claimed_until = ?
-         WHERE seq IN (
-             SELECT d.seq FROM deliveries d JOIN webhooks w ON w.seq = d.webhook_seq
-             WHERE d.status = 'pending' AND d.next_attempt_at <= ?
-               AND (d.claimed_until IS NULL OR d.claimed_until < ?) AND w.enabled = 1
-             ORDER BY d.next_attempt_at LIMIT ?)",
-    )
-    .bind(lease.token as i64)
-    .bind(lease.until_ms)
+    // 1. Enabled webhooks with due, unclaimed work, and their attempts in flight.
+    let candidates = sqlx::query(&format!(
+        "SELECT w.seq,
+                (SELECT COUNT(*) FROM deliveries c WHERE c.webhook_seq = w.seq
+                   AND c.claim_token IS NOT NULL AND c.claimed_until >= ?1) AS in_flight
+         FROM webhooks w
+         WHERE w.enabled = 1 AND EXISTS (
+             SELECT 1 FROM deliveries d WHERE d.webhook_seq = w.seq AND d.status = 'pending'
+               AND d.next_attempt_at <= ?1 AND {})",
+        UNCLAIMED.replace("claim", "d.claim").replace('?', "?1")
+    ))
     .bind(now_ms)
-    .bind(now_ms)
-    .bind(lease.max)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if claimed == 0 {
+    .fetch_all(&mut *tx)
+    .await?;
+    // 2. Each one's oldest due deliveries, as many as it has free slots.
+    let mut queues = Vec::with_capacity(candidates.len());
+    for row in candidates {
+        let free = claim::free_slots(lease.per_webhook, row.get::<i64, _>("in_flight") as u32);
+        if free == 0 {
+            continue;
+        }
+        let due: Vec<i64> = sqlx::query_scalar(&format!(
+            "SELECT seq FROM deliveries WHERE webhook_seq = ?1 AND status = 'pending'
+               AND next_attempt_at <= ?2 AND {}
+             ORDER BY next_attempt_at, seq LIMIT ?3",
+            UNCLAIMED.replace('?', "?2")
+        ))
+        .bind(row.get::<i64, _>("seq"))
+        .bind(now_ms)
+        .bind(free.min(lease.max))
+        .fetch_all(&mut *tx)
+        .await?;
+        queues.push(DueQueue { due });
+    }
+    let picked = claim::round_robin(queues, lease.max as usize, rotation);
+    if picked.is_empty() {
         tx.commit().await?;
         return Ok(Vec::new());
     }
+    // 3. The lease, on exactly the picked rows.
+    for chunk in statement_chunks(&picked) {
+        let mut update = QueryBuilder::new("UPDATE deliveries SET claim_token = ");
+        update
+            .push_bind(lease.token as i64)
+            .push(", claimed_until = ")
+            .push_bind(lease.until_ms)
+            .push(" WHERE seq IN (");
+        let mut list = update.separated(", ");
+        for seq in chunk {
+            list.push_bind(*seq);
+        }
+        update.push(")");
+        update.build().execute(&mut *tx).await?;
+    }
+    let claimed = load_claimed(&mut tx, lease).await?;
+    tx.commit().await?;
+    Ok(claimed)
+}
+
+/// Everything a worker needs to send the deliveries held under `lease`.
+async fn load_claimed(
+    tx: &mut Transaction<'static, Sqlite>,
+    lease: Lease,
+) -> StoreResult<Vec<ClaimedDelivery>> {
     let rows = sqlx::query(
         "SELECT d.seq, d.id, d.attempt_count, d.round_base, e.id AS event_id, e.type, e.body,
                 w.seq AS webhook_seq, w.id AS webhook_id, w.url, w.secret, a.email, d.account_id
@@ -49,9 +126,8 @@ pub(super) async fn claim_due(
     )
     .bind(lease.token as i64)
     .bind(lease.until_ms)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut **tx)
     .await?;
-    tx.commit().await?;
     Ok(rows
         .into_iter()
         .map(|row| ClaimedDelivery {
@@ -66,27 +142,38 @@ pub(super) async fn claim_due(
             webhook_seq: row.get("webhook_seq"),
             webhook_id: row.get("webhook_id"),
             url: row.get("url"),
-            secret: row.get("secret"),
+            secret: WebhookSecret::from_stored(row.get("secret")),
             account_id: row.get("account_id"),
             account_email: row.get("email"),
         })
         .collect())
 }
 
-/// When the next pending delivery falls due.
+/// When the next pending, unclaimed delivery falls due.
 pub(super) async fn next_due_at(pool: &SqlitePool) -> StoreResult<Option<i64>> {
-    let row = sqlx::query("SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending' AND claim_token IS NULL")
-        .fetch_one(pool)
-        .await?;
+    let row = sqlx::query(
+        "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending' AND claim_token IS NULL",
+    )
+    .fetch_one(pool)
+    .await?;
     Ok(row.get(0))
 }
 
-/// Releases every claim (start-up of the only process using this file).
+/// Releases every claim of deliveries and emails: at the start of the only process using this file (guarded by the
+/// data dir's lock), whatever a previous process held is no longer in flight.
 pub(super) async fn release_all_claims(pool: &SqlitePool) -> StoreResult<u64> {
-    Ok(sqlx::query("UPDATE deliveries SET claim_token = NULL, claimed_until = NULL WHERE claim_token IS NOT NULL")
-        .execute(pool)
-        .await?
-        .rows_affected())
+    let released = sqlx::query(
+        "UPDATE deliveries SET claim_token = NULL, claimed_until = NULL WHERE claim_token IS NOT NULL",
+    )
+    .execute(pool)
+    .await?
+    .rows_affected();
+    sqlx::query(
+        "UPDATE emails SET claim_token = NULL, claimed_until = NULL WHERE claim_token IS NOT NULL",
+    )
+    .execute(pool)
+    .await?;
+    Ok(released)
 }
 
 /// Records a batch of attempts and moves each delivery on, if its claim still holds, with a
@@ -95,29 +182,38 @@ pub(super) async fn apply_outcomes(
     tx: &mut Transaction<'static, Sqlite>,
     outcomes: &[AttemptOutcome],
 ) -> StoreResult<()> {
-    // 1. Move the deliveries on. A retry of a webhook that got disabled meanwhile waits,
-    //    paused, for it to be enabled.
+    // 1. Whether each webhook is still enabled: a retry of a disabled one waits, paused.
+    let webhooks: HashSet<i64> = outcomes.iter().map(|o| o.webhook_seq).collect();
+    let mut enabled: HashMap<i64, bool> = HashMap::with_capacity(webhooks.len());
+    let webhooks: Vec<i64> = webhooks.into_iter().collect();
+    for chunk in statement_chunks(&webhooks) {
+        let mut select = QueryBuilder::new("SELECT seq, enabled FROM webhooks WHERE seq IN (");
+        let mut list = select.separated(", ");
+        for seq in chunk {
+            list.push_bind(*seq);
+        }
+        select.push(")");
+        for row in select.build().fetch_all(&mut **tx).await? {
+            enabled.insert(row.get("seq"), row.get("enabled"));
+        }
+    }
+
+    // 2. Move the deliveries on, where the claim still holds.
     let mut moved = HashSet::with_capacity(outcomes.len());
     for chunk in statement_chunks(outcomes) {
         let mut update = QueryBuilder::new(
-            "UPDATE deliveries SET
-                status = CASE WHEN v.column3 = 'pending'
-                              AND (SELECT enabled FROM webhooks w WHERE w.seq = deliveries.webhook_seq) = 0
-                         THEN 'paused' ELSE v.column3 END,
-                next_attempt_at = v.column4, attempt_count = v.column5, last_error = v.column6,
-                updated_at = v.column7, claim_token = NULL, claimed_until = NULL
+            "UPDATE deliveries SET status = v.column3, next_attempt_at = v.column4,
+                attempt_count = v.column5, last_error = v.column6, updated_at = v.column7,
+                claim_token = NULL, claimed_until = NULL
              FROM (",
         );
         update.push_values(chunk, |mut row, outcome| {
             let attempt = &outcome.attempt;
-            let (status, next_at): (&str, Option<i64>) = match &outcome.next {
-                NextStep::Succeeded => ("succeeded", None),
-                NextStep::RetryAt(at) => ("pending", Some(*at)),
-                NextStep::GiveUp { .. } => ("failed", None),
-            };
+            let webhook_enabled = enabled.get(&outcome.webhook_seq).copied().unwrap_or(false);
+            let (status, next_at) = delivery::settle(outcome.next, webhook_enabled);
             row.push_bind(outcome.delivery_seq)
                 .push_bind(outcome.claim_token as i64)
-                .push_bind(status)
+                .push_bind(status.as_str())
                 .push_bind(next_at)
                 .push_bind(attempt.number)
                 .push_bind(attempt.error_message.as_deref())
@@ -141,7 +237,7 @@ pub(super) async fn apply_outcomes(
         );
     }
 
-    // 2. The attempts' records.
+    // 3. The attempts' records.
     for chunk in statement_chunks(&recorded) {
         let mut insert = QueryBuilder::new(
             "INSERT INTO attempts (delivery_seq, number, started_at, duration_ms, status_code,
@@ -162,30 +258,33 @@ pub(super) async fn apply_outcomes(
         insert.build().execute(&mut **tx).await?;
     }
 
-    // 3. The last failure of a webhook disables it (rare, so one by one).
+    // 4. A final failure disables its webhook (rare, so one by one).
     for outcome in recorded {
-        if let NextStep::GiveUp {
-            webhook_seq,
-            reason,
-            email,
-        } = &outcome.next
-        {
+        if let (AfterAttempt::GiveUp { .. }, Some(disabling)) = (outcome.next, &outcome.disabling) {
             let now_ms = outcome.attempt.started_at + outcome.attempt.duration_ms;
-            disable_webhook(tx, *webhook_seq, reason, email, now_ms).await?;
+            disable_webhook(
+                tx,
+                outcome.webhook_seq,
+                &disabling.reason,
+                Some(&disabling.email),
+                now_ms,
+            )
+            .await?;
         }
     }
     Ok(())
 }
 
 /// Disables the webhook if it is still enabled; only then pauses its pending deliveries and
-/// queues the email, so concurrent final failures send exactly one.
-async fn disable_webhook(
+/// queues the email (if any), so concurrent final failures send exactly one. Returns whether
+/// this call disabled it.
+pub(super) async fn disable_webhook(
     tx: &mut Transaction<'static, Sqlite>,
     webhook_seq: i64,
     reason: &str,
-    email: &crate::domain::email::Email,
+    email: Option<&crate::domain::email::Email>,
     now_ms: i64,
-) -> StoreResult<()> {
+) -> StoreResult<bool> {
     let disabled = sqlx::query(
         "UPDATE webhooks SET enabled = 0, disabled_reason = ?, disabled_at = ?, updated_at = ?
          WHERE seq = ? AND enabled = 1",
@@ -198,21 +297,94 @@ async fn disable_webhook(
     .await?
     .rows_affected();
     if disabled == 0 {
-        return Ok(());
+        return Ok(false);
     }
-    sqlx::query("UPDATE deliveries SET status = 'paused', next_attempt_at = NULL WHERE webhook_seq = ? AND status = 'pending'")
-        .bind(webhook_seq)
+    apply_change(
+        tx,
+        Deliveries::OfWebhook(webhook_seq),
+        delivery::on_webhook_disabled(),
+        now_ms,
+    )
+    .await?;
+    if let Some(email) = email {
+        sqlx::query(
+            "INSERT INTO emails (id, recipient, subject, body, created_at, next_try_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(new_id("eml_"))
+        .bind(&email.recipient)
+        .bind(&email.subject)
+        .bind(&email.body)
+        .bind(now_ms)
+        .bind(now_ms)
         .execute(&mut **tx)
         .await?;
-    sqlx::query(
-        "INSERT INTO emails (id, recipient, subject, body, created_at) VALUES (?, ?, ?, ?, ?)",
+    }
+    Ok(true)
+}
+
+/// Enables the webhook if it is disabled, and resumes its paused deliveries.
+pub(super) async fn enable_webhook(
+    tx: &mut Transaction<'static, Sqlite>,
+    webhook_seq: i64,
+    now_ms: i64,
+) -> StoreResult<bool> {
+    let enabled = sqlx::query(
+        "UPDATE webhooks SET enabled = 1, disabled_reason = NULL, disabled_at = NULL, updated_at = ?
+         WHERE seq = ? AND enabled = 0",
     )
-    .bind(new_id("eml_"))
-    .bind(&email.recipient)
-    .bind(&email.subject)
-    .bind(&email.body)
     .bind(now_ms)
+    .bind(webhook_seq)
     .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if enabled == 0 {
+        return Ok(false);
+    }
+    apply_change(
+        tx,
+        Deliveries::OfWebhook(webhook_seq),
+        delivery::on_webhook_enabled(now_ms),
+        now_ms,
+    )
     .await?;
-    Ok(())
+    Ok(true)
+}
+
+/// Which deliveries a decided change applies to.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Deliveries {
+    /// Every delivery of this webhook (by its key).
+    OfWebhook(i64),
+    /// This one delivery (by its key).
+    One(i64),
+}
+
+/// Applies a decided change to the deliveries that are still in `change.from`; returns how
+/// many changed.
+pub(super) async fn apply_change(
+    tx: &mut Transaction<'static, Sqlite>,
+    which: Deliveries,
+    change: BulkChange,
+    now_ms: i64,
+) -> StoreResult<u64> {
+    let (column, key) = match which {
+        Deliveries::OfWebhook(seq) => ("webhook_seq", seq),
+        Deliveries::One(seq) => ("seq", seq),
+    };
+    let changed = sqlx::query(&format!(
+        "UPDATE deliveries SET status = ?, next_attempt_at = ?,
+                round_base = CASE WHEN ? THEN attempt_count ELSE round_base END, updated_at = ?
+         WHERE {column} = ? AND status = ?"
+    ))
+    .bind(change.to.as_str())
+    .bind(change.due_at)
+    .bind(change.new_round)
+    .bind(now_ms)
+    .bind(key)
+    .bind(change.from.as_str())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(changed)
 }

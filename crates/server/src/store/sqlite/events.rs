@@ -7,8 +7,9 @@ use cdhooks_core::pattern;
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 
 use super::super::*;
-use super::{found, statement_chunks};
-use crate::domain::new_id;
+use super::{engine, found, statement_chunks};
+use crate::domain::webhook::WebhookSecret;
+use crate::domain::{claim, delivery, new_id};
 
 /// An event waiting in the group-commit queue.
 pub(super) struct QueuedEvent {
@@ -27,7 +28,7 @@ struct Subscriber {
     seq: i64,
     id: String,
     url: String,
-    secret: String,
+    secret: WebhookSecret,
     patterns: Vec<String>,
     enabled: bool,
 }
@@ -83,15 +84,30 @@ pub(super) async fn insert_batch(
         }
     }
 
-    // 3. The deliveries.
-    // Each request asked for a lease as large as the engine's room when it arrived; together
-    // the batch claims at most the largest of them, so in-flight work stays near the
-    // engine's bound however many requests one batch gathers (the rest waits in the store).
-    let mut budget = queued
-        .iter()
-        .filter_map(|q| q.lease.map(|l| l.max))
-        .max()
-        .unwrap_or(0);
+    // 3. The deliveries. A new delivery is claimed for this process only while its request's
+    //    lease has room, and its webhook has a free slot and no older due delivery waiting
+    //    (which keeps the webhook's order of due time); the rest wait for the claim loop.
+    let mut free: HashMap<i64, u32> = HashMap::new();
+    if let Some(now_ms) = queued.iter().find(|q| q.lease.is_some()).map(|q| q.now_ms) {
+        for q in queued.iter().filter(|q| q.lease.is_some()) {
+            for webhook in &subscribers[q.account.id.as_str()] {
+                if webhook.enabled
+                    && !free.contains_key(&webhook.seq)
+                    && subscribed(webhook, q.event.event_type)
+                {
+                    let (in_flight, waiting) =
+                        engine::webhook_load(tx, webhook.seq, now_ms).await?;
+                    let limit = q.lease.map_or(0, |l| l.per_webhook);
+                    let slots = if waiting {
+                        0
+                    } else {
+                        claim::free_slots(limit, in_flight)
+                    };
+                    free.insert(webhook.seq, slots);
+                }
+            }
+        }
+    }
     let mut rows = Vec::new();
     let mut fan_out = vec![0u32; queued.len()];
     for (index, (q, event_seq)) in queued.iter().zip(&event_seqs).enumerate() {
@@ -100,20 +116,19 @@ pub(super) async fn insert_batch(
         };
         let mut claimed = 0;
         for webhook in &subscribers[q.account.id.as_str()] {
-            if !pattern::any_matches(
-                webhook.patterns.iter().map(String::as_str),
-                q.event.event_type,
-            ) {
+            if !subscribed(webhook, q.event.event_type) {
                 continue;
             }
             fan_out[index] += 1;
-            let claim = q
-                .lease
-                .filter(|l| webhook.enabled && claimed < l.max && budget > 0);
-            if claim.is_some() {
-                claimed += 1;
-                budget -= 1;
-            }
+            let slots = free.get_mut(&webhook.seq);
+            let claim = match (q.lease, slots) {
+                (Some(lease), Some(slots)) if claimed < lease.max && *slots > 0 => {
+                    claimed += 1;
+                    *slots -= 1;
+                    Some(lease)
+                }
+                _ => None,
+            };
             rows.push(NewDelivery {
                 event: index,
                 id: new_id(DELIVERY_ID_PREFIX),
@@ -132,16 +147,13 @@ pub(super) async fn insert_batch(
                                      claim_token, claimed_until, created_at, updated_at) ",
         );
         insert.push_values(chunk, |mut row, d| {
+            let (status, due_at) = delivery::new_delivery(d.webhook.enabled, d.now_ms);
             row.push_bind(&d.id)
                 .push_bind(d.account_id)
                 .push_bind(d.event_seq)
                 .push_bind(d.webhook.seq)
-                .push_bind(if d.webhook.enabled {
-                    "pending"
-                } else {
-                    "paused"
-                })
-                .push_bind(d.webhook.enabled.then_some(d.now_ms))
+                .push_bind(status.as_str())
+                .push_bind(due_at)
                 .push_bind(d.claim.map(|l| l.token as i64))
                 .push_bind(d.claim.map(|l| l.until_ms))
                 .push_bind(d.now_ms)
@@ -191,6 +203,10 @@ pub(super) async fn insert_batch(
         .collect())
 }
 
+fn subscribed(webhook: &Subscriber, event_type: &str) -> bool {
+    pattern::any_matches(webhook.patterns.iter().map(String::as_str), event_type)
+}
+
 async fn webhooks_of(
     tx: &mut Transaction<'static, Sqlite>,
     account_id: &str,
@@ -207,7 +223,7 @@ async fn webhooks_of(
             seq: row.get("seq"),
             id: row.get("id"),
             url: row.get("url"),
-            secret: row.get("secret"),
+            secret: WebhookSecret::from_stored(row.get("secret")),
             patterns: serde_json::from_str(row.get("events")).unwrap_or_default(),
             enabled: row.get("enabled"),
         })

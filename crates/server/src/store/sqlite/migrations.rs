@@ -13,12 +13,17 @@ use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 
 /// Version, description and SQL of every migration, oldest first.
-const MIGRATIONS: [(i64, &str, &str); 2] = [
+const MIGRATIONS: [(i64, &str, &str); 3] = [
     (1, "init", include_str!("../../../migrations/0001_init.sql")),
     (
         2,
         "inboxes",
         include_str!("../../../migrations/0002_inboxes.sql"),
+    ),
+    (
+        3,
+        "fair_delivery",
+        include_str!("../../../migrations/0003_fair_delivery.sql"),
     ),
 ];
 

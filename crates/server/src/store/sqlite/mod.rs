@@ -12,17 +12,20 @@ mod deliveries;
 mod engine;
 mod events;
 mod migrations;
+mod outbox;
 mod webhooks;
 mod writer;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::Connection as _;
 use tokio::sync::{mpsc, oneshot};
 
 use super::*;
@@ -42,12 +45,40 @@ pub struct SqliteStore {
     batch: mpsc::Sender<WriteOp>,
     /// The connection that checkpoints the WAL.
     checkpointer: SqlitePool,
+    /// The data dir's lock, held while a server uses the file.
+    _lock: Option<Arc<std::fs::File>>,
 }
 
+/// File name of the lock a server holds on its data dir.
+pub const LOCK_FILE: &str = "server.lock";
+
 impl SqliteStore {
-    /// Opens (creating if needed) and migrates the database in `data_dir`.
+    /// Opens (creating if needed) and migrates the database in `data_dir`, for a tool such
+    /// as `accounts create` that may run beside a server.
     pub async fn open(data_dir: &Path) -> StoreResult<Self> {
-        let options = SqliteConnectOptions::from_str("sqlite:")?
+        Self::open_inner(data_dir, None, None).await
+    }
+
+    /// Opens the database for the one server that delivers from it: takes the data dir's
+    /// lock (a second server is refused) and re-queues whatever a previous server process
+    /// had claimed. With `max_bytes` the database is capped: past it, writes fail with
+    /// [`StoreError::Full`] as they would on a full disk.
+    pub async fn open_for_server(data_dir: &Path, max_bytes: Option<u64>) -> StoreResult<Self> {
+        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let lock = std::fs::File::create(data_dir.join(LOCK_FILE))
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        if lock.try_lock().is_err() {
+            return Err(StoreError::Locked(data_dir.display().to_string()));
+        }
+        Self::open_inner(data_dir, max_bytes, Some(Arc::new(lock))).await
+    }
+
+    async fn open_inner(
+        data_dir: &Path,
+        max_bytes: Option<u64>,
+        lock: Option<Arc<std::fs::File>>,
+    ) -> StoreResult<Self> {
+        let mut options = SqliteConnectOptions::from_str("sqlite:")?
             .filename(data_dir.join(DATABASE_FILE))
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -58,6 +89,10 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .pragma("cache_size", "-2000")
             .statement_cache_capacity(128);
+        if let Some(max_bytes) = max_bytes {
+            // SQLite counts in pages of 4 KiB (the default page size).
+            options = options.pragma("max_page_count", (max_bytes / 4096).max(1).to_string());
+        }
         // Checkpoints mostly run on their own connection (below), so the writer rarely stalls on
         // a checkpoint's fsyncs mid-request. The writer keeps a large automatic checkpoint as
         // the backstop that lets the WAL restart from its beginning (only a checkpoint that
@@ -65,6 +100,20 @@ impl SqliteStore {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
+            // A failed write can leave the connection inside a transaction that SQLite
+            // already rolled back (a full disk fails the COMMIT, and sqlx's ROLLBACK then
+            // fails too): every later "commit" would only release a savepoint of it and
+            // never reach the file. Such a connection is closed, and the next write opens a
+            // fresh one, so it commits for real or fails loudly.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    let clean = !conn.is_in_transaction();
+                    if !clean {
+                        tracing::warn!("dropping the writer connection: a failed write left it inside a transaction");
+                    }
+                    Ok(clean)
+                })
+            })
             .connect_with(
                 options
                     .clone()
@@ -73,6 +122,14 @@ impl SqliteStore {
             )
             .await?;
         migrations::migrator().await?.run(&writer).await?;
+        if lock.is_some() {
+            // One server uses this file at a time (the lock guards it), so whatever a
+            // previous server process had claimed is no longer in flight.
+            let released = engine::release_all_claims(&writer).await?;
+            if released > 0 {
+                tracing::info!(released, "re-queued deliveries claimed by a previous run");
+            }
+        }
         let checkpointer = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone())
@@ -89,6 +146,7 @@ impl SqliteStore {
             writer,
             batch,
             checkpointer,
+            _lock: lock,
         })
     }
 
@@ -107,8 +165,8 @@ impl SqliteStore {
         self.batch
             .send(make(reply))
             .await
-            .map_err(|_| StoreError::WriterGone)?;
-        answer.await.map_err(|_| StoreError::WriterGone)?
+            .map_err(|_| writer_gone())?;
+        answer.await.map_err(|_| writer_gone())?
     }
 }
 
@@ -206,7 +264,8 @@ impl Store for SqliteStore {
     }
 
     async fn claim_due(&self, now_ms: i64, lease: Lease) -> StoreResult<Vec<ClaimedDelivery>> {
-        engine::claim_due(&self.writer, now_ms, lease).await
+        let rotation = rand::random::<u32>() as usize;
+        engine::claim_due(&self.writer, now_ms, lease, rotation).await
     }
     async fn next_due_at(&self) -> StoreResult<Option<i64>> {
         engine::next_due_at(&self.readers).await
@@ -215,18 +274,39 @@ impl Store for SqliteStore {
         self.submit(|reply| WriteOp::Outcome { outcome, reply })
             .await
     }
-    async fn release_stale_claims(&self, _now_ms: i64) -> StoreResult<u64> {
-        engine::release_all_claims(&self.writer).await
+    async fn check_writable(&self, now_ms: i64) -> StoreResult<()> {
+        // A row about the size of a page, written and removed in one transaction: it needs a
+        // free page and room in the WAL, as any real write does.
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("INSERT INTO health_probe (at, pad) VALUES (?, zeroblob(4096))")
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM health_probe")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
-    async fn unsent_emails(&self, limit: u32) -> StoreResult<Vec<OutboxEmail>> {
-        accounts::unsent_emails(&self.readers, limit).await
+    async fn claim_emails(&self, now_ms: i64, lease: Lease) -> StoreResult<Vec<OutboxEmail>> {
+        outbox::claim(&self.writer, now_ms, lease).await
     }
-    async fn mark_email_sent(&self, id: &str, now_ms: i64) -> StoreResult<()> {
-        accounts::mark_email_sent(&self.writer, id, now_ms).await
+    async fn email_sent(&self, id: &str, claim_token: u64, now_ms: i64) -> StoreResult<()> {
+        outbox::sent(&self.writer, id, claim_token, now_ms).await
     }
-    async fn mark_email_failed(&self, id: &str, error: &str) -> StoreResult<()> {
-        accounts::mark_email_failed(&self.writer, id, error).await
+    async fn email_failed(
+        &self,
+        id: &str,
+        claim_token: u64,
+        error: &str,
+        next: EmailNext,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        outbox::failed(&self.writer, id, claim_token, error, next, now_ms).await
+    }
+    async fn dead_emails(&self, limit: u32) -> StoreResult<Vec<OutboxEmail>> {
+        outbox::dead(&self.readers, limit).await
     }
 
     async fn create_inbox(&self, account: &Account, now_ms: i64) -> StoreResult<String> {

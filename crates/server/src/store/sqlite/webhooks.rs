@@ -5,7 +5,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
 
 use super::super::*;
-use super::found;
+use super::{engine, found};
 use crate::domain::new_id;
 
 const COLUMNS: &str = "id, url, events, description, secret, enabled, disabled_reason, disabled_at, created_at, updated_at";
@@ -16,7 +16,7 @@ fn record(row: SqliteRow) -> WebhookRecord {
         url: row.get("url"),
         events: serde_json::from_str(row.get("events")).unwrap_or_default(),
         description: row.get("description"),
-        secret: row.get("secret"),
+        secret: WebhookSecret::from_stored(row.get("secret")),
         enabled: row.get("enabled"),
         disabled_reason: row.get("disabled_reason"),
         disabled_at: row.get("disabled_at"),
@@ -116,32 +116,10 @@ pub(super) async fn update(
     .await?;
     match change.enabled {
         Some(true) if !was_enabled => {
-            sqlx::query("UPDATE webhooks SET enabled = 1, disabled_reason = NULL, disabled_at = NULL WHERE seq = ?")
-                .bind(seq)
-                .execute(&mut *tx)
-                .await?;
-            // Paused deliveries resume now, with a fresh round of attempts.
-            sqlx::query(
-                "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, round_base = attempt_count, updated_at = ?
-                 WHERE webhook_seq = ? AND status = 'paused'",
-            )
-            .bind(now_ms)
-            .bind(now_ms)
-            .bind(seq)
-            .execute(&mut *tx)
-            .await?;
+            engine::enable_webhook(&mut tx, seq, now_ms).await?;
         }
         Some(false) if was_enabled => {
-            sqlx::query("UPDATE webhooks SET enabled = 0, disabled_reason = 'disabled by the owner', disabled_at = ? WHERE seq = ?")
-                .bind(now_ms)
-                .bind(seq)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("UPDATE deliveries SET status = 'paused', next_attempt_at = NULL, updated_at = ? WHERE webhook_seq = ? AND status = 'pending'")
-                .bind(now_ms)
-                .bind(seq)
-                .execute(&mut *tx)
-                .await?;
+            engine::disable_webhook(&mut tx, seq, "disabled by the owner", None, now_ms).await?;
         }
         _ => {}
     }

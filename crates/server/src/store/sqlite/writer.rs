@@ -50,10 +50,9 @@ pub(super) async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<WriteOp>) {
         match apply(&pool, ops).await {
             Ok(answers) => answers.into_iter().for_each(Pending::send),
             Err((error, answers)) => {
-                tracing::error!(%error, "a batched write failed");
-                let message = error.to_string();
+                tracing::error!(%error, "a batched write failed; nothing of it was stored");
                 for answer in answers {
-                    answer.fail(&message);
+                    answer.fail(&error);
                 }
             }
         }
@@ -94,10 +93,10 @@ async fn apply(
     let unanswered = |event_replies: Vec<_>, outcome_replies: Vec<_>| -> Vec<Pending> {
         let events = event_replies
             .into_iter()
-            .map(|reply| Pending::Event(reply, Err(StoreError::WriterGone)));
+            .map(|reply| Pending::Event(reply, Err(writer_gone())));
         let outcomes = outcome_replies
             .into_iter()
-            .map(|reply| Pending::Outcome(reply, Err(StoreError::WriterGone)));
+            .map(|reply| Pending::Outcome(reply, Err(writer_gone())));
         events.chain(outcomes).collect()
     };
     let result = async {
@@ -138,14 +137,10 @@ impl Pending {
         }
     }
 
-    fn fail(self, message: &str) {
+    fn fail(self, error: &StoreError) {
         match self {
-            Pending::Event(reply, _) => {
-                drop(reply.send(Err(StoreError::BatchFailed(message.to_owned()))))
-            }
-            Pending::Outcome(reply, _) => {
-                drop(reply.send(Err(StoreError::BatchFailed(message.to_owned()))))
-            }
+            Pending::Event(reply, _) => drop(reply.send(Err(error.for_another_caller()))),
+            Pending::Outcome(reply, _) => drop(reply.send(Err(error.for_another_caller()))),
         }
     }
 }

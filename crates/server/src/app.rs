@@ -1,0 +1,287 @@
+//! The application layer: the use cases the API offers (register a webhook, emit an event,
+//! retry a delivery, …), between HTTP (which only parses requests and renders answers) and
+//! the domain rules, the store and the delivery engine.
+//!
+//! Each use case validates its input into domain types, reads the clock once, asks the store
+//! (or the engine, for emitting) and tells the engine when work became due.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use cdhooks_core::timestamp::Timestamp;
+
+use crate::clock::SharedClock;
+use crate::delivery::DeliveryEngine;
+use crate::domain::event::{EmitEventRequest, NewEvent};
+use crate::domain::target::TargetPolicy;
+use crate::domain::webhook::{
+    CreateWebhookRequest, NewWebhook, RotateSecretRequest, UpdateWebhookRequest, WebhookChange,
+    WebhookSecret,
+};
+use crate::domain::ValidationError;
+use crate::store::{
+    Account, DeliveryRecord, EventRecord, InboxRequest, Store, StoreError, WebhookRecord,
+};
+
+/// How long a readiness probe's answer is reused, so `/healthz` cannot be used to load the
+/// store with writes.
+const READINESS_TTL: Duration = Duration::from_millis(500);
+
+/// Why a use case failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The input breaks a rule.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Result alias of the application layer.
+pub type AppResult<T> = Result<T, AppError>;
+
+/// An accepted event.
+#[derive(Debug)]
+pub struct EmittedEvent {
+    /// The stored envelope, byte for byte what is delivered.
+    pub envelope: Bytes,
+    /// How many webhooks it fans out to.
+    pub deliveries: u32,
+}
+
+/// The use cases, over one store and one delivery engine.
+pub struct App {
+    /// Persistence.
+    store: Arc<dyn Store>,
+    /// Sends deliveries; new events go through it.
+    engine: Arc<DeliveryEngine>,
+    /// Which webhook URLs are accepted.
+    policy: TargetPolicy,
+    /// What time it is.
+    clock: SharedClock,
+    /// The last readiness probe: when, and what it found.
+    readiness: Mutex<Option<(Instant, Result<(), String>)>>,
+}
+
+impl App {
+    /// The use cases over `store` and `engine`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        engine: Arc<DeliveryEngine>,
+        policy: TargetPolicy,
+        clock: SharedClock,
+    ) -> Self {
+        App {
+            store,
+            engine,
+            policy,
+            clock,
+            readiness: Mutex::new(None),
+        }
+    }
+
+    /// The account an API key hashes to.
+    pub async fn account_by_key_hash(&self, hash: &str) -> AppResult<Option<Account>> {
+        Ok(self.store.account_by_key_hash(hash).await?)
+    }
+
+    /// Registers a webhook.
+    pub async fn register_webhook(
+        &self,
+        account: &Account,
+        request: CreateWebhookRequest,
+    ) -> AppResult<WebhookRecord> {
+        let webhook = NewWebhook::validate(request, &self.policy)?;
+        let record = self
+            .store
+            .create_webhook(account, webhook, self.clock.now_ms())
+            .await?;
+        tracing::info!(webhook = %record.id, account = %account.id, "webhook registered");
+        Ok(record)
+    }
+
+    /// A page of the account's webhooks.
+    pub async fn webhooks(
+        &self,
+        account: &Account,
+        after: Option<&str>,
+        limit: u32,
+    ) -> AppResult<Vec<WebhookRecord>> {
+        Ok(self.store.list_webhooks(account, after, limit).await?)
+    }
+
+    /// One webhook.
+    pub async fn webhook(&self, account: &Account, id: &str) -> AppResult<WebhookRecord> {
+        Ok(self.store.get_webhook(account, id).await?)
+    }
+
+    /// Changes a webhook; enabling it resumes its paused deliveries at once.
+    pub async fn change_webhook(
+        &self,
+        account: &Account,
+        id: &str,
+        request: UpdateWebhookRequest,
+    ) -> AppResult<WebhookRecord> {
+        let change = WebhookChange::validate(request, &self.policy)?;
+        let enabled = change.enabled;
+        let record = self
+            .store
+            .update_webhook(account, id, change, self.clock.now_ms())
+            .await?;
+        match enabled {
+            Some(true) => {
+                tracing::info!(webhook = %record.id, "webhook enabled");
+                self.engine.wake();
+            }
+            Some(false) => tracing::info!(webhook = %record.id, "webhook disabled by its owner"),
+            None => {}
+        }
+        Ok(record)
+    }
+
+    /// Replaces a webhook's signing secret (generated when none is given).
+    pub async fn rotate_secret(
+        &self,
+        account: &Account,
+        id: &str,
+        request: RotateSecretRequest,
+    ) -> AppResult<WebhookRecord> {
+        let secret = match request.secret {
+            Some(secret) => WebhookSecret::parse(secret)?,
+            None => WebhookSecret::generate(),
+        };
+        let record = self
+            .store
+            .rotate_secret(account, id, secret, self.clock.now_ms())
+            .await?;
+        tracing::info!(webhook = %record.id, "webhook secret rotated");
+        Ok(record)
+    }
+
+    /// Deletes a webhook and its deliveries.
+    pub async fn delete_webhook(&self, account: &Account, id: &str) -> AppResult<()> {
+        Ok(self.store.delete_webhook(account, id).await?)
+    }
+
+    /// Accepts an event: stored with its deliveries before this returns, and the deliveries
+    /// that can start at once are sent.
+    pub async fn emit_event(
+        &self,
+        account: &Account,
+        request: EmitEventRequest,
+    ) -> AppResult<EmittedEvent> {
+        let now = self.clock.now_ms();
+        let created_at = Timestamp::from_unix(now.div_euclid(1000))
+            .ok_or_else(|| StoreError::Unavailable("the clock is out of range".to_owned()))?;
+        let event = NewEvent::validate(request, created_at)?;
+        let envelope = event.body.clone();
+        let deliveries = self.engine.accept(account, event, now).await?;
+        Ok(EmittedEvent {
+            envelope,
+            deliveries,
+        })
+    }
+
+    /// One event.
+    pub async fn event(&self, account: &Account, id: &str) -> AppResult<EventRecord> {
+        Ok(self.store.get_event(account, id).await?)
+    }
+
+    /// A page of a webhook's deliveries, newest first.
+    pub async fn deliveries(
+        &self,
+        account: &Account,
+        webhook_id: &str,
+        before: Option<&str>,
+        limit: u32,
+    ) -> AppResult<Vec<DeliveryRecord>> {
+        Ok(self
+            .store
+            .list_deliveries(account, webhook_id, before, limit)
+            .await?)
+    }
+
+    /// One delivery with its attempts.
+    pub async fn delivery(&self, account: &Account, id: &str) -> AppResult<DeliveryRecord> {
+        Ok(self.store.get_delivery(account, id).await?)
+    }
+
+    /// Sends a failed delivery again, in a new round of attempts.
+    pub async fn retry_delivery(&self, account: &Account, id: &str) -> AppResult<DeliveryRecord> {
+        let record = self
+            .store
+            .retry_delivery(account, id, self.clock.now_ms())
+            .await?;
+        self.engine.wake();
+        Ok(record)
+    }
+
+    /// Creates an inbox and returns its token.
+    pub async fn create_inbox(&self, account: &Account) -> AppResult<String> {
+        Ok(self
+            .store
+            .create_inbox(account, self.clock.now_ms())
+            .await?)
+    }
+
+    /// Records a request that reached an inbox; returns the owning account's id.
+    pub async fn capture(
+        &self,
+        token: String,
+        method: String,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    ) -> AppResult<String> {
+        let request = InboxRequest {
+            token,
+            received_at: self.clock.now_ms(),
+            method,
+            headers,
+            body,
+        };
+        Ok(self.store.record_inbox_request(request).await?)
+    }
+
+    /// What an inbox captured, newest first.
+    pub async fn inbox_requests(
+        &self,
+        account: &Account,
+        token: &str,
+        limit: u32,
+    ) -> AppResult<Vec<InboxRequest>> {
+        Ok(self.store.inbox_requests(account, token, limit).await?)
+    }
+
+    /// Whether the server can do its job now: the store takes a real write. The answer is
+    /// reused for [`READINESS_TTL`].
+    pub async fn readiness(&self) -> Result<(), String> {
+        if let Some((at, answer)) = self.last_readiness() {
+            if at.elapsed() < READINESS_TTL {
+                return answer;
+            }
+        }
+        let answer = self
+            .store
+            .check_writable(self.clock.now_ms())
+            .await
+            .map_err(|error| {
+                tracing::warn!(%error, "readiness: the store cannot write");
+                match error {
+                    StoreError::Full(_) => "storage_full".to_owned(),
+                    _ => "storage_unavailable".to_owned(),
+                }
+            });
+        *self.readiness.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((Instant::now(), answer.clone()));
+        answer
+    }
+
+    fn last_readiness(&self) -> Option<(Instant, Result<(), String>)> {
+        self.readiness
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}

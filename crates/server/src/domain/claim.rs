@@ -1,0 +1,101 @@
+//! Which due deliveries a process claims: only what it can start now, shared fairly.
+//!
+//! - A webhook never has more attempts in flight than its concurrency limit, counted over
+//!   every process ([`free_slots`]): a slow endpoint's backlog waits in the store, not in
+//!   memory, so nothing claimed ever waits long enough for its lease to run out.
+//! - Webhooks with due work are served round-robin ([`round_robin`]): each gets one delivery
+//!   before any gets a second, starting from a rotating offset, so one endpoint's backlog —
+//!   slow, timing out or dead — costs the others nothing beyond its own share.
+//! - A webhook's own deliveries keep their order of due time (each queue comes oldest first).
+
+/// The attempts a webhook may start now: its limit less what is in flight.
+pub fn free_slots(limit: u32, in_flight: u32) -> u32 {
+    limit.saturating_sub(in_flight)
+}
+
+/// One webhook's due deliveries, oldest first, already cut to its free slots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueQueue<T> {
+    /// The deliveries, in due order.
+    pub due: Vec<T>,
+}
+
+/// Takes at most `max` deliveries from `queues`, one per webhook per turn, beginning with
+/// the queue at `start` (modulo their number) so that no webhook is always served first.
+pub fn round_robin<T>(queues: Vec<DueQueue<T>>, max: usize, start: usize) -> Vec<T> {
+    let count = queues.len();
+    if count == 0 {
+        return Vec::new();
+    }
+    let mut iters: Vec<_> = queues.into_iter().map(|q| q.due.into_iter()).collect();
+    iters.rotate_left(start % count);
+    let mut picked = Vec::new();
+    while picked.len() < max {
+        let before = picked.len();
+        for queue in iters.iter_mut() {
+            if picked.len() == max {
+                break;
+            }
+            if let Some(item) = queue.next() {
+                picked.push(item);
+            }
+        }
+        if picked.len() == before {
+            break;
+        }
+    }
+    picked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue(items: &[u32]) -> DueQueue<u32> {
+        DueQueue {
+            due: items.to_vec(),
+        }
+    }
+
+    #[test]
+    fn free_slots_never_go_negative() {
+        assert_eq!(free_slots(16, 0), 16);
+        assert_eq!(free_slots(16, 15), 1);
+        assert_eq!(free_slots(16, 16), 0);
+        assert_eq!(free_slots(16, 40), 0);
+        assert_eq!(free_slots(0, 0), 0);
+    }
+
+    #[test]
+    fn every_webhook_gets_one_before_any_gets_a_second() {
+        let picked = round_robin(
+            vec![queue(&[10, 11, 12, 13]), queue(&[20]), queue(&[30, 31])],
+            5,
+            0,
+        );
+        assert_eq!(picked, [10, 20, 30, 11, 31]);
+    }
+
+    #[test]
+    fn the_start_rotates_who_is_served_first() {
+        let queues = || vec![queue(&[10, 11]), queue(&[20, 21]), queue(&[30, 31])];
+        assert_eq!(round_robin(queues(), 2, 0), [10, 20]);
+        assert_eq!(round_robin(queues(), 2, 1), [20, 30]);
+        assert_eq!(round_robin(queues(), 2, 2), [30, 10]);
+        assert_eq!(round_robin(queues(), 2, 5), [30, 10]);
+    }
+
+    #[test]
+    fn a_webhook_keeps_its_order_and_nothing_is_taken_twice() {
+        let picked = round_robin(vec![queue(&[1, 2, 3]), queue(&[7, 8])], 100, 1);
+        assert_eq!(picked, [7, 1, 8, 2, 3]);
+    }
+
+    #[test]
+    fn edges() {
+        assert!(round_robin::<u32>(vec![], 10, 3).is_empty());
+        assert!(round_robin(vec![queue(&[1])], 0, 0).is_empty());
+        assert!(round_robin(vec![queue(&[]), queue(&[])], 4, 0).is_empty());
+        assert_eq!(round_robin(vec![queue(&[]), queue(&[5])], 4, 0), [5]);
+    }
+}

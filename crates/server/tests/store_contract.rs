@@ -1,0 +1,766 @@
+//! The store contract: what every implementation of `Store` must do, written once against
+//! the trait and run against each backend (`contract_suite!` at the bottom instantiates the
+//! suite per backend; the PostgreSQL store joins with one line).
+//!
+//! Fan-out and idempotent emit, claims under leases (expiry, per-webhook limits, round-robin,
+//! two claimers never sharing a delivery), outcomes conditional on the claim, disable / pause /
+//! resume with exactly one email, manual retry, the email outbox's leases and dead letters,
+//! and group commit keeping each operation's own answer. Time is an argument everywhere.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use cdhooks_core::timestamp::Timestamp;
+use cdhooks_server::domain::delivery::AfterAttempt;
+use cdhooks_server::domain::email::{Email, EmailNext};
+use cdhooks_server::domain::event::{EmitEventRequest, NewEvent};
+use cdhooks_server::domain::target::TargetPolicy;
+use cdhooks_server::domain::webhook::{CreateWebhookRequest, NewWebhook, WebhookChange};
+use cdhooks_server::store::model::{
+    Account, AttemptOutcome, AttemptRecord, ClaimedDelivery, DeliveryStatus, Disabling,
+    InsertedEvent, Lease,
+};
+use cdhooks_server::store::{Store, StoreError};
+use futures_util::future::join_all;
+
+const NOW: i64 = 1_764_000_000_000;
+const LEASE_MS: i64 = 30_000;
+
+/// A fresh store and what keeps it alive (its directory, for an embedded one).
+type Opened = (Arc<dyn Store>, Box<dyn std::any::Any + Send>);
+
+async fn open_sqlite() -> Opened {
+    let dir = tempfile::tempdir().unwrap();
+    let store = cdhooks_server::store::sqlite::SqliteStore::open_for_server(dir.path(), None)
+        .await
+        .unwrap();
+    (Arc::new(store), Box::new(dir))
+}
+
+/// An account with one webhook per pattern list; returns the account and the webhook ids.
+async fn account_with_webhooks(
+    store: &dyn Store,
+    email: &str,
+    patterns: &[&[&str]],
+) -> (Account, Vec<String>) {
+    let account = store
+        .create_account(email, &format!("hash-{email}"))
+        .await
+        .unwrap();
+    let policy = TargetPolicy {
+        allowed: vec!["127.0.0.0/8".parse().unwrap()],
+        allow_http: true,
+    };
+    let mut ids = Vec::new();
+    for (i, events) in patterns.iter().enumerate() {
+        let request = CreateWebhookRequest {
+            url: format!("http://127.0.0.1:9/{i}"),
+            events: events.iter().map(|p| p.to_string()).collect(),
+            secret: Some("your_webhook_secret".to_owned()),
+            description: None,
+        };
+        let webhook = NewWebhook::validate(request, &policy).unwrap();
+        ids.push(
+            store
+                .create_webhook(&account, webhook, NOW)
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    (account, ids)
+}
+
+fn event(id: &str, event_type: &str, n: usize) -> NewEvent {
+    let request: EmitEventRequest = serde_json::from_value(serde_json::json!({
+        "id": id, "type": event_type, "data": {"n": n}
+    }))
+    .unwrap();
+    NewEvent::validate(request, Timestamp::from_unix(NOW / 1000).unwrap()).unwrap()
+}
+
+fn lease(token: u64, max: u32, per_webhook: u32, now: i64) -> Lease {
+    Lease {
+        token,
+        until_ms: now + LEASE_MS,
+        max,
+        per_webhook,
+    }
+}
+
+/// Emits `count` events of `event_type` (`{prefix}0`, `{prefix}1`, …) one after another,
+/// one millisecond apart, without claiming any.
+async fn emit(store: &dyn Store, account: &Account, prefix: &str, event_type: &str, count: usize) {
+    for n in 0..count {
+        let event = event(&format!("{prefix}{n}"), event_type, n);
+        store
+            .insert_event(account, event, NOW + n as i64, None)
+            .await
+            .unwrap();
+    }
+}
+
+/// Emits `count` `server.started` events queued together (one batch where the store
+/// batches), each under `lease`, and returns their answers in order.
+async fn emit_together(
+    store: &dyn Store,
+    account: &Account,
+    count: usize,
+    lease: Option<Lease>,
+) -> Vec<InsertedEvent> {
+    let inserts = (0..count).map(|n| {
+        let event = event(&format!("evt_{n}"), "server.started", n);
+        store.insert_event(account, event, NOW, lease)
+    });
+    join_all(inserts)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// The outcome of `delivery`'s next attempt, failed or not, decided as `next`.
+fn outcome(delivery: &ClaimedDelivery, next: AfterAttempt, token: u64) -> AttemptOutcome {
+    let failed = !matches!(next, AfterAttempt::Succeeded);
+    AttemptOutcome {
+        delivery_seq: delivery.seq,
+        webhook_seq: delivery.webhook_seq,
+        claim_token: token,
+        attempt: AttemptRecord {
+            number: delivery.attempt_count + 1,
+            started_at: NOW,
+            duration_ms: 3,
+            status_code: Some(if failed { 500 } else { 200 }),
+            error_kind: failed.then(|| "http_status".to_owned()),
+            error_message: failed.then(|| "HTTP 500".to_owned()),
+            response_body: None,
+        },
+        next,
+        disabling: matches!(next, AfterAttempt::GiveUp { .. }).then(|| Disabling {
+            reason: "5 consecutive failed attempts".to_owned(),
+            email: Email {
+                recipient: "ops@example.com".to_owned(),
+                subject: format!("Webhook {} disabled", delivery.webhook_id),
+                body: format!("POST /v1/deliveries/{}/retry", delivery.id),
+            },
+        }),
+    }
+}
+
+fn give_up() -> AfterAttempt {
+    AfterAttempt::GiveUp {
+        attempts_in_round: 5,
+    }
+}
+
+async fn fan_out_reaches_every_subscribed_webhook_and_pauses_for_disabled_ones(opened: Opened) {
+    let store = &*opened.0;
+    let (account, hooks) = account_with_webhooks(
+        store,
+        "ops@example.com",
+        &[&["server.started"], &["server.*"], &["billing.*"]],
+    )
+    .await;
+    // Another tenant's webhooks never see this account's events.
+    account_with_webhooks(store, "other@example.com", &[&["*"]]).await;
+    store
+        .update_webhook(
+            &account,
+            &hooks[1],
+            WebhookChange {
+                enabled: Some(false),
+                ..Default::default()
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
+    let inserted = store
+        .insert_event(&account, event("evt_1", "server.started", 1), NOW, None)
+        .await
+        .unwrap();
+    assert_eq!(inserted.deliveries, 2);
+    assert!(inserted.claimed.is_empty());
+    let pending = store
+        .list_deliveries(&account, &hooks[0], None, 10)
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].status, DeliveryStatus::Pending);
+    assert_eq!(pending[0].next_attempt_at, Some(NOW));
+    let paused = store
+        .list_deliveries(&account, &hooks[1], None, 10)
+        .await
+        .unwrap();
+    assert_eq!(paused[0].status, DeliveryStatus::Paused);
+    assert_eq!(paused[0].next_attempt_at, None);
+    assert!(store
+        .list_deliveries(&account, &hooks[2], None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // Only the enabled webhook's delivery is claimable, by anyone.
+    let claimed = store.claim_due(NOW, lease(1, 100, 16, NOW)).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].webhook_id, hooks[0]);
+    assert_eq!(claimed[0].event_id, "evt_1");
+    assert_eq!(claimed[0].secret.expose(), "your_webhook_secret");
+    let stored = store.get_event(&account, "evt_1").await.unwrap();
+    assert_eq!(&stored.body[..], &claimed[0].body[..]);
+}
+
+async fn a_repeated_event_id_is_refused_and_one_batch_keeps_one_copy(opened: Opened) {
+    let store = &*opened.0;
+    let (account, _) = account_with_webhooks(
+        store,
+        "ops@example.com",
+        &[&["server.started"], &["server.*"]],
+    )
+    .await;
+    store
+        .insert_event(&account, event("evt_x", "server.started", 0), NOW, None)
+        .await
+        .unwrap();
+    let again = store
+        .insert_event(&account, event("evt_x", "server.started", 1), NOW, None)
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    // Another account may use the same id.
+    let (other, _) = account_with_webhooks(store, "other@example.com", &[]).await;
+    store
+        .insert_event(&other, event("evt_x", "server.started", 2), NOW, None)
+        .await
+        .unwrap();
+    // Queued together: 50 ids, each twice; exactly one copy of each is stored.
+    let inserts = (0..100).map(|n| {
+        let id = format!("evt_{}", n / 2);
+        store.insert_event(&account, event(&id, "server.started", n), NOW, None)
+    });
+    let answers: Vec<Result<InsertedEvent, StoreError>> = join_all(inserts).await;
+    for pair in 0..50 {
+        let copies = [2 * pair, 2 * pair + 1];
+        let stored: Vec<usize> = copies.into_iter().filter(|&n| answers[n].is_ok()).collect();
+        assert_eq!(stored.len(), 1, "evt_{pair}");
+        let other = copies[0] + copies[1] - stored[0];
+        assert!(matches!(answers[other], Err(StoreError::Conflict(_))));
+        assert_eq!(answers[stored[0]].as_ref().unwrap().deliveries, 2);
+        let body = store
+            .get_event(&account, &format!("evt_{pair}"))
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body.body).unwrap();
+        assert_eq!(body["data"]["n"], stored[0], "the stored copy's own body");
+    }
+}
+
+async fn a_claim_holds_until_its_lease_expires(opened: Opened) {
+    let store = &*opened.0;
+    let (account, _) = account_with_webhooks(store, "ops@example.com", &[&["*"]]).await;
+    emit(store, &account, "evt_", "server.started", 3).await;
+    let first = store
+        .claim_due(NOW + 5, lease(1, 10, 16, NOW + 5))
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 3);
+    // Nothing is due for anyone else while the lease runs, however often they look.
+    for at in [NOW + 6, NOW + 5 + LEASE_MS] {
+        assert!(store
+            .claim_due(at, lease(2, 10, 16, at))
+            .await
+            .unwrap()
+            .is_empty());
+    }
+    // After it, they are claimable again (the holder died, say).
+    let later = NOW + 6 + LEASE_MS;
+    let second = store
+        .claim_due(later, lease(3, 10, 16, later))
+        .await
+        .unwrap();
+    let ids = |c: &[ClaimedDelivery]| c.iter().map(|d| d.id.clone()).collect::<HashSet<_>>();
+    assert_eq!(ids(&first), ids(&second));
+    assert!(second.iter().all(|d| d.claim_token == 3));
+}
+
+async fn claims_respect_each_webhooks_limit_and_serve_webhooks_round_robin(opened: Opened) {
+    let store = &*opened.0;
+    let (account, hooks) = account_with_webhooks(
+        store,
+        "ops@example.com",
+        &[&["server.started"], &["billing.*"]],
+    )
+    .await;
+    // A backlog of 10 on the first webhook (older), 2 on the second.
+    emit(store, &account, "srv_", "server.started", 10).await;
+    emit(store, &account, "pay_", "billing.payment.succeeded", 2).await;
+    let at = NOW + 100;
+    // Room for 4, at most 3 per webhook: the younger webhook is not starved by the older
+    // backlog — one each per turn.
+    let first = store.claim_due(at, lease(1, 4, 3, at)).await.unwrap();
+    assert_eq!(first.len(), 4);
+    let of = |claimed: &[ClaimedDelivery], hook: &str| -> Vec<String> {
+        let mut events: Vec<String> = claimed
+            .iter()
+            .filter(|d| d.webhook_id == hook)
+            .map(|d| d.event_id.clone())
+            .collect();
+        events.sort_by_key(|id| id[4..].parse::<u32>().unwrap());
+        events
+    };
+    assert_eq!(
+        of(&first, &hooks[0]),
+        ["srv_0", "srv_1"],
+        "oldest due first"
+    );
+    assert_eq!(of(&first, &hooks[1]), ["pay_0", "pay_1"]);
+    // Plenty of room now, but the first webhook has 2 in flight of its 3.
+    let second = store.claim_due(at, lease(2, 100, 3, at)).await.unwrap();
+    assert_eq!(of(&second, &hooks[0]), ["srv_2"]);
+    assert!(of(&second, &hooks[1]).is_empty());
+    assert!(store
+        .claim_due(at, lease(3, 100, 3, at))
+        .await
+        .unwrap()
+        .is_empty());
+    // One attempt finishing frees one slot, taken by the next in due order.
+    store
+        .record_outcome(outcome(&first[0], AfterAttempt::Succeeded, 1))
+        .await
+        .unwrap();
+    let third = store.claim_due(at, lease(4, 100, 3, at)).await.unwrap();
+    assert_eq!(third.len(), 1);
+    assert_eq!(third[0].event_id, "srv_3");
+    // Nothing else is due, but more is pending.
+    assert_eq!(store.next_due_at().await.unwrap(), Some(NOW + 4));
+}
+
+async fn two_claimers_at_once_never_get_the_same_delivery(opened: Opened) {
+    let store = opened.0.clone();
+    let (account, _) = account_with_webhooks(
+        &*store,
+        "ops@example.com",
+        &[&["server.*"], &["server.started"], &["*"]],
+    )
+    .await;
+    emit(&*store, &account, "evt_", "server.started", 60).await;
+    let claimer = |token: u64| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let at = NOW + 1_000;
+                let claimed = store.claim_due(at, lease(token, 7, 4, at)).await.unwrap();
+                if claimed.is_empty() {
+                    return mine;
+                }
+                for delivery in claimed {
+                    assert_eq!(delivery.claim_token, token);
+                    store
+                        .record_outcome(outcome(&delivery, AfterAttempt::Succeeded, token))
+                        .await
+                        .unwrap();
+                    mine.push(delivery.id);
+                }
+            }
+        })
+    };
+    let (a, b) = (claimer(1), claimer(2));
+    let (a, b) = (a.await.unwrap(), b.await.unwrap());
+    let (a, b): (HashSet<String>, HashSet<String>) =
+        (a.into_iter().collect(), b.into_iter().collect());
+    assert!(
+        a.is_disjoint(&b),
+        "{:?}",
+        a.intersection(&b).collect::<Vec<_>>()
+    );
+    assert_eq!(a.len() + b.len(), 180);
+}
+
+async fn an_outcome_under_a_lost_claim_changes_nothing(opened: Opened) {
+    let store = &*opened.0;
+    let (account, _) = account_with_webhooks(store, "ops@example.com", &[&["*"]]).await;
+    emit(store, &account, "evt_", "server.started", 1).await;
+    let old = store
+        .claim_due(NOW, lease(1, 1, 16, NOW))
+        .await
+        .unwrap()
+        .remove(0);
+    let later = NOW + LEASE_MS + 1;
+    let new = store
+        .claim_due(later, lease(2, 1, 16, later))
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(old.id, new.id);
+    // The first holder's late result is dropped …
+    store
+        .record_outcome(outcome(&old, AfterAttempt::Succeeded, 1))
+        .await
+        .unwrap();
+    let record = store.get_delivery(&account, &old.id).await.unwrap();
+    assert_eq!(record.status, DeliveryStatus::Pending);
+    assert!(record.attempts.is_empty());
+    // … the holder's counts.
+    store
+        .record_outcome(outcome(&new, AfterAttempt::RetryAt(later + 60_000), 2))
+        .await
+        .unwrap();
+    let record = store.get_delivery(&account, &old.id).await.unwrap();
+    assert_eq!(record.status, DeliveryStatus::Pending);
+    assert_eq!(record.next_attempt_at, Some(later + 60_000));
+    assert_eq!(record.attempts.len(), 1);
+    assert_eq!(record.last_error.as_deref(), Some("HTTP 500"));
+    // Not due before its time.
+    assert!(store
+        .claim_due(later + 59_999, lease(3, 1, 16, later + 59_999))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn the_final_failure_disables_pauses_and_queues_exactly_one_email_then_enable_resumes(
+    opened: Opened,
+) {
+    let store = &*opened.0;
+    let (account, hooks) = account_with_webhooks(store, "ops@example.com", &[&["*"]]).await;
+    emit(store, &account, "evt_", "server.started", 4).await;
+    let claimed = store
+        .claim_due(NOW + 10, lease(1, 2, 16, NOW + 10))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    // Two deliveries give up at once: one disable, one email.
+    let finals = claimed
+        .iter()
+        .map(|d| store.record_outcome(outcome(d, give_up(), 1)));
+    for answer in join_all(finals).await {
+        answer.unwrap();
+    }
+    let webhook = store.get_webhook(&account, &hooks[0]).await.unwrap();
+    assert!(!webhook.enabled);
+    assert!(webhook.disabled_reason.unwrap().contains("5 consecutive"));
+    let emails = store
+        .claim_emails(NOW + 20, lease(9, 10, 0, NOW + 20))
+        .await
+        .unwrap();
+    assert_eq!(emails.len(), 1, "{emails:?}");
+    assert_eq!(emails[0].email.recipient, "ops@example.com");
+    let deliveries = store
+        .list_deliveries(&account, &hooks[0], None, 10)
+        .await
+        .unwrap();
+    let count = |status| deliveries.iter().filter(|d| d.status == status).count();
+    assert_eq!(count(DeliveryStatus::Failed), 2);
+    assert_eq!(count(DeliveryStatus::Paused), 2);
+    assert!(deliveries
+        .iter()
+        .filter(|d| d.status == DeliveryStatus::Paused)
+        .all(|d| d.next_attempt_at.is_none() && d.updated_at == NOW + 3));
+    assert!(store
+        .claim_due(NOW + 30, lease(2, 10, 16, NOW + 30))
+        .await
+        .unwrap()
+        .is_empty());
+    // Enabling resumes the paused ones now; the failed ones stay failed.
+    let enabled = store
+        .update_webhook(
+            &account,
+            &hooks[0],
+            WebhookChange {
+                enabled: Some(true),
+                ..Default::default()
+            },
+            NOW + 40,
+        )
+        .await
+        .unwrap();
+    assert!(enabled.enabled && enabled.disabled_reason.is_none());
+    let resumed = store
+        .claim_due(NOW + 40, lease(3, 10, 16, NOW + 40))
+        .await
+        .unwrap();
+    assert_eq!(resumed.len(), 2);
+    assert!(resumed.iter().all(|d| d.round_base == d.attempt_count));
+    // Disabling by the owner pauses what is pending, with no email.
+    store
+        .update_webhook(
+            &account,
+            &hooks[0],
+            WebhookChange {
+                enabled: Some(false),
+                ..Default::default()
+            },
+            NOW + 50,
+        )
+        .await
+        .unwrap();
+    let again = store.claim_emails(NOW + LEASE_MS * 10, lease(10, 10, 0, NOW + LEASE_MS * 10));
+    assert!(again.await.unwrap().iter().all(|e| e.id == emails[0].id));
+}
+
+async fn a_retry_whose_webhook_was_disabled_meanwhile_waits_paused(opened: Opened) {
+    let store = &*opened.0;
+    let (account, hooks) = account_with_webhooks(store, "ops@example.com", &[&["*"]]).await;
+    emit(store, &account, "evt_", "server.started", 1).await;
+    let delivery = store
+        .claim_due(NOW, lease(1, 1, 16, NOW))
+        .await
+        .unwrap()
+        .remove(0);
+    store
+        .update_webhook(
+            &account,
+            &hooks[0],
+            WebhookChange {
+                enabled: Some(false),
+                ..Default::default()
+            },
+            NOW + 1,
+        )
+        .await
+        .unwrap();
+    store
+        .record_outcome(outcome(&delivery, AfterAttempt::RetryAt(NOW + 60_000), 1))
+        .await
+        .unwrap();
+    let record = store.get_delivery(&account, &delivery.id).await.unwrap();
+    assert_eq!(record.status, DeliveryStatus::Paused);
+    assert_eq!(record.attempt_count, 1);
+}
+
+async fn manual_retry_requeues_only_a_failed_delivery_of_an_enabled_webhook(opened: Opened) {
+    let store = &*opened.0;
+    let (account, hooks) = account_with_webhooks(store, "ops@example.com", &[&["*"]]).await;
+    emit(store, &account, "evt_", "server.started", 2).await;
+    let claimed = store
+        .claim_due(NOW + 5, lease(1, 1, 16, NOW + 5))
+        .await
+        .unwrap();
+    let pending_id = store
+        .list_deliveries(&account, &hooks[0], None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.id != claimed[0].id)
+        .unwrap()
+        .id;
+    let refused = store.retry_delivery(&account, &pending_id, NOW + 6).await;
+    assert!(
+        matches!(refused, Err(StoreError::InvalidState(_))),
+        "{refused:?}"
+    );
+    store
+        .record_outcome(outcome(&claimed[0], give_up(), 1))
+        .await
+        .unwrap();
+    let disabled = store
+        .retry_delivery(&account, &claimed[0].id, NOW + 7)
+        .await;
+    assert!(
+        matches!(disabled, Err(StoreError::InvalidState(m)) if m.contains("enable")),
+        "the webhook was disabled by the final failure"
+    );
+    store
+        .update_webhook(
+            &account,
+            &hooks[0],
+            WebhookChange {
+                enabled: Some(true),
+                ..Default::default()
+            },
+            NOW + 8,
+        )
+        .await
+        .unwrap();
+    let retried = store
+        .retry_delivery(&account, &claimed[0].id, NOW + 9)
+        .await
+        .unwrap();
+    assert_eq!(retried.status, DeliveryStatus::Pending);
+    assert_eq!(retried.next_attempt_at, Some(NOW + 9));
+    let unknown = store.retry_delivery(&account, "dlv_nope", NOW + 9).await;
+    assert!(matches!(unknown, Err(StoreError::NotFound)));
+}
+
+async fn new_events_are_claimed_at_once_only_within_the_limit_and_in_order(opened: Opened) {
+    let store = &*opened.0;
+    let (account, _) = account_with_webhooks(
+        store,
+        "ops@example.com",
+        &[&["server.started"], &["server.*"]],
+    )
+    .await;
+    // 24 requests queued together, each with room for 10, 5 per webhook: each webhook's first
+    // 5 deliveries are claimed, the rest wait in the store.
+    let inserted = emit_together(store, &account, 24, Some(lease(5, 10, 5, NOW))).await;
+    assert!(inserted.iter().all(|i| i.deliveries == 2));
+    let claimed: usize = inserted.iter().map(|i| i.claimed.len()).sum();
+    assert_eq!(claimed, 10);
+    for i in &inserted {
+        for c in &i.claimed {
+            let body: serde_json::Value = serde_json::from_slice(&c.body).unwrap();
+            assert_eq!(c.event_id, format!("evt_{}", body["data"]["n"]));
+        }
+    }
+    // A webhook with deliveries waiting gets none at once, however much room there is: the
+    // new event must not overtake them.
+    let more = store
+        .insert_event(
+            &account,
+            event("evt_new", "server.started", 99),
+            NOW + 1,
+            Some(lease(6, 10, 100, NOW + 1)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(more.deliveries, 2);
+    assert!(more.claimed.is_empty());
+    let due = store
+        .claim_due(NOW + 1, lease(7, 100, 100, NOW + 1))
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 48 + 2 - 10);
+}
+
+async fn a_batch_of_outcomes_records_each_and_drops_those_whose_claim_was_lost(opened: Opened) {
+    let store = &*opened.0;
+    let (account, _) =
+        account_with_webhooks(store, "ops@example.com", &[&["server.started"]]).await;
+    emit(store, &account, "evt_", "server.started", 70).await;
+    let claimed = store
+        .claim_due(NOW + 100, lease(9, 70, 70, NOW + 100))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 70);
+    let outcomes = claimed.iter().enumerate().map(|(n, delivery)| {
+        let next = if n % 3 == 1 {
+            AfterAttempt::RetryAt(NOW + 5_000)
+        } else {
+            AfterAttempt::Succeeded
+        };
+        store.record_outcome(outcome(delivery, next, if n % 3 == 2 { 10 } else { 9 }))
+    });
+    for answer in join_all(outcomes).await {
+        answer.unwrap();
+    }
+    for (n, delivery) in claimed.iter().enumerate() {
+        let record = store.get_delivery(&account, &delivery.id).await.unwrap();
+        let (status, attempts) = match n % 3 {
+            0 => (DeliveryStatus::Succeeded, 1),
+            1 => (DeliveryStatus::Pending, 1),
+            _ => (DeliveryStatus::Pending, 0),
+        };
+        assert_eq!(
+            (record.status, record.attempt_count),
+            (status, attempts),
+            "{n}"
+        );
+    }
+}
+
+async fn the_outbox_is_claimed_under_leases_retried_and_dead_lettered(opened: Opened) {
+    let store = &*opened.0;
+    let (account, _) = account_with_webhooks(store, "ops@example.com", &[&["*"], &["*"]]).await;
+    emit(store, &account, "evt_", "server.started", 1).await;
+    for delivery in store.claim_due(NOW, lease(1, 10, 16, NOW)).await.unwrap() {
+        store
+            .record_outcome(outcome(&delivery, give_up(), 1))
+            .await
+            .unwrap();
+    }
+    // Two webhooks disabled: two emails. Two senders at once share them, never both one.
+    let (a, b) = tokio::join!(
+        store.claim_emails(NOW + 10, lease(11, 10, 0, NOW + 10)),
+        store.claim_emails(NOW + 10, lease(12, 10, 0, NOW + 10)),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.len() + b.len(), 2);
+    let mut emails: Vec<_> = a.into_iter().chain(b).collect();
+    let (first, second) = (emails.remove(0), emails.remove(0));
+    assert!(first.email.body.contains("/retry"));
+    // Sent under a lost claim: nothing changes; under the claim: gone for good.
+    store.email_sent(&first.id, 999, NOW + 2).await.unwrap();
+    store
+        .email_sent(&first.id, first.claim_token, NOW + 2)
+        .await
+        .unwrap();
+    // A failed try comes back at the time the rules chose, not before.
+    store
+        .email_failed(
+            &second.id,
+            second.claim_token,
+            "SMTP down",
+            EmailNext::RetryAt(NOW + 60_000),
+            NOW + 2,
+        )
+        .await
+        .unwrap();
+    let after_lease = NOW + 2 * LEASE_MS;
+    assert!(store
+        .claim_emails(NOW + 59_999, lease(13, 10, 0, NOW + 59_999))
+        .await
+        .unwrap()
+        .is_empty());
+    let retry = store
+        .claim_emails(NOW + 60_000, lease(14, 10, 0, NOW + 60_000))
+        .await
+        .unwrap();
+    assert_eq!(retry.len(), 1);
+    assert_eq!(
+        (retry[0].id.as_str(), retry[0].tries),
+        (second.id.as_str(), 1)
+    );
+    // Dead-lettered: never claimed again, listed for operators.
+    store
+        .email_failed(&second.id, 14, "SMTP down", EmailNext::Dead, NOW + 60_001)
+        .await
+        .unwrap();
+    assert!(store
+        .claim_emails(after_lease * 2, lease(15, 10, 0, after_lease * 2))
+        .await
+        .unwrap()
+        .is_empty());
+    let dead = store.dead_emails(10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        (dead[0].id.as_str(), dead[0].tries),
+        (second.id.as_str(), 2)
+    );
+}
+
+async fn a_writable_store_says_so(opened: Opened) {
+    opened.0.check_writable(NOW).await.unwrap();
+    opened.0.check_writable(NOW + 1).await.unwrap();
+}
+
+/// The whole contract, as `#[tokio::test]`s of one backend.
+macro_rules! contract_suite {
+    ($backend:ident, $open:path) => {
+        mod $backend {
+            macro_rules! case {
+                ($name:ident) => {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        super::$name($open().await).await
+                    }
+                };
+            }
+            case!(fan_out_reaches_every_subscribed_webhook_and_pauses_for_disabled_ones);
+            case!(a_repeated_event_id_is_refused_and_one_batch_keeps_one_copy);
+            case!(a_claim_holds_until_its_lease_expires);
+            case!(claims_respect_each_webhooks_limit_and_serve_webhooks_round_robin);
+            case!(two_claimers_at_once_never_get_the_same_delivery);
+            case!(an_outcome_under_a_lost_claim_changes_nothing);
+            case!(
+                the_final_failure_disables_pauses_and_queues_exactly_one_email_then_enable_resumes
+            );
+            case!(a_retry_whose_webhook_was_disabled_meanwhile_waits_paused);
+            case!(manual_retry_requeues_only_a_failed_delivery_of_an_enabled_webhook);
+            case!(new_events_are_claimed_at_once_only_within_the_limit_and_in_order);
+            case!(a_batch_of_outcomes_records_each_and_drops_those_whose_claim_was_lost);
+            case!(the_outbox_is_claimed_under_leases_retried_and_dead_lettered);
+            case!(a_writable_store_says_so);
+        }
+    };
+}
+
+contract_suite!(sqlite, super::open_sqlite);
