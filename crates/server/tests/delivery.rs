@@ -161,12 +161,17 @@ async fn fifth_failure_disables_the_webhook_and_sends_one_email_then_resume_and_
     let email = std::fs::read_to_string(&emails[0])
         .unwrap()
         .replace("\r\n ", " ");
+    let retry_line = format!(
+        "POST /v1/deliveries/{}/retry",
+        failed["id"].as_str().unwrap()
+    );
     for needle in [
         id.as_str(),
         receiver.url("/hook").as_str(),
         "server.error",
         "HTTP 500",
         "To: owner@example.com",
+        retry_line.as_str(),
     ] {
         assert!(email.contains(needle), "email lacks {needle}: {email}");
     }
@@ -266,6 +271,36 @@ async fn the_disabling_email_goes_through_a_real_smtp_server_once() {
     );
     assert!(data.contains("billing.payment."), "{data}");
     assert!(!s.dir.path().join("outbox").exists());
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn retry_after_zero_or_in_the_past_never_collapses_the_backoff() {
+    let s = TestServer::start_with(|c| {
+        c.retry_base_ms = 100;
+        c.max_attempts = 3;
+    })
+    .await;
+    for retry_after in ["0", "Thu, 01 Jan 1970 00:00:00 GMT"] {
+        let receiver = Receiver::start().await;
+        receiver.set(Behaviour::StatusWithHeaders(
+            503,
+            vec![("retry-after", retry_after.to_owned())],
+        ));
+        s.webhook(&receiver.url("/busy"), &["server.*"], "your_webhook_secret")
+            .await;
+        s.emit("server.error", json!({"server_id": "srv_1"})).await;
+        eventually("three attempts", Duration::from_secs(5), || {
+            receiver.count() == 3
+        })
+        .await;
+        // Scheduled: 100 ms, then 400 ms, each ±20 %; the receiver asked for less.
+        let gaps = gaps(&receiver);
+        assert!(
+            gaps[0] >= Duration::from_millis(80) && gaps[1] >= Duration::from_millis(320),
+            "Retry-After: {retry_after} shortened the backoff: {gaps:?}"
+        );
+    }
     s.stop().await;
 }
 

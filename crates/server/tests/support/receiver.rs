@@ -39,25 +39,39 @@ impl Received {
     }
 }
 
+/// Requests being handled now, and the most at once so far.
+#[derive(Debug, Default)]
+pub struct Concurrency {
+    pub now: usize,
+    pub peak: usize,
+}
+
 /// A receiver: its URL, what it got, and a switch for its behaviour.
 #[derive(Clone)]
 pub struct Receiver {
     pub addr: SocketAddr,
     pub received: Arc<Mutex<Vec<Received>>>,
     pub behaviour: Arc<Mutex<Behaviour>>,
+    pub concurrency: Arc<Mutex<Concurrency>>,
 }
 
 impl Receiver {
     pub async fn start() -> Receiver {
         let received = Arc::new(Mutex::new(Vec::new()));
         let behaviour = Arc::new(Mutex::new(Behaviour::Status(200)));
-        let (r, b) = (received.clone(), behaviour.clone());
+        let concurrency = Arc::new(Mutex::new(Concurrency::default()));
+        let (r, b, c) = (received.clone(), behaviour.clone(), concurrency.clone());
         let route = warp::post()
             .and(warp::header::headers_cloned())
             .and(warp::body::bytes())
             .then(move |headers: HeaderMap, body: Bytes| {
-                let (r, b) = (r.clone(), b.clone());
+                let (r, b, c) = (r.clone(), b.clone(), c.clone());
                 async move {
+                    {
+                        let mut c = c.lock().unwrap();
+                        c.now += 1;
+                        c.peak = c.peak.max(c.now);
+                    }
                     r.lock().unwrap().push(Received {
                         at: Instant::now(),
                         headers,
@@ -72,6 +86,7 @@ impl Receiver {
                             (200, vec![])
                         }
                     };
+                    c.lock().unwrap().now -= 1;
                     let mut response = warp::http::Response::builder()
                         .status(StatusCode::from_u16(status).unwrap());
                     for (name, value) in extra {
@@ -89,6 +104,7 @@ impl Receiver {
             addr,
             received,
             behaviour,
+            concurrency,
         }
     }
 
@@ -102,6 +118,11 @@ impl Receiver {
 
     pub fn count(&self) -> usize {
         self.received.lock().unwrap().len()
+    }
+
+    /// The most requests it handled at once.
+    pub fn peak_concurrency(&self) -> usize {
+        self.concurrency.lock().unwrap().peak
     }
 
     pub fn all(&self) -> Vec<Received> {

@@ -1,0 +1,101 @@
+//! The email outbox under a clock the test moves: an email that cannot be sent is retried
+//! with backoff (not before its time), dead-lettered after its last try, and never holds up
+//! the emails of others.
+
+mod support;
+
+use std::time::Duration;
+
+use cdhooks_server::clock::ManualClock;
+use cdhooks_server::domain::api_key;
+use cdhooks_server::domain::email::MAX_EMAIL_TRIES;
+use cdhooks_server::store::Store;
+use serde_json::json;
+use support::receiver::{Behaviour, Receiver};
+use support::{eventually, send};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undeliverable_email_is_retried_with_backoff_then_dead_lettered_without_blocking_others()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at(cdhooks_server::clock::now_ms());
+    let mut config = support::test_config(dir.path());
+    config.max_attempts = 1;
+    let server = cdhooks_server::start_with_clock(config, clock.clone())
+        .await
+        .unwrap();
+    let store = server.store.clone();
+    let base = format!("http://{}", server.addr);
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let receiver = Receiver::start().await;
+    receiver.set(Behaviour::Status(500));
+    // Two owners: one whose address no mail system accepts, one fine.
+    let mut keys = Vec::new();
+    for email in ["not an address", "ops@example.com"] {
+        let key = api_key::generate();
+        store
+            .create_account(email, &api_key::hash(&key))
+            .await
+            .unwrap();
+        let call = |path: &str, body: serde_json::Value| {
+            send(
+                http.post(format!("{base}{path}"))
+                    .bearer_auth(&key)
+                    .json(&body),
+            )
+        };
+        let (status, _) = call(
+            "/v1/webhooks",
+            json!({"url": receiver.url("/down"), "events": ["*"], "secret": "your_webhook_secret"}),
+        )
+        .await;
+        assert_eq!(status, 201);
+        let (status, _) = call("/v1/events", json!({"type": "server.error", "data": {}})).await;
+        assert_eq!(status, 202);
+        keys.push(key);
+    }
+    // Both webhooks fail their one attempt and are disabled; the good owner's email goes out
+    // at once, though the other one's fails first or alongside.
+    let outbox = dir.path().join("outbox");
+    eventually("the good owner's email", Duration::from_secs(5), || {
+        std::fs::read_dir(&outbox).map(|d| d.count()).unwrap_or(0) == 1
+    })
+    .await;
+    let sent = std::fs::read_dir(&outbox).unwrap().next().unwrap().unwrap();
+    let sent = std::fs::read_to_string(sent.path()).unwrap();
+    assert!(sent.contains("To: ops@example.com"), "{sent}");
+
+    // The bad one is not retried before its time: the clock has not moved.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(store.dead_emails(10).await.unwrap().is_empty());
+    // Each move of the clock past the (at most 32 min) backoff allows exactly one more try,
+    // since a failed try is due again only after a wait; after the last it is dead-lettered.
+    let mut moves = 0;
+    let dead = loop {
+        let dead = store.dead_emails(10).await.unwrap();
+        if !dead.is_empty() {
+            break dead;
+        }
+        assert!(
+            moves < 40,
+            "the undeliverable email was never dead-lettered"
+        );
+        clock.advance(3_600_000);
+        moves += 1;
+        // The sender polls every 250 ms.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert!(moves >= MAX_EMAIL_TRIES - 1, "dead after {moves} moves");
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].tries, MAX_EMAIL_TRIES);
+    assert_eq!(dead[0].email.recipient, "not an address");
+    // Dead means done: more time brings no more tries, and no more files.
+    clock.advance(86_400_000);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        store.dead_emails(10).await.unwrap()[0].tries,
+        MAX_EMAIL_TRIES
+    );
+    assert_eq!(std::fs::read_dir(&outbox).unwrap().count(), 1);
+    server.stop().await;
+}

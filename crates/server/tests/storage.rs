@@ -1,0 +1,203 @@
+//! A `202` means durably stored — also when the storage fails. Events are posted across the
+//! failure, room is given back, and the server is restarted; every `202` must be readable.
+//! - Portable: the database is capped with `--max-database-mb` (SQLite's `max_page_count`:
+//!   the error of a full disk, without a special filesystem) while another writer's data
+//!   takes most of the room.
+//! - As root (CI): a real 3 MiB tmpfs as the data dir, filled by a file that is deleted to
+//!   give room back — the case where the COMMIT itself fails, which once left the writer
+//!   inside a dead transaction and acknowledged events that were never stored.
+
+mod support;
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde_json::json;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use support::{send, TestServer};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_store_refuses_events_with_507_acknowledges_none_it_lost_and_recovers() {
+    let mut s = TestServer::start_with(|c| c.max_database_mb = Some(2)).await;
+    // Another writer's data takes most of the 2 MiB.
+    let filler = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(
+            SqliteConnectOptions::new()
+                .filename(s.dir.path().join("cdhooks.sqlite3"))
+                .busy_timeout(Duration::from_secs(10)),
+        )
+        .await
+        .unwrap();
+    sqlx::query("CREATE TABLE filler (pad BLOB NOT NULL)")
+        .execute(&filler)
+        .await
+        .unwrap();
+    for _ in 0..25 {
+        sqlx::query("INSERT INTO filler (pad) VALUES (zeroblob(40000))")
+            .execute(&filler)
+            .await
+            .unwrap();
+    }
+    let accepted = fill_then_recover(&s, async {
+        sqlx::query("DELETE FROM filler")
+            .execute(&filler)
+            .await
+            .unwrap();
+        filler.close().await;
+    })
+    .await;
+    check_stored(&s, &accepted, "").await;
+    let data_dir = s.dir.path().to_owned();
+    restart(&mut s, data_dir, Some(2)).await;
+    check_stored(&s, &accepted, " after a restart").await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_really_full_disk_acknowledges_nothing_it_did_not_store() {
+    let Some(tmpfs) = Tmpfs::mount("3m") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root and must be able to mount a tmpfs"
+        );
+        eprintln!("skipped: mounting a tmpfs needs root; the max_page_count test covers the rest");
+        return;
+    };
+    let data_dir = tmpfs.0.path().join("data");
+    let (_, key) = cdhooks_server::create_account(&data_dir, "owner@example.com")
+        .await
+        .unwrap();
+    let server = cdhooks_server::start(support::test_config(&data_dir))
+        .await
+        .unwrap();
+    let mut s = TestServer {
+        base: format!("http://{}", server.addr),
+        server: Some(server),
+        key,
+        http: reqwest::Client::builder().no_proxy().build().unwrap(),
+        dir: tempfile::tempdir().unwrap(),
+    };
+    // Someone else's file takes most of the disk.
+    let filler = tmpfs.0.path().join("filler");
+    std::fs::write(&filler, vec![7u8; 1_500_000]).unwrap();
+    let accepted = fill_then_recover(&s, async {
+        std::fs::remove_file(&filler).unwrap();
+    })
+    .await;
+    check_stored(&s, &accepted, "").await;
+    restart(&mut s, data_dir, None).await;
+    check_stored(&s, &accepted, " after a restart").await;
+    s.stop().await;
+    drop(tmpfs);
+}
+
+/// Posts large events until the store is full, then small ones until not even they fit;
+/// checks that nothing is acknowledged while writes fail and that `/healthz` says why;
+/// gives room back, waits for the server to recover by itself and posts a few more.
+/// Returns the ids of every event answered 202.
+async fn fill_then_recover(
+    s: &TestServer,
+    give_room_back: impl Future<Output = ()>,
+) -> Vec<String> {
+    let post = |size: usize, n: usize| {
+        let request = s.req(reqwest::Method::POST, "/v1/events").json(&json!({
+            "type": "server.started",
+            "data": {"n": n, "pad": "x".repeat(size)}
+        }));
+        send(request)
+    };
+    let health = || send(s.http.get(s.url("/healthz")));
+    let mut accepted = Vec::new();
+    let mut refused = 0;
+    for size in [20_000, 500] {
+        for n in 0..400 {
+            let (status, body) = post(size, accepted.len() + n).await;
+            match status {
+                202 => accepted.push(body["event"]["id"].as_str().unwrap().to_owned()),
+                507 => {
+                    assert_eq!(body["error"]["code"], "storage_full", "{body}");
+                    refused += 1;
+                    break;
+                }
+                other => panic!("{other}: {body}"),
+            }
+        }
+    }
+    assert_eq!(refused, 2, "the store never filled up");
+    assert!(accepted.len() > 5, "{}", accepted.len());
+    // While it cannot write, every event is refused and the readiness check says why.
+    for n in 0..5 {
+        let (status, body) = post(500, 10_000 + n).await;
+        assert_eq!(
+            (status, &body["error"]["code"]),
+            (507, &json!("storage_full"))
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (status, body) = health().await;
+    assert_eq!(
+        (status, &body["reason"]),
+        (503, &json!("storage_full")),
+        "{body}"
+    );
+
+    // Room comes back: the server recovers by itself, without a restart.
+    give_room_back.await;
+    support::eventually_async("healthz ok again", Duration::from_secs(5), || async {
+        health().await.0 == 200
+    })
+    .await;
+    for n in 0..5 {
+        let (status, body) = post(20_000, 20_000 + n).await;
+        assert_eq!(status, 202, "{body}");
+        accepted.push(body["event"]["id"].as_str().unwrap().to_owned());
+    }
+    accepted
+}
+
+/// Every id is readable.
+async fn check_stored(s: &TestServer, accepted: &[String], when: &str) {
+    for id in accepted {
+        assert_eq!(
+            s.get(&format!("/v1/events/{id}")).await.0,
+            200,
+            "{id}{when}"
+        );
+    }
+}
+
+/// Stops the server and starts it again on `data_dir`.
+async fn restart(s: &mut TestServer, data_dir: std::path::PathBuf, max_database_mb: Option<u64>) {
+    s.server.take().unwrap().stop().await;
+    let mut config = support::test_config(&data_dir);
+    config.max_database_mb = max_database_mb;
+    let server = cdhooks_server::start(config).await.unwrap();
+    s.base = format!("http://{}", server.addr);
+    s.server = Some(server);
+}
+
+/// A tmpfs mounted for the test, unmounted when dropped.
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    fn mount(size: &str) -> Option<Tmpfs> {
+        let dir = tempfile::tempdir().ok()?;
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        mounted.then_some(Tmpfs(dir))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.0.path())
+            .status();
+    }
+}
