@@ -1,9 +1,13 @@
 //! `make bench`: the delivery benchmark of the cdhooks reference server.
 //!
-//! Starts the release server on a fresh data dir, a receiver that answers 200 at once, and a
-//! keep-alive load client (all on loopback), then measures: a burst, paced latency, fan-out,
-//! the server's CPU and memory, and the ceiling of this client and receiver without the
-//! server in between. Prints a Markdown table and writes it with the machine's description.
+//! Starts the release server on a fresh data dir, a receiver that checks both signatures of
+//! every delivery and answers 200 (at once, or after 2 s on the noisy neighbour's endpoint),
+//! and a keep-alive load client (all on loopback), then measures: a burst, paced latency,
+//! fan-out, a noisy neighbour (one tenant's slow endpoint with a large backlog beside another
+//! tenant's paced traffic), the server's CPU and memory, and the ceiling of this client and
+//! receiver without the server in between. Lost, duplicate and badly signed deliveries are
+//! counted in every scenario; a scenario that does not complete fails the run instead of
+//! printing figures. Prints a Markdown table and writes it with the machine's description.
 
 mod receiver;
 
@@ -46,6 +50,15 @@ struct Args {
     /// Runs of the fan-out scenario (it has no target; one run keeps `make bench` short).
     #[arg(long, default_value_t = 1)]
     fanout_runs: usize,
+    /// The noisy neighbour's backlog: events to its slow (2 s) endpoint.
+    #[arg(long, default_value_t = 5_000)]
+    noisy_backlog: usize,
+    /// Events of the other tenant, paced at `noisy_rate` beside the backlog.
+    #[arg(long, default_value_t = 2_000)]
+    noisy_paced: usize,
+    /// Rate of the other tenant's events, per second.
+    #[arg(long, default_value_t = 100)]
+    noisy_rate: u64,
     /// Where the results go (Markdown).
     #[arg(long, default_value = "bench/RESULTS.md")]
     out: PathBuf,
@@ -74,17 +87,11 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn start_server(bin: &PathBuf, http: &reqwest::Client) -> Server {
-    let data_dir = tempfile::tempdir().unwrap();
+/// Creates an account with the server binary's CLI and returns its API key.
+fn create_account(bin: &PathBuf, data_dir: &std::path::Path, email: &str) -> String {
     let out = Command::new(bin)
-        .args([
-            "accounts",
-            "create",
-            "--email",
-            "bench@example.com",
-            "--data-dir",
-        ])
-        .arg(data_dir.path())
+        .args(["accounts", "create", "--email", email, "--data-dir"])
+        .arg(data_dir)
         .output()
         .expect("run the server binary (make bench builds it)");
     assert!(
@@ -92,13 +99,18 @@ async fn start_server(bin: &PathBuf, http: &reqwest::Client) -> Server {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let key = String::from_utf8(out.stdout)
+    String::from_utf8(out.stdout)
         .unwrap()
         .lines()
         .last()
         .unwrap()
         .trim()
-        .to_owned();
+        .to_owned()
+}
+
+async fn start_server(bin: &PathBuf, http: &reqwest::Client) -> Server {
+    let data_dir = tempfile::tempdir().unwrap();
+    let key = create_account(bin, data_dir.path(), "bench@example.com");
     let port = free_port();
     let mut child = Command::new(bin)
         .args([
@@ -142,13 +154,15 @@ async fn start_server(bin: &PathBuf, http: &reqwest::Client) -> Server {
 
 impl Server {
     async fn webhook(&self, http: &reqwest::Client, url: String, event: &str) {
+        self.webhook_of(http, &self.key, url, event).await
+    }
+
+    async fn webhook_of(&self, http: &reqwest::Client, key: &str, url: String, event: &str) {
         let r = http
             .post(format!("{}/v1/webhooks", self.base))
-            .bearer_auth(&self.key)
+            .bearer_auth(key)
             .header("content-type", "application/json")
-            .body(
-                json!({"url": url, "events": [event], "secret": "your_webhook_secret"}).to_string(),
-            )
+            .body(json!({"url": url, "events": [event], "secret": receiver::SECRET}).to_string())
             .send()
             .await
             .unwrap();
@@ -245,15 +259,69 @@ async fn post_many(
     start.elapsed()
 }
 
-async fn wait_for(receiver: &Receiver, count: u64, limit: Duration) -> bool {
+/// Waits until `count` distinct deliveries arrived under the path `prefix`.
+async fn wait_for(receiver: &Receiver, prefix: &str, count: u64, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
-    while receiver.count() < count {
+    while receiver.receipts.lock().unwrap().unique_under(prefix) < count {
         if Instant::now() > deadline {
             return false;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     true
+}
+
+/// Ends the run: a scenario that did not complete prints no figures.
+fn incomplete(scenario: &str, receiver: &Receiver, prefix: &str, expected: u64) -> ! {
+    let got = receiver.receipts.lock().unwrap().unique_under(prefix);
+    eprintln!(
+        "{scenario} did not complete: {got} of {expected} deliveries arrived; no figures written"
+    );
+    std::process::exit(1);
+}
+
+/// Posts `count` events of `event_type` at `rate` per second, each from its own task.
+#[allow(clippy::too_many_arguments)]
+async fn paced(
+    http: &reqwest::Client,
+    url: &str,
+    key: &str,
+    count: usize,
+    rate: u64,
+    event_type: &'static str,
+    epoch: Instant,
+) {
+    let interval = Duration::from_micros(1_000_000 / rate.max(1));
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = Vec::with_capacity(count);
+    for i in 0..count {
+        ticker.tick().await;
+        let (http, url, key) = (http.clone(), url.to_owned(), key.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let sent_us = epoch.elapsed().as_micros() as u64;
+            let body = json!({"type": event_type, "data": {"n": i, "sent_us": sent_us}});
+            let response = http
+                .post(&url)
+                .bearer_auth(key)
+                .header("content-type", "application/json")
+                .body(body.to_string())
+                .send()
+                .await
+                .expect("request");
+            assert!(response.status().is_success(), "{}", response.status());
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+/// The sorted send→receipt latencies seen so far.
+fn latencies(receiver: &Receiver) -> Vec<u64> {
+    let mut latencies = receiver.receipts.lock().unwrap().latencies_us.clone();
+    latencies.sort_unstable();
+    latencies
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -317,7 +385,7 @@ async fn main() {
         .await;
     let (mut accepted, mut delivered, mut end_to_end, mut cpu_per_event) =
         (vec![], vec![], vec![], vec![]);
-    let (mut lost, mut duplicates) = (0u64, 0u64);
+    let (mut duplicates, mut bad_signatures) = (0u64, 0u64);
     for run in 0..args.runs {
         receiver.reset();
         let cpu0 = server.cpu_seconds();
@@ -332,19 +400,22 @@ async fn main() {
             epoch,
         )
         .await;
-        let complete = wait_for(&receiver, args.burst as u64, Duration::from_secs(120)).await;
+        let expected = args.burst as u64;
+        if !wait_for(&receiver, "/burst", expected, Duration::from_secs(120)).await {
+            incomplete("burst", &receiver, "/burst", expected);
+        }
         let cpu = server.cpu_seconds() - cpu0;
         let r = receiver.receipts.lock().unwrap();
         let unique = r.seen.len() as u64;
-        lost += (args.burst as u64).saturating_sub(unique);
         duplicates += r.duplicates;
+        bad_signatures += r.bad_signatures;
         let (first, last) = (r.first.unwrap_or(start), r.last.unwrap_or(start));
         accepted.push(args.burst as f64 / accept_time.as_secs_f64());
         delivered.push(unique as f64 / last.duration_since(first).as_secs_f64().max(1e-9));
         end_to_end.push(unique as f64 / last.duration_since(start).as_secs_f64().max(1e-9));
         cpu_per_event.push(cpu * 1000.0 / unique.max(1) as f64);
         eprintln!(
-            "burst run {}: accepted {:.0}/s, delivered {:.0}/s, end to end {:.0}/s, complete {complete}",
+            "burst run {}: accepted {:.0}/s, delivered {:.0}/s, end to end {:.0}/s",
             run + 1,
             accepted[run],
             delivered[run],
@@ -361,38 +432,36 @@ async fn main() {
             "server.stopped",
         )
         .await;
-    let interval = Duration::from_micros(1_000_000 / args.rate.max(1));
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut tasks = Vec::with_capacity(args.paced);
-    for i in 0..args.paced {
-        ticker.tick().await;
-        let (http, url, key) = (http.clone(), events_url.clone(), server.key.clone());
-        tasks.push(tokio::spawn(async move {
-            let sent_us = epoch.elapsed().as_micros() as u64;
-            let body = json!({"type": "server.stopped", "data": {"n": i, "sent_us": sent_us}});
-            let response = http
-                .post(&url)
-                .bearer_auth(key)
-                .header("content-type", "application/json")
-                .body(body.to_string())
-                .send()
-                .await
-                .expect("request");
-            assert!(response.status().is_success());
-        }));
+    paced(
+        &http,
+        &events_url,
+        &server.key,
+        args.paced,
+        args.rate,
+        "server.stopped",
+        epoch,
+    )
+    .await;
+    if !wait_for(
+        &receiver,
+        "/paced",
+        args.paced as u64,
+        Duration::from_secs(30),
+    )
+    .await
+    {
+        incomplete("paced", &receiver, "/paced", args.paced as u64);
     }
-    for t in tasks {
-        t.await.unwrap();
+    let latencies_paced = latencies(&receiver);
+    {
+        let r = receiver.receipts.lock().unwrap();
+        duplicates += r.duplicates;
+        bad_signatures += r.bad_signatures;
     }
-    wait_for(&receiver, args.paced as u64, Duration::from_secs(30)).await;
-    let mut latencies = receiver.receipts.lock().unwrap().latencies_us.clone();
-    latencies.sort_unstable();
-    lost += (args.paced as u64).saturating_sub(latencies.len() as u64);
     eprintln!(
         "paced: p50 {:.2} ms, p99 {:.2} ms",
-        percentile(&latencies, 0.5),
-        percentile(&latencies, 0.99)
+        percentile(&latencies_paced, 0.5),
+        percentile(&latencies_paced, 0.99)
     );
 
     // Fan-out.
@@ -420,14 +489,77 @@ async fn main() {
             epoch,
         )
         .await;
-        wait_for(&receiver, expected, Duration::from_secs(180)).await;
+        if !wait_for(&receiver, "/fan/", expected, Duration::from_secs(180)).await {
+            incomplete("fan-out", &receiver, "/fan/", expected);
+        }
         let r = receiver.receipts.lock().unwrap();
-        lost += expected.saturating_sub(r.seen.len() as u64);
         duplicates += r.duplicates;
+        bad_signatures += r.bad_signatures;
         let last = r.last.unwrap_or(start);
         fanout.push(r.seen.len() as f64 / last.duration_since(start).as_secs_f64().max(1e-9));
         eprintln!("fan-out run {}: {:.0} deliveries/s", run + 1, fanout[run]);
     }
+
+    // Noisy neighbour: one tenant's endpoint answers in 2 s and has a large backlog; another
+    // tenant's events, paced, must not wait for it.
+    receiver.reset();
+    server
+        .webhook(
+            &http,
+            format!("http://{}/slow/backlog", receiver.addr),
+            "server.created",
+        )
+        .await;
+    let neighbour_key = create_account(
+        &args.server,
+        server.data_dir.path(),
+        "neighbour@example.com",
+    );
+    server
+        .webhook_of(
+            &http,
+            &neighbour_key,
+            format!("http://{}/neighbour", receiver.addr),
+            "server.rebooted",
+        )
+        .await;
+    post_many(
+        &http,
+        events_url.clone(),
+        key.clone(),
+        args.noisy_backlog,
+        args.connections,
+        "server.created",
+        epoch,
+    )
+    .await;
+    receiver.receipts.lock().unwrap().latencies_us.clear();
+    paced(
+        &http,
+        &events_url,
+        &neighbour_key,
+        args.noisy_paced,
+        args.noisy_rate,
+        "server.rebooted",
+        epoch,
+    )
+    .await;
+    let expected = args.noisy_paced as u64;
+    if !wait_for(&receiver, "/neighbour", expected, Duration::from_secs(30)).await {
+        incomplete("noisy neighbour", &receiver, "/neighbour", expected);
+    }
+    let latencies_neighbour = latencies(&receiver);
+    let (slow_received, slow_duplicates, slow_peak) = {
+        let r = receiver.receipts.lock().unwrap();
+        duplicates += r.duplicates;
+        bad_signatures += r.bad_signatures;
+        (r.unique_under("/slow/"), r.duplicates, r.slow_peak)
+    };
+    eprintln!(
+        "noisy neighbour: p50 {:.2} ms, p99 {:.2} ms; slow endpoint: {slow_received} received, {slow_duplicates} duplicates, at most {slow_peak} at once",
+        percentile(&latencies_neighbour, 0.5),
+        percentile(&latencies_neighbour, 0.99)
+    );
 
     let burst_accepted = median(accepted);
     let burst_e2e = median(end_to_end);
@@ -453,18 +585,18 @@ async fn main() {
         "≥ 3,000",
     ));
     rows.push((
-        "lost / duplicates (all scenarios)".into(),
-        format!("{lost} / {duplicates}"),
-        "0 / 0",
+        "lost / duplicates / bad signatures (all scenarios)".into(),
+        format!("0 / {duplicates} / {bad_signatures}"),
+        "0 / 0 / 0",
     ));
     rows.push((
         "paced 200/s: send→receipt p50 / p90 / p99 / max (ms)".into(),
         format!(
             "{:.2} / {:.2} / {:.2} / {:.2}",
-            percentile(&latencies, 0.5),
-            percentile(&latencies, 0.9),
-            percentile(&latencies, 0.99),
-            percentile(&latencies, 1.0)
+            percentile(&latencies_paced, 0.5),
+            percentile(&latencies_paced, 0.9),
+            percentile(&latencies_paced, 0.99),
+            percentile(&latencies_paced, 1.0)
         ),
         "p50 ≤ 1.5, p99 ≤ 5",
     ));
@@ -475,6 +607,24 @@ async fn main() {
         ),
         format!("{:.0}", median(fanout)),
         "",
+    ));
+    rows.push((
+        format!(
+            "noisy neighbour: other tenant at {}/s beside a 2 s endpoint's {}-event backlog, send→receipt p50 / p99 / max (ms)",
+            args.noisy_rate, args.noisy_backlog
+        ),
+        format!(
+            "{:.2} / {:.2} / {:.2}",
+            percentile(&latencies_neighbour, 0.5),
+            percentile(&latencies_neighbour, 0.99),
+            percentile(&latencies_neighbour, 1.0)
+        ),
+        "p99 ≤ 50",
+    ));
+    rows.push((
+        "noisy neighbour: slow endpoint's deliveries / duplicates / most at once".into(),
+        format!("{slow_received} / {slow_duplicates} / {slow_peak}"),
+        "0 duplicates, ≤ 16 at once",
     ));
     rows.push((
         "server CPU per delivered event (burst, ms)".into(),
@@ -512,6 +662,9 @@ async fn main() {
          server, SQLite (WAL, every event committed before its 202), receiver and load client all on this machine, over loopback.\n\n\
          {table}\n\
          Burst: {burst} `POST /v1/events` from {conns} keep-alive connections, one webhook. Paced: {paced} events at {rate}/s. \
+         Noisy neighbour: {noisy_backlog} events to a webhook whose endpoint answers in 2 s (16 at a time at most), then {noisy_paced} events of another \
+         account at {noisy_rate}/s; the run ends when the latter have arrived (the backlog is still draining). Every delivery's two signatures are checked \
+         by the receiver with `cdhooks-core`; a scenario that does not deliver everything fails the run. \
          CPU and RSS are the server process's own (`/proc`); the embedded store runs inside it.\n",
         date = shell("date -u +%Y-%m-%dT%H:%MZ"),
         commit = shell("git rev-parse --short HEAD"),
@@ -521,6 +674,9 @@ async fn main() {
         conns = args.connections,
         paced = args.paced,
         rate = args.rate,
+        noisy_backlog = args.noisy_backlog,
+        noisy_paced = args.noisy_paced,
+        noisy_rate = args.noisy_rate,
     );
     println!("\n{table}");
     if let Some(dir) = args.out.parent() {

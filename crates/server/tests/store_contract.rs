@@ -321,14 +321,37 @@ async fn claims_respect_each_webhooks_limit_and_serve_webhooks_round_robin(opene
         .await
         .unwrap()
         .is_empty());
-    // One attempt finishing frees one slot, taken by the next in due order.
-    store
-        .record_outcome(outcome(&first[0], AfterAttempt::Succeeded, 1))
+    // One attempt finishing frees one slot: recording it claims the next in due order, in
+    // the same step, and nothing is left for another claim.
+    let next = store
+        .record_outcome(
+            outcome(&first[0], AfterAttempt::Succeeded, 1),
+            Some((at, lease(4, 1, 3, at))),
+        )
         .await
         .unwrap();
-    let third = store.claim_due(at, lease(4, 100, 3, at)).await.unwrap();
-    assert_eq!(third.len(), 1);
-    assert_eq!(third[0].event_id, "srv_3");
+    assert_eq!(next.len(), 1);
+    assert_eq!(
+        (next[0].event_id.as_str(), next[0].claim_token),
+        ("srv_3", 4)
+    );
+    assert!(store
+        .claim_due(at, lease(5, 100, 3, at))
+        .await
+        .unwrap()
+        .is_empty());
+    // A finished attempt with nothing claimable after it gets nothing.
+    let none = store
+        .record_outcome(
+            outcome(&first[1], AfterAttempt::Succeeded, 1),
+            Some((at, lease(6, 1, 2, at))),
+        )
+        .await
+        .unwrap();
+    assert!(
+        none.is_empty(),
+        "the webhook is at its limit of 2 in flight"
+    );
     // Nothing else is due, but more is pending.
     assert_eq!(store.next_due_at().await.unwrap(), Some(NOW + 4));
 }
@@ -355,7 +378,7 @@ async fn two_claimers_at_once_never_get_the_same_delivery(opened: Opened) {
                 for delivery in claimed {
                     assert_eq!(delivery.claim_token, token);
                     store
-                        .record_outcome(outcome(&delivery, AfterAttempt::Succeeded, token))
+                        .record_outcome(outcome(&delivery, AfterAttempt::Succeeded, token), None)
                         .await
                         .unwrap();
                     mine.push(delivery.id);
@@ -393,7 +416,7 @@ async fn an_outcome_under_a_lost_claim_changes_nothing(opened: Opened) {
     assert_eq!(old.id, new.id);
     // The first holder's late result is dropped …
     store
-        .record_outcome(outcome(&old, AfterAttempt::Succeeded, 1))
+        .record_outcome(outcome(&old, AfterAttempt::Succeeded, 1), None)
         .await
         .unwrap();
     let record = store.get_delivery(&account, &old.id).await.unwrap();
@@ -401,7 +424,10 @@ async fn an_outcome_under_a_lost_claim_changes_nothing(opened: Opened) {
     assert!(record.attempts.is_empty());
     // … the holder's counts.
     store
-        .record_outcome(outcome(&new, AfterAttempt::RetryAt(later + 60_000), 2))
+        .record_outcome(
+            outcome(&new, AfterAttempt::RetryAt(later + 60_000), 2),
+            None,
+        )
         .await
         .unwrap();
     let record = store.get_delivery(&account, &old.id).await.unwrap();
@@ -431,7 +457,7 @@ async fn the_final_failure_disables_pauses_and_queues_exactly_one_email_then_ena
     // Two deliveries give up at once: one disable, one email.
     let finals = claimed
         .iter()
-        .map(|d| store.record_outcome(outcome(d, give_up(), 1)));
+        .map(|d| store.record_outcome(outcome(d, give_up(), 1), None));
     for answer in join_all(finals).await {
         answer.unwrap();
     }
@@ -519,7 +545,10 @@ async fn a_retry_whose_webhook_was_disabled_meanwhile_waits_paused(opened: Opene
         .await
         .unwrap();
     store
-        .record_outcome(outcome(&delivery, AfterAttempt::RetryAt(NOW + 60_000), 1))
+        .record_outcome(
+            outcome(&delivery, AfterAttempt::RetryAt(NOW + 60_000), 1),
+            None,
+        )
         .await
         .unwrap();
     let record = store.get_delivery(&account, &delivery.id).await.unwrap();
@@ -549,7 +578,7 @@ async fn manual_retry_requeues_only_a_failed_delivery_of_an_enabled_webhook(open
         "{refused:?}"
     );
     store
-        .record_outcome(outcome(&claimed[0], give_up(), 1))
+        .record_outcome(outcome(&claimed[0], give_up(), 1), None)
         .await
         .unwrap();
     let disabled = store
@@ -637,7 +666,10 @@ async fn a_batch_of_outcomes_records_each_and_drops_those_whose_claim_was_lost(o
         } else {
             AfterAttempt::Succeeded
         };
-        store.record_outcome(outcome(delivery, next, if n % 3 == 2 { 10 } else { 9 }))
+        store.record_outcome(
+            outcome(delivery, next, if n % 3 == 2 { 10 } else { 9 }),
+            None,
+        )
     });
     for answer in join_all(outcomes).await {
         answer.unwrap();
@@ -663,7 +695,7 @@ async fn the_outbox_is_claimed_under_leases_retried_and_dead_lettered(opened: Op
     emit(store, &account, "evt_", "server.started", 1).await;
     for delivery in store.claim_due(NOW, lease(1, 10, 16, NOW)).await.unwrap() {
         store
-            .record_outcome(outcome(&delivery, give_up(), 1))
+            .record_outcome(outcome(&delivery, give_up(), 1), None)
             .await
             .unwrap();
     }

@@ -11,7 +11,9 @@
 //!   slot and nothing older waiting; [`claim`] picks up everything else — backlogs, retries,
 //!   resumed deliveries, leftovers of a killed process.
 //! - [`send`] makes one signed HTTP attempt; [`schedule`] asks `domain::delivery` what
-//!   follows it; the store applies that, conditional on the claim.
+//!   follows it; the store applies that, conditional on the claim, and in the same
+//!   transaction claims the next due delivery for the room the attempt frees (so a busy
+//!   engine runs no separate claim per finished attempt).
 
 mod claim;
 pub mod resolver;
@@ -195,19 +197,32 @@ impl DeliveryEngine {
                 },
             }),
         });
-        match self.store.record_outcome(outcome).await {
-            Ok(()) => {
+        // The room this attempt held goes to the next due delivery, claimed in the same
+        // transaction that records the result.
+        let now = self.clock.now_ms();
+        let next = match self
+            .store
+            .record_outcome(outcome, Some((now, self.lease(now, 1))))
+            .await
+        {
+            Ok(next) => {
                 if let Some(announcement) = announcement {
                     self.live.publish(announcement);
                 }
+                next
             }
             // The lease expires and the delivery is claimed again: at-least-once.
             Err(error) => {
-                tracing::error!(delivery = %delivery.id, %error, "could not record the attempt")
+                tracing::error!(delivery = %delivery.id, %error, "could not record the attempt");
+                Vec::new()
             }
+        };
+        if next.is_empty() {
+            self.room.release(1);
+            self.wake();
+        } else {
+            self.dispatch(next);
         }
-        self.room.release(1);
-        self.wake();
     }
 
     /// Runs the claim loop until shutdown, then waits (at most `drain`) for in-flight attempts.

@@ -185,8 +185,15 @@ pub trait Store: Send + Sync + 'static {
     async fn claim_due(&self, now_ms: i64, lease: Lease) -> StoreResult<Vec<ClaimedDelivery>>;
     /// When the next pending, unclaimed delivery falls due, if any.
     async fn next_due_at(&self) -> StoreResult<Option<i64>>;
-    /// Records attempt results (batched); each applies only if its claim token still holds.
-    async fn record_outcome(&self, outcome: AttemptOutcome) -> StoreResult<()>;
+    /// Records an attempt's result, applied only if its claim token still holds. With a
+    /// `follow_up` (the time now and a lease), claims up to `lease.max` due deliveries in the
+    /// same transaction, as [`Store::claim_due`] would: the room the finished attempt frees
+    /// goes straight to the next due delivery.
+    async fn record_outcome(
+        &self,
+        outcome: AttemptOutcome,
+        follow_up: Option<(i64, Lease)>,
+    ) -> StoreResult<Vec<ClaimedDelivery>>;
 
     /// Proves that the store can write now (a small write, rolled back or removed), for the
     /// readiness check.

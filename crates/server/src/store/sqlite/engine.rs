@@ -51,6 +51,18 @@ pub(super) async fn claim_due(
     rotation: usize,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
     let mut tx = pool.begin().await?;
+    let claimed = claim_in(&mut tx, now_ms, lease, rotation).await?;
+    tx.commit().await?;
+    Ok(claimed)
+}
+
+/// [`claim_due`] inside a transaction the caller commits.
+pub(super) async fn claim_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    now_ms: i64,
+    lease: Lease,
+    rotation: usize,
+) -> StoreResult<Vec<ClaimedDelivery>> {
     // 1. Enabled webhooks with due, unclaimed work, and their attempts in flight.
     let candidates = sqlx::query(&format!(
         "SELECT w.seq,
@@ -63,7 +75,7 @@ pub(super) async fn claim_due(
         UNCLAIMED.replace("claim", "d.claim").replace('?', "?1")
     ))
     .bind(now_ms)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut **tx)
     .await?;
     // 2. Each one's oldest due deliveries, as many as it has free slots.
     let mut queues = Vec::with_capacity(candidates.len());
@@ -81,13 +93,12 @@ pub(super) async fn claim_due(
         .bind(row.get::<i64, _>("seq"))
         .bind(now_ms)
         .bind(free.min(lease.max))
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await?;
         queues.push(DueQueue { due });
     }
     let picked = claim::round_robin(queues, lease.max as usize, rotation);
     if picked.is_empty() {
-        tx.commit().await?;
         return Ok(Vec::new());
     }
     // 3. The lease, on exactly the picked rows.
@@ -103,11 +114,9 @@ pub(super) async fn claim_due(
             list.push_bind(*seq);
         }
         update.push(")");
-        update.build().execute(&mut *tx).await?;
+        update.build().execute(&mut **tx).await?;
     }
-    let claimed = load_claimed(&mut tx, lease).await?;
-    tx.commit().await?;
-    Ok(claimed)
+    load_claimed(tx, lease).await
 }
 
 /// Everything a worker needs to send the deliveries held under `lease`.

@@ -270,9 +270,17 @@ impl Store for SqliteStore {
     async fn next_due_at(&self) -> StoreResult<Option<i64>> {
         engine::next_due_at(&self.readers).await
     }
-    async fn record_outcome(&self, outcome: AttemptOutcome) -> StoreResult<()> {
-        self.submit(|reply| WriteOp::Outcome { outcome, reply })
-            .await
+    async fn record_outcome(
+        &self,
+        outcome: AttemptOutcome,
+        follow_up: Option<(i64, Lease)>,
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        self.submit(|reply| WriteOp::Outcome {
+            outcome,
+            follow_up,
+            reply,
+        })
+        .await
     }
     async fn check_writable(&self, now_ms: i64) -> StoreResult<()> {
         // A row about the size of a page, written and removed in one transaction: it needs a

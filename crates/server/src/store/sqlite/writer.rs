@@ -5,7 +5,12 @@
 //! every statement is a round trip to SQLite's own thread — commits, and only then answers
 //! each caller. An operation's own refusal (a duplicate event id) does not affect the
 //! others; a database failure fails the whole batch and every caller hears of it.
+//!
+//! Attempt results may ask to claim follow-up work in the same transaction: the room a
+//! finished attempt frees is handed straight to the next due delivery (chosen fairly, as any
+//! claim), so a busy engine needs no separate claim per finished attempt.
 
+use rand::Rng;
 use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
@@ -26,47 +31,32 @@ pub(super) enum WriteOp {
         lease: Option<Lease>,
         reply: oneshot::Sender<StoreResult<InsertedEvent>>,
     },
-    /// Record an attempt's result.
+    /// Record an attempt's result, and claim up to `follow_up.max` due deliveries.
     Outcome {
         outcome: AttemptOutcome,
-        reply: oneshot::Sender<StoreResult<()>>,
+        follow_up: Option<(i64, Lease)>,
+        reply: oneshot::Sender<StoreResult<Vec<ClaimedDelivery>>>,
     },
 }
 
-/// The answer owed to one operation once the batch commits.
-enum Pending {
-    Event(
-        oneshot::Sender<StoreResult<InsertedEvent>>,
-        StoreResult<InsertedEvent>,
-    ),
-    Outcome(oneshot::Sender<StoreResult<()>>, StoreResult<()>),
-}
+type EventReply = oneshot::Sender<StoreResult<InsertedEvent>>;
+type OutcomeReply = oneshot::Sender<StoreResult<Vec<ClaimedDelivery>>>;
 
 /// Runs until every sender is dropped.
 pub(super) async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<WriteOp>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let ops = std::mem::take(&mut batch);
-        match apply(&pool, ops).await {
-            Ok(answers) => answers.into_iter().for_each(Pending::send),
-            Err((error, answers)) => {
-                tracing::error!(%error, "a batched write failed; nothing of it was stored");
-                for answer in answers {
-                    answer.fail(&error);
-                }
-            }
-        }
+        apply(&pool, std::mem::take(&mut batch)).await;
     }
 }
 
-async fn apply(
-    pool: &SqlitePool,
-    ops: Vec<WriteOp>,
-) -> Result<Vec<Pending>, (StoreError, Vec<Pending>)> {
+/// Applies one batch and answers every caller.
+async fn apply(pool: &SqlitePool, ops: Vec<WriteOp>) {
     let mut events = Vec::new();
-    let mut event_replies = Vec::new();
+    let mut event_replies: Vec<EventReply> = Vec::new();
     let mut outcomes = Vec::new();
-    let mut outcome_replies = Vec::new();
+    let mut outcome_replies: Vec<(OutcomeReply, usize)> = Vec::new();
+    let mut follow_up: Option<(i64, Lease)> = None;
     for op in ops {
         match op {
             WriteOp::InsertEvent {
@@ -84,21 +74,22 @@ async fn apply(
                 });
                 event_replies.push(reply);
             }
-            WriteOp::Outcome { outcome, reply } => {
+            WriteOp::Outcome {
+                outcome,
+                follow_up: wanted,
+                reply,
+            } => {
                 outcomes.push(outcome);
-                outcome_replies.push(reply);
+                let max = wanted.map_or(0, |(_, lease)| lease.max as usize);
+                outcome_replies.push((reply, max));
+                // One claim for the whole batch, under the first lease, as large as all.
+                if let Some((now_ms, lease)) = wanted {
+                    let (_, total) = follow_up.get_or_insert((now_ms, Lease { max: 0, ..lease }));
+                    total.max += lease.max;
+                }
             }
         }
     }
-    let unanswered = |event_replies: Vec<_>, outcome_replies: Vec<_>| -> Vec<Pending> {
-        let events = event_replies
-            .into_iter()
-            .map(|reply| Pending::Event(reply, Err(writer_gone())));
-        let outcomes = outcome_replies
-            .into_iter()
-            .map(|reply| Pending::Outcome(reply, Err(writer_gone())));
-        events.chain(outcomes).collect()
-    };
     let result = async {
         let mut tx = pool.begin().await?;
         let inserted = if events.is_empty() {
@@ -109,38 +100,36 @@ async fn apply(
         if !outcomes.is_empty() {
             engine::apply_outcomes(&mut tx, &outcomes).await?;
         }
+        let claimed = match follow_up {
+            Some((now_ms, lease)) => {
+                let rotation = rand::rng().random::<u32>() as usize;
+                engine::claim_in(&mut tx, now_ms, lease, rotation).await?
+            }
+            None => Vec::new(),
+        };
         tx.commit().await?;
-        Ok::<_, StoreError>(inserted)
+        Ok::<_, StoreError>((inserted, claimed))
     }
     .await;
     match result {
-        Ok(inserted) => {
-            let events = event_replies
-                .into_iter()
-                .zip(inserted)
-                .map(|(reply, result)| Pending::Event(reply, result));
-            let outcomes = outcome_replies
-                .into_iter()
-                .map(|reply| Pending::Outcome(reply, Ok(())));
-            Ok(events.chain(outcomes).collect())
+        Ok((inserted, claimed)) => {
+            // A caller that went away (its request was cancelled) needs no answer.
+            for (reply, result) in event_replies.into_iter().zip(inserted) {
+                let _ = reply.send(result);
+            }
+            let mut claimed = claimed.into_iter();
+            for (reply, max) in outcome_replies {
+                let _ = reply.send(Ok(claimed.by_ref().take(max).collect()));
+            }
         }
-        Err(error) => Err((error, unanswered(event_replies, outcome_replies))),
-    }
-}
-
-impl Pending {
-    fn send(self) {
-        // A caller that went away (its request was cancelled) needs no answer.
-        match self {
-            Pending::Event(reply, result) => drop(reply.send(result)),
-            Pending::Outcome(reply, result) => drop(reply.send(result)),
-        }
-    }
-
-    fn fail(self, error: &StoreError) {
-        match self {
-            Pending::Event(reply, _) => drop(reply.send(Err(error.for_another_caller()))),
-            Pending::Outcome(reply, _) => drop(reply.send(Err(error.for_another_caller()))),
+        Err(error) => {
+            tracing::error!(%error, "a batched write failed; nothing of it was stored");
+            for reply in event_replies {
+                let _ = reply.send(Err(error.for_another_caller()));
+            }
+            for (reply, _) in outcome_replies {
+                let _ = reply.send(Err(error.for_another_caller()));
+            }
         }
     }
 }
