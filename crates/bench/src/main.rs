@@ -582,7 +582,7 @@ async fn main() {
             "{burst_e2e:.0} ({:.0}% of ceiling)",
             100.0 * burst_e2e / ceiling
         ),
-        "≥ 3,000",
+        "≥ 5,000",
     ));
     rows.push((
         "lost / duplicates / bad signatures (all scenarios)".into(),

@@ -65,7 +65,7 @@ pub struct Server {
     /// The address the API listens on.
     pub addr: SocketAddr,
     /// The store, for embedding and tests.
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<dyn Store>,
     /// The delivery engine, for embedding and tests.
     pub engine: Arc<DeliveryEngine>,
     /// Ends the tasks.
@@ -95,14 +95,13 @@ pub async fn start_with_clock(
     config: ServeConfig,
     clock: SharedClock,
 ) -> Result<Server, StartError> {
-    let sqlite = Arc::new(
+    let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open_for_server(
             &config.data_dir,
             config.max_database_mb.map(|mb| mb * 1024 * 1024),
         )
         .await?,
     );
-    let store: Arc<dyn Store> = sqlite.clone();
     let live = live::LiveHub::default();
     let engine = DeliveryEngine::new(store.clone(), &config, clock.clone(), live.clone())?;
     let transport = mail::MailTransport::new(config.smtp_url.as_deref(), config.outbox_dir())?;
@@ -132,7 +131,7 @@ pub async fn start_with_clock(
         tokio::spawn(server.run()),
         tokio::spawn(engine.clone().run(shutdown.clone(), DRAIN)),
         tokio::spawn(mail::run(
-            store,
+            store.clone(),
             transport,
             config.email_from.clone(),
             clock,
@@ -142,7 +141,7 @@ pub async fn start_with_clock(
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "cdhooks server listening");
     Ok(Server {
         addr,
-        store: sqlite,
+        store,
         engine,
         trigger,
         tasks,

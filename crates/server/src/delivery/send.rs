@@ -198,3 +198,71 @@ fn classify(error: &reqwest::Error) -> (&'static str, String) {
     }
     (kind, message)
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::domain::webhook::WebhookSecret;
+
+    fn delivery(secret: &str) -> ClaimedDelivery {
+        ClaimedDelivery {
+            seq: 1,
+            id: "dlv_1".into(),
+            claim_token: 7,
+            attempt_count: 0,
+            round_base: 0,
+            event_id: "evt_1".into(),
+            event_type: "server.started".into(),
+            body: Bytes::from_static(b"{}"),
+            webhook_seq: 1,
+            webhook_id: "wh_1".into(),
+            url: "http://127.0.0.1:9/".into(),
+            secret: WebhookSecret::from_stored(secret.to_owned()),
+            account_id: "acct_1".into(),
+            account_email: "ops@example.com".into(),
+        }
+    }
+
+    #[test]
+    fn both_signatures_or_none() {
+        let headers = signed_headers(&delivery("your_webhook_secret"), 1_700_000_000).unwrap();
+        for name in [
+            "x-webhook-signature",
+            "webhook-signature",
+            "webhook-id",
+            "webhook-timestamp",
+        ] {
+            assert!(headers.contains_key(name), "{name}");
+        }
+        // A stored secret that cannot be keyed is an error, never a missing header.
+        assert!(signed_headers(&delivery("whsec_!!not base64!!"), 1_700_000_000).is_err());
+    }
+
+    #[tokio::test]
+    async fn an_unkeyable_secret_fails_the_attempt_without_sending() {
+        let client = reqwest::Client::new();
+        let policy = TargetPolicy {
+            allowed: vec!["127.0.0.0/8".parse().unwrap()],
+            allow_http: true,
+        };
+        let result = attempt(
+            &client,
+            &policy,
+            &delivery("whsec_!!not base64!!"),
+            Duration::from_secs(1),
+            0,
+        )
+        .await;
+        assert_eq!(result.error.unwrap().0, "invalid_secret");
+        assert_eq!(result.status, None);
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let text = format!("{:?}", delivery("your_webhook_secret"));
+        assert!(!text.contains("your_webhook_secret"), "{text}");
+        assert!(text.contains("WebhookSecret(***)"), "{text}");
+    }
+}

@@ -107,6 +107,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Everything the server persists.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Closes the store's connections (after the server's tasks stopped).
+    async fn close(&self);
+
     /// Creates an account and returns it; `api_key_hash` is the SHA-256 of its key.
     async fn create_account(&self, email: &str, api_key_hash: &str) -> StoreResult<Account>;
     /// Finds the account whose key hashes to `api_key_hash`.

@@ -112,7 +112,6 @@ impl TestServer {
 
     /// Creates a second account (through the store, as the CLI does) and returns its key.
     pub async fn other_account(&self) -> String {
-        use cdhooks_server::store::Store;
         let key = cdhooks_server::domain::api_key::generate();
         let store = &self.server.as_ref().unwrap().store;
         store

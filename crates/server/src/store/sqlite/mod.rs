@@ -150,13 +150,6 @@ impl SqliteStore {
         })
     }
 
-    /// Closes the pools after the writer drained.
-    pub async fn close(&self) {
-        self.writer.close().await;
-        self.readers.close().await;
-        self.checkpointer.close().await;
-    }
-
     async fn submit<T>(
         &self,
         make: impl FnOnce(oneshot::Sender<StoreResult<T>>) -> WriteOp,
@@ -172,6 +165,12 @@ impl SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn close(&self) {
+        self.writer.close().await;
+        self.readers.close().await;
+        self.checkpointer.close().await;
+    }
+
     async fn create_account(&self, email: &str, api_key_hash: &str) -> StoreResult<Account> {
         accounts::create(&self.writer, email, api_key_hash).await
     }
