@@ -9,7 +9,6 @@ use std::time::Duration;
 use cdhooks_server::clock::ManualClock;
 use cdhooks_server::domain::api_key;
 use cdhooks_server::domain::email::MAX_EMAIL_TRIES;
-use cdhooks_server::store::Store;
 use serde_json::json;
 use support::receiver::{Behaviour, Receiver};
 use support::{eventually, send};
