@@ -45,6 +45,9 @@ enum AccountsCommand {
         /// The server's data dir.
         #[arg(long, env = "CDHOOKS_DATA_DIR", default_value = "./data")]
         data_dir: PathBuf,
+        /// The server's PostgreSQL database, when it uses one.
+        #[arg(long, env = "CDHOOKS_DATABASE_URL")]
+        database_url: Option<String>,
     },
 }
 
@@ -109,8 +112,13 @@ async fn run() -> ExitCode {
             Err(e) => Err(e),
         },
         Command::Accounts {
-            command: AccountsCommand::Create { email, data_dir },
-        } => create_account(&data_dir, &email).await,
+            command:
+                AccountsCommand::Create {
+                    email,
+                    data_dir,
+                    database_url,
+                },
+        } => create_account(&data_dir, database_url.as_deref(), &email).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -121,11 +129,15 @@ async fn run() -> ExitCode {
     }
 }
 
-async fn create_account(data_dir: &Path, email: &str) -> Result<(), String> {
+async fn create_account(
+    data_dir: &Path,
+    database_url: Option<&str>,
+    email: &str,
+) -> Result<(), String> {
     email
         .parse::<lettre::Address>()
         .map_err(|e| format!("--email {email:?} is not an email address: {e}"))?;
-    let (account, key) = crate::create_account(data_dir, email)
+    let (account, key) = crate::create_account_in(data_dir, database_url, email)
         .await
         .map_err(|e| e.to_string())?;
     println!("account {} ({})", account.id, account.email);
@@ -145,9 +157,13 @@ async fn dev_setup(config: &mut ServeConfig) -> Result<String, String> {
     if let Ok(key) = std::fs::read_to_string(&key_file) {
         return Ok(key.trim().to_owned());
     }
-    let (_, key) = crate::create_account(&config.data_dir, "owner@localhost")
-        .await
-        .map_err(|e| e.to_string())?;
+    let (_, key) = crate::create_account_in(
+        &config.data_dir,
+        config.database_url.as_deref(),
+        "owner@localhost",
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     std::fs::write(&key_file, format!("{key}\n"))
         .map_err(|e| format!("{}: {e}", key_file.display()))?;
     Ok(key)

@@ -14,9 +14,16 @@ pub struct ServeConfig {
     /// Address the HTTP API listens on (port 0 picks a free port).
     #[arg(long, env = "CDHOOKS_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
-    /// Directory of the database and the email outbox.
+    /// Directory of the embedded database and the email outbox.
     #[arg(long, env = "CDHOOKS_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+    /// PostgreSQL instead of the embedded store, e.g.
+    /// postgres://user:pass@host:5432/cdhooks; any number of servers may share it.
+    #[arg(long, env = "CDHOOKS_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Connections to PostgreSQL this server keeps at most.
+    #[arg(long, env = "CDHOOKS_DATABASE_POOL", default_value_t = 16)]
+    pub database_pool: u32,
     /// SMTP server for emails, e.g. smtp://127.0.0.1:2525; without it emails are written as
     /// .eml files into `<data-dir>/outbox/`.
     #[arg(long, env = "CDHOOKS_SMTP_URL")]
@@ -71,6 +78,8 @@ impl ServeConfig {
         ServeConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir: data_dir.into(),
+            database_url: None,
+            database_pool: 16,
             smtp_url: None,
             email_from: "cdhooks <noreply@cdhooks.localhost>".to_owned(),
             allow_targets: Vec::new(),

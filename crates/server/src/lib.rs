@@ -1,5 +1,6 @@
 //! The cdhooks reference server: webhook registration, event emission, signed delivery with
-//! retries and backoff, disabling with an email — one binary with an embedded SQLite store.
+//! retries and backoff, disabling with an email — one binary with an embedded SQLite store,
+//! or any number of them on one PostgreSQL database.
 //!
 //! # Layout
 //! The direction is one-way: `http` → `app` → `domain` and the `Store` trait → `store::sqlite`;
@@ -8,7 +9,8 @@
 //! - [`app`]: the use cases (register a webhook, emit an event, retry a delivery, …).
 //! - [`domain`]: the rules — validation, SSRF address checks, the delivery lifecycle, retry
 //!   timing, fair claiming, emails; pure, time is an argument.
-//! - [`store`]: persistence behind one trait; [`store::sqlite`] is the embedded default.
+//! - [`store`]: persistence behind one trait; [`store::sqlite`] is the embedded default,
+//!   [`store::postgres`] the shared one for several instances.
 //! - [`delivery`]: the engine — claim, send, record; fair and bounded.
 //! - [`clock`]: the one source of time, injectable for tests.
 //! - [`mail`]: the outbox sender (SMTP or `.eml` files).
@@ -37,6 +39,7 @@ use clock::SharedClock;
 use config::ServeConfig;
 use delivery::DeliveryEngine;
 use shutdown::{Shutdown, ShutdownTrigger};
+use store::postgres::PgStore;
 use store::sqlite::SqliteStore;
 use store::Store;
 
@@ -95,13 +98,7 @@ pub async fn start_with_clock(
     config: ServeConfig,
     clock: SharedClock,
 ) -> Result<Server, StartError> {
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open_for_server(
-            &config.data_dir,
-            config.max_database_mb.map(|mb| mb * 1024 * 1024),
-        )
-        .await?,
-    );
+    let store = open_store(&config).await?;
     let live = live::LiveHub::default();
     let engine = DeliveryEngine::new(store.clone(), &config, clock.clone(), live.clone())?;
     let transport = mail::MailTransport::new(config.smtp_url.as_deref(), config.outbox_dir())?;
@@ -148,14 +145,45 @@ pub async fn start_with_clock(
     })
 }
 
-/// Creates an account on the store in `data_dir` and returns its id and API key. Works while
-/// a server runs on the same data dir.
+/// The store the configuration names: PostgreSQL with `--database-url`, else the embedded
+/// SQLite file in the data dir (locked for this server).
+async fn open_store(config: &ServeConfig) -> Result<Arc<dyn Store>, StartError> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    Ok(match &config.database_url {
+        Some(url) => Arc::new(PgStore::connect(url, config.database_pool).await?),
+        None => Arc::new(
+            SqliteStore::open_for_server(
+                &config.data_dir,
+                config.max_database_mb.map(|mb| mb * 1024 * 1024),
+            )
+            .await?,
+        ),
+    })
+}
+
+/// Creates an account on the embedded store in `data_dir` and returns its id and API key.
+/// Works while a server runs on the same data dir.
 pub async fn create_account(
     data_dir: &std::path::Path,
     email: &str,
 ) -> Result<(store::Account, String), StartError> {
-    std::fs::create_dir_all(data_dir)?;
-    let store = SqliteStore::open(data_dir).await?;
+    create_account_in(data_dir, None, email).await
+}
+
+/// Creates an account on PostgreSQL at `database_url` if given, else on the embedded store
+/// in `data_dir`, and returns its id and API key.
+pub async fn create_account_in(
+    data_dir: &std::path::Path,
+    database_url: Option<&str>,
+    email: &str,
+) -> Result<(store::Account, String), StartError> {
+    let store: Arc<dyn Store> = match database_url {
+        Some(url) => Arc::new(PgStore::connect(url, 2).await?),
+        None => {
+            std::fs::create_dir_all(data_dir)?;
+            Arc::new(SqliteStore::open(data_dir).await?)
+        }
+    };
     let key = domain::api_key::generate();
     let account = store
         .create_account(email, &domain::api_key::hash(&key))

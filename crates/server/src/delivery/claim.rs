@@ -2,7 +2,8 @@
 //!
 //! It reserves all free room, claims at most that (the store applies the per-webhook limits
 //! and round-robin of `domain::claim`), and sleeps until the earliest due delivery, a wake-up
-//! (an attempt finished, deliveries were resumed or left unclaimed) or at most [`MAX_IDLE`],
+//! (an attempt finished, deliveries were resumed or left unclaimed, or — with a shared store
+//! — another process announced new work) or at most [`MAX_IDLE`],
 //! which also bounds how long an expired lease of another process waits. Wake-ups within
 //! [`COALESCE`] share one claim, so a busy engine does not run a claim per finished attempt.
 
@@ -20,6 +21,8 @@ const COALESCE: Duration = Duration::from_millis(1);
 const ERROR_BACKOFF: Duration = Duration::from_millis(500);
 
 pub(super) async fn run(engine: &Arc<DeliveryEngine>, mut shutdown: Shutdown) {
+    // Another process's announcement of new due work, when the store is shared.
+    let announced = engine.store.work_signal();
     while !shutdown.is_shutdown() {
         let sleep = match claim_once(engine).await {
             Ok(sleep) => sleep,
@@ -28,9 +31,16 @@ pub(super) async fn run(engine: &Arc<DeliveryEngine>, mut shutdown: Shutdown) {
                 ERROR_BACKOFF
             }
         };
+        let announcement = async {
+            match &announced {
+                Some(signal) => signal.notified().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = shutdown.wait() => break,
             _ = engine.wake.notified() => tokio::time::sleep(COALESCE).await,
+            _ = announcement => tokio::time::sleep(COALESCE).await,
             _ = tokio::time::sleep(sleep) => {}
         }
     }

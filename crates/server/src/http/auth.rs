@@ -1,8 +1,9 @@
 //! `Authorization: Bearer <api key>` → the caller's [`Account`].
 //!
 //! Found accounts are cached by key hash for [`CACHE_TTL`], so the hot path (emitting events)
-//! does not query the store for every request. Keys cannot be revoked yet; when they can, the
-//! revocation must clear this cache.
+//! does not query the store for every request. With several instances on one database, a
+//! change made through one instance reaches the others' caches within that bound. Keys cannot
+//! be revoked yet; when they can, the revocation must clear this cache.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,7 +17,7 @@ use crate::domain::api_key;
 use crate::store::Account;
 
 /// How long a found account is trusted without asking the store again.
-pub const CACHE_TTL: Duration = Duration::from_secs(30);
+pub const CACHE_TTL: Duration = Duration::from_secs(5);
 /// The most cached accounts (the cache is emptied when full).
 const CACHE_MAX: usize = 10_000;
 

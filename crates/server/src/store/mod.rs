@@ -14,7 +14,9 @@
 //!   Disabling a webhook, pausing its deliveries and queueing the email happen in the same
 //!   transaction that records the final failed attempt.
 
+mod migrations;
 pub mod model;
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -109,6 +111,12 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait Store: Send + Sync + 'static {
     /// Closes the store's connections (after the server's tasks stopped).
     async fn close(&self);
+
+    /// Raised when another process announces new due work, for a store shared by several
+    /// processes; `None` for a store only this process writes to.
+    fn work_signal(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
 
     /// Creates an account and returns it; `api_key_hash` is the SHA-256 of its key.
     async fn create_account(&self, email: &str, api_key_hash: &str) -> StoreResult<Account>;

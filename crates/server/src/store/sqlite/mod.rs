@@ -11,7 +11,6 @@ mod accounts;
 mod deliveries;
 mod engine;
 mod events;
-mod migrations;
 mod outbox;
 mod webhooks;
 mod writer;
@@ -121,7 +120,10 @@ impl SqliteStore {
                     .pragma("journal_size_limit", "67108864"),
             )
             .await?;
-        migrations::migrator().await?.run(&writer).await?;
+        super::migrations::migrator(super::migrations::SQLITE)
+            .await?
+            .run(&writer)
+            .await?;
         if lock.is_some() {
             // One server uses this file at a time (the lock guards it), so whatever a
             // previous server process had claimed is no longer in flight.

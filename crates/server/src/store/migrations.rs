@@ -1,0 +1,100 @@
+//! The schema migrations of both stores, compiled into the binary so that it runs with no
+//! files beside it.
+//!
+//! The SQL lives in `crates/server/migrations/` (SQLite) and `migrations/postgres/`; sqlx's
+//! migrator applies what a database lacks and checks the checksums of what it has (on
+//! PostgreSQL under an advisory lock, so several instances starting at once migrate once).
+//! Listing the files here (rather than with `sqlx::migrate!`) keeps sqlx's compile-time
+//! macros, and a second build of SQLite for them, out of the build.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+
+/// Version, description and SQL of a migration.
+type Listed = (i64, &'static str, &'static str);
+
+/// The embedded store's migrations, oldest first.
+pub(crate) const SQLITE: &[Listed] = &[
+    (1, "init", include_str!("../../migrations/0001_init.sql")),
+    (
+        2,
+        "inboxes",
+        include_str!("../../migrations/0002_inboxes.sql"),
+    ),
+    (
+        3,
+        "fair_delivery",
+        include_str!("../../migrations/0003_fair_delivery.sql"),
+    ),
+];
+
+/// The PostgreSQL store's migrations, oldest first.
+pub(crate) const POSTGRES: &[Listed] = &[(
+    1,
+    "init",
+    include_str!("../../migrations/postgres/0001_init.sql"),
+)];
+
+/// A list above, as a source for sqlx's migrator.
+#[derive(Debug)]
+struct Embedded(&'static [Listed]);
+
+impl MigrationSource<'static> for Embedded {
+    fn resolve(
+        self,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 'static>> {
+        Box::pin(async move {
+            Ok(self
+                .0
+                .iter()
+                .map(|&(version, description, sql)| {
+                    Migration::new(
+                        version,
+                        Cow::Borrowed(description),
+                        MigrationType::Simple,
+                        Cow::Borrowed(sql),
+                        false,
+                    )
+                })
+                .collect())
+        })
+    }
+}
+
+/// The migrator of one store's list.
+pub(crate) async fn migrator(
+    list: &'static [Listed],
+) -> Result<Migrator, sqlx::migrate::MigrateError> {
+    Migrator::new(Embedded(list)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Listed, POSTGRES, SQLITE};
+
+    fn check(folder: &str, list: &[Listed]) {
+        let dir = format!("{}/migrations{folder}", env!("CARGO_MANIFEST_DIR"));
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.is_file())
+            .collect();
+        files.sort();
+        assert_eq!(files.len(), list.len(), "{files:?}");
+        for (path, &(version, description, sql)) in files.iter().zip(list) {
+            let name = path.file_stem().unwrap().to_str().unwrap();
+            assert_eq!(name, format!("{version:04}_{description}"));
+            assert_eq!(std::fs::read_to_string(path).unwrap(), sql);
+        }
+    }
+
+    #[test]
+    fn every_file_in_the_migrations_folders_is_listed_with_its_sql() {
+        check("", SQLITE);
+        check("/postgres", POSTGRES);
+    }
+}

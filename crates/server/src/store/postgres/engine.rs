@@ -1,0 +1,453 @@
+//! Claims, outcomes and the delivery lifecycle on PostgreSQL, as `domain::claim` and
+//! `domain::delivery` decide — every change conditional on the claim token or the current
+//! status, and every claim under the lock of the webhooks it claims for.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
+
+use super::super::*;
+use super::{announce, found};
+use crate::domain::claim::{self, DueQueue};
+use crate::domain::delivery::{self, AfterAttempt, BulkChange};
+use crate::domain::new_id;
+use crate::domain::webhook::WebhookSecret;
+
+type Tx = Transaction<'static, Postgres>;
+
+/// Attempts of a webhook in flight (unexpired leases, any process), and whether it has due
+/// deliveries waiting unclaimed.
+pub(super) async fn webhook_load(
+    conn: &mut PgConnection,
+    webhook_seq: i64,
+    now_ms: i64,
+) -> StoreResult<(u32, bool)> {
+    let row = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM deliveries WHERE webhook_seq = $1 AND claim_token IS NOT NULL
+                   AND claimed_until >= $2) AS in_flight,
+                EXISTS (SELECT 1 FROM deliveries WHERE webhook_seq = $1 AND status = 'pending'
+                   AND next_attempt_at <= $2 AND (claim_token IS NULL OR claimed_until < $2)) AS waiting",
+    )
+    .bind(webhook_seq)
+    .bind(now_ms)
+    .fetch_one(conn)
+    .await?;
+    Ok((
+        row.get::<i64, _>("in_flight") as u32,
+        row.get::<bool, _>("waiting"),
+    ))
+}
+
+/// Claims due deliveries of enabled webhooks — each webhook's free slots, round-robin, at
+/// most `lease.max` — inside `tx`. Webhooks another process is claiming for right now are
+/// skipped (it holds their lock); their work is that process's or the next claim's.
+pub(super) async fn claim_in(
+    tx: &mut Tx,
+    now_ms: i64,
+    lease: Lease,
+) -> StoreResult<Vec<ClaimedDelivery>> {
+    if lease.max == 0 {
+        return Ok(Vec::new());
+    }
+    let webhooks: Vec<i64> = sqlx::query_scalar(
+        "SELECT w.seq FROM webhooks w
+         WHERE w.enabled AND EXISTS (
+             SELECT 1 FROM deliveries d WHERE d.webhook_seq = w.seq AND d.status = 'pending'
+               AND d.next_attempt_at <= $1 AND (d.claim_token IS NULL OR d.claimed_until < $1))
+         FOR NO KEY UPDATE OF w SKIP LOCKED",
+    )
+    .bind(now_ms)
+    .fetch_all(&mut **tx)
+    .await?;
+    if webhooks.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Counted after the locks are held, so every earlier claim for these webhooks is visible.
+    let in_flight: HashMap<i64, i64> = sqlx::query(
+        "SELECT webhook_seq, COUNT(*) AS n FROM deliveries
+         WHERE webhook_seq = ANY($1) AND claim_token IS NOT NULL AND claimed_until >= $2
+         GROUP BY webhook_seq",
+    )
+    .bind(&webhooks)
+    .bind(now_ms)
+    .fetch_all(&mut **tx)
+    .await?
+    .into_iter()
+    .map(|row| (row.get("webhook_seq"), row.get("n")))
+    .collect();
+    let mut queues = Vec::with_capacity(webhooks.len());
+    for seq in &webhooks {
+        let busy = in_flight.get(seq).copied().unwrap_or(0) as u32;
+        let free = claim::free_slots(lease.per_webhook, busy);
+        if free == 0 {
+            continue;
+        }
+        let due: Vec<i64> = sqlx::query_scalar(
+            "SELECT seq FROM deliveries WHERE webhook_seq = $1 AND status = 'pending'
+               AND next_attempt_at <= $2 AND (claim_token IS NULL OR claimed_until < $2)
+             ORDER BY next_attempt_at, seq LIMIT $3",
+        )
+        .bind(seq)
+        .bind(now_ms)
+        .bind(i64::from(free.min(lease.max)))
+        .fetch_all(&mut **tx)
+        .await?;
+        queues.push(DueQueue { due });
+    }
+    let picked = claim::round_robin(queues, lease.max as usize, rand::random::<u32>() as usize);
+    if picked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(
+        "UPDATE deliveries d SET claim_token = $1, claimed_until = $2
+         FROM events e, webhooks w, accounts a
+         WHERE d.seq = ANY($3) AND d.status = 'pending'
+           AND (d.claim_token IS NULL OR d.claimed_until < $4)
+           AND e.seq = d.event_seq AND w.seq = d.webhook_seq AND a.id = d.account_id
+         RETURNING d.seq, d.id, d.attempt_count, d.round_base, e.id AS event_id, e.type, e.body,
+                   w.seq AS webhook_seq, w.id AS webhook_id, w.url, w.secret, a.email, d.account_id",
+    )
+    .bind(lease.token as i64)
+    .bind(lease.until_ms)
+    .bind(&picked)
+    .bind(now_ms)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.iter().map(|row| claimed(row, lease.token)).collect())
+}
+
+fn claimed(row: &PgRow, token: u64) -> ClaimedDelivery {
+    ClaimedDelivery {
+        seq: row.get("seq"),
+        id: row.get("id"),
+        claim_token: token,
+        attempt_count: row.get::<i32, _>("attempt_count") as u32,
+        round_base: row.get::<i32, _>("round_base") as u32,
+        event_id: row.get("event_id"),
+        event_type: row.get("type"),
+        body: Bytes::from(row.get::<Vec<u8>, _>("body")),
+        webhook_seq: row.get("webhook_seq"),
+        webhook_id: row.get("webhook_id"),
+        url: row.get("url"),
+        secret: WebhookSecret::from_stored(row.get("secret")),
+        account_id: row.get("account_id"),
+        account_email: row.get("email"),
+    }
+}
+
+/// When the next pending, unclaimed delivery falls due.
+pub(super) async fn next_due_at(pool: &PgPool) -> StoreResult<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending' AND claim_token IS NULL",
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
+/// Records an attempt (if its claim still holds), applies what the rules decided, and claims
+/// follow-up work — one transaction.
+pub(super) async fn record_outcome(
+    pool: &PgPool,
+    outcome: AttemptOutcome,
+    follow_up: Option<(i64, Lease)>,
+) -> StoreResult<Vec<ClaimedDelivery>> {
+    let mut tx = pool.begin().await?;
+    // The webhook's state decides a retry's status; its lock keeps a concurrent disable (or
+    // a second final failure) from interleaving. A final failure will disable it, so it
+    // takes the stronger lock at once (two final failures then queue instead of deadlocking).
+    let lock = if matches!(outcome.next, AfterAttempt::GiveUp { .. }) {
+        "FOR NO KEY UPDATE"
+    } else {
+        "FOR SHARE"
+    };
+    let enabled: bool = sqlx::query_scalar(&format!(
+        "SELECT enabled FROM webhooks WHERE seq = $1 {lock}"
+    ))
+    .bind(outcome.webhook_seq)
+    .fetch_optional(&mut *tx)
+    .await?
+    .unwrap_or(false);
+    let (status, next_at) = delivery::settle(outcome.next, enabled);
+    let attempt = &outcome.attempt;
+    let finished = attempt.started_at + attempt.duration_ms;
+    let moved = sqlx::query(
+        "UPDATE deliveries SET status = $1, next_attempt_at = $2, attempt_count = $3,
+                last_error = $4, updated_at = $5, claim_token = NULL, claimed_until = NULL
+         WHERE seq = $6 AND claim_token = $7",
+    )
+    .bind(status.as_str())
+    .bind(next_at)
+    .bind(attempt.number as i32)
+    .bind(attempt.error_message.as_deref())
+    .bind(finished)
+    .bind(outcome.delivery_seq)
+    .bind(outcome.claim_token as i64)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if moved == 0 {
+        tracing::warn!(
+            delivery = outcome.delivery_seq,
+            "attempt result dropped: the claim was lost"
+        );
+    } else {
+        sqlx::query(
+            "INSERT INTO attempts (delivery_seq, number, started_at, duration_ms, status_code,
+                                   error_kind, error_message, response_body)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+        )
+        .bind(outcome.delivery_seq)
+        .bind(attempt.number as i32)
+        .bind(attempt.started_at)
+        .bind(attempt.duration_ms)
+        .bind(attempt.status_code.map(i32::from))
+        .bind(attempt.error_kind.as_deref())
+        .bind(attempt.error_message.as_deref())
+        .bind(attempt.response_body.as_deref())
+        .execute(&mut *tx)
+        .await?;
+        if let (AfterAttempt::GiveUp { .. }, Some(disabling)) = (outcome.next, &outcome.disabling) {
+            disable_webhook(
+                &mut tx,
+                outcome.webhook_seq,
+                &disabling.reason,
+                Some(&disabling.email),
+                finished,
+            )
+            .await?;
+        }
+    }
+    let claimed = match follow_up {
+        Some((now_ms, lease)) => claim_in(&mut tx, now_ms, lease).await?,
+        None => Vec::new(),
+    };
+    tx.commit().await?;
+    Ok(claimed)
+}
+
+/// Disables the webhook if it is still enabled; only then pauses its pending deliveries and
+/// queues the email (if any), so concurrent final failures send exactly one.
+pub(super) async fn disable_webhook(
+    tx: &mut Tx,
+    webhook_seq: i64,
+    reason: &str,
+    email: Option<&crate::domain::email::Email>,
+    now_ms: i64,
+) -> StoreResult<bool> {
+    let disabled = sqlx::query(
+        "UPDATE webhooks SET enabled = FALSE, disabled_reason = $1, disabled_at = $2, updated_at = $2
+         WHERE seq = $3 AND enabled",
+    )
+    .bind(reason)
+    .bind(now_ms)
+    .bind(webhook_seq)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if disabled == 0 {
+        return Ok(false);
+    }
+    apply_change(
+        tx,
+        Deliveries::OfWebhook(webhook_seq),
+        delivery::on_webhook_disabled(),
+        now_ms,
+    )
+    .await?;
+    if let Some(email) = email {
+        sqlx::query(
+            "INSERT INTO emails (id, recipient, subject, body, created_at, next_try_at)
+             VALUES ($1, $2, $3, $4, $5, $5)",
+        )
+        .bind(new_id("eml_"))
+        .bind(&email.recipient)
+        .bind(&email.subject)
+        .bind(&email.body)
+        .bind(now_ms)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(true)
+}
+
+/// Enables the webhook if it is disabled, resumes its paused deliveries, and announces them.
+pub(super) async fn enable_webhook(
+    tx: &mut Tx,
+    webhook_seq: i64,
+    now_ms: i64,
+) -> StoreResult<bool> {
+    let enabled = sqlx::query(
+        "UPDATE webhooks SET enabled = TRUE, disabled_reason = NULL, disabled_at = NULL, updated_at = $1
+         WHERE seq = $2 AND NOT enabled",
+    )
+    .bind(now_ms)
+    .bind(webhook_seq)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if enabled == 0 {
+        return Ok(false);
+    }
+    apply_change(
+        tx,
+        Deliveries::OfWebhook(webhook_seq),
+        delivery::on_webhook_enabled(now_ms),
+        now_ms,
+    )
+    .await?;
+    announce(tx).await?;
+    Ok(true)
+}
+
+/// Which deliveries a decided change applies to.
+#[derive(Debug, Clone, Copy)]
+enum Deliveries {
+    /// Every delivery of this webhook (by its key).
+    OfWebhook(i64),
+    /// This one delivery (by its key).
+    One(i64),
+}
+
+/// Applies a decided change to the deliveries still in `change.from`.
+async fn apply_change(
+    tx: &mut Tx,
+    which: Deliveries,
+    change: BulkChange,
+    now_ms: i64,
+) -> StoreResult<u64> {
+    let (column, key) = match which {
+        Deliveries::OfWebhook(seq) => ("webhook_seq", seq),
+        Deliveries::One(seq) => ("seq", seq),
+    };
+    Ok(sqlx::query(&format!(
+        "UPDATE deliveries SET status = $1, next_attempt_at = $2,
+                round_base = CASE WHEN $3 THEN attempt_count ELSE round_base END, updated_at = $4
+         WHERE {column} = $5 AND status = $6"
+    ))
+    .bind(change.to.as_str())
+    .bind(change.due_at)
+    .bind(change.new_round)
+    .bind(now_ms)
+    .bind(key)
+    .bind(change.from.as_str())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
+}
+
+/// Queues a failed delivery for a new round of attempts, now, if the rules allow it.
+pub(super) async fn retry(
+    pool: &PgPool,
+    account: &Account,
+    id: &str,
+    now_ms: i64,
+) -> StoreResult<()> {
+    let mut tx = pool.begin().await?;
+    let row = sqlx::query(
+        "SELECT d.seq, d.status, w.enabled FROM deliveries d JOIN webhooks w ON w.seq = d.webhook_seq
+         WHERE d.account_id = $1 AND d.id = $2 FOR SHARE OF w",
+    )
+    .bind(&account.id)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let row = found(row)?;
+    let status = DeliveryStatus::parse(row.get("status")).unwrap_or(DeliveryStatus::Pending);
+    let change = delivery::manual_retry(status, row.get("enabled"), now_ms)
+        .map_err(|refused| StoreError::InvalidState(refused.message()))?;
+    apply_change(&mut tx, Deliveries::One(row.get("seq")), change, now_ms).await?;
+    announce(&mut tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+const SELECT: &str = "SELECT d.seq, d.id, e.id AS event_id, e.type, w.id AS webhook_id, d.status,
+        d.attempt_count, d.next_attempt_at, d.last_error, d.created_at, d.updated_at
+     FROM deliveries d JOIN events e ON e.seq = d.event_seq JOIN webhooks w ON w.seq = d.webhook_seq";
+
+fn record(row: &PgRow) -> DeliveryRecord {
+    DeliveryRecord {
+        id: row.get("id"),
+        event_id: row.get("event_id"),
+        event_type: row.get("type"),
+        webhook_id: row.get("webhook_id"),
+        status: DeliveryStatus::parse(row.get("status")).unwrap_or(DeliveryStatus::Pending),
+        attempt_count: row.get::<i32, _>("attempt_count") as u32,
+        next_attempt_at: row.get("next_attempt_at"),
+        last_error: row.get("last_error"),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+        attempts: Vec::new(),
+    }
+}
+
+async fn attempts(pool: &PgPool, delivery_seq: i64) -> StoreResult<Vec<AttemptRecord>> {
+    let rows = sqlx::query(
+        "SELECT number, started_at, duration_ms, status_code, error_kind, error_message, response_body
+         FROM attempts WHERE delivery_seq = $1 ORDER BY number",
+    )
+    .bind(delivery_seq)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|row| AttemptRecord {
+            number: row.get::<i32, _>("number") as u32,
+            started_at: row.get("started_at"),
+            duration_ms: row.get("duration_ms"),
+            status_code: row.get::<Option<i32>, _>("status_code").map(|s| s as u16),
+            error_kind: row.get("error_kind"),
+            error_message: row.get("error_message"),
+            response_body: row.get("response_body"),
+        })
+        .collect())
+}
+
+/// A webhook's deliveries before the cursor, newest first.
+pub(super) async fn list(
+    pool: &PgPool,
+    account: &Account,
+    webhook_id: &str,
+    before: Option<&str>,
+    limit: u32,
+) -> StoreResult<Vec<DeliveryRecord>> {
+    let webhook_seq: i64 = found(
+        sqlx::query_scalar("SELECT seq FROM webhooks WHERE account_id = $1 AND id = $2")
+            .bind(&account.id)
+            .bind(webhook_id)
+            .fetch_optional(pool)
+            .await?,
+    )?;
+    let rows = sqlx::query(&format!(
+        "{SELECT} WHERE d.webhook_seq = $1
+           AND d.seq < COALESCE((SELECT seq FROM deliveries WHERE id = $2 AND webhook_seq = $1), 9223372036854775807)
+         ORDER BY d.seq DESC LIMIT $3"
+    ))
+    .bind(webhook_seq)
+    .bind(before)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let mut delivery = record(row);
+        delivery.attempts = attempts(pool, row.get("seq")).await?;
+        out.push(delivery);
+    }
+    Ok(out)
+}
+
+/// One delivery with its attempts.
+pub(super) async fn get(pool: &PgPool, account: &Account, id: &str) -> StoreResult<DeliveryRecord> {
+    let row = sqlx::query(&format!("{SELECT} WHERE d.account_id = $1 AND d.id = $2"))
+        .bind(&account.id)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    let row = found(row)?;
+    let mut delivery = record(&row);
+    delivery.attempts = attempts(pool, row.get("seq")).await?;
+    Ok(delivery)
+}

@@ -1,0 +1,269 @@
+//! The PostgreSQL store: the same contract as the embedded one, for several server processes
+//! on one database.
+//!
+//! - Claims lock the webhooks they claim for (`FOR NO KEY UPDATE SKIP LOCKED`) inside the
+//!   transaction that writes the lease, so two processes never claim for one webhook at the
+//!   same moment: its in-flight count, and so `--per-webhook-concurrency`, holds over every
+//!   process, and no delivery is handed to two of them. (A claim in autocommit would release
+//!   its locks at once — the classic way to send a webhook twice.)
+//! - Every write is its own transaction; PostgreSQL's own group commit batches the WAL
+//!   flushes of concurrent ones (`synchronous_commit` stays on, so a `202` is durable).
+//! - New work is announced with `NOTIFY cdhooks_due`; every process listens, so idle ones pick
+//!   it up at once without polling hard ([`Store::work_signal`]).
+//! - Migrations run at start-up under sqlx's advisory lock: instances starting together
+//!   migrate once.
+
+mod accounts;
+mod engine;
+mod events;
+mod outbox;
+mod webhooks;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
+use tokio::sync::Notify;
+
+use super::*;
+
+/// The channel new due work is announced on.
+pub(crate) const DUE_CHANNEL: &str = "cdhooks_due";
+
+/// The PostgreSQL implementation of [`Store`].
+#[derive(Clone)]
+pub struct PgStore {
+    /// The connection pool.
+    pool: PgPool,
+    /// Raised when any process announces new due work.
+    due: Arc<Notify>,
+}
+
+impl PgStore {
+    /// Connects with up to `max_connections` connections, migrates, and starts listening
+    /// for announcements of due work.
+    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(2))
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await?;
+        super::migrations::migrator(super::migrations::POSTGRES)
+            .await?
+            .run(&pool)
+            .await?;
+        let due = Arc::new(Notify::new());
+        tokio::spawn(listen(pool.clone(), due.clone()));
+        Ok(PgStore { pool, due })
+    }
+}
+
+/// Wakes `due` on every announcement; reconnects (after a pause) when the database goes away.
+async fn listen(pool: PgPool, due: Arc<Notify>) {
+    loop {
+        if pool.is_closed() {
+            return;
+        }
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for due work; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if let Err(error) = listener.listen(DUE_CHANNEL).await {
+            tracing::warn!(%error, "cannot listen for due work; retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(_)) => due.notify_waiters(),
+                // The connection was lost and re-established: work may have been announced
+                // meanwhile.
+                Ok(None) => due.notify_waiters(),
+                Err(_) if pool.is_closed() => return,
+                Err(error) => {
+                    tracing::warn!(%error, "listening for due work failed; reconnecting");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    fn work_signal(&self) -> Option<Arc<Notify>> {
+        Some(self.due.clone())
+    }
+
+    async fn create_account(&self, email: &str, api_key_hash: &str) -> StoreResult<Account> {
+        accounts::create(&self.pool, email, api_key_hash).await
+    }
+    async fn account_by_key_hash(&self, api_key_hash: &str) -> StoreResult<Option<Account>> {
+        accounts::by_key_hash(&self.pool, api_key_hash).await
+    }
+
+    async fn create_webhook(
+        &self,
+        account: &Account,
+        webhook: NewWebhook,
+        now_ms: i64,
+    ) -> StoreResult<WebhookRecord> {
+        webhooks::create(&self.pool, account, webhook, now_ms).await
+    }
+    async fn list_webhooks(
+        &self,
+        account: &Account,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<WebhookRecord>> {
+        webhooks::list(&self.pool, account, after, limit).await
+    }
+    async fn get_webhook(&self, account: &Account, id: &str) -> StoreResult<WebhookRecord> {
+        webhooks::get(&self.pool, account, id).await
+    }
+    async fn update_webhook(
+        &self,
+        account: &Account,
+        id: &str,
+        change: WebhookChange,
+        now_ms: i64,
+    ) -> StoreResult<WebhookRecord> {
+        webhooks::update(&self.pool, account, id, change, now_ms).await
+    }
+    async fn rotate_secret(
+        &self,
+        account: &Account,
+        id: &str,
+        secret: WebhookSecret,
+        now_ms: i64,
+    ) -> StoreResult<WebhookRecord> {
+        webhooks::rotate_secret(&self.pool, account, id, secret, now_ms).await
+    }
+    async fn delete_webhook(&self, account: &Account, id: &str) -> StoreResult<()> {
+        webhooks::delete(&self.pool, account, id).await
+    }
+
+    async fn insert_event(
+        &self,
+        account: &Account,
+        event: NewEvent,
+        now_ms: i64,
+        lease: Option<Lease>,
+    ) -> StoreResult<InsertedEvent> {
+        events::insert(&self.pool, account, event, now_ms, lease).await
+    }
+    async fn get_event(&self, account: &Account, id: &str) -> StoreResult<EventRecord> {
+        events::get(&self.pool, account, id).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        account: &Account,
+        webhook_id: &str,
+        before: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        engine::list(&self.pool, account, webhook_id, before, limit).await
+    }
+    async fn get_delivery(&self, account: &Account, id: &str) -> StoreResult<DeliveryRecord> {
+        engine::get(&self.pool, account, id).await
+    }
+    async fn retry_delivery(
+        &self,
+        account: &Account,
+        id: &str,
+        now_ms: i64,
+    ) -> StoreResult<DeliveryRecord> {
+        engine::retry(&self.pool, account, id, now_ms).await?;
+        engine::get(&self.pool, account, id).await
+    }
+
+    async fn claim_due(&self, now_ms: i64, lease: Lease) -> StoreResult<Vec<ClaimedDelivery>> {
+        let mut tx = self.pool.begin().await?;
+        let claimed = engine::claim_in(&mut tx, now_ms, lease).await?;
+        tx.commit().await?;
+        Ok(claimed)
+    }
+    async fn next_due_at(&self) -> StoreResult<Option<i64>> {
+        engine::next_due_at(&self.pool).await
+    }
+    async fn record_outcome(
+        &self,
+        outcome: AttemptOutcome,
+        follow_up: Option<(i64, Lease)>,
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        engine::record_outcome(&self.pool, outcome, follow_up).await
+    }
+
+    async fn check_writable(&self, now_ms: i64) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO health_probe (at, pad) VALUES ($1, '\\x00')")
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM health_probe WHERE at = $1")
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn claim_emails(&self, now_ms: i64, lease: Lease) -> StoreResult<Vec<OutboxEmail>> {
+        outbox::claim(&self.pool, now_ms, lease).await
+    }
+    async fn email_sent(&self, id: &str, claim_token: u64, now_ms: i64) -> StoreResult<()> {
+        outbox::sent(&self.pool, id, claim_token, now_ms).await
+    }
+    async fn email_failed(
+        &self,
+        id: &str,
+        claim_token: u64,
+        error: &str,
+        next: EmailNext,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        outbox::failed(&self.pool, id, claim_token, error, next, now_ms).await
+    }
+    async fn dead_emails(&self, limit: u32) -> StoreResult<Vec<OutboxEmail>> {
+        outbox::dead(&self.pool, limit).await
+    }
+
+    async fn create_inbox(&self, account: &Account, now_ms: i64) -> StoreResult<String> {
+        accounts::create_inbox(&self.pool, account, now_ms).await
+    }
+    async fn record_inbox_request(&self, request: InboxRequest) -> StoreResult<String> {
+        accounts::record_inbox_request(&self.pool, request).await
+    }
+    async fn inbox_requests(
+        &self,
+        account: &Account,
+        token: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<InboxRequest>> {
+        accounts::inbox_requests(&self.pool, account, token, limit).await
+    }
+}
+
+/// Maps "no row" to [`StoreError::NotFound`].
+fn found<T>(row: Option<T>) -> StoreResult<T> {
+    row.ok_or(StoreError::NotFound)
+}
+
+/// Announces new due work to every process (delivered when the transaction commits).
+async fn announce(tx: &mut sqlx::PgConnection) -> StoreResult<()> {
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(DUE_CHANNEL)
+        .execute(tx)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! The email outbox: claimed under a lease (`FOR UPDATE SKIP LOCKED`, so several processes
+//! never send one email at the same time), marked sent, retried later, or dead-lettered.
+
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Row};
+
+use super::super::*;
+use crate::domain::email::{Email, EmailNext};
+
+fn record(row: &PgRow, claim_token: u64) -> OutboxEmail {
+    OutboxEmail {
+        id: row.get("id"),
+        claim_token,
+        tries: row.get::<i32, _>("tries") as u32,
+        email: Email {
+            recipient: row.get("recipient"),
+            subject: row.get("subject"),
+            body: row.get("body"),
+        },
+        created_at: row.get("created_at"),
+    }
+}
+
+pub(super) async fn claim(
+    pool: &PgPool,
+    now_ms: i64,
+    lease: Lease,
+) -> StoreResult<Vec<OutboxEmail>> {
+    let rows = sqlx::query(
+        "UPDATE emails SET claim_token = $1, claimed_until = $2
+         WHERE id IN (SELECT id FROM emails
+                      WHERE sent_at IS NULL AND dead_at IS NULL AND next_try_at <= $3
+                        AND (claim_token IS NULL OR claimed_until < $3)
+                      ORDER BY next_try_at, created_at LIMIT $4
+                      FOR UPDATE SKIP LOCKED)
+         RETURNING id, tries, recipient, subject, body, created_at",
+    )
+    .bind(lease.token as i64)
+    .bind(lease.until_ms)
+    .bind(now_ms)
+    .bind(i64::from(lease.max))
+    .fetch_all(pool)
+    .await?;
+    let mut emails: Vec<OutboxEmail> = rows.iter().map(|row| record(row, lease.token)).collect();
+    emails.sort_by_key(|e| e.created_at);
+    Ok(emails)
+}
+
+pub(super) async fn sent(
+    pool: &PgPool,
+    id: &str,
+    claim_token: u64,
+    now_ms: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE emails SET sent_at = $1, tries = tries + 1, claim_token = NULL, claimed_until = NULL
+         WHERE id = $2 AND claim_token = $3",
+    )
+    .bind(now_ms)
+    .bind(id)
+    .bind(claim_token as i64)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn failed(
+    pool: &PgPool,
+    id: &str,
+    claim_token: u64,
+    error: &str,
+    next: EmailNext,
+    now_ms: i64,
+) -> StoreResult<()> {
+    let (next_try_at, dead_at) = match next {
+        EmailNext::RetryAt(at) => (Some(at), None),
+        EmailNext::Dead => (None, Some(now_ms)),
+    };
+    sqlx::query(
+        "UPDATE emails SET tries = tries + 1, last_error = $1,
+                next_try_at = COALESCE($2, next_try_at), dead_at = $3,
+                claim_token = NULL, claimed_until = NULL
+         WHERE id = $4 AND claim_token = $5",
+    )
+    .bind(error)
+    .bind(next_try_at)
+    .bind(dead_at)
+    .bind(id)
+    .bind(claim_token as i64)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn dead(pool: &PgPool, limit: u32) -> StoreResult<Vec<OutboxEmail>> {
+    let rows = sqlx::query(
+        "SELECT id, tries, recipient, subject, body, created_at FROM emails
+         WHERE dead_at IS NOT NULL ORDER BY dead_at DESC LIMIT $1",
+    )
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().map(|row| record(row, 0)).collect())
+}

@@ -1,0 +1,177 @@
+//! Webhook registrations.
+
+use cdhooks_core::event::WEBHOOK_ID_PREFIX;
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Row};
+
+use super::super::*;
+use super::{engine, found};
+use crate::domain::new_id;
+
+const COLUMNS: &str = "id, url, events, description, secret, enabled, disabled_reason, disabled_at, created_at, updated_at";
+
+fn record(row: PgRow) -> WebhookRecord {
+    WebhookRecord {
+        id: row.get("id"),
+        url: row.get("url"),
+        events: serde_json::from_str(row.get("events")).unwrap_or_default(),
+        description: row.get("description"),
+        secret: WebhookSecret::from_stored(row.get("secret")),
+        enabled: row.get("enabled"),
+        disabled_reason: row.get("disabled_reason"),
+        disabled_at: row.get("disabled_at"),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+    }
+}
+
+fn events_json(events: &[String]) -> String {
+    serde_json::to_string(events).unwrap_or_else(|_| "[]".to_owned())
+}
+
+pub(super) async fn create(
+    pool: &PgPool,
+    account: &Account,
+    webhook: NewWebhook,
+    now_ms: i64,
+) -> StoreResult<WebhookRecord> {
+    let row = sqlx::query(&format!(
+        "INSERT INTO webhooks (id, account_id, url, events, description, secret, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {COLUMNS}"
+    ))
+    .bind(new_id(WEBHOOK_ID_PREFIX))
+    .bind(&account.id)
+    .bind(webhook.url.as_str())
+    .bind(events_json(&webhook.events))
+    .bind(&webhook.description)
+    .bind(webhook.secret.expose())
+    .bind(now_ms)
+    .fetch_one(pool)
+    .await?;
+    Ok(record(row))
+}
+
+pub(super) async fn list(
+    pool: &PgPool,
+    account: &Account,
+    after: Option<&str>,
+    limit: u32,
+) -> StoreResult<Vec<WebhookRecord>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM webhooks WHERE account_id = $1
+           AND seq > COALESCE((SELECT seq FROM webhooks WHERE id = $2 AND account_id = $1), 0)
+         ORDER BY seq LIMIT $3"
+    ))
+    .bind(&account.id)
+    .bind(after)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(record).collect())
+}
+
+pub(super) async fn get(pool: &PgPool, account: &Account, id: &str) -> StoreResult<WebhookRecord> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM webhooks WHERE account_id = $1 AND id = $2"
+    ))
+    .bind(&account.id)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    found(row).map(record)
+}
+
+pub(super) async fn update(
+    pool: &PgPool,
+    account: &Account,
+    id: &str,
+    change: WebhookChange,
+    now_ms: i64,
+) -> StoreResult<WebhookRecord> {
+    let mut tx = pool.begin().await?;
+    let row = sqlx::query(
+        "SELECT seq, enabled FROM webhooks WHERE account_id = $1 AND id = $2 FOR NO KEY UPDATE",
+    )
+    .bind(&account.id)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let row = found(row)?;
+    let (seq, was_enabled): (i64, bool) = (row.get("seq"), row.get("enabled"));
+    sqlx::query(
+        "UPDATE webhooks SET url = COALESCE($1, url), events = COALESCE($2, events),
+                description = CASE WHEN $3 THEN $4 ELSE description END, updated_at = $5
+         WHERE seq = $6",
+    )
+    .bind(change.url.as_ref().map(|u| u.as_str()))
+    .bind(change.events.as_deref().map(events_json))
+    .bind(change.description.is_some())
+    .bind(change.description.clone().flatten())
+    .bind(now_ms)
+    .bind(seq)
+    .execute(&mut *tx)
+    .await?;
+    match change.enabled {
+        Some(true) if !was_enabled => {
+            engine::enable_webhook(&mut tx, seq, now_ms).await?;
+        }
+        Some(false) if was_enabled => {
+            engine::disable_webhook(&mut tx, seq, "disabled by the owner", None, now_ms).await?;
+        }
+        _ => {}
+    }
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM webhooks WHERE seq = $1"))
+        .bind(seq)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(record(row))
+}
+
+pub(super) async fn rotate_secret(
+    pool: &PgPool,
+    account: &Account,
+    id: &str,
+    secret: WebhookSecret,
+    now_ms: i64,
+) -> StoreResult<WebhookRecord> {
+    let row = sqlx::query(&format!(
+        "UPDATE webhooks SET secret = $1, updated_at = $2 WHERE account_id = $3 AND id = $4
+         RETURNING {COLUMNS}"
+    ))
+    .bind(secret.expose())
+    .bind(now_ms)
+    .bind(&account.id)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    found(row).map(record)
+}
+
+pub(super) async fn delete(pool: &PgPool, account: &Account, id: &str) -> StoreResult<()> {
+    let mut tx = pool.begin().await?;
+    let seq: i64 = found(
+        sqlx::query("SELECT seq FROM webhooks WHERE account_id = $1 AND id = $2 FOR UPDATE")
+            .bind(&account.id)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?,
+    )?
+    .get(0);
+    sqlx::query(
+        "DELETE FROM attempts WHERE delivery_seq IN (SELECT seq FROM deliveries WHERE webhook_seq = $1)",
+    )
+    .bind(seq)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM deliveries WHERE webhook_seq = $1")
+        .bind(seq)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM webhooks WHERE seq = $1")
+        .bind(seq)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
