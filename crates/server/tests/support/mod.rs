@@ -2,6 +2,7 @@
 //! receivers on loopback, and a real SMTP sink over TCP.
 #![allow(dead_code)]
 
+pub mod pg;
 pub mod receiver;
 pub mod smtp;
 
