@@ -22,8 +22,12 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# Beside a throwaway PostgreSQL cluster: every suite once (the store contract on both stores),
+# then the server suites again on PostgreSQL (the several-instances tests need it anyway).
+PG_SUITES := --test api --test delivery --test fairness --test outbox
 test-rust:
-	$(CARGO) test --workspace
+	scripts/with-postgres bash -c '$(CARGO) test --workspace && \
+	  CDHOOKS_TEST_BACKEND=postgres $(CARGO) test -p cdhooks-server $(PG_SUITES)'
 
 core-nostd: wasm-target
 	$(CARGO) build -p cdhooks-core --no-default-features --target $(WASM_TARGET)

@@ -18,7 +18,7 @@ async fn an_undeliverable_email_is_retried_with_backoff_then_dead_lettered_witho
 {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::at(cdhooks_server::clock::now_ms());
-    let mut config = support::test_config(dir.path());
+    let mut config = support::backend_config(dir.path()).await;
     config.max_attempts = 1;
     let server = cdhooks_server::start_with_clock(config, clock.clone())
         .await

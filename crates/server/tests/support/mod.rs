@@ -31,15 +31,39 @@ pub fn test_config(dir: &std::path::Path) -> ServeConfig {
     config
 }
 
+/// Whether this run's server tests use PostgreSQL (`CDHOOKS_TEST_BACKEND=postgres`, set by
+/// `make test` for its second pass over the API, delivery and fairness suites).
+pub fn on_postgres() -> bool {
+    std::env::var("CDHOOKS_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// [`test_config`] on this run's backend: a fresh PostgreSQL database, or the data dir's
+/// embedded store.
+pub async fn backend_config(dir: &std::path::Path) -> ServeConfig {
+    let mut config = test_config(dir);
+    if on_postgres() {
+        config.database_url = Some(
+            pg::fresh_database()
+                .await
+                .expect("CDHOOKS_TEST_BACKEND=postgres needs a cluster (scripts/with-postgres)"),
+        );
+    }
+    config
+}
+
 impl TestServer {
-    /// Starts a server with the test config, adjusted by `tweak`.
+    /// Starts a server with the test config on this run's backend, adjusted by `tweak`.
     pub async fn start_with(tweak: impl FnOnce(&mut ServeConfig)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = test_config(dir.path());
+        let mut config = backend_config(dir.path()).await;
         tweak(&mut config);
-        let (_, key) = cdhooks_server::create_account(dir.path(), "owner@example.com")
-            .await
-            .unwrap();
+        let (_, key) = cdhooks_server::create_account_in(
+            dir.path(),
+            config.database_url.as_deref(),
+            "owner@example.com",
+        )
+        .await
+        .unwrap();
         let server = cdhooks_server::start(config).await.unwrap();
         TestServer {
             base: format!("http://{}", server.addr),

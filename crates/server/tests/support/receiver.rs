@@ -44,6 +44,35 @@ impl Received {
 pub struct Concurrency {
     pub now: usize,
     pub peak: usize,
+    /// Event ids whose request is being handled now.
+    pub ids: std::collections::HashSet<String>,
+    /// Requests for an event whose earlier request was still being handled.
+    pub overlaps: usize,
+}
+
+/// One request being handled, counted in [`Concurrency`] until dropped.
+struct Handling(Arc<Mutex<Concurrency>>, String);
+
+impl Handling {
+    fn begin(concurrency: Arc<Mutex<Concurrency>>, id: String) -> Handling {
+        {
+            let mut c = concurrency.lock().unwrap();
+            c.now += 1;
+            c.peak = c.peak.max(c.now);
+            if !c.ids.insert(id.clone()) {
+                c.overlaps += 1;
+            }
+        }
+        Handling(concurrency, id)
+    }
+}
+
+impl Drop for Handling {
+    fn drop(&mut self) {
+        let mut c = self.0.lock().unwrap();
+        c.now -= 1;
+        c.ids.remove(&self.1);
+    }
 }
 
 /// A receiver: its URL, what it got, and a switch for its behaviour.
@@ -67,11 +96,13 @@ impl Receiver {
             .then(move |headers: HeaderMap, body: Bytes| {
                 let (r, b, c) = (r.clone(), b.clone(), c.clone());
                 async move {
-                    {
-                        let mut c = c.lock().unwrap();
-                        c.now += 1;
-                        c.peak = c.peak.max(c.now);
-                    }
+                    let id = serde_json::from_slice::<serde_json::Value>(&body)
+                        .ok()
+                        .and_then(|v| v["id"].as_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    // Held while the request is handled, dropped also when the sender goes away
+                    // mid-request (a killed server).
+                    let _handling = Handling::begin(c.clone(), id);
                     r.lock().unwrap().push(Received {
                         at: Instant::now(),
                         headers,
@@ -86,7 +117,6 @@ impl Receiver {
                             (200, vec![])
                         }
                     };
-                    c.lock().unwrap().now -= 1;
                     let mut response = warp::http::Response::builder()
                         .status(StatusCode::from_u16(status).unwrap());
                     for (name, value) in extra {
@@ -118,6 +148,11 @@ impl Receiver {
 
     pub fn count(&self) -> usize {
         self.received.lock().unwrap().len()
+    }
+
+    /// Requests for an event that arrived while an earlier one for it was being handled.
+    pub fn overlaps(&self) -> usize {
+        self.concurrency.lock().unwrap().overlaps
     }
 
     /// The most requests it handled at once.

@@ -1,0 +1,298 @@
+//! Several server processes on one PostgreSQL database: the real binary three times, events
+//! posted round-robin across them, one killed with SIGKILL mid-run. Every accepted event
+//! arrives, no delivery is sent again while an attempt of it runs, the per-webhook limit holds
+//! over all instances together, and a webhook that fails on every instance sends one email.
+
+mod support;
+
+use std::collections::HashSet;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::eventually;
+use support::receiver::{Behaviour, Receiver};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cdhooks-server");
+const PER_WEBHOOK: usize = 4;
+
+/// One `cdhooks-server serve` process on the shared database.
+struct Instance {
+    child: Child,
+    base: String,
+    data: tempfile::TempDir,
+}
+
+impl Instance {
+    fn spawn(database_url: &str) -> Instance {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let data = tempfile::tempdir().unwrap();
+        let child = Command::new(BIN)
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .args(["--allow-target", "127.0.0.0/8", "--allow-http"])
+            .args(["--retry-base-ms", "50", "--attempt-timeout-ms", "2000"])
+            .args(["--per-webhook-concurrency", &PER_WEBHOOK.to_string()])
+            .args(["--database-url", database_url, "--database-pool", "8"])
+            .arg("--data-dir")
+            .arg(data.path())
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Instance {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            data,
+        }
+    }
+
+    fn emails(&self) -> usize {
+        std::fs::read_dir(self.data.path().join("outbox"))
+            .map(|d| {
+                d.filter(|e| {
+                    e.as_ref()
+                        .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".eml"))
+                })
+                .count()
+            })
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn wait_healthy(http: &reqwest::Client, base: &str) {
+    for _ in 0..400 {
+        if http
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{base} did not come up");
+}
+
+/// Three instances on a fresh database, healthy, and an API key; `None` without PostgreSQL.
+async fn three_instances() -> Option<(Vec<Instance>, String, reqwest::Client)> {
+    let url = support::pg::fresh_database().await?;
+    let dir = tempfile::tempdir().unwrap();
+    let (_, key) = cdhooks_server::create_account_in(dir.path(), Some(&url), "ops@example.com")
+        .await
+        .unwrap();
+    // Started together: the migrations run once, under the advisory lock.
+    let instances: Vec<Instance> = (0..3).map(|_| Instance::spawn(&url)).collect();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    for instance in &instances {
+        wait_healthy(&http, &instance.base).await;
+    }
+    Some((instances, key, http))
+}
+
+async fn call(
+    http: &reqwest::Client,
+    key: &str,
+    method: reqwest::Method,
+    url: String,
+    body: Option<Value>,
+) -> Result<(u16, Value), reqwest::Error> {
+    let mut request = http.request(method, url).bearer_auth(key);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await?;
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap_or(Value::Null);
+    Ok((status, body))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_instances_share_the_work_and_lose_nothing_when_one_is_killed() {
+    let Some((mut instances, key, http)) = three_instances().await else {
+        return;
+    };
+    let receiver = Receiver::start().await;
+    receiver.set(Behaviour::Delay(Duration::from_millis(30)));
+    // Registered on one instance, visible on all.
+    let (status, hook) = call(
+        &http,
+        &key,
+        reqwest::Method::POST,
+        format!("{}/v1/webhooks", instances[0].base),
+        Some(
+            json!({"url": receiver.url("/hook"), "events": ["*"], "secret": "your_webhook_secret"}),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 201, "{hook}");
+    for instance in &instances {
+        let url = format!(
+            "{}/v1/webhooks/{}",
+            instance.base,
+            hook["id"].as_str().unwrap()
+        );
+        let (status, _) = call(&http, &key, reqwest::Method::GET, url, None)
+            .await
+            .unwrap();
+        assert_eq!(status, 200);
+    }
+
+    // 240 events round-robin from 3 concurrent senders; the third instance is killed with
+    // SIGKILL after a third of them, with deliveries in flight.
+    let bases: Vec<String> = instances.iter().map(|i| i.base.clone()).collect();
+    let mut accepted = HashSet::new();
+    let mut n = 0;
+    while n < 240 {
+        if n == 80 {
+            let killed = &mut instances[2].child;
+            killed.kill().unwrap();
+            killed.wait().unwrap();
+        }
+        let batch = (n..n + 3).map(|i| {
+            let url = format!("{}/v1/events", bases[i % 3]);
+            call(
+                &http,
+                &key,
+                reqwest::Method::POST,
+                url,
+                Some(json!({"type": "server.started", "data": {"n": i}})),
+            )
+        });
+        for answer in futures_util::future::join_all(batch).await {
+            // The killed instance refuses connections; those events were never accepted.
+            if let Ok((202, body)) = answer {
+                accepted.insert(body["event"]["id"].as_str().unwrap().to_owned());
+            }
+        }
+        n += 3;
+    }
+    assert!(accepted.len() >= 200, "{}", accepted.len());
+
+    // Every accepted event arrives (the killed instance's claims expire and are taken over).
+    eventually(
+        "every accepted event delivered",
+        Duration::from_secs(45),
+        || {
+            let got: HashSet<String> = receiver
+                .all()
+                .iter()
+                .map(|d| d.json()["id"].as_str().unwrap().to_owned())
+                .collect();
+            accepted.is_subset(&got)
+        },
+    )
+    .await;
+    // Every delivery's history ends in success, whichever instance recorded it — those the
+    // killed instance had in flight once its leases expire and another instance sends them
+    // again (at-least-once: the receiver had them, the record did not).
+    let id = hook["id"].as_str().unwrap();
+    let url = format!("{}/v1/webhooks/{id}/deliveries?limit=200", bases[1]);
+    support::eventually_async(
+        "every delivery recorded as succeeded",
+        Duration::from_secs(45),
+        || async {
+            let mut done = 0;
+            let mut cursor: Option<String> = None;
+            loop {
+                let page_url = match &cursor {
+                    Some(after) => format!("{url}&after={after}"),
+                    None => url.clone(),
+                };
+                let (_, page) = call(&http, &key, reqwest::Method::GET, page_url, None)
+                    .await
+                    .unwrap();
+                done += page["data"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|d| {
+                        accepted.contains(d["event_id"].as_str().unwrap())
+                            && d["status"] == "succeeded"
+                    })
+                    .count();
+                match page["next_cursor"].as_str() {
+                    Some(next) => cursor = Some(next.to_owned()),
+                    None => break,
+                }
+            }
+            done == accepted.len()
+        },
+    )
+    .await;
+    assert_eq!(
+        receiver.overlaps(),
+        0,
+        "a delivery was sent while an attempt of it ran"
+    );
+    assert!(
+        receiver.peak_concurrency() <= PER_WEBHOOK,
+        "{} at once, limit {PER_WEBHOOK} over all instances",
+        receiver.peak_concurrency()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_failing_on_every_instance_is_disabled_with_exactly_one_email() {
+    let Some((instances, key, http)) = three_instances().await else {
+        return;
+    };
+    let receiver = Receiver::start().await;
+    receiver.set(Behaviour::Status(500));
+    let (status, hook) = call(
+        &http,
+        &key,
+        reqwest::Method::POST,
+        format!("{}/v1/webhooks", instances[0].base),
+        Some(
+            json!({"url": receiver.url("/down"), "events": ["*"], "secret": "your_webhook_secret"}),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 201);
+    // Six events, two through each instance: their deliveries fail on all three at once.
+    for i in 0..6 {
+        let url = format!("{}/v1/events", instances[i % 3].base);
+        let (status, _) = call(
+            &http,
+            &key,
+            reqwest::Method::POST,
+            url,
+            Some(json!({"type": "server.error", "data": {"n": i}})),
+        )
+        .await
+        .unwrap();
+        assert_eq!(status, 202);
+    }
+    let url = format!(
+        "{}/v1/webhooks/{}",
+        instances[2].base,
+        hook["id"].as_str().unwrap()
+    );
+    support::eventually_async("the webhook disabled", Duration::from_secs(20), || async {
+        let (_, webhook) = call(&http, &key, reqwest::Method::GET, url.clone(), None)
+            .await
+            .unwrap();
+        webhook["enabled"] == false
+    })
+    .await;
+    let total = || instances.iter().map(Instance::emails).sum::<usize>();
+    eventually("the email", Duration::from_secs(5), || total() >= 1).await;
+    // Every instance polls the outbox; still exactly one email a while later.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(total(), 1);
+}
