@@ -76,10 +76,15 @@ test-js: pkg server-bin
 	node_modules/.bin/tsc -p pkg/test/tsconfig.json
 	node --test --test-reporter=spec pkg/test/ tests/runtimes/ tests/e2e/
 
-## The delivery benchmark (not part of `make test`); writes bench/RESULTS.md.
+## The delivery benchmark (not part of `make test`): the embedded store, then PostgreSQL (a
+## throwaway cluster with its defaults) with one and with three instances. Writes
+## bench/RESULTS.md, bench/RESULTS-postgres.md and bench/RESULTS-postgres-3.md.
+BENCH := ./target/release/cdhooks-bench --server target/release/cdhooks-server
 bench:
 	$(CARGO) build --release -p cdhooks-server -p cdhooks-bench
-	./target/release/cdhooks-bench --server target/release/cdhooks-server --out bench/RESULTS.md
+	$(BENCH) --out bench/RESULTS.md
+	scripts/with-postgres bash -c '$(BENCH) --database-url "$$CDHOOKS_TEST_DATABASE_URL" --out bench/RESULTS-postgres.md'
+	scripts/with-postgres bash -c '$(BENCH) --database-url "$$CDHOOKS_TEST_DATABASE_URL" --instances 3 --out bench/RESULTS-postgres-3.md'
 
 ## The JS verification benchmark (not part of `make test`); writes bench/JS-RESULTS.md.
 bench-js: pkg

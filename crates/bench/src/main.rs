@@ -10,15 +10,17 @@
 //! printing figures. Prints a Markdown table and writes it with the machine's description.
 
 mod receiver;
+mod servers;
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use receiver::Receiver;
 use serde_json::json;
+use servers::Servers;
 
 /// Benchmark options.
 #[derive(Parser)]
@@ -59,168 +61,21 @@ struct Args {
     /// Rate of the other tenant's events, per second.
     #[arg(long, default_value_t = 100)]
     noisy_rate: u64,
+    /// Run the servers on this PostgreSQL database instead of the embedded store.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Server processes (more than one needs `--database-url`).
+    #[arg(long, default_value_t = 1)]
+    instances: usize,
     /// Where the results go (Markdown).
     #[arg(long, default_value = "bench/RESULTS.md")]
     out: PathBuf,
 }
 
-struct Server {
-    child: Child,
-    base: String,
-    key: String,
-    pid: u32,
-    data_dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Creates an account with the server binary's CLI and returns its API key.
-fn create_account(bin: &PathBuf, data_dir: &std::path::Path, email: &str) -> String {
-    let out = Command::new(bin)
-        .args(["accounts", "create", "--email", email, "--data-dir"])
-        .arg(data_dir)
-        .output()
-        .expect("run the server binary (make bench builds it)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .to_owned()
-}
-
-async fn start_server(bin: &PathBuf, http: &reqwest::Client) -> Server {
-    let data_dir = tempfile::tempdir().unwrap();
-    let key = create_account(bin, data_dir.path(), "bench@example.com");
-    let port = free_port();
-    let mut child = Command::new(bin)
-        .args([
-            "serve",
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-            "--allow-target",
-            "127.0.0.0/8",
-            "--allow-http",
-        ])
-        .arg("--data-dir")
-        .arg(data_dir.path())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    for _ in 0..400 {
-        if http
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            let pid = child.id();
-            return Server {
-                child,
-                base,
-                key,
-                pid,
-                data_dir,
-            };
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("the server did not start");
-}
-
-impl Server {
-    async fn webhook(&self, http: &reqwest::Client, url: String, event: &str) {
-        self.webhook_of(http, &self.key, url, event).await
-    }
-
-    async fn webhook_of(&self, http: &reqwest::Client, key: &str, url: String, event: &str) {
-        let r = http
-            .post(format!("{}/v1/webhooks", self.base))
-            .bearer_auth(key)
-            .header("content-type", "application/json")
-            .body(json!({"url": url, "events": [event], "secret": receiver::SECRET}).to_string())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 201);
-    }
-
-    /// CPU seconds used by the server so far (user + system).
-    fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap_or_default();
-        let fields: Vec<&str> = stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .split_whitespace()
-            .collect();
-        let ticks: f64 = fields
-            .get(11)
-            .and_then(|u| u.parse::<f64>().ok())
-            .unwrap_or(0.0)
-            + fields
-                .get(12)
-                .and_then(|s| s.parse::<f64>().ok())
-                .unwrap_or(0.0);
-        ticks / 100.0
-    }
-
-    /// Peak resident memory in MiB.
-    fn peak_rss_mib(&self) -> f64 {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
-        status
-            .lines()
-            .find(|l| l.starts_with("VmHWM:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map(|kb| kb / 1024.0)
-            .unwrap_or(0.0)
-    }
-
-    fn db_mib(&self) -> f64 {
-        std::fs::read_dir(self.data_dir.path())
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .filter(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .starts_with("cdhooks.sqlite3")
-            })
-            .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
-            .sum::<u64>() as f64
-            / (1024.0 * 1024.0)
-    }
-}
-
 /// Posts `count` requests from `connections` tasks; returns the wall time until all answered.
 async fn post_many(
     http: &reqwest::Client,
-    url: String,
+    urls: Vec<String>,
     key: Option<String>,
     count: usize,
     connections: usize,
@@ -231,17 +86,18 @@ async fn post_many(
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..connections {
-        let (http, url, key, next) = (http.clone(), url.clone(), key.clone(), next.clone());
+        let (http, urls, key, next) = (http.clone(), urls.clone(), key.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if i >= count {
                     break;
                 }
+                let url = &urls[i % urls.len()];
                 let sent_us = epoch.elapsed().as_micros() as u64;
                 let body = json!({"type": event_type, "data": {"n": i, "sent_us": sent_us}});
                 let mut request = http
-                    .post(&url)
+                    .post(url)
                     .header("content-type", "application/json")
                     .body(body.to_string());
                 if let Some(key) = &key {
@@ -284,7 +140,7 @@ fn incomplete(scenario: &str, receiver: &Receiver, prefix: &str, expected: u64) 
 #[allow(clippy::too_many_arguments)]
 async fn paced(
     http: &reqwest::Client,
-    url: &str,
+    urls: &[String],
     key: &str,
     count: usize,
     rate: u64,
@@ -297,7 +153,7 @@ async fn paced(
     let mut tasks = Vec::with_capacity(count);
     for i in 0..count {
         ticker.tick().await;
-        let (http, url, key) = (http.clone(), url.to_owned(), key.to_owned());
+        let (http, url, key) = (http.clone(), urls[i % urls.len()].clone(), key.to_owned());
         tasks.push(tokio::spawn(async move {
             let sent_us = epoch.elapsed().as_micros() as u64;
             let body = json!({"type": event_type, "data": {"n": i, "sent_us": sent_us}});
@@ -355,15 +211,21 @@ async fn main() {
         .build()
         .unwrap();
     let receiver = Receiver::start(epoch).await;
-    let server = start_server(&args.server, &http).await;
-    let events_url = format!("{}/v1/events", server.base);
+    let server = Servers::start(
+        &args.server,
+        &http,
+        args.database_url.as_deref(),
+        args.instances,
+    )
+    .await;
+    let events_url = server.events_urls();
     let key = Some(server.key.clone());
     let mut rows: Vec<(String, String, &str)> = Vec::new();
 
     // Ceiling: the same client straight to the same receiver.
     let ceiling_time = post_many(
         &http,
-        format!("http://{}/ceiling", receiver.addr),
+        vec![format!("http://{}/ceiling", receiver.addr)],
         None,
         args.burst,
         args.connections,
@@ -510,11 +372,7 @@ async fn main() {
             "server.created",
         )
         .await;
-    let neighbour_key = create_account(
-        &args.server,
-        server.data_dir.path(),
-        "neighbour@example.com",
-    );
+    let neighbour_key = server.create_account("neighbour@example.com");
     server
         .webhook_of(
             &http,
@@ -561,6 +419,7 @@ async fn main() {
         percentile(&latencies_neighbour, 0.99)
     );
 
+    let postgres = args.database_url.is_some();
     let burst_accepted = median(accepted);
     let burst_e2e = median(end_to_end);
     rows.push((
@@ -582,7 +441,7 @@ async fn main() {
             "{burst_e2e:.0} ({:.0}% of ceiling)",
             100.0 * burst_e2e / ceiling
         ),
-        "≥ 5,000",
+        if postgres { "≥ 3,000" } else { "≥ 5,000" },
     ));
     rows.push((
         "lost / duplicates / bad signatures (all scenarios)".into(),
@@ -598,7 +457,11 @@ async fn main() {
             percentile(&latencies_paced, 0.99),
             percentile(&latencies_paced, 1.0)
         ),
-        "p50 ≤ 1.5, p99 ≤ 5",
+        if postgres {
+            "p99 ≤ 10"
+        } else {
+            "p50 ≤ 1.5, p99 ≤ 5"
+        },
     ));
     rows.push((
         format!(
@@ -627,14 +490,29 @@ async fn main() {
         "0 duplicates, ≤ 16 at once",
     ));
     rows.push((
-        "server CPU per delivered event (burst, ms)".into(),
+        if args.database_url.is_some() {
+            "CPU per delivered event, servers + PostgreSQL (burst, ms)".into()
+        } else {
+            "server CPU per delivered event (burst, ms)".into()
+        },
         format!("{:.3}", median(cpu_per_event)),
-        "≤ 0.3",
+        if postgres { "" } else { "≤ 0.3" },
     ));
+    if let Some(pss) = server.postgres_pss_mib() {
+        rows.push((
+            "PostgreSQL memory at the end (PSS of its processes, MiB)".into(),
+            format!("{pss:.1}"),
+            "",
+        ));
+    }
     rows.push((
-        "server peak RSS (MiB)".into(),
+        if args.instances > 1 {
+            "servers' peak RSS, added up (MiB)".into()
+        } else {
+            "server peak RSS (MiB)".into()
+        },
         format!("{:.1}", server.peak_rss_mib()),
-        "≤ 40",
+        if postgres { "" } else { "≤ 40" },
     ));
     rows.push((
         "database size after the run (MiB)".into(),
@@ -658,14 +536,25 @@ async fn main() {
     );
     let report = format!(
         "# Delivery benchmark\n\n\
-         `make bench` on {date}, commit `{commit}`, {machine}. Median of {runs} runs for the burst, {fanout_runs} for fan-out; \
-         server, SQLite (WAL, every event committed before its 202), receiver and load client all on this machine, over loopback.\n\n\
+         `make bench` on {date}, commit `{commit}`, {machine}; {servers}. Median of {runs} runs for the burst, {fanout_runs} for fan-out; \
+         server(s), {store}, receiver and load client all on this machine, over loopback.\n\n\
          {table}\n\
          Burst: {burst} `POST /v1/events` from {conns} keep-alive connections, one webhook. Paced: {paced} events at {rate}/s. \
          Noisy neighbour: {noisy_backlog} events to a webhook whose endpoint answers in 2 s (16 at a time at most), then {noisy_paced} events of another \
          account at {noisy_rate}/s; the run ends when the latter have arrived (the backlog is still draining). Every delivery's two signatures are checked \
          by the receiver with `cdhooks-core`; a scenario that does not deliver everything fails the run. \
-         CPU and RSS are the server process's own (`/proc`); the embedded store runs inside it.\n",
+         CPU and RSS are from `/proc`: the server processes' own{cpu_note}.\n",
+        servers = server.describe(),
+        store = if postgres {
+            "PostgreSQL (its defaults: `synchronous_commit` on, so every 202 is durable; requests go round-robin over the instances)"
+        } else {
+            "SQLite (WAL, every event committed before its 202)"
+        },
+        cpu_note = if postgres {
+            ", plus PostgreSQL's processes for CPU"
+        } else {
+            "; the embedded store runs inside the server"
+        },
         date = shell("date -u +%Y-%m-%dT%H:%MZ"),
         commit = shell("git rev-parse --short HEAD"),
         runs = args.runs,

@@ -7,8 +7,9 @@ CREATE TABLE health_probe (
     pad  BLOB NOT NULL
 );
 
--- One webhook's due work, oldest first: the fair claim visits webhooks, then this index.
-CREATE INDEX deliveries_webhook_due ON deliveries(webhook_seq, status, next_attempt_at);
+-- One webhook's due work, oldest first (in the claims' order): the fair claim visits webhooks,
+-- then this index.
+CREATE INDEX deliveries_webhook_due ON deliveries(webhook_seq, next_attempt_at, seq) WHERE status = 'pending';
 -- Deliveries under a lease; their count per webhook is the concurrency it uses right now.
 CREATE INDEX deliveries_claimed ON deliveries(webhook_seq, claimed_until) WHERE claim_token IS NOT NULL;
 

@@ -57,7 +57,7 @@ CREATE TABLE deliveries (
 );
 CREATE INDEX deliveries_due ON deliveries(status, next_attempt_at);
 CREATE INDEX deliveries_by_webhook ON deliveries(webhook_seq, seq);
-CREATE INDEX deliveries_webhook_due ON deliveries(webhook_seq, status, next_attempt_at);
+CREATE INDEX deliveries_webhook_due ON deliveries(webhook_seq, next_attempt_at, seq) WHERE status = 'pending';
 CREATE INDEX deliveries_claimed ON deliveries(webhook_seq, claimed_until) WHERE claim_token IS NOT NULL;
 
 CREATE TABLE attempts (

@@ -9,13 +9,22 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
 
 use super::super::*;
-use super::{announce, found};
+use super::found;
 use crate::domain::claim::{self, DueQueue};
 use crate::domain::delivery::{self, AfterAttempt, BulkChange};
 use crate::domain::new_id;
 use crate::domain::webhook::WebhookSecret;
 
 type Tx = Transaction<'static, Postgres>;
+
+/// Lets this transaction commit without waiting for the disk (see the module's doc: only for
+/// claims and attempt results, whose loss in a database crash means a resend, not a loss).
+pub(super) async fn relaxed_commit(tx: &mut Tx) -> StoreResult<()> {
+    sqlx::query("SET LOCAL synchronous_commit = off")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
 
 /// Attempts of a webhook in flight (unexpired leases, any process), and whether it has due
 /// deliveries waiting unclaimed.
@@ -27,8 +36,9 @@ pub(super) async fn webhook_load(
     let row = sqlx::query(
         "SELECT (SELECT COUNT(*) FROM deliveries WHERE webhook_seq = $1 AND claim_token IS NOT NULL
                    AND claimed_until >= $2) AS in_flight,
-                EXISTS (SELECT 1 FROM deliveries WHERE webhook_seq = $1 AND status = 'pending'
-                   AND next_attempt_at <= $2 AND (claim_token IS NULL OR claimed_until < $2)) AS waiting",
+                (SELECT seq FROM deliveries WHERE webhook_seq = $1 AND status = 'pending'
+                   AND next_attempt_at <= $2 AND (claim_token IS NULL OR claimed_until < $2)
+                   ORDER BY next_attempt_at LIMIT 1) IS NOT NULL AS waiting",
     )
     .bind(webhook_seq)
     .bind(now_ms)
@@ -51,11 +61,15 @@ pub(super) async fn claim_in(
     if lease.max == 0 {
         return Ok(Vec::new());
     }
+    // A scalar subquery with `ORDER BY … LIMIT 1` rather than `EXISTS`: the planner would turn
+    // an EXISTS into a hash join over every due delivery; this stays one probe of
+    // `deliveries_webhook_due` per webhook, however large a backlog is.
     let webhooks: Vec<i64> = sqlx::query_scalar(
         "SELECT w.seq FROM webhooks w
-         WHERE w.enabled AND EXISTS (
-             SELECT 1 FROM deliveries d WHERE d.webhook_seq = w.seq AND d.status = 'pending'
-               AND d.next_attempt_at <= $1 AND (d.claim_token IS NULL OR d.claimed_until < $1))
+         WHERE w.enabled AND (
+             SELECT d.seq FROM deliveries d WHERE d.webhook_seq = w.seq AND d.status = 'pending'
+               AND d.next_attempt_at <= $1 AND (d.claim_token IS NULL OR d.claimed_until < $1)
+             ORDER BY d.next_attempt_at LIMIT 1) IS NOT NULL
          FOR NO KEY UPDATE OF w SKIP LOCKED",
     )
     .bind(now_ms)
@@ -103,7 +117,7 @@ pub(super) async fn claim_in(
     let rows = sqlx::query(
         "UPDATE deliveries d SET claim_token = $1, claimed_until = $2
          FROM events e, webhooks w, accounts a
-         WHERE d.seq = ANY($3) AND d.status = 'pending'
+         WHERE d.seq = ANY($3) AND d.status = $5
            AND (d.claim_token IS NULL OR d.claimed_until < $4)
            AND e.seq = d.event_seq AND w.seq = d.webhook_seq AND a.id = d.account_id
          RETURNING d.seq, d.id, d.attempt_count, d.round_base, e.id AS event_id, e.type, e.body,
@@ -113,6 +127,9 @@ pub(super) async fn claim_in(
     .bind(lease.until_ms)
     .bind(&picked)
     .bind(now_ms)
+    // A parameter, not a literal: with `'pending'` the planner matched the partial index of
+    // pending deliveries and scanned all of it instead of looking the keys up.
+    .bind(DeliveryStatus::Pending.as_str())
     .fetch_all(&mut **tx)
     .await?;
     Ok(rows.iter().map(|row| claimed(row, lease.token)).collect())
@@ -146,71 +163,123 @@ pub(super) async fn next_due_at(pool: &PgPool) -> StoreResult<Option<i64>> {
     .await?)
 }
 
-/// Records an attempt (if its claim still holds), applies what the rules decided, and claims
-/// follow-up work — one transaction.
-pub(super) async fn record_outcome(
-    pool: &PgPool,
-    outcome: AttemptOutcome,
-    follow_up: Option<(i64, Lease)>,
-) -> StoreResult<Vec<ClaimedDelivery>> {
-    let mut tx = pool.begin().await?;
-    // The webhook's state decides a retry's status; its lock keeps a concurrent disable (or
-    // a second final failure) from interleaving. A final failure will disable it, so it
-    // takes the stronger lock at once (two final failures then queue instead of deadlocking).
-    let lock = if matches!(outcome.next, AfterAttempt::GiveUp { .. }) {
-        "FOR NO KEY UPDATE"
-    } else {
-        "FOR SHARE"
-    };
-    let enabled: bool = sqlx::query_scalar(&format!(
-        "SELECT enabled FROM webhooks WHERE seq = $1 {lock}"
-    ))
-    .bind(outcome.webhook_seq)
-    .fetch_optional(&mut *tx)
-    .await?
-    .unwrap_or(false);
-    let (status, next_at) = delivery::settle(outcome.next, enabled);
-    let attempt = &outcome.attempt;
-    let finished = attempt.started_at + attempt.duration_ms;
-    let moved = sqlx::query(
-        "UPDATE deliveries SET status = $1, next_attempt_at = $2, attempt_count = $3,
-                last_error = $4, updated_at = $5, claim_token = NULL, claimed_until = NULL
-         WHERE seq = $6 AND claim_token = $7",
+/// Records a batch of attempts and moves each delivery on, if its claim still holds, with a
+/// few array statements for the whole batch.
+pub(super) async fn apply_outcomes(tx: &mut Tx, outcomes: &[AttemptOutcome]) -> StoreResult<()> {
+    // 1. Whether each webhook is still enabled: a retry of a disabled one waits, paused. Read
+    //    without a lock, so that recording results never waits for a claim in progress; a
+    //    final failure's disable is conditional on the webhook still being enabled, so
+    //    concurrent ones still queue exactly one email.
+    let webhooks: Vec<i64> = outcomes.iter().map(|o| o.webhook_seq).collect();
+    let enabled: HashMap<i64, bool> =
+        sqlx::query("SELECT seq, enabled FROM webhooks WHERE seq = ANY($1)")
+            .bind(&webhooks)
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .map(|row| (row.get("seq"), row.get("enabled")))
+            .collect();
+
+    // 2. Move the deliveries on, where the claim still holds.
+    let (mut seqs, mut tokens, mut statuses, mut due, mut numbers, mut errors, mut finished) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    for outcome in outcomes {
+        let attempt = &outcome.attempt;
+        let webhook_enabled = enabled.get(&outcome.webhook_seq).copied().unwrap_or(false);
+        let (status, next_at) = delivery::settle(outcome.next, webhook_enabled);
+        seqs.push(outcome.delivery_seq);
+        tokens.push(outcome.claim_token as i64);
+        statuses.push(status.as_str());
+        due.push(next_at);
+        numbers.push(attempt.number as i32);
+        errors.push(attempt.error_message.clone());
+        finished.push(attempt.started_at + attempt.duration_ms);
+    }
+    let moved: std::collections::HashSet<i64> = sqlx::query_scalar(
+        "UPDATE deliveries d SET status = v.status, next_attempt_at = v.due, attempt_count = v.number,
+                last_error = v.error, updated_at = v.finished, claim_token = NULL, claimed_until = NULL
+         FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::int[], $6::text[],
+                     $7::bigint[]) AS v(seq, token, status, due, number, error, finished)
+         WHERE d.seq = v.seq AND d.claim_token = v.token
+         RETURNING d.seq",
     )
-    .bind(status.as_str())
-    .bind(next_at)
-    .bind(attempt.number as i32)
-    .bind(attempt.error_message.as_deref())
-    .bind(finished)
-    .bind(outcome.delivery_seq)
-    .bind(outcome.claim_token as i64)
-    .execute(&mut *tx)
+    .bind(&seqs)
+    .bind(&tokens)
+    .bind(&statuses)
+    .bind(&due)
+    .bind(&numbers)
+    .bind(&errors)
+    .bind(&finished)
+    .fetch_all(&mut **tx)
     .await?
-    .rows_affected();
-    if moved == 0 {
+    .into_iter()
+    .collect();
+    let (recorded, lost): (Vec<&AttemptOutcome>, Vec<&AttemptOutcome>) = outcomes
+        .iter()
+        .partition(|outcome| moved.contains(&outcome.delivery_seq));
+    for outcome in lost {
         tracing::warn!(
             delivery = outcome.delivery_seq,
             "attempt result dropped: the claim was lost"
         );
-    } else {
-        sqlx::query(
-            "INSERT INTO attempts (delivery_seq, number, started_at, duration_ms, status_code,
-                                   error_kind, error_message, response_body)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
-        )
-        .bind(outcome.delivery_seq)
-        .bind(attempt.number as i32)
-        .bind(attempt.started_at)
-        .bind(attempt.duration_ms)
-        .bind(attempt.status_code.map(i32::from))
-        .bind(attempt.error_kind.as_deref())
-        .bind(attempt.error_message.as_deref())
-        .bind(attempt.response_body.as_deref())
-        .execute(&mut *tx)
-        .await?;
+    }
+    if recorded.is_empty() {
+        return Ok(());
+    }
+
+    // 3. The attempts' records.
+    let column = |f: &dyn Fn(&AttemptRecord) -> Option<String>| -> Vec<Option<String>> {
+        recorded.iter().map(|o| f(&o.attempt)).collect()
+    };
+    sqlx::query(
+        "INSERT INTO attempts (delivery_seq, number, started_at, duration_ms, status_code,
+                               error_kind, error_message, response_body)
+         SELECT * FROM UNNEST($1::bigint[], $2::int[], $3::bigint[], $4::bigint[], $5::int[],
+                              $6::text[], $7::text[], $8::text[])
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(
+        recorded
+            .iter()
+            .map(|o| o.delivery_seq)
+            .collect::<Vec<i64>>(),
+    )
+    .bind(
+        recorded
+            .iter()
+            .map(|o| o.attempt.number as i32)
+            .collect::<Vec<i32>>(),
+    )
+    .bind(
+        recorded
+            .iter()
+            .map(|o| o.attempt.started_at)
+            .collect::<Vec<i64>>(),
+    )
+    .bind(
+        recorded
+            .iter()
+            .map(|o| o.attempt.duration_ms)
+            .collect::<Vec<i64>>(),
+    )
+    .bind(
+        recorded
+            .iter()
+            .map(|o| o.attempt.status_code.map(i32::from))
+            .collect::<Vec<Option<i32>>>(),
+    )
+    .bind(column(&|a| a.error_kind.clone()))
+    .bind(column(&|a| a.error_message.clone()))
+    .bind(column(&|a| a.response_body.clone()))
+    .execute(&mut **tx)
+    .await?;
+
+    // 4. A final failure disables its webhook (rare, so one by one).
+    for outcome in recorded {
         if let (AfterAttempt::GiveUp { .. }, Some(disabling)) = (outcome.next, &outcome.disabling) {
+            let finished = outcome.attempt.started_at + outcome.attempt.duration_ms;
             disable_webhook(
-                &mut tx,
+                tx,
                 outcome.webhook_seq,
                 &disabling.reason,
                 Some(&disabling.email),
@@ -219,12 +288,7 @@ pub(super) async fn record_outcome(
             .await?;
         }
     }
-    let claimed = match follow_up {
-        Some((now_ms, lease)) => claim_in(&mut tx, now_ms, lease).await?,
-        None => Vec::new(),
-    };
-    tx.commit().await?;
-    Ok(claimed)
+    Ok(())
 }
 
 /// Disables the webhook if it is still enabled; only then pauses its pending deliveries and
@@ -272,7 +336,7 @@ pub(super) async fn disable_webhook(
     Ok(true)
 }
 
-/// Enables the webhook if it is disabled, resumes its paused deliveries, and announces them.
+/// Enables the webhook if it is disabled and resumes its paused deliveries.
 pub(super) async fn enable_webhook(
     tx: &mut Tx,
     webhook_seq: i64,
@@ -297,7 +361,6 @@ pub(super) async fn enable_webhook(
         now_ms,
     )
     .await?;
-    announce(tx).await?;
     Ok(true)
 }
 
@@ -358,7 +421,6 @@ pub(super) async fn retry(
     let change = delivery::manual_retry(status, row.get("enabled"), now_ms)
         .map_err(|refused| StoreError::InvalidState(refused.message()))?;
     apply_change(&mut tx, Deliveries::One(row.get("seq")), change, now_ms).await?;
-    announce(&mut tx).await?;
     tx.commit().await?;
     Ok(())
 }

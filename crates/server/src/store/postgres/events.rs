@@ -7,7 +7,7 @@ use cdhooks_core::pattern;
 use sqlx::{PgPool, QueryBuilder, Row};
 
 use super::super::*;
-use super::{announce, engine, found};
+use super::{engine, found};
 use crate::domain::webhook::WebhookSecret;
 use crate::domain::{claim, delivery, new_id};
 
@@ -24,14 +24,14 @@ struct Subscriber {
 /// Stores an event and a delivery for every subscribed webhook of its account, in one
 /// transaction. Deliveries are claimed for this process (up to `lease.max`) only for webhooks
 /// it can lock at once, that have a free slot and no older due delivery waiting; the rest are
-/// announced to every process.
+/// to be announced to every process (the `bool`: some are waiting).
 pub(super) async fn insert(
     pool: &PgPool,
     account: &Account,
     event: NewEvent,
     now_ms: i64,
     lease: Option<Lease>,
-) -> StoreResult<InsertedEvent> {
+) -> StoreResult<(InsertedEvent, bool)> {
     let mut tx = pool.begin().await?;
     let event_seq: Option<i64> = sqlx::query_scalar(
         "INSERT INTO events (id, account_id, type, created_at, body) VALUES ($1, $2, $3, $4, $5)
@@ -65,20 +65,24 @@ pub(super) async fn insert(
     .filter(|w| pattern::any_matches(w.patterns.iter().map(String::as_str), event.event_type))
     .collect();
 
-    // Free slots of the webhooks this process may claim for now: those no other process is
+    // Free slots of the webhooks this process may claim for now: those with nothing older
+    // waiting (checked first without a lock, so that under a backlog — when the claim loop
+    // has the work — requests never hold the webhook from it) that no other process is
     // claiming for at this moment (their lock is free).
     let mut free: HashMap<i64, u32> = HashMap::new();
     if let Some(lease) = lease {
-        let enabled: Vec<i64> = subscribers
-            .iter()
-            .filter(|w| w.enabled)
-            .map(|w| w.seq)
-            .collect();
-        if !enabled.is_empty() {
+        let mut idle = Vec::new();
+        for webhook in subscribers.iter().filter(|w| w.enabled) {
+            let (_, waiting) = engine::webhook_load(&mut tx, webhook.seq, now_ms).await?;
+            if !waiting {
+                idle.push(webhook.seq);
+            }
+        }
+        if !idle.is_empty() {
             let locked: Vec<i64> = sqlx::query_scalar(
                 "SELECT seq FROM webhooks WHERE seq = ANY($1) FOR NO KEY UPDATE SKIP LOCKED",
             )
-            .bind(&enabled)
+            .bind(&idle)
             .fetch_all(&mut *tx)
             .await?;
             for seq in locked {
@@ -155,16 +159,15 @@ pub(super) async fn insert(
     }
     let waiting = rows
         .iter()
-        .filter(|(_, w, claim)| w.enabled && claim.is_none())
-        .count();
-    if waiting > 0 {
-        announce(&mut tx).await?;
-    }
+        .any(|(_, w, claim)| w.enabled && claim.is_none());
     tx.commit().await?;
-    Ok(InsertedEvent {
-        deliveries: rows.len() as u32,
-        claimed,
-    })
+    Ok((
+        InsertedEvent {
+            deliveries: rows.len() as u32,
+            claimed,
+        },
+        waiting,
+    ))
 }
 
 /// One event of the account.

@@ -7,9 +7,15 @@
 //!   process, and no delivery is handed to two of them. (A claim in autocommit would release
 //!   its locks at once — the classic way to send a webhook twice.)
 //! - Every write is its own transaction; PostgreSQL's own group commit batches the WAL
-//!   flushes of concurrent ones (`synchronous_commit` stays on, so a `202` is durable).
-//! - New work is announced with `NOTIFY cdhooks_due`; every process listens, so idle ones pick
-//!   it up at once without polling hard ([`Store::work_signal`]).
+//!   flushes of concurrent ones. Accepting an event (and everything an operator changes)
+//!   commits synchronously, so a `202` is durable. Claims and attempt results commit with
+//!   `synchronous_commit = off`: they hold a webhook's lock, so waiting for a disk flush there
+//!   would serialise every delivery of that webhook behind it, and losing one of them in a
+//!   database crash only means a delivery is sent once more (at-least-once), never lost.
+//! - New work is announced with `NOTIFY cdhooks_due` (coalesced: at most one per
+//!   [`ANNOUNCE_EVERY`] per process, outside the transactions, since PostgreSQL serialises
+//!   the commits of notifying transactions); every process listens, so idle ones pick it up
+//!   at once without polling hard ([`Store::work_signal`]).
 //! - Migrations run at start-up under sqlx's advisory lock: instances starting together
 //!   migrate once.
 
@@ -18,6 +24,7 @@ mod engine;
 mod events;
 mod outbox;
 mod webhooks;
+mod writer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +38,9 @@ use super::*;
 /// The channel new due work is announced on.
 pub(crate) const DUE_CHANNEL: &str = "cdhooks_due";
 
+/// The shortest gap between two announcements of this process.
+pub const ANNOUNCE_EVERY: Duration = Duration::from_millis(10);
+
 /// The PostgreSQL implementation of [`Store`].
 #[derive(Clone)]
 pub struct PgStore {
@@ -38,6 +48,10 @@ pub struct PgStore {
     pool: PgPool,
     /// Raised when any process announces new due work.
     due: Arc<Notify>,
+    /// Raised to have this process announce new due work.
+    announce: Arc<Notify>,
+    /// Queue of the group commit of attempt results.
+    outcomes: tokio::sync::mpsc::Sender<writer::OutcomeOp>,
 }
 
 impl PgStore {
@@ -55,7 +69,39 @@ impl PgStore {
             .await?;
         let due = Arc::new(Notify::new());
         tokio::spawn(listen(pool.clone(), due.clone()));
-        Ok(PgStore { pool, due })
+        let announce = Arc::new(Notify::new());
+        tokio::spawn(announcer(pool.clone(), announce.clone()));
+        let (outcomes, queue) = tokio::sync::mpsc::channel(4096);
+        tokio::spawn(writer::run(pool.clone(), queue));
+        Ok(PgStore {
+            pool,
+            due,
+            announce,
+            outcomes,
+        })
+    }
+
+    /// Has every process told that new work is due (soon, coalesced).
+    fn announce(&self) {
+        self.announce.notify_one();
+    }
+}
+
+/// Sends `NOTIFY cdhooks_due` whenever asked, at most once per [`ANNOUNCE_EVERY`].
+async fn announcer(pool: PgPool, wanted: Arc<Notify>) {
+    loop {
+        wanted.notified().await;
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(error) = sqlx::query("SELECT pg_notify($1, '')")
+            .bind(DUE_CHANNEL)
+            .execute(&pool)
+            .await
+        {
+            tracing::debug!(%error, "announcing due work failed");
+        }
+        tokio::time::sleep(ANNOUNCE_EVERY).await;
     }
 }
 
@@ -137,7 +183,12 @@ impl Store for PgStore {
         change: WebhookChange,
         now_ms: i64,
     ) -> StoreResult<WebhookRecord> {
-        webhooks::update(&self.pool, account, id, change, now_ms).await
+        let enabling = change.enabled == Some(true);
+        let record = webhooks::update(&self.pool, account, id, change, now_ms).await?;
+        if enabling {
+            self.announce();
+        }
+        Ok(record)
     }
     async fn rotate_secret(
         &self,
@@ -159,7 +210,11 @@ impl Store for PgStore {
         now_ms: i64,
         lease: Option<Lease>,
     ) -> StoreResult<InsertedEvent> {
-        events::insert(&self.pool, account, event, now_ms, lease).await
+        let (inserted, waiting) = events::insert(&self.pool, account, event, now_ms, lease).await?;
+        if waiting {
+            self.announce();
+        }
+        Ok(inserted)
     }
     async fn get_event(&self, account: &Account, id: &str) -> StoreResult<EventRecord> {
         events::get(&self.pool, account, id).await
@@ -184,11 +239,13 @@ impl Store for PgStore {
         now_ms: i64,
     ) -> StoreResult<DeliveryRecord> {
         engine::retry(&self.pool, account, id, now_ms).await?;
+        self.announce();
         engine::get(&self.pool, account, id).await
     }
 
     async fn claim_due(&self, now_ms: i64, lease: Lease) -> StoreResult<Vec<ClaimedDelivery>> {
         let mut tx = self.pool.begin().await?;
+        engine::relaxed_commit(&mut tx).await?;
         let claimed = engine::claim_in(&mut tx, now_ms, lease).await?;
         tx.commit().await?;
         Ok(claimed)
@@ -201,7 +258,16 @@ impl Store for PgStore {
         outcome: AttemptOutcome,
         follow_up: Option<(i64, Lease)>,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        engine::record_outcome(&self.pool, outcome, follow_up).await
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.outcomes
+            .send(writer::OutcomeOp {
+                outcome,
+                follow_up,
+                reply,
+            })
+            .await
+            .map_err(|_| writer_gone())?;
+        answer.await.map_err(|_| writer_gone())?
     }
 
     async fn check_writable(&self, now_ms: i64) -> StoreResult<()> {
@@ -257,13 +323,4 @@ impl Store for PgStore {
 /// Maps "no row" to [`StoreError::NotFound`].
 fn found<T>(row: Option<T>) -> StoreResult<T> {
     row.ok_or(StoreError::NotFound)
-}
-
-/// Announces new due work to every process (delivered when the transaction commits).
-async fn announce(tx: &mut sqlx::PgConnection) -> StoreResult<()> {
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(DUE_CHANNEL)
-        .execute(tx)
-        .await?;
-    Ok(())
 }
