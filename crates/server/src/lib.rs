@@ -99,7 +99,7 @@ pub async fn start_with_clock(
     clock: SharedClock,
 ) -> Result<Server, StartError> {
     let store = open_store(&config).await?;
-    let live = live::LiveHub::default();
+    let live = live::LiveHub::new(store.live_relay());
     let engine = DeliveryEngine::new(store.clone(), &config, clock.clone(), live.clone())?;
     let transport = mail::MailTransport::new(config.smtp_url.as_deref(), config.outbox_dir())?;
     let (trigger, shutdown) = shutdown::channel();

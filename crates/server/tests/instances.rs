@@ -296,3 +296,57 @@ async fn a_webhook_failing_on_every_instance_is_disabled_with_exactly_one_email(
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     assert_eq!(total(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dashboard_on_one_instance_sees_attempts_made_by_the_others() {
+    let Some((instances, key, http)) = three_instances().await else {
+        return;
+    };
+    let receiver = Receiver::start().await;
+    let (status, _) = call(
+        &http,
+        &key,
+        reqwest::Method::POST,
+        format!("{}/v1/webhooks", instances[0].base),
+        Some(
+            json!({"url": receiver.url("/hook"), "events": ["*"], "secret": "your_webhook_secret"}),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 201);
+    // A dashboard's live stream on the first instance …
+    let mut stream = http
+        .get(format!("{}/v1/stream", instances[0].base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    // … (its instance tells the others that it watches) …
+    tokio::time::sleep(cdhooks_server::live::WATCH_EVERY * 2).await;
+    // … shows the attempts of events accepted, and sent, by the other two.
+    let mut ids = HashSet::new();
+    for i in 0..6 {
+        let url = format!("{}/v1/events", instances[1 + i % 2].base);
+        let body = json!({"type": "server.started", "data": {"n": i}});
+        let (status, event) = call(&http, &key, reqwest::Method::POST, url, Some(body))
+            .await
+            .unwrap();
+        assert_eq!(status, 202);
+        ids.insert(event["event"]["id"].as_str().unwrap().to_owned());
+    }
+    let mut text = String::new();
+    let seen = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(chunk) = stream.chunk().await.unwrap() {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+            if ids.iter().all(|id| text.contains(id.as_str())) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert!(matches!(seen, Ok(true)), "the stream showed: {text}");
+    assert!(text.contains("event:delivery.attempted"), "{text}");
+}

@@ -118,6 +118,12 @@ pub trait Store: Send + Sync + 'static {
         None
     }
 
+    /// The channel that relays live events between processes sharing the store; `None` for
+    /// a store only this process uses.
+    fn live_relay(&self) -> Option<crate::live::LiveRelay> {
+        None
+    }
+
     /// Creates an account and returns it; `api_key_hash` is the SHA-256 of its key.
     async fn create_account(&self, email: &str, api_key_hash: &str) -> StoreResult<Account>;
     /// Finds the account whose key hashes to `api_key_hash`.

@@ -38,6 +38,9 @@ use super::*;
 /// The channel new due work is announced on.
 pub(crate) const DUE_CHANNEL: &str = "cdhooks_due";
 
+/// The channel live events are relayed on between instances.
+pub(crate) const LIVE_CHANNEL: &str = "cdhooks_live";
+
 /// The shortest gap between two announcements of this process.
 pub const ANNOUNCE_EVERY: Duration = Duration::from_millis(10);
 
@@ -52,6 +55,10 @@ pub struct PgStore {
     announce: Arc<Notify>,
     /// Queue of the group commit of attempt results.
     outcomes: tokio::sync::mpsc::Sender<writer::OutcomeOp>,
+    /// Live events to relay to every instance.
+    live_out: tokio::sync::mpsc::Sender<String>,
+    /// Live events every instance relayed.
+    live_in: tokio::sync::broadcast::Sender<String>,
 }
 
 impl PgStore {
@@ -68,7 +75,10 @@ impl PgStore {
             .run(&pool)
             .await?;
         let due = Arc::new(Notify::new());
-        tokio::spawn(listen(pool.clone(), due.clone()));
+        let (live_in, _) = tokio::sync::broadcast::channel(1024);
+        tokio::spawn(listen(pool.clone(), due.clone(), live_in.clone()));
+        let (live_out, relayed) = tokio::sync::mpsc::channel(1024);
+        tokio::spawn(relay_live(pool.clone(), relayed));
         let announce = Arc::new(Notify::new());
         tokio::spawn(announcer(pool.clone(), announce.clone()));
         let (outcomes, queue) = tokio::sync::mpsc::channel(4096);
@@ -78,6 +88,8 @@ impl PgStore {
             due,
             announce,
             outcomes,
+            live_out,
+            live_in,
         })
     }
 
@@ -105,8 +117,23 @@ async fn announcer(pool: PgPool, wanted: Arc<Notify>) {
     }
 }
 
-/// Wakes `due` on every announcement; reconnects (after a pause) when the database goes away.
-async fn listen(pool: PgPool, due: Arc<Notify>) {
+/// Sends the live events handed to it to every instance.
+async fn relay_live(pool: PgPool, mut relayed: tokio::sync::mpsc::Receiver<String>) {
+    while let Some(message) = relayed.recv().await {
+        if pool.is_closed() {
+            return;
+        }
+        let _ = sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(LIVE_CHANNEL)
+            .bind(message)
+            .execute(&pool)
+            .await;
+    }
+}
+
+/// Wakes `due` on every announcement of work and passes relayed live events on; reconnects
+/// (after a pause) when the database goes away.
+async fn listen(pool: PgPool, due: Arc<Notify>, live: tokio::sync::broadcast::Sender<String>) {
     loop {
         if pool.is_closed() {
             return;
@@ -119,17 +146,20 @@ async fn listen(pool: PgPool, due: Arc<Notify>) {
                 continue;
             }
         };
-        if let Err(error) = listener.listen(DUE_CHANNEL).await {
+        if let Err(error) = listener.listen_all([DUE_CHANNEL, LIVE_CHANNEL]).await {
             tracing::warn!(%error, "cannot listen for due work; retrying");
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         }
         loop {
             match listener.try_recv().await {
-                Ok(Some(_)) => due.notify_waiters(),
+                Ok(Some(notification)) if notification.channel() == LIVE_CHANNEL => {
+                    let _ = live.send(notification.payload().to_owned());
+                }
+                Ok(Some(_)) => due.notify_one(),
                 // The connection was lost and re-established: work may have been announced
                 // meanwhile.
-                Ok(None) => due.notify_waiters(),
+                Ok(None) => due.notify_one(),
                 Err(_) if pool.is_closed() => return,
                 Err(error) => {
                     tracing::warn!(%error, "listening for due work failed; reconnecting");
@@ -148,6 +178,13 @@ impl Store for PgStore {
 
     fn work_signal(&self) -> Option<Arc<Notify>> {
         Some(self.due.clone())
+    }
+
+    fn live_relay(&self) -> Option<crate::live::LiveRelay> {
+        Some(crate::live::LiveRelay {
+            outgoing: self.live_out.clone(),
+            incoming: self.live_in.subscribe(),
+        })
     }
 
     async fn create_account(&self, email: &str, api_key_hash: &str) -> StoreResult<Account> {
