@@ -26,28 +26,44 @@ pub(super) async fn relaxed_commit(tx: &mut Tx) -> StoreResult<()> {
     Ok(())
 }
 
-/// Attempts of a webhook in flight (unexpired leases, any process), and whether it has due
-/// deliveries waiting unclaimed.
-pub(super) async fn webhook_load(
+/// Which of `webhooks` have due deliveries waiting unclaimed: one statement for all.
+pub(super) async fn waiting(
     conn: &mut PgConnection,
-    webhook_seq: i64,
+    webhooks: &[i64],
     now_ms: i64,
-) -> StoreResult<(u32, bool)> {
-    let row = sqlx::query(
-        "SELECT (SELECT COUNT(*) FROM deliveries WHERE webhook_seq = $1 AND claim_token IS NOT NULL
-                   AND claimed_until >= $2) AS in_flight,
-                (SELECT seq FROM deliveries WHERE webhook_seq = $1 AND status = 'pending'
-                   AND next_attempt_at <= $2 AND (claim_token IS NULL OR claimed_until < $2)
-                   ORDER BY next_attempt_at LIMIT 1) IS NOT NULL AS waiting",
+) -> StoreResult<std::collections::HashSet<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT w.seq FROM UNNEST($1::bigint[]) AS w(seq)
+         WHERE (SELECT d.seq FROM deliveries d WHERE d.webhook_seq = w.seq AND d.status = 'pending'
+                  AND d.next_attempt_at <= $2 AND (d.claim_token IS NULL OR d.claimed_until < $2)
+                ORDER BY d.next_attempt_at LIMIT 1) IS NOT NULL",
     )
-    .bind(webhook_seq)
+    .bind(webhooks)
     .bind(now_ms)
-    .fetch_one(conn)
-    .await?;
-    Ok((
-        row.get::<i64, _>("in_flight") as u32,
-        row.get::<bool, _>("waiting"),
-    ))
+    .fetch_all(conn)
+    .await?
+    .into_iter()
+    .collect())
+}
+
+/// Attempts in flight (unexpired leases, any process) of each of `webhooks` that has any.
+pub(super) async fn in_flight(
+    conn: &mut PgConnection,
+    webhooks: &[i64],
+    now_ms: i64,
+) -> StoreResult<HashMap<i64, i64>> {
+    Ok(sqlx::query(
+        "SELECT webhook_seq, COUNT(*) AS n FROM deliveries
+         WHERE webhook_seq = ANY($1) AND claim_token IS NOT NULL AND claimed_until >= $2
+         GROUP BY webhook_seq",
+    )
+    .bind(webhooks)
+    .bind(now_ms)
+    .fetch_all(conn)
+    .await?
+    .into_iter()
+    .map(|row| (row.get("webhook_seq"), row.get("n")))
+    .collect())
 }
 
 /// Claims due deliveries of enabled webhooks — each webhook's free slots, round-robin, at
@@ -79,49 +95,50 @@ pub(super) async fn claim_in(
         return Ok(Vec::new());
     }
     // Counted after the locks are held, so every earlier claim for these webhooks is visible.
-    let in_flight: HashMap<i64, i64> = sqlx::query(
-        "SELECT webhook_seq, COUNT(*) AS n FROM deliveries
-         WHERE webhook_seq = ANY($1) AND claim_token IS NOT NULL AND claimed_until >= $2
-         GROUP BY webhook_seq",
+    let in_flight = in_flight(tx, &webhooks, now_ms).await?;
+    // Each webhook's oldest due deliveries, as many as it has free slots: one statement.
+    let (mut with_room, mut slots) = (Vec::new(), Vec::new());
+    for seq in &webhooks {
+        let busy = in_flight.get(seq).copied().unwrap_or(0) as u32;
+        let free = claim::free_slots(lease.per_webhook, busy).min(lease.max);
+        if free > 0 {
+            with_room.push(*seq);
+            slots.push(i64::from(free));
+        }
+    }
+    let mut due: HashMap<i64, Vec<i64>> = HashMap::new();
+    for row in sqlx::query(
+        "SELECT w.seq AS webhook_seq, x.seq FROM UNNEST($1::bigint[], $2::bigint[]) AS w(seq, free)
+         CROSS JOIN LATERAL (
+             SELECT d.seq, d.next_attempt_at FROM deliveries d
+             WHERE d.webhook_seq = w.seq AND d.status = 'pending' AND d.next_attempt_at <= $3
+               AND (d.claim_token IS NULL OR d.claimed_until < $3)
+             ORDER BY d.next_attempt_at, d.seq LIMIT w.free) AS x
+         ORDER BY w.seq, x.next_attempt_at, x.seq",
     )
-    .bind(&webhooks)
+    .bind(&with_room)
+    .bind(&slots)
     .bind(now_ms)
     .fetch_all(&mut **tx)
     .await?
-    .into_iter()
-    .map(|row| (row.get("webhook_seq"), row.get("n")))
-    .collect();
-    let mut queues = Vec::with_capacity(webhooks.len());
-    for seq in &webhooks {
-        let busy = in_flight.get(seq).copied().unwrap_or(0) as u32;
-        let free = claim::free_slots(lease.per_webhook, busy);
-        if free == 0 {
-            continue;
-        }
-        let due: Vec<i64> = sqlx::query_scalar(
-            "SELECT seq FROM deliveries WHERE webhook_seq = $1 AND status = 'pending'
-               AND next_attempt_at <= $2 AND (claim_token IS NULL OR claimed_until < $2)
-             ORDER BY next_attempt_at, seq LIMIT $3",
-        )
-        .bind(seq)
-        .bind(now_ms)
-        .bind(i64::from(free.min(lease.max)))
-        .fetch_all(&mut **tx)
-        .await?;
-        queues.push(DueQueue { due });
+    {
+        due.entry(row.get("webhook_seq"))
+            .or_default()
+            .push(row.get("seq"));
     }
+    let queues: Vec<DueQueue<i64>> = with_room
+        .iter()
+        .filter_map(|seq| due.remove(seq))
+        .map(|due| DueQueue { due })
+        .collect();
     let picked = claim::round_robin(queues, lease.max as usize, rand::random::<u32>() as usize);
     if picked.is_empty() {
         return Ok(Vec::new());
     }
-    let rows = sqlx::query(
-        "UPDATE deliveries d SET claim_token = $1, claimed_until = $2
-         FROM events e, webhooks w, accounts a
-         WHERE d.seq = ANY($3) AND d.status = $5
-           AND (d.claim_token IS NULL OR d.claimed_until < $4)
-           AND e.seq = d.event_seq AND w.seq = d.webhook_seq AND a.id = d.account_id
-         RETURNING d.seq, d.id, d.attempt_count, d.round_base, e.id AS event_id, e.type, e.body,
-                   w.seq AS webhook_seq, w.id AS webhook_id, w.url, w.secret, a.email, d.account_id",
+    let claimed_seqs: Vec<i64> = sqlx::query_scalar(
+        "UPDATE deliveries SET claim_token = $1, claimed_until = $2
+         WHERE seq = ANY($3) AND status = $5 AND (claim_token IS NULL OR claimed_until < $4)
+         RETURNING seq",
     )
     .bind(lease.token as i64)
     .bind(lease.until_ms)
@@ -130,6 +147,18 @@ pub(super) async fn claim_in(
     // A parameter, not a literal: with `'pending'` the planner matched the partial index of
     // pending deliveries and scanned all of it instead of looking the keys up.
     .bind(DeliveryStatus::Pending.as_str())
+    .fetch_all(&mut **tx)
+    .await?;
+    let rows = sqlx::query(
+        "SELECT d.seq, d.id, d.attempt_count, d.round_base, e.id AS event_id, e.type, e.body,
+                w.seq AS webhook_seq, w.id AS webhook_id, w.url, w.secret, a.email, d.account_id
+         FROM deliveries d
+         JOIN events e ON e.seq = d.event_seq
+         JOIN webhooks w ON w.seq = d.webhook_seq
+         JOIN accounts a ON a.id = d.account_id
+         WHERE d.seq = ANY($1)",
+    )
+    .bind(&claimed_seqs)
     .fetch_all(&mut **tx)
     .await?;
     Ok(rows.iter().map(|row| claimed(row, lease.token)).collect())

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use cdhooks_core::event::DELIVERY_ID_PREFIX;
 use cdhooks_core::pattern;
-use sqlx::{PgPool, QueryBuilder, Row};
+use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use super::super::*;
 use super::{engine, found};
@@ -21,153 +21,267 @@ struct Subscriber {
     enabled: bool,
 }
 
-/// Stores an event and a delivery for every subscribed webhook of its account, in one
-/// transaction. Deliveries are claimed for this process (up to `lease.max`) only for webhooks
-/// it can lock at once, that have a free slot and no older due delivery waiting; the rest are
-/// to be announced to every process (the `bool`: some are waiting).
-pub(super) async fn insert(
-    pool: &PgPool,
-    account: &Account,
-    event: NewEvent,
-    now_ms: i64,
-    lease: Option<Lease>,
-) -> StoreResult<(InsertedEvent, bool)> {
-    let mut tx = pool.begin().await?;
-    let event_seq: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO events (id, account_id, type, created_at, body) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (account_id, id) DO NOTHING RETURNING seq",
-    )
-    .bind(&event.id)
-    .bind(&account.id)
-    .bind(event.event_type)
-    .bind(event.created_at.unix())
-    .bind(event.body.as_ref())
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(event_seq) = event_seq else {
-        return Err(StoreError::Conflict("an event with this id exists already"));
-    };
-    let subscribers: Vec<Subscriber> = sqlx::query(
-        "SELECT seq, id, url, secret, events, enabled FROM webhooks WHERE account_id = $1",
-    )
-    .bind(&account.id)
-    .fetch_all(&mut *tx)
-    .await?
-    .into_iter()
-    .map(|row| Subscriber {
-        seq: row.get("seq"),
-        id: row.get("id"),
-        url: row.get("url"),
-        secret: WebhookSecret::from_stored(row.get("secret")),
-        patterns: serde_json::from_str(row.get("events")).unwrap_or_default(),
-        enabled: row.get("enabled"),
-    })
-    .filter(|w| pattern::any_matches(w.patterns.iter().map(String::as_str), event.event_type))
-    .collect();
+/// A delivery about to be inserted.
+struct Planned<'a> {
+    /// Which queued event it belongs to.
+    event: usize,
+    /// `dlv_…`.
+    id: String,
+    /// The event's key.
+    event_seq: i64,
+    /// Where it goes.
+    webhook: &'a Subscriber,
+    /// The lease it is claimed under at once, if any.
+    claim: Option<Lease>,
+    /// Its first status and due time.
+    state: (DeliveryStatus, Option<i64>),
+}
 
-    // Free slots of the webhooks this process may claim for now: those with nothing older
-    // waiting (checked first without a lock, so that under a backlog — when the claim loop
-    // has the work — requests never hold the webhook from it) that no other process is
-    // claiming for at this moment (their lock is free).
+/// An event waiting in the group-commit queue.
+pub(super) struct QueuedEvent {
+    /// Whose event it is.
+    pub account: Account,
+    /// The event itself.
+    pub event: NewEvent,
+    /// When it was accepted.
+    pub now_ms: i64,
+    /// Claim up to this many of its deliveries for this process, if given.
+    pub lease: Option<Lease>,
+}
+
+/// Stores a batch of events and a delivery for every subscribed webhook of each event's
+/// account, with a few array statements for the whole batch. An event whose id its account
+/// used before (or earlier in the batch) is refused alone. Deliveries are claimed for this
+/// process (up to each request's `lease.max`) only for webhooks with nothing older waiting,
+/// that it can lock at once and that have a free slot; the returned `bool` says whether any
+/// were left waiting (to be announced to every process).
+pub(super) async fn insert_batch(
+    tx: &mut Transaction<'static, Postgres>,
+    queued: &[QueuedEvent],
+) -> StoreResult<(Vec<StoreResult<InsertedEvent>>, bool)> {
+    // 1. The events; the first of a repeated id gets the row.
+    let rows = sqlx::query(
+        "INSERT INTO events (id, account_id, type, created_at, body)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bytea[])
+         ON CONFLICT (account_id, id) DO NOTHING RETURNING seq, account_id, id",
+    )
+    .bind(
+        queued
+            .iter()
+            .map(|q| q.event.id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        queued
+            .iter()
+            .map(|q| q.account.id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        queued
+            .iter()
+            .map(|q| q.event.event_type)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        queued
+            .iter()
+            .map(|q| q.event.created_at.unix())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        queued
+            .iter()
+            .map(|q| q.event.body.as_ref())
+            .collect::<Vec<&[u8]>>(),
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut stored: HashMap<(String, String), i64> = rows
+        .into_iter()
+        .map(|row| ((row.get("account_id"), row.get("id")), row.get("seq")))
+        .collect();
+    let event_seqs: Vec<Option<i64>> = queued
+        .iter()
+        .map(|q| stored.remove(&(q.account.id.clone(), q.event.id.clone())))
+        .collect();
+
+    // 2. The webhooks of the batch's accounts, read once.
+    let accounts: Vec<&str> = queued.iter().map(|q| q.account.id.as_str()).collect();
+    let mut subscribers: HashMap<String, Vec<Subscriber>> = HashMap::new();
+    for row in sqlx::query(
+        "SELECT account_id, seq, id, url, secret, events, enabled FROM webhooks
+         WHERE account_id = ANY($1) ORDER BY seq",
+    )
+    .bind(&accounts)
+    .fetch_all(&mut **tx)
+    .await?
+    {
+        subscribers
+            .entry(row.get("account_id"))
+            .or_default()
+            .push(Subscriber {
+                seq: row.get("seq"),
+                id: row.get("id"),
+                url: row.get("url"),
+                secret: WebhookSecret::from_stored(row.get("secret")),
+                patterns: serde_json::from_str(row.get("events")).unwrap_or_default(),
+                enabled: row.get("enabled"),
+            });
+    }
+    let no_webhooks = Vec::new();
+    let matched = |q: &QueuedEvent| -> Vec<&Subscriber> {
+        subscribers
+            .get(&q.account.id)
+            .unwrap_or(&no_webhooks)
+            .iter()
+            .filter(|w| {
+                pattern::any_matches(w.patterns.iter().map(String::as_str), q.event.event_type)
+            })
+            .collect()
+    };
+
+    // 3. Free slots of the webhooks this process may claim for now: those with nothing older
+    //    waiting (checked first without a lock, so that under a backlog — when the claim loop
+    //    has the work — requests never hold the webhook from it) that no other process is
+    //    claiming for at this moment (their lock is free).
     let mut free: HashMap<i64, u32> = HashMap::new();
-    if let Some(lease) = lease {
-        let mut idle = Vec::new();
-        for webhook in subscribers.iter().filter(|w| w.enabled) {
-            let (_, waiting) = engine::webhook_load(&mut tx, webhook.seq, now_ms).await?;
-            if !waiting {
-                idle.push(webhook.seq);
-            }
-        }
+    if let Some(lease) = queued.iter().find_map(|q| q.lease) {
+        let now_ms = queued.iter().map(|q| q.now_ms).max().unwrap_or(0);
+        let mut candidates: Vec<i64> = queued
+            .iter()
+            .filter(|q| q.lease.is_some())
+            .flat_map(&matched)
+            .filter(|w| w.enabled)
+            .map(|w| w.seq)
+            .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        let waiting = engine::waiting(tx, &candidates, now_ms).await?;
+        let idle: Vec<i64> = candidates
+            .into_iter()
+            .filter(|seq| !waiting.contains(seq))
+            .collect();
         if !idle.is_empty() {
             let locked: Vec<i64> = sqlx::query_scalar(
                 "SELECT seq FROM webhooks WHERE seq = ANY($1) FOR NO KEY UPDATE SKIP LOCKED",
             )
             .bind(&idle)
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut **tx)
             .await?;
+            let in_flight = engine::in_flight(tx, &locked, now_ms).await?;
             for seq in locked {
-                let (in_flight, waiting) = engine::webhook_load(&mut tx, seq, now_ms).await?;
-                let slots = if waiting {
-                    0
-                } else {
-                    claim::free_slots(lease.per_webhook, in_flight)
-                };
-                free.insert(seq, slots);
+                let busy = in_flight.get(&seq).copied().unwrap_or(0) as u32;
+                free.insert(seq, claim::free_slots(lease.per_webhook, busy));
             }
         }
     }
 
-    let mut rows = Vec::with_capacity(subscribers.len());
-    let mut claimed_count = 0;
-    for webhook in &subscribers {
-        let claim = match (lease, free.get_mut(&webhook.seq)) {
-            (Some(lease), Some(slots)) if claimed_count < lease.max && *slots > 0 => {
-                claimed_count += 1;
-                *slots -= 1;
-                Some(lease)
-            }
-            _ => None,
+    // 4. The deliveries.
+    let mut planned = Vec::new();
+    let mut fan_out = vec![0u32; queued.len()];
+    let mut waiting = false;
+    for (index, (q, event_seq)) in queued.iter().zip(&event_seqs).enumerate() {
+        let Some(event_seq) = *event_seq else {
+            continue;
         };
-        rows.push((new_id(DELIVERY_ID_PREFIX), webhook, claim));
-    }
-    let mut claimed = Vec::new();
-    if !rows.is_empty() {
-        let mut insert = QueryBuilder::new(
-            "INSERT INTO deliveries (id, account_id, event_seq, webhook_seq, status, next_attempt_at,
-                                     claim_token, claimed_until, created_at, updated_at) ",
-        );
-        insert.push_values(&rows, |mut row, (id, webhook, claim)| {
-            let (status, due_at) = delivery::new_delivery(webhook.enabled, now_ms);
-            row.push_bind(id)
-                .push_bind(&account.id)
-                .push_bind(event_seq)
-                .push_bind(webhook.seq)
-                .push_bind(status.as_str())
-                .push_bind(due_at)
-                .push_bind(claim.map(|l| l.token as i64))
-                .push_bind(claim.map(|l| l.until_ms))
-                .push_bind(now_ms)
-                .push_bind(now_ms);
-        });
-        insert.push(" RETURNING seq, id");
-        let seqs: HashMap<String, i64> = insert
-            .build()
-            .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .map(|row| (row.get("id"), row.get("seq")))
-            .collect();
-        for (id, webhook, claim) in &rows {
-            let Some(lease) = claim else { continue };
-            claimed.push(ClaimedDelivery {
-                seq: seqs[id],
-                id: id.clone(),
-                claim_token: lease.token,
-                attempt_count: 0,
-                round_base: 0,
-                event_id: event.id.clone(),
-                event_type: event.event_type.to_owned(),
-                body: event.body.clone(),
-                webhook_seq: webhook.seq,
-                webhook_id: webhook.id.clone(),
-                url: webhook.url.clone(),
-                secret: webhook.secret.clone(),
-                account_id: account.id.clone(),
-                account_email: account.email.clone(),
+        let mut claimed = 0;
+        for webhook in matched(q) {
+            fan_out[index] += 1;
+            let claim = match (q.lease, free.get_mut(&webhook.seq)) {
+                (Some(lease), Some(slots)) if claimed < lease.max && *slots > 0 => {
+                    claimed += 1;
+                    *slots -= 1;
+                    Some(lease)
+                }
+                _ => None,
+            };
+            waiting |= webhook.enabled && claim.is_none();
+            planned.push(Planned {
+                event: index,
+                id: new_id(DELIVERY_ID_PREFIX),
+                event_seq,
+                webhook,
+                claim,
+                state: delivery::new_delivery(webhook.enabled, q.now_ms),
             });
         }
     }
-    let waiting = rows
+    let mut seqs: HashMap<String, i64> = HashMap::new();
+    if !planned.is_empty() {
+        let column = |f: &dyn Fn(&Planned) -> Option<i64>| -> Vec<Option<i64>> {
+            planned.iter().map(f).collect()
+        };
+        seqs = sqlx::query(
+            "INSERT INTO deliveries (id, account_id, event_seq, webhook_seq, status, next_attempt_at,
+                                     claim_token, claimed_until, created_at, updated_at)
+             SELECT v.id, v.account_id, v.event_seq, v.webhook_seq, v.status, v.due, v.token,
+                    v.until, v.created, v.created
+             FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[],
+                         $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])
+                  AS v(id, account_id, event_seq, webhook_seq, status, due, token, until, created)
+             RETURNING seq, id",
+        )
+        .bind(planned.iter().map(|p| p.id.as_str()).collect::<Vec<_>>())
+        .bind(planned.iter().map(|p| queued[p.event].account.id.as_str()).collect::<Vec<_>>())
+        .bind(planned.iter().map(|p| p.event_seq).collect::<Vec<_>>())
+        .bind(planned.iter().map(|p| p.webhook.seq).collect::<Vec<_>>())
+        .bind(planned.iter().map(|p| p.state.0.as_str()).collect::<Vec<_>>())
+        .bind(column(&|p| p.state.1))
+        .bind(column(&|p| p.claim.map(|l| l.token as i64)))
+        .bind(column(&|p| p.claim.map(|l| l.until_ms)))
+        .bind(planned.iter().map(|p| queued[p.event].now_ms).collect::<Vec<_>>())
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .map(|row| (row.get("id"), row.get("seq")))
+        .collect();
+    }
+
+    // 5. Each event's answer, with the deliveries claimed for this process.
+    let mut claimed: Vec<Vec<ClaimedDelivery>> = queued.iter().map(|_| Vec::new()).collect();
+    for Planned {
+        event: index,
+        id,
+        webhook,
+        claim,
+        ..
+    } in planned
+    {
+        let (Some(lease), Some(&seq)) = (claim, seqs.get(&id)) else {
+            continue;
+        };
+        let q = &queued[index];
+        claimed[index].push(ClaimedDelivery {
+            seq,
+            id,
+            claim_token: lease.token,
+            attempt_count: 0,
+            round_base: 0,
+            event_id: q.event.id.clone(),
+            event_type: q.event.event_type.to_owned(),
+            body: q.event.body.clone(),
+            webhook_seq: webhook.seq,
+            webhook_id: webhook.id.clone(),
+            url: webhook.url.clone(),
+            secret: webhook.secret.clone(),
+            account_id: q.account.id.clone(),
+            account_email: q.account.email.clone(),
+        });
+    }
+    let answers = event_seqs
         .iter()
-        .any(|(_, w, claim)| w.enabled && claim.is_none());
-    tx.commit().await?;
-    Ok((
-        InsertedEvent {
-            deliveries: rows.len() as u32,
-            claimed,
-        },
-        waiting,
-    ))
+        .zip(fan_out)
+        .zip(claimed)
+        .map(|((seq, deliveries), claimed)| match seq {
+            Some(_) => Ok(InsertedEvent {
+                deliveries,
+                claimed,
+            }),
+            None => Err(StoreError::Conflict("an event with this id exists already")),
+        })
+        .collect();
+    Ok((answers, waiting))
 }
 
 /// One event of the account.

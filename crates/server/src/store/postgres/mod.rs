@@ -53,8 +53,8 @@ pub struct PgStore {
     due: Arc<Notify>,
     /// Raised to have this process announce new due work.
     announce: Arc<Notify>,
-    /// Queue of the group commit of attempt results.
-    outcomes: tokio::sync::mpsc::Sender<writer::OutcomeOp>,
+    /// Queue of the group commit.
+    batch: tokio::sync::mpsc::Sender<writer::WriteOp>,
     /// Live events to relay to every instance.
     live_out: tokio::sync::mpsc::Sender<String>,
     /// Live events every instance relayed.
@@ -81,16 +81,29 @@ impl PgStore {
         tokio::spawn(relay_live(pool.clone(), relayed));
         let announce = Arc::new(Notify::new());
         tokio::spawn(announcer(pool.clone(), announce.clone()));
-        let (outcomes, queue) = tokio::sync::mpsc::channel(4096);
-        tokio::spawn(writer::run(pool.clone(), queue));
+        let (batch, queue) = tokio::sync::mpsc::channel(4096);
+        tokio::spawn(writer::run(pool.clone(), queue, announce.clone()));
         Ok(PgStore {
             pool,
             due,
             announce,
-            outcomes,
+            batch,
             live_out,
             live_in,
         })
+    }
+
+    /// Queues a write for the group commit and waits for its answer.
+    async fn submit<T>(
+        &self,
+        make: impl FnOnce(tokio::sync::oneshot::Sender<StoreResult<T>>) -> writer::WriteOp,
+    ) -> StoreResult<T> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.batch
+            .send(make(reply))
+            .await
+            .map_err(|_| writer_gone())?;
+        answer.await.map_err(|_| writer_gone())?
     }
 
     /// Has every process told that new work is due (soon, coalesced).
@@ -247,11 +260,14 @@ impl Store for PgStore {
         now_ms: i64,
         lease: Option<Lease>,
     ) -> StoreResult<InsertedEvent> {
-        let (inserted, waiting) = events::insert(&self.pool, account, event, now_ms, lease).await?;
-        if waiting {
-            self.announce();
-        }
-        Ok(inserted)
+        let queued = events::QueuedEvent {
+            account: account.clone(),
+            event,
+            now_ms,
+            lease,
+        };
+        self.submit(|reply| writer::WriteOp::InsertEvent { queued, reply })
+            .await
     }
     async fn get_event(&self, account: &Account, id: &str) -> StoreResult<EventRecord> {
         events::get(&self.pool, account, id).await
@@ -295,16 +311,12 @@ impl Store for PgStore {
         outcome: AttemptOutcome,
         follow_up: Option<(i64, Lease)>,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        self.outcomes
-            .send(writer::OutcomeOp {
-                outcome,
-                follow_up,
-                reply,
-            })
-            .await
-            .map_err(|_| writer_gone())?;
-        answer.await.map_err(|_| writer_gone())?
+        self.submit(|reply| writer::WriteOp::Outcome {
+            outcome,
+            follow_up,
+            reply,
+        })
+        .await
     }
 
     async fn check_writable(&self, now_ms: i64) -> StoreResult<()> {

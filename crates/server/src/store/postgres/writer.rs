@@ -1,73 +1,125 @@
-//! Group commit of attempt results: the results that finish together share one transaction
-//! (a few array statements, one commit), and the room they free is handed to the next due
-//! deliveries, claimed in the same transaction — as the embedded store does, so a busy
-//! engine costs the database a handful of statements per batch rather than per delivery.
+//! Group commit, as the embedded store does it: the events accepted together and the attempt
+//! results that finish together share one transaction (a few array statements, one commit),
+//! and the room the results free is handed to the next due deliveries, claimed in the same
+//! transaction — so a busy server costs the database a handful of statements per batch
+//! rather than per request. A batch with events commits synchronously (their `202`s must be
+//! durable); one of results alone does not wait for the disk (see the module's doc).
 
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 
 use super::super::*;
-use super::engine;
+use super::events::QueuedEvent;
+use super::{engine, events};
 
 /// The most results in one transaction.
 const MAX_BATCH: usize = 256;
 
-/// One attempt's result, and how much follow-up work to claim.
-pub(super) struct OutcomeOp {
-    /// The result.
-    pub outcome: AttemptOutcome,
-    /// The time now and the lease for follow-up claims.
-    pub follow_up: Option<(i64, Lease)>,
-    /// Where the answer goes.
-    pub reply: oneshot::Sender<StoreResult<Vec<ClaimedDelivery>>>,
+/// One queued write.
+pub(super) enum WriteOp {
+    /// Store an event and its deliveries.
+    InsertEvent {
+        /// The event.
+        queued: QueuedEvent,
+        /// Where the answer goes.
+        reply: oneshot::Sender<StoreResult<InsertedEvent>>,
+    },
+    /// Record an attempt's result, and claim up to `follow_up.max` due deliveries.
+    Outcome {
+        /// The result.
+        outcome: AttemptOutcome,
+        /// The time now and the lease for follow-up claims.
+        follow_up: Option<(i64, Lease)>,
+        /// Where the answer goes.
+        reply: oneshot::Sender<StoreResult<Vec<ClaimedDelivery>>>,
+    },
 }
 
-/// Runs until every sender is dropped.
-pub(super) async fn run(pool: PgPool, mut queue: mpsc::Receiver<OutcomeOp>) {
+/// Runs until every sender is dropped; raises `announce` when a batch left deliveries
+/// waiting for a claim.
+pub(super) async fn run(
+    pool: PgPool,
+    mut queue: mpsc::Receiver<WriteOp>,
+    announce: std::sync::Arc<tokio::sync::Notify>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        apply(&pool, std::mem::take(&mut batch)).await;
+        if apply(&pool, std::mem::take(&mut batch)).await {
+            announce.notify_one();
+        }
     }
 }
 
-async fn apply(pool: &PgPool, ops: Vec<OutcomeOp>) {
-    let mut outcomes = Vec::with_capacity(ops.len());
-    let mut replies = Vec::with_capacity(ops.len());
+/// Applies one batch and answers every caller; returns whether deliveries were left waiting.
+async fn apply(pool: &PgPool, ops: Vec<WriteOp>) -> bool {
+    let mut events = Vec::new();
+    let mut event_replies = Vec::new();
+    let mut outcomes = Vec::new();
+    let mut outcome_replies = Vec::new();
     let mut follow_up: Option<(i64, Lease)> = None;
     for op in ops {
-        let max = op.follow_up.map_or(0, |(_, lease)| lease.max as usize);
-        if let Some((now_ms, lease)) = op.follow_up {
-            // One claim for the whole batch, under the first lease, as large as all.
-            let (_, total) = follow_up.get_or_insert((now_ms, Lease { max: 0, ..lease }));
-            total.max += lease.max;
+        match op {
+            WriteOp::InsertEvent { queued, reply } => {
+                events.push(queued);
+                event_replies.push(reply);
+            }
+            WriteOp::Outcome {
+                outcome,
+                follow_up: wanted,
+                reply,
+            } => {
+                let max = wanted.map_or(0, |(_, lease)| lease.max as usize);
+                if let Some((now_ms, lease)) = wanted {
+                    // One claim for the whole batch, under the first lease, as large as all.
+                    let (_, total) = follow_up.get_or_insert((now_ms, Lease { max: 0, ..lease }));
+                    total.max += lease.max;
+                }
+                outcomes.push(outcome);
+                outcome_replies.push((reply, max));
+            }
         }
-        outcomes.push(op.outcome);
-        replies.push((op.reply, max));
     }
     let result = async {
         let mut tx = pool.begin().await?;
-        engine::relaxed_commit(&mut tx).await?;
-        engine::apply_outcomes(&mut tx, &outcomes).await?;
+        if events.is_empty() {
+            engine::relaxed_commit(&mut tx).await?;
+        }
+        let (inserted, waiting) = if events.is_empty() {
+            (Vec::new(), false)
+        } else {
+            events::insert_batch(&mut tx, &events).await?
+        };
+        if !outcomes.is_empty() {
+            engine::apply_outcomes(&mut tx, &outcomes).await?;
+        }
         let claimed = match follow_up {
             Some((now_ms, lease)) => engine::claim_in(&mut tx, now_ms, lease).await?,
             None => Vec::new(),
         };
         tx.commit().await?;
-        Ok::<_, StoreError>(claimed)
+        Ok::<_, StoreError>((inserted, waiting, claimed))
     }
     .await;
     match result {
-        Ok(claimed) => {
+        Ok((inserted, waiting, claimed)) => {
+            for (reply, answer) in event_replies.into_iter().zip(inserted) {
+                let _ = reply.send(answer);
+            }
             let mut claimed = claimed.into_iter();
-            for (reply, max) in replies {
+            for (reply, max) in outcome_replies {
                 let _ = reply.send(Ok(claimed.by_ref().take(max).collect()));
             }
+            waiting
         }
         Err(error) => {
-            tracing::error!(%error, "recording a batch of attempt results failed");
-            for (reply, _) in replies {
+            tracing::error!(%error, "a batched write failed; nothing of it was stored");
+            for reply in event_replies {
                 let _ = reply.send(Err(error.for_another_caller()));
             }
+            for (reply, _) in outcome_replies {
+                let _ = reply.send(Err(error.for_another_caller()));
+            }
+            false
         }
     }
 }
