@@ -337,9 +337,10 @@ async fn claims_respect_each_webhooks_limit_and_serve_webhooks_round_robin(opene
         .is_empty());
     // One attempt finishing frees one slot: recording it claims the next in due order, in
     // the same step, and nothing is left for another claim.
+    let srv_0 = first.iter().find(|d| d.event_id == "srv_0").unwrap();
     let next = store
         .record_outcome(
-            outcome(&first[0], AfterAttempt::Succeeded, 1),
+            outcome(srv_0, AfterAttempt::Succeeded, 1),
             Some((at, lease(4, 1, 3, at))),
         )
         .await
@@ -357,7 +358,11 @@ async fn claims_respect_each_webhooks_limit_and_serve_webhooks_round_robin(opene
     // A finished attempt with nothing claimable after it gets nothing.
     let none = store
         .record_outcome(
-            outcome(&first[1], AfterAttempt::Succeeded, 1),
+            outcome(
+                first.iter().find(|d| d.event_id == "pay_0").unwrap(),
+                AfterAttempt::Succeeded,
+                1,
+            ),
             Some((at, lease(6, 1, 2, at))),
         )
         .await
