@@ -82,7 +82,14 @@ impl PgStore {
         let announce = Arc::new(Notify::new());
         tokio::spawn(announcer(pool.clone(), announce.clone()));
         let (batch, queue) = tokio::sync::mpsc::channel(4096);
-        tokio::spawn(writer::run(pool.clone(), queue, announce.clone()));
+        let churn = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        tokio::spawn(writer::run(
+            pool.clone(),
+            queue,
+            announce.clone(),
+            churn.clone(),
+        ));
+        tokio::spawn(vacuum_deliveries(pool.clone(), churn));
         Ok(PgStore {
             pool,
             due,
@@ -109,6 +116,34 @@ impl PgStore {
     /// Has every process told that new work is due (soon, coalesced).
     fn announce(&self) {
         self.announce.notify_one();
+    }
+}
+
+/// Dead row versions of deliveries after which this process vacuums the table.
+const VACUUM_AFTER: u64 = 10_000;
+
+/// Vacuums `deliveries` whenever this process has left [`VACUUM_AFTER`] dead row versions in
+/// it. Every claim and every result rewrites a delivery, and the dead versions stay in the
+/// indexes the claims walk (due deliveries, oldest first) until a vacuum removes them; left to
+/// autovacuum (which looks once a minute) the claims slow down as a busy minute goes on.
+/// `SKIP_LOCKED`: an instance whose vacuum would wait for another's skips it.
+async fn vacuum_deliveries(pool: PgPool, churn: Arc<std::sync::atomic::AtomicU64>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tick.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        if churn.load(std::sync::atomic::Ordering::Relaxed) < VACUUM_AFTER {
+            continue;
+        }
+        churn.store(0, std::sync::atomic::Ordering::Relaxed);
+        if let Err(error) = sqlx::query("VACUUM (ANALYZE, SKIP_LOCKED) deliveries")
+            .execute(&pool)
+            .await
+        {
+            tracing::debug!(%error, "vacuuming deliveries failed");
+        }
     }
 }
 
