@@ -55,6 +55,9 @@ pub struct PgStore {
     announce: Arc<Notify>,
     /// Queue of the group commit.
     batch: tokio::sync::mpsc::Sender<writer::WriteOp>,
+    /// Queue of the group commit of attempt results (its own writer, so that results never
+    /// wait for the disk flush of accepted events).
+    results: tokio::sync::mpsc::Sender<writer::WriteOp>,
     /// Live events to relay to every instance.
     live_out: tokio::sync::mpsc::Sender<String>,
     /// Live events every instance relayed.
@@ -81,35 +84,38 @@ impl PgStore {
         tokio::spawn(relay_live(pool.clone(), relayed));
         let announce = Arc::new(Notify::new());
         tokio::spawn(announcer(pool.clone(), announce.clone()));
-        let (batch, queue) = tokio::sync::mpsc::channel(4096);
         let churn = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        tokio::spawn(writer::run(
-            pool.clone(),
-            queue,
-            announce.clone(),
-            churn.clone(),
-        ));
+        let writer = || {
+            let (sender, queue) = tokio::sync::mpsc::channel(4096);
+            tokio::spawn(writer::run(
+                pool.clone(),
+                queue,
+                announce.clone(),
+                churn.clone(),
+            ));
+            sender
+        };
+        let (batch, results) = (writer(), writer());
         tokio::spawn(vacuum_deliveries(pool.clone(), churn));
         Ok(PgStore {
             pool,
             due,
             announce,
             batch,
+            results,
             live_out,
             live_in,
         })
     }
 
-    /// Queues a write for the group commit and waits for its answer.
+    /// Queues a write for the group commit (of `queue`) and waits for its answer.
     async fn submit<T>(
         &self,
+        queue: &tokio::sync::mpsc::Sender<writer::WriteOp>,
         make: impl FnOnce(tokio::sync::oneshot::Sender<StoreResult<T>>) -> writer::WriteOp,
     ) -> StoreResult<T> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.batch
-            .send(make(reply))
-            .await
-            .map_err(|_| writer_gone())?;
+        queue.send(make(reply)).await.map_err(|_| writer_gone())?;
         answer.await.map_err(|_| writer_gone())?
     }
 
@@ -301,8 +307,11 @@ impl Store for PgStore {
             now_ms,
             lease,
         };
-        self.submit(|reply| writer::WriteOp::InsertEvent { queued, reply })
-            .await
+        self.submit(&self.batch, |reply| writer::WriteOp::InsertEvent {
+            queued,
+            reply,
+        })
+        .await
     }
     async fn get_event(&self, account: &Account, id: &str) -> StoreResult<EventRecord> {
         events::get(&self.pool, account, id).await
@@ -346,7 +355,7 @@ impl Store for PgStore {
         outcome: AttemptOutcome,
         follow_up: Option<(i64, Lease)>,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        self.submit(|reply| writer::WriteOp::Outcome {
+        self.submit(&self.results, |reply| writer::WriteOp::Outcome {
             outcome,
             follow_up,
             reply,
