@@ -13,6 +13,47 @@ pub fn free_slots(limit: u32, in_flight: u32) -> u32 {
     limit.saturating_sub(in_flight)
 }
 
+/// The slots a webhook offers to new deliveries claimed at once (when their event is stored):
+/// none while older due deliveries of it wait unclaimed — a new event must not overtake them —
+/// else its free slots.
+pub fn slots_at_once(limit: u32, in_flight: u32, older_waiting: bool) -> u32 {
+    if older_waiting {
+        0
+    } else {
+        free_slots(limit, in_flight)
+    }
+}
+
+/// The claims one request may still make at once: at most its lease's room, each taking a
+/// free slot of the delivery's webhook.
+#[derive(Debug, Clone, Copy)]
+pub struct AtOnce {
+    /// Claims left to this request.
+    room: u32,
+}
+
+impl AtOnce {
+    /// For a request with a lease of `lease_max` (none: it claims nothing).
+    pub fn new(lease_max: Option<u32>) -> Self {
+        AtOnce {
+            room: lease_max.unwrap_or(0),
+        }
+    }
+
+    /// Whether the next delivery, to a webhook with `slots` free (`None`: not claimable now),
+    /// is claimed at once; if so it takes the slot.
+    pub fn take(&mut self, slots: Option<&mut u32>) -> bool {
+        match slots {
+            Some(slots) if self.room > 0 && *slots > 0 => {
+                self.room -= 1;
+                *slots -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
 /// One webhook's due deliveries, oldest first, already cut to its free slots.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueQueue<T> {
@@ -64,6 +105,29 @@ mod tests {
         assert_eq!(free_slots(16, 16), 0);
         assert_eq!(free_slots(16, 40), 0);
         assert_eq!(free_slots(0, 0), 0);
+    }
+
+    #[test]
+    fn a_new_event_never_overtakes_waiting_deliveries() {
+        assert_eq!(slots_at_once(16, 3, false), 13);
+        assert_eq!(slots_at_once(16, 3, true), 0);
+        assert_eq!(slots_at_once(16, 16, false), 0);
+    }
+
+    #[test]
+    fn claims_at_once_stop_at_the_requests_room_and_the_webhooks_slots() {
+        let (mut a, mut b) = (2u32, 5u32);
+        let mut request = AtOnce::new(Some(3));
+        let taken: Vec<bool> = (0..3).map(|_| request.take(Some(&mut a))).collect();
+        assert_eq!(taken, [true, true, false], "webhook a had 2 slots");
+        assert!(request.take(Some(&mut b)));
+        assert!(
+            !request.take(Some(&mut b)),
+            "the request's room of 3 is used up"
+        );
+        assert_eq!((a, b), (0, 4));
+        assert!(!AtOnce::new(None).take(Some(&mut b)));
+        assert!(!AtOnce::new(Some(9)).take(None));
     }
 
     #[test]

@@ -172,7 +172,8 @@ pub(super) async fn insert_batch(
             let in_flight = engine::in_flight(tx, &locked, now_ms).await?;
             for seq in locked {
                 let busy = in_flight.get(&seq).copied().unwrap_or(0) as u32;
-                free.insert(seq, claim::free_slots(lease.per_webhook, busy));
+                // Only webhooks with nothing older waiting were locked (`idle`).
+                free.insert(seq, claim::slots_at_once(lease.per_webhook, busy, false));
             }
         }
     }
@@ -185,17 +186,10 @@ pub(super) async fn insert_batch(
         let Some(event_seq) = *event_seq else {
             continue;
         };
-        let mut claimed = 0;
+        let mut at_once = claim::AtOnce::new(q.lease.map(|l| l.max));
         for webhook in matched(q) {
             fan_out[index] += 1;
-            let claim = match (q.lease, free.get_mut(&webhook.seq)) {
-                (Some(lease), Some(slots)) if claimed < lease.max && *slots > 0 => {
-                    claimed += 1;
-                    *slots -= 1;
-                    Some(lease)
-                }
-                _ => None,
-            };
+            let claim = q.lease.filter(|_| at_once.take(free.get_mut(&webhook.seq)));
             waiting |= webhook.enabled && claim.is_none();
             planned.push(Planned {
                 event: index,

@@ -98,12 +98,7 @@ pub(super) async fn insert_batch(
                     let (in_flight, waiting) =
                         engine::webhook_load(tx, webhook.seq, now_ms).await?;
                     let limit = q.lease.map_or(0, |l| l.per_webhook);
-                    let slots = if waiting {
-                        0
-                    } else {
-                        claim::free_slots(limit, in_flight)
-                    };
-                    free.insert(webhook.seq, slots);
+                    free.insert(webhook.seq, claim::slots_at_once(limit, in_flight, waiting));
                 }
             }
         }
@@ -114,21 +109,13 @@ pub(super) async fn insert_batch(
         let Some(event_seq) = *event_seq else {
             continue;
         };
-        let mut claimed = 0;
+        let mut at_once = claim::AtOnce::new(q.lease.map(|l| l.max));
         for webhook in &subscribers[q.account.id.as_str()] {
             if !subscribed(webhook, q.event.event_type) {
                 continue;
             }
             fan_out[index] += 1;
-            let slots = free.get_mut(&webhook.seq);
-            let claim = match (q.lease, slots) {
-                (Some(lease), Some(slots)) if claimed < lease.max && *slots > 0 => {
-                    claimed += 1;
-                    *slots -= 1;
-                    Some(lease)
-                }
-                _ => None,
-            };
+            let claim = q.lease.filter(|_| at_once.take(free.get_mut(&webhook.seq)));
             rows.push(NewDelivery {
                 event: index,
                 id: new_id(DELIVERY_ID_PREFIX),
