@@ -17,6 +17,8 @@ use crate::shutdown::Shutdown;
 const MAX_IDLE: Duration = Duration::from_secs(1);
 /// How long after a wake-up the loop claims, gathering further wake-ups.
 const COALESCE: Duration = Duration::from_millis(1);
+/// How soon a process sharing its store looks again at due work it could not claim.
+const SHARED_RETRY: Duration = Duration::from_millis(10);
 /// Pause after a store error.
 const ERROR_BACKOFF: Duration = Duration::from_millis(500);
 
@@ -73,9 +75,12 @@ async fn claim_once(engine: &Arc<DeliveryEngine>) -> crate::store::StoreResult<D
         return Ok(MAX_IDLE);
     }
     // Everything claimable was claimed: what is due now waits for a webhook's slot (an
-    // attempt finishing wakes the loop); otherwise sleep until the next falls due.
+    // attempt finishing wakes the loop); otherwise sleep until the next falls due. With a
+    // shared store, a claim skips the webhooks another process is claiming for at that moment,
+    // so due work is looked at again soon rather than at the next wake-up.
     let sleep = match engine.store.next_due_at().await? {
         Some(due) if due > now => Duration::from_millis((due - now) as u64).min(MAX_IDLE),
+        Some(_) if engine.store.work_signal().is_some() => SHARED_RETRY,
         _ => MAX_IDLE,
     };
     Ok(sleep)
