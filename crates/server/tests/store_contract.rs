@@ -161,6 +161,22 @@ fn outcome(delivery: &ClaimedDelivery, next: AfterAttempt, token: u64) -> Attemp
     }
 }
 
+/// Enables or disables a webhook as its owner would, at `at`.
+async fn set_enabled(store: &dyn Store, account: &Account, id: &str, enabled: bool, at: i64) {
+    store
+        .update_webhook(
+            account,
+            id,
+            WebhookChange {
+                enabled: Some(enabled),
+                ..Default::default()
+            },
+            at,
+        )
+        .await
+        .unwrap();
+}
+
 fn give_up() -> AfterAttempt {
     AfterAttempt::GiveUp {
         attempts_in_round: 5,
@@ -526,18 +542,7 @@ async fn the_final_failure_disables_pauses_and_queues_exactly_one_email_then_ena
     assert_eq!(resumed.len(), 2);
     assert!(resumed.iter().all(|d| d.round_base == d.attempt_count));
     // Disabling by the owner pauses what is pending, with no email.
-    store
-        .update_webhook(
-            &account,
-            &hooks[0],
-            WebhookChange {
-                enabled: Some(false),
-                ..Default::default()
-            },
-            NOW + 50,
-        )
-        .await
-        .unwrap();
+    set_enabled(store, &account, &hooks[0], false, NOW + 50).await;
     let again = store.claim_emails(NOW + LEASE_MS * 10, lease(10, 10, 0, NOW + LEASE_MS * 10));
     assert!(again.await.unwrap().iter().all(|e| e.id == emails[0].id));
 }
@@ -551,18 +556,7 @@ async fn a_retry_whose_webhook_was_disabled_meanwhile_waits_paused(opened: Opene
         .await
         .unwrap()
         .remove(0);
-    store
-        .update_webhook(
-            &account,
-            &hooks[0],
-            WebhookChange {
-                enabled: Some(false),
-                ..Default::default()
-            },
-            NOW + 1,
-        )
-        .await
-        .unwrap();
+    set_enabled(store, &account, &hooks[0], false, NOW + 1).await;
     store
         .record_outcome(
             outcome(&delivery, AfterAttempt::RetryAt(NOW + 60_000), 1),
@@ -607,18 +601,7 @@ async fn manual_retry_requeues_only_a_failed_delivery_of_an_enabled_webhook(open
         matches!(disabled, Err(StoreError::InvalidState(m)) if m.contains("enable")),
         "the webhook was disabled by the final failure"
     );
-    store
-        .update_webhook(
-            &account,
-            &hooks[0],
-            WebhookChange {
-                enabled: Some(true),
-                ..Default::default()
-            },
-            NOW + 8,
-        )
-        .await
-        .unwrap();
+    set_enabled(store, &account, &hooks[0], true, NOW + 8).await;
     let retried = store
         .retry_delivery(&account, &claimed[0].id, NOW + 9)
         .await

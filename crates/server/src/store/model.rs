@@ -61,6 +61,31 @@ pub struct InsertedEvent {
     pub claimed: Vec<ClaimedDelivery>,
 }
 
+impl InsertedEvent {
+    /// The answers to a batch of events: for each, its stored key (`None`: its id was taken,
+    /// a conflict), how many deliveries it fanned out to, and those claimed at once.
+    pub fn answers(
+        stored: &[Option<i64>],
+        fan_out: Vec<u32>,
+        claimed: Vec<Vec<ClaimedDelivery>>,
+    ) -> Vec<super::StoreResult<InsertedEvent>> {
+        stored
+            .iter()
+            .zip(fan_out)
+            .zip(claimed)
+            .map(|((seq, deliveries), claimed)| match seq {
+                Some(_) => Ok(InsertedEvent {
+                    deliveries,
+                    claimed,
+                }),
+                None => Err(super::StoreError::Conflict(
+                    "an event with this id exists already",
+                )),
+            })
+            .collect()
+    }
+}
+
 /// A claim request: who claims, until when, and at most how many.
 #[derive(Debug, Clone, Copy)]
 pub struct Lease {

@@ -176,18 +176,7 @@ pub(super) async fn insert_batch(
             account_email: q.account.email.clone(),
         });
     }
-    Ok(event_seqs
-        .iter()
-        .zip(fan_out)
-        .zip(claimed)
-        .map(|((seq, deliveries), claimed)| match seq {
-            Some(_) => Ok(InsertedEvent {
-                deliveries,
-                claimed,
-            }),
-            None => Err(StoreError::Conflict("an event with this id exists already")),
-        })
-        .collect())
+    Ok(InsertedEvent::answers(&event_seqs, fan_out, claimed))
 }
 
 fn subscribed(webhook: &Subscriber, event_type: &str) -> bool {
