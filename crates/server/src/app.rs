@@ -13,7 +13,7 @@ use cdhooks_core::timestamp::Timestamp;
 
 use crate::clock::SharedClock;
 use crate::delivery::DeliveryEngine;
-use crate::domain::event::{EmitEventRequest, NewEvent};
+use crate::domain::event::{EmitEventRequest, NewEvent, TestEventRequest};
 use crate::domain::target::TargetPolicy;
 use crate::domain::webhook::{
     CreateWebhookRequest, NewWebhook, RotateSecretRequest, UpdateWebhookRequest, WebhookChange,
@@ -49,6 +49,19 @@ pub struct EmittedEvent {
     pub envelope: Bytes,
     /// How many webhooks it fans out to.
     pub deliveries: u32,
+}
+
+/// A delivery's HTTP request as the API shows it.
+#[derive(Debug)]
+pub struct SentRequest {
+    /// Where it goes.
+    pub url: String,
+    /// The attempt it stands for; `None` before the first.
+    pub attempt: Option<u32>,
+    /// Header names (lowercase) and values, in sending order.
+    pub headers: Vec<(String, String)>,
+    /// The envelope, byte for byte.
+    pub body: Vec<u8>,
 }
 
 /// The use cases, over one store and one delivery engine.
@@ -173,14 +186,77 @@ impl App {
         request: EmitEventRequest,
     ) -> AppResult<EmittedEvent> {
         let now = self.clock.now_ms();
-        let created_at = Timestamp::from_unix(now.div_euclid(1000))
-            .ok_or_else(|| StoreError::Unavailable("the clock is out of range".to_owned()))?;
-        let event = NewEvent::validate(request, created_at)?;
+        let event = NewEvent::validate(request, Self::envelope_time(now)?)?;
         let envelope = event.body.clone();
         let deliveries = self.engine.accept(account, event, now).await?;
         Ok(EmittedEvent {
             envelope,
             deliveries,
+        })
+    }
+
+    /// Sends a test event (of a chosen or the first subscribed type, with the catalog's
+    /// example data unless given) to one webhook only.
+    pub async fn send_test_event(
+        &self,
+        account: &Account,
+        webhook_id: &str,
+        request: TestEventRequest,
+    ) -> AppResult<EmittedEvent> {
+        let webhook = self.store.get_webhook(account, webhook_id).await?;
+        let emission = request.into_emission(webhook.events.iter().map(String::as_str))?;
+        let now = self.clock.now_ms();
+        let mut event = NewEvent::validate(emission, Self::envelope_time(now)?)?;
+        event.only_webhook = Some(webhook.id);
+        let envelope = event.body.clone();
+        let deliveries = self.engine.accept(account, event, now).await?;
+        Ok(EmittedEvent {
+            envelope,
+            deliveries,
+        })
+    }
+
+    /// The envelope's `created_at` for an event accepted at `now_ms`.
+    fn envelope_time(now_ms: i64) -> AppResult<Timestamp> {
+        Ok(Timestamp::from_unix(now_ms.div_euclid(1000))
+            .ok_or_else(|| StoreError::Unavailable("the clock is out of range".to_owned()))?)
+    }
+
+    /// The request a delivery's latest attempt sent (or its first will send): the webhook's
+    /// URL, the signed headers at that attempt's time, the stored body. Signed with the
+    /// webhook's current secret, so after a rotation the signatures differ from those sent.
+    pub async fn delivery_request(&self, account: &Account, id: &str) -> AppResult<SentRequest> {
+        let delivery = self.store.get_delivery(account, id).await?;
+        let webhook = self
+            .store
+            .get_webhook(account, &delivery.webhook_id)
+            .await?;
+        let event = self.store.get_event(account, &delivery.event_id).await?;
+        let sent_at_ms = delivery
+            .attempts
+            .last()
+            .map_or_else(|| self.clock.now_ms(), |a| a.started_at);
+        let headers = crate::delivery::send::message_headers(
+            &webhook.secret,
+            &event.id,
+            &event.event_type,
+            &event.body,
+            sent_at_ms.div_euclid(1000).max(0) as u64,
+        )
+        .map_err(|e| StoreError::Unavailable(format!("the stored secret cannot sign: {e}")))?;
+        Ok(SentRequest {
+            url: webhook.url,
+            attempt: delivery.attempts.last().map(|a| a.number),
+            headers: headers
+                .iter()
+                .map(|(name, value)| {
+                    (
+                        name.as_str().to_owned(),
+                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            body: event.body,
         })
     }
 

@@ -53,6 +53,8 @@ enum AccountsCommand {
 
 /// File in the data dir keeping the `dev` account's key, so later starts can print it again.
 const DEV_KEY_FILE: &str = "local-api-key";
+/// File in the data dir keeping the `dev` account's inbox token.
+const DEV_INBOX_FILE: &str = "local-inbox";
 
 /// glibc gives each thread that allocates its own malloc arena; with tokio's workers and
 /// SQLite's connection threads that multiplies resident memory (measured by `make bench`:
@@ -175,7 +177,8 @@ async fn serve(config: ServeConfig, dev_key: Option<String>) -> Result<(), Strin
         .map_err(|e| e.to_string())?;
     let base = format!("http://{}", server.addr);
     if let Some(key) = dev_key {
-        print_dev_banner(&base, &key, &config);
+        let inbox = dev_inbox(&server, &key, &config.data_dir).await?;
+        print_dev_banner(&base, &key, &inbox, &config);
     }
     wait_for_signal().await;
     eprintln!("stopping: finishing in-flight deliveries");
@@ -183,17 +186,45 @@ async fn serve(config: ServeConfig, dev_key: Option<String>) -> Result<(), Strin
     Ok(())
 }
 
-fn print_dev_banner(base: &str, key: &str, config: &ServeConfig) {
+/// The `dev` account's inbox (created on first start, then kept), so the docs' flow has a
+/// receiver without a second program.
+async fn dev_inbox(server: &crate::Server, key: &str, data_dir: &Path) -> Result<String, String> {
+    let file = data_dir.join(DEV_INBOX_FILE);
+    if let Ok(token) = std::fs::read_to_string(&file) {
+        return Ok(token.trim().to_owned());
+    }
+    let account = server
+        .store
+        .account_by_key_hash(&crate::domain::api_key::hash(key))
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("the key in {DEV_KEY_FILE} belongs to no account"))?;
+    let now_ms = crate::clock::Clock::now_ms(&crate::clock::SystemClock);
+    let token = server
+        .store
+        .create_inbox(&account, now_ms)
+        .await
+        .map_err(|e| e.to_string())?;
+    std::fs::write(&file, format!("{token}\n")).map_err(|e| format!("{}: {e}", file.display()))?;
+    Ok(token)
+}
+
+fn print_dev_banner(base: &str, key: &str, inbox: &str, config: &ServeConfig) {
     let outbox = config.outbox_dir();
+    let inbox_url = format!("{base}/inbox/{inbox}");
     println!(
-        "\ncdhooks is running at {base}  (data: {data}, emails: {mail})\n\
-         Browser tool and dashboard: {base}/\n\
-         Local API key: {key}\n\n\
-         Try the docs' flow (the receiver can be any local URL, e.g. an inbox from the dashboard):\n\n\
+        "\ncdhooks is running at {base}  (data: {data}, emails: {mail})\n\n\
+         Open the browser tool, already signed in (the key stays in the page, never in a request URL):\n  \
+         {base}/#key={key}\n\n\
+         Local API key (also in {data}/{DEV_KEY_FILE}): {key}\n\
+         An inbox that records every request it receives: {inbox_url}\n\n\
+         Try the docs' flow in another terminal, with that inbox as the receiver:\n\n\
          curl -s {base}/v1/webhooks -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n  \
-         -d '{{\"url\":\"http://127.0.0.1:9000/webhooks/cdhosting\",\"events\":[\"server.started\",\"server.stopped\",\"server.error\"],\"secret\":\"your_webhook_secret\"}}'\n\n\
+         -d '{{\"url\":\"{inbox_url}\",\"events\":[\"server.started\",\"server.stopped\",\"server.error\"],\"secret\":\"your_webhook_secret\"}}'\n\n\
          curl -s {base}/v1/events -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n  \
-         -d '{{\"type\":\"server.started\",\"data\":{{\"server_id\":\"srv_abc123\",\"name\":\"production-web-01\",\"status\":\"running\",\"ip\":\"192.168.1.100\"}}}}'\n",
+         -d '{{\"type\":\"server.started\",\"data\":{{\"server_id\":\"srv_abc123\",\"name\":\"production-web-01\",\"status\":\"running\",\"ip\":\"192.168.1.100\"}}}}'\n\n\
+         then see the delivery arrive, verified with that secret:\n  \
+         {base}/#inbox={inbox}&secret=your_webhook_secret&key={key}\n",
         data = config.data_dir.display(),
         mail = config.smtp_url.clone().unwrap_or_else(|| outbox.display().to_string()),
     );

@@ -64,12 +64,14 @@ pub struct ServeConfig {
     /// (507) instead of filling the disk. Unlimited by default.
     #[arg(long, env = "CDHOOKS_MAX_DATABASE_MB")]
     pub max_database_mb: Option<u64>,
-    /// The browser tool served at `/`.
-    #[arg(long, env = "CDHOOKS_WWW_DIR", default_value = "www")]
-    pub www_dir: PathBuf,
-    /// The npm package whose browser build the tool loads, served at `/pkg/`.
-    #[arg(long, env = "CDHOOKS_PKG_DIR", default_value = "pkg")]
-    pub pkg_dir: PathBuf,
+    /// Serve the browser tool (`/`) from this directory instead of the copy built into the
+    /// binary (for working on the tool).
+    #[arg(long, env = "CDHOOKS_WWW_DIR")]
+    pub www_dir: Option<PathBuf>,
+    /// Serve the npm package's browser build (`/pkg/`) from this package directory instead
+    /// of the copy built into the binary.
+    #[arg(long, env = "CDHOOKS_PKG_DIR")]
+    pub pkg_dir: Option<PathBuf>,
 }
 
 impl ServeConfig {
@@ -90,8 +92,8 @@ impl ServeConfig {
             workers: 64,
             per_webhook_concurrency: 16,
             max_database_mb: None,
-            www_dir: PathBuf::from("www"),
-            pkg_dir: PathBuf::from("pkg"),
+            www_dir: None,
+            pkg_dir: None,
         }
     }
 

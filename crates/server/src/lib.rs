@@ -110,12 +110,22 @@ pub async fn start_with_clock(
         config.target_policy(),
         clock.clone(),
     ));
+    let assets = http::assets::Assets {
+        www_dir: config.www_dir.clone(),
+        pkg_dir: config.pkg_dir.clone(),
+    };
+    let missing = assets.missing().await;
+    if !missing.is_empty() {
+        tracing::warn!(
+            missing = missing.join(", "),
+            "the browser tool is incomplete (build the npm package with `make pkg`, then the server)"
+        );
+    }
     let state = Arc::new(http::AppState {
         app,
         live,
         shutdown: shutdown.clone(),
-        www_dir: config.www_dir.clone(),
-        pkg_dir: config.pkg_dir.clone(),
+        assets,
         accounts: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind(config.bind).await?;

@@ -12,6 +12,7 @@ use reqwest::StatusCode;
 use super::resolver::ForbiddenTarget;
 use crate::domain::retry::parse_retry_after;
 use crate::domain::target::TargetPolicy;
+use crate::domain::webhook::WebhookSecret;
 use crate::store::ClaimedDelivery;
 
 /// The most response bytes read.
@@ -46,17 +47,35 @@ pub fn signed_headers(
     delivery: &ClaimedDelivery,
     timestamp: u64,
 ) -> Result<HeaderMap, cdhooks_core::standard::StandardError> {
-    let secret = delivery.secret.expose();
+    message_headers(
+        &delivery.secret,
+        &delivery.event_id,
+        &delivery.event_type,
+        &delivery.body,
+        timestamp,
+    )
+}
+
+/// The headers every attempt of the event `event_id` carries when signed with `secret` at
+/// `timestamp`; also what the API shows as a delivery's request.
+pub fn message_headers(
+    secret: &WebhookSecret,
+    event_id: &str,
+    event_type: &str,
+    body: &[u8],
+    timestamp: u64,
+) -> Result<HeaderMap, cdhooks_core::standard::StandardError> {
+    let secret = secret.expose();
     let standard = StandardVerifier::new(secret)?;
     let mut headers = HeaderMap::with_capacity(8);
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
-    let legacy = LegacyVerifier::new(secret.as_bytes()).sign_hex(&delivery.body);
+    let legacy = LegacyVerifier::new(secret.as_bytes()).sign_hex(body);
     insert(&mut headers, "x-webhook-signature", legacy.as_str());
-    insert(&mut headers, "x-webhook-event", &delivery.event_type);
-    insert(&mut headers, "webhook-id", &delivery.event_id);
+    insert(&mut headers, "x-webhook-event", event_type);
+    insert(&mut headers, "webhook-id", event_id);
     insert(&mut headers, "webhook-timestamp", &timestamp.to_string());
-    let signature = standard.sign_header(&delivery.event_id, timestamp, &delivery.body);
+    let signature = standard.sign_header(event_id, timestamp, body);
     insert(&mut headers, "webhook-signature", signature.as_str());
     Ok(headers)
 }
@@ -204,7 +223,6 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::domain::webhook::WebhookSecret;
 
     fn delivery(secret: &str) -> ClaimedDelivery {
         ClaimedDelivery {

@@ -4,9 +4,9 @@
 //! sent (and signed) unchanged on every attempt.
 
 use bytes::Bytes;
-use cdhooks_core::catalog;
 use cdhooks_core::event::{self as core_event, Event};
 use cdhooks_core::timestamp::Timestamp;
+use cdhooks_core::{catalog, pattern};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -37,6 +37,9 @@ pub struct NewEvent {
     /// The envelope bytes every attempt sends (shared, not copied, by the answer to the
     /// request and the deliveries claimed with it).
     pub body: Bytes,
+    /// A test event for one webhook (its id): delivered to it alone, whatever it subscribes
+    /// to. `None`: every subscribed webhook of the account.
+    pub only_webhook: Option<String>,
 }
 
 impl NewEvent {
@@ -84,6 +87,62 @@ impl NewEvent {
             event_type,
             created_at: now,
             body: Bytes::from(body),
+            only_webhook: None,
+        })
+    }
+
+    /// Whether the webhook `webhook_id`, subscribed to `patterns`, gets a delivery of this
+    /// event: the one the test event names, or else every webhook subscribed to the type.
+    pub fn reaches<'p>(
+        &self,
+        webhook_id: &str,
+        patterns: impl IntoIterator<Item = &'p str>,
+    ) -> bool {
+        match &self.only_webhook {
+            Some(only) => only == webhook_id,
+            None => pattern::any_matches(patterns, self.event_type),
+        }
+    }
+}
+
+/// The body of `POST /v1/webhooks/{id}/test`: both fields optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestEventRequest {
+    /// The event type; by default the first catalogued type the webhook subscribes to.
+    #[serde(rename = "type")]
+    pub event_type: Option<String>,
+    /// The payload; by default the type's example from the catalog.
+    pub data: Option<Box<RawValue>>,
+}
+
+impl TestEventRequest {
+    /// The emission it stands for, sent to the webhook subscribed to `patterns` only.
+    pub fn into_emission<'p>(
+        self,
+        patterns: impl IntoIterator<Item = &'p str> + Clone,
+    ) -> Result<EmitEventRequest, ValidationError> {
+        let event_type = match self.event_type {
+            Some(name) => name,
+            None => catalog::CATALOG
+                .iter()
+                .find(|t| pattern::any_matches(patterns.clone(), t.name))
+                .unwrap_or(&catalog::CATALOG[0])
+                .name
+                .to_owned(),
+        };
+        let data = match self.data {
+            Some(data) => data,
+            None => {
+                let example = catalog::lookup(&event_type).map_or("{}", |t| t.example_data);
+                RawValue::from_string(example.to_owned())
+                    .map_err(|e| ValidationError::new("invalid_data", e.to_string()))?
+            }
+        };
+        Ok(EmitEventRequest {
+            event_type,
+            data,
+            id: None,
         })
     }
 }

@@ -30,6 +30,21 @@ pub struct TargetPolicy {
 }
 
 impl TargetPolicy {
+    /// Why a URL's address is refused, saying what this server does allow.
+    pub fn forbidden_message(&self) -> String {
+        const REFUSED: &str =
+            "the URL points at a private, loopback, link-local or reserved address";
+        if self.allowed.is_empty() {
+            return format!("{REFUSED}; webhooks must target a public address");
+        }
+        let ranges: Vec<String> = self.allowed.iter().map(ToString::to_string).collect();
+        format!(
+            "{REFUSED}; this server delivers to public addresses and to {} (the server's \
+             `--allow-target` ranges; its operator can add more)",
+            ranges.join(", ")
+        )
+    }
+
     /// Whether the server may connect to `addr`.
     pub fn permits(&self, addr: IpAddr) -> bool {
         let addr = canonical(addr);
@@ -58,6 +73,7 @@ impl WebhookUrl {
                     "the URL must use https (this server does not accept http)",
                 ))
             }
+            _ if policy.allow_http => return Err(invalid("the URL must use http or https")),
             _ => return Err(invalid("the URL must use https")),
         }
         if !url.username().is_empty() || url.password().is_some() {
@@ -67,11 +83,7 @@ impl WebhookUrl {
             return Err(invalid("the URL must not contain a #fragment"));
         }
         let forbidden = || {
-            ValidationError::new(
-                "url_forbidden_target",
-                "the URL points at a private, loopback, link-local or reserved address; webhooks must target a public address",
-            )
-            .field("url")
+            ValidationError::new("url_forbidden_target", policy.forbidden_message()).field("url")
         };
         match url.host() {
             None => return Err(invalid("the URL has no host")),

@@ -91,7 +91,44 @@ pub fn routes(
         .and(auth::account(state.clone()))
         .and(with_state(&state))
         .and_then(retry);
-    list.or(get).unify().or(retry).unify()
+    let request = warp::path!("v1" / "deliveries" / String / "request")
+        .and(warp::get())
+        .and(auth::account(state.clone()))
+        .and(with_state(&state))
+        .and_then(request);
+    list.or(get).unify().or(retry).unify().or(request).unify()
+}
+
+/// `GET /v1/deliveries/{id}/request`.
+#[derive(Serialize)]
+struct RequestView {
+    method: &'static str,
+    url: String,
+    /// The attempt shown; `null` before the first.
+    attempt: Option<u32>,
+    headers: Vec<(String, String)>,
+    /// The body as text (the envelope is JSON, so UTF-8).
+    body: String,
+}
+
+async fn request(
+    id: String,
+    account: Account,
+    state: Arc<AppState>,
+) -> Result<warp::reply::Response, warp::Rejection> {
+    let sent = state
+        .app
+        .delivery_request(&account, &id)
+        .await
+        .map_err(|e| ApiError::from_app(e, "delivery"))?;
+    let view = RequestView {
+        method: "POST",
+        url: sent.url,
+        attempt: sent.attempt,
+        headers: sent.headers,
+        body: String::from_utf8_lossy(&sent.body).into_owned(),
+    };
+    Ok(reply(StatusCode::OK, &view))
 }
 
 async fn list(

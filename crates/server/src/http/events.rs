@@ -12,6 +12,7 @@ use warp::Filter;
 use super::error::ApiError;
 use super::json::{self, reply};
 use super::{auth, with_state, AppState};
+use crate::app::EmittedEvent;
 use crate::domain::event::EmitEventRequest;
 use crate::store::Account;
 
@@ -54,6 +55,11 @@ async fn emit(
         .emit_event(&account, request)
         .await
         .map_err(|e| ApiError::from_app(e, "event"))?;
+    Ok(accepted(emitted))
+}
+
+/// The `202` answer to an accepted event: `{"event": <envelope>, "deliveries": n}`.
+pub fn accepted(emitted: EmittedEvent) -> warp::reply::Response {
     let (envelope, deliveries) = (emitted.envelope, emitted.deliveries);
     // The envelope is already JSON: splice it in rather than parse and serialise it again.
     let mut body = Vec::with_capacity(envelope.len() + 32);
@@ -66,7 +72,7 @@ async fn emit(
         "content-type",
         warp::http::HeaderValue::from_static("application/json"),
     );
-    Ok(response)
+    response
 }
 
 async fn get(

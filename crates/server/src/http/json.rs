@@ -16,6 +16,51 @@ pub fn body() -> impl Filter<Extract = (Bytes,), Error = warp::Rejection> + Clon
     warp::body::content_length_limit(MAX_BODY_BYTES).and(warp::body::bytes())
 }
 
+/// The raw body of a route where it is optional: none at all (no `Content-Length`, as
+/// `curl -X POST` sends) is an empty body; at most [`MAX_BODY_BYTES`] either way.
+pub fn optional_body() -> impl Filter<Extract = (Bytes,), Error = warp::Rejection> + Clone {
+    warp::body::stream().and_then(collect_limited)
+}
+
+async fn collect_limited<S, B>(stream: S) -> Result<Bytes, warp::Rejection>
+where
+    S: futures_util::Stream<Item = Result<B, warp::Error>>,
+    B: bytes::Buf,
+{
+    use futures_util::TryStreamExt;
+    let mut body = bytes::BytesMut::new();
+    let mut stream = std::pin::pin!(stream);
+    while let Some(mut chunk) = stream.try_next().await.map_err(|e| {
+        warp::reject::custom(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("the request body could not be read: {e}"),
+        ))
+    })? {
+        if body.len() + chunk.remaining() > MAX_BODY_BYTES as usize {
+            return Err(warp::reject::custom(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request body is larger than 256 KiB",
+            )));
+        }
+        while chunk.has_remaining() {
+            let n = chunk.chunk().len();
+            body.extend_from_slice(chunk.chunk());
+            chunk.advance(n);
+        }
+    }
+    Ok(body.freeze())
+}
+
+/// Parses an optional JSON body: empty (or only whitespace) is `T::default()`.
+pub fn parse_or_default<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    parse(body)
+}
+
 /// Parses a JSON body into `T`, telling syntax errors from shape errors.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| {

@@ -3,7 +3,7 @@
 //! Every `/v1` route except `GET /v1/event-types` needs `Authorization: Bearer <api key>`,
 //! and an account sees only its own objects (another account's id is a 404).
 
-mod assets;
+pub mod assets;
 mod auth;
 mod deliveries;
 pub mod error;
@@ -30,10 +30,8 @@ pub struct AppState {
     pub live: crate::live::LiveHub,
     /// Ends live streams when the server stops.
     pub shutdown: crate::shutdown::Shutdown,
-    /// The browser tool's files.
-    pub www_dir: std::path::PathBuf,
-    /// The npm package (its browser build is served at `/pkg/`).
-    pub pkg_dir: std::path::PathBuf,
+    /// The browser tool's files and the package's browser build.
+    pub assets: assets::Assets,
     /// Recently authenticated accounts.
     pub accounts: auth::AccountCache,
 }
@@ -109,7 +107,7 @@ pub fn routes(
     state: Arc<AppState>,
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
     let health = warp::path!("healthz")
-        .and(warp::get())
+        .and(warp::get().or(warp::head()).unify())
         .and(with_state(&state))
         .then(health);
     health

@@ -10,6 +10,7 @@ use warp::Filter;
 use super::error::ApiError;
 use super::json::{self, reply};
 use super::{auth, with_state, AppState, Page};
+use crate::domain::event::TestEventRequest;
 use crate::domain::webhook::{CreateWebhookRequest, RotateSecretRequest, UpdateWebhookRequest};
 use crate::store::{Account, WebhookRecord};
 
@@ -93,9 +94,15 @@ pub fn routes(
     let rotate = warp::path!("v1" / "webhooks" / String / "rotate-secret")
         .and(auth::account(state.clone()))
         .and(warp::post())
-        .and(json::body())
+        .and(json::optional_body())
         .and(with_state(&state))
         .and_then(rotate);
+    let test = warp::path!("v1" / "webhooks" / String / "test")
+        .and(auth::account(state.clone()))
+        .and(warp::post())
+        .and(json::optional_body())
+        .and(with_state(&state))
+        .and_then(send_test);
     create
         .or(list)
         .unify()
@@ -107,6 +114,25 @@ pub fn routes(
         .unify()
         .or(rotate)
         .unify()
+        .or(test)
+        .unify()
+}
+
+/// `POST /v1/webhooks/{id}/test`: a test event to this webhook alone; answers like
+/// `POST /v1/events`.
+async fn send_test(
+    id: String,
+    account: Account,
+    body: Bytes,
+    state: Arc<AppState>,
+) -> Result<warp::reply::Response, warp::Rejection> {
+    let request: TestEventRequest = json::parse_or_default(&body)?;
+    let emitted = state
+        .app
+        .send_test_event(&account, &id, request)
+        .await
+        .map_err(|e| ApiError::from_app(e, "webhook"))?;
+    Ok(super::events::accepted(emitted))
 }
 
 async fn create(
@@ -175,11 +201,7 @@ async fn rotate(
     body: Bytes,
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, warp::Rejection> {
-    let request: RotateSecretRequest = if body.is_empty() {
-        RotateSecretRequest::default()
-    } else {
-        json::parse(&body)?
-    };
+    let request: RotateSecretRequest = json::parse_or_default(&body)?;
     let record = state
         .app
         .rotate_secret(&account, &id, request)

@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 
 use cdhooks_core::event::DELIVERY_ID_PREFIX;
-use cdhooks_core::pattern;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use super::super::*;
@@ -136,7 +135,8 @@ pub(super) async fn insert_batch(
             .unwrap_or(&no_webhooks)
             .iter()
             .filter(|w| {
-                pattern::any_matches(w.patterns.iter().map(String::as_str), q.event.event_type)
+                q.event
+                    .reaches(&w.id, w.patterns.iter().map(String::as_str))
             })
             .collect()
     };

@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 
 use cdhooks_core::event::DELIVERY_ID_PREFIX;
-use cdhooks_core::pattern;
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 
 use super::super::*;
@@ -93,7 +92,8 @@ pub(super) async fn insert_batch(
             for webhook in &subscribers[q.account.id.as_str()] {
                 if webhook.enabled
                     && !free.contains_key(&webhook.seq)
-                    && subscribed(webhook, q.event.event_type)
+                    && q.event
+                        .reaches(&webhook.id, webhook.patterns.iter().map(String::as_str))
                 {
                     let (in_flight, waiting) =
                         engine::webhook_load(tx, webhook.seq, now_ms).await?;
@@ -111,7 +111,10 @@ pub(super) async fn insert_batch(
         };
         let mut at_once = claim::AtOnce::new(q.lease.map(|l| l.max));
         for webhook in &subscribers[q.account.id.as_str()] {
-            if !subscribed(webhook, q.event.event_type) {
+            if !q
+                .event
+                .reaches(&webhook.id, webhook.patterns.iter().map(String::as_str))
+            {
                 continue;
             }
             fan_out[index] += 1;
@@ -177,10 +180,6 @@ pub(super) async fn insert_batch(
         });
     }
     Ok(InsertedEvent::answers(&event_seqs, fan_out, claimed))
-}
-
-fn subscribed(webhook: &Subscriber, event_type: &str) -> bool {
-    pattern::any_matches(webhook.patterns.iter().map(String::as_str), event_type)
 }
 
 async fn webhooks_of(
