@@ -19,6 +19,7 @@ run: pkg
 test: lint test-rust core-nostd test-js
 
 lint:
+	@echo '== make test: formatting and clippy'
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
@@ -26,6 +27,7 @@ lint:
 # then the server suites again on PostgreSQL (the several-instances tests need it anyway).
 PG_SUITES := --test api --test delivery --test fairness --test outbox
 test-rust:
+	@echo '== make test: Rust tests (a throwaway PostgreSQL cluster; several minutes on 2 cores)'
 	scripts/with-postgres bash -c '$(CARGO) test --workspace && \
 	  CDHOOKS_TEST_BACKEND=postgres $(CARGO) test -p cdhooks-server $(PG_SUITES)'
 
@@ -56,7 +58,12 @@ WASM_OUT := target/$(WASM_TARGET)/wasm/cdhooks_wasm.wasm
 WASM_OPT := node_modules/.bin/wasm-opt
 # The features rustc enables by default for wasm32-unknown-unknown (all in Node 18+).
 WASM_FEATURES := --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue --enable-simd
-pkg: wasm-target wasm-bindgen-cli node-deps
+# Rebuilt only when its inputs change, so a warm `make run` starts in seconds.
+PKG_STAMP := pkg/gen/.built
+PKG_INPUTS := $(shell find crates/core crates/wasm -name '*.rs' -not -path '*/fuzz/*' -o -name Cargo.toml -not -path '*/fuzz/*') \
+  Cargo.lock Makefile pkg/build.mjs pkg/src/api.mjs
+pkg: $(PKG_STAMP)
+$(PKG_STAMP): $(PKG_INPUTS) | wasm-target wasm-bindgen-cli node-deps
 	$(CARGO) build -p cdhooks-wasm --target $(WASM_TARGET) --profile wasm
 	rm -rf pkg/gen && mkdir -p pkg/gen
 	wasm-bindgen $(WASM_OUT) --out-dir pkg/gen/node --target nodejs --no-typescript --weak-refs
@@ -66,6 +73,7 @@ pkg: wasm-target wasm-bindgen-cli node-deps
 	done
 	echo '{"type":"commonjs"}' > pkg/gen/node/package.json
 	node pkg/build.mjs
+	@touch $@
 
 ## The server binary the JS end-to-end tests run.
 server-bin:
@@ -73,6 +81,7 @@ server-bin:
 
 ## JS: the package's tests, its type declarations, every runtime, and the server end to end.
 test-js: pkg server-bin
+	@echo '== make test: JS tests (package, Bun, Deno, workerd, Chromium, end to end)'
 	node_modules/.bin/tsc -p pkg/test/tsconfig.json
 	node --test --test-reporter=spec pkg/test/ tests/runtimes/ tests/e2e/
 

@@ -23,8 +23,9 @@ export function freePort() {
 /**
  * Starts `cdhooks-server serve` with loopback targets and http allowed, plus `extraArgs`;
  * resolves once /healthz answers. `stop()` sends SIGTERM, waits, and removes the data dir.
+ * `cwd` runs it from another directory (the binary must not depend on where it starts).
  */
-export async function startServer(extraArgs = []) {
+export async function startServer(extraArgs = [], { cwd } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'cdhooks-e2e-'));
   const created = execFileSync(SERVER_BIN, ['accounts', 'create', '--email', 'owner@example.com', '--data-dir', dir]);
   const key = created.toString().trim().split('\n').pop();
@@ -33,7 +34,7 @@ export async function startServer(extraArgs = []) {
   const child = spawn(
     SERVER_BIN,
     ['serve', '--bind', `127.0.0.1:${port}`, '--data-dir', dir, '--allow-target', '127.0.0.0/8', '--allow-http', ...extraArgs],
-    { stdio: 'ignore' },
+    { stdio: 'ignore', cwd },
   );
   const exited = new Promise((resolve) => child.on('exit', resolve));
   const stop = async () => {

@@ -50,19 +50,21 @@ export function verifyDelivery({ body, headers, secret, ignoreAge }) {
     try {
       const wh = new Webhook(secret, { toleranceSeconds: ignoreAge ? 1e11 : 300 });
       const event = wh.verify(body, headers);
-      results.push({ scheme: 'Standard Webhooks v1', ok: true, message: `Verified: ${event.type ?? 'event'} ${event.id ?? ''}`.trim() });
+      results.push({ scheme: 'Standard Webhooks v1', ok: true, message: verifiedMessage(event) });
     } catch (e) {
       if (!(e instanceof WebhookVerificationError)) throw e;
       results.push({ scheme: 'Standard Webhooks v1', ok: false, code: e.code, message: EXPLANATIONS[e.code] ?? e.message });
     }
   }
   if ('x-webhook-signature' in headers) {
-    const ok = verifyWebhook(body, headers['x-webhook-signature'], secret);
+    const signature = headers['x-webhook-signature'];
+    const ok = verifyWebhook(body, signature, secret);
+    const shape = /^[0-9a-f]{64}$/.test(signature) ? '' : ' The header must be exactly 64 lowercase hex digits, and it is not.';
     results.push({
       scheme: "X-Webhook-Signature (the docs' hex HMAC)",
       ok,
       code: ok ? undefined : 'signature_mismatch',
-      message: ok ? 'Verified' : EXPLANATIONS.signature_mismatch + ' It must be exactly 64 lowercase hex digits.',
+      message: ok ? 'Verified' : EXPLANATIONS.signature_mismatch + shape,
     });
   }
   if (results.length === 0) {
@@ -71,7 +73,17 @@ export function verifyDelivery({ body, headers, secret, ignoreAge }) {
   return results;
 }
 
-/** The headers a sender would send for `body` now. */
+/** What a verified body is: an event with its type and id, or some other JSON value. */
+function verifiedMessage(event) {
+  if (event !== null && typeof event === 'object' && !Array.isArray(event) && typeof event.type === 'string') {
+    return `Verified: ${event.type} ${event.id ?? ''}`.trim();
+  }
+  return `Verified — the signature is right, but the body (${JSON.stringify(event).slice(0, 40)}) is not an event object with a type`;
+}
+
+export { WebhookVerificationError };
+
+/** The headers a sender would send for `body` now; throws WebhookVerificationError for a secret that cannot sign. */
 export function signDelivery({ body, secret }) {
   const id = `msg_${Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('')}`;
   const timestamp = Math.floor(Date.now() / 1000);

@@ -7,7 +7,11 @@ import { test } from 'node:test';
 import { Webhook as Reference } from 'standardwebhooks';
 import { verifyWebhook, Webhook } from 'cdhooks';
 import { docsVerify } from '../../pkg/test/helpers.mjs';
-import { startServer } from '../support.mjs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, SERVER_BIN, startServer } from '../support.mjs';
 
 const SECRET = 'your_webhook_secret';
 const DOCS_EVENTS = ['server.started', 'server.stopped', 'server.error'];
@@ -72,5 +76,45 @@ test("the docs' flow: register, emit all nine types, verify what arrives", async
   } finally {
     rx.server.close();
     await stop();
+  }
+});
+
+test("`dev` (what `make run` starts) prints a signed-in link and an inbox that completes the docs' flow", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cdhooks-dev-'));
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  // From another directory: nothing may depend on the repository being the working directory.
+  const child = spawn(SERVER_BIN, ['dev', '--data-dir', join(dir, 'data'), '--bind', `127.0.0.1:${port}`], { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  let banner = '';
+  child.stdout.on('data', (chunk) => (banner += chunk));
+  try {
+    await until('the banner', () => banner.includes('see the delivery arrive'));
+    const key = /#key=(cdh_[\w-]+)/.exec(banner)?.[1];
+    assert.ok(key, banner);
+    const inboxUrl = /An inbox that records every request it receives: (\S+)/.exec(banner)?.[1];
+    assert.match(inboxUrl, new RegExp(`^${base}/inbox/inb_[0-9a-f]{32}$`));
+    const token = inboxUrl.split('/').pop();
+    assert.ok(banner.includes(`${base}/#inbox=${token}&secret=${SECRET}&key=${key}`));
+    const call = (path, body) =>
+      fetch(base + path, { method: body ? 'POST' : 'GET', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
+    // The banner's curl commands: the docs' bodies with the inbox as the URL.
+    assert.equal((await call('/v1/webhooks', { url: inboxUrl, events: DOCS_EVENTS, secret: SECRET })).status, 201);
+    const data = { server_id: 'srv_abc123', name: 'production-web-01', status: 'running', ip: '192.168.1.100' };
+    assert.equal((await call('/v1/events', { type: 'server.started', data })).status, 202);
+    let captured = [];
+    await until('the inbox capture', () => {
+      call(`/v1/inboxes/${token}/requests`).then((r) => r.json()).then((j) => (captured = j.data));
+      return captured.length > 0;
+    });
+    const [request] = captured;
+    const headers = Object.fromEntries(request.headers.map(([k, v]) => [k.toLowerCase(), v]));
+    assert.equal(verifyWebhook(Buffer.from(request.body_base64, 'base64'), headers['x-webhook-signature'], SECRET), true);
+    // The page the link opens is served from the binary.
+    assert.match(await (await fetch(`${base}/`)).text(), /<title>cdhooks/);
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
   }
 });

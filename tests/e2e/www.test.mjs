@@ -1,41 +1,59 @@
-// The browser tool in real Chromium against the real server: verify a valid and a tampered
-// delivery; create an inbox and a webhook to it, emit, watch it arrive verified; see a webhook
-// disabled after failures and re-enable it. Screenshots go to tests/artifacts/ (not committed).
+// The browser tool in real Chromium against the real server binary (started from another
+// directory, so the tool must come from the binary itself): each view has a URL, a `#key=`
+// link connects, verify and sign explain every failure, the inbox goes from nothing to a
+// verified delivery in two clicks, test events, a delivery's request and response, a
+// disabled webhook re-enabled, the layout at 1280 px. Any uncaught page error or console
+// error fails the test. Screenshots go to tests/artifacts/ (not committed).
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, afterEach, before, beforeEach, test } from 'node:test';
 import { signWebhook, Webhook } from 'cdhooks';
 import { freePort, root, startServer } from '../support.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(root, 'tests', 'artifacts');
 const available = existsSync(CHROMIUM);
+const SECRET = 'your_webhook_secret';
 
-let server, base, key, browser, page;
+let server, base, key, browser, context, page, elsewhere;
+let problems = [];
 
 before(async () => {
   if (!available) return;
-  server = await startServer(['--retry-base-ms', '20', '--max-attempts', '2', '--attempt-timeout-ms', '1000',
-    '--www-dir', join(root, 'www'), '--pkg-dir', join(root, 'pkg')]);
+  elsewhere = mkdtempSync(join(tmpdir(), 'cdhooks-cwd-'));
+  server = await startServer(['--retry-base-ms', '20', '--max-attempts', '2', '--attempt-timeout-ms', '1000'], { cwd: elsewhere });
   ({ base, key } = server);
   const { chromium } = await import('playwright-core');
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
-  page = await browser.newPage();
-  page.on('pageerror', (e) => assert.fail(`page error: ${e.message}`));
-  // The page must not talk to any other host.
-  page.on('request', (r) => assert.ok(r.url().startsWith(base), `request to another host: ${r.url()}`));
   mkdirSync(ARTIFACTS, { recursive: true });
-  await page.goto(`${base}/`);
-  await page.waitForSelector('html[data-ready="true"]');
 });
 
 after(async () => {
   await browser?.close();
   await server?.stop();
+  if (elsewhere) rmSync(elsewhere, { recursive: true, force: true });
+});
+
+// A fresh tab (and sessionStorage) per test, watched for errors and for other hosts.
+beforeEach(async () => {
+  if (!available) return;
+  problems = [];
+  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  page = await context.newPage();
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => m.type() === 'error' && problems.push(`console error: ${m.text()} (${m.location().url})`));
+  page.on('request', (r) => r.url().startsWith(base) || problems.push(`request to another host: ${r.url()}`));
+});
+
+afterEach(async () => {
+  await context?.close();
+  context = null;
+  assert.deepEqual(problems, [], 'the page logged errors');
 });
 
 function skipWithoutChromium(t) {
@@ -45,12 +63,31 @@ function skipWithoutChromium(t) {
   return true;
 }
 
-test('verify a valid and a tampered delivery in the page', async (t) => {
-  if (skipWithoutChromium(t)) return;
-  const body = '{"id":"evt_abc123","type":"server.started","created_at":"2025-01-15T10:30:00Z","data":{"status":"running"}}';
-  const secret = 'your_webhook_secret';
-  const ts = Math.floor(Date.now() / 1000);
-  const raw = [
+async function open(fragment = '') {
+  await page.goto(`${base}/${fragment}`);
+  await page.waitForSelector('html[data-ready="true"]');
+}
+
+async function apiCall(method, path, body) {
+  const response = await fetch(base + path, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body && JSON.stringify(body),
+  });
+  return response.json();
+}
+
+const location = () => new URL(page.url()).hash;
+const visibleView = () => page.locator('section.view:not([hidden])').getAttribute('id');
+
+/** Clicks a view's tab and waits until the view shows (hashchange is handled asynchronously). */
+async function tab(view) {
+  await page.click(`a[data-view="${view}"]`);
+  await page.waitForSelector(`#view-${view}:not([hidden])`);
+}
+
+function rawRequest(body, secret, ts = Math.floor(Date.now() / 1000)) {
+  return [
     'POST /webhooks/cdhosting HTTP/1.1',
     'Host: yourapp.com',
     'Content-Type: application/json',
@@ -61,63 +98,198 @@ test('verify a valid and a tampered delivery in the page', async (t) => {
     '',
     body,
   ].join('\r\n');
-  await page.click('button[data-view="verify"]');
+}
+
+async function verify(raw, secret) {
   await page.fill('#verify-input', raw);
   await page.fill('#verify-secret', secret);
   await page.click('#verify-form button[type="submit"]');
-  const results = page.locator('#verify-result .result');
-  await assert.doesNotReject(results.first().waitFor());
-  assert.deepEqual(await results.evaluateAll((els) => els.map((e) => e.dataset.ok)), ['true', 'true']);
+  await page.locator('#verify-result .result').first().waitFor();
+  return page.locator('#verify-result .result').evaluateAll((els) => els.map((e) => ({ ok: e.dataset.ok, code: e.dataset.code, text: e.textContent })));
+}
+
+test('the server serves the tool from any directory, with a favicon and no console error', async (t) => {
+  if (skipWithoutChromium(t)) return;
+  await open();
+  assert.equal(await visibleView(), 'view-verify');
+  const favicon = await fetch(`${base}/favicon.ico`);
+  assert.equal(favicon.status, 200);
+  assert.match(favicon.headers.get('content-type'), /^image\//);
+  const wasm = await fetch(`${base}/pkg/gen/web/cdhooks_wasm_bg.wasm`);
+  assert.equal(wasm.headers.get('content-type'), 'application/wasm');
+  const unknown = await fetch(`${base}/v1/no-such-route`);
+  assert.equal(unknown.status, 404);
+  assert.equal((await unknown.json()).error.code, 'not_found');
+});
+
+test('verify a valid and a tampered delivery in the page', async (t) => {
+  if (skipWithoutChromium(t)) return;
+  await open('#verify');
+  const body = '{"id":"evt_abc123","type":"server.started","created_at":"2025-01-15T10:30:00Z","data":{"status":"running"}}';
+  const raw = rawRequest(body, SECRET);
+  assert.deepEqual((await verify(raw, SECRET)).map((r) => r.ok), ['true', 'true']);
   await page.screenshot({ path: join(ARTIFACTS, 'verify-valid.png'), fullPage: true });
 
-  await page.fill('#verify-input', raw.replace('"running"', '"stopped"'));
-  await page.click('#verify-form button[type="submit"]');
-  await page.waitForSelector('#verify-result .result[data-ok="false"]');
-  const codes = await page.locator('#verify-result .result').evaluateAll((els) => els.map((e) => e.dataset.code));
-  assert.deepEqual(codes, ['signature_mismatch', 'signature_mismatch']);
-  assert.match(await page.textContent('#verify-result'), /wrong secret, or a body that changed/);
+  const tampered = await verify(raw.replace('"running"', '"stopped"'), SECRET);
+  assert.deepEqual(tampered.map((r) => r.code), ['signature_mismatch', 'signature_mismatch']);
+  assert.match(tampered[1].text, /wrong secret, or a body that changed/);
+  // The signature is well-formed hex: the page must not claim otherwise.
+  assert.doesNotMatch(tampered[1].text, /64 lowercase hex/);
+  const uppercase = raw.replace(/X-Webhook-Signature: (\w+)/, (_, sig) => `X-Webhook-Signature: ${sig.toUpperCase()}`);
+  const results = await verify(uppercase, SECRET);
+  assert.match(results[1].text, /must be exactly 64 lowercase hex digits, and it is not/);
   await page.screenshot({ path: join(ARTIFACTS, 'verify-tampered.png'), fullPage: true });
 });
 
-test('inbox: register a webhook to it, emit, watch the delivery arrive verified', async (t) => {
+test('a correctly signed body of null verifies without crashing the view', async (t) => {
   if (skipWithoutChromium(t)) return;
-  await page.click('button[data-view="dashboard"]');
-  await page.fill('#api-key', key);
-  await page.click('#key-form button[type="submit"]');
+  await open('#verify');
+  const results = await verify(rawRequest('null', SECRET), SECRET);
+  assert.deepEqual(results.map((r) => r.ok), ['true', 'true']);
+  assert.match(results[0].text, /not an event object/);
+});
+
+test('signing with a whsec_ secret that is not base64 explains it and leaves no stale headers', async (t) => {
+  if (skipWithoutChromium(t)) return;
+  await open('#verify');
+  await page.fill('#verify-input', '{"a":1}');
+  await page.fill('#verify-secret', SECRET);
+  await page.click('#sign-button');
+  await page.waitForSelector('#sign-output:not([hidden])');
+  assert.equal(await page.textContent('#sign-title'), 'Headers a sender would send with this body now');
+  assert.match(await page.textContent('#sign-result'), /X-Webhook-Signature: [0-9a-f]{64}/);
+
+  await page.fill('#verify-secret', 'whsec_!!not base64!!');
+  await page.click('#sign-button');
+  await page.waitForSelector('#verify-result .result[data-code="invalid_secret"]');
+  assert.match(await page.textContent('#verify-result'), /not valid base64/);
+  assert.equal(await page.isHidden('#sign-output'), true);
+  assert.equal(await page.textContent('#sign-result'), '');
+});
+
+test('each view has a URL, and back and forward move between them', async (t) => {
+  if (skipWithoutChromium(t)) return;
+  await open('#dashboard');
+  assert.equal(await visibleView(), 'view-dashboard');
+  await tab('inbox');
+  assert.equal(await visibleView(), 'view-inbox');
+  assert.ok(page.url().endsWith('#inbox'));
+  await tab('events');
+  assert.equal(await visibleView(), 'view-events');
+  await page.goBack();
+  await page.waitForSelector('#view-inbox:not([hidden])');
+  assert.equal(location(), '#inbox');
+  await page.goBack();
+  await page.waitForSelector('#view-dashboard:not([hidden])');
+  assert.equal(location(), '#dashboard');
+  await page.goForward();
+  await page.waitForSelector('#view-inbox:not([hidden])');
+  assert.equal(await visibleView(), 'view-inbox');
+});
+
+test('a #key= link opens the Dashboard connected and drops the key from the address', async (t) => {
+  if (skipWithoutChromium(t)) return;
+  await open(`#key=${key}`);
   await page.waitForSelector('#key-status .ok');
-  await page.click('button[data-view="inbox"]');
+  assert.equal(await visibleView(), 'view-dashboard');
+  assert.ok(page.url().endsWith('#dashboard'), page.url());
+  assert.ok(!page.url().includes(key));
+  assert.equal(await page.isVisible('#dashboard-body'), true);
+  // The key stays with the tab: a reload is still connected.
+  await page.reload();
+  await page.waitForSelector('#key-status .ok');
+});
+
+test('inbox: one action registers a webhook to it, the next sends a test event, the delivery shows verified', async (t) => {
+  if (skipWithoutChromium(t)) return;
+  await open(`#key=${key}`);
+  await page.waitForSelector('#key-status .ok');
+  await tab('inbox');
   await page.click('#inbox-create');
   const inboxUrl = await page.textContent('#inbox-url-value');
   assert.match(inboxUrl, /\/inbox\/inb_[0-9a-f]{32}$/);
   await page.click('#inbox-use');
-  assert.equal(await page.inputValue('#create-url'), inboxUrl);
-  await page.check('#event-server-started');
-  await page.fill('#create-secret', 'your_webhook_secret');
-  await page.click('#create-form button[type="submit"]');
-  await page.waitForSelector('#create-result .ok');
-  await page.selectOption('#emit-type', 'server.started');
-  assert.match(await page.inputValue('#emit-data'), /production-web-01/);
-  await page.click('#emit-form button[type="submit"]');
-  await page.waitForSelector('#emit-result .ok');
-  assert.match(await page.textContent('#emit-result'), /1 delivery/);
-  await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
-  await page.click('button[data-view="inbox"]');
-  await page.fill('#inbox-secret', 'your_webhook_secret');
+  await page.waitForSelector('#inbox-next .ok');
+  assert.match(await page.textContent('#inbox-next'), /Registered wh_\w+ for all events/);
+  assert.match(await page.inputValue('#inbox-secret'), /^whsec_/);
+  const webhooks = await apiCall('GET', '/v1/webhooks?limit=200');
+  const registered = webhooks.data.find((w) => w.url === inboxUrl);
+  assert.deepEqual(registered.events, ['*']);
+  await page.selectOption('#inbox-test-type', 'billing.payment.failed');
+  await page.click('#inbox-test');
+  await page.waitForSelector('#inbox-test-result .ok');
   await page.waitForSelector('#inbox-requests li .result[data-ok="true"]', { timeout: 10000 });
-  const verdicts = await page.locator('#inbox-requests li').first().locator('.result').evaluateAll((els) => els.map((e) => e.dataset.ok));
-  assert.deepEqual(verdicts, ['true', 'true']);
+  const first = page.locator('#inbox-requests li').first();
+  assert.deepEqual(await first.locator('.result').evaluateAll((els) => els.map((e) => e.dataset.ok)), ['true', 'true']);
+  assert.match(await first.textContent(), /billing\.payment\.failed/);
   await page.screenshot({ path: join(ARTIFACTS, 'inbox.png'), fullPage: true });
 });
 
-test('a failing webhook is shown disabled and can be re-enabled', async (t) => {
+test("the dev banner's inbox link shows captures verified without typing a secret", async (t) => {
+  if (skipWithoutChromium(t)) return;
+  const inbox = await apiCall('POST', '/v1/inboxes');
+  const webhook = await apiCall('POST', '/v1/webhooks', { url: `${base}/inbox/${inbox.token}`, events: ['server.started'], secret: SECRET });
+  await apiCall('POST', '/v1/events', { type: 'server.started', data: { server_id: 'srv_abc123' } });
+  await open(`#inbox=${inbox.token}&secret=${SECRET}&key=${key}`);
+  assert.equal(await visibleView(), 'view-inbox');
+  assert.ok(page.url().endsWith('#inbox'));
+  await page.waitForSelector('#inbox-requests li .result[data-ok="true"]', { timeout: 10000 });
+  assert.equal(await page.inputValue('#inbox-secret'), SECRET);
+  assert.ok(webhook.id);
+});
+
+test('event types: the catalog with examples, and one emitted from it to one webhook only', async (t) => {
+  if (skipWithoutChromium(t)) return;
+  const catalog = (await (await fetch(`${base}/v1/event-types`)).json()).data;
+  const rxA = await apiCall('POST', '/v1/inboxes');
+  const rxB = await apiCall('POST', '/v1/inboxes');
+  const a = await apiCall('POST', '/v1/webhooks', { url: `${base}/inbox/${rxA.token}`, events: ['billing.*'], secret: SECRET });
+  const b = await apiCall('POST', '/v1/webhooks', { url: `${base}/inbox/${rxB.token}`, events: ['billing.*'], secret: SECRET });
+  await open(`#key=${key}`);
+  await page.waitForSelector('#key-status .ok');
+  await tab('events');
+  const items = page.locator('#event-types li');
+  assert.equal(await items.count(), catalog.length);
+  const refund = page.locator('#event-types li[data-type="billing.payment.failed"]');
+  assert.match(await refund.locator('pre').textContent(), /"failure_reason"|"payment_id"/);
+  await refund.getByRole('button', { name: 'Emit this in the Dashboard' }).click();
+  await page.waitForSelector('#view-dashboard:not([hidden])');
+  assert.equal(await page.inputValue('#emit-type'), 'billing.payment.failed');
+  await page.selectOption('#emit-target', a.id);
+  await page.click('#emit-form button[type="submit"]');
+  await page.waitForSelector('#emit-result .ok');
+  assert.match(await page.textContent('#emit-result'), /1 delivery/);
+  // Only webhook A got it.
+  await page.locator(`tr[data-webhook="${a.id}"]`).getByRole('button', { name: 'Deliveries' }).click();
+  await page.waitForSelector('#deliveries li[data-status="succeeded"]', { timeout: 10000 });
+  assert.equal((await apiCall('GET', `/v1/webhooks/${b.id}/deliveries`)).data.length, 0);
+  // The delivery's request as sent and the inbox's answer.
+  await page.locator('#deliveries details summary').first().click();
+  const request = page.locator('#deliveries pre.request').first();
+  await request.waitFor();
+  const text = await request.textContent();
+  assert.match(text, new RegExp(`^POST ${base}/inbox/${rxA.token}`));
+  assert.match(text, /x-webhook-signature: [0-9a-f]{64}/);
+  assert.match(text, /webhook-signature: v1,/);
+  assert.match(text, /"type":"billing.payment.failed"/);
+  // The signatures shown are the ones a receiver checks.
+  const body = text.slice(text.indexOf('\n\n') + 2);
+  const legacy = /x-webhook-signature: ([0-9a-f]{64})/.exec(text)[1];
+  assert.equal(signWebhook(body, SECRET), legacy);
+  assert.match(await page.locator('#deliveries pre.response').first().textContent(), /^HTTP 2\d\d/);
+  await page.screenshot({ path: join(ARTIFACTS, 'delivery-request.png'), fullPage: true });
+});
+
+test('a failing webhook is shown disabled and can be re-enabled; the layout holds at 1280 px', async (t) => {
   if (skipWithoutChromium(t)) return;
   const closed = await freePort();
-  const created = await fetch(`${base}/v1/webhooks`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ url: `http://127.0.0.1:${closed}/down`, events: ['server.error'], secret: 'your_webhook_secret' }),
-  }).then((r) => r.json());
-  await page.click('button[data-view="dashboard"]');
+  const created = await apiCall('POST', '/v1/webhooks', {
+    url: `http://127.0.0.1:${closed}/a/rather/long/path/to/the/receiver/webhooks/cdhosting`,
+    events: ['server.error'],
+    secret: SECRET,
+  });
+  await open(`#key=${key}`);
+  await page.waitForSelector('#key-status .ok');
   await page.selectOption('#emit-type', 'server.error');
   await page.click('#emit-form button[type="submit"]');
   const row = page.locator(`tr[data-webhook="${created.id}"]`);
@@ -125,10 +297,21 @@ test('a failing webhook is shown disabled and can be re-enabled', async (t) => {
   assert.match(await row.locator('.status').textContent(), /disabled.*2 consecutive failed attempts/s);
   await row.getByRole('button', { name: 'Deliveries' }).click();
   await page.waitForSelector('#deliveries li[data-status="failed"]');
+  // At 1280 px: the status word and the URL stay on one line each, and the delivery log
+  // sits beside the webhooks, not below everything.
+  const lines = (selector) => row.locator(selector).evaluate((e) => e.getClientRects().length);
+  const lineHeight = (selector) => row.locator(selector).evaluate((e) => e.getBoundingClientRect().height / parseFloat(getComputedStyle(e).lineHeight || '20'));
+  assert.equal(await lines('.status > span'), 1);
+  assert.ok((await lineHeight('.status > span')) < 1.5, 'the status word wraps');
+  assert.ok((await lineHeight('code.url')) < 1.5, 'the URL wraps');
+  const table = await page.locator('#webhooks').boundingBox();
+  const log = await page.locator('#deliveries-title').boundingBox();
+  assert.ok(log.x > table.x + table.width, `the delivery log (x=${log.x}) is not beside the table (right edge ${table.x + table.width})`);
+  assert.ok(log.y < 900, 'the delivery log starts below the first screen');
   await page.screenshot({ path: join(ARTIFACTS, 'disabled.png'), fullPage: true });
   await row.getByRole('button', { name: 'Enable' }).click();
   await row.locator('.status .ok').waitFor();
-  const webhook = await fetch(`${base}/v1/webhooks/${created.id}`, { headers: { authorization: `Bearer ${key}` } }).then((r) => r.json());
+  const webhook = await apiCall('GET', `/v1/webhooks/${created.id}`);
   assert.equal(webhook.enabled, true);
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: join(ARTIFACTS, 'phone.png'), fullPage: true });

@@ -443,3 +443,81 @@ async fn webhooks_page_with_a_cursor_and_delete_is_204() {
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn http_conventions_head_unknown_routes_and_optional_bodies() {
+    let s = TestServer::start().await;
+    // HEAD works where GET does.
+    let response = s.http.head(s.url("/healthz")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    // An unknown API path is the API's 404, never a file lookup.
+    for path in ["/v1/nope", "/v1/webhooks/%00/x", "/v1/"] {
+        let (status, body) = support::send(s.req(Method::GET, path)).await;
+        assert_eq!(status, 404, "{path}: {body}");
+        assert_eq!(body["error"]["code"], "not_found", "{path}");
+    }
+    // rotate-secret needs no body (as `curl -X POST` sends it: no Content-Length).
+    let hook = s
+        .webhook("https://yourapp.com/h", &["*"], "your_webhook_secret")
+        .await;
+    let id = hook["id"].as_str().unwrap();
+    let (status, rotated) =
+        support::send(s.req(Method::POST, &format!("/v1/webhooks/{id}/rotate-secret"))).await;
+    assert_eq!(status, 200, "{rotated}");
+    assert!(rotated["secret"].as_str().unwrap().starts_with("whsec_"));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn url_errors_say_what_this_server_allows() {
+    // A production-like server: https only, public addresses only.
+    let strict = TestServer::start_with(|c| {
+        c.allow_targets.clear();
+        c.allow_http = false;
+    })
+    .await;
+    let (status, body) = strict
+        .post(
+            "/v1/webhooks",
+            json!({"url": "http://10.0.0.5/x", "events": ["*"]}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["error"]["message"],
+        "the URL must use https (this server does not accept http)"
+    );
+    let (status, body) = strict
+        .post(
+            "/v1/webhooks",
+            json!({"url": "https://10.0.0.5/x", "events": ["*"]}),
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .ends_with("webhooks must target a public address"));
+    strict.stop().await;
+    // Local use (`dev`): http and loopback are allowed, and the errors say so.
+    let local = TestServer::start().await;
+    let (_, body) = local
+        .post(
+            "/v1/webhooks",
+            json!({"url": "ftp://127.0.0.1/x", "events": ["*"]}),
+        )
+        .await;
+    assert_eq!(body["error"]["message"], "the URL must use http or https");
+    let (_, body) = local
+        .post(
+            "/v1/webhooks",
+            json!({"url": "http://10.0.0.5/x", "events": ["*"]}),
+        )
+        .await;
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("127.0.0.0/8") && message.contains("--allow-target"),
+        "{message}"
+    );
+    local.stop().await;
+}

@@ -514,3 +514,109 @@ async fn a_concurrent_burst_with_repeated_ids_keeps_each_id_once_and_delivers_it
     .await;
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_test_event_reaches_its_one_webhook_and_the_api_shows_the_request_it_received() {
+    let s = TestServer::start().await;
+    let receiver = Receiver::start().await;
+    let other = Receiver::start().await;
+    let hook = s
+        .webhook(&receiver.url("/a"), &["billing.*"], "your_webhook_secret")
+        .await;
+    s.webhook(&other.url("/b"), &["*"], "your_webhook_secret")
+        .await;
+    let id = hook["id"].as_str().unwrap();
+    // No body: the first type the webhook subscribes to, with the catalog's example.
+    let (status, answer) =
+        support::send(s.req(Method::POST, &format!("/v1/webhooks/{id}/test"))).await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["deliveries"], 1);
+    assert_eq!(answer["event"]["type"], "billing.payment.succeeded");
+    let example = CATALOG
+        .iter()
+        .find(|t| t.name == "billing.payment.succeeded")
+        .unwrap();
+    assert_eq!(
+        answer["event"]["data"],
+        serde_json::from_str::<serde_json::Value>(example.example_data).unwrap()
+    );
+    // A chosen type the webhook does not subscribe to, with chosen data, still goes to it.
+    let (status, second) = s
+        .post(
+            &format!("/v1/webhooks/{id}/test"),
+            json!({"type": "server.error", "data": {"server_id": "srv_test"}}),
+        )
+        .await;
+    assert_eq!(status, 202, "{second}");
+    eventually("two deliveries", Duration::from_secs(5), || {
+        receiver.count() >= 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(receiver.count(), 2);
+    assert_eq!(other.count(), 0, "a test event went to another webhook");
+
+    // The request the API shows for the delivery is byte for byte what arrived.
+    let (_, list) = s.get(&format!("/v1/webhooks/{id}/deliveries")).await;
+    let delivery = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["event_id"] == second["event"]["id"])
+        .unwrap()
+        .clone();
+    let delivery_id = delivery["id"].as_str().unwrap();
+    let body = s
+        .wait_for(
+            &format!("/v1/deliveries/{delivery_id}"),
+            Duration::from_secs(5),
+            |d| d["status"] == "succeeded",
+        )
+        .await;
+    assert_eq!(body["attempts"].as_array().unwrap().len(), 1);
+    let (status, request) = s
+        .get(&format!("/v1/deliveries/{delivery_id}/request"))
+        .await;
+    assert_eq!(status, 200, "{request}");
+    assert_eq!(request["method"], "POST");
+    assert_eq!(request["url"], receiver.url("/a"));
+    assert_eq!(request["attempt"], 1);
+    let received = receiver
+        .all()
+        .into_iter()
+        .find(|r| r.header("webhook-id") == second["event"]["id"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(
+        request["body"].as_str().unwrap().as_bytes(),
+        &received.body[..]
+    );
+    for pair in request["headers"].as_array().unwrap() {
+        let (name, value) = (pair[0].as_str().unwrap(), pair[1].as_str().unwrap());
+        assert_eq!(received.header(name), value, "{name}");
+    }
+
+    // Unknown webhook, unknown type, data that is not an object.
+    let (status, body) = s.post("/v1/webhooks/wh_nope/test", json!({})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+    let (status, body) = s
+        .post(
+            &format!("/v1/webhooks/{id}/test"),
+            json!({"type": "server.exploded"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("unknown_event_type"))
+    );
+    let (status, body) = s
+        .post(&format!("/v1/webhooks/{id}/test"), json!({"data": [1]}))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_data"))
+    );
+    s.stop().await;
+}

@@ -146,3 +146,48 @@ impl TestEventRequest {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(only_webhook: Option<&str>) -> NewEvent {
+        let request = EmitEventRequest {
+            event_type: "billing.payment.failed".into(),
+            data: RawValue::from_string("{}".into()).unwrap(),
+            id: None,
+        };
+        let mut event = NewEvent::validate(request, Timestamp::from_unix(0).unwrap()).unwrap();
+        event.only_webhook = only_webhook.map(str::to_owned);
+        event
+    }
+
+    #[test]
+    fn an_event_reaches_subscribers_and_a_test_event_only_its_webhook() {
+        let everyone = event(None);
+        assert!(everyone.reaches("wh_a", ["billing.*"]));
+        assert!(!everyone.reaches("wh_a", ["server.*"]));
+        let test = event(Some("wh_a"));
+        assert!(test.reaches("wh_a", ["server.*"]));
+        assert!(!test.reaches("wh_b", ["*"]));
+    }
+
+    #[test]
+    fn a_test_event_defaults_to_the_first_subscribed_type_and_its_example() {
+        let emission = TestEventRequest::default()
+            .into_emission(["server.error", "billing.*"])
+            .unwrap();
+        assert_eq!(emission.event_type, "server.error");
+        assert_eq!(
+            emission.data.get(),
+            catalog::lookup("server.error").unwrap().example_data
+        );
+        let chosen = TestEventRequest {
+            event_type: Some("server.created".into()),
+            data: None,
+        }
+        .into_emission(["billing.*"])
+        .unwrap();
+        assert_eq!(chosen.event_type, "server.created");
+    }
+}
