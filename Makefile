@@ -8,7 +8,7 @@ WASM_TARGET := wasm32-unknown-unknown
 # The wasm-bindgen CLI must match the wasm-bindgen crate exactly; the pin lives in Cargo.toml.
 WASM_BINDGEN_VERSION := $(shell sed -n 's/^wasm-bindgen = { version = "=\([0-9.]*\)".*/\1/p; s/^wasm-bindgen = "=\([0-9.]*\)"/\1/p' Cargo.toml)
 
-.PHONY: run test test-rust lint core-nostd wasm-target wasm-bindgen-cli node-deps pkg server-bin test-js bench bench-js clean
+.PHONY: types run test test-rust lint core-nostd wasm-target wasm-bindgen-cli node-deps pkg server-bin test-js bench bench-js clean
 
 ## The main job: build and start the reference server with its embedded store.
 run: pkg
@@ -61,7 +61,7 @@ WASM_FEATURES := --enable-bulk-memory --enable-nontrapping-float-to-int --enable
 # Rebuilt only when its inputs change, so a warm `make run` starts in seconds.
 PKG_STAMP := pkg/gen/.built
 PKG_INPUTS := $(shell find crates/core crates/wasm -name '*.rs' -not -path '*/fuzz/*' -o -name Cargo.toml -not -path '*/fuzz/*') \
-  Cargo.lock Makefile pkg/build.mjs pkg/src/api.mjs
+  Cargo.lock Makefile pkg/build.mjs pkg/src/api.mjs pkg/index.d.ts pkg/events.d.ts
 pkg: $(PKG_STAMP)
 $(PKG_STAMP): $(PKG_INPUTS) | wasm-target wasm-bindgen-cli node-deps
 	$(CARGO) build -p cdhooks-wasm --target $(WASM_TARGET) --profile wasm
@@ -75,15 +75,23 @@ $(PKG_STAMP): $(PKG_INPUTS) | wasm-target wasm-bindgen-cli node-deps
 	node pkg/build.mjs
 	@touch $@
 
+## The package's generated TypeScript (event types and error codes from the Rust core).
+types:
+	CDHOOKS_UPDATE_TYPES=1 $(CARGO) test -p cdhooks-core --test typescript
+
 ## The server binary the JS end-to-end tests run.
 server-bin:
 	$(CARGO) build -p cdhooks-server
 
-## JS: the package's tests, its type declarations, every runtime, and the server end to end.
+## JS: the package's tests, its type declarations (ESM and CommonJS, checked by attw and
+## publint), every runtime, the examples, and the server end to end.
 test-js: pkg server-bin
 	@echo '== make test: JS tests (package, Bun, Deno, workerd, Chromium, end to end)'
 	node_modules/.bin/tsc -p pkg/test/tsconfig.json
-	node --test --test-reporter=spec pkg/test/ tests/runtimes/ tests/e2e/
+	node_modules/.bin/tsc -p pkg/test/tsconfig.cjs.json
+	node_modules/.bin/attw --pack pkg
+	node_modules/.bin/publint pkg --strict
+	node --test --test-reporter=spec pkg/test/*.test.mjs tests/runtimes/*.test.mjs tests/e2e/*.test.mjs examples/*.test.mjs
 
 ## The delivery benchmark (not part of `make test`): the embedded store, then PostgreSQL (a
 ## throwaway cluster with its defaults) with one and with three instances. Writes

@@ -23,4 +23,13 @@ writeFileSync(
     '  return bytes;\n' +
     '}\n',
 );
+// CommonJS consumers get CommonJS declarations: the same text as .d.cts files, without the
+// ES module's default export (require('cdhooks') is the API object itself).
+const esm = readFileSync(new URL('index.d.ts', here), 'utf8');
+const defaultExport = esm.indexOf('declare const api');
+if (defaultExport < 0) throw new Error('index.d.ts: the default export block build.mjs removes is missing');
+const cts = esm.slice(0, defaultExport).trimEnd().replaceAll("'./events.js'", "'./events.cjs'") + '\n';
+writeFileSync(new URL('gen/index.d.cts', here), cts);
+writeFileSync(new URL('gen/events.d.cts', here), readFileSync(new URL('events.d.ts', here)));
+
 console.log(`pkg: wasm ${wasm.length} bytes`);

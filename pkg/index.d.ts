@@ -1,8 +1,14 @@
+import type { CdhooksEvent, WebhookErrorCode } from './events.js';
+export type * from './events.js';
+
 /** A raw request body: the exact bytes or text that arrived. */
 export type Payload = string | Uint8Array | ArrayBuffer | ArrayBufferView;
 
 /** A webhook secret: a string (its UTF-8 bytes, or `whsec_<base64>` for Standard Webhooks) or raw bytes. */
 export type Secret = string | Uint8Array;
+
+/** One secret, or several while a receiver rotates (the current one first): any may match. */
+export type Secrets = Secret | readonly Secret[];
 
 /** Request headers: a plain object (any letter case; Node's `IncomingHttpHeaders`) or a Fetch `Headers`. */
 export type WebhookHeaders =
@@ -12,26 +18,28 @@ export type WebhookHeaders =
 
 /**
  * The docs' check: `true` exactly when `signature` (the `X-Webhook-Signature` value) is the
- * lowercase hex HMAC-SHA256 of `payload` under `secret`. Never throws because of what a sender
- * put in a request; throws `TypeError` for a payload that is not raw bytes or text, or a
- * missing or empty secret.
+ * lowercase hex HMAC-SHA256 of `payload` under `secret` (or under any of several secrets).
+ * Never throws because of what a sender put in a request; throws `TypeError` for a payload
+ * that is not raw bytes or text, or a missing or empty secret. It only says `false`: when a
+ * check fails that should pass, {@link diagnoseSecret} names common mistakes.
  */
-export function verifyWebhook(payload: Payload, signature: string | Uint8Array | null | undefined, secret: Secret): boolean;
+export function verifyWebhook(payload: Payload, signature: string | Uint8Array | null | undefined, secret: Secrets): boolean;
 
 /** The lowercase hex HMAC-SHA256 of `payload` under `secret`, as `X-Webhook-Signature` carries it. */
 export function signWebhook(payload: Payload, secret: Secret): string;
 
-/** Stable codes of {@link WebhookVerificationError}. */
-export type WebhookErrorCode =
-  | 'missing_header'
-  | 'invalid_timestamp'
-  | 'timestamp_too_old'
-  | 'timestamp_too_new'
-  | 'malformed_signature'
-  | 'no_supported_signature'
-  | 'signature_mismatch'
-  | 'invalid_secret'
-  | 'invalid_payload';
+/** A likely mistake in a secret, from {@link diagnoseSecret}. */
+export interface SecretHint {
+  code: 'empty' | 'surrounding_whitespace' | 'missing_prefix' | 'invalid_base64';
+  message: string;
+}
+
+/**
+ * Names likely mistakes in a secret: whitespace around it (a newline from an env file), a
+ * base64 key without its `whsec_` prefix, a `whsec_` secret that is not base64. Empty when
+ * none is found. `Webhook` adds these hints to its `signature_mismatch` messages.
+ */
+export function diagnoseSecret(secret: Secret): SecretHint[];
 
 /** Thrown when a delivery cannot be verified. */
 export class WebhookVerificationError extends Error {
@@ -49,7 +57,7 @@ export interface WebhookOptions {
   legacy?: boolean;
 }
 
-/** A cdhooks event as delivered. */
+/** A cdhooks event as delivered, with a `data` shape of your choice ({@link CdhooksEvent} is the typed union of the nine types). */
 export interface WebhookEvent<D = Record<string, unknown>> {
   id: string;
   type: string;
@@ -57,18 +65,42 @@ export interface WebhookEvent<D = Record<string, unknown>> {
   data: D;
 }
 
-/** Standard Webhooks v1 verification and signing for one secret. */
+/**
+ * Standard Webhooks v1 verification and signing for one secret, or several while a receiver
+ * rotates. Reads `webhook-id` / `webhook-timestamp` / `webhook-signature`, or Svix's
+ * `svix-*` names of the same headers (the `webhook-*` ones win when both are present).
+ */
 export class Webhook {
-  constructor(secret: Secret, options?: WebhookOptions);
-  /** Verifies a delivery and returns its parsed event; throws {@link WebhookVerificationError}. */
-  verify<D = Record<string, unknown>>(payload: Payload, headers: WebhookHeaders): WebhookEvent<D>;
-  /** The `v1,<base64>` signature of `payload` for message `id` at `timestampSeconds`. */
-  sign(id: string, timestampSeconds: number, payload: Payload): string;
+  constructor(secret: Secrets, options?: WebhookOptions);
+  /**
+   * Verifies a delivery and returns its parsed event, typed as {@link CdhooksEvent} (narrow it
+   * with `event.type`); throws {@link WebhookVerificationError}.
+   */
+  verify<E = CdhooksEvent>(payload: Payload, headers: WebhookHeaders): E;
+  /** The `v1,<base64>` signature of `payload` for message `id` at `timestamp` (a Date or Unix seconds), with the first secret. */
+  sign(id: string, timestamp: number | Date, payload: Payload): string;
 }
+
+/** A Fetch `Request`, as far as {@link verifyRequest} needs one. */
+export interface FetchRequest {
+  readonly headers: WebhookHeaders;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+/**
+ * Verifies a Fetch `Request` (Next.js route handlers, Hono, Remix, SvelteKit, Deno.serve,
+ * Bun.serve, Cloudflare Workers): reads the raw body once and checks the scheme the request
+ * carries — Standard Webhooks headers when present, otherwise the docs' `X-Webhook-Signature`
+ * (refused with `legacy: false`). Resolves to the event; rejects with
+ * {@link WebhookVerificationError}. The body is consumed: use the event it resolves to.
+ */
+export function verifyRequest<E = CdhooksEvent>(request: FetchRequest, secret: Secrets, options?: WebhookOptions): Promise<E>;
 
 declare const api: {
   verifyWebhook: typeof verifyWebhook;
   signWebhook: typeof signWebhook;
+  verifyRequest: typeof verifyRequest;
+  diagnoseSecret: typeof diagnoseSecret;
   Webhook: typeof Webhook;
   WebhookVerificationError: typeof WebhookVerificationError;
 };

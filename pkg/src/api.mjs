@@ -15,20 +15,11 @@ const JOIN_LIMIT = 16384;
 const V1_ENTRY_LEN = 47;
 const DEFAULT_TOLERANCE_SECONDS = 300;
 
-/** Codes returned by the wasm verifier, by number (0 is success). */
-const CODES = [
-  null,
-  'missing_header',
-  'invalid_timestamp',
-  'timestamp_too_old',
-  'timestamp_too_new',
-  'malformed_signature',
-  'no_supported_signature',
-  'signature_mismatch',
-  'invalid_secret',
-  'invalid_payload',
-];
+// How many keyed secrets `verifyWebhook` / `signWebhook` keep, for receivers that serve
+// many endpoints (a secret per webhook): past it the least recently added is dropped.
+const KEY_CACHE_SIZE = 256;
 
+/** What each error code means, for people; the codes themselves come from the Rust core. */
 const MESSAGES = {
   missing_header:
     'Missing webhook-id, webhook-timestamp or webhook-signature header. Pass the request headers as received (e.g. req.headers or request.headers).',
@@ -37,7 +28,7 @@ const MESSAGES = {
     'webhook-timestamp is further in the past than the tolerance: a replayed or long-delayed delivery, or a wrong clock on this server.',
   timestamp_too_new:
     'webhook-timestamp is further in the future than the tolerance: check the clock on this server.',
-  malformed_signature: "webhook-signature must be space-separated 'v1,<base64>' entries.",
+  malformed_signature: "webhook-signature has no readable entry: it must hold space-separated 'v1,<base64>' entries.",
   no_supported_signature: "webhook-signature has no 'v1,' entry.",
   signature_mismatch:
     'No signature matches. Check the secret, and verify the raw request body exactly as received (not JSON parsed and serialised again).',
@@ -52,6 +43,51 @@ export class WebhookVerificationError extends Error {
     this.name = 'WebhookVerificationError';
     this.code = code;
   }
+}
+
+// Characters of base64 (standard or URL-safe), for recognising keys pasted without `whsec_`.
+const BASE64_KEY = /^[A-Za-z0-9+/_-]{32,}={0,2}$/;
+
+/**
+ * Where a secret is probably wrong, as `{ code, message }` hints (none when it looks fine):
+ * surrounding whitespace (a newline from an env file), a base64 key of 24 bytes or more
+ * without its `whsec_` prefix, a `whsec_` secret that is not base64.
+ */
+export function diagnoseSecret(secret) {
+  const hints = [];
+  if (typeof secret !== 'string') return hints;
+  if (secret.length === 0) hints.push({ code: 'empty', message: 'The secret is empty.' });
+  if (secret !== secret.trim()) {
+    hints.push({
+      code: 'surrounding_whitespace',
+      message: 'The secret starts or ends with whitespace (a newline from an env file?); secrets are used exactly as given, so trim it.',
+    });
+  }
+  const core = secret.trim();
+  if (core.startsWith('whsec_')) {
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(core.slice(6))) {
+      hints.push({ code: 'invalid_base64', message: "The part after 'whsec_' is not base64, so it cannot be the key." });
+    }
+  } else if (BASE64_KEY.test(core)) {
+    hints.push({
+      code: 'missing_prefix',
+      message: "The secret looks like a base64 key without its 'whsec_' prefix; if the sender gave it as 'whsec_…', keep the prefix (without it the text itself is the key).",
+    });
+  }
+  return hints;
+}
+
+/** A mismatch error with the hints about the secrets that were tried. */
+function mismatch(secrets) {
+  const hints = secrets.flatMap((s) => diagnoseSecret(s)).map((h) => h.message);
+  return new WebhookVerificationError('signature_mismatch', [MESSAGES.signature_mismatch, ...new Set(hints)].join(' '));
+}
+
+/** One secret or several (an array: the current one first, then those still accepted). */
+function secretList(secrets, what = 'secret') {
+  if (!Array.isArray(secrets)) return [secrets];
+  if (secrets.length === 0) throw new TypeError(`${what} must not be an empty array`);
+  return secrets;
 }
 
 function describe(value) {
@@ -77,6 +113,8 @@ function bytesOf(payload) {
 }
 
 export function createApi(glue) {
+  /** The core's codes, by the number the wasm verifier returns (0 is success). */
+  const CODES = [null, ...glue.error_codes().split(' ')];
   const memory = glue.wasm_memory();
   const buffer = new glue.Scratch();
   const encoder = new TextEncoder();
@@ -138,10 +176,11 @@ export function createApi(glue) {
     throw new TypeError(`secret must be a non-empty string or Uint8Array; got ${describe(secret)}`);
   }
 
-  // The last secret of verifyWebhook/signWebhook and its keyed state.
-  let lastSecret = null;
+  // Keyed states of recent string secrets (a receiver serving many endpoints alternates
+  // between them), and of the last byte secret.
+  const stringKeys = new Map();
   let lastSecretBytes = null;
-  let lastKey = null;
+  let lastBytesKey = null;
 
   function sameBytes(a, b) {
     if (a === null || a.length !== b.length) return false;
@@ -151,17 +190,26 @@ export function createApi(glue) {
 
   function legacyKey(secret) {
     if (typeof secret === 'string') {
-      if (secret === lastSecret) return lastKey;
+      const cached = stringKeys.get(secret);
+      if (cached !== undefined) return cached;
     } else if (secret instanceof Uint8Array && sameBytes(lastSecretBytes, secret)) {
-      return lastKey;
+      return lastBytesKey;
     }
     checkSecret(secret);
     const len = typeof secret === 'string' ? writeString(secret, 0, 0) : writeBytes(secret, 0, 0);
     const key = new glue.LegacyKey(buffer, len);
-    if (lastKey !== null) lastKey.free();
-    lastKey = key;
-    lastSecret = typeof secret === 'string' ? secret : null;
-    lastSecretBytes = typeof secret === 'string' ? null : secret.slice();
+    if (typeof secret === 'string') {
+      if (stringKeys.size >= KEY_CACHE_SIZE) {
+        const [oldest, oldKey] = stringKeys.entries().next().value;
+        stringKeys.delete(oldest);
+        oldKey.free();
+      }
+      stringKeys.set(secret, key);
+    } else {
+      lastBytesKey?.free();
+      lastBytesKey = key;
+      lastSecretBytes = secret.slice();
+    }
     return key;
   }
 
@@ -186,9 +234,19 @@ export function createApi(glue) {
 
   /**
    * The docs' check: true exactly when `signature` is the lowercase hex HMAC-SHA256 of
-   * `payload` under `secret`. Never throws because of what a sender put in a request.
+   * `payload` under `secret` (or under any of several secrets, given as an array). Never
+   * throws because of what a sender put in a request.
    */
   function verifyWebhook(payload, signature, secret) {
+    if (Array.isArray(secret)) {
+      let ok = false;
+      for (const one of secretList(secret)) ok = verifyOne(payload, signature, one) || ok;
+      return ok;
+    }
+    return verifyOne(payload, signature, secret);
+  }
+
+  function verifyOne(payload, signature, secret) {
     const bytes = bytesOf(payload);
     const key = legacyKey(secret);
     if (bytes === null && typeof signature === 'string' && payload.length <= JOIN_LIMIT) {
@@ -242,33 +300,63 @@ export function createApi(glue) {
     return typeof value === 'string' ? value : value == null ? null : String(value);
   }
 
+  /** A Standard Webhooks header, or its Svix name (`svix-id` …) when only that is present. */
+  function standardHeader(headers, name) {
+    return headerValue(headers, `webhook-${name}`) ?? headerValue(headers, `svix-${name}`);
+  }
+
   // Frees a Webhook's wasm key when the Webhook is collected (where the runtime allows it;
   // workerd has no FinalizationRegistry, and a key is a few hundred bytes).
   const keys = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry((key) => key.free()) : null;
 
-  /** Standard Webhooks verification (and signing) for one secret. */
+  /** Keys a Standard Webhooks secret; throws for one that cannot be a key. */
+  function standardKey(secret) {
+    checkSecret(secret);
+    const key =
+      typeof secret === 'string'
+        ? glue.StandardKey.create(buffer, writeString(secret, 0, 0))
+        : glue.StandardKey.from_key(buffer, writeBytes(secret, 0, 0));
+    if (key === undefined || key === null) {
+      const hints = diagnoseSecret(secret).map((h) => h.message);
+      throw new WebhookVerificationError('invalid_secret', [MESSAGES.invalid_secret, ...hints].join(' '));
+    }
+    return key;
+  }
+
+  /** Unix seconds from a number of seconds or a Date. */
+  function unixSeconds(timestamp) {
+    if (timestamp instanceof Date) {
+      const ms = timestamp.getTime();
+      if (!Number.isFinite(ms) || ms < 0) throw new TypeError('timestamp must be a valid Date after 1970');
+      return Math.floor(ms / 1000);
+    }
+    if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
+      throw new TypeError('timestamp must be a Date or a non-negative whole number of seconds');
+    }
+    return timestamp;
+  }
+
+  /** Standard Webhooks verification (and signing) for one secret, or several during a rotation. */
   class Webhook {
-    #key;
+    #keys;
     #legacy;
     #tolerance;
-    #secret;
+    #secrets;
 
     constructor(secret, options = {}) {
-      checkSecret(secret);
+      const secrets = secretList(secret);
       const { toleranceSeconds = DEFAULT_TOLERANCE_SECONDS, legacy = false } = options ?? {};
       if (typeof toleranceSeconds !== 'number' || !(toleranceSeconds >= 0) || !Number.isFinite(toleranceSeconds)) {
         throw new TypeError('toleranceSeconds must be a non-negative number of seconds');
       }
-      const key =
-        typeof secret === 'string'
-          ? glue.StandardKey.create(buffer, writeString(secret, 0, 0))
-          : glue.StandardKey.from_key(buffer, writeBytes(secret, 0, 0));
-      if (key === undefined || key === null) throw new WebhookVerificationError('invalid_secret');
-      this.#key = key;
-      keys?.register(this, key);
+      this.#keys = secrets.map((s) => {
+        const key = standardKey(s);
+        keys?.register(this, key);
+        return key;
+      });
       this.#tolerance = Math.floor(toleranceSeconds);
       this.#legacy = Boolean(legacy);
-      this.#secret = typeof secret === 'string' ? secret : secret.slice();
+      this.#secrets = secrets.map((s) => (typeof s === 'string' ? s : s.slice()));
     }
 
     /**
@@ -276,9 +364,9 @@ export function createApi(glue) {
      */
     verify(payload, headers) {
       const bytes = bytesOf(payload);
-      const id = headerValue(headers, 'webhook-id');
-      const timestamp = headerValue(headers, 'webhook-timestamp');
-      const signature = headerValue(headers, 'webhook-signature');
+      const id = standardHeader(headers, 'id');
+      const timestamp = standardHeader(headers, 'timestamp');
+      const signature = standardHeader(headers, 'signature');
       if (id !== null || timestamp !== null || signature !== null) {
         if (!id || timestamp === null || !signature) throw new WebhookVerificationError('missing_header');
         // The three header values in one write when they are ASCII, as they should be.
@@ -292,7 +380,14 @@ export function createApi(glue) {
           sigLen = writeString(signature, idLen + tsLen, 0);
         }
         const payloadLen = writePayload(payload, bytes, idLen + tsLen + sigLen, 0);
-        const code = this.#key.verify(buffer, idLen, tsLen, sigLen, payloadLen, Math.floor(Date.now() / 1000), this.#tolerance);
+        const now = Math.floor(Date.now() / 1000);
+        let code = 0;
+        for (const key of this.#keys) {
+          code = key.verify(buffer, idLen, tsLen, sigLen, payloadLen, now, this.#tolerance);
+          // Only a mismatch depends on the key; any other answer is the same for all.
+          if (CODES[code] !== 'signature_mismatch') break;
+        }
+        if (CODES[code] === 'signature_mismatch') throw mismatch(this.#secrets);
         if (code !== 0) throw new WebhookVerificationError(CODES[code] ?? 'signature_mismatch');
       } else {
         const legacySignature = headerValue(headers, 'x-webhook-signature');
@@ -303,9 +398,7 @@ export function createApi(glue) {
             'Only X-Webhook-Signature is present; it carries no timestamp and cannot stop replays. Pass { legacy: true } to accept it anyway, or send the webhook-* headers.',
           );
         }
-        if (!verifyWebhook(payload, legacySignature, this.#secret)) {
-          throw new WebhookVerificationError('signature_mismatch');
-        }
+        if (!verifyWebhook(payload, legacySignature, this.#secrets)) throw mismatch(this.#secrets);
       }
       try {
         return JSON.parse(bytes === null ? payload : decoder.decode(bytes));
@@ -314,20 +407,38 @@ export function createApi(glue) {
       }
     }
 
-    /** The `v1,<base64>` signature of `payload` for `id` at `timestampSeconds`. */
-    sign(id, timestampSeconds, payload) {
+    /**
+     * The `v1,<base64>` signature of `payload` for message `id` at `timestamp` (a Date or
+     * Unix seconds), with the first secret.
+     */
+    sign(id, timestamp, payload) {
       if (typeof id !== 'string' || id.length === 0) throw new TypeError('id must be a non-empty string');
-      if (!Number.isSafeInteger(timestampSeconds) || timestampSeconds < 0) {
-        throw new TypeError('timestampSeconds must be a non-negative whole number of seconds');
-      }
+      const seconds = unixSeconds(timestamp);
       const bytes = bytesOf(payload);
       const idLen = writeString(id, 0, 0);
       const payloadLen = writePayload(payload, bytes, idLen, V1_ENTRY_LEN);
       scratch(idLen + payloadLen + V1_ENTRY_LEN);
-      const written = this.#key.sign(buffer, idLen, timestampSeconds, payloadLen);
+      const written = this.#keys[0].sign(buffer, idLen, seconds, payloadLen);
       return latin1(scratch(idLen + payloadLen + written), idLen + payloadLen, written);
     }
   }
 
-  return { verifyWebhook, signWebhook, Webhook, WebhookVerificationError };
+  /**
+   * Verifies a Fetch `Request` (Next.js route handlers, Hono, Remix, SvelteKit, Deno.serve,
+   * Bun.serve, Cloudflare Workers): reads the raw body once and checks the scheme the request
+   * carries — Standard Webhooks (`webhook-*` or `svix-*` headers) when present, otherwise the
+   * docs' `X-Webhook-Signature` (unless `legacy: false`). Resolves to the event; rejects
+   * with WebhookVerificationError.
+   */
+  async function verifyRequest(request, secret, options = {}) {
+    if (request === null || typeof request !== 'object' || typeof request.arrayBuffer !== 'function' || request.headers == null) {
+      throw new TypeError(`request must be a Fetch Request; got ${describe(request)}`);
+    }
+    const { legacy = true, ...rest } = options ?? {};
+    const webhook = new Webhook(secret, { ...rest, legacy });
+    const body = new Uint8Array(await request.arrayBuffer());
+    return webhook.verify(body, request.headers);
+  }
+
+  return { verifyWebhook, signWebhook, verifyRequest, diagnoseSecret, Webhook, WebhookVerificationError };
 }

@@ -12,7 +12,7 @@
 
 use core::fmt;
 
-use base64ct::{Base64, Encoding as _};
+use base64ct::{Base64, Base64Unpadded, Encoding as _};
 use subtle::ConstantTimeEq;
 
 use crate::keyed::KeyedMac;
@@ -45,7 +45,7 @@ pub enum StandardError {
     TimestampTooOld,
     /// The timestamp is further in the future than the tolerance allows.
     TimestampTooNew,
-    /// `webhook-signature` has an entry without a `version,` part.
+    /// `webhook-signature` has no readable entry at all (each lacks a `version,` part).
     MalformedSignature,
     /// `webhook-signature` has no `v1` entry.
     NoSupportedSignature,
@@ -56,6 +56,33 @@ pub enum StandardError {
 }
 
 impl StandardError {
+    /// Every error, in a fixed order: [`StandardError::index`] is the position here, which
+    /// the wasm build passes to JavaScript, and the npm package's types list their codes.
+    pub const ALL: [StandardError; 8] = [
+        StandardError::MissingHeader,
+        StandardError::InvalidTimestamp,
+        StandardError::TimestampTooOld,
+        StandardError::TimestampTooNew,
+        StandardError::MalformedSignature,
+        StandardError::NoSupportedSignature,
+        StandardError::SignatureMismatch,
+        StandardError::InvalidSecret,
+    ];
+
+    /// The position of this error in [`StandardError::ALL`].
+    pub fn index(&self) -> usize {
+        match self {
+            StandardError::MissingHeader => 0,
+            StandardError::InvalidTimestamp => 1,
+            StandardError::TimestampTooOld => 2,
+            StandardError::TimestampTooNew => 3,
+            StandardError::MalformedSignature => 4,
+            StandardError::NoSupportedSignature => 5,
+            StandardError::SignatureMismatch => 6,
+            StandardError::InvalidSecret => 7,
+        }
+    }
+
     /// A stable, machine-readable name for the error, shared with the npm package.
     pub fn code(&self) -> &'static str {
         match self {
@@ -80,7 +107,7 @@ impl fmt::Display for StandardError {
             StandardError::TimestampTooNew => {
                 "webhook-timestamp is further ahead than the tolerance"
             }
-            StandardError::MalformedSignature => "webhook-signature has an entry without a version",
+            StandardError::MalformedSignature => "webhook-signature has no readable entry",
             StandardError::NoSupportedSignature => "webhook-signature has no v1 entry",
             StandardError::SignatureMismatch => "no v1 signature matches the payload and secret",
             StandardError::InvalidSecret => "the secret is empty or not valid whsec_ base64",
@@ -188,9 +215,12 @@ impl StandardVerifier {
         check_timestamp(timestamp, now, tolerance)?;
         let expected = self.sign(id, timestamp, payload);
         let mut seen_v1 = false;
+        let mut readable = false;
         let mut matched = subtle::Choice::from(0);
-        for entry in SignatureEntries::new(signatures) {
-            let (version, value) = entry?;
+        // Entries that cannot be read are skipped, as other Standard Webhooks libraries do, so
+        // one odd entry beside a valid one does not fail the delivery.
+        for (version, value) in SignatureEntries::new(signatures).flatten() {
+            readable = true;
             if version != "v1" {
                 continue;
             }
@@ -201,6 +231,9 @@ impl StandardVerifier {
             if let Some(claimed) = decode_entry(value) {
                 matched |= claimed.ct_eq(&expected);
             }
+        }
+        if !readable {
+            return Err(StandardError::MalformedSignature);
         }
         if !seen_v1 {
             return Err(StandardError::NoSupportedSignature);
@@ -290,12 +323,63 @@ fn decode_entry(value: &str) -> Option<[u8; 32]> {
     }
 }
 
+/// The longest base64 text of a key of [`MAX_KEY_BYTES`].
+const MAX_ENCODED_KEY: usize = MAX_KEY_BYTES.div_ceil(3) * 4;
+
+/// Decodes a `whsec_` key as `svix` and `standardwebhooks` do: base64 with or without its
+/// `=` padding (secrets are often copied without it), ignoring the unused low bits of the
+/// last character.
 fn decode_key(encoded: &str, key: &mut [u8; MAX_KEY_BYTES]) -> Result<usize, StandardError> {
+    let text = encoded.trim_end_matches('=').as_bytes();
+    if encoded.len() - text.len() > 2 || text.len() > MAX_ENCODED_KEY {
+        return Err(StandardError::InvalidSecret);
+    }
+    let mut canonical = [0u8; MAX_ENCODED_KEY];
+    let canonical = &mut canonical[..text.len()];
+    canonical.copy_from_slice(text);
+    let unused_bits = match text.len() % 4 {
+        0 => 0,
+        2 => 4,
+        3 => 2,
+        _ => return Err(StandardError::InvalidSecret),
+    };
+    if let Some(last) = canonical.last_mut() {
+        *last = clear_low_bits(*last, unused_bits);
+    }
     // Constant time: the decoded bytes are the key.
-    match Base64::decode(encoded, key) {
+    match Base64Unpadded::decode(&*canonical, key) {
         Ok(decoded) if !decoded.is_empty() => Ok(decoded.len()),
         _ => Err(StandardError::InvalidSecret),
     }
+}
+
+/// The base64 character for the value of `c` with its low `bits` cleared; `c` itself when it
+/// is not a base64 character (the decoder then refuses it). Arithmetic without branches on
+/// the character, since it is part of a key.
+fn clear_low_bits(c: u8, bits: u8) -> u8 {
+    let is = |lo: u8, hi: u8| u8::from(c >= lo && c <= hi);
+    let upper = is(b'A', b'Z');
+    let lower = is(b'a', b'z');
+    let digit = is(b'0', b'9');
+    let plus = u8::from(c == b'+');
+    let slash = u8::from(c == b'/');
+    let valid = upper | lower | digit | plus | slash;
+    let value = upper * c.wrapping_sub(b'A')
+        + lower * c.wrapping_sub(b'a').wrapping_add(26)
+        + digit * c.wrapping_sub(b'0').wrapping_add(52)
+        + plus * 62
+        + slash * 63;
+    let value = value & ((0x3f_u8 >> bits) << bits);
+    let above = |n: u8| u8::from(value > n);
+    let encoded = value
+        .wrapping_add(b'A')
+        .wrapping_add(above(25) * 6)
+        .wrapping_sub(above(51) * 75)
+        .wrapping_sub(above(61) * 15)
+        .wrapping_add(above(62) * 3);
+    // Select without a branch: `valid` is 0 or 1.
+    let mask = valid.wrapping_neg();
+    (encoded & mask) | (c & !mask)
 }
 
 /// Writes `value` in decimal into the end of `buf` and returns the digits.
@@ -314,6 +398,90 @@ fn format_decimal(mut value: u64, buf: &mut [u8; 20]) -> &[u8] {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn keys_decode_with_or_without_padding_and_unused_bits() {
+        let key = |secret: &str| StandardVerifier::new(secret).map(|v| v.sign("a", 1, b"x"));
+        // 24 bytes: no padding either way.
+        assert!(key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_ok());
+        // 23 bytes, as svix shows it with and without `=`, with non-zero unused bits.
+        assert_eq!(
+            key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS"),
+            key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS=")
+        );
+        assert_eq!(
+            key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS"),
+            key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaQ")
+        );
+        assert_ne!(
+            key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS"),
+            key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaU")
+        );
+        for bad in [
+            "whsec_",
+            "whsec_a",
+            "whsec_!!!!",
+            "whsec_abcd===",
+            "whsec_ab cd",
+        ] {
+            assert_eq!(key(bad), Err(StandardError::InvalidSecret), "{bad}");
+        }
+    }
+
+    #[test]
+    fn clearing_unused_bits_keeps_every_character_in_the_alphabet() {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        for (value, &c) in ALPHABET.iter().enumerate() {
+            for bits in [0u8, 2, 4] {
+                let expected = ALPHABET[value & ((0x3f >> bits) << bits)];
+                assert_eq!(clear_low_bits(c, bits), expected, "{} {bits}", c as char);
+            }
+        }
+        for c in [b'=', b'-', b'_', b' ', 0xff] {
+            assert_eq!(clear_low_bits(c, 4), c);
+        }
+    }
+
+    #[test]
+    fn unreadable_entries_are_skipped_beside_a_valid_one() {
+        let v = StandardVerifier::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let good = v.sign_header("msg", 100, b"{}");
+        let good = good.as_str();
+        for header in [join("garbage ", good), join(good, " garbage")] {
+            assert_eq!(
+                v.verify("msg", "100", header.as_str(), b"{}", 100, 300),
+                Ok(100),
+                "{header}"
+            );
+        }
+        assert_eq!(
+            v.verify("msg", "100", "garbage", b"{}", 100, 300),
+            Err(StandardError::MalformedSignature)
+        );
+        assert_eq!(
+            v.verify("msg", "100", "garbage v2,abc", b"{}", 100, 300),
+            Err(StandardError::NoSupportedSignature)
+        );
+    }
+
+    fn join(a: &str, b: &str) -> alloc::string::String {
+        alloc::format!("{a}{b}")
+    }
+
+    #[test]
+    fn every_error_has_its_place_and_a_unique_code() {
+        for (i, e) in StandardError::ALL.iter().enumerate() {
+            assert_eq!(e.index(), i);
+            assert_eq!(
+                StandardError::ALL
+                    .iter()
+                    .filter(|o| o.code() == e.code())
+                    .count(),
+                1
+            );
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -73,19 +73,24 @@ impl Scratch {
     }
 }
 
-/// Error codes shared with the JavaScript layer (0 is success).
+/// The number JavaScript gets for an error: its position in [`StandardError::ALL`] plus one
+/// (0 is success). JavaScript names it from [`error_codes`], so the core is the one list.
 fn code(error: StandardError) -> u32 {
-    match error {
-        StandardError::MissingHeader => 1,
-        StandardError::InvalidTimestamp => 2,
-        StandardError::TimestampTooOld => 3,
-        StandardError::TimestampTooNew => 4,
-        StandardError::MalformedSignature => 5,
-        StandardError::NoSupportedSignature => 6,
-        StandardError::SignatureMismatch => 7,
-        StandardError::InvalidSecret => 8,
-        _ => 9,
+    error.index() as u32 + 1
+}
+
+/// The core's error codes, space-separated, in the order of the numbers [`StandardKey::verify`]
+/// returns (1 is the first).
+#[wasm_bindgen]
+pub fn error_codes() -> alloc::string::String {
+    let mut codes = alloc::string::String::new();
+    for error in StandardError::ALL {
+        if !codes.is_empty() {
+            codes.push(' ');
+        }
+        codes.push_str(error.code());
     }
+    codes
 }
 
 /// Splits `lens.len()` consecutive fields off the start of `bytes`.
