@@ -6,7 +6,7 @@ import { loadCatalog, session, setKey } from './api.mjs';
 import { chooseEventType, connect, onConnected } from './dashboard.mjs';
 import { $, el, renderResults } from './dom.mjs';
 import { render as renderInbox, useInbox } from './inbox.mjs';
-import { EXPLANATIONS, parseHeaderLines, parseRawRequest, signDelivery, verifyDelivery, WebhookVerificationError } from './verify.mjs';
+import { explain, parseHeaderLines, parseRawRequest, signDelivery, verifyDelivery, WebhookVerificationError } from './verify.mjs';
 
 const VIEWS = ['verify', 'dashboard', 'inbox', 'events'];
 
@@ -66,7 +66,7 @@ $('sign-button').addEventListener('click', () => {
     headers = signDelivery({ body: currentDelivery().body, secret });
   } catch (e) {
     if (!(e instanceof WebhookVerificationError)) throw e;
-    renderResults($('verify-result'), [{ scheme: 'none', ok: false, code: e.code, message: EXPLANATIONS[e.code] ?? e.message }]);
+    renderResults($('verify-result'), [{ scheme: 'none', ok: false, code: e.code, message: explain(e.code, secret) }]);
     return;
   }
   $('verify-result').replaceChildren();

@@ -1,20 +1,19 @@
 // Verification for the browser tool, on top of the cdhooks package's browser build: split a
 // pasted raw HTTP request, check whichever signatures it carries, explain the outcome in
 // plain words. Nothing here sends anything anywhere.
-import { verifyWebhook, signWebhook, Webhook, WebhookVerificationError } from '/pkg/src/browser.mjs';
+import { diagnoseSecret, verifyWebhook, signWebhook, Webhook, WebhookVerificationError } from '/pkg/src/browser.mjs';
 
-/** What each error code means, for people. */
-export const EXPLANATIONS = {
-  missing_header: 'A webhook-id, webhook-timestamp or webhook-signature header is missing.',
-  invalid_timestamp: 'webhook-timestamp is not a Unix time in seconds.',
-  timestamp_too_old: 'The timestamp is more than the tolerance in the past: a replay, an old capture, or a wrong clock. Tick "ignore the timestamp\'s age" for old captures.',
-  timestamp_too_new: 'The timestamp is in the future beyond the tolerance: a clock is wrong.',
-  malformed_signature: "webhook-signature must be space-separated 'v1,<base64>' entries.",
-  no_supported_signature: "webhook-signature has no 'v1,' entry.",
-  signature_mismatch: 'The signature does not match: a wrong secret, or a body that changed (even one space or a re-serialised JSON).',
-  invalid_secret: "The secret is empty, or starts with 'whsec_' but the rest is not valid base64.",
-  invalid_payload: 'The signature matches but the body is not JSON.',
-};
+/**
+ * What an error code means, for people: the package's own message (the codes and their
+ * messages live there), plus what this page adds, and hints about the secret on a mismatch.
+ */
+export function explain(code, secret) {
+  const extra = {
+    timestamp_too_old: 'Tick "ignore the timestamp\'s age" for old captures.',
+  };
+  const hints = code === 'signature_mismatch' && secret ? diagnoseSecret(secret).map((h) => h.message) : [];
+  return [new WebhookVerificationError(code).message, extra[code], ...hints].filter(Boolean).join(' ');
+}
 
 /** Splits a raw HTTP request (request line, headers, blank line, body); null if it is not one. */
 export function parseRawRequest(text) {
@@ -53,7 +52,7 @@ export function verifyDelivery({ body, headers, secret, ignoreAge }) {
       results.push({ scheme: 'Standard Webhooks v1', ok: true, message: verifiedMessage(event) });
     } catch (e) {
       if (!(e instanceof WebhookVerificationError)) throw e;
-      results.push({ scheme: 'Standard Webhooks v1', ok: false, code: e.code, message: EXPLANATIONS[e.code] ?? e.message });
+      results.push({ scheme: 'Standard Webhooks v1', ok: false, code: e.code, message: explain(e.code, secret) });
     }
   }
   if ('x-webhook-signature' in headers) {
@@ -64,7 +63,7 @@ export function verifyDelivery({ body, headers, secret, ignoreAge }) {
       scheme: "X-Webhook-Signature (the docs' hex HMAC)",
       ok,
       code: ok ? undefined : 'signature_mismatch',
-      message: ok ? 'Verified' : EXPLANATIONS.signature_mismatch + shape,
+      message: ok ? 'Verified' : explain('signature_mismatch', secret) + shape,
     });
   }
   if (results.length === 0) {

@@ -132,13 +132,19 @@ test('verify a valid and a tampered delivery in the page', async (t) => {
 
   const tampered = await verify(raw.replace('"running"', '"stopped"'), SECRET);
   assert.deepEqual(tampered.map((r) => r.code), ['signature_mismatch', 'signature_mismatch']);
-  assert.match(tampered[1].text, /wrong secret, or a body that changed/);
+  assert.match(tampered[1].text, /Check the secret, and verify the raw request body/);
   // The signature is well-formed hex: the page must not claim otherwise.
   assert.doesNotMatch(tampered[1].text, /64 lowercase hex/);
   const uppercase = raw.replace(/X-Webhook-Signature: (\w+)/, (_, sig) => `X-Webhook-Signature: ${sig.toUpperCase()}`);
   const results = await verify(uppercase, SECRET);
   assert.match(results[1].text, /must be exactly 64 lowercase hex digits, and it is not/);
   await page.screenshot({ path: join(ARTIFACTS, 'verify-tampered.png'), fullPage: true });
+
+  // A whsec_ key pasted without its prefix: the explanation says so.
+  const key = Buffer.from('0123456789abcdef0123456789abcdef').toString('base64');
+  const prefixed = await verify(rawRequest(body, `whsec_${key}`), key);
+  assert.equal(prefixed[0].code, 'signature_mismatch');
+  assert.match(prefixed[0].text, /without its 'whsec_' prefix/);
 });
 
 test('a correctly signed body of null verifies without crashing the view', async (t) => {
