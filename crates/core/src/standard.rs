@@ -12,7 +12,7 @@
 
 use core::fmt;
 
-use base64ct::{Base64, Base64Unpadded, Encoding as _};
+use base64ct::{Base64, Encoding as _};
 use subtle::ConstantTimeEq;
 
 use crate::keyed::KeyedMac;
@@ -323,7 +323,7 @@ fn decode_entry(value: &str) -> Option<[u8; 32]> {
     }
 }
 
-/// The longest base64 text of a key of [`MAX_KEY_BYTES`].
+/// The longest (padded) base64 text of a key of [`MAX_KEY_BYTES`].
 const MAX_ENCODED_KEY: usize = MAX_KEY_BYTES.div_ceil(3) * 4;
 
 /// Decodes a `whsec_` key as `svix` and `standardwebhooks` do: base64 with or without its
@@ -334,20 +334,22 @@ fn decode_key(encoded: &str, key: &mut [u8; MAX_KEY_BYTES]) -> Result<usize, Sta
     if encoded.len() - text.len() > 2 || text.len() > MAX_ENCODED_KEY {
         return Err(StandardError::InvalidSecret);
     }
-    let mut canonical = [0u8; MAX_ENCODED_KEY];
-    let canonical = &mut canonical[..text.len()];
-    canonical.copy_from_slice(text);
+    // The text with the unused bits cleared and its padding put back, for the one (padded)
+    // decoder the crate already uses.
+    let mut canonical = [b'='; MAX_ENCODED_KEY];
+    let padded_len = text.len().div_ceil(4) * 4;
+    canonical[..text.len()].copy_from_slice(text);
     let unused_bits = match text.len() % 4 {
         0 => 0,
         2 => 4,
         3 => 2,
         _ => return Err(StandardError::InvalidSecret),
     };
-    if let Some(last) = canonical.last_mut() {
-        *last = clear_low_bits(*last, unused_bits);
+    if let Some(last) = text.len().checked_sub(1) {
+        canonical[last] = clear_low_bits(canonical[last], unused_bits);
     }
     // Constant time: the decoded bytes are the key.
-    match Base64Unpadded::decode(&*canonical, key) {
+    match Base64::decode(&canonical[..padded_len], key) {
         Ok(decoded) if !decoded.is_empty() => Ok(decoded.len()),
         _ => Err(StandardError::InvalidSecret),
     }
