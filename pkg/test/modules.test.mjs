@@ -13,7 +13,7 @@ const require = createRequire(import.meta.url);
 
 test('require and import give the same working API', () => {
   const cjs = require('cdhooks');
-  for (const name of ['verifyWebhook', 'signWebhook', 'Webhook', 'WebhookVerificationError']) {
+  for (const name of ['verifyWebhook', 'signWebhook', 'verifyRequest', 'diagnoseSecret', 'Webhook', 'WebhookVerificationError']) {
     assert.equal(typeof cjs[name], 'function', name);
     assert.equal(esm[name], cjs[name], name);
   }
@@ -41,6 +41,11 @@ test('npm pack gives a tarball that installs offline and runs in CJS and ESM', (
     assert.equal(execFileSync('node', ['-e', script], { cwd: dir }).toString().trim(), 'true');
     const esmScript = "import { verifyWebhook, signWebhook } from 'cdhooks'; console.log(verifyWebhook('x', signWebhook('x', 'k'), 'k'))";
     assert.equal(execFileSync('node', ['--input-type=module', '-e', esmScript], { cwd: dir }).toString().trim(), 'true');
+    // What the npm page and TypeScript users need is in it: the README, ESM and CJS types.
+    const installed = join(dir, 'node_modules', 'cdhooks');
+    for (const file of ['README.md', 'index.d.ts', 'events.d.ts', 'gen/index.d.cts', 'gen/events.d.cts']) {
+      assert.ok(statSync(join(installed, file)).size > 0, file);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
