@@ -103,6 +103,10 @@ bench:
 	scripts/with-postgres bash -c '$(BENCH) --database-url "$$CDHOOKS_TEST_DATABASE_URL" --out bench/RESULTS-postgres.md'
 	scripts/with-postgres bash -c '$(BENCH) --database-url "$$CDHOOKS_TEST_DATABASE_URL" --instances 3 --out bench/RESULTS-postgres-3.md'
 
-## The JS verification benchmark (not part of `make test`); writes bench/JS-RESULTS.md.
+## The JS verification benchmark (not part of `make test`); writes bench/JS-RESULTS.md. It also
+## measures the event object built by serde-wasm-bindgen (bench/serde-event) against JSON.parse.
 bench-js: pkg
+	cd bench/serde-event && $(CARGO) build --release --target $(WASM_TARGET)
+	wasm-bindgen bench/serde-event/target/$(WASM_TARGET)/release/cdhooks_bench_serde_event.wasm \
+	  --out-dir bench/serde-event/gen --target nodejs --no-typescript
 	node --expose-gc bench/verify.mjs

@@ -76,6 +76,24 @@ function multiTenant(body, n) {
   ];
 }
 
+/**
+ * The event object of a verified body: `JSON.parse` in JavaScript (what the package does) or
+ * built in wasm by `serde_json` + `serde-wasm-bindgen` (bench/serde-event).
+ */
+async function eventObject(body) {
+  const { createRequire } = await import('node:module');
+  const { parse_event: parseEvent } = createRequire(import.meta.url)('./serde-event/gen/cdhooks_bench_serde_event.js');
+  const bytes = new TextEncoder().encode(body);
+  const decoder = new TextDecoder();
+  const check = (event) => {
+    if (event?.type !== 'server.started') throw new Error('a contender failed to parse');
+  };
+  return [
+    { name: 'event object: JSON.parse (the package)', sync: true, run: () => check(JSON.parse(decoder.decode(bytes))) },
+    { name: 'event object: serde-wasm-bindgen', sync: true, run: () => check(parseEvent(bytes)) },
+  ];
+}
+
 async function slice(c) {
   // Each slice starts on a clean heap, so no contender pays for another's garbage.
   globalThis.gc?.();
@@ -101,6 +119,8 @@ const CASES = [
   ...SIZES.map(([label, size]) => [label, eventBody(size), contenders]),
   ['300 B, 2 tenants', eventBody(300), (body) => multiTenant(body, 2)],
   ['300 B, 100 tenants', eventBody(300), (body) => multiTenant(body, 100)],
+  ['300 B, event object', eventBody(300), eventObject],
+  ['64 KiB, event object', eventBody(65536), eventObject],
 ];
 for (const [label, body, make] of CASES) {
   const list = await make(body);
@@ -122,13 +142,14 @@ for (const [label, body, make] of CASES) {
 }
 
 const fmt = (n) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1));
-let table = '| payload | implementation | ops/s | MB/s | × docs snippet |\n|---|---|---:|---:|---:|\n';
+let table = '| payload | implementation | ops/s | MB/s | × first row of its payload |\n|---|---|---:|---:|---:|\n';
 for (const r of rows) table += `| ${r.size} | ${r.name} | ${fmt(r.opsPerSec)} | ${fmt(r.mbPerSec)} | ${r.ratio.toFixed(2)} |\n`;
 const by = (size, name) => rows.find((r) => r.size === size && r.name === name);
 const summary = [
   `verifyWebhook (string, 300 B) vs docs' snippet: ${by('300 B', 'cdhooks verifyWebhook (string)').ratio.toFixed(2)}× (target 1.25×)`,
   `Webhook.verify vs standardwebhooks (300 B): ${(by('300 B', 'cdhooks Webhook.verify').opsPerSec / by('300 B', 'standardwebhooks Webhook.verify').opsPerSec).toFixed(1)}× (target 4×)`,
   ...[2, 100].map((n) => `verifyWebhook (string, 300 B, ${n} secrets in turn) vs docs' snippet with the same secrets: ${by(`300 B, ${n} tenants`, `cdhooks verifyWebhook (string), ${n} secrets in turn`).ratio.toFixed(2)}× (target 1.25×)`),
+  ...['300 B', '64 KiB'].map((size) => `event object at ${size}: JSON.parse ${(by(`${size}, event object`, 'event object: JSON.parse (the package)').opsPerSec / by(`${size}, event object`, 'event object: serde-wasm-bindgen').opsPerSec).toFixed(1)}× serde-wasm-bindgen`),
   `verifyWebhook (bytes, 1 MiB) vs hash-wasm: ${(by('1 MiB', 'cdhooks verifyWebhook (bytes)').opsPerSec / by('1 MiB', 'hash-wasm HMAC').opsPerSec).toFixed(2)}× (target 1.05×)`,
 ];
 const commit = execSync('git rev-parse --short HEAD').toString().trim();
