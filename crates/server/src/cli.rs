@@ -166,7 +166,7 @@ async fn dev_setup(config: &mut ServeConfig) -> Result<String, String> {
     )
     .await
     .map_err(|e| e.to_string())?;
-    std::fs::write(&key_file, format!("{key}\n"))
+    crate::private_files::write(&key_file, format!("{key}\n").as_bytes())
         .map_err(|e| format!("{}: {e}", key_file.display()))?;
     Ok(key)
 }
@@ -205,7 +205,8 @@ async fn dev_inbox(server: &crate::Server, key: &str, data_dir: &Path) -> Result
         .create_inbox(&account, now_ms)
         .await
         .map_err(|e| e.to_string())?;
-    std::fs::write(&file, format!("{token}\n")).map_err(|e| format!("{}: {e}", file.display()))?;
+    crate::private_files::write(&file, format!("{token}\n").as_bytes())
+        .map_err(|e| format!("{}: {e}", file.display()))?;
     Ok(token)
 }
 

@@ -64,6 +64,14 @@ pub struct ServeConfig {
     /// (507) instead of filling the disk. Unlimited by default.
     #[arg(long, env = "CDHOOKS_MAX_DATABASE_MB")]
     pub max_database_mb: Option<u64>,
+    /// HTTP connections served at once; past it new clients wait to be accepted (keep it
+    /// below the process's open-file limit).
+    #[arg(long, env = "CDHOOKS_MAX_CONNECTIONS", default_value_t = 512)]
+    pub max_connections: usize,
+    /// Time a client has to send a request's header, and that an idle kept-alive connection
+    /// stays open (ms).
+    #[arg(long, env = "CDHOOKS_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_timeout_ms: u64,
     /// Serve the browser tool (`/`) from this directory instead of the copy built into the
     /// binary (for working on the tool).
     #[arg(long, env = "CDHOOKS_WWW_DIR")]
@@ -92,6 +100,8 @@ impl ServeConfig {
             workers: 64,
             per_webhook_concurrency: 16,
             max_database_mb: None,
+            max_connections: 512,
+            header_timeout_ms: 10_000,
             www_dir: None,
             pkg_dir: None,
         }

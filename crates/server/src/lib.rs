@@ -26,6 +26,7 @@ pub mod domain;
 pub mod http;
 pub mod live;
 pub mod mail;
+pub mod private_files;
 pub mod shutdown;
 pub mod store;
 
@@ -38,7 +39,7 @@ use tokio::task::JoinHandle;
 use clock::SharedClock;
 use config::ServeConfig;
 use delivery::DeliveryEngine;
-use shutdown::{Shutdown, ShutdownTrigger};
+use shutdown::ShutdownTrigger;
 use store::postgres::PgStore;
 use store::sqlite::SqliteStore;
 use store::Store;
@@ -130,12 +131,13 @@ pub async fn start_with_clock(
     });
     let listener = tokio::net::TcpListener::bind(config.bind).await?;
     let addr = listener.local_addr()?;
-    let mut http_shutdown: Shutdown = shutdown.clone();
-    let server = warp::serve(http::routes(state))
-        .incoming(listener)
-        .graceful(async move { http_shutdown.wait().await });
+    let limits = http::serve::Limits {
+        max_connections: config.max_connections,
+        header_timeout: Duration::from_millis(config.header_timeout_ms.max(1)),
+    };
+    let server = http::serve::serve(listener, http::routes(state), limits, shutdown.clone());
     let tasks = vec![
-        tokio::spawn(server.run()),
+        tokio::spawn(server),
         tokio::spawn(engine.clone().run(shutdown.clone(), DRAIN)),
         tokio::spawn(mail::run(
             store.clone(),
@@ -158,7 +160,7 @@ pub async fn start_with_clock(
 /// The store the configuration names: PostgreSQL with `--database-url`, else the embedded
 /// SQLite file in the data dir (locked for this server).
 async fn open_store(config: &ServeConfig) -> Result<Arc<dyn Store>, StartError> {
-    std::fs::create_dir_all(&config.data_dir)?;
+    private_files::create_dir(&config.data_dir)?;
     Ok(match &config.database_url {
         Some(url) => Arc::new(PgStore::connect(url, config.database_pool).await?),
         None => Arc::new(
@@ -190,7 +192,7 @@ pub async fn create_account_in(
     let store: Arc<dyn Store> = match database_url {
         Some(url) => Arc::new(PgStore::connect(url, 2).await?),
         None => {
-            std::fs::create_dir_all(data_dir)?;
+            private_files::create_dir(data_dir)?;
             Arc::new(SqliteStore::open(data_dir).await?)
         }
     };

@@ -197,14 +197,14 @@ async fn bad_webhook_inputs_get_their_codes_and_never_echo_the_secret() {
             json!({"url": ok_url, "events": ["*"], "colour": "blue"}),
             400,
             "invalid_request",
-            None,
+            Some("colour"),
         ),
-        (json!({"events": ["*"]}), 400, "invalid_request", None),
+        (json!({"events": ["*"]}), 400, "invalid_request", Some("url")),
         (
             json!({"url": ok_url, "events": "server.started"}),
             400,
             "invalid_request",
-            None,
+            Some("events"),
         ),
     ];
     for (body, status, code, field) in cases {

@@ -56,7 +56,7 @@ async fn an_undeliverable_email_is_retried_with_backoff_then_dead_lettered_witho
     // Both webhooks fail their one attempt and are disabled; the good owner's email goes out
     // at once, though the other one's fails first or alongside.
     let outbox = dir.path().join("outbox");
-    eventually("the good owner's email", Duration::from_secs(5), || {
+    eventually("the good owner's email", Duration::from_secs(15), || {
         std::fs::read_dir(&outbox).map(|d| d.count()).unwrap_or(0) == 1
     })
     .await;

@@ -63,8 +63,22 @@ impl WebhookUrl {
         if text.len() > MAX_URL_LEN {
             return Err(invalid("the URL is longer than 2048 characters"));
         }
+        // The URL parser drops tabs and newlines silently; a URL carrying them is refused.
+        if text.chars().any(char::is_control) {
+            return Err(invalid(
+                "the URL must not contain control characters (newline, tab, NUL …)",
+            ));
+        }
         let url =
             Url::parse(text).map_err(|e| invalid(&format!("not a valid absolute URL: {e}")))?;
+        // `https:///x` parses as `https://x/`: the text itself must name a host.
+        let authority = text.split_once("://").map_or("", |(_, rest)| rest);
+        if authority.is_empty() || authority.starts_with(['/', '?', '#']) {
+            return Err(invalid("the URL has no host"));
+        }
+        if url.port() == Some(0) {
+            return Err(invalid("the URL's port must be 1 to 65535"));
+        }
         match url.scheme() {
             "https" => {}
             "http" if policy.allow_http => {}
@@ -154,27 +168,24 @@ fn is_forbidden_v6(ip: Ipv6Addr) -> bool {
     let s = ip.segments();
     let embedded_v4 =
         |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
-    if ip.is_unspecified() || ip.is_loopback() {
+    // Only global unicast, 2000::/3, is ever public. Everything else is refused, whatever it
+    // embeds: loopback, IPv4-compatible ::a.b.c.d, SIIT ::ffff:0:a.b.c.d, ISATAP ::5efe:…,
+    // NAT64 64:ff9b::/96 and 64:ff9b:1::/48, discard-only, unique local, link-local, site-local,
+    // multicast, unspecified.
+    if s[0] & 0xe000 != 0x2000 {
         return true;
-    }
-    // IPv4-compatible (deprecated) ::a.b.c.d and NAT64 64:ff9b::a.b.c.d carry an IPv4 address.
-    if s[..6] == [0; 6] || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        return is_forbidden_v4(embedded_v4(s[6], s[7]));
     }
     // 6to4 2002:AABB:CCDD::/48 carries a.b.c.d in bits 16..48.
     if s[0] == 0x2002 {
         return is_forbidden_v4(embedded_v4(s[1], s[2]));
     }
-    s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1 // local-use NAT64, 64:ff9b:1::/48
-        || (s[0] == 0x100 && s[1..4] == [0, 0, 0]) // discard-only, 100::/64
-        || (s[0] == 0x2001 && s[1] < 0x200)     // IETF protocol assignments incl. Teredo, 2001::/23
-        || (s[0] == 0x2001 && s[1] == 0xdb8)    // documentation
-        || (s[0] & 0xfff0) == 0x3ff0            // documentation, 3fff::/20
-        || s[0] == 0x5f00                       // SRv6 SIDs
-        || (s[0] & 0xfe00) == 0xfc00            // unique local
-        || (s[0] & 0xffc0) == 0xfe80            // link-local
-        || (s[0] & 0xffc0) == 0xfec0            // site-local (deprecated)
-        || (s[0] & 0xff00) == 0xff00 // multicast
+    // An ISATAP interface id (0000:5efe or 0200:5efe) carries a.b.c.d in its last 32 bits.
+    if (s[4] == 0 || s[4] == 0x200) && s[5] == 0x5efe && is_forbidden_v4(embedded_v4(s[6], s[7])) {
+        return true;
+    }
+    // 2001::/23: IETF protocol assignments, Teredo among them; 2001:db8::/32 and 3fff::/20:
+    // documentation.
+    (s[0] == 0x2001 && (s[1] < 0x200 || s[1] == 0xdb8)) || (s[0] & 0xfff0) == 0x3ff0
 }
 
 #[cfg(test)]
@@ -247,14 +258,25 @@ mod tests {
             "100::1",
             "3fff::1",
             "5f00::1",
+            // SIIT and ISATAP forms of 127.0.0.1, and everything outside 2000::/3.
+            "::ffff:0:7f00:1",
+            "::5efe:7f00:1",
+            "::200:5efe:7f00:1",
+            "2a00:1450::5efe:7f00:1",
+            "2a00:1450::200:5efe:a00:1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "64:ff9b::808:808",
+            "1::1",
+            "4000::1",
+            "e000::1",
         ] {
             assert!(forbidden(a), "{a}");
         }
         for a in [
             "2606:4700:4700::1111",
             "::ffff:8.8.8.8",
-            "64:ff9b::808:808",
             "2002:0808:0808::1",
+            "2a00:1450::5efe:808:808",
             "2a00:1450::1",
         ] {
             assert!(!forbidden(a), "{a}");
@@ -278,6 +300,16 @@ mod tests {
         );
         assert_eq!(ok("https://yourapp.com/#frag", &strict), Err("invalid_url"));
         assert_eq!(ok("not a url", &strict), Err("invalid_url"));
+        for bad in [
+            "https://yourapp.com/web\nhooks",
+            "https://yourapp.com/\0",
+            "https://your\tapp.com/",
+            "https://yourapp.com:0/",
+            "https:///x",
+            "https://",
+        ] {
+            assert_eq!(ok(bad, &strict), Err("invalid_url"), "{bad:?}");
+        }
         assert_eq!(
             ok(&format!("https://a.com/{}", "x".repeat(2048)), &strict),
             Err("invalid_url")
@@ -292,6 +324,25 @@ mod tests {
             "https://api.localhost./",
             "https://169.254.169.254/latest/meta-data",
             "https://10.0.0.1/",
+            // IPv4 spellings: decimal, octal, hex, short.
+            "https://0177.0.0.1/",
+            "https://0x7f000001/",
+            "https://127.1/",
+            "https://017700000001/",
+            // IPv6 forms embedding loopback or private addresses.
+            "https://[::127.0.0.1]/",
+            "https://[::ffff:0:7f00:1]/",
+            "https://[::5efe:7f00:1]/",
+            "https://[64:ff9b::7f00:1]/",
+            "https://[2002:7f00:1::]/",
+            "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",
+            "https://[fe80::1]/",
+            "https://[fd00::1]/",
+            "https://[ff02::1]/",
+            // localhost names, with a trailing dot, in upper case.
+            "https://localhost./",
+            "https://LOCALHOST/",
+            "https://Api.LocalHost/",
         ] {
             assert_eq!(ok(bad, &strict), Err("url_forbidden_target"), "{bad}");
         }

@@ -168,6 +168,12 @@ fn validate_description(description: Option<String>) -> Result<Option<String>, V
             format!("the description is longer than {MAX_DESCRIPTION_LEN} characters"),
         )
         .field("description")),
+        // Control characters would let a description forge lines in logs and emails.
+        Some(d) if d.chars().any(char::is_control) => Err(ValidationError::new(
+            "invalid_description",
+            "the description must not contain control characters (newline, tab, NUL …)",
+        )
+        .field("description")),
         other => Ok(other),
     }
 }

@@ -124,9 +124,7 @@ pub fn routes(
     state: &Arc<AppState>,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
     let assets = Arc::new(state.assets.clone());
-    warp::get()
-        .or(warp::head())
-        .unify()
+    super::get()
         .and(warp::path::full())
         .and(warp::header::optional::<String>("if-none-match"))
         .and_then(move |path: warp::path::FullPath, if_none_match| {

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use warp::http::HeaderValue;
 use warp::Filter;
 
 use super::error::ApiError;
@@ -42,21 +43,29 @@ impl AccountCache {
     }
 }
 
+/// The API key of an `Authorization` value: the `Bearer` scheme in any letter case (RFC 9110),
+/// then the key. `None` for anything else, including bytes that are not text.
+fn bearer_key(value: &HeaderValue) -> Option<&str> {
+    let text = value.to_str().ok()?;
+    let (scheme, key) = text.split_once(' ')?;
+    let key = key.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty()).then_some(key)
+}
+
 /// Extracts the authenticated account, or rejects with 401.
 pub fn account(
     state: Arc<AppState>,
 ) -> impl Filter<Extract = (Account,), Error = warp::Rejection> + Clone {
-    warp::header::optional::<String>("authorization").and_then(move |header: Option<String>| {
+    let authorization = warp::header::value("authorization")
+        .map(Some)
+        .or(warp::any().map(|| None))
+        .unify();
+    authorization.and_then(move |header: Option<HeaderValue>| {
         let state = state.clone();
         async move {
             let key = header
-                .as_deref()
-                .and_then(|h| {
-                    h.strip_prefix("Bearer ")
-                        .or_else(|| h.strip_prefix("bearer "))
-                })
-                .map(str::trim)
-                .filter(|k| !k.is_empty())
+                .as_ref()
+                .and_then(bearer_key)
                 .ok_or_else(ApiError::unauthorized)?;
             let hash = api_key::hash(key);
             if let Some(account) = state.accounts.get(&hash) {
@@ -68,8 +77,30 @@ pub fn account(
                     Ok::<Account, warp::Rejection>(account)
                 }
                 Ok(None) => Err(ApiError::unauthorized().into()),
-                Err(e) => Err(ApiError::internal(&e).into()),
+                Err(e) => Err(ApiError::from_app(e, "account").into()),
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_scheme_in_any_case() {
+        for (value, key) in [
+            ("Bearer cdh_1", Some("cdh_1")),
+            ("bearer cdh_1", Some("cdh_1")),
+            ("BEARER cdh_1", Some("cdh_1")),
+            ("Bearer  cdh_1 ", Some("cdh_1")),
+            ("Basic abc", None),
+            ("Bearer ", None),
+            ("Bearer", None),
+        ] {
+            assert_eq!(bearer_key(&HeaderValue::from_static(value)), key, "{value}");
+        }
+        let bytes = HeaderValue::from_bytes(b"Bearer \xff\xfe\xfd").unwrap();
+        assert_eq!(bearer_key(&bytes), None);
+    }
 }

@@ -9,9 +9,10 @@ use warp::Filter;
 
 use super::error::ApiError;
 use super::json::{self, reply};
-use super::webhooks::ListQuery;
+use super::query::PageQuery;
 use super::{auth, with_state, AppState, Page};
 use crate::store::{Account, AttemptRecord, DeliveryRecord};
+use cdhooks_core::event::DELIVERY_ID_PREFIX;
 
 #[derive(Serialize)]
 struct DeliveryView {
@@ -76,13 +77,13 @@ pub fn routes(
     state: Arc<AppState>,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
     let list = warp::path!("v1" / "webhooks" / String / "deliveries")
-        .and(warp::get())
+        .and(super::get())
         .and(auth::account(state.clone()))
-        .and(warp::query::<ListQuery>())
+        .and(super::query::raw())
         .and(with_state(&state))
         .and_then(list);
     let get = warp::path!("v1" / "deliveries" / String)
-        .and(warp::get())
+        .and(super::get())
         .and(auth::account(state.clone()))
         .and(with_state(&state))
         .and_then(get);
@@ -92,7 +93,7 @@ pub fn routes(
         .and(with_state(&state))
         .and_then(retry);
     let request = warp::path!("v1" / "deliveries" / String / "request")
-        .and(warp::get())
+        .and(super::get())
         .and(auth::account(state.clone()))
         .and(with_state(&state))
         .and_then(request);
@@ -134,13 +135,13 @@ async fn request(
 async fn list(
     webhook_id: String,
     account: Account,
-    query: ListQuery,
+    query: String,
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, warp::Rejection> {
-    let limit = super::page_limit(query.limit)?;
+    let PageQuery { limit, after } = PageQuery::parse(&query, DELIVERY_ID_PREFIX)?;
     let records = state
         .app
-        .deliveries(&account, &webhook_id, query.after.as_deref(), limit + 1)
+        .deliveries(&account, &webhook_id, after.as_deref(), limit + 1)
         .await
         .map_err(|e| ApiError::from_app(e, "webhook"))?;
     let page = Page::new(records, limit, |d| d.id.clone());

@@ -23,8 +23,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// What went wrong, for people.
     pub message: String,
-    /// The request field at fault.
-    pub field: Option<&'static str>,
+    /// The request field at fault (`data`, `events[2]`, the query parameter …).
+    pub field: Option<String>,
 }
 
 impl warp::reject::Reject for ApiError {}
@@ -38,6 +38,12 @@ impl ApiError {
             message: message.into(),
             field: None,
         }
+    }
+
+    /// The same error, naming the field at fault.
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
     }
 
     /// 401: no or a wrong API key.
@@ -117,7 +123,7 @@ impl From<ValidationError> for ApiError {
             status,
             code: e.code,
             message: e.message,
-            field: e.field,
+            field: e.field.map(str::to_owned),
         }
     }
 }
@@ -155,7 +161,7 @@ pub fn render(
 /// The one place rejections become responses.
 pub async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Infallible> {
     if let Some(e) = rejection.find::<ApiError>() {
-        return Ok(render(e.status, e.code, &e.message, e.field));
+        return Ok(render(e.status, e.code, &e.message, e.field.as_deref()));
     }
     let (status, code, message) = if rejection.is_not_found() {
         (
@@ -185,6 +191,8 @@ pub async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Infa
         (StatusCode::BAD_REQUEST, "invalid_query", e.to_string())
     } else if let Some(e) = rejection.find::<warp::reject::MissingHeader>() {
         (StatusCode::BAD_REQUEST, "missing_header", e.to_string())
+    } else if let Some(e) = rejection.find::<warp::reject::InvalidHeader>() {
+        (StatusCode::BAD_REQUEST, "invalid_header", e.to_string())
     } else {
         tracing::error!(?rejection, "unhandled rejection");
         (

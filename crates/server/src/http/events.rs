@@ -34,12 +34,12 @@ pub fn routes(
         .and(with_state(&state))
         .and_then(emit);
     let get = warp::path!("v1" / "events" / String)
-        .and(warp::get())
+        .and(super::get())
         .and(auth::account(state.clone()))
         .and(with_state(&state))
         .and_then(get);
     let types = warp::path!("v1" / "event-types")
-        .and(warp::get())
+        .and(super::get())
         .map(event_types);
     emit.or(get).unify().or(types).unify()
 }

@@ -38,14 +38,14 @@ pub fn routes(
         .and(with_state(&state))
         .and_then(create);
     let list = warp::path!("v1" / "inboxes" / String / "requests")
-        .and(warp::get())
+        .and(super::get())
         .and(auth::account(state.clone()))
         .and(with_state(&state))
         .and_then(list);
     let capture = warp::path!("inbox" / String)
         .and(warp::method())
         .and(warp::header::headers_cloned())
-        .and(json::body())
+        .and(json::optional_body())
         .and(with_state(&state))
         .and_then(capture);
     create.or(list).unify().or(capture).unify()

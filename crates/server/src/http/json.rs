@@ -61,31 +61,124 @@ pub fn parse_or_default<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T,
     parse(body)
 }
 
-/// Parses a JSON body into `T`, telling syntax errors from shape errors.
+/// The deepest nesting of arrays and objects a body may have. Deeper documents are refused:
+/// receivers' JSON parsers fail on them (Python's raises RecursionError near 1,000 levels), so
+/// accepting one would accept an event no one can read.
+pub const MAX_JSON_DEPTH: usize = 64;
+
+/// Parses a JSON body into `T`, telling syntax errors from shape errors, and naming the
+/// field at fault in plain words.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| {
+    if json_depth(body) > MAX_JSON_DEPTH {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("the body nests arrays or objects deeper than {MAX_JSON_DEPTH} levels"),
+        ));
+    }
+    let syntax = |e: &serde_json::Error| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("the body is not valid JSON: {e}"),
+        )
+    };
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         use serde_json::error::Category;
-        match e.classify() {
-            Category::Syntax | Category::Eof | Category::Io => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-                format!("the body is not valid JSON: {e}"),
-            ),
-            Category::Data => {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.to_string())
-            }
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            Category::Syntax | Category::Eof | Category::Io => syntax(&inner),
+            Category::Data => shape_error(&path, &inner),
         }
-    })
+    })?;
+    deserializer.end().map_err(|e| syntax(&e))?;
+    Ok(value)
 }
 
-/// RFC 3339 UTC at second precision, from Unix ms.
-pub fn time(ms: i64) -> String {
+/// A body of the wrong shape, said in plain words with the field it is about.
+fn shape_error(path: &str, error: &serde_json::Error) -> ApiError {
+    let text = error.to_string();
+    // serde's messages end with the position, which means nothing to people reading them.
+    let text = text.split(" at line ").next().unwrap_or(&text);
+    let quoted = |prefix: &str| {
+        text.strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_owned)
+    };
+    let within = |name: &str| match path {
+        "." | "" => name.to_owned(),
+        parent => format!("{parent}.{name}"),
+    };
+    let (field, message) = if let Some(name) = quoted("missing field `") {
+        let field = within(&name);
+        (field.clone(), format!("`{field}` is required"))
+    } else if let Some(name) = quoted("unknown field `") {
+        // The path already ends at the unknown field.
+        let field = if path.is_empty() || path == "." {
+            name
+        } else {
+            path.to_owned()
+        };
+        let expected = text
+            .split_once(", expected ")
+            .map(|(_, e)| format!("; expected {e}"))
+            .unwrap_or_default();
+        (
+            field.clone(),
+            format!("`{field}` is not a field of this request{expected}"),
+        )
+    } else if path == "." || path.is_empty() {
+        (
+            "body".to_owned(),
+            format!("the body has the wrong shape: {text}"),
+        )
+    } else {
+        (
+            path.to_owned(),
+            format!("`{path}` has the wrong type or value: {text}"),
+        )
+    };
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message).with_field(field)
+}
+
+/// The deepest nesting of `[` and `{` outside strings (the body need not be valid JSON).
+fn json_depth(body: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in body {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// RFC 3339 UTC at second precision, from Unix ms (the event envelope's format).
+fn time(ms: i64) -> String {
     Timestamp::from_unix(ms.div_euclid(1000))
         .map(|t| t.to_string())
         .unwrap_or_default()
 }
 
-/// RFC 3339 UTC at millisecond precision, from Unix ms.
+/// RFC 3339 UTC at millisecond precision, from Unix ms: every time the API shows
+/// (`2025-01-15T10:30:00.042Z`), except the event envelope's `created_at`, which receivers
+/// already parse in whole seconds.
 pub fn time_ms(ms: i64) -> String {
     let seconds = time(ms);
     match seconds.strip_suffix('Z') {
@@ -103,6 +196,35 @@ pub fn reply(status: StatusCode, value: &impl serde::Serialize) -> warp::reply::
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn depth_counts_only_structure_outside_strings() {
+        assert_eq!(json_depth(br#"{"a":[1,{"b":"[[[{{"}]}"#), 3);
+        assert_eq!(json_depth(br#"{"a":"\"[[["}"#), 1);
+        let deep = "[".repeat(65) + &"]".repeat(65);
+        assert!(parse::<serde_json::Value>(deep.as_bytes()).is_err());
+        let fine = "[".repeat(64) + &"]".repeat(64);
+        assert!(parse::<serde_json::Value>(fine.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn shape_errors_name_the_field_in_plain_words() {
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Body {
+            data: u32,
+            events: Vec<String>,
+        }
+        let error = parse::<Body>(br#"{"events":[]}"#).unwrap_err();
+        assert_eq!(error.field.as_deref(), Some("data"));
+        assert_eq!(error.message, "`data` is required");
+        let error = parse::<Body>(br#"{"data":1,"events":["a",2]}"#).unwrap_err();
+        assert_eq!(error.field.as_deref(), Some("events[1]"));
+        assert!(!error.message.contains("line"), "{}", error.message);
+        let error = parse::<Body>(br#"{"data":1,"events":[],"colour":1}"#).unwrap_err();
+        assert_eq!(error.field.as_deref(), Some("colour"));
+    }
 
     #[test]
     fn times() {

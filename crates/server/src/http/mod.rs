@@ -10,6 +10,8 @@ pub mod error;
 mod events;
 mod inbox;
 pub mod json;
+pub mod query;
+pub mod serve;
 mod stream;
 mod webhooks;
 
@@ -20,7 +22,6 @@ use warp::http::StatusCode;
 use warp::Filter;
 
 use crate::app::App;
-use error::ApiError;
 
 /// What every handler needs.
 pub struct AppState {
@@ -44,22 +45,16 @@ pub fn with_state(
     warp::any().map(move || state.clone())
 }
 
+/// `GET`, or `HEAD` (the same answer without its body, which hyper leaves out): every route
+/// that reads answers both.
+pub fn get() -> impl Filter<Extract = (), Error = warp::Rejection> + Copy {
+    warp::get().or(warp::head()).unify()
+}
+
 /// The default page size of list endpoints.
 pub const DEFAULT_PAGE: u32 = 50;
 /// The largest page size.
 pub const MAX_PAGE: u32 = 200;
-
-/// Checks a `limit` query value.
-pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
-    match limit.unwrap_or(DEFAULT_PAGE) {
-        n @ 1..=MAX_PAGE => Ok(n),
-        _ => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
-            format!("limit must be 1 to {MAX_PAGE}"),
-        )),
-    }
-}
 
 /// One page of a list, with the cursor of the next page.
 #[derive(Serialize)]
@@ -107,7 +102,7 @@ pub fn routes(
     state: Arc<AppState>,
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
     let health = warp::path!("healthz")
-        .and(warp::get().or(warp::head()).unify())
+        .and(get())
         .and(with_state(&state))
         .then(health);
     health

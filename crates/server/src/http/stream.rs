@@ -17,7 +17,7 @@ pub fn routes(
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
     let for_stream = state.clone();
     warp::path!("v1" / "stream")
-        .and(warp::get())
+        .and(super::get())
         .and(auth::account(state))
         .map(move |account: Account| {
             use warp::Reply;

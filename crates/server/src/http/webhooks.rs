@@ -3,16 +3,18 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use warp::http::StatusCode;
 use warp::Filter;
 
 use super::error::ApiError;
 use super::json::{self, reply};
+use super::query::PageQuery;
 use super::{auth, with_state, AppState, Page};
 use crate::domain::event::TestEventRequest;
 use crate::domain::webhook::{CreateWebhookRequest, RotateSecretRequest, UpdateWebhookRequest};
 use crate::store::{Account, WebhookRecord};
+use cdhooks_core::event::WEBHOOK_ID_PREFIX;
 
 /// A webhook as the API shows it; the secret only on creation and rotation.
 #[derive(Serialize)]
@@ -42,21 +44,11 @@ impl WebhookView {
             enabled: record.enabled,
             secret: show_secret.then(|| record.secret.expose().to_owned()),
             disabled_reason: record.disabled_reason,
-            disabled_at: record.disabled_at.map(json::time),
-            created_at: json::time(record.created_at),
-            updated_at: json::time(record.updated_at),
+            disabled_at: record.disabled_at.map(json::time_ms),
+            created_at: json::time_ms(record.created_at),
+            updated_at: json::time_ms(record.updated_at),
         }
     }
-}
-
-/// The query of list endpoints.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    /// Page size, 1–200 (default 50).
-    pub limit: Option<u32>,
-    /// Cursor: the last id of the previous page.
-    pub after: Option<String>,
 }
 
 /// The routes.
@@ -72,13 +64,13 @@ pub fn routes(
         .and(with_state(&state))
         .and_then(create);
     let list = base
-        .and(warp::get())
-        .and(warp::query::<ListQuery>())
+        .and(super::get())
+        .and(super::query::raw())
         .and(with_state(&state))
         .and_then(list);
     let get = one
         .clone()
-        .and(warp::get())
+        .and(super::get())
         .and(with_state(&state))
         .and_then(get);
     let patch = one
@@ -151,13 +143,13 @@ async fn create(
 
 async fn list(
     account: Account,
-    query: ListQuery,
+    query: String,
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, warp::Rejection> {
-    let limit = super::page_limit(query.limit)?;
+    let PageQuery { limit, after } = PageQuery::parse(&query, WEBHOOK_ID_PREFIX)?;
     let records = state
         .app
-        .webhooks(&account, query.after.as_deref(), limit + 1)
+        .webhooks(&account, after.as_deref(), limit + 1)
         .await
         .map_err(|e| ApiError::from_app(e, "webhook"))?;
     let page = Page::new(records, limit, |w| w.id.clone());

@@ -97,9 +97,15 @@ impl MailTransport {
                 smtp.send(message).await?;
             }
             MailTransport::Files(dir) => {
-                tokio::fs::create_dir_all(dir).await?;
                 let partial = dir.join(format!(".{}.eml.partial", queued.id));
-                tokio::fs::write(&partial, message.formatted()).await?;
+                let formatted = message.formatted();
+                let (target, written) = (dir.clone(), partial.clone());
+                tokio::task::spawn_blocking(move || {
+                    crate::private_files::create_dir(&target)?;
+                    crate::private_files::write(&written, &formatted)
+                })
+                .await
+                .map_err(std::io::Error::other)??;
                 tokio::fs::rename(&partial, dir.join(format!("{}.eml", queued.id))).await?;
             }
         }

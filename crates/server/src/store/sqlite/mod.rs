@@ -63,8 +63,9 @@ impl SqliteStore {
     /// had claimed. With `max_bytes` the database is capped: past it, writes fail with
     /// [`StoreError::Full`] as they would on a full disk.
     pub async fn open_for_server(data_dir: &Path, max_bytes: Option<u64>) -> StoreResult<Self> {
-        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let lock = std::fs::File::create(data_dir.join(LOCK_FILE))
+        crate::private_files::create_dir(data_dir)
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let lock = crate::private_files::create_file(&data_dir.join(LOCK_FILE))
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         if lock.try_lock().is_err() {
             return Err(StoreError::Locked(data_dir.display().to_string()));
@@ -77,6 +78,10 @@ impl SqliteStore {
         max_bytes: Option<u64>,
         lock: Option<Arc<std::fs::File>>,
     ) -> StoreResult<Self> {
+        // The database holds signing secrets: created 0600 before SQLite opens it.
+        crate::private_files::create_dir(data_dir)
+            .and_then(|()| crate::private_files::create_file(&data_dir.join(DATABASE_FILE)))
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let mut options = SqliteConnectOptions::from_str("sqlite:")?
             .filename(data_dir.join(DATABASE_FILE))
             .create_if_missing(true)
