@@ -8,7 +8,7 @@ WASM_TARGET := wasm32-unknown-unknown
 # The wasm-bindgen CLI must match the wasm-bindgen crate exactly; the pin lives in Cargo.toml.
 WASM_BINDGEN_VERSION := $(shell sed -n 's/^wasm-bindgen = { version = "=\([0-9.]*\)".*/\1/p; s/^wasm-bindgen = "=\([0-9.]*\)"/\1/p' Cargo.toml)
 
-.PHONY: types run test test-rust lint core-nostd wasm-target wasm-bindgen-cli node-deps pkg server-bin test-js bench bench-js clean
+.PHONY: openapi test-api types run test test-rust lint core-nostd wasm-target wasm-bindgen-cli node-deps pkg server-bin test-js bench bench-js clean
 
 ## The main job: build and start the reference server with its embedded store.
 run: pkg
@@ -16,7 +16,7 @@ run: pkg
 	./target/release/cdhooks-server dev
 
 ## Everything: formatting, lints, Rust tests, the no_std build, JS, runtime and browser tests.
-test: lint test-rust core-nostd test-js
+test: lint test-rust core-nostd test-js test-api
 
 lint:
 	@echo '== make test: formatting and clippy'
@@ -74,6 +74,20 @@ $(PKG_STAMP): $(PKG_INPUTS) | wasm-target wasm-bindgen-cli node-deps
 	echo '{"type":"commonjs"}' > pkg/gen/node/package.json
 	node pkg/build.mjs
 	@touch $@
+
+## The OpenAPI document the server serves, committed as docs/openapi.json.
+openapi:
+	CDHOOKS_UPDATE_OPENAPI=1 $(CARGO) test -p cdhooks-server --test openapi the_committed_document
+
+## schemathesis (pinned, in .venv) against a fresh server, every operation, default checks.
+SCHEMATHESIS_VERSION := 4.32.5
+.venv/.schemathesis-$(SCHEMATHESIS_VERSION):
+	python3 -m venv .venv
+	.venv/bin/pip install --quiet --disable-pip-version-check schemathesis==$(SCHEMATHESIS_VERSION)
+	@touch $@
+test-api: server-bin .venv/.schemathesis-$(SCHEMATHESIS_VERSION)
+	@echo '== make test: schemathesis against the OpenAPI document'
+	scripts/schemathesis target/debug/cdhooks-server 100
 
 ## The package's generated TypeScript (event types and error codes from the Rust core).
 types:

@@ -199,7 +199,12 @@ async fn bad_webhook_inputs_get_their_codes_and_never_echo_the_secret() {
             "invalid_request",
             Some("colour"),
         ),
-        (json!({"events": ["*"]}), 400, "invalid_request", Some("url")),
+        (
+            json!({"events": ["*"]}),
+            400,
+            "invalid_request",
+            Some("url"),
+        ),
         (
             json!({"url": ok_url, "events": "server.started"}),
             400,

@@ -13,13 +13,14 @@ use serde_json::value::RawValue;
 use super::ValidationError;
 
 /// The body of `POST /v1/events`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmitEventRequest {
     /// The event type, from the catalog.
     #[serde(rename = "type")]
     pub event_type: String,
     /// The payload object, kept as the sender's JSON.
+    #[schema(value_type = Object)]
     pub data: Box<RawValue>,
     /// An id chosen by the sender, for idempotency; generated when absent.
     pub id: Option<String>,
@@ -106,13 +107,14 @@ impl NewEvent {
 }
 
 /// The body of `POST /v1/webhooks/{id}/test`: both fields optional.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestEventRequest {
     /// The event type; by default the first catalogued type the webhook subscribes to.
     #[serde(rename = "type")]
     pub event_type: Option<String>,
     /// The payload; by default the type's example from the catalog.
+    #[schema(value_type = Option<Object>)]
     pub data: Option<Box<RawValue>>,
 }
 

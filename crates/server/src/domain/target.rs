@@ -17,6 +17,17 @@ use url::{Host, Url};
 
 use super::ValidationError;
 
+/// The shape every webhook URL must have, checked before anything else and published as the
+/// OpenAPI pattern of `url`: `http(s)://`, a host of letters, digits, dots and hyphens (or an
+/// IPv6 literal), an optional port 1–65535, then a path and query of RFC 3986 characters
+/// (anything else percent-encoded), no `#fragment`. (The scheme and the address are then
+/// checked against the policy.)
+pub const URL_PATTERN: &str = concat!(
+    r"^https?://([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9.])?|\[[0-9A-Fa-f:.]+\])",
+    r"(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?",
+    r"([/?](%[0-9A-Fa-f]{2}|[A-Za-z0-9._~!$&'()*+,;=:@/?-])*)?$"
+);
+
 /// The longest webhook URL accepted.
 pub const MAX_URL_LEN: usize = 2048;
 
@@ -90,6 +101,11 @@ impl WebhookUrl {
             _ if policy.allow_http => return Err(invalid("the URL must use http or https")),
             _ => return Err(invalid("the URL must use https")),
         }
+        if !url_shape().is_match(text) {
+            return Err(invalid(
+                "the URL must be http(s)://host[:port][/path][?query]: a host name of letters, digits, dots and hyphens (or an IPv6 literal), a port from 1 to 65535, a path and query of URL characters (others percent-encoded), no #fragment or user@",
+            ));
+        }
         if !url.username().is_empty() || url.password().is_some() {
             return Err(invalid("the URL must not contain a user name or password"));
         }
@@ -119,6 +135,11 @@ impl WebhookUrl {
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }
+}
+
+fn url_shape() -> &'static regex::Regex {
+    static SHAPE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    SHAPE.get_or_init(|| regex::Regex::new(URL_PATTERN).expect("URL_PATTERN is a valid regex"))
 }
 
 /// `localhost`, `*.localhost` (RFC 6761), with or without a trailing dot.

@@ -25,7 +25,7 @@ pub const MAX_PATTERNS: usize = 50;
 pub const MAX_DESCRIPTION_LEN: usize = 500;
 
 /// The body of `POST /v1/webhooks`, as the docs show it plus an optional description.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhookRequest {
     /// Where deliveries go.
@@ -39,7 +39,7 @@ pub struct CreateWebhookRequest {
 }
 
 /// The body of `PATCH /v1/webhooks/{id}`: every field optional.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateWebhookRequest {
     /// A new target URL.
@@ -48,13 +48,14 @@ pub struct UpdateWebhookRequest {
     pub events: Option<Vec<String>>,
     /// A new description (`null` clears it).
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
     /// `true` re-enables a disabled webhook and resumes its paused deliveries.
     pub enabled: Option<bool>,
 }
 
 /// The body of `POST /v1/webhooks/{id}/rotate-secret`: a new secret, or none to generate one.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateSecretRequest {
     /// The new secret; generated when absent.

@@ -14,12 +14,15 @@ use super::{auth, with_state, AppState, Page};
 use crate::store::{Account, AttemptRecord, DeliveryRecord};
 use cdhooks_core::event::DELIVERY_ID_PREFIX;
 
-#[derive(Serialize)]
-struct DeliveryView {
+/// A delivery with every attempt.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DeliveryView {
     id: String,
     event_id: String,
     event_type: String,
     webhook_id: String,
+    /// `pending`, `succeeded`, `failed` or `paused`.
+    #[schema(value_type = String)]
     status: &'static str,
     attempt_count: u32,
     next_attempt_at: Option<String>,
@@ -29,8 +32,9 @@ struct DeliveryView {
     attempts: Vec<AttemptView>,
 }
 
-#[derive(Serialize)]
-struct AttemptView {
+/// One attempt of a delivery.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AttemptView {
     number: u32,
     attempted_at: String,
     duration_ms: i64,
@@ -100,13 +104,16 @@ pub fn routes(
     list.or(get).unify().or(retry).unify().or(request).unify()
 }
 
-/// `GET /v1/deliveries/{id}/request`.
-#[derive(Serialize)]
-struct RequestView {
+/// `GET /v1/deliveries/{id}/request`: the request of the latest attempt.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RequestView {
+    #[schema(value_type = String)]
     method: &'static str,
     url: String,
     /// The attempt shown; `null` before the first.
     attempt: Option<u32>,
+    /// `[name, value]` pairs in sending order.
+    #[schema(value_type = Vec<Vec<String>>)]
     headers: Vec<(String, String)>,
     /// The body as text (the envelope is JSON, so UTF-8).
     body: String,

@@ -14,6 +14,37 @@ use crate::app::AppError;
 use crate::domain::ValidationError;
 use crate::store::StoreError;
 
+/// Every error code the API answers with; the OpenAPI document lists them, and a debug build
+/// checks each error against this list.
+pub const ERROR_CODES: &[&str] = &[
+    "unauthorized",
+    "not_found",
+    "method_not_allowed",
+    "length_required",
+    "payload_too_large",
+    "missing_header",
+    "invalid_header",
+    "invalid_json",
+    "invalid_request",
+    "invalid_query",
+    "invalid_url",
+    "url_forbidden_target",
+    "invalid_secret",
+    "weak_secret",
+    "empty_events",
+    "too_many_events",
+    "invalid_event_pattern",
+    "unknown_event_type",
+    "invalid_description",
+    "invalid_data",
+    "invalid_event_id",
+    "conflict",
+    "invalid_state",
+    "storage_full",
+    "storage_unavailable",
+    "internal",
+];
+
 /// An error as the API reports it.
 #[derive(Debug)]
 pub struct ApiError {
@@ -32,6 +63,10 @@ impl warp::reject::Reject for ApiError {}
 impl ApiError {
     /// An error with a status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        debug_assert!(
+            ERROR_CODES.contains(&code),
+            "undocumented error code {code}"
+        );
         ApiError {
             status,
             code,
@@ -148,6 +183,10 @@ pub fn render(
     message: &str,
     field: Option<&str>,
 ) -> warp::reply::Response {
+    debug_assert!(
+        ERROR_CODES.contains(&code),
+        "undocumented error code {code}"
+    );
     let body = Body {
         error: Detail {
             code,

@@ -16,10 +16,15 @@ use crate::app::EmittedEvent;
 use crate::domain::event::EmitEventRequest;
 use crate::store::Account;
 
-#[derive(Serialize)]
-struct EventType {
+/// One event type of the catalog.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EventType {
+    #[schema(value_type = String)]
     name: &'static str,
+    #[schema(value_type = String)]
     description: &'static str,
+    /// Example `data`.
+    #[schema(value_type = Object)]
     example: &'static RawValue,
 }
 
@@ -106,10 +111,11 @@ fn event_types() -> warp::reply::Response {
             })
         })
         .collect();
-    // A struct, not `json!`, so each example keeps its key order.
-    #[derive(Serialize)]
-    struct Catalog {
-        data: Vec<EventType>,
-    }
-    reply(StatusCode::OK, &Catalog { data: types })
+    reply(StatusCode::OK, &EventTypeList { data: types })
+}
+
+/// `GET /v1/event-types` (a struct, not `json!`, so each example keeps its key order).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EventTypeList {
+    data: Vec<EventType>,
 }

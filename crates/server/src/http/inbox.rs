@@ -17,10 +17,34 @@ use super::{auth, with_state, AppState};
 use crate::live::LiveEvent;
 use crate::store::Account;
 
-#[derive(Serialize)]
-struct CapturedView {
+/// A new inbox.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct InboxView {
+    /// `inb_…`: the inbox's name and its only credential for receiving.
+    token: String,
+    /// Where to send requests: `/inbox/{token}` on this server.
+    path: String,
+}
+
+/// What an inbox captured, newest first (its latest 100).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CapturedList {
+    data: Vec<CapturedView>,
+}
+
+/// The answer to a captured request.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Received {
+    received: bool,
+}
+
+/// A request an inbox received.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CapturedView {
     received_at: String,
     method: String,
+    /// `[name, value]` pairs as received.
+    #[schema(value_type = Vec<Vec<String>>)]
     headers: Vec<(String, String)>,
     /// The body as text (lossy UTF-8), for display and verification.
     body: String,
@@ -42,7 +66,16 @@ pub fn routes(
         .and(auth::account(state.clone()))
         .and(with_state(&state))
         .and_then(list);
+    // Any method a webhook sender uses; not DELETE, which would read as removing the inbox.
+    let capturable = super::get()
+        .or(warp::post())
+        .unify()
+        .or(warp::put())
+        .unify()
+        .or(warp::patch())
+        .unify();
     let capture = warp::path!("inbox" / String)
+        .and(capturable)
         .and(warp::method())
         .and(warp::header::headers_cloned())
         .and(json::optional_body())
@@ -60,11 +93,8 @@ async fn create(
         .create_inbox(&account)
         .await
         .map_err(|e| ApiError::from_app(e, "inbox"))?;
-    let url = format!("/inbox/{token}");
-    Ok(reply(
-        StatusCode::CREATED,
-        &serde_json::json!({ "token": token, "path": url }),
-    ))
+    let path = format!("/inbox/{token}");
+    Ok(reply(StatusCode::CREATED, &InboxView { token, path }))
 }
 
 async fn list(
@@ -87,7 +117,7 @@ async fn list(
             body_base64: BASE64.encode(&r.body),
         })
         .collect();
-    Ok(reply(StatusCode::OK, &serde_json::json!({ "data": data })))
+    Ok(reply(StatusCode::OK, &CapturedList { data }))
 }
 
 async fn capture(
@@ -116,8 +146,5 @@ async fn capture(
         kind: "inbox.request",
         data: serde_json::json!({ "token": token, "method": method.as_str(), "bytes": body.len() }),
     });
-    Ok(reply(
-        StatusCode::OK,
-        &serde_json::json!({ "received": true }),
-    ))
+    Ok(reply(StatusCode::OK, &Received { received: true }))
 }

@@ -53,10 +53,13 @@ where
     Ok(body.freeze())
 }
 
-/// Parses an optional JSON body: empty (or only whitespace) is `T::default()`.
+/// Parses an optional JSON body: none, only whitespace, or `null` is `T::default()`.
 pub fn parse_or_default<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
+    }
+    if serde_json::from_slice::<()>(body).is_ok() {
+        return Ok(T::default()); // `null`
     }
     parse(body)
 }
@@ -69,6 +72,19 @@ pub const MAX_JSON_DEPTH: usize = 64;
 /// Parses a JSON body into `T`, telling syntax errors from shape errors, and naming the
 /// field at fault in plain words.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    // Every request body of the API is an object (serde would also take a struct as an array).
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => {}
+        Some(_) if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "the body must be a JSON object",
+            )
+            .with_field("body"))
+        }
+        _ => {}
+    }
     if json_depth(body) > MAX_JSON_DEPTH {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -201,10 +217,19 @@ mod tests {
     fn depth_counts_only_structure_outside_strings() {
         assert_eq!(json_depth(br#"{"a":[1,{"b":"[[[{{"}]}"#), 3);
         assert_eq!(json_depth(br#"{"a":"\"[[["}"#), 1);
-        let deep = "[".repeat(65) + &"]".repeat(65);
-        assert!(parse::<serde_json::Value>(deep.as_bytes()).is_err());
-        let fine = "[".repeat(64) + &"]".repeat(64);
-        assert!(parse::<serde_json::Value>(fine.as_bytes()).is_ok());
+        let nested = |levels: usize| r#"{"a":"#.repeat(levels) + "1" + &"}".repeat(levels);
+        assert_eq!(
+            parse::<serde_json::Value>(nested(65).as_bytes())
+                .unwrap_err()
+                .code,
+            "invalid_json"
+        );
+        assert!(parse::<serde_json::Value>(nested(64).as_bytes()).is_ok());
+        // Bodies are objects: an array is refused, also where a struct would take it.
+        assert_eq!(
+            parse::<serde_json::Value>(b"[1]").unwrap_err().code,
+            "invalid_request"
+        );
     }
 
     #[test]

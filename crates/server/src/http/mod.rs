@@ -10,6 +10,7 @@ pub mod error;
 mod events;
 mod inbox;
 pub mod json;
+pub mod openapi;
 pub mod query;
 pub mod serve;
 mod stream;
@@ -57,7 +58,7 @@ pub const DEFAULT_PAGE: u32 = 50;
 pub const MAX_PAGE: u32 = 200;
 
 /// One page of a list, with the cursor of the next page.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     /// The items.
     pub data: Vec<T>,
@@ -105,7 +106,12 @@ pub fn routes(
         .and(get())
         .and(with_state(&state))
         .then(health);
-    health
+    let openapi = warp::path!("v1" / "openapi.json")
+        .and(get())
+        .map(|| json::reply(StatusCode::OK, &openapi::document()));
+    let api = health
+        .or(openapi)
+        .unify()
         .or(webhooks::routes(state.clone()))
         .unify()
         .or(events::routes(state.clone()))
@@ -119,7 +125,20 @@ pub fn routes(
         .or(assets::routes(&state))
         .unify()
         .recover(error::recover)
-        .unify()
+        .unify();
+    warp::path::full()
+        .and(api)
+        .map(|path: warp::path::FullPath, mut response: warp::reply::Response| {
+            // RFC 9110: a 405 says which methods the route takes.
+            if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+                if let Some(allow) = openapi::allowed_methods(path.as_str())
+                    .and_then(|m| warp::http::HeaderValue::from_str(&m).ok())
+                {
+                    response.headers_mut().insert(warp::http::header::ALLOW, allow);
+                }
+            }
+            response
+        })
         .with(warp::log::custom(|info| {
             tracing::debug!(method = %info.method(), path = info.path(), status = info.status().as_u16(), "request");
         }))

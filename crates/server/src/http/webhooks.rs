@@ -17,7 +17,7 @@ use crate::store::{Account, WebhookRecord};
 use cdhooks_core::event::WEBHOOK_ID_PREFIX;
 
 /// A webhook as the API shows it; the secret only on creation and rotation.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct WebhookView {
     id: String,
     url: String,
