@@ -17,8 +17,21 @@ use tracing_subscriber::prelude::*;
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
+    /// How log lines look on stderr: `text` (coloured only when stderr is a terminal) or
+    /// `json` (one object per line, for log shippers).
+    #[arg(long, global = true, env = "CDHOOKS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// The log line format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// For people.
+    Text,
+    /// One JSON object per line: timestamp, level, target, message and fields.
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -102,12 +115,27 @@ fn log_filter() -> Targets {
     }
 }
 
+/// Logs to stderr in the chosen format; colours only when stderr is a terminal, so a log
+/// file never fills with escape codes.
+fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => tracing_subscriber::registry()
+            .with(layer.with_ansi(std::io::stderr().is_terminal()))
+            .with(log_filter())
+            .init(),
+        LogFormat::Json => tracing_subscriber::registry()
+            .with(layer.json().flatten_event(true).with_current_span(false))
+            .with(log_filter())
+            .init(),
+    }
+}
+
 async fn run() -> ExitCode {
-    tracing_subscriber::registry()
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-        .with(log_filter())
-        .init();
-    let result = match Cli::parse().command {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let result = match cli.command {
         Command::Serve(config) => serve(config, None).await,
         Command::Dev(mut config) => match dev_setup(&mut config).await {
             Ok(key) => serve(config, Some(key)).await,
@@ -125,7 +153,7 @@ async fn run() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("error: {message}");
+            tracing::error!("{message}");
             ExitCode::FAILURE
         }
     }
@@ -181,7 +209,7 @@ async fn serve(config: ServeConfig, dev_key: Option<String>) -> Result<(), Strin
         print_dev_banner(&base, &key, &inbox, &config);
     }
     wait_for_signal().await;
-    eprintln!("stopping: finishing in-flight deliveries");
+    tracing::info!("stopping: finishing in-flight deliveries");
     server.stop().await;
     Ok(())
 }

@@ -171,11 +171,12 @@ impl DeliveryEngine {
             ),
         }
         if let AfterAttempt::GiveUp { attempts_in_round } = outcome.next {
-            tracing::warn!(
+            tracing::info!(
                 webhook = %delivery.webhook_id,
                 delivery = %delivery.id,
                 attempts = attempts_in_round,
-                "final attempt failed: disabling the webhook and emailing its owner"
+                reason = outcome.disabling.as_ref().map_or("", |d| d.reason.as_str()),
+                "webhook disabled after its final failed attempt; emailing its owner"
             );
         }
         // Built only when a dashboard listens.
