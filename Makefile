@@ -13,7 +13,7 @@ WASM_BINDGEN_VERSION := $(shell sed -n 's/^wasm-bindgen = { version = "=\([0-9.]
 ## The main job: build and start the reference server with its embedded store.
 run: pkg
 	$(CARGO) build --release -p cdhooks-server
-	./target/release/cdhooks-server dev
+	./target/release/cdhooks-server dev --metrics-bind 127.0.0.1:9090
 
 ## Everything: formatting, lints, Rust tests, the no_std build, JS, runtime and browser tests.
 test: lint test-rust core-nostd test-js test-api

@@ -64,6 +64,10 @@ pub struct ServeConfig {
     /// (507) instead of filling the disk. Unlimited by default.
     #[arg(long, env = "CDHOOKS_MAX_DATABASE_MB")]
     pub max_database_mb: Option<u64>,
+    /// Serve Prometheus/OpenMetrics metrics at `GET /metrics` on this address (off unless
+    /// given; keep it off the public port, e.g. `127.0.0.1:9090`).
+    #[arg(long, env = "CDHOOKS_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
     /// HTTP connections served at once; past it new clients wait to be accepted (keep it
     /// below the process's open-file limit).
     #[arg(long, env = "CDHOOKS_MAX_CONNECTIONS", default_value_t = 512)]
@@ -100,6 +104,7 @@ impl ServeConfig {
             workers: 64,
             per_webhook_concurrency: 16,
             max_database_mb: None,
+            metrics_bind: None,
             max_connections: 512,
             header_timeout_ms: 10_000,
             www_dir: None,

@@ -26,6 +26,7 @@ pub mod domain;
 pub mod http;
 pub mod live;
 pub mod mail;
+pub mod metrics;
 pub mod private_files;
 pub mod shutdown;
 pub mod store;
@@ -68,6 +69,8 @@ pub enum StartError {
 pub struct Server {
     /// The address the API listens on.
     pub addr: SocketAddr,
+    /// The address of `GET /metrics`, with `--metrics-bind`.
+    pub metrics_addr: Option<SocketAddr>,
     /// The store, for embedding and tests.
     pub store: Arc<dyn Store>,
     /// The delivery engine, for embedding and tests.
@@ -101,7 +104,14 @@ pub async fn start_with_clock(
 ) -> Result<Server, StartError> {
     let store = open_store(&config).await?;
     let live = live::LiveHub::new(store.live_relay());
-    let engine = DeliveryEngine::new(store.clone(), &config, clock.clone(), live.clone())?;
+    let metrics = Arc::new(metrics::Metrics::new());
+    let engine = DeliveryEngine::new(
+        store.clone(),
+        &config,
+        clock.clone(),
+        live.clone(),
+        metrics.clone(),
+    )?;
     let transport = mail::MailTransport::new(config.smtp_url.as_deref(), config.outbox_dir())?;
     let (trigger, shutdown) = shutdown::channel();
 
@@ -128,6 +138,7 @@ pub async fn start_with_clock(
         shutdown: shutdown.clone(),
         assets,
         accounts: Default::default(),
+        metrics: metrics.clone(),
     });
     let listener = tokio::net::TcpListener::bind(config.bind).await?;
     let addr = listener.local_addr()?;
@@ -136,20 +147,42 @@ pub async fn start_with_clock(
         header_timeout: Duration::from_millis(config.header_timeout_ms.max(1)),
     };
     let server = http::serve::serve(listener, http::routes(state), limits, shutdown.clone());
-    let tasks = vec![
+    let metrics_listener = match config.metrics_bind {
+        Some(bind) => Some(tokio::net::TcpListener::bind(bind).await?),
+        None => None,
+    };
+    let metrics_addr = metrics_listener
+        .as_ref()
+        .map(|l| l.local_addr())
+        .transpose()?;
+    let mut tasks = vec![
         tokio::spawn(server),
         tokio::spawn(engine.clone().run(shutdown.clone(), DRAIN)),
         tokio::spawn(mail::run(
             store.clone(),
             transport,
             config.email_from.clone(),
-            clock,
-            shutdown,
+            clock.clone(),
+            metrics.clone(),
+            shutdown.clone(),
         )),
     ];
+    if let Some(listener) = metrics_listener {
+        tasks.push(tokio::spawn(metrics::serve(
+            listener,
+            metrics,
+            store.clone(),
+            clock,
+            shutdown,
+        )));
+    }
+    if let Some(metrics_addr) = metrics_addr {
+        tracing::info!(%metrics_addr, "metrics at http://{metrics_addr}/metrics");
+    }
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "cdhooks server listening");
     Ok(Server {
         addr,
+        metrics_addr,
         store,
         engine,
         trigger,

@@ -767,6 +767,39 @@ async fn the_outbox_is_claimed_under_leases_retried_and_dead_lettered(opened: Op
     );
 }
 
+async fn queue_stats_count_pending_due_and_claimed_work_and_the_oldest_due(opened: Opened) {
+    let store = &*opened.0;
+    let empty = store.queue_stats(NOW).await.unwrap();
+    assert_eq!(
+        (empty.pending, empty.due, empty.oldest_due_at, empty.outbox),
+        (0, 0, None, 0)
+    );
+    let (account, _) = account_with_webhooks(store, "ops@example.com", &[&["*"]]).await;
+    emit(store, &account, "evt_", "server.started", 4).await;
+    let stats = store.queue_stats(NOW + 10).await.unwrap();
+    assert_eq!(
+        (stats.pending, stats.due, stats.oldest_due_at),
+        (4, 4, Some(NOW))
+    );
+    // Claimed work is pending but not due; the oldest due is the oldest unclaimed one.
+    let claimed = store
+        .claim_due(NOW + 10, lease(1, 1, 16, NOW + 10))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(
+        claimed[0].accepted_at_ms, NOW,
+        "the claim carries the acceptance time"
+    );
+    let stats = store.queue_stats(NOW + 10).await.unwrap();
+    assert_eq!(
+        (stats.pending, stats.due, stats.oldest_due_at),
+        (4, 3, Some(NOW + 1))
+    );
+    // Not yet due at an earlier time.
+    assert_eq!(store.queue_stats(NOW - 1).await.unwrap().due, 0);
+}
+
 async fn a_writable_store_says_so(opened: Opened) {
     opened.0.check_writable(NOW).await.unwrap();
     opened.0.check_writable(NOW + 1).await.unwrap();
@@ -801,6 +834,7 @@ macro_rules! contract_suite {
             case!(a_batch_of_outcomes_records_each_and_drops_those_whose_claim_was_lost);
             case!(the_outbox_is_claimed_under_leases_retried_and_dead_lettered);
             case!(a_writable_store_says_so);
+            case!(queue_stats_count_pending_due_and_claimed_work_and_the_oldest_due);
         }
     };
 }

@@ -64,6 +64,8 @@ pub struct DeliveryEngine {
     wake: Notify,
     /// Where attempt results are announced to dashboards.
     live: LiveHub,
+    /// Counters and histograms of attempts.
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl DeliveryEngine {
@@ -73,6 +75,7 @@ impl DeliveryEngine {
         config: &ServeConfig,
         clock: SharedClock,
         live: LiveHub,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Result<Arc<Self>, reqwest::Error> {
         let policy = Arc::new(config.target_policy());
         let client = reqwest::Client::builder()
@@ -98,6 +101,7 @@ impl DeliveryEngine {
             clock,
             wake: Notify::new(),
             live,
+            metrics,
         }))
     }
 
@@ -121,7 +125,14 @@ impl DeliveryEngine {
     ) -> StoreResult<u32> {
         let reserved = self.room.reserve(FAST_PATH_ROOM);
         let lease = (reserved > 0).then(|| self.lease(now_ms, reserved));
+        let event_type = event.event_type;
         let inserted = self.store.insert_event(account, event, now_ms, lease).await;
+        if inserted.is_ok() {
+            self.metrics
+                .events_accepted
+                .get_or_create(&crate::metrics::EventTypeLabel { event_type })
+                .inc();
+        }
         let claimed = inserted.as_ref().map_or(0, |i| i.claimed.len());
         self.room.release(reserved - claimed);
         let inserted = inserted?;
@@ -130,6 +141,32 @@ impl DeliveryEngine {
         }
         self.dispatch(inserted.claimed);
         Ok(inserted.deliveries)
+    }
+
+    /// Counts an attempt and what it decided.
+    fn count(&self, delivery: &ClaimedDelivery, outcome: &crate::store::AttemptOutcome) {
+        let m = &self.metrics;
+        m.in_flight.dec();
+        let attempt = &outcome.attempt;
+        m.attempt(
+            attempt.status_code,
+            attempt.error_kind.as_deref(),
+            Duration::from_millis(attempt.duration_ms.max(0) as u64),
+        );
+        match outcome.next {
+            AfterAttempt::Succeeded => {
+                m.deliveries_succeeded.inc();
+                let waited = self.clock.now_ms() - delivery.accepted_at_ms;
+                m.end_to_end.observe(waited.max(0) as f64 / 1000.0);
+            }
+            AfterAttempt::GiveUp { .. } => {
+                m.deliveries_failed.inc();
+                if outcome.disabling.is_some() {
+                    m.webhooks_disabled.inc();
+                }
+            }
+            AfterAttempt::RetryAt(_) => {}
+        }
     }
 
     /// Attempts in flight in this process.
@@ -146,6 +183,7 @@ impl DeliveryEngine {
     }
 
     async fn deliver(self: Arc<Self>, delivery: ClaimedDelivery) {
+        self.metrics.in_flight.inc();
         let result = send::attempt(
             &self.client,
             &self.policy,
@@ -155,6 +193,7 @@ impl DeliveryEngine {
         )
         .await;
         let outcome = schedule::outcome(&delivery, result, self.rules, rand::random());
+        self.count(&delivery, &outcome);
         // Fields on the events themselves rather than a span per delivery: a span would be
         // built (and its fields formatted) for every delivery even when nothing is logged.
         match &outcome.attempt.error_kind {

@@ -240,6 +240,7 @@ mod tests {
             secret: WebhookSecret::from_stored(secret.to_owned()),
             account_id: "acct_1".into(),
             account_email: "ops@example.com".into(),
+            accepted_at_ms: 0,
         }
     }
 

@@ -36,6 +36,8 @@ pub struct AppState {
     pub assets: assets::Assets,
     /// Recently authenticated accounts.
     pub accounts: auth::AccountCache,
+    /// Request counters and latencies.
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 /// Hands the state to a handler.
@@ -109,6 +111,7 @@ pub fn routes(
     let openapi = warp::path!("v1" / "openapi.json")
         .and(get())
         .map(|| json::reply(StatusCode::OK, &openapi::document()));
+    let state_metrics = state.metrics.clone();
     let api = health
         .or(openapi)
         .unify()
@@ -128,18 +131,32 @@ pub fn routes(
         .unify();
     warp::path::full()
         .and(api)
-        .map(|path: warp::path::FullPath, mut response: warp::reply::Response| {
-            // RFC 9110: a 405 says which methods the route takes.
-            if response.status() == StatusCode::METHOD_NOT_ALLOWED {
-                if let Some(allow) = openapi::allowed_methods(path.as_str())
-                    .and_then(|m| warp::http::HeaderValue::from_str(&m).ok())
-                {
-                    response.headers_mut().insert(warp::http::header::ALLOW, allow);
+        .map(
+            |path: warp::path::FullPath, mut response: warp::reply::Response| {
+                // RFC 9110: a 405 says which methods the route takes.
+                if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+                    if let Some(allow) = openapi::allowed_methods(path.as_str())
+                        .and_then(|m| warp::http::HeaderValue::from_str(&m).ok())
+                    {
+                        response
+                            .headers_mut()
+                            .insert(warp::http::header::ALLOW, allow);
+                    }
                 }
-            }
-            response
-        })
-        .with(warp::log::custom(|info| {
-            tracing::debug!(method = %info.method(), path = info.path(), status = info.status().as_u16(), "request");
+                response
+            },
+        )
+        .with(warp::log::custom(move |info| {
+            let status = info.status().as_u16();
+            tracing::debug!(method = %info.method(), path = info.path(), status, "request");
+            let route = openapi::route_template(info.path()).unwrap_or_else(|| {
+                if info.path().starts_with("/v1") {
+                    "unknown"
+                } else {
+                    "static"
+                }
+                .to_owned()
+            });
+            state_metrics.request(route, status, info.elapsed());
         }))
 }

@@ -236,6 +236,16 @@ fn subscription_patterns() -> Vec<String> {
 /// The methods the document lists for the route `path` matches (with `HEAD` beside `GET`),
 /// for the `Allow` header of a `405`; `None` for a path that is no route.
 pub fn allowed_methods(path: &str) -> Option<String> {
+    route(path).map(|(_, methods)| methods.join(", "))
+}
+
+/// The template of the route `path` matches (`/v1/webhooks/{id}`), for metrics labels.
+pub fn route_template(path: &str) -> Option<String> {
+    route(path).map(|(template, _)| template.join("/"))
+}
+
+/// The document's route (template segments, methods) that `path` matches.
+fn route(path: &str) -> Option<&'static (Vec<String>, Vec<String>)> {
     static ROUTES: std::sync::OnceLock<Vec<(Vec<String>, Vec<String>)>> =
         std::sync::OnceLock::new();
     let routes = ROUTES.get_or_init(|| {
@@ -261,13 +271,12 @@ pub fn allowed_methods(path: &str) -> Option<String> {
             .unwrap_or_default()
     });
     let segments: Vec<&str> = path.split('/').collect();
-    routes.iter().find_map(|(template, methods)| {
-        let matches = template.len() == segments.len()
+    routes.iter().find(|(template, _)| {
+        template.len() == segments.len()
             && template
                 .iter()
                 .zip(&segments)
-                .all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()));
-        matches.then(|| methods.join(", "))
+                .all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()))
     })
 }
 

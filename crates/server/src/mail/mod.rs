@@ -124,6 +124,7 @@ pub async fn run(
     transport: MailTransport,
     from: String,
     clock: SharedClock,
+    metrics: Arc<crate::metrics::Metrics>,
     mut shutdown: Shutdown,
 ) {
     while !shutdown.is_shutdown() {
@@ -137,7 +138,7 @@ pub async fn run(
         match store.claim_emails(now, lease).await {
             Ok(emails) => {
                 for queued in emails {
-                    send_one(&*store, &transport, &from, &*clock, queued).await;
+                    send_one(&*store, &transport, &from, &*clock, &metrics, queued).await;
                 }
             }
             Err(error) => tracing::error!(%error, "reading the outbox failed"),
@@ -154,11 +155,17 @@ async fn send_one(
     transport: &MailTransport,
     from: &str,
     clock: &dyn Clock,
+    metrics: &crate::metrics::Metrics,
     queued: OutboxEmail,
 ) {
+    use crate::metrics::EmailLabel;
     let result = match transport.send(from, &queued).await {
         Ok(()) => {
             tracing::info!(email = %queued.id, to = %queued.email.recipient, "email sent");
+            metrics
+                .emails
+                .get_or_create(&EmailLabel { outcome: "sent" })
+                .inc();
             store
                 .email_sent(&queued.id, queued.claim_token, clock.now_ms())
                 .await
@@ -166,6 +173,11 @@ async fn send_one(
         Err(error) => {
             let now = clock.now_ms();
             let next = after_send_failure(queued.tries + 1, now);
+            let outcome = match next {
+                EmailNext::RetryAt(_) => "failed",
+                EmailNext::Dead => "dead",
+            };
+            metrics.emails.get_or_create(&EmailLabel { outcome }).inc();
             match next {
                 EmailNext::RetryAt(at) => tracing::warn!(
                     email = %queued.id, %error, retry_in_s = (at - now) / 1000,

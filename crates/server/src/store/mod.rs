@@ -232,6 +232,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// Emails dead-lettered after repeated failures, newest first (for operators).
     async fn dead_emails(&self, limit: u32) -> StoreResult<Vec<OutboxEmail>>;
+    /// The queue at `now_ms`: pending and due deliveries, the oldest due one, the outbox.
+    async fn queue_stats(&self, now_ms: i64) -> StoreResult<QueueStats>;
 
     /// Creates an inbox for the account and returns its token.
     async fn create_inbox(&self, account: &Account, now_ms: i64) -> StoreResult<String>;

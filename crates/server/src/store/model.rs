@@ -180,6 +180,21 @@ pub struct ClaimedDelivery {
     pub account_id: String,
     /// The account owner's address, for the disabling email.
     pub account_email: String,
+    /// When the event was accepted (Unix ms), for the end-to-end latency.
+    pub accepted_at_ms: i64,
+}
+
+/// The queue as the store sees it over every instance, for the metrics' gauges.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Deliveries not finished.
+    pub pending: i64,
+    /// Pending deliveries that are due and not being attempted.
+    pub due: i64,
+    /// When the oldest of those fell due (Unix ms).
+    pub oldest_due_at: Option<i64>,
+    /// Emails neither sent nor dead-lettered.
+    pub outbox: i64,
 }
 
 /// What happened to one attempt, and what comes next.

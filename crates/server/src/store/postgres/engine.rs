@@ -150,7 +150,7 @@ pub(super) async fn claim_in(
     .fetch_all(&mut **tx)
     .await?;
     let rows = sqlx::query(
-        "SELECT d.seq, d.id, d.attempt_count, d.round_base, e.id AS event_id, e.type, e.body,
+        "SELECT d.seq, d.id, d.attempt_count, d.round_base, d.created_at, e.id AS event_id, e.type, e.body,
                 w.seq AS webhook_seq, w.id AS webhook_id, w.url, w.secret, a.email, d.account_id
          FROM deliveries d
          JOIN events e ON e.seq = d.event_seq
@@ -180,6 +180,7 @@ fn claimed(row: &PgRow, token: u64) -> ClaimedDelivery {
         secret: WebhookSecret::from_stored(row.get("secret")),
         account_id: row.get("account_id"),
         account_email: row.get("email"),
+        accepted_at_ms: row.get("created_at"),
     }
 }
 

@@ -261,6 +261,7 @@ pub(super) async fn insert_batch(
             secret: webhook.secret.clone(),
             account_id: q.account.id.clone(),
             account_email: q.account.email.clone(),
+            accepted_at_ms: q.now_ms,
         });
     }
     let answers = InsertedEvent::answers(&event_seqs, fan_out, claimed);

@@ -177,6 +177,7 @@ pub(super) async fn insert_batch(
             secret: d.webhook.secret.clone(),
             account_id: q.account.id.clone(),
             account_email: q.account.email.clone(),
+            accepted_at_ms: q.now_ms,
         });
     }
     Ok(InsertedEvent::answers(&event_seqs, fan_out, claimed))

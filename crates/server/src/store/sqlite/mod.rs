@@ -323,6 +323,25 @@ impl Store for SqliteStore {
         outbox::dead(&self.readers, limit).await
     }
 
+    async fn queue_stats(&self, now_ms: i64) -> StoreResult<QueueStats> {
+        let (pending, due, oldest_due_at, outbox): (i64, i64, Option<i64>, i64) = sqlx::query_as(
+            "SELECT COUNT(*),
+                COALESCE(SUM(CASE WHEN next_attempt_at <= ?1 AND (claimed_until IS NULL OR claimed_until <= ?1) THEN 1 ELSE 0 END), 0),
+                MIN(CASE WHEN next_attempt_at <= ?1 AND (claimed_until IS NULL OR claimed_until <= ?1) THEN next_attempt_at END),
+                (SELECT COUNT(*) FROM emails WHERE sent_at IS NULL AND dead_at IS NULL)
+         FROM deliveries WHERE status = 'pending'",
+        )
+        .bind(now_ms)
+        .fetch_one(&self.readers)
+        .await?;
+        Ok(QueueStats {
+            pending,
+            due,
+            oldest_due_at,
+            outbox,
+        })
+    }
+
     async fn create_inbox(&self, account: &Account, now_ms: i64) -> StoreResult<String> {
         accounts::create_inbox(&self.writer, account, now_ms).await
     }
