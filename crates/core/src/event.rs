@@ -16,6 +16,8 @@ pub const EVENT_ID_PREFIX: &str = "evt_";
 pub const WEBHOOK_ID_PREFIX: &str = "wh_";
 /// Id prefix of deliveries (`dlv_…`).
 pub const DELIVERY_ID_PREFIX: &str = "dlv_";
+/// Prefix of API key ids (the id names a key; it is not the key).
+pub const API_KEY_ID_PREFIX: &str = "key_";
 /// Id prefix of accounts (`acct_…`).
 pub const ACCOUNT_ID_PREFIX: &str = "acct_";
 /// Id prefix of inboxes (`inb_…`).

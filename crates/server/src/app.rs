@@ -21,7 +21,8 @@ use crate::domain::webhook::{
 };
 use crate::domain::ValidationError;
 use crate::store::{
-    Account, DeliveryRecord, EventRecord, InboxRequest, Store, StoreError, WebhookRecord,
+    Account, ApiKeyRecord, DeliveryRecord, EventRecord, InboxRequest, Store, StoreError,
+    WebhookRecord,
 };
 
 /// How long a readiness probe's answer is reused, so `/healthz` cannot be used to load the
@@ -98,6 +99,59 @@ impl App {
     /// The account an API key hashes to.
     pub async fn account_by_key_hash(&self, hash: &str) -> AppResult<Option<Account>> {
         Ok(self.store.account_by_key_hash(hash).await?)
+    }
+
+    /// Notes a key's use (best effort: a failure only leaves `last_used_at` older).
+    pub async fn touch_api_key(&self, key_hash: &str) {
+        if let Err(error) = self
+            .store
+            .touch_api_key(key_hash, self.clock.now_ms())
+            .await
+        {
+            tracing::debug!(%error, "could not note an API key's use");
+        }
+    }
+
+    /// Adds a named API key to the account; returns it with the key, shown only now.
+    pub async fn create_api_key(
+        &self,
+        account: &Account,
+        name: &str,
+    ) -> AppResult<(ApiKeyRecord, String)> {
+        crate::domain::api_key::validate_name(name)?;
+        let key = crate::domain::api_key::generate();
+        let record = self
+            .store
+            .create_api_key(
+                account,
+                name,
+                &crate::domain::api_key::digest(&key),
+                self.clock.now_ms(),
+            )
+            .await?;
+        tracing::info!(account = %account.id, key = %record.id, name = %record.name, "API key created");
+        Ok((record, key))
+    }
+
+    /// The account's API keys.
+    pub async fn api_keys(&self, account: &Account) -> AppResult<Vec<ApiKeyRecord>> {
+        Ok(self.store.list_api_keys(account).await?)
+    }
+
+    /// Revokes a key (never the last one, nor `callers_key_hash`, the key of the request);
+    /// returns the revoked key's hash, for the caller to forget it at once.
+    pub async fn revoke_api_key(
+        &self,
+        account: &Account,
+        id: &str,
+        callers_key_hash: Option<&str>,
+    ) -> AppResult<String> {
+        let hash = self
+            .store
+            .revoke_api_key(account, id, callers_key_hash, self.clock.now_ms())
+            .await?;
+        tracing::info!(account = %account.id, key = %id, "API key revoked");
+        Ok(hash)
     }
 
     /// Registers a webhook.

@@ -48,8 +48,59 @@ enum Command {
     },
 }
 
+/// Where an account lives: the server's data dir, or its PostgreSQL database.
+#[derive(clap::Args)]
+struct StoreArgs {
+    /// The server's data dir.
+    #[arg(long, env = "CDHOOKS_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// The server's PostgreSQL database, when it uses one.
+    #[arg(long, env = "CDHOOKS_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Add a named key to an account; prints the key (shown only now) as the last line.
+    Create {
+        /// The account (`acct_…`).
+        #[arg(long)]
+        account: String,
+        /// A name for people, e.g. `ci deploys`.
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List an account's keys: id, name, first characters, created and last used.
+    List {
+        /// The account (`acct_…`).
+        #[arg(long)]
+        account: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke a key (an account keeps at least one). Running servers stop accepting it
+    /// within 5 seconds.
+    Revoke {
+        /// The account (`acct_…`).
+        #[arg(long)]
+        account: String,
+        /// The key's id (`key_…`, from `list`).
+        #[arg(long)]
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
 #[derive(Subcommand)]
 enum AccountsCommand {
+    /// Manage an account's API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Create an account; prints its API key as the last line.
     Create {
         /// Where emails about this account's webhooks go.
@@ -149,6 +200,9 @@ async fn run() -> ExitCode {
                     database_url,
                 },
         } => create_account(&data_dir, database_url.as_deref(), &email).await,
+        Command::Accounts {
+            command: AccountsCommand::Keys { command },
+        } => manage_keys(command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -172,6 +226,63 @@ async fn create_account(
         .map_err(|e| e.to_string())?;
     println!("account {} ({})", account.id, account.email);
     println!("{key}");
+    Ok(())
+}
+
+async fn manage_keys(command: KeysCommand) -> Result<(), String> {
+    use crate::domain::api_key;
+    let (KeysCommand::Create { account, store, .. }
+    | KeysCommand::List { account, store }
+    | KeysCommand::Revoke { account, store, .. }) = &command;
+    let opened = crate::open_store_at(&store.data_dir, store.database_url.as_deref())
+        .await
+        .map_err(|e| e.to_string())?;
+    let account = opened.account(account).await.map_err(|e| match e {
+        crate::store::StoreError::NotFound => format!("no account {account}"),
+        other => other.to_string(),
+    })?;
+    let now = crate::clock::Clock::now_ms(&crate::clock::SystemClock);
+    match command {
+        KeysCommand::Create { name, .. } => {
+            api_key::validate_name(&name).map_err(|e| e.message)?;
+            let key = api_key::generate();
+            let record = opened
+                .create_api_key(&account, &name, &api_key::digest(&key), now)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("key {} ({}) for {}", record.id, record.name, account.id);
+            println!("{key}");
+        }
+        KeysCommand::List { .. } => {
+            for key in opened
+                .list_api_keys(&account)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                let used = key.last_used_at.map_or("never used".to_owned(), |at| {
+                    format!("last used {}", crate::http::json::time_ms(at))
+                });
+                println!(
+                    "{}  {:<24}  {}…  created {}  {used}",
+                    key.id,
+                    key.name,
+                    key.prefix,
+                    crate::http::json::time_ms(key.created_at)
+                );
+            }
+        }
+        KeysCommand::Revoke { id, .. } => {
+            opened
+                .revoke_api_key(&account, &id, None, now)
+                .await
+                .map_err(|e| match e {
+                    crate::store::StoreError::NotFound => format!("no key {id} in {}", account.id),
+                    other => other.to_string(),
+                })?;
+            println!("revoked {id}");
+        }
+    }
+    opened.close().await;
     Ok(())
 }
 

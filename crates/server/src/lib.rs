@@ -215,6 +215,21 @@ pub async fn create_account(
     create_account_in(data_dir, None, email).await
 }
 
+/// Opens the store a command-line tool works on beside a running server: PostgreSQL at
+/// `database_url` if given, else the embedded store in `data_dir`.
+pub async fn open_store_at(
+    data_dir: &std::path::Path,
+    database_url: Option<&str>,
+) -> Result<Arc<dyn Store>, StartError> {
+    Ok(match database_url {
+        Some(url) => Arc::new(PgStore::connect(url, 2).await?),
+        None => {
+            private_files::create_dir(data_dir)?;
+            Arc::new(SqliteStore::open(data_dir).await?)
+        }
+    })
+}
+
 /// Creates an account on PostgreSQL at `database_url` if given, else on the embedded store
 /// in `data_dir`, and returns its id and API key.
 pub async fn create_account_in(
@@ -222,16 +237,10 @@ pub async fn create_account_in(
     database_url: Option<&str>,
     email: &str,
 ) -> Result<(store::Account, String), StartError> {
-    let store: Arc<dyn Store> = match database_url {
-        Some(url) => Arc::new(PgStore::connect(url, 2).await?),
-        None => {
-            private_files::create_dir(data_dir)?;
-            Arc::new(SqliteStore::open(data_dir).await?)
-        }
-    };
+    let store = open_store_at(data_dir, database_url).await?;
     let key = domain::api_key::generate();
     let account = store
-        .create_account(email, &domain::api_key::hash(&key))
+        .create_account(email, &domain::api_key::digest(&key))
         .await?;
     store.close().await;
     Ok((account, key))

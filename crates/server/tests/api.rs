@@ -526,3 +526,61 @@ async fn url_errors_say_what_this_server_allows() {
     );
     local.stop().await;
 }
+
+#[tokio::test]
+async fn api_keys_are_created_listed_and_revoked_at_once_but_never_the_last_or_own() {
+    let s = TestServer::start().await;
+    let (status, created) = s.post("/v1/api-keys", json!({"name": "ci deploys"})).await;
+    assert_eq!(status, 201, "{created}");
+    let second = created["key"].as_str().unwrap().to_owned();
+    assert!(second.starts_with(&created["prefix"].as_str().unwrap()[..4]));
+    // The new key works; the list never shows keys, only names and prefixes.
+    let (status, list) =
+        support::send(s.http.get(s.url("/v1/api-keys")).bearer_auth(&second)).await;
+    assert_eq!(status, 200);
+    let keys = list["data"].as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    assert!(!list.to_string().contains(&second) && !list.to_string().contains(&s.key));
+    let first_id = keys.iter().find(|k| k["name"] == "default").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let second_id = created["id"].as_str().unwrap().to_owned();
+    // A request cannot revoke its own key.
+    let (status, body) =
+        support::send(s.req(Method::DELETE, &format!("/v1/api-keys/{first_id}"))).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("conflict"))
+    );
+    // Revoked with the other key: the first stops working at once.
+    let (status, _) = support::send(
+        s.http
+            .delete(s.url(&format!("/v1/api-keys/{first_id}")))
+            .bearer_auth(&second),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = s.get("/v1/webhooks").await;
+    assert_eq!(status, 401, "a revoked key still works");
+    // The account's last key cannot go; a bad name is refused with its field.
+    let (status, _) = support::send(
+        s.http
+            .delete(s.url(&format!("/v1/api-keys/{second_id}")))
+            .bearer_auth(&second),
+    )
+    .await;
+    assert_eq!(status, 409);
+    let (status, body) = support::send(
+        s.http
+            .post(s.url("/v1/api-keys"))
+            .bearer_auth(&second)
+            .json(&json!({"name": "a\nb"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("name"))
+    );
+    s.stop().await;
+}

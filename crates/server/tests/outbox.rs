@@ -33,7 +33,7 @@ async fn an_undeliverable_email_is_retried_with_backoff_then_dead_lettered_witho
     for email in ["not an address", "ops@example.com"] {
         let key = api_key::generate();
         store
-            .create_account(email, &api_key::hash(&key))
+            .create_account(email, &api_key::digest(&key))
             .await
             .unwrap();
         let call = |path: &str, body: serde_json::Value| {

@@ -58,7 +58,10 @@ async fn account_with_webhooks(
     patterns: &[&[&str]],
 ) -> (Account, Vec<String>) {
     let account = store
-        .create_account(email, &format!("hash-{email}"))
+        .create_account(
+            email,
+            &cdhooks_server::domain::api_key::digest(&format!("key-{email}")),
+        )
         .await
         .unwrap();
     let policy = TargetPolicy {
@@ -800,6 +803,86 @@ async fn queue_stats_count_pending_due_and_claimed_work_and_the_oldest_due(opene
     assert_eq!(store.queue_stats(NOW - 1).await.unwrap().due, 0);
 }
 
+async fn api_keys_are_added_listed_used_and_revoked_but_never_the_last(opened: Opened) {
+    use cdhooks_server::domain::api_key::digest;
+    let store = &*opened.0;
+    let first = digest("cdh_first_key");
+    let account = store
+        .create_account("ops@example.com", &first)
+        .await
+        .unwrap();
+    let keys = store.list_api_keys(&account).await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(
+        (keys[0].name.as_str(), keys[0].prefix.as_str()),
+        ("default", "cdh_firs")
+    );
+    assert!(matches!(
+        store.account("nope").await.unwrap_err(),
+        StoreError::NotFound
+    ));
+    assert_eq!(store.account(&account.id).await.unwrap(), account);
+    // The last key cannot go.
+    let err = store
+        .revoke_api_key(&account, &keys[0].id, None, NOW)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let second = digest("cdh_second_key");
+    let added = store
+        .create_api_key(&account, "ci", &second, NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.account_by_key_hash(&second.hash).await.unwrap(),
+        Some(account.clone())
+    );
+    // Not the key the request is made with.
+    let err = store
+        .revoke_api_key(&account, &keys[0].id, Some(&first.hash), NOW)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)));
+    // Use is noted, at most once a minute.
+    store.touch_api_key(&second.hash, NOW + 1).await.unwrap();
+    store.touch_api_key(&second.hash, NOW + 2).await.unwrap();
+    let listed = store.list_api_keys(&account).await.unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .find(|k| k.id == added.id)
+            .unwrap()
+            .last_used_at,
+        Some(NOW + 1)
+    );
+    // Revoked with another key: gone from lookups and lists; another account's id is 404.
+    let other = store
+        .create_account("other@example.com", &digest("cdh_other"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .revoke_api_key(&other, &keys[0].id, None, NOW)
+            .await
+            .unwrap_err(),
+        StoreError::NotFound
+    ));
+    let hash = store
+        .revoke_api_key(&account, &keys[0].id, Some(&second.hash), NOW)
+        .await
+        .unwrap();
+    assert_eq!(hash, first.hash);
+    assert_eq!(store.account_by_key_hash(&first.hash).await.unwrap(), None);
+    assert_eq!(store.list_api_keys(&account).await.unwrap().len(), 1);
+    assert!(matches!(
+        store
+            .revoke_api_key(&account, &keys[0].id, None, NOW)
+            .await
+            .unwrap_err(),
+        StoreError::NotFound
+    ));
+}
+
 async fn a_writable_store_says_so(opened: Opened) {
     opened.0.check_writable(NOW).await.unwrap();
     opened.0.check_writable(NOW + 1).await.unwrap();
@@ -835,6 +918,7 @@ macro_rules! contract_suite {
             case!(the_outbox_is_claimed_under_leases_retried_and_dead_lettered);
             case!(a_writable_store_says_so);
             case!(queue_stats_count_pending_due_and_claimed_work_and_the_oldest_due);
+            case!(api_keys_are_added_listed_used_and_revoked_but_never_the_last);
         }
     };
 }

@@ -15,6 +15,54 @@ pub fn generate() -> String {
     )
 }
 
+/// Characters of a key shown in lists to tell keys apart (`cdh_` and four more).
+pub const SHOWN_PREFIX_LEN: usize = 8;
+
+/// What the store keeps of a key: its hash, and its first characters for display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyDigest {
+    /// [`hash`] of the key.
+    pub hash: String,
+    /// The key's first [`SHOWN_PREFIX_LEN`] characters.
+    pub prefix: String,
+}
+
+/// The digest of a key.
+pub fn digest(key: &str) -> KeyDigest {
+    KeyDigest {
+        hash: hash(key),
+        prefix: key.chars().take(SHOWN_PREFIX_LEN).collect(),
+    }
+}
+
+/// The longest key name.
+pub const MAX_NAME_LEN: usize = 100;
+
+/// Checks a key's name: 1 to 100 characters, no control characters.
+pub fn validate_name(name: &str) -> Result<(), super::ValidationError> {
+    let len = name.chars().count();
+    if len == 0 || len > MAX_NAME_LEN || name.chars().any(char::is_control) {
+        return Err(super::ValidationError::new(
+            "invalid_name",
+            format!("the name must be 1 to {MAX_NAME_LEN} characters without control characters"),
+        )
+        .field("name"));
+    }
+    Ok(())
+}
+
+/// Why a key may not be revoked: an account keeps at least one key, and a request cannot
+/// revoke the key it is made with (it would lock its caller out mid-way).
+pub fn may_revoke(active_keys: u64, is_the_callers_key: bool) -> Result<(), &'static str> {
+    if is_the_callers_key {
+        Err("a request cannot revoke the key it is authenticated with; use another key")
+    } else if active_keys <= 1 {
+        Err("an account keeps at least one API key; create another before revoking this one")
+    } else {
+        Ok(())
+    }
+}
+
 /// The stored form of a key: lowercase hex SHA-256.
 pub fn hash(key: &str) -> String {
     base16ct::lower::encode_string(&Sha256::digest(key.as_bytes()))
@@ -29,6 +77,16 @@ pub fn hashes_equal(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn revoking_keeps_one_key_and_never_the_callers() {
+        assert!(may_revoke(2, false).is_ok());
+        assert!(may_revoke(1, false).is_err());
+        assert!(may_revoke(5, true).is_err());
+        assert_eq!(digest("cdh_abcdefgh").prefix, "cdh_abcd");
+        assert!(validate_name("ci deploys").is_ok());
+        assert!(validate_name("").is_err() && validate_name("a\nb").is_err());
+    }
 
     #[test]
     fn keys_are_long_random_and_hashed() {

@@ -1,9 +1,8 @@
 //! `Authorization: Bearer <api key>` → the caller's [`Account`].
 //!
 //! Found accounts are cached by key hash for [`CACHE_TTL`], so the hot path (emitting events)
-//! does not query the store for every request. With several instances on one database, a
-//! change made through one instance reaches the others' caches within that bound. Keys cannot
-//! be revoked yet; when they can, the revocation must clear this cache.
+//! does not query the store for every request. A key revoked through this instance is
+//! forgotten at once; other instances stop accepting it within [`CACHE_TTL`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -34,6 +33,12 @@ impl AccountCache {
             .map(|(a, _)| a.clone())
     }
 
+    /// Forgets a key at once (it was revoked).
+    pub fn forget(&self, hash: &str) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(hash);
+    }
+
     fn put(&self, hash: String, account: Account) {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= CACHE_MAX {
@@ -52,10 +57,26 @@ fn bearer_key(value: &HeaderValue) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty()).then_some(key)
 }
 
+/// The authenticated caller: the account, and the hash of the key the request carries.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The account the key belongs to.
+    pub account: Account,
+    /// The key's hash.
+    pub key_hash: String,
+}
+
 /// Extracts the authenticated account, or rejects with 401.
 pub fn account(
     state: Arc<AppState>,
 ) -> impl Filter<Extract = (Account,), Error = warp::Rejection> + Clone {
+    caller(state).map(|caller: Caller| caller.account)
+}
+
+/// Extracts the authenticated caller, or rejects with 401.
+pub fn caller(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Caller,), Error = warp::Rejection> + Clone {
     let authorization = warp::header::value("authorization")
         .map(Some)
         .or(warp::any().map(|| None))
@@ -67,14 +88,16 @@ pub fn account(
                 .as_ref()
                 .and_then(bearer_key)
                 .ok_or_else(ApiError::unauthorized)?;
-            let hash = api_key::hash(key);
-            if let Some(account) = state.accounts.get(&hash) {
-                return Ok(account);
+            let key_hash = api_key::hash(key);
+            if let Some(account) = state.accounts.get(&key_hash) {
+                return Ok(Caller { account, key_hash });
             }
-            match state.app.account_by_key_hash(&hash).await {
+            match state.app.account_by_key_hash(&key_hash).await {
                 Ok(Some(account)) => {
-                    state.accounts.put(hash, account.clone());
-                    Ok::<Account, warp::Rejection>(account)
+                    state.accounts.put(key_hash.clone(), account.clone());
+                    let (app, hash) = (state.app.clone(), key_hash.clone());
+                    tokio::spawn(async move { app.touch_api_key(&hash).await });
+                    Ok::<Caller, warp::Rejection>(Caller { account, key_hash })
                 }
                 Ok(None) => Err(ApiError::unauthorized().into()),
                 Err(e) => Err(ApiError::from_app(e, "account").into()),

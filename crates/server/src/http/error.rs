@@ -36,6 +36,7 @@ pub const ERROR_CODES: &[&str] = &[
     "invalid_event_pattern",
     "unknown_event_type",
     "invalid_description",
+    "invalid_name",
     "invalid_data",
     "invalid_event_id",
     "conflict",

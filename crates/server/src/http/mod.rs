@@ -3,6 +3,7 @@
 //! Every `/v1` route except `GET /v1/event-types` needs `Authorization: Bearer <api key>`,
 //! and an account sees only its own objects (another account's id is a 404).
 
+mod api_keys;
 pub mod assets;
 mod auth;
 mod deliveries;
@@ -114,6 +115,8 @@ pub fn routes(
     let state_metrics = state.metrics.clone();
     let api = health
         .or(openapi)
+        .unify()
+        .or(api_keys::routes(state.clone()))
         .unify()
         .or(webhooks::routes(state.clone()))
         .unify()

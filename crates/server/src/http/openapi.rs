@@ -11,6 +11,7 @@
 use serde_json::{json, Map, Value};
 use utoipa::OpenApi;
 
+use super::api_keys::{ApiKeyList, ApiKeyView, CreateApiKeyRequest};
 use super::deliveries::{AttemptView, DeliveryView, RequestView};
 use super::error::ERROR_CODES;
 use super::events::{EventType, EventTypeList};
@@ -88,13 +89,14 @@ pub struct Health {
         health, openapi_json, create_webhook, list_webhooks, get_webhook, update_webhook,
         delete_webhook, rotate_secret, send_test_event, list_deliveries, emit_event, get_event,
         event_types, get_delivery, retry_delivery, delivery_request, create_inbox,
-        inbox_requests, inbox_get, inbox_post, inbox_put, inbox_patch, stream
+        inbox_requests, inbox_get, inbox_post, inbox_put, inbox_patch, stream, create_api_key,
+        list_api_keys, revoke_api_key
     ),
     components(schemas(
         ErrorBody, ErrorDetail, Envelope, Accepted, Health, WebhookView, CreateWebhookRequest,
         UpdateWebhookRequest, RotateSecretRequest, EmitEventRequest, TestEventRequest,
         DeliveryView, AttemptView, RequestView, EventType, EventTypeList, InboxView,
-        CapturedView, CapturedList, Received
+        CapturedView, CapturedList, Received, CreateApiKeyRequest, ApiKeyView, ApiKeyList
     )),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -103,6 +105,7 @@ pub struct Health {
         (name = "events", description = "Emitting events and the catalog"),
         (name = "deliveries", description = "What was sent, and manual retries"),
         (name = "inboxes", description = "Receivers inside the server, for trying the loop"),
+        (name = "api-keys", description = "The account's API keys"),
         (name = "server", description = "Health and this document")
     )
 )]
@@ -184,12 +187,17 @@ pub fn document() -> Value {
         &mut schemas["EmitEventRequest"]["properties"]["id"],
         json!({"pattern": "^[A-Za-z0-9_-]{1,64}$"}),
     );
+    constrain(
+        &mut schemas["CreateApiKeyRequest"]["properties"]["name"],
+        json!({"minLength": 1, "maxLength": crate::domain::api_key::MAX_NAME_LEN, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}),
+    );
     for schema in [
         "CreateWebhookRequest",
         "UpdateWebhookRequest",
         "RotateSecretRequest",
         "EmitEventRequest",
         "TestEventRequest",
+        "CreateApiKeyRequest",
     ] {
         schemas[schema]["additionalProperties"] = json!(false);
     }
@@ -570,6 +578,40 @@ inbox_capture!(patch, inbox_patch);
     ))]
 #[allow(dead_code)]
 fn stream() {}
+
+#[utoipa::path(post, path = "/v1/api-keys", tag = "api-keys", request_body = CreateApiKeyRequest,
+    responses(
+        (status = 201, description = "A new key; `key` is shown only here", body = ApiKeyView),
+        (status = 400, description = "Invalid body", body = ErrorBody),
+        (status = 401, description = "No or a wrong API key", body = ErrorBody),
+        (status = 413, description = "Body over 256 KiB", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+        (status = 507, description = "Storage full", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn create_api_key() {}
+
+#[utoipa::path(get, path = "/v1/api-keys", tag = "api-keys",
+    responses(
+        (status = 200, description = "The account's keys (never the keys themselves), oldest first", body = ApiKeyList),
+        (status = 401, description = "No or a wrong API key", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn list_api_keys() {}
+
+#[utoipa::path(delete, path = "/v1/api-keys/{id}", tag = "api-keys", params(("id" = String, Path)),
+    description = "Stops the key working at once on this instance, within 5 s on the others.",
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "No or a wrong API key", body = ErrorBody),
+        (status = 404, description = "No such key in this account", body = ErrorBody),
+        (status = 409, description = "The account's last key, or the key this request is made with", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+        (status = 507, description = "Storage full", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn revoke_api_key() {}
 
 /// The page size limit, for the document's `maximum` (kept in step with the code).
 const _: () = assert!(MAX_PAGE == 200);

@@ -30,14 +30,26 @@ pub(crate) const SQLITE: &[Listed] = &[
         "fair_delivery",
         include_str!("../../migrations/0003_fair_delivery.sql"),
     ),
+    (
+        4,
+        "api_keys",
+        include_str!("../../migrations/0004_api_keys.sql"),
+    ),
 ];
 
 /// The PostgreSQL store's migrations, oldest first.
-pub(crate) const POSTGRES: &[Listed] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/postgres/0001_init.sql"),
-)];
+pub(crate) const POSTGRES: &[Listed] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "api_keys",
+        include_str!("../../migrations/postgres/0002_api_keys.sql"),
+    ),
+];
 
 /// A list above, as a source for sqlx's migrator.
 #[derive(Debug)]

@@ -125,7 +125,35 @@ pub trait Store: Send + Sync + 'static {
     }
 
     /// Creates an account and returns it; `api_key_hash` is the SHA-256 of its key.
-    async fn create_account(&self, email: &str, api_key_hash: &str) -> StoreResult<Account>;
+    async fn create_account(
+        &self,
+        email: &str,
+        key: &crate::domain::api_key::KeyDigest,
+    ) -> StoreResult<Account>;
+    /// An account by id (`NotFound` if none).
+    async fn account(&self, id: &str) -> StoreResult<Account>;
+    /// Adds a named key to the account.
+    async fn create_api_key(
+        &self,
+        account: &Account,
+        name: &str,
+        key: &crate::domain::api_key::KeyDigest,
+        now_ms: i64,
+    ) -> StoreResult<ApiKeyRecord>;
+    /// The account's keys that are not revoked, oldest first.
+    async fn list_api_keys(&self, account: &Account) -> StoreResult<Vec<ApiKeyRecord>>;
+    /// Revokes a key of the account, unless the rules of `domain::api_key::may_revoke` forbid
+    /// it (`Conflict`; `callers_key_hash` is the key the request is made with); returns the
+    /// revoked key's hash.
+    async fn revoke_api_key(
+        &self,
+        account: &Account,
+        id: &str,
+        callers_key_hash: Option<&str>,
+        now_ms: i64,
+    ) -> StoreResult<String>;
+    /// Notes that a key was used (at most one write a minute per key).
+    async fn touch_api_key(&self, key_hash: &str, now_ms: i64) -> StoreResult<()>;
     /// Finds the account whose key hashes to `api_key_hash`.
     async fn account_by_key_hash(&self, api_key_hash: &str) -> StoreResult<Option<Account>>;
 

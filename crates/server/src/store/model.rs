@@ -14,6 +14,21 @@ pub struct Account {
     pub email: String,
 }
 
+/// One of an account's API keys (never the key itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    /// `key_…`.
+    pub id: String,
+    /// A name for people (`default` for the account's first key).
+    pub name: String,
+    /// The key's first characters.
+    pub prefix: String,
+    /// Unix ms.
+    pub created_at: i64,
+    /// Unix ms of its last use (updated at most once a minute), if any.
+    pub last_used_at: Option<i64>,
+}
+
 /// A stored webhook.
 #[derive(Debug, Clone)]
 pub struct WebhookRecord {

@@ -142,7 +142,7 @@ impl TestServer {
         store
             .create_account(
                 "other@example.com",
-                &cdhooks_server::domain::api_key::hash(&key),
+                &cdhooks_server::domain::api_key::digest(&key),
             )
             .await
             .unwrap();

@@ -245,8 +245,39 @@ impl Store for PgStore {
         })
     }
 
-    async fn create_account(&self, email: &str, api_key_hash: &str) -> StoreResult<Account> {
-        accounts::create(&self.pool, email, api_key_hash).await
+    async fn create_account(
+        &self,
+        email: &str,
+        key: &crate::domain::api_key::KeyDigest,
+    ) -> StoreResult<Account> {
+        accounts::create(&self.pool, email, key).await
+    }
+    async fn account(&self, id: &str) -> StoreResult<Account> {
+        accounts::account(&self.pool, id).await
+    }
+    async fn create_api_key(
+        &self,
+        account: &Account,
+        name: &str,
+        key: &crate::domain::api_key::KeyDigest,
+        now_ms: i64,
+    ) -> StoreResult<ApiKeyRecord> {
+        accounts::create_key(&self.pool, account, name, key, now_ms).await
+    }
+    async fn list_api_keys(&self, account: &Account) -> StoreResult<Vec<ApiKeyRecord>> {
+        accounts::list_keys(&self.pool, account).await
+    }
+    async fn revoke_api_key(
+        &self,
+        account: &Account,
+        id: &str,
+        callers_key_hash: Option<&str>,
+        now_ms: i64,
+    ) -> StoreResult<String> {
+        accounts::revoke_key(&self.pool, account, id, callers_key_hash, now_ms).await
+    }
+    async fn touch_api_key(&self, key_hash: &str, now_ms: i64) -> StoreResult<()> {
+        accounts::touch_key(&self.pool, key_hash, now_ms).await
     }
     async fn account_by_key_hash(&self, api_key_hash: &str) -> StoreResult<Option<Account>> {
         accounts::by_key_hash(&self.pool, api_key_hash).await

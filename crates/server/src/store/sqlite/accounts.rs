@@ -1,6 +1,6 @@
 //! Accounts and inbox captures: the small tables.
 
-use cdhooks_core::event::ACCOUNT_ID_PREFIX;
+use cdhooks_core::event::{ACCOUNT_ID_PREFIX, API_KEY_ID_PREFIX};
 use sqlx::{Row, SqlitePool};
 
 use super::super::*;
@@ -9,33 +9,172 @@ use crate::domain::new_id;
 pub(super) async fn create(
     pool: &SqlitePool,
     email: &str,
-    api_key_hash: &str,
+    key: &crate::domain::api_key::KeyDigest,
 ) -> StoreResult<Account> {
     let account = Account {
         id: new_id(ACCOUNT_ID_PREFIX),
         email: email.to_owned(),
     };
-    sqlx::query("INSERT INTO accounts (id, email, api_key_hash, created_at) VALUES (?, ?, ?, ?)")
-        .bind(&account.id)
-        .bind(&account.email)
-        .bind(api_key_hash)
-        .bind(crate::clock::now_ms())
-        .execute(pool)
-        .await?;
+    let now = crate::clock::now_ms();
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO accounts (id, email, api_key_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+    )
+    .bind(&account.id)
+    .bind(&account.email)
+    .bind(&key.hash)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    insert_key(&mut tx, &account, "default", key, now).await?;
+    tx.commit().await?;
     Ok(account)
+}
+
+async fn insert_key(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    account: &Account,
+    name: &str,
+    key: &crate::domain::api_key::KeyDigest,
+    now_ms: i64,
+) -> StoreResult<ApiKeyRecord> {
+    let record = ApiKeyRecord {
+        id: new_id(API_KEY_ID_PREFIX),
+        name: name.to_owned(),
+        prefix: key.prefix.clone(),
+        created_at: now_ms,
+        last_used_at: None,
+    };
+    sqlx::query(
+        "INSERT INTO api_keys (id, account_id, name, prefix, key_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .bind(&record.id)
+    .bind(&account.id)
+    .bind(&record.name)
+    .bind(&record.prefix)
+    .bind(&key.hash)
+    .bind(now_ms)
+    .execute(&mut **tx)
+    .await?;
+    Ok(record)
+}
+
+pub(super) async fn account(pool: &SqlitePool, id: &str) -> StoreResult<Account> {
+    let row = sqlx::query("SELECT id, email FROM accounts WHERE id = ?1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    Ok(Account {
+        id: row.get("id"),
+        email: row.get("email"),
+    })
+}
+
+pub(super) async fn create_key(
+    pool: &SqlitePool,
+    account: &Account,
+    name: &str,
+    key: &crate::domain::api_key::KeyDigest,
+    now_ms: i64,
+) -> StoreResult<ApiKeyRecord> {
+    let mut tx = pool.begin().await?;
+    let record = insert_key(&mut tx, account, name, key, now_ms).await?;
+    tx.commit().await?;
+    Ok(record)
+}
+
+pub(super) async fn list_keys(
+    pool: &SqlitePool,
+    account: &Account,
+) -> StoreResult<Vec<ApiKeyRecord>> {
+    let rows = sqlx::query(
+        "SELECT id, name, prefix, created_at, last_used_at FROM api_keys
+         WHERE account_id = ?1 AND revoked_at IS NULL ORDER BY created_at, id",
+    )
+    .bind(&account.id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|row| ApiKeyRecord {
+            id: row.get("id"),
+            name: row.get("name"),
+            prefix: row.get("prefix"),
+            created_at: row.get("created_at"),
+            last_used_at: row.get("last_used_at"),
+        })
+        .collect())
+}
+
+pub(super) async fn revoke_key(
+    pool: &SqlitePool,
+    account: &Account,
+    id: &str,
+    callers_key_hash: Option<&str>,
+    now_ms: i64,
+) -> StoreResult<String> {
+    let mut tx = pool.begin().await?;
+    let row = sqlx::query(
+        "SELECT key_hash, (SELECT COUNT(*) FROM api_keys WHERE account_id = ?1 AND revoked_at IS NULL) AS active
+         FROM api_keys WHERE id = ?2 AND account_id = ?1 AND revoked_at IS NULL",
+    )
+    .bind(&account.id)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    // A refusal ends the transaction here, so the connection goes back clean.
+    let Some(row) = row else {
+        tx.rollback().await?;
+        return Err(StoreError::NotFound);
+    };
+    let hash: String = row.get("key_hash");
+    let active: i64 = row.get("active");
+    let is_callers = callers_key_hash
+        .is_some_and(|callers| crate::domain::api_key::hashes_equal(callers, &hash));
+    if let Err(why) = crate::domain::api_key::may_revoke(active.max(0) as u64, is_callers) {
+        tx.rollback().await?;
+        return Err(StoreError::Conflict(why));
+    }
+    sqlx::query("UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2")
+        .bind(now_ms)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(hash)
+}
+
+/// A key's use is written at most once a minute.
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+pub(super) async fn touch_key(pool: &SqlitePool, key_hash: &str, now_ms: i64) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE api_keys SET last_used_at = ?1
+         WHERE key_hash = ?2 AND (last_used_at IS NULL OR last_used_at < ?1 - ?3)",
+    )
+    .bind(now_ms)
+    .bind(key_hash)
+    .bind(TOUCH_EVERY_MS)
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 pub(super) async fn by_key_hash(
     pool: &SqlitePool,
     api_key_hash: &str,
 ) -> StoreResult<Option<Account>> {
-    let row = sqlx::query("SELECT id, email, api_key_hash FROM accounts WHERE api_key_hash = ?")
-        .bind(api_key_hash)
-        .fetch_optional(pool)
-        .await?;
+    let row = sqlx::query(
+        "SELECT a.id, a.email, k.key_hash FROM api_keys k JOIN accounts a ON a.id = k.account_id
+         WHERE k.key_hash = ?1 AND k.revoked_at IS NULL",
+    )
+    .bind(api_key_hash)
+    .fetch_optional(pool)
+    .await?;
     // The lookup goes through an index; the final comparison is constant-time.
     Ok(row
-        .filter(|row| crate::domain::api_key::hashes_equal(row.get("api_key_hash"), api_key_hash))
+        .filter(|row| crate::domain::api_key::hashes_equal(row.get("key_hash"), api_key_hash))
         .map(|row| Account {
             id: row.get("id"),
             email: row.get("email"),

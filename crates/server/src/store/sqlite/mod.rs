@@ -178,8 +178,39 @@ impl Store for SqliteStore {
         self.checkpointer.close().await;
     }
 
-    async fn create_account(&self, email: &str, api_key_hash: &str) -> StoreResult<Account> {
-        accounts::create(&self.writer, email, api_key_hash).await
+    async fn create_account(
+        &self,
+        email: &str,
+        key: &crate::domain::api_key::KeyDigest,
+    ) -> StoreResult<Account> {
+        accounts::create(&self.writer, email, key).await
+    }
+    async fn account(&self, id: &str) -> StoreResult<Account> {
+        accounts::account(&self.readers, id).await
+    }
+    async fn create_api_key(
+        &self,
+        account: &Account,
+        name: &str,
+        key: &crate::domain::api_key::KeyDigest,
+        now_ms: i64,
+    ) -> StoreResult<ApiKeyRecord> {
+        accounts::create_key(&self.writer, account, name, key, now_ms).await
+    }
+    async fn list_api_keys(&self, account: &Account) -> StoreResult<Vec<ApiKeyRecord>> {
+        accounts::list_keys(&self.readers, account).await
+    }
+    async fn revoke_api_key(
+        &self,
+        account: &Account,
+        id: &str,
+        callers_key_hash: Option<&str>,
+        now_ms: i64,
+    ) -> StoreResult<String> {
+        accounts::revoke_key(&self.writer, account, id, callers_key_hash, now_ms).await
+    }
+    async fn touch_api_key(&self, key_hash: &str, now_ms: i64) -> StoreResult<()> {
+        accounts::touch_key(&self.writer, key_hash, now_ms).await
     }
     async fn account_by_key_hash(&self, api_key_hash: &str) -> StoreResult<Option<Account>> {
         accounts::by_key_hash(&self.readers, api_key_hash).await

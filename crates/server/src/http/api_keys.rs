@@ -1,0 +1,126 @@
+//! `/v1/api-keys`: an account's named API keys. The key itself is shown once, when created;
+//! lists show its name, first characters and times. A revoked key stops working at once on
+//! this instance (the auth cache forgets it) and within the cache's bound on the others.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use warp::http::StatusCode;
+use warp::Filter;
+
+use super::auth::{self, Caller};
+use super::error::ApiError;
+use super::json::{self, reply};
+use super::{with_state, AppState};
+use crate::store::{Account, ApiKeyRecord};
+
+/// The body of `POST /v1/api-keys`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKeyRequest {
+    /// A name for people, 1 to 100 characters (`ci deploys`).
+    pub name: String,
+}
+
+/// An API key as lists show it; `key` only in the answer that creates it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ApiKeyView {
+    id: String,
+    name: String,
+    /// The key's first characters, to tell keys apart.
+    prefix: String,
+    created_at: String,
+    last_used_at: Option<String>,
+    /// The key: shown only here, when created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
+}
+
+impl ApiKeyView {
+    fn new(record: ApiKeyRecord, key: Option<String>) -> Self {
+        ApiKeyView {
+            id: record.id,
+            name: record.name,
+            prefix: record.prefix,
+            created_at: json::time_ms(record.created_at),
+            last_used_at: record.last_used_at.map(json::time_ms),
+            key,
+        }
+    }
+}
+
+/// `GET /v1/api-keys`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ApiKeyList {
+    data: Vec<ApiKeyView>,
+}
+
+/// The routes.
+pub fn routes(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
+    let create = warp::path!("v1" / "api-keys")
+        .and(warp::post())
+        .and(auth::account(state.clone()))
+        .and(json::body())
+        .and(with_state(&state))
+        .and_then(create);
+    let list = warp::path!("v1" / "api-keys")
+        .and(super::get())
+        .and(auth::account(state.clone()))
+        .and(with_state(&state))
+        .and_then(list);
+    let revoke = warp::path!("v1" / "api-keys" / String)
+        .and(warp::delete())
+        .and(auth::caller(state.clone()))
+        .and(with_state(&state))
+        .and_then(revoke);
+    create.or(list).unify().or(revoke).unify()
+}
+
+async fn create(
+    account: Account,
+    body: Bytes,
+    state: Arc<AppState>,
+) -> Result<warp::reply::Response, warp::Rejection> {
+    let request: CreateApiKeyRequest = json::parse(&body)?;
+    let (record, key) = state
+        .app
+        .create_api_key(&account, &request.name)
+        .await
+        .map_err(|e| ApiError::from_app(e, "API key"))?;
+    Ok(reply(
+        StatusCode::CREATED,
+        &ApiKeyView::new(record, Some(key)),
+    ))
+}
+
+async fn list(
+    account: Account,
+    state: Arc<AppState>,
+) -> Result<warp::reply::Response, warp::Rejection> {
+    let keys = state
+        .app
+        .api_keys(&account)
+        .await
+        .map_err(|e| ApiError::from_app(e, "API key"))?;
+    let data = keys.into_iter().map(|k| ApiKeyView::new(k, None)).collect();
+    Ok(reply(StatusCode::OK, &ApiKeyList { data }))
+}
+
+async fn revoke(
+    id: String,
+    caller: Caller,
+    state: Arc<AppState>,
+) -> Result<warp::reply::Response, warp::Rejection> {
+    let hash = state
+        .app
+        .revoke_api_key(&caller.account, &id, Some(&caller.key_hash))
+        .await
+        .map_err(|e| ApiError::from_app(e, "API key"))?;
+    state.accounts.forget(&hash);
+    let mut response = warp::reply::Response::new(Vec::new().into());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    Ok(response)
+}
