@@ -215,15 +215,21 @@ impl App {
         id: &str,
         request: RotateSecretRequest,
     ) -> AppResult<WebhookRecord> {
+        let now = self.clock.now_ms();
+        let grace_until = request.grace_until(now)?;
         let secret = match request.secret {
             Some(secret) => WebhookSecret::parse(secret)?,
             None => WebhookSecret::generate(),
         };
         let record = self
             .store
-            .rotate_secret(account, id, secret, self.clock.now_ms())
+            .rotate_secret(account, id, secret, grace_until, now)
             .await?;
-        tracing::info!(webhook = %record.id, "webhook secret rotated");
+        tracing::info!(
+            webhook = %record.id,
+            previous_signs_until = grace_until.map_or_else(|| "now".to_owned(), |at| at.to_string()),
+            "webhook secret rotated"
+        );
         Ok(record)
     }
 
@@ -292,6 +298,7 @@ impl App {
             .map_or_else(|| self.clock.now_ms(), |a| a.started_at);
         let headers = crate::delivery::send::message_headers(
             &webhook.secret,
+            crate::store::PreviousSecret::signing_at(webhook.previous_secret.as_ref(), sent_at_ms),
             &event.id,
             &event.event_type,
             &event.body,

@@ -883,6 +883,50 @@ async fn api_keys_are_added_listed_used_and_revoked_but_never_the_last(opened: O
     ));
 }
 
+async fn a_rotation_keeps_the_previous_secret_for_its_grace_period(opened: Opened) {
+    use cdhooks_server::domain::webhook::WebhookSecret;
+    let store = &*opened.0;
+    let (account, ids) = account_with_webhooks(store, "ops@example.com", &[&["*"]]).await;
+    let new = WebhookSecret::parse("a_new_secret_0123456789".to_owned()).unwrap();
+    let rotated = store
+        .rotate_secret(&account, &ids[0], new.clone(), Some(NOW + 5_000), NOW)
+        .await
+        .unwrap();
+    assert_eq!(rotated.secret, new);
+    let previous = rotated
+        .previous_secret
+        .clone()
+        .expect("the old secret is kept");
+    assert_eq!(previous.secret.expose(), "your_webhook_secret");
+    assert_eq!(previous.until_ms, NOW + 5_000);
+    // Claims carry it, new ones and due ones alike.
+    let inserted = store
+        .insert_event(
+            &account,
+            event("evt_a", "server.started", 0),
+            NOW,
+            Some(lease(1, 10, 16, NOW)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        inserted.claimed[0].previous_secret.as_ref(),
+        Some(&previous)
+    );
+    emit(store, &account, "evt_b", "server.started", 1).await;
+    let due = store
+        .claim_due(NOW + 1, lease(2, 10, 16, NOW + 1))
+        .await
+        .unwrap();
+    assert_eq!(due[0].previous_secret.as_ref(), Some(&previous));
+    // A rotation without grace drops it.
+    let again = store
+        .rotate_secret(&account, &ids[0], WebhookSecret::generate(), None, NOW + 10)
+        .await
+        .unwrap();
+    assert_eq!(again.previous_secret, None);
+}
+
 async fn a_writable_store_says_so(opened: Opened) {
     opened.0.check_writable(NOW).await.unwrap();
     opened.0.check_writable(NOW + 1).await.unwrap();
@@ -919,6 +963,7 @@ macro_rules! contract_suite {
             case!(a_writable_store_says_so);
             case!(queue_stats_count_pending_due_and_claimed_work_and_the_oldest_due);
             case!(api_keys_are_added_listed_used_and_revoked_but_never_the_last);
+            case!(a_rotation_keeps_the_previous_secret_for_its_grace_period);
         }
     };
 }

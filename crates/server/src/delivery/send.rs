@@ -40,15 +40,18 @@ pub struct AttemptResult {
     pub retry_after: Option<Duration>,
 }
 
-/// The signed headers of an attempt at `timestamp` (Unix seconds). A secret that cannot be
+/// The signed headers of an attempt starting at `at_ms` (Unix ms; `webhook-timestamp` is its
+/// whole seconds). A secret that cannot be
 /// keyed (it was validated at registration, so only a damaged store has one) is an error:
 /// a delivery is never sent without both signatures.
 pub fn signed_headers(
     delivery: &ClaimedDelivery,
-    timestamp: u64,
+    at_ms: i64,
 ) -> Result<HeaderMap, cdhooks_core::standard::StandardError> {
+    let timestamp = at_ms.div_euclid(1000).max(0) as u64;
     message_headers(
         &delivery.secret,
+        crate::store::PreviousSecret::signing_at(delivery.previous_secret.as_ref(), at_ms),
         &delivery.event_id,
         &delivery.event_type,
         &delivery.body,
@@ -58,25 +61,43 @@ pub fn signed_headers(
 
 /// The headers every attempt of the event `event_id` carries when signed with `secret` at
 /// `timestamp`; also what the API shows as a delivery's request.
+///
+/// During a rotation's grace period (`previous` is the old secret) `webhook-signature`
+/// carries two `v1,` entries, new then old, so a Standard Webhooks receiver holding either
+/// secret verifies; the single-valued `X-Webhook-Signature` stays on the old secret until
+/// the period ends, so the docs' receivers keep working until they switch (with the
+/// package they can accept both meanwhile).
 pub fn message_headers(
     secret: &WebhookSecret,
+    previous: Option<&WebhookSecret>,
     event_id: &str,
     event_type: &str,
     body: &[u8],
     timestamp: u64,
 ) -> Result<HeaderMap, cdhooks_core::standard::StandardError> {
+    let legacy_secret = previous.unwrap_or(secret).expose();
     let secret = secret.expose();
     let standard = StandardVerifier::new(secret)?;
+    let previous = previous
+        .map(|p| StandardVerifier::new(p.expose()))
+        .transpose()?;
     let mut headers = HeaderMap::with_capacity(8);
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
-    let legacy = LegacyVerifier::new(secret.as_bytes()).sign_hex(body);
+    let legacy = LegacyVerifier::new(legacy_secret.as_bytes()).sign_hex(body);
     insert(&mut headers, "x-webhook-signature", legacy.as_str());
     insert(&mut headers, "x-webhook-event", event_type);
     insert(&mut headers, "webhook-id", event_id);
     insert(&mut headers, "webhook-timestamp", &timestamp.to_string());
     let signature = standard.sign_header(event_id, timestamp, body);
-    insert(&mut headers, "webhook-signature", signature.as_str());
+    match previous {
+        Some(previous) => {
+            let old = previous.sign_header(event_id, timestamp, body);
+            let both = format!("{} {}", signature.as_str(), old.as_str());
+            insert(&mut headers, "webhook-signature", &both);
+        }
+        None => insert(&mut headers, "webhook-signature", signature.as_str()),
+    }
     Ok(headers)
 }
 
@@ -110,7 +131,7 @@ pub async fn attempt(
             return result;
         }
     }
-    let headers = match signed_headers(delivery, started_at_ms.div_euclid(1000) as u64) {
+    let headers = match signed_headers(delivery, started_at_ms) {
         Ok(headers) => headers,
         Err(error) => {
             result.error = Some(("invalid_secret", format!("cannot sign: {error}")));
@@ -241,12 +262,13 @@ mod tests {
             account_id: "acct_1".into(),
             account_email: "ops@example.com".into(),
             accepted_at_ms: 0,
+            previous_secret: None,
         }
     }
 
     #[test]
     fn both_signatures_or_none() {
-        let headers = signed_headers(&delivery("your_webhook_secret"), 1_700_000_000).unwrap();
+        let headers = signed_headers(&delivery("your_webhook_secret"), 1_700_000_000_000).unwrap();
         for name in [
             "x-webhook-signature",
             "webhook-signature",
@@ -255,8 +277,30 @@ mod tests {
         ] {
             assert!(headers.contains_key(name), "{name}");
         }
+        // During a rotation's grace period: two v1 entries (new, old); the docs' header on the
+        // old secret; after it, the new secret alone.
+        let mut rotating = delivery("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        rotating.previous_secret = Some(crate::store::PreviousSecret {
+            secret: WebhookSecret::from_stored("your_webhook_secret".to_owned()),
+            until_ms: 1_700_000_000_500,
+        });
+        let during = signed_headers(&rotating, 1_700_000_000_499).unwrap();
+        let entries = during["webhook-signature"].to_str().unwrap().to_owned();
+        assert_eq!(entries.split(' ').count(), 2, "{entries}");
+        let legacy = cdhooks_core::legacy::sign_hex(b"your_webhook_secret", b"{}");
+        assert_eq!(during["x-webhook-signature"], legacy.as_str());
+        let after = signed_headers(&rotating, 1_700_000_000_500).unwrap();
+        assert_eq!(
+            after["webhook-signature"]
+                .to_str()
+                .unwrap()
+                .split(' ')
+                .count(),
+            1
+        );
+        assert_ne!(after["x-webhook-signature"], legacy.as_str());
         // A stored secret that cannot be keyed is an error, never a missing header.
-        assert!(signed_headers(&delivery("whsec_!!not base64!!"), 1_700_000_000).is_err());
+        assert!(signed_headers(&delivery("whsec_!!not base64!!"), 1_700_000_000_000).is_err());
     }
 
     #[tokio::test]

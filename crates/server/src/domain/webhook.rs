@@ -60,6 +60,30 @@ pub struct UpdateWebhookRequest {
 pub struct RotateSecretRequest {
     /// The new secret; generated when absent.
     pub secret: Option<String>,
+    /// How long the previous secret keeps signing beside the new one, in seconds: 0 to
+    /// 2,592,000 (30 days); 86,400 (a day) when absent.
+    pub grace_seconds: Option<u64>,
+}
+
+/// The grace period of a rotation when none is given: a day.
+pub const DEFAULT_GRACE_SECONDS: u64 = 86_400;
+/// The longest grace period: 30 days.
+pub const MAX_GRACE_SECONDS: u64 = 30 * 86_400;
+
+impl RotateSecretRequest {
+    /// Until when the previous secret signs (Unix ms) for a rotation at `now_ms`; `None` for
+    /// a rotation without overlap.
+    pub fn grace_until(&self, now_ms: i64) -> Result<Option<i64>, ValidationError> {
+        match self.grace_seconds.unwrap_or(DEFAULT_GRACE_SECONDS) {
+            0 => Ok(None),
+            s if s <= MAX_GRACE_SECONDS => Ok(Some(now_ms + s as i64 * 1000)),
+            _ => Err(ValidationError::new(
+                "invalid_request",
+                format!("grace_seconds must be 0 to {MAX_GRACE_SECONDS}"),
+            )
+            .field("grace_seconds")),
+        }
+    }
 }
 
 fn double_option<'de, D: serde::Deserializer<'de>>(

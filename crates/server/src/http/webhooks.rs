@@ -30,12 +30,16 @@ pub struct WebhookView {
     disabled_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     disabled_at: Option<String>,
+    /// During a rotation's grace period: when the previous secret stops signing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_secret_expires_at: Option<String>,
     created_at: String,
     updated_at: String,
 }
 
 impl WebhookView {
     fn new(record: WebhookRecord, show_secret: bool) -> Self {
+        let now_ms = crate::clock::now_ms();
         WebhookView {
             id: record.id,
             url: record.url,
@@ -45,6 +49,11 @@ impl WebhookView {
             secret: show_secret.then(|| record.secret.expose().to_owned()),
             disabled_reason: record.disabled_reason,
             disabled_at: record.disabled_at.map(json::time_ms),
+            previous_secret_expires_at: record
+                .previous_secret
+                .as_ref()
+                .filter(|p| p.until_ms > now_ms)
+                .map(|p| json::time_ms(p.until_ms)),
             created_at: json::time_ms(record.created_at),
             updated_at: json::time_ms(record.updated_at),
         }

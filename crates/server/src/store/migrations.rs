@@ -35,6 +35,11 @@ pub(crate) const SQLITE: &[Listed] = &[
         "api_keys",
         include_str!("../../migrations/0004_api_keys.sql"),
     ),
+    (
+        5,
+        "secret_grace",
+        include_str!("../../migrations/0005_secret_grace.sql"),
+    ),
 ];
 
 /// The PostgreSQL store's migrations, oldest first.
@@ -48,6 +53,11 @@ pub(crate) const POSTGRES: &[Listed] = &[
         2,
         "api_keys",
         include_str!("../../migrations/postgres/0002_api_keys.sql"),
+    ),
+    (
+        3,
+        "secret_grace",
+        include_str!("../../migrations/postgres/0003_secret_grace.sql"),
     ),
 ];
 

@@ -187,6 +187,7 @@ pub trait Store: Send + Sync + 'static {
         account: &Account,
         id: &str,
         secret: WebhookSecret,
+        grace_until_ms: Option<i64>,
         now_ms: i64,
     ) -> StoreResult<WebhookRecord>;
     /// Deletes a webhook and its deliveries.

@@ -52,6 +52,32 @@ pub struct WebhookRecord {
     pub created_at: i64,
     /// Unix ms.
     pub updated_at: i64,
+    /// The secret before the last rotation, while it still signs beside the new one.
+    pub previous_secret: Option<PreviousSecret>,
+}
+
+/// A webhook's previous secret during a rotation's grace period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviousSecret {
+    /// The secret.
+    pub secret: WebhookSecret,
+    /// Until when it signs (Unix ms).
+    pub until_ms: i64,
+}
+
+impl PreviousSecret {
+    /// From the stored columns: `None` unless both are set.
+    pub fn from_stored(secret: Option<String>, until_ms: Option<i64>) -> Option<Self> {
+        Some(PreviousSecret {
+            secret: WebhookSecret::from_stored(secret?),
+            until_ms: until_ms?,
+        })
+    }
+
+    /// The secret, if it still signs at `at_ms`.
+    pub fn signing_at(this: Option<&Self>, at_ms: i64) -> Option<&WebhookSecret> {
+        this.filter(|p| at_ms < p.until_ms).map(|p| &p.secret)
+    }
 }
 
 /// A stored event.
@@ -197,6 +223,8 @@ pub struct ClaimedDelivery {
     pub account_email: String,
     /// When the event was accepted (Unix ms), for the end-to-end latency.
     pub accepted_at_ms: i64,
+    /// The webhook's previous secret during a rotation's grace period.
+    pub previous_secret: Option<PreviousSecret>,
 }
 
 /// The queue as the store sees it over every instance, for the metrics' gauges.

@@ -16,6 +16,7 @@ struct Subscriber {
     id: String,
     url: String,
     secret: WebhookSecret,
+    previous_secret: Option<PreviousSecret>,
     patterns: Vec<String>,
     enabled: bool,
 }
@@ -109,7 +110,7 @@ pub(super) async fn insert_batch(
     let accounts: Vec<&str> = queued.iter().map(|q| q.account.id.as_str()).collect();
     let mut subscribers: HashMap<String, Vec<Subscriber>> = HashMap::new();
     for row in sqlx::query(
-        "SELECT account_id, seq, id, url, secret, events, enabled FROM webhooks
+        "SELECT account_id, seq, id, url, secret, previous_secret, previous_secret_until, events, enabled FROM webhooks
          WHERE account_id = ANY($1) ORDER BY seq",
     )
     .bind(&accounts)
@@ -124,6 +125,10 @@ pub(super) async fn insert_batch(
                 id: row.get("id"),
                 url: row.get("url"),
                 secret: WebhookSecret::from_stored(row.get("secret")),
+                previous_secret: PreviousSecret::from_stored(
+                    row.get("previous_secret"),
+                    row.get("previous_secret_until"),
+                ),
                 patterns: serde_json::from_str(row.get("events")).unwrap_or_default(),
                 enabled: row.get("enabled"),
             });
@@ -262,6 +267,7 @@ pub(super) async fn insert_batch(
             account_id: q.account.id.clone(),
             account_email: q.account.email.clone(),
             accepted_at_ms: q.now_ms,
+            previous_secret: webhook.previous_secret.clone(),
         });
     }
     let answers = InsertedEvent::answers(&event_seqs, fan_out, claimed);

@@ -28,6 +28,7 @@ struct Subscriber {
     id: String,
     url: String,
     secret: WebhookSecret,
+    previous_secret: Option<PreviousSecret>,
     patterns: Vec<String>,
     enabled: bool,
 }
@@ -178,6 +179,7 @@ pub(super) async fn insert_batch(
             account_id: q.account.id.clone(),
             account_email: q.account.email.clone(),
             accepted_at_ms: q.now_ms,
+            previous_secret: d.webhook.previous_secret.clone(),
         });
     }
     Ok(InsertedEvent::answers(&event_seqs, fan_out, claimed))
@@ -188,7 +190,7 @@ async fn webhooks_of(
     account_id: &str,
 ) -> StoreResult<Vec<Subscriber>> {
     let rows = sqlx::query(
-        "SELECT seq, id, url, secret, events, enabled FROM webhooks WHERE account_id = ?",
+        "SELECT seq, id, url, secret, previous_secret, previous_secret_until, events, enabled FROM webhooks WHERE account_id = ?",
     )
     .bind(account_id)
     .fetch_all(&mut **tx)
@@ -200,6 +202,10 @@ async fn webhooks_of(
             id: row.get("id"),
             url: row.get("url"),
             secret: WebhookSecret::from_stored(row.get("secret")),
+            previous_secret: PreviousSecret::from_stored(
+                row.get("previous_secret"),
+                row.get("previous_secret_until"),
+            ),
             patterns: serde_json::from_str(row.get("events")).unwrap_or_default(),
             enabled: row.get("enabled"),
         })

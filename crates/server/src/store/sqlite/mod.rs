@@ -249,9 +249,10 @@ impl Store for SqliteStore {
         account: &Account,
         id: &str,
         secret: WebhookSecret,
+        grace_until_ms: Option<i64>,
         now_ms: i64,
     ) -> StoreResult<WebhookRecord> {
-        webhooks::rotate_secret(&self.writer, account, id, secret, now_ms).await
+        webhooks::rotate_secret(&self.writer, account, id, secret, grace_until_ms, now_ms).await
     }
     async fn delete_webhook(&self, account: &Account, id: &str) -> StoreResult<()> {
         webhooks::delete(&self.writer, account, id).await

@@ -8,7 +8,7 @@ use super::super::*;
 use super::{engine, found};
 use crate::domain::new_id;
 
-const COLUMNS: &str = "id, url, events, description, secret, enabled, disabled_reason, disabled_at, created_at, updated_at";
+const COLUMNS: &str = "id, url, events, description, secret, enabled, disabled_reason, disabled_at, created_at, updated_at, previous_secret, previous_secret_until";
 
 fn record(row: SqliteRow) -> WebhookRecord {
     WebhookRecord {
@@ -22,6 +22,10 @@ fn record(row: SqliteRow) -> WebhookRecord {
         disabled_at: row.get("disabled_at"),
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
+        previous_secret: PreviousSecret::from_stored(
+            row.get("previous_secret"),
+            row.get("previous_secret_until"),
+        ),
     }
 }
 
@@ -136,11 +140,17 @@ pub(super) async fn rotate_secret(
     account: &Account,
     id: &str,
     secret: WebhookSecret,
+    grace_until_ms: Option<i64>,
     now_ms: i64,
 ) -> StoreResult<WebhookRecord> {
+    // The right-hand `secret` is the old one: the previous secret keeps signing until the
+    // grace period ends (none: it stops at once).
     let row = sqlx::query(&format!(
-        "UPDATE webhooks SET secret = ?, updated_at = ? WHERE account_id = ? AND id = ? RETURNING {COLUMNS}"
+        "UPDATE webhooks SET previous_secret = CASE WHEN ?1 IS NULL THEN NULL ELSE secret END,
+                             previous_secret_until = ?1, secret = ?2, updated_at = ?3
+         WHERE account_id = ?4 AND id = ?5 RETURNING {COLUMNS}"
     ))
+    .bind(grace_until_ms)
     .bind(secret.expose())
     .bind(now_ms)
     .bind(&account.id)
