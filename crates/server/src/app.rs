@@ -233,6 +233,25 @@ impl App {
         Ok(record)
     }
 
+    /// Sends a webhook's failed deliveries of a window again (a receiver that was down);
+    /// returns how many.
+    pub async fn recover_deliveries(
+        &self,
+        account: &Account,
+        webhook_id: &str,
+        request: crate::domain::webhook::RecoverRequest,
+    ) -> AppResult<u64> {
+        let now = self.clock.now_ms();
+        let (since, until) = request.window(now)?;
+        let recovered = self
+            .store
+            .recover_deliveries(account, webhook_id, since, until, now)
+            .await?;
+        tracing::info!(webhook = %webhook_id, recovered, "failed deliveries recovered");
+        self.engine.wake();
+        Ok(recovered)
+    }
+
     /// Deletes a webhook and its deliveries.
     pub async fn delete_webhook(&self, account: &Account, id: &str) -> AppResult<()> {
         Ok(self.store.delete_webhook(account, id).await?)

@@ -620,3 +620,132 @@ async fn a_test_event_reaches_its_one_webhook_and_the_api_shows_the_request_it_r
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn recover_sends_a_windows_failed_deliveries_again_paused_while_disabled() {
+    let s = TestServer::start_with(|c| c.max_attempts = 1).await;
+    let receiver = Receiver::start().await;
+    receiver.set(Behaviour::Status(500));
+    let hook = s
+        .webhook(&receiver.url("/down"), &["*"], "your_webhook_secret")
+        .await;
+    let id = hook["id"].as_str().unwrap();
+    for n in 0..2 {
+        s.emit("server.error", json!({"n": n})).await;
+    }
+    // Both fail for good (the first failure disables the webhook; the other is paused or
+    // fails too); re-enabled, failed ones stay failed until recovered.
+    s.wait_for(
+        &format!("/v1/webhooks/{id}"),
+        Duration::from_secs(10),
+        |w| w["enabled"] == false,
+    )
+    .await;
+    let (status, _) = s
+        .call(
+            Method::PATCH,
+            &format!("/v1/webhooks/{id}"),
+            Some(json!({"enabled": true})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let failed = |list: &serde_json::Value| {
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["status"] == "failed")
+            .count()
+    };
+    let list = s
+        .wait_for(
+            &format!("/v1/webhooks/{id}/deliveries"),
+            Duration::from_secs(10),
+            |l| {
+                l["data"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|d| d["status"] == "failed")
+            },
+        )
+        .await;
+    assert_eq!(failed(&list), 2);
+    receiver.set(Behaviour::Status(200));
+    // A window before them recovers nothing; bad input names its field.
+    let (status, body) = s
+        .post(
+            &format!("/v1/webhooks/{id}/recover"),
+            json!({"since": "2020-01-01T00:00:00Z", "until": "2020-01-02T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!((status, body["recovered"].as_u64()), (202, Some(0)));
+    let (status, body) = s
+        .post(
+            &format!("/v1/webhooks/{id}/recover"),
+            json!({"since": "yesterday"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("since"))
+    );
+    // Disabled meanwhile: recovered deliveries wait paused, and go out on re-enabling.
+    s.call(
+        Method::PATCH,
+        &format!("/v1/webhooks/{id}"),
+        Some(json!({"enabled": false})),
+    )
+    .await;
+    let (status, body) = s
+        .post(
+            &format!("/v1/webhooks/{id}/recover"),
+            json!({"since": "2020-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["recovered"].as_u64()),
+        (202, Some(2)),
+        "{body}"
+    );
+    let (_, list) = s.get(&format!("/v1/webhooks/{id}/deliveries")).await;
+    assert!(
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["status"] == "paused"),
+        "{list}"
+    );
+    s.call(
+        Method::PATCH,
+        &format!("/v1/webhooks/{id}"),
+        Some(json!({"enabled": true})),
+    )
+    .await;
+    s.wait_for(
+        &format!("/v1/webhooks/{id}/deliveries"),
+        Duration::from_secs(10),
+        |l| {
+            l["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|d| d["status"] == "succeeded")
+        },
+    )
+    .await;
+    assert_eq!(
+        receiver.count(),
+        4,
+        "two failed attempts, then each delivered once"
+    );
+    let (status, _) = s
+        .post(
+            "/v1/webhooks/wh_00000000000000000000000000000000/recover",
+            json!({"since": "2020-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(status, 404);
+    s.stop().await;
+}

@@ -174,6 +174,22 @@ pub fn on_webhook_enabled(now_ms: i64) -> BulkChange {
     }
 }
 
+/// Recovering a webhook's failed deliveries (a receiver that was down wants them again):
+/// each starts a fresh round of attempts now, or waits paused while the webhook is disabled
+/// (enabling it resumes them, as it resumes every paused delivery).
+pub fn recover_failed(webhook_enabled: bool, now_ms: i64) -> BulkChange {
+    BulkChange {
+        from: DeliveryStatus::Failed,
+        to: if webhook_enabled {
+            DeliveryStatus::Pending
+        } else {
+            DeliveryStatus::Paused
+        },
+        due_at: webhook_enabled.then_some(now_ms),
+        new_round: true,
+    }
+}
+
 /// Why a delivery cannot be retried by hand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RetryRefused {

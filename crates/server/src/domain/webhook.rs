@@ -62,7 +62,64 @@ pub struct RotateSecretRequest {
     pub secret: Option<String>,
     /// How long the previous secret keeps signing beside the new one, in seconds: 0 to
     /// 2,592,000 (30 days); 86,400 (a day) when absent.
+    #[serde(default, deserialize_with = "whole_seconds")]
     pub grace_seconds: Option<u64>,
+}
+
+/// A whole number of seconds, also written as `60.0` (JSON does not tell the two apart).
+fn whole_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    use serde::de::Error;
+    match Option::<serde_json::Number>::deserialize(d)? {
+        None => Ok(None),
+        Some(n) => n
+            .as_u64()
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f < 1e15)
+                    .map(|f| f as u64)
+            })
+            .map(Some)
+            .ok_or_else(|| {
+                D::Error::custom(format!("expected a whole number of seconds, got {n}"))
+            }),
+    }
+}
+
+/// The body of `POST /v1/webhooks/{id}/recover`: the window of failed deliveries to send
+/// again, by when they were created.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecoverRequest {
+    /// RFC 3339 (`2025-01-15T10:30:00Z`): deliveries created at or after this.
+    #[schema(format = DateTime)]
+    pub since: String,
+    /// RFC 3339: deliveries created before this; now when absent.
+    #[schema(format = DateTime)]
+    pub until: Option<String>,
+}
+
+impl RecoverRequest {
+    /// The window `[since, until)` in Unix ms (empty when `until` is not after `since`).
+    pub fn window(&self, now_ms: i64) -> Result<(i64, i64), ValidationError> {
+        let at = |text: &str, field: &'static str| {
+            time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+                .map_err(|_| {
+                    ValidationError::new(
+                        "invalid_request",
+                        format!("`{field}` must be an RFC 3339 time such as 2025-01-15T10:30:00Z"),
+                    )
+                    .field(field)
+                })
+        };
+        let since = at(&self.since, "since")?;
+        let until = match &self.until {
+            Some(until) => at(until, "until")?,
+            None => now_ms + 1,
+        };
+        // `until` at or before `since` is an empty window: nothing to recover.
+        Ok((since, until.max(since)))
+    }
 }
 
 /// The grace period of a rotation when none is given: a day.

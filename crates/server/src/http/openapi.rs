@@ -16,10 +16,12 @@ use super::deliveries::{AttemptView, DeliveryView, RequestView};
 use super::error::ERROR_CODES;
 use super::events::{EventType, EventTypeList};
 use super::inbox::{CapturedList, CapturedView, InboxView, Received};
-use super::webhooks::WebhookView;
+use super::webhooks::{Recovered, WebhookView};
 use super::{Page, MAX_PAGE};
 use crate::domain::event::{EmitEventRequest, TestEventRequest};
-use crate::domain::webhook::{CreateWebhookRequest, RotateSecretRequest, UpdateWebhookRequest};
+use crate::domain::webhook::{
+    CreateWebhookRequest, RecoverRequest, RotateSecretRequest, UpdateWebhookRequest,
+};
 use cdhooks_core::catalog::CATALOG;
 
 /// An error answer: `{"error":{"code","message","field"}}`.
@@ -90,13 +92,13 @@ pub struct Health {
         delete_webhook, rotate_secret, send_test_event, list_deliveries, emit_event, get_event,
         event_types, get_delivery, retry_delivery, delivery_request, create_inbox,
         inbox_requests, inbox_get, inbox_post, inbox_put, inbox_patch, stream, create_api_key,
-        list_api_keys, revoke_api_key
+        list_api_keys, revoke_api_key, recover_deliveries
     ),
     components(schemas(
         ErrorBody, ErrorDetail, Envelope, Accepted, Health, WebhookView, CreateWebhookRequest,
         UpdateWebhookRequest, RotateSecretRequest, EmitEventRequest, TestEventRequest,
         DeliveryView, AttemptView, RequestView, EventType, EventTypeList, InboxView,
-        CapturedView, CapturedList, Received, CreateApiKeyRequest, ApiKeyView, ApiKeyList
+        CapturedView, CapturedList, Received, CreateApiKeyRequest, ApiKeyView, ApiKeyList, RecoverRequest, Recovered
     )),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -188,6 +190,10 @@ pub fn document() -> Value {
         json!({"pattern": "^[A-Za-z0-9_-]{1,64}$"}),
     );
     constrain(
+        &mut schemas["RotateSecretRequest"]["properties"]["grace_seconds"],
+        json!({"minimum": 0, "maximum": crate::domain::webhook::MAX_GRACE_SECONDS}),
+    );
+    constrain(
         &mut schemas["CreateApiKeyRequest"]["properties"]["name"],
         json!({"minLength": 1, "maxLength": crate::domain::api_key::MAX_NAME_LEN, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}),
     );
@@ -198,6 +204,7 @@ pub fn document() -> Value {
         "EmitEventRequest",
         "TestEventRequest",
         "CreateApiKeyRequest",
+        "RecoverRequest",
     ] {
         schemas[schema]["additionalProperties"] = json!(false);
     }
@@ -612,6 +619,21 @@ fn list_api_keys() {}
     ))]
 #[allow(dead_code)]
 fn revoke_api_key() {}
+
+#[utoipa::path(post, path = "/v1/webhooks/{id}/recover", tag = "deliveries", params(("id" = String, Path)),
+    request_body = RecoverRequest,
+    description = "Sends the webhook's failed deliveries created in [since, until) again, each in a fresh round of attempts (paused until re-enabled while the webhook is disabled).",
+    responses(
+        (status = 202, description = "How many were queued again", body = Recovered),
+        (status = 400, description = "Invalid body", body = ErrorBody),
+        (status = 401, description = "No or a wrong API key", body = ErrorBody),
+        (status = 404, description = "No such webhook in this account", body = ErrorBody),
+        (status = 413, description = "Body over 256 KiB", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+        (status = 507, description = "Storage full", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn recover_deliveries() {}
 
 /// The page size limit, for the document's `maximum` (kept in step with the code).
 const _: () = assert!(MAX_PAGE == 200);

@@ -98,6 +98,12 @@ pub fn routes(
         .and(json::optional_body())
         .and(with_state(&state))
         .and_then(rotate);
+    let recover = warp::path!("v1" / "webhooks" / String / "recover")
+        .and(auth::account(state.clone()))
+        .and(warp::post())
+        .and(json::body())
+        .and(with_state(&state))
+        .and_then(recover);
     let test = warp::path!("v1" / "webhooks" / String / "test")
         .and(auth::account(state.clone()))
         .and(warp::post())
@@ -117,6 +123,31 @@ pub fn routes(
         .unify()
         .or(test)
         .unify()
+        .or(recover)
+        .unify()
+}
+
+/// `202 {"recovered": n}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Recovered {
+    /// How many failed deliveries were queued again.
+    recovered: u64,
+}
+
+/// `POST /v1/webhooks/{id}/recover`.
+async fn recover(
+    id: String,
+    account: Account,
+    body: Bytes,
+    state: Arc<AppState>,
+) -> Result<warp::reply::Response, warp::Rejection> {
+    let request: crate::domain::webhook::RecoverRequest = json::parse(&body)?;
+    let recovered = state
+        .app
+        .recover_deliveries(&account, &id, request)
+        .await
+        .map_err(|e| ApiError::from_app(e, "webhook"))?;
+    Ok(reply(StatusCode::ACCEPTED, &Recovered { recovered }))
 }
 
 /// `POST /v1/webhooks/{id}/test`: a test event to this webhook alone; answers like

@@ -225,6 +225,17 @@ pub trait Store: Send + Sync + 'static {
         now_ms: i64,
     ) -> StoreResult<DeliveryRecord>;
 
+    /// Re-queues the webhook's failed deliveries created in `[from_ms, to_ms)` for a fresh
+    /// round (paused while the webhook is disabled); returns how many.
+    async fn recover_deliveries(
+        &self,
+        account: &Account,
+        webhook_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+        now_ms: i64,
+    ) -> StoreResult<u64>;
+
     /// Claims up to `lease.max` due deliveries of enabled webhooks for `lease`, at most
     /// `lease.per_webhook` in flight per webhook (over every holder of a lease), webhooks
     /// served round-robin, each webhook's oldest due first.

@@ -406,6 +406,15 @@ enum Deliveries {
     OfWebhook(i64),
     /// This one delivery (by its key).
     One(i64),
+    /// The deliveries of this webhook (by its key) created in `[from_ms, to_ms)`.
+    OfWebhookCreated {
+        /// The webhook's key.
+        webhook: i64,
+        /// Start of the window, Unix ms.
+        from_ms: i64,
+        /// End of the window (excluded), Unix ms.
+        to_ms: i64,
+    },
 }
 
 /// Applies a decided change to the deliveries still in `change.from`.
@@ -415,14 +424,19 @@ async fn apply_change(
     change: BulkChange,
     now_ms: i64,
 ) -> StoreResult<u64> {
-    let (column, key) = match which {
-        Deliveries::OfWebhook(seq) => ("webhook_seq", seq),
-        Deliveries::One(seq) => ("seq", seq),
+    let (column, key, from_ms, to_ms) = match which {
+        Deliveries::OfWebhook(seq) => ("webhook_seq", seq, i64::MIN, i64::MAX),
+        Deliveries::One(seq) => ("seq", seq, i64::MIN, i64::MAX),
+        Deliveries::OfWebhookCreated {
+            webhook,
+            from_ms,
+            to_ms,
+        } => ("webhook_seq", webhook, from_ms, to_ms),
     };
     Ok(sqlx::query(&format!(
         "UPDATE deliveries SET status = $1, next_attempt_at = $2,
                 round_base = CASE WHEN $3 THEN attempt_count ELSE round_base END, updated_at = $4
-         WHERE {column} = $5 AND status = $6"
+         WHERE {column} = $5 AND status = $6 AND created_at >= $7 AND created_at < $8"
     ))
     .bind(change.to.as_str())
     .bind(change.due_at)
@@ -430,9 +444,42 @@ async fn apply_change(
     .bind(now_ms)
     .bind(key)
     .bind(change.from.as_str())
+    .bind(from_ms)
+    .bind(to_ms)
     .execute(&mut **tx)
     .await?
     .rows_affected())
+}
+
+/// Re-queues a webhook's failed deliveries created in the window, as the rules decide.
+pub(super) async fn recover(
+    pool: &PgPool,
+    account: &Account,
+    webhook_id: &str,
+    (from_ms, to_ms): (i64, i64),
+    now_ms: i64,
+) -> StoreResult<u64> {
+    let mut tx = pool.begin().await?;
+    let row = sqlx::query(
+        "SELECT seq, enabled FROM webhooks WHERE account_id = $1 AND id = $2 FOR SHARE",
+    )
+    .bind(&account.id)
+    .bind(webhook_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        tx.rollback().await?;
+        return Err(StoreError::NotFound);
+    };
+    let change = delivery::recover_failed(row.get("enabled"), now_ms);
+    let which = Deliveries::OfWebhookCreated {
+        webhook: row.get("seq"),
+        from_ms,
+        to_ms,
+    };
+    let recovered = apply_change(&mut tx, which, change, now_ms).await?;
+    tx.commit().await?;
+    Ok(recovered)
 }
 
 /// Queues a failed delivery for a new round of attempts, now, if the rules allow it.

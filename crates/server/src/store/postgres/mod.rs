@@ -376,6 +376,20 @@ impl Store for PgStore {
         engine::get(&self.pool, account, id).await
     }
 
+    async fn recover_deliveries(
+        &self,
+        account: &Account,
+        webhook_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+        now_ms: i64,
+    ) -> StoreResult<u64> {
+        let recovered =
+            engine::recover(&self.pool, account, webhook_id, (from_ms, to_ms), now_ms).await?;
+        self.announce();
+        Ok(recovered)
+    }
+
     async fn claim_due(&self, now_ms: i64, lease: Lease) -> StoreResult<Vec<ClaimedDelivery>> {
         let mut tx = self.pool.begin().await?;
         engine::relaxed_commit(&mut tx).await?;

@@ -99,6 +99,35 @@ pub(super) async fn get(
 }
 
 /// Queues a failed delivery for a new round of attempts, now, if the rules allow it.
+/// Re-queues a webhook's failed deliveries created in the window, as the rules decide.
+pub(super) async fn recover(
+    pool: &SqlitePool,
+    account: &Account,
+    webhook_id: &str,
+    (from_ms, to_ms): (i64, i64),
+    now_ms: i64,
+) -> StoreResult<u64> {
+    let mut tx = pool.begin().await?;
+    let row = sqlx::query("SELECT seq, enabled FROM webhooks WHERE account_id = ? AND id = ?")
+        .bind(&account.id)
+        .bind(webhook_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(row) = row else {
+        tx.rollback().await?;
+        return Err(StoreError::NotFound);
+    };
+    let change = delivery::recover_failed(row.get("enabled"), now_ms);
+    let which = Deliveries::OfWebhookCreated {
+        webhook: row.get("seq"),
+        from_ms,
+        to_ms,
+    };
+    let recovered = engine::apply_change(&mut tx, which, change, now_ms).await?;
+    tx.commit().await?;
+    Ok(recovered)
+}
+
 pub(super) async fn retry(
     pool: &SqlitePool,
     account: &Account,

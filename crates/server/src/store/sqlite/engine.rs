@@ -373,6 +373,15 @@ pub(super) enum Deliveries {
     OfWebhook(i64),
     /// This one delivery (by its key).
     One(i64),
+    /// The deliveries of this webhook (by its key) created in `[from_ms, to_ms)`.
+    OfWebhookCreated {
+        /// The webhook's key.
+        webhook: i64,
+        /// Start of the window, Unix ms.
+        from_ms: i64,
+        /// End of the window (excluded), Unix ms.
+        to_ms: i64,
+    },
 }
 
 /// Applies a decided change to the deliveries that are still in `change.from`; returns how
@@ -383,14 +392,19 @@ pub(super) async fn apply_change(
     change: BulkChange,
     now_ms: i64,
 ) -> StoreResult<u64> {
-    let (column, key) = match which {
-        Deliveries::OfWebhook(seq) => ("webhook_seq", seq),
-        Deliveries::One(seq) => ("seq", seq),
+    let (column, key, from_ms, to_ms) = match which {
+        Deliveries::OfWebhook(seq) => ("webhook_seq", seq, i64::MIN, i64::MAX),
+        Deliveries::One(seq) => ("seq", seq, i64::MIN, i64::MAX),
+        Deliveries::OfWebhookCreated {
+            webhook,
+            from_ms,
+            to_ms,
+        } => ("webhook_seq", webhook, from_ms, to_ms),
     };
     let changed = sqlx::query(&format!(
         "UPDATE deliveries SET status = ?, next_attempt_at = ?,
                 round_base = CASE WHEN ? THEN attempt_count ELSE round_base END, updated_at = ?
-         WHERE {column} = ? AND status = ?"
+         WHERE {column} = ? AND status = ? AND created_at >= ? AND created_at < ?"
     ))
     .bind(change.to.as_str())
     .bind(change.due_at)
@@ -398,6 +412,8 @@ pub(super) async fn apply_change(
     .bind(now_ms)
     .bind(key)
     .bind(change.from.as_str())
+    .bind(from_ms)
+    .bind(to_ms)
     .execute(&mut **tx)
     .await?
     .rows_affected();

@@ -301,6 +301,17 @@ impl Store for SqliteStore {
         deliveries::get(&self.writer, account, id).await
     }
 
+    async fn recover_deliveries(
+        &self,
+        account: &Account,
+        webhook_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+        now_ms: i64,
+    ) -> StoreResult<u64> {
+        deliveries::recover(&self.writer, account, webhook_id, (from_ms, to_ms), now_ms).await
+    }
+
     async fn claim_due(&self, now_ms: i64, lease: Lease) -> StoreResult<Vec<ClaimedDelivery>> {
         let rotation = rand::random::<u32>() as usize;
         engine::claim_due(&self.writer, now_ms, lease, rotation).await
