@@ -88,6 +88,7 @@ async function refreshWebhooks() {
           el('div', { class: 'actions' },
             el('button', { type: 'button', class: 'small', onclick: () => selectWebhook(w.id) }, 'Deliveries'),
             el('button', { type: 'button', class: 'small', onclick: () => setEnabled(w.id, !w.enabled) }, w.enabled ? 'Disable' : 'Enable'),
+            el('button', { type: 'button', class: 'small', onclick: () => recover(w.id) }, 'Recover failed'),
             el('button', { type: 'button', class: 'small', onclick: () => removeWebhook(w.id) }, 'Delete'),
           ),
         ),
@@ -106,6 +107,19 @@ async function refreshWebhooks() {
 
 async function setEnabled(id, enabled) {
   await api('PATCH', `/v1/webhooks/${id}`, { enabled });
+  await refreshWebhooks();
+  if (selectedWebhook === id) await refreshDeliveries();
+}
+
+/** Sends the webhook's failed deliveries of the last 7 days again (a receiver that was down). */
+async function recover(id) {
+  const since = new Date(Date.now() - 7 * 86_400_000).toISOString();
+  try {
+    const { recovered } = await api('POST', `/v1/webhooks/${id}/recover`, { since });
+    say($('webhooks-result'), true, `Queued ${recovered} failed deliver${recovered === 1 ? 'y' : 'ies'} of the last 7 days again${recovered ? '' : ' (none failed)'}.`);
+  } catch (e) {
+    say($('webhooks-result'), false, `${e.code ?? 'error'}: ${e.message}`);
+  }
   await refreshWebhooks();
   if (selectedWebhook === id) await refreshDeliveries();
 }

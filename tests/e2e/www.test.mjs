@@ -319,6 +319,10 @@ test('a failing webhook is shown disabled and can be re-enabled; the layout hold
   await row.locator('.status .ok').waitFor();
   const webhook = await apiCall('GET', `/v1/webhooks/${created.id}`);
   assert.equal(webhook.enabled, true);
+  // Recover sends the failed delivery again (here it fails again: the port is still closed).
+  await row.getByRole('button', { name: 'Recover failed' }).click();
+  await page.waitForSelector('#webhooks-result .ok');
+  assert.match(await page.textContent('#webhooks-result'), /Queued 1 failed delivery/);
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: join(ARTIFACTS, 'phone.png'), fullPage: true });
 });
