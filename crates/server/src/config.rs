@@ -24,8 +24,10 @@ pub struct ServeConfig {
     /// Connections to PostgreSQL this server keeps at most.
     #[arg(long, env = "CDHOOKS_DATABASE_POOL", default_value_t = 16)]
     pub database_pool: u32,
-    /// SMTP server for emails, e.g. smtp://127.0.0.1:2525; without it emails are written as
-    /// .eml files into `<data-dir>/outbox/`.
+    /// SMTP server for emails: `smtp://host:port` (plain, for local sinks),
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS required) or
+    /// `smtps://user:pass@host:465` (TLS from the first byte). Without it emails are written
+    /// as .eml files into `<data-dir>/outbox/`.
     #[arg(long, env = "CDHOOKS_SMTP_URL")]
     pub smtp_url: Option<String>,
     /// Sender address of emails.
@@ -64,6 +66,10 @@ pub struct ServeConfig {
     /// (507) instead of filling the disk. Unlimited by default.
     #[arg(long, env = "CDHOOKS_MAX_DATABASE_MB")]
     pub max_database_mb: Option<u64>,
+    /// A certificate authority (PEM) to trust for the SMTP server's TLS certificate, besides
+    /// the public roots (for a private mail relay).
+    #[arg(long, env = "CDHOOKS_SMTP_CA_FILE")]
+    pub smtp_ca_file: Option<PathBuf>,
     /// Serve Prometheus/OpenMetrics metrics at `GET /metrics` on this address (off unless
     /// given; keep it off the public port, e.g. `127.0.0.1:9090`).
     #[arg(long, env = "CDHOOKS_METRICS_BIND")]
@@ -105,6 +111,7 @@ impl ServeConfig {
             per_webhook_concurrency: 16,
             max_database_mb: None,
             metrics_bind: None,
+            smtp_ca_file: None,
             max_connections: 512,
             header_timeout_ms: 10_000,
             www_dir: None,

@@ -112,7 +112,11 @@ pub async fn start_with_clock(
         live.clone(),
         metrics.clone(),
     )?;
-    let transport = mail::MailTransport::new(config.smtp_url.as_deref(), config.outbox_dir())?;
+    let transport = mail::MailTransport::new(
+        config.smtp_url.as_deref(),
+        config.smtp_ca_file.as_deref(),
+        config.outbox_dir(),
+    )?;
     let (trigger, shutdown) = shutdown::channel();
 
     let app = Arc::new(app::App::new(

@@ -51,29 +51,64 @@ pub enum MailError {
 }
 
 impl MailTransport {
-    /// SMTP when a URL is given (e.g. `smtp://127.0.0.1:2525`), files otherwise.
-    pub fn new(smtp_url: Option<&str>, outbox_dir: PathBuf) -> Result<Self, MailError> {
-        match smtp_url {
-            Some(text) => {
-                let url =
-                    url::Url::parse(text).map_err(|e| MailError::Url(format!("{text}: {e}")))?;
-                if url.scheme() != "smtp" {
-                    return Err(MailError::Url(format!(
-                        "{text}: only smtp://host:port (plain SMTP) is supported"
-                    )));
-                }
-                let host = url
-                    .host_str()
-                    .ok_or_else(|| MailError::Url(format!("{text}: no host")))?;
-                Ok(MailTransport::Smtp(
-                    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-                        .port(url.port().unwrap_or(25))
-                        .timeout(Some(Duration::from_secs(10)))
-                        .build(),
-                ))
+    /// SMTP when a URL is given, files otherwise. `smtp://host:port` is plain SMTP (local
+    /// sinks); `smtp://host:port?tls=required` requires STARTTLS; `smtps://host:port`
+    /// (default port 465) is TLS from the first byte. `user:password@` logs in. With
+    /// `ca_file` (PEM), that certificate authority is trusted besides the public roots.
+    pub fn new(
+        smtp_url: Option<&str>,
+        ca_file: Option<&std::path::Path>,
+        outbox_dir: PathBuf,
+    ) -> Result<Self, MailError> {
+        use lettre::transport::smtp::authentication::Credentials;
+        use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+        let Some(text) = smtp_url else {
+            return Ok(MailTransport::Files(outbox_dir));
+        };
+        let bad = |why: &str| MailError::Url(format!("{text}: {why}"));
+        let url = url::Url::parse(text).map_err(|e| bad(&e.to_string()))?;
+        let host = url
+            .host_str()
+            .ok_or_else(|| bad("no host"))?
+            .trim_matches(['[', ']']);
+        let starttls = url
+            .query_pairs()
+            .any(|(k, v)| k == "tls" && v == "required");
+        let (implicit, port) = match url.scheme() {
+            "smtps" => (true, url.port().unwrap_or(465)),
+            "smtp" => (false, url.port().unwrap_or(25)),
+            _ => return Err(bad("use smtp://, smtp://…?tls=required or smtps://")),
+        };
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+            .port(port)
+            .timeout(Some(Duration::from_secs(10)));
+        if implicit || starttls {
+            let mut parameters = TlsParameters::builder(host.to_owned());
+            if let Some(ca_file) = ca_file {
+                let pem = std::fs::read(ca_file)?;
+                let certificate = Certificate::from_pem(&pem)
+                    .map_err(|e| bad(&format!("{}: {e}", ca_file.display())))?;
+                parameters = parameters.add_root_certificate(certificate);
             }
-            None => Ok(MailTransport::Files(outbox_dir)),
+            let parameters = parameters.build_rustls()?;
+            builder = builder.tls(if implicit {
+                Tls::Wrapper(parameters)
+            } else {
+                Tls::Required(parameters)
+            });
         }
+        if !url.username().is_empty() {
+            let decode = |s: &str| {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            builder = builder.credentials(Credentials::new(
+                decode(url.username()),
+                decode(url.password().unwrap_or_default()),
+            ));
+        }
+        Ok(MailTransport::Smtp(builder.build()))
     }
 
     async fn send(&self, from: &str, queued: &OutboxEmail) -> Result<(), MailError> {

@@ -1,0 +1,89 @@
+//! Email over TLS: the owner's email of a disabled webhook goes to an SMTP server that speaks
+//! TLS from the first byte (`smtps://`), with a certificate made for the test and trusted
+//! through `--smtp-ca-file`; without that trust nothing is sent in the clear instead.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use support::smtp::SmtpSink;
+use support::{eventually, TestServer};
+
+/// A self-signed certificate for 127.0.0.1 and its TLS acceptor; the PEM written to `dir`.
+fn tls_for_loopback(dir: &std::path::Path) -> (tokio_rustls::TlsAcceptor, std::path::PathBuf) {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .unwrap();
+    let ca_file = dir.join("smtp-ca.pem");
+    std::fs::write(&ca_file, certified.cert.pem()).unwrap();
+    let key = tokio_rustls::rustls::pki_types::PrivateKeyDer::try_from(
+        certified.signing_key.serialize_der(),
+    )
+    .unwrap();
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![certified.cert.der().clone()], key)
+        .unwrap();
+    (tokio_rustls::TlsAcceptor::from(Arc::new(config)), ca_file)
+}
+
+async fn disable_a_webhook(s: &TestServer) {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    s.webhook(
+        &format!("http://{closed}/down"),
+        &["*"],
+        "your_webhook_secret",
+    )
+    .await;
+    s.emit("server.error", json!({})).await;
+}
+
+#[tokio::test]
+async fn the_disabling_email_goes_over_implicit_tls_to_a_trusted_server() {
+    let certs = tempfile::tempdir().unwrap();
+    let (acceptor, ca_file) = tls_for_loopback(certs.path());
+    let sink = SmtpSink::start_tls(acceptor).await;
+    let url = format!("smtps://mailer:s%40cret@127.0.0.1:{}", sink.addr.port());
+    let s = TestServer::start_with(|c| {
+        c.smtp_url = Some(url.clone());
+        c.smtp_ca_file = Some(ca_file.clone());
+        c.max_attempts = 1;
+    })
+    .await;
+    disable_a_webhook(&s).await;
+    eventually("an email over TLS", Duration::from_secs(15), || {
+        !sink.mails().is_empty()
+    })
+    .await;
+    let mail = &sink.mails()[0];
+    assert!(mail.to[0].contains("owner@example.com"), "{mail:?}");
+    assert!(mail.data.contains("disabled"), "{}", mail.data);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_sends_nothing() {
+    let certs = tempfile::tempdir().unwrap();
+    let (acceptor, _) = tls_for_loopback(certs.path());
+    let sink = SmtpSink::start_tls(acceptor).await;
+    let s = TestServer::start_with(|c| {
+        c.smtp_url = Some(format!("smtps://127.0.0.1:{}", sink.addr.port()));
+        c.max_attempts = 1;
+    })
+    .await;
+    disable_a_webhook(&s).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        sink.mails().is_empty(),
+        "an email went to a server whose certificate is not trusted"
+    );
+    s.stop().await;
+}
