@@ -66,6 +66,11 @@ pub struct ServeConfig {
     /// (507) instead of filling the disk. Unlimited by default.
     #[arg(long, env = "CDHOOKS_MAX_DATABASE_MB")]
     pub max_database_mb: Option<u64>,
+    /// Days finished events, deliveries, attempts, inbox captures and sent emails are kept;
+    /// older ones are removed in small batches in the background (0 keeps everything).
+    /// Pending and paused deliveries are kept whatever their age.
+    #[arg(long, env = "CDHOOKS_RETENTION_DAYS", default_value_t = 30)]
+    pub retention_days: u32,
     /// A certificate authority (PEM) to trust for the SMTP server's TLS certificate, besides
     /// the public roots (for a private mail relay).
     #[arg(long, env = "CDHOOKS_SMTP_CA_FILE")]
@@ -112,6 +117,7 @@ impl ServeConfig {
             max_database_mb: None,
             metrics_bind: None,
             smtp_ca_file: None,
+            retention_days: 30,
             max_connections: 512,
             header_timeout_ms: 10_000,
             www_dir: None,

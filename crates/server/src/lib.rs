@@ -28,6 +28,7 @@ pub mod live;
 pub mod mail;
 pub mod metrics;
 pub mod private_files;
+pub mod retention;
 pub mod shutdown;
 pub mod store;
 
@@ -171,6 +172,12 @@ pub async fn start_with_clock(
             shutdown.clone(),
         )),
     ];
+    tasks.push(tokio::spawn(retention::run(
+        store.clone(),
+        clock.clone(),
+        config.retention_days,
+        shutdown.clone(),
+    )));
     if let Some(listener) = metrics_listener {
         tasks.push(tokio::spawn(metrics::serve(
             listener,

@@ -98,3 +98,90 @@ async fn an_undeliverable_email_is_retried_with_backoff_then_dead_lettered_witho
     assert_eq!(std::fs::read_dir(&outbox).unwrap().count(), 1);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_started_31_days_later_removes_finished_data_older_than_30_days() {
+    if support::on_postgres() {
+        return; // restarts on the same data dir; the store contract covers PostgreSQL
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at(cdhooks_server::clock::now_ms());
+    let key = api_key::generate();
+    let receiver = Receiver::start().await;
+    let mut config = support::backend_config(dir.path()).await;
+    config.retention_days = 30;
+    let server = cdhooks_server::start_with_clock(config.clone(), clock.clone())
+        .await
+        .unwrap();
+    server
+        .store
+        .create_account("ops@example.com", &api_key::digest(&key))
+        .await
+        .unwrap();
+    let base = format!("http://{}", server.addr);
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let post = |path: &str, body: serde_json::Value| {
+        send(
+            http.post(format!("{base}{path}"))
+                .bearer_auth(&key)
+                .json(&body),
+        )
+    };
+    let (_, hook) = post("/v1/webhooks", json!({"url": receiver.url("/ok"), "events": ["server.*"], "secret": "your_webhook_secret"})).await;
+    let (_, old) = post("/v1/events", json!({"type": "server.started", "data": {}})).await;
+    eventually("the delivery", Duration::from_secs(10), || {
+        receiver.count() == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.stop().await;
+
+    // 31 days later: a new start prunes what is older than 30 days, and only that.
+    clock.advance(31 * 86_400_000);
+    let server = cdhooks_server::start_with_clock(config, clock.clone())
+        .await
+        .unwrap();
+    let base = format!("http://{}", server.addr);
+    let (_, fresh) = send(
+        http.post(format!("{base}/v1/events"))
+            .bearer_auth(&key)
+            .json(&json!({"type": "billing.payment.succeeded", "data": {}})),
+    )
+    .await;
+    let old_id = old["event"]["id"].as_str().unwrap();
+    let gone = || {
+        send(
+            http.get(format!("{base}/v1/events/{old_id}"))
+                .bearer_auth(&key),
+        )
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while gone().await.0 != 404 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the old event was not removed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let fresh_id = fresh["event"]["id"].as_str().unwrap();
+    let (status, _) = send(
+        http.get(format!("{base}/v1/events/{fresh_id}"))
+            .bearer_auth(&key),
+    )
+    .await;
+    assert_eq!(status, 200, "a new event was removed");
+    let (_, deliveries) = send(
+        http.get(format!(
+            "{base}/v1/webhooks/{}/deliveries",
+            hook["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&key),
+    )
+    .await;
+    assert_eq!(
+        deliveries["data"].as_array().unwrap().len(),
+        0,
+        "its delivery went with it"
+    );
+    server.stop().await;
+}

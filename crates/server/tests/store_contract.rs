@@ -927,6 +927,27 @@ async fn a_rotation_keeps_the_previous_secret_for_its_grace_period(opened: Opene
     assert_eq!(again.previous_secret, None);
 }
 
+async fn pruning_removes_old_finished_events_in_batches_and_keeps_unfinished_ones(opened: Opened) {
+    let store = &*opened.0;
+    // No webhook for `billing.*`: those events are finished at once; `server.*` ones wait.
+    let (account, _) = account_with_webhooks(store, "ops@example.com", &[&["server.*"]]).await;
+    emit(store, &account, "evt_bill_", "billing.payment.succeeded", 3).await;
+    emit(store, &account, "evt_srv_", "server.started", 1).await;
+    let day = 86_400_000;
+    // Nothing is older than a cutoff before the events.
+    assert_eq!(store.prune(NOW - day, 10).await.unwrap(), 0);
+    // In batches: two, then the last finished one; the pending delivery's event stays.
+    assert_eq!(store.prune(NOW + day, 2).await.unwrap(), 2);
+    assert_eq!(store.prune(NOW + day, 2).await.unwrap(), 1);
+    assert_eq!(store.prune(NOW + day, 2).await.unwrap(), 0);
+    assert!(matches!(
+        store.get_event(&account, "evt_bill_0").await.unwrap_err(),
+        StoreError::NotFound
+    ));
+    assert!(store.get_event(&account, "evt_srv_0").await.is_ok());
+    assert_eq!(store.queue_stats(NOW + day).await.unwrap().pending, 1);
+}
+
 async fn a_writable_store_says_so(opened: Opened) {
     opened.0.check_writable(NOW).await.unwrap();
     opened.0.check_writable(NOW + 1).await.unwrap();
@@ -964,6 +985,7 @@ macro_rules! contract_suite {
             case!(queue_stats_count_pending_due_and_claimed_work_and_the_oldest_due);
             case!(api_keys_are_added_listed_used_and_revoked_but_never_the_last);
             case!(a_rotation_keeps_the_previous_secret_for_its_grace_period);
+            case!(pruning_removes_old_finished_events_in_batches_and_keeps_unfinished_ones);
         }
     };
 }

@@ -40,6 +40,11 @@ pub(crate) const SQLITE: &[Listed] = &[
         "secret_grace",
         include_str!("../../migrations/0005_secret_grace.sql"),
     ),
+    (
+        6,
+        "retention",
+        include_str!("../../migrations/0006_retention.sql"),
+    ),
 ];
 
 /// The PostgreSQL store's migrations, oldest first.
@@ -58,6 +63,11 @@ pub(crate) const POSTGRES: &[Listed] = &[
         3,
         "secret_grace",
         include_str!("../../migrations/postgres/0003_secret_grace.sql"),
+    ),
+    (
+        4,
+        "retention",
+        include_str!("../../migrations/postgres/0004_retention.sql"),
     ),
 ];
 

@@ -272,6 +272,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// Emails dead-lettered after repeated failures, newest first (for operators).
     async fn dead_emails(&self, limit: u32) -> StoreResult<Vec<OutboxEmail>>;
+    /// Removes up to `limit` events accepted before `cutoff_ms` whose deliveries are all
+    /// finished (with those deliveries and their attempts), and inbox captures and sent or
+    /// dead-lettered emails older than it; returns how many events went.
+    async fn prune(&self, cutoff_ms: i64, limit: u32) -> StoreResult<u64>;
     /// The queue at `now_ms`: pending and due deliveries, the oldest due one, the outbox.
     async fn queue_stats(&self, now_ms: i64) -> StoreResult<QueueStats>;
 

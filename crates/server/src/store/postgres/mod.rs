@@ -447,6 +447,10 @@ impl Store for PgStore {
         outbox::dead(&self.pool, limit).await
     }
 
+    async fn prune(&self, cutoff_ms: i64, limit: u32) -> StoreResult<u64> {
+        outbox::prune(&self.pool, cutoff_ms, limit).await
+    }
+
     async fn queue_stats(&self, now_ms: i64) -> StoreResult<QueueStats> {
         let (pending, due, oldest_due_at, outbox): (i64, i64, Option<i64>, i64) = sqlx::query_as(
             "SELECT COUNT(*),
