@@ -75,6 +75,8 @@ pub struct App {
     policy: TargetPolicy,
     /// What time it is.
     clock: SharedClock,
+    /// Seals secrets before they are stored, opens them where they are shown or sign.
+    sealer: crate::domain::sealing::Sealer,
     /// The last readiness probe: when, and what it found.
     readiness: Mutex<Option<(Instant, Result<(), String>)>>,
 }
@@ -86,12 +88,14 @@ impl App {
         engine: Arc<DeliveryEngine>,
         policy: TargetPolicy,
         clock: SharedClock,
+        sealer: crate::domain::sealing::Sealer,
     ) -> Self {
         App {
             store,
             engine,
             policy,
             clock,
+            sealer,
             readiness: Mutex::new(None),
         }
     }
@@ -160,11 +164,14 @@ impl App {
         account: &Account,
         request: CreateWebhookRequest,
     ) -> AppResult<WebhookRecord> {
-        let webhook = NewWebhook::validate(request, &self.policy)?;
-        let record = self
+        let mut webhook = NewWebhook::validate(request, &self.policy)?;
+        let secret = webhook.secret.clone();
+        webhook.secret = self.sealer.seal(&secret);
+        let mut record = self
             .store
             .create_webhook(account, webhook, self.clock.now_ms())
             .await?;
+        record.secret = secret;
         tracing::info!(webhook = %record.id, account = %account.id, "webhook registered");
         Ok(record)
     }
@@ -221,10 +228,11 @@ impl App {
             Some(secret) => WebhookSecret::parse(secret)?,
             None => WebhookSecret::generate(),
         };
-        let record = self
+        let mut record = self
             .store
-            .rotate_secret(account, id, secret, grace_until, now)
+            .rotate_secret(account, id, self.sealer.seal(&secret), grace_until, now)
             .await?;
+        record.secret = secret;
         tracing::info!(
             webhook = %record.id,
             previous_signs_until = grace_until.map_or_else(|| "now".to_owned(), |at| at.to_string()),
@@ -315,9 +323,17 @@ impl App {
             .attempts
             .last()
             .map_or_else(|| self.clock.now_ms(), |a| a.started_at);
+        let unreadable =
+            |e: crate::domain::sealing::OpenError| StoreError::Unavailable(e.to_string());
+        let secret = self.sealer.open(&webhook.secret).map_err(unreadable)?;
+        let previous =
+            crate::store::PreviousSecret::signing_at(webhook.previous_secret.as_ref(), sent_at_ms)
+                .map(|p| self.sealer.open(p))
+                .transpose()
+                .map_err(unreadable)?;
         let headers = crate::delivery::send::message_headers(
-            &webhook.secret,
-            crate::store::PreviousSecret::signing_at(webhook.previous_secret.as_ref(), sent_at_ms),
+            &secret,
+            previous.as_ref(),
             &event.id,
             &event.event_type,
             &event.body,

@@ -71,6 +71,11 @@ pub struct ServeConfig {
     /// Pending and paused deliveries are kept whatever their age.
     #[arg(long, env = "CDHOOKS_RETENTION_DAYS", default_value_t = 30)]
     pub retention_days: u32,
+    /// Store webhook signing secrets encrypted (XChaCha20-Poly1305) under the key in this
+    /// file: 32 random bytes, base64 (`head -c 32 /dev/urandom | base64 > key`). Without it
+    /// secrets are stored as given. Keep the file: without it sealed secrets cannot sign.
+    #[arg(long, env = "CDHOOKS_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
     /// A certificate authority (PEM) to trust for the SMTP server's TLS certificate, besides
     /// the public roots (for a private mail relay).
     #[arg(long, env = "CDHOOKS_SMTP_CA_FILE")]
@@ -118,6 +123,7 @@ impl ServeConfig {
             metrics_bind: None,
             smtp_ca_file: None,
             retention_days: 30,
+            secret_key_file: None,
             max_connections: 512,
             header_timeout_ms: 10_000,
             www_dir: None,

@@ -64,6 +64,22 @@ pub enum StartError {
     /// The email transport is misconfigured.
     #[error("mail: {0}")]
     Mail(#[from] mail::MailError),
+    /// `--secret-key-file` cannot be used.
+    #[error("secret key file: {0}")]
+    SecretKey(String),
+}
+
+/// The sealer `--secret-key-file` names (none: secrets are stored as given).
+fn sealer(config: &ServeConfig) -> Result<domain::sealing::Sealer, StartError> {
+    match &config.secret_key_file {
+        None => Ok(domain::sealing::Sealer::none()),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| StartError::SecretKey(format!("{}: {e}", path.display())))?;
+            domain::sealing::Sealer::from_key_text(&text)
+                .map_err(|e| StartError::SecretKey(format!("{}: {e}", path.display())))
+        }
+    }
 }
 
 /// A running server.
@@ -106,12 +122,14 @@ pub async fn start_with_clock(
     let store = open_store(&config).await?;
     let live = live::LiveHub::new(store.live_relay());
     let metrics = Arc::new(metrics::Metrics::new());
+    let sealer = sealer(&config)?;
     let engine = DeliveryEngine::new(
         store.clone(),
         &config,
         clock.clone(),
         live.clone(),
         metrics.clone(),
+        sealer.clone(),
     )?;
     let transport = mail::MailTransport::new(
         config.smtp_url.as_deref(),
@@ -125,6 +143,7 @@ pub async fn start_with_clock(
         engine.clone(),
         config.target_policy(),
         clock.clone(),
+        sealer,
     ));
     let assets = http::assets::Assets {
         www_dir: config.www_dir.clone(),

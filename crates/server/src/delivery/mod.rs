@@ -66,6 +66,8 @@ pub struct DeliveryEngine {
     live: LiveHub,
     /// Counters and histograms of attempts.
     metrics: Arc<crate::metrics::Metrics>,
+    /// Opens the secrets of claimed deliveries (sealed at rest with `--secret-key-file`).
+    sealer: crate::domain::sealing::Sealer,
 }
 
 impl DeliveryEngine {
@@ -76,6 +78,7 @@ impl DeliveryEngine {
         clock: SharedClock,
         live: LiveHub,
         metrics: Arc<crate::metrics::Metrics>,
+        sealer: crate::domain::sealing::Sealer,
     ) -> Result<Arc<Self>, reqwest::Error> {
         let policy = Arc::new(config.target_policy());
         let client = reqwest::Client::builder()
@@ -102,6 +105,7 @@ impl DeliveryEngine {
             wake: Notify::new(),
             live,
             metrics,
+            sealer,
         }))
     }
 
@@ -141,6 +145,26 @@ impl DeliveryEngine {
         }
         self.dispatch(inserted.claimed);
         Ok(inserted.deliveries)
+    }
+
+    /// The delivery with its secrets opened. One that cannot be opened (no key, another key)
+    /// becomes empty, so the attempt fails as `invalid_secret` without sending anything,
+    /// rather than going out signed with a sealed value.
+    fn opened(&self, mut delivery: ClaimedDelivery) -> ClaimedDelivery {
+        match self.sealer.open(&delivery.secret) {
+            Ok(secret) => delivery.secret = secret,
+            Err(error) => {
+                tracing::error!(webhook = %delivery.webhook_id, %error, "cannot sign a delivery");
+                delivery.secret = crate::domain::webhook::WebhookSecret::from_stored(String::new());
+            }
+        }
+        if let Some(previous) = delivery.previous_secret.as_mut() {
+            match self.sealer.open(&previous.secret) {
+                Ok(secret) => previous.secret = secret,
+                Err(_) => delivery.previous_secret = None,
+            }
+        }
+        delivery
     }
 
     /// Counts an attempt and what it decided.
@@ -184,6 +208,7 @@ impl DeliveryEngine {
 
     async fn deliver(self: Arc<Self>, delivery: ClaimedDelivery) {
         self.metrics.in_flight.inc();
+        let delivery = self.opened(delivery);
         let result = send::attempt(
             &self.client,
             &self.policy,

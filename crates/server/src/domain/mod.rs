@@ -12,6 +12,7 @@ pub mod email;
 pub mod event;
 pub mod retention;
 pub mod retry;
+pub mod sealing;
 pub mod target;
 pub mod webhook;
 
