@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { signWebhook, Webhook } from 'cdhooks';
-import { freePort, root, startServer } from '../tests/support.mjs';
+import { freePort, root, startServer, until } from '../tests/support.mjs';
 
 const SECRET = 'your_webhook_secret';
 const bin = (name) => join(root, 'node_modules', '.bin', name);
@@ -28,16 +28,6 @@ function api(method, path, body) {
     const text = await r.text();
     return text ? JSON.parse(text) : null;
   });
-}
-
-async function until(what, check, ms = 15000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > end) assert.fail(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Starts `command args` with PORT and WEBHOOK_SECRET; resolves once the port answers HTTP. */
@@ -73,7 +63,7 @@ async function deliverAndTamper(url) {
     const list = await api('GET', `/v1/webhooks/${webhook.id}/deliveries`);
     const d = list.data[0];
     return d && d.status !== 'pending' ? d : null;
-  });
+  }, 15000);
   assert.equal(delivery.status, 'succeeded', JSON.stringify(delivery.attempts));
   assert.equal(delivery.attempts.at(-1).status_code, 204);
   await api('DELETE', `/v1/webhooks/${webhook.id}`);
@@ -158,7 +148,10 @@ test('Next.js route handler (a plain (request) => Response function)', async () 
   const inbox = await api('POST', '/v1/inboxes');
   const webhook = await api('POST', '/v1/webhooks', { url: `${server.base}/inbox/${inbox.token}`, events: ['*'], secret: SECRET });
   await api('POST', `/v1/webhooks/${webhook.id}/test`, { type: 'billing.payment.failed' });
-  const [captured] = await until('the capture', async () => (await api('GET', `/v1/inboxes/${inbox.token}/requests`)).data.length && (await api('GET', `/v1/inboxes/${inbox.token}/requests`)).data);
+  const [captured] = await until('the capture', async () => {
+    const { data } = await api('GET', `/v1/inboxes/${inbox.token}/requests`);
+    return data.length > 0 && data;
+  }, 15000);
   const body = Buffer.from(captured.body_base64, 'base64');
   const request = (bytes) => new Request('http://127.0.0.1/webhooks/cdhosting', { method: 'POST', headers: captured.headers, body: bytes });
   assert.equal((await POST(request(body))).status, 204);

@@ -10,6 +10,20 @@ import { fileURLToPath } from 'node:url';
 export const root = fileURLToPath(new URL('..', import.meta.url));
 export const SERVER_BIN = join(root, 'target', 'debug', 'cdhooks-server');
 
+/**
+ * Polls `check` (sync or async) until it returns something truthy, and returns that; throws
+ * naming `what` after `ms`.
+ */
+export async function until(what, check, ms = 10000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
 /** A port that was free a moment ago on 127.0.0.1. */
 export function freePort() {
   return new Promise((resolve) => {

@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, SERVER_BIN, startServer } from '../support.mjs';
+import { freePort, SERVER_BIN, startServer, until } from '../support.mjs';
 
 const SECRET = 'your_webhook_secret';
 const DOCS_EVENTS = ['server.started', 'server.stopped', 'server.error'];
@@ -27,14 +27,6 @@ function receiver() {
     });
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, got, url: `http://127.0.0.1:${server.address().port}/webhooks/cdhosting` })));
-}
-
-async function until(what, check, ms = 10000) {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) assert.fail(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 test("the docs' flow: register, emit all nine types, verify what arrives", async () => {
@@ -102,10 +94,9 @@ test("`dev` (what `make run` starts) prints a signed-in link and an inbox that c
     assert.equal((await call('/v1/webhooks', { url: inboxUrl, events: DOCS_EVENTS, secret: SECRET })).status, 201);
     const data = { server_id: 'srv_abc123', name: 'production-web-01', status: 'running', ip: '192.168.1.100' };
     assert.equal((await call('/v1/events', { type: 'server.started', data })).status, 202);
-    let captured = [];
-    await until('the inbox capture', () => {
-      call(`/v1/inboxes/${token}/requests`).then((r) => r.json()).then((j) => (captured = j.data));
-      return captured.length > 0;
+    const captured = await until('the inbox capture', async () => {
+      const { data } = await (await call(`/v1/inboxes/${token}/requests`)).json();
+      return data.length > 0 && data;
     });
     const [request] = captured;
     const headers = Object.fromEntries(request.headers.map(([k, v]) => [k.toLowerCase(), v]));
