@@ -69,6 +69,11 @@ pub(crate) const POSTGRES: &[Listed] = &[
         "retention",
         include_str!("../../migrations/postgres/0004_retention.sql"),
     ),
+    (
+        5,
+        "leases",
+        include_str!("../../migrations/postgres/0005_leases.sql"),
+    ),
 ];
 
 /// A list above, as a source for sqlx's migrator.

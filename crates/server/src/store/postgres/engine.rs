@@ -17,14 +17,19 @@ use crate::domain::webhook::WebhookSecret;
 
 type Tx = Transaction<'static, Postgres>;
 
-/// Lets this transaction commit without waiting for the disk (see the module's doc: only for
-/// claims and attempt results, whose loss in a database crash means a resend, not a loss).
-pub(super) async fn relaxed_commit(tx: &mut Tx) -> StoreResult<()> {
-    sqlx::query("SET LOCAL synchronous_commit = off")
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+/// Begins a transaction that commits without waiting for the disk (see the module's doc: only
+/// for claims and attempt results, whose loss in a database crash means a resend, not a
+/// loss) — one round trip for both statements.
+pub(super) async fn begin_relaxed(pool: &PgPool) -> StoreResult<Tx> {
+    Ok(pool
+        .begin_with("BEGIN; SET LOCAL synchronous_commit = off")
+        .await?)
 }
+
+/// The condition, on a delivery `d`, that no lease holds it at `$1` (a lease whose time ran
+/// out holds nothing: its delivery may be claimed again).
+const UNLEASED: &str =
+    "NOT EXISTS (SELECT 1 FROM leases l WHERE l.delivery_seq = d.seq AND l.until_ms >= $1)";
 
 /// Which of `webhooks` have due deliveries waiting unclaimed: one statement for all.
 pub(super) async fn waiting(
@@ -32,14 +37,14 @@ pub(super) async fn waiting(
     webhooks: &[i64],
     now_ms: i64,
 ) -> StoreResult<std::collections::HashSet<i64>> {
-    Ok(sqlx::query_scalar(
-        "SELECT w.seq FROM UNNEST($1::bigint[]) AS w(seq)
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT w.seq FROM UNNEST($2::bigint[]) AS w(seq)
          WHERE (SELECT d.seq FROM deliveries d WHERE d.webhook_seq = w.seq AND d.status = 'pending'
-                  AND d.next_attempt_at <= $2 AND (d.claim_token IS NULL OR d.claimed_until < $2)
-                ORDER BY d.next_attempt_at LIMIT 1) IS NOT NULL",
-    )
-    .bind(webhooks)
+                  AND d.next_attempt_at <= $1 AND {UNLEASED}
+                ORDER BY d.next_attempt_at LIMIT 1) IS NOT NULL"
+    ))
     .bind(now_ms)
+    .bind(webhooks)
     .fetch_all(conn)
     .await?
     .into_iter()
@@ -53,8 +58,8 @@ pub(super) async fn in_flight(
     now_ms: i64,
 ) -> StoreResult<HashMap<i64, i64>> {
     Ok(sqlx::query(
-        "SELECT webhook_seq, COUNT(*) AS n FROM deliveries
-         WHERE webhook_seq = ANY($1) AND claim_token IS NOT NULL AND claimed_until >= $2
+        "SELECT webhook_seq, COUNT(*) AS n FROM leases
+         WHERE webhook_seq = ANY($1) AND until_ms >= $2
          GROUP BY webhook_seq",
     )
     .bind(webhooks)
@@ -77,68 +82,73 @@ pub(super) async fn claim_in(
     if lease.max == 0 {
         return Ok(Vec::new());
     }
-    // A scalar subquery with `ORDER BY … LIMIT 1` rather than `EXISTS`: the planner would turn
-    // an EXISTS into a hash join over every due delivery; this stays one probe of
-    // `deliveries_webhook_due` per webhook, however large a backlog is.
-    let webhooks: Vec<i64> = sqlx::query_scalar(
-        "SELECT w.seq FROM webhooks w
-         WHERE w.enabled AND (
-             SELECT d.seq FROM deliveries d WHERE d.webhook_seq = w.seq AND d.status = 'pending'
-               AND d.next_attempt_at <= $1 AND (d.claim_token IS NULL OR d.claimed_until < $1)
-             ORDER BY d.next_attempt_at LIMIT 1) IS NOT NULL
-         FOR NO KEY UPDATE OF w SKIP LOCKED",
-    )
-    .bind(now_ms)
-    .fetch_all(&mut **tx)
-    .await?;
+    let webhooks: Vec<i64> = sqlx::query_scalar(LOCK_DUE_WEBHOOKS)
+        .bind(now_ms)
+        .fetch_all(&mut **tx)
+        .await?;
     if webhooks.is_empty() {
         return Ok(Vec::new());
     }
-    // Counted after the locks are held, so every earlier claim for these webhooks is visible.
-    let in_flight = in_flight(tx, &webhooks, now_ms).await?;
-    // Each webhook's oldest due deliveries, as many as it has free slots: one statement.
-    let (mut with_room, mut slots) = (Vec::new(), Vec::new());
-    for seq in &webhooks {
-        let busy = in_flight.get(seq).copied().unwrap_or(0) as u32;
-        let free = claim::free_slots(lease.per_webhook, busy).min(lease.max);
-        if free > 0 {
-            with_room.push(*seq);
-            slots.push(i64::from(free));
-        }
-    }
-    let mut due: HashMap<i64, Vec<i64>> = HashMap::new();
-    for row in sqlx::query(
-        "SELECT w.seq AS webhook_seq, x.seq FROM UNNEST($1::bigint[], $2::bigint[]) AS w(seq, free)
+    // Each webhook's attempts in flight and its oldest due deliveries, as many as it could
+    // take: one statement, after the locks are held, so every earlier claim for these
+    // webhooks is counted. The rules then decide how many of them it gets.
+    let mut due: HashMap<i64, (i64, Vec<i64>)> = HashMap::new();
+    for row in sqlx::query(&format!(
+        "SELECT w.seq AS webhook_seq, b.busy, x.seq
+         FROM UNNEST($2::bigint[]) AS w(seq)
          CROSS JOIN LATERAL (
+             SELECT COUNT(*) AS busy FROM leases l WHERE l.webhook_seq = w.seq AND l.until_ms >= $1) AS b
+         LEFT JOIN LATERAL (
              SELECT d.seq, d.next_attempt_at FROM deliveries d
-             WHERE d.webhook_seq = w.seq AND d.status = 'pending' AND d.next_attempt_at <= $3
-               AND (d.claim_token IS NULL OR d.claimed_until < $3)
-             ORDER BY d.next_attempt_at, d.seq LIMIT w.free) AS x
-         ORDER BY w.seq, x.next_attempt_at, x.seq",
-    )
-    .bind(&with_room)
-    .bind(&slots)
+             WHERE d.webhook_seq = w.seq AND d.status = 'pending' AND d.next_attempt_at <= $1
+               AND {UNLEASED}
+             ORDER BY d.next_attempt_at, d.seq LIMIT $3) AS x ON TRUE
+         ORDER BY w.seq, x.next_attempt_at, x.seq"
+    ))
     .bind(now_ms)
+    .bind(&webhooks)
+    .bind(i64::from(lease.per_webhook.min(lease.max)))
     .fetch_all(&mut **tx)
     .await?
     {
-        due.entry(row.get("webhook_seq"))
-            .or_default()
-            .push(row.get("seq"));
+        let entry = due
+            .entry(row.get("webhook_seq"))
+            .or_insert_with(|| (row.get("busy"), Vec::new()));
+        if let Some(seq) = row.get::<Option<i64>, _>("seq") {
+            entry.1.push(seq);
+        }
     }
-    let queues: Vec<DueQueue<i64>> = with_room
+    let queues: Vec<DueQueue<i64>> = webhooks
         .iter()
         .filter_map(|seq| due.remove(seq))
-        .map(|due| DueQueue { due })
+        .map(|(busy, mut due)| {
+            let free = claim::free_slots(lease.per_webhook, busy as u32).min(lease.max);
+            due.truncate(free as usize);
+            DueQueue { due }
+        })
+        .filter(|queue| !queue.due.is_empty())
         .collect();
     let picked = claim::round_robin(queues, lease.max as usize, rand::random::<u32>() as usize);
     if picked.is_empty() {
         return Ok(Vec::new());
     }
-    let claimed_seqs: Vec<i64> = sqlx::query_scalar(
-        "UPDATE deliveries SET claim_token = $1, claimed_until = $2
-         WHERE seq = ANY($3) AND status = $5 AND (claim_token IS NULL OR claimed_until < $4)
-         RETURNING seq",
+    // The leases (taking over any whose time ran out) and what the claimed attempts need.
+    let rows = sqlx::query(
+        "WITH claimed AS (
+             INSERT INTO leases (delivery_seq, webhook_seq, token, until_ms)
+             SELECT d.seq, d.webhook_seq, $1, $2 FROM deliveries d
+             WHERE d.seq = ANY($3) AND d.status = $5
+             ON CONFLICT (delivery_seq) DO UPDATE SET token = EXCLUDED.token, until_ms = EXCLUDED.until_ms
+                 WHERE leases.until_ms < $4
+             RETURNING delivery_seq)
+         SELECT d.seq, d.id, d.attempt_count, d.round_base, d.created_at, e.id AS event_id, e.type, e.body,
+                w.seq AS webhook_seq, w.id AS webhook_id, w.url, w.secret, w.previous_secret,
+                w.previous_secret_until, a.email, d.account_id
+         FROM claimed c
+         JOIN deliveries d ON d.seq = c.delivery_seq
+         JOIN events e ON e.seq = d.event_seq
+         JOIN webhooks w ON w.seq = d.webhook_seq
+         JOIN accounts a ON a.id = d.account_id",
     )
     .bind(lease.token as i64)
     .bind(lease.until_ms)
@@ -149,21 +159,22 @@ pub(super) async fn claim_in(
     .bind(DeliveryStatus::Pending.as_str())
     .fetch_all(&mut **tx)
     .await?;
-    let rows = sqlx::query(
-        "SELECT d.seq, d.id, d.attempt_count, d.round_base, d.created_at, e.id AS event_id, e.type, e.body,
-                w.seq AS webhook_seq, w.id AS webhook_id, w.url, w.secret, w.previous_secret,
-                w.previous_secret_until, a.email, d.account_id
-         FROM deliveries d
-         JOIN events e ON e.seq = d.event_seq
-         JOIN webhooks w ON w.seq = d.webhook_seq
-         JOIN accounts a ON a.id = d.account_id
-         WHERE d.seq = ANY($1)",
-    )
-    .bind(&claimed_seqs)
-    .fetch_all(&mut **tx)
-    .await?;
     Ok(rows.iter().map(|row| claimed(row, lease.token)).collect())
 }
+
+/// Locks the enabled webhooks with due deliveries waiting unclaimed at `$1`, skipping those
+/// another process is claiming for right now.
+///
+/// A scalar subquery with `ORDER BY … LIMIT 1` rather than `EXISTS`: the planner would turn
+/// an EXISTS into a hash join over every due delivery; this stays one probe of
+/// `deliveries_webhook_due` per webhook, however large a backlog is.
+const LOCK_DUE_WEBHOOKS: &str = "SELECT w.seq FROM webhooks w
+     WHERE w.enabled AND (
+         SELECT d.seq FROM deliveries d WHERE d.webhook_seq = w.seq AND d.status = 'pending'
+           AND d.next_attempt_at <= $1
+           AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.delivery_seq = d.seq AND l.until_ms >= $1)
+         ORDER BY d.next_attempt_at LIMIT 1) IS NOT NULL
+     FOR NO KEY UPDATE OF w SKIP LOCKED";
 
 fn claimed(row: &PgRow, token: u64) -> ClaimedDelivery {
     ClaimedDelivery {
@@ -189,62 +200,101 @@ fn claimed(row: &PgRow, token: u64) -> ClaimedDelivery {
     }
 }
 
-/// When the next pending, unclaimed delivery falls due.
+/// When the next pending delivery without a lease falls due.
 pub(super) async fn next_due_at(pool: &PgPool) -> StoreResult<Option<i64>> {
     Ok(sqlx::query_scalar(
-        "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending' AND claim_token IS NULL",
+        "SELECT d.next_attempt_at FROM deliveries d
+         WHERE d.status = 'pending'
+           AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.delivery_seq = d.seq)
+         ORDER BY d.next_attempt_at LIMIT 1",
     )
-    .fetch_one(pool)
-    .await?)
+    .fetch_optional(pool)
+    .await?
+    .flatten())
 }
 
-/// Records a batch of attempts and moves each delivery on, if its claim still holds, with a
-/// few array statements for the whole batch.
+/// Records a batch of attempts and moves each delivery on, if its claim still holds: its
+/// lease is released, and only then the delivery moves and its attempt is recorded — one
+/// statement for the whole batch.
 pub(super) async fn apply_outcomes(tx: &mut Tx, outcomes: &[AttemptOutcome]) -> StoreResult<()> {
-    // 1. Whether each webhook is still enabled: a retry of a disabled one waits, paused. Read
-    //    without a lock, so that recording results never waits for a claim in progress; a
-    //    final failure's disable is conditional on the webhook still being enabled, so
-    //    concurrent ones still queue exactly one email.
-    let webhooks: Vec<i64> = outcomes.iter().map(|o| o.webhook_seq).collect();
-    let enabled: HashMap<i64, bool> =
-        sqlx::query("SELECT seq, enabled FROM webhooks WHERE seq = ANY($1)")
-            .bind(&webhooks)
-            .fetch_all(&mut **tx)
-            .await?
-            .into_iter()
-            .map(|row| (row.get("seq"), row.get("enabled")))
-            .collect();
-
-    // 2. Move the deliveries on, where the claim still holds.
-    let (mut seqs, mut tokens, mut statuses, mut due, mut numbers, mut errors, mut finished) =
-        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    // The state each delivery moves to, decided for both cases: a retry whose webhook was
+    // disabled meanwhile waits, paused. Which case holds is read (without a lock, so that
+    // recording results never waits for a claim in progress) in the statement itself; a final
+    // failure's disable is conditional on the webhook still being enabled, so concurrent ones
+    // still queue exactly one email.
+    let (mut if_enabled, mut if_disabled) = ((vec![], vec![]), (vec![], vec![]));
     for outcome in outcomes {
-        let attempt = &outcome.attempt;
-        let webhook_enabled = enabled.get(&outcome.webhook_seq).copied().unwrap_or(false);
-        let (status, next_at) = delivery::settle(outcome.next, webhook_enabled);
-        seqs.push(outcome.delivery_seq);
-        tokens.push(outcome.claim_token as i64);
-        statuses.push(status.as_str());
-        due.push(next_at);
-        numbers.push(attempt.number as i32);
-        errors.push(attempt.error_message.clone());
-        finished.push(attempt.started_at + attempt.duration_ms);
+        for (enabled, states) in [(true, &mut if_enabled), (false, &mut if_disabled)] {
+            let (status, next_at) = delivery::settle(outcome.next, enabled);
+            states.0.push(status.as_str());
+            states.1.push(next_at);
+        }
     }
+    let attempts: Vec<&AttemptRecord> = outcomes.iter().map(|o| &o.attempt).collect();
+    let text = |f: &dyn Fn(&AttemptRecord) -> Option<String>| -> Vec<Option<String>> {
+        attempts.iter().map(|a| f(a)).collect()
+    };
     let moved: std::collections::HashSet<i64> = sqlx::query_scalar(
-        "UPDATE deliveries d SET status = v.status, next_attempt_at = v.due, attempt_count = v.number,
-                last_error = v.error, updated_at = v.finished, claim_token = NULL, claimed_until = NULL
-         FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::int[], $6::text[],
-                     $7::bigint[]) AS v(seq, token, status, due, number, error, finished)
-         WHERE d.seq = v.seq AND d.claim_token = v.token
-         RETURNING d.seq",
+        "WITH released AS (
+             DELETE FROM leases l USING UNNEST($1::bigint[], $2::bigint[]) AS v(seq, token)
+             WHERE l.delivery_seq = v.seq AND l.token = v.token
+             RETURNING l.delivery_seq),
+         moved AS (
+             UPDATE deliveries d
+             SET status = CASE WHEN w.enabled THEN v.status ELSE v.status_disabled END,
+                 next_attempt_at = CASE WHEN w.enabled THEN v.due ELSE v.due_disabled END,
+                 attempt_count = v.number, last_error = v.error, updated_at = v.started + v.duration
+             FROM UNNEST($1::bigint[], $3::text[], $4::bigint[], $12::text[], $13::bigint[],
+                         $5::int[], $6::text[], $7::bigint[], $8::bigint[])
+                  AS v(seq, status, due, status_disabled, due_disabled, number, error, started,
+                       duration),
+                  webhooks w
+             WHERE d.seq = v.seq AND w.seq = d.webhook_seq
+               AND d.seq IN (SELECT delivery_seq FROM released)
+             RETURNING d.seq),
+         recorded AS (
+             INSERT INTO attempts (delivery_seq, number, started_at, duration_ms, status_code,
+                                   error_kind, error_message, response_body)
+             SELECT * FROM UNNEST($1::bigint[], $5::int[], $7::bigint[], $8::bigint[], $9::int[],
+                                  $10::text[], $6::text[], $11::text[])
+                      AS a(seq, number, started, duration, code, kind, message, body)
+             WHERE a.seq IN (SELECT seq FROM moved)
+             ON CONFLICT DO NOTHING)
+         SELECT seq FROM moved",
     )
-    .bind(&seqs)
-    .bind(&tokens)
-    .bind(&statuses)
-    .bind(&due)
-    .bind(&numbers)
-    .bind(&errors)
-    .bind(&finished)
+    .bind(
+        outcomes
+            .iter()
+            .map(|o| o.delivery_seq)
+            .collect::<Vec<i64>>(),
+    )
+    .bind(
+        outcomes
+            .iter()
+            .map(|o| o.claim_token as i64)
+            .collect::<Vec<i64>>(),
+    )
+    .bind(&if_enabled.0)
+    .bind(&if_enabled.1)
+    .bind(
+        attempts
+            .iter()
+            .map(|a| a.number as i32)
+            .collect::<Vec<i32>>(),
+    )
+    .bind(text(&|a| a.error_message.clone()))
+    .bind(attempts.iter().map(|a| a.started_at).collect::<Vec<i64>>())
+    .bind(attempts.iter().map(|a| a.duration_ms).collect::<Vec<i64>>())
+    .bind(
+        attempts
+            .iter()
+            .map(|a| a.status_code.map(i32::from))
+            .collect::<Vec<Option<i32>>>(),
+    )
+    .bind(text(&|a| a.error_kind.clone()))
+    .bind(text(&|a| a.response_body.clone()))
+    .bind(&if_disabled.0)
+    .bind(&if_disabled.1)
     .fetch_all(&mut **tx)
     .await?
     .into_iter()
@@ -258,58 +308,8 @@ pub(super) async fn apply_outcomes(tx: &mut Tx, outcomes: &[AttemptOutcome]) -> 
             "attempt result dropped: the claim was lost"
         );
     }
-    if recorded.is_empty() {
-        return Ok(());
-    }
 
-    // 3. The attempts' records.
-    let column = |f: &dyn Fn(&AttemptRecord) -> Option<String>| -> Vec<Option<String>> {
-        recorded.iter().map(|o| f(&o.attempt)).collect()
-    };
-    sqlx::query(
-        "INSERT INTO attempts (delivery_seq, number, started_at, duration_ms, status_code,
-                               error_kind, error_message, response_body)
-         SELECT * FROM UNNEST($1::bigint[], $2::int[], $3::bigint[], $4::bigint[], $5::int[],
-                              $6::text[], $7::text[], $8::text[])
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(
-        recorded
-            .iter()
-            .map(|o| o.delivery_seq)
-            .collect::<Vec<i64>>(),
-    )
-    .bind(
-        recorded
-            .iter()
-            .map(|o| o.attempt.number as i32)
-            .collect::<Vec<i32>>(),
-    )
-    .bind(
-        recorded
-            .iter()
-            .map(|o| o.attempt.started_at)
-            .collect::<Vec<i64>>(),
-    )
-    .bind(
-        recorded
-            .iter()
-            .map(|o| o.attempt.duration_ms)
-            .collect::<Vec<i64>>(),
-    )
-    .bind(
-        recorded
-            .iter()
-            .map(|o| o.attempt.status_code.map(i32::from))
-            .collect::<Vec<Option<i32>>>(),
-    )
-    .bind(column(&|a| a.error_kind.clone()))
-    .bind(column(&|a| a.error_message.clone()))
-    .bind(column(&|a| a.response_body.clone()))
-    .execute(&mut **tx)
-    .await?;
-
-    // 4. A final failure disables its webhook (rare, so one by one).
+    // A final failure disables its webhook (rare, so one by one).
     for outcome in recorded {
         if let (AfterAttempt::GiveUp { .. }, Some(disabling)) = (outcome.next, &outcome.disabling) {
             let finished = outcome.attempt.started_at + outcome.attempt.duration_ms;

@@ -212,24 +212,49 @@ pub(super) async fn insert_batch(
             planned.iter().map(f).collect()
         };
         seqs = sqlx::query(
-            "INSERT INTO deliveries (id, account_id, event_seq, webhook_seq, status, next_attempt_at,
-                                     claim_token, claimed_until, created_at, updated_at)
-             SELECT v.id, v.account_id, v.event_seq, v.webhook_seq, v.status, v.due, v.token,
-                    v.until, v.created, v.created
-             FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[],
-                         $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])
-                  AS v(id, account_id, event_seq, webhook_seq, status, due, token, until, created)
-             RETURNING seq, id",
+            // The deliveries, and the leases of those claimed now, in one statement.
+            "WITH inserted AS (
+                 INSERT INTO deliveries (id, account_id, event_seq, webhook_seq, status,
+                                         next_attempt_at, created_at, updated_at)
+                 SELECT v.id, v.account_id, v.event_seq, v.webhook_seq, v.status, v.due,
+                        v.created, v.created
+                 FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[],
+                             $6::bigint[], $9::bigint[])
+                      AS v(id, account_id, event_seq, webhook_seq, status, due, created)
+                 RETURNING seq, id, webhook_seq),
+             leased AS (
+                 INSERT INTO leases (delivery_seq, webhook_seq, token, until_ms)
+                 SELECT i.seq, i.webhook_seq, v.token, v.until
+                 FROM inserted i
+                 JOIN UNNEST($1::text[], $7::bigint[], $8::bigint[]) AS v(id, token, until)
+                   ON v.id = i.id
+                 WHERE v.token IS NOT NULL)
+             SELECT seq, id FROM inserted",
         )
         .bind(planned.iter().map(|p| p.id.as_str()).collect::<Vec<_>>())
-        .bind(planned.iter().map(|p| queued[p.event].account.id.as_str()).collect::<Vec<_>>())
+        .bind(
+            planned
+                .iter()
+                .map(|p| queued[p.event].account.id.as_str())
+                .collect::<Vec<_>>(),
+        )
         .bind(planned.iter().map(|p| p.event_seq).collect::<Vec<_>>())
         .bind(planned.iter().map(|p| p.webhook.seq).collect::<Vec<_>>())
-        .bind(planned.iter().map(|p| p.state.0.as_str()).collect::<Vec<_>>())
+        .bind(
+            planned
+                .iter()
+                .map(|p| p.state.0.as_str())
+                .collect::<Vec<_>>(),
+        )
         .bind(column(&|p| p.state.1))
         .bind(column(&|p| p.claim.map(|l| l.token as i64)))
         .bind(column(&|p| p.claim.map(|l| l.until_ms)))
-        .bind(planned.iter().map(|p| queued[p.event].now_ms).collect::<Vec<_>>())
+        .bind(
+            planned
+                .iter()
+                .map(|p| queued[p.event].now_ms)
+                .collect::<Vec<_>>(),
+        )
         .fetch_all(&mut **tx)
         .await?
         .into_iter()

@@ -13,9 +13,14 @@
 //!   `synchronous_commit = off`: they hold a webhook's lock, so waiting for a disk flush there
 //!   would serialise every delivery of that webhook behind it, and losing one of them in a
 //!   database crash only means a delivery is sent once more (at-least-once), never lost.
-//! - Every claim and result leaves a dead row version in the due-order indexes that claims
-//!   walk; each process vacuums `deliveries` after [`VACUUM_AFTER`] of them rather than wait
-//!   for autovacuum's next round (once a minute), during which claims slowed run after run.
+//! - A claim is a row in `leases` (delivery, webhook, token, until), not a rewrite of the
+//!   delivery: a delivery row has seven index entries to rewrite, a lease two. Recording a
+//!   result deletes the lease (if its token still matches), moves the delivery on and records
+//!   the attempt in one statement. A webhook's attempts in flight are its unexpired leases.
+//! - Every result leaves a dead row version in the due-order indexes that claims walk, and
+//!   every lease one in `leases`; each process vacuums both after [`VACUUM_AFTER`] of them
+//!   rather than wait for autovacuum's next round (once a minute), during which claims slowed
+//!   run after run.
 //! - New work is announced with `NOTIFY cdhooks_due` (coalesced: at most one per
 //!   [`ANNOUNCE_EVERY`] per process, outside the transactions, since PostgreSQL serialises
 //!   the commits of notifying transactions); every process listens, so idle ones pick it up
@@ -148,7 +153,7 @@ async fn vacuum_deliveries(pool: PgPool, churn: Arc<std::sync::atomic::AtomicU64
             continue;
         }
         churn.store(0, std::sync::atomic::Ordering::Relaxed);
-        if let Err(error) = sqlx::query("VACUUM (ANALYZE, SKIP_LOCKED) deliveries")
+        if let Err(error) = sqlx::query("VACUUM (ANALYZE, SKIP_LOCKED) deliveries, leases")
             .execute(&pool)
             .await
         {
@@ -391,8 +396,7 @@ impl Store for PgStore {
     }
 
     async fn claim_due(&self, now_ms: i64, lease: Lease) -> StoreResult<Vec<ClaimedDelivery>> {
-        let mut tx = self.pool.begin().await?;
-        engine::relaxed_commit(&mut tx).await?;
+        let mut tx = engine::begin_relaxed(&self.pool).await?;
         let claimed = engine::claim_in(&mut tx, now_ms, lease).await?;
         tx.commit().await?;
         Ok(claimed)
@@ -454,10 +458,11 @@ impl Store for PgStore {
     async fn queue_stats(&self, now_ms: i64) -> StoreResult<QueueStats> {
         let (pending, due, oldest_due_at, outbox): (i64, i64, Option<i64>, i64) = sqlx::query_as(
             "SELECT COUNT(*),
-                    COALESCE(SUM(CASE WHEN next_attempt_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $1) THEN 1 ELSE 0 END), 0)::BIGINT,
-                    MIN(CASE WHEN next_attempt_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $1) THEN next_attempt_at END),
+                    COALESCE(SUM(CASE WHEN d.next_attempt_at <= $1 AND l.delivery_seq IS NULL THEN 1 ELSE 0 END), 0)::BIGINT,
+                    MIN(CASE WHEN d.next_attempt_at <= $1 AND l.delivery_seq IS NULL THEN d.next_attempt_at END),
                     (SELECT COUNT(*) FROM emails WHERE sent_at IS NULL AND dead_at IS NULL)
-             FROM deliveries WHERE status = 'pending'",
+             FROM deliveries d LEFT JOIN leases l ON l.delivery_seq = d.seq AND l.until_ms > $1
+             WHERE d.status = 'pending'",
         )
         .bind(now_ms)
         .fetch_one(&self.pool)

@@ -173,10 +173,12 @@ pub(super) async fn delete(pool: &PgPool, account: &Account, id: &str) -> StoreR
     .bind(seq)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("DELETE FROM deliveries WHERE webhook_seq = $1")
-        .bind(seq)
-        .execute(&mut *tx)
-        .await?;
+    for table in ["leases", "deliveries"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE webhook_seq = $1"))
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+    }
     sqlx::query("DELETE FROM webhooks WHERE seq = $1")
         .bind(seq)
         .execute(&mut *tx)

@@ -87,10 +87,11 @@ async fn apply(pool: &PgPool, ops: Vec<WriteOp>) -> bool {
         }
     }
     let result = async {
-        let mut tx = pool.begin().await?;
-        if events.is_empty() {
-            engine::relaxed_commit(&mut tx).await?;
-        }
+        let mut tx = if events.is_empty() {
+            engine::begin_relaxed(pool).await?
+        } else {
+            pool.begin().await?
+        };
         let (inserted, waiting) = if events.is_empty() {
             (Vec::new(), false)
         } else {

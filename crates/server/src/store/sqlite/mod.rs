@@ -44,8 +44,9 @@ pub struct SqliteStore {
     batch: mpsc::Sender<WriteOp>,
     /// The connection that checkpoints the WAL.
     checkpointer: SqlitePool,
-    /// The data dir's lock, held while a server uses the file.
-    _lock: Option<Arc<std::fs::File>>,
+    /// The data dir's lock, held while a server uses the file (released by `close`, even
+    /// while tasks that outlived the server still hold a clone of the store).
+    lock: Option<Arc<std::fs::File>>,
 }
 
 /// File name of the lock a server holds on its data dir.
@@ -153,7 +154,7 @@ impl SqliteStore {
             writer,
             batch,
             checkpointer,
-            _lock: lock,
+            lock,
         })
     }
 
@@ -176,6 +177,10 @@ impl Store for SqliteStore {
         self.writer.close().await;
         self.readers.close().await;
         self.checkpointer.close().await;
+        // Nothing can write through this store any more: the next server may have the file.
+        if let Some(lock) = &self.lock {
+            let _ = lock.unlock();
+        }
     }
 
     async fn create_account(
