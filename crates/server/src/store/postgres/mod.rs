@@ -17,10 +17,8 @@
 //!   delivery: a delivery row has seven index entries to rewrite, a lease two. Recording a
 //!   result deletes the lease (if its token still matches), moves the delivery on and records
 //!   the attempt in one statement. A webhook's attempts in flight are its unexpired leases.
-//! - Every result leaves a dead row version in the due-order indexes that claims walk, and
-//!   every lease one in `leases`; each process vacuums both after [`VACUUM_AFTER`] of them
-//!   rather than wait for autovacuum's next round (once a minute), during which claims slowed
-//!   run after run.
+//! - Each process vacuums and analyses the delivery tables itself after heavy churn or
+//!   growth (`upkeep.rs`) rather than wait for autovacuum's next round (once a minute).
 //! - New work is announced with `NOTIFY cdhooks_due` (coalesced: at most one per
 //!   [`ANNOUNCE_EVERY`] per process, outside the transactions, since PostgreSQL serialises
 //!   the commits of notifying transactions); every process listens, so idle ones pick it up
@@ -32,6 +30,7 @@ mod accounts;
 mod engine;
 mod events;
 mod outbox;
+mod upkeep;
 mod webhooks;
 mod writer;
 
@@ -93,7 +92,7 @@ impl PgStore {
         tokio::spawn(relay_live(pool.clone(), relayed));
         let announce = Arc::new(Notify::new());
         tokio::spawn(announcer(pool.clone(), announce.clone()));
-        let churn = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let churn = Arc::new(upkeep::Churn::default());
         let writer = || {
             let (sender, queue) = tokio::sync::mpsc::channel(4096);
             tokio::spawn(writer::run(
@@ -105,7 +104,7 @@ impl PgStore {
             sender
         };
         let (batch, results) = (writer(), writer());
-        tokio::spawn(vacuum_deliveries(pool.clone(), churn));
+        tokio::spawn(upkeep::run(pool.clone(), churn));
         Ok(PgStore {
             pool,
             due,
@@ -131,34 +130,6 @@ impl PgStore {
     /// Has every process told that new work is due (soon, coalesced).
     fn announce(&self) {
         self.announce.notify_one();
-    }
-}
-
-/// Dead row versions of deliveries after which this process vacuums the table.
-const VACUUM_AFTER: u64 = 10_000;
-
-/// Vacuums `deliveries` whenever this process has left [`VACUUM_AFTER`] dead row versions in
-/// it. Every claim and every result rewrites a delivery, and the dead versions stay in the
-/// indexes the claims walk (due deliveries, oldest first) until a vacuum removes them; left to
-/// autovacuum (which looks once a minute) the claims slow down as a busy minute goes on.
-/// `SKIP_LOCKED`: an instance whose vacuum would wait for another's skips it.
-async fn vacuum_deliveries(pool: PgPool, churn: Arc<std::sync::atomic::AtomicU64>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
-    loop {
-        tick.tick().await;
-        if pool.is_closed() {
-            return;
-        }
-        if churn.load(std::sync::atomic::Ordering::Relaxed) < VACUUM_AFTER {
-            continue;
-        }
-        churn.store(0, std::sync::atomic::Ordering::Relaxed);
-        if let Err(error) = sqlx::query("VACUUM (ANALYZE, SKIP_LOCKED) deliveries, leases")
-            .execute(&pool)
-            .await
-        {
-            tracing::debug!(%error, "vacuuming deliveries failed");
-        }
     }
 }
 

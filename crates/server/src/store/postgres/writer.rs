@@ -41,7 +41,7 @@ pub(super) async fn run(
     pool: PgPool,
     mut queue: mpsc::Receiver<WriteOp>,
     announce: std::sync::Arc<tokio::sync::Notify>,
-    churn: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    churn: std::sync::Arc<super::upkeep::Churn>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -49,8 +49,7 @@ pub(super) async fn run(
             .iter()
             .filter(|op| matches!(op, WriteOp::Outcome { .. }))
             .count();
-        // A claim and a result each leave a dead row version behind.
-        churn.fetch_add(2 * outcomes as u64, std::sync::atomic::Ordering::Relaxed);
+        churn.count(outcomes, batch.len() - outcomes);
         if apply(&pool, std::mem::take(&mut batch)).await {
             announce.notify_one();
         }
