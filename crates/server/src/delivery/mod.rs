@@ -140,7 +140,7 @@ impl DeliveryEngine {
         let claimed = inserted.as_ref().map_or(0, |i| i.claimed.len());
         self.room.release(reserved - claimed);
         let inserted = inserted?;
-        if inserted.deliveries as usize > claimed {
+        if inserted.left_claimable {
             self.wake();
         }
         self.dispatch(inserted.claimed);

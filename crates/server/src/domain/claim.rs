@@ -24,6 +24,14 @@ pub fn slots_at_once(limit: u32, in_flight: u32, older_waiting: bool) -> u32 {
     }
 }
 
+/// Whether a delivery left unclaimed when its event was stored calls for a claim now (waking
+/// the claim loop, announcing it to other processes): only while its webhook has a free slot
+/// (`None`: not known here, so yes). A webhook at its limit gets its next deliveries claimed
+/// as its attempts finish, in the transactions that record their results.
+pub fn worth_a_claim(free_slots: Option<u32>) -> bool {
+    free_slots.is_none_or(|free| free > 0)
+}
+
 /// The claims one request may still make at once: at most its lease's room, each taking a
 /// free slot of the delivery's webhook.
 #[derive(Debug, Clone, Copy)]
@@ -96,6 +104,13 @@ mod tests {
         DueQueue {
             due: items.to_vec(),
         }
+    }
+
+    #[test]
+    fn only_a_webhook_with_room_calls_for_a_claim() {
+        assert!(worth_a_claim(Some(1)));
+        assert!(!worth_a_claim(Some(0)));
+        assert!(worth_a_claim(None));
     }
 
     #[test]

@@ -100,24 +100,31 @@ pub struct InsertedEvent {
     pub deliveries: u32,
     /// The deliveries claimed for this process under the requested lease.
     pub claimed: Vec<ClaimedDelivery>,
+    /// Whether deliveries were left unclaimed that a claim could take now
+    /// (`domain::claim::worth_a_claim`).
+    pub left_claimable: bool,
 }
 
 impl InsertedEvent {
     /// The answers to a batch of events: for each, its stored key (`None`: its id was taken,
-    /// a conflict), how many deliveries it fanned out to, and those claimed at once.
+    /// a conflict), how many deliveries it fanned out to, those claimed at once, and whether
+    /// any left unclaimed call for a claim.
     pub fn answers(
         stored: &[Option<i64>],
         fan_out: Vec<u32>,
         claimed: Vec<Vec<ClaimedDelivery>>,
+        left_claimable: Vec<bool>,
     ) -> Vec<super::StoreResult<InsertedEvent>> {
         stored
             .iter()
             .zip(fan_out)
             .zip(claimed)
-            .map(|((seq, deliveries), claimed)| match seq {
+            .zip(left_claimable)
+            .map(|(((seq, deliveries), claimed), left_claimable)| match seq {
                 Some(_) => Ok(InsertedEvent {
                     deliveries,
                     claimed,
+                    left_claimable,
                 }),
                 None => Err(super::StoreError::Conflict(
                     "an event with this id exists already",

@@ -31,14 +31,17 @@ pub(super) async fn begin_relaxed(pool: &PgPool) -> StoreResult<Tx> {
 const UNLEASED: &str =
     "NOT EXISTS (SELECT 1 FROM leases l WHERE l.delivery_seq = d.seq AND l.until_ms >= $1)";
 
-/// Which of `webhooks` have due deliveries waiting unclaimed: one statement for all.
+/// Which of `webhooks` have due deliveries waiting unclaimed, each with its attempts in
+/// flight (unexpired leases, any process): one statement for all.
 pub(super) async fn waiting(
     conn: &mut PgConnection,
     webhooks: &[i64],
     now_ms: i64,
-) -> StoreResult<std::collections::HashSet<i64>> {
-    Ok(sqlx::query_scalar(&format!(
-        "SELECT w.seq FROM UNNEST($2::bigint[]) AS w(seq)
+) -> StoreResult<HashMap<i64, i64>> {
+    Ok(sqlx::query(&format!(
+        "SELECT w.seq,
+                (SELECT COUNT(*) FROM leases l WHERE l.webhook_seq = w.seq AND l.until_ms >= $1) AS busy
+         FROM UNNEST($2::bigint[]) AS w(seq)
          WHERE (SELECT d.seq FROM deliveries d WHERE d.webhook_seq = w.seq AND d.status = 'pending'
                   AND d.next_attempt_at <= $1 AND {UNLEASED}
                 ORDER BY d.next_attempt_at LIMIT 1) IS NOT NULL"
@@ -48,6 +51,7 @@ pub(super) async fn waiting(
     .fetch_all(conn)
     .await?
     .into_iter()
+    .map(|row| (row.get("seq"), row.get("busy")))
     .collect())
 }
 

@@ -54,7 +54,8 @@ pub(super) struct QueuedEvent {
 /// used before (or earlier in the batch) is refused alone. Deliveries are claimed for this
 /// process (up to each request's `lease.max`) only for webhooks with nothing older waiting,
 /// that it can lock at once and that have a free slot; the returned `bool` says whether any
-/// were left waiting (to be announced to every process).
+/// left unclaimed call for a claim (`claim::worth_a_claim`; to be announced to every
+/// process).
 pub(super) async fn insert_batch(
     tx: &mut Transaction<'static, Postgres>,
     queued: &[QueuedEvent],
@@ -151,6 +152,8 @@ pub(super) async fn insert_batch(
     //    has the work — requests never hold the webhook from it) that no other process is
     //    claiming for at this moment (their lock is free).
     let mut free: HashMap<i64, u32> = HashMap::new();
+    // Free slots of the webhooks with older deliveries waiting (not claimed for at once).
+    let mut free_behind: HashMap<i64, u32> = HashMap::new();
     if let Some(lease) = queued.iter().find_map(|q| q.lease) {
         let now_ms = queued.iter().map(|q| q.now_ms).max().unwrap_or(0);
         let mut candidates: Vec<i64> = queued
@@ -163,9 +166,12 @@ pub(super) async fn insert_batch(
         candidates.sort_unstable();
         candidates.dedup();
         let waiting = engine::waiting(tx, &candidates, now_ms).await?;
+        for (seq, busy) in &waiting {
+            free_behind.insert(*seq, claim::free_slots(lease.per_webhook, *busy as u32));
+        }
         let idle: Vec<i64> = candidates
             .into_iter()
-            .filter(|seq| !waiting.contains(seq))
+            .filter(|seq| !waiting.contains_key(seq))
             .collect();
         if !idle.is_empty() {
             let locked: Vec<i64> = sqlx::query_scalar(
@@ -186,7 +192,7 @@ pub(super) async fn insert_batch(
     // 4. The deliveries.
     let mut planned = Vec::new();
     let mut fan_out = vec![0u32; queued.len()];
-    let mut waiting = false;
+    let mut left_claimable = vec![false; queued.len()];
     for (index, (q, event_seq)) in queued.iter().zip(&event_seqs).enumerate() {
         let Some(event_seq) = *event_seq else {
             continue;
@@ -195,7 +201,10 @@ pub(super) async fn insert_batch(
         for webhook in matched(q) {
             fan_out[index] += 1;
             let claim = q.lease.filter(|_| at_once.take(free.get_mut(&webhook.seq)));
-            waiting |= webhook.enabled && claim.is_none();
+            if webhook.enabled && claim.is_none() {
+                let free_now = free.get(&webhook.seq).or(free_behind.get(&webhook.seq));
+                left_claimable[index] |= claim::worth_a_claim(free_now.copied());
+            }
             planned.push(Planned {
                 event: index,
                 id: new_id(DELIVERY_ID_PREFIX),
@@ -295,7 +304,8 @@ pub(super) async fn insert_batch(
             previous_secret: webhook.previous_secret.clone(),
         });
     }
-    let answers = InsertedEvent::answers(&event_seqs, fan_out, claimed);
+    let waiting = left_claimable.contains(&true);
+    let answers = InsertedEvent::answers(&event_seqs, fan_out, claimed, left_claimable);
     Ok((answers, waiting))
 }
 

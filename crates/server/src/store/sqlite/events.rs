@@ -88,6 +88,8 @@ pub(super) async fn insert_batch(
     //    lease has room, and its webhook has a free slot and no older due delivery waiting
     //    (which keeps the webhook's order of due time); the rest wait for the claim loop.
     let mut free: HashMap<i64, u32> = HashMap::new();
+    // Free slots of the webhooks with older deliveries waiting (not claimed for at once).
+    let mut free_behind: HashMap<i64, u32> = HashMap::new();
     if let Some(now_ms) = queued.iter().find(|q| q.lease.is_some()).map(|q| q.now_ms) {
         for q in queued.iter().filter(|q| q.lease.is_some()) {
             for webhook in &subscribers[q.account.id.as_str()] {
@@ -100,12 +102,16 @@ pub(super) async fn insert_batch(
                         engine::webhook_load(tx, webhook.seq, now_ms).await?;
                     let limit = q.lease.map_or(0, |l| l.per_webhook);
                     free.insert(webhook.seq, claim::slots_at_once(limit, in_flight, waiting));
+                    if waiting {
+                        free_behind.insert(webhook.seq, claim::free_slots(limit, in_flight));
+                    }
                 }
             }
         }
     }
     let mut rows = Vec::new();
     let mut fan_out = vec![0u32; queued.len()];
+    let mut left_claimable = vec![false; queued.len()];
     for (index, (q, event_seq)) in queued.iter().zip(&event_seqs).enumerate() {
         let Some(event_seq) = *event_seq else {
             continue;
@@ -120,6 +126,10 @@ pub(super) async fn insert_batch(
             }
             fan_out[index] += 1;
             let claim = q.lease.filter(|_| at_once.take(free.get_mut(&webhook.seq)));
+            if webhook.enabled && claim.is_none() {
+                let free_now = free_behind.get(&webhook.seq).or(free.get(&webhook.seq));
+                left_claimable[index] |= claim::worth_a_claim(free_now.copied());
+            }
             rows.push(NewDelivery {
                 event: index,
                 id: new_id(DELIVERY_ID_PREFIX),
@@ -182,7 +192,12 @@ pub(super) async fn insert_batch(
             previous_secret: d.webhook.previous_secret.clone(),
         });
     }
-    Ok(InsertedEvent::answers(&event_seqs, fan_out, claimed))
+    Ok(InsertedEvent::answers(
+        &event_seqs,
+        fan_out,
+        claimed,
+        left_claimable,
+    ))
 }
 
 async fn webhooks_of(
