@@ -34,6 +34,9 @@ mod upkeep;
 mod webhooks;
 mod writer;
 
+#[cfg(test)]
+mod upgrade_tests;
+
 use std::sync::Arc;
 use std::time::Duration;
 

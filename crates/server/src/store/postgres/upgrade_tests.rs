@@ -1,0 +1,99 @@
+//! Upgrades of a PostgreSQL database whose migrations move data: the previous schema is built
+//! with the migrations before it, filled as a running server would have left it, and the
+//! store then starts on it. They need the test cluster (`scripts/with-postgres`); without it
+//! they skip, except under `CI=true`.
+
+use sqlx::{Connection, Executor, PgConnection, Row};
+
+use super::PgStore;
+use crate::store::migrations::{migrator, POSTGRES};
+use crate::store::{Lease, Store};
+
+/// A new, empty database on the test cluster, or `None` when there is none.
+async fn fresh_database() -> Option<String> {
+    let Ok(admin) = std::env::var("CDHOOKS_TEST_DATABASE_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the PostgreSQL tests (scripts/with-postgres)"
+        );
+        eprintln!("skipped: no PostgreSQL (CDHOOKS_TEST_DATABASE_URL is unset)");
+        return None;
+    };
+    let name = format!("cdhooks_upgrade_{:016x}", rand::random::<u64>());
+    let mut conn = PgConnection::connect(&admin).await.unwrap();
+    conn.execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    Some(format!("{base}/{name}"))
+}
+
+#[tokio::test]
+async fn moving_leases_to_their_own_table_keeps_every_claim_in_flight() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    // The schema before leases had their table (migrations 1–4), with an account, a webhook,
+    // an event and three deliveries: one claimed (token 77 until 5000), one waiting, one done.
+    let before: &'static [_] = &POSTGRES[..4];
+    assert_eq!(before.last().map(|m| m.1), Some("retention"));
+    let mut conn = PgConnection::connect(&url).await.unwrap();
+    migrator(before)
+        .await
+        .unwrap()
+        .run(&mut conn)
+        .await
+        .unwrap();
+    conn.execute(
+        "INSERT INTO accounts (id, email, api_key_hash, created_at) VALUES ('acc_1', 'a@example.com', 'h', 0);
+         INSERT INTO webhooks (id, account_id, url, events, secret, created_at, updated_at)
+         VALUES ('wh_1', 'acc_1', 'http://127.0.0.1:9/', '[\"*\"]', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 0, 0);
+         INSERT INTO events (id, account_id, type, created_at, body)
+         VALUES ('evt_1', 'acc_1', 'server.created', 0, '\\x7b7d');
+         INSERT INTO deliveries (id, account_id, event_seq, webhook_seq, status, next_attempt_at,
+                                 claim_token, claimed_until, created_at, updated_at)
+         VALUES ('dlv_claimed', 'acc_1', 1, 1, 'pending', 1000, 77, 5000, 1000, 1000),
+                ('dlv_waiting', 'acc_1', 1, 1, 'pending', 1000, NULL, NULL, 1000, 1000),
+                ('dlv_done', 'acc_1', 1, 1, 'succeeded', NULL, NULL, NULL, 1000, 1000);",
+    )
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+
+    // The store migrates the rest at start-up.
+    let store = PgStore::connect(&url, 4).await.unwrap();
+    let leases = sqlx::query(
+        "SELECT d.id, l.token, l.until_ms FROM leases l JOIN deliveries d ON d.seq = l.delivery_seq",
+    )
+    .fetch_all(&store.pool)
+    .await
+    .unwrap();
+    let leases: Vec<(String, i64, i64)> = leases
+        .iter()
+        .map(|row| (row.get("id"), row.get("token"), row.get("until_ms")))
+        .collect();
+    assert_eq!(leases, [("dlv_claimed".to_owned(), 77, 5000)]);
+
+    // While the lease runs only the waiting delivery can be claimed; once it has run out,
+    // the one that was in flight can be claimed again.
+    let lease = |token, now| Lease {
+        token,
+        until_ms: now + 30_000,
+        max: 10,
+        per_webhook: 16,
+    };
+    let ids = |claimed: Vec<crate::store::ClaimedDelivery>| -> Vec<String> {
+        claimed.into_iter().map(|d| d.id).collect()
+    };
+    let now = 2000;
+    assert_eq!(
+        ids(store.claim_due(now, lease(1, now)).await.unwrap()),
+        ["dlv_waiting"]
+    );
+    let later = 5001;
+    assert_eq!(
+        ids(store.claim_due(later, lease(2, later)).await.unwrap()),
+        ["dlv_claimed"]
+    );
+    store.close().await;
+}
