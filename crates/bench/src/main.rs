@@ -498,9 +498,9 @@ async fn main() {
         format!("{:.3}", median(cpu_per_event)),
         if postgres { "" } else { "≤ 0.3" },
     ));
-    if let Some(pss) = server.postgres_pss_mib() {
+    if let Some(pss) = server.postgres_peak_mib() {
         rows.push((
-            "PostgreSQL memory at the end (PSS of its processes, MiB)".into(),
+            "PostgreSQL peak memory (PSS of its processes, sampled every 250 ms, MiB)".into(),
             format!("{pss:.1}"),
             "",
         ));

@@ -26,6 +26,11 @@ pub struct Servers {
     processes: Vec<Process>,
     /// The shared PostgreSQL database, if not the embedded store.
     database_url: Option<String>,
+    /// The postmaster of that database's cluster (its processes are counted with the
+    /// servers').
+    postmaster: Option<u32>,
+    /// PostgreSQL's memory, sampled while the benchmark runs.
+    postgres_memory: Option<PostgresMemory>,
     /// The first account's API key.
     pub key: String,
     /// The first process's data dir (its embedded database, if any).
@@ -107,19 +112,83 @@ fn proc_kb(pid: u32, file: &str, field: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// The PostgreSQL server processes on this machine.
-fn postgres_pids() -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .map(|entries| {
+/// The postmaster of the PostgreSQL cluster behind `url`: the first line of `postmaster.pid`
+/// in its data directory.
+fn postmaster(url: &str) -> Option<u32> {
+    let data_dir = Command::new("psql")
+        .args([url, "-tAc", "SHOW data_directory"])
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())?;
+    std::fs::read_to_string(Path::new(data_dir.trim()).join("postmaster.pid"))
+        .ok()?
+        .lines()
+        .next()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The processes of the cluster whose postmaster is `postmaster`: it and its children — not
+/// those of any other cluster on this machine.
+fn cluster_pids(postmaster: u32) -> Vec<u32> {
+    let parent = |pid: u32| -> Option<u32> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        stat.rsplit(')')
+            .next()?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    let mut pids = vec![postmaster];
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        pids.extend(
             entries
                 .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-                .filter(|pid| {
-                    std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                        .is_ok_and(|comm| comm.trim() == "postgres")
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+                .filter(|pid| parent(*pid) == Some(postmaster)),
+        );
+    }
+    pids
+}
+
+/// The proportional set size of `pids` (shared memory counted once), MiB.
+fn pss_mib(pids: &[u32]) -> f64 {
+    pids.iter()
+        .map(|pid| proc_kb(*pid, "smaps_rollup", "Pss:"))
+        .sum()
+}
+
+/// The highest memory PostgreSQL's processes used while the benchmark ran, sampled every
+/// [`MEMORY_SAMPLE`] on a thread of its own.
+#[derive(Clone)]
+pub struct PostgresMemory {
+    /// The highest sample so far, in KiB.
+    peak_kib: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// How often PostgreSQL's memory is sampled.
+const MEMORY_SAMPLE: Duration = Duration::from_millis(250);
+
+impl PostgresMemory {
+    /// Starts sampling the cluster of `postmaster` until the process exits.
+    fn start(postmaster: u32) -> PostgresMemory {
+        let memory = PostgresMemory {
+            peak_kib: Default::default(),
+        };
+        let peak = memory.peak_kib.clone();
+        std::thread::spawn(move || loop {
+            let kib = (pss_mib(&cluster_pids(postmaster)) * 1024.0) as u64;
+            peak.fetch_max(kib, std::sync::atomic::Ordering::Relaxed);
+            std::thread::sleep(MEMORY_SAMPLE);
+        });
+        memory
+    }
+
+    /// The peak so far, MiB.
+    fn peak_mib(&self) -> f64 {
+        self.peak_kib.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1024.0
+    }
 }
 
 impl Servers {
@@ -136,10 +205,15 @@ impl Servers {
             bin: bin.to_owned(),
             processes: Vec::new(),
             database_url: database_url.map(str::to_owned),
+            postmaster: database_url.map(|url| {
+                postmaster(url).expect("the PostgreSQL cluster's postmaster (SHOW data_directory)")
+            }),
+            postgres_memory: None,
             key,
             data_dir,
             _other_dirs: Vec::new(),
         };
+        servers.postgres_memory = servers.postmaster.map(PostgresMemory::start);
         for i in 0..instances.max(1) {
             let dir = if i == 0 {
                 servers.data_dir.path().to_owned()
@@ -230,11 +304,9 @@ impl Servers {
             .iter()
             .map(|p| cpu_seconds(p.child.id()))
             .sum();
-        let database: f64 = if self.database_url.is_some() {
-            postgres_pids().into_iter().map(cpu_seconds).sum()
-        } else {
-            0.0
-        };
+        let database: f64 = self.postmaster.map_or(0.0, |pid| {
+            cluster_pids(pid).into_iter().map(cpu_seconds).sum()
+        });
         servers + database
     }
 
@@ -246,16 +318,10 @@ impl Servers {
             .sum()
     }
 
-    /// PostgreSQL's memory now: the proportional set size of its processes (shared memory
-    /// counted once), MiB.
-    pub fn postgres_pss_mib(&self) -> Option<f64> {
-        self.database_url.as_ref()?;
-        Some(
-            postgres_pids()
-                .into_iter()
-                .map(|pid| proc_kb(pid, "smaps_rollup", "Pss:"))
-                .sum(),
-        )
+    /// PostgreSQL's peak memory while the benchmark ran: the proportional set size of its
+    /// processes (shared memory counted once), sampled, MiB.
+    pub fn postgres_peak_mib(&self) -> Option<f64> {
+        Some(self.postgres_memory.as_ref()?.peak_mib())
     }
 
     /// The size of the database (MiB).
