@@ -158,6 +158,14 @@ impl App {
         Ok(hash)
     }
 
+    /// The webhook as it stands now: a previous secret whose grace period has ended no longer
+    /// signs, so it is not shown.
+    fn as_of_now(&self, mut record: WebhookRecord) -> WebhookRecord {
+        let now = self.clock.now_ms();
+        record.previous_secret = record.previous_secret.filter(|p| p.signs_at(now));
+        record
+    }
+
     /// Registers a webhook.
     pub async fn register_webhook(
         &self,
@@ -173,7 +181,7 @@ impl App {
             .await?;
         record.secret = secret;
         tracing::info!(webhook = %record.id, account = %account.id, "webhook registered");
-        Ok(record)
+        Ok(self.as_of_now(record))
     }
 
     /// A page of the account's webhooks.
@@ -183,12 +191,13 @@ impl App {
         after: Option<&str>,
         limit: u32,
     ) -> AppResult<Vec<WebhookRecord>> {
-        Ok(self.store.list_webhooks(account, after, limit).await?)
+        let records = self.store.list_webhooks(account, after, limit).await?;
+        Ok(records.into_iter().map(|r| self.as_of_now(r)).collect())
     }
 
     /// One webhook.
     pub async fn webhook(&self, account: &Account, id: &str) -> AppResult<WebhookRecord> {
-        Ok(self.store.get_webhook(account, id).await?)
+        Ok(self.as_of_now(self.store.get_webhook(account, id).await?))
     }
 
     /// Changes a webhook; enabling it resumes its paused deliveries at once.
@@ -212,7 +221,7 @@ impl App {
             Some(false) => tracing::info!(webhook = %record.id, "webhook disabled by its owner"),
             None => {}
         }
-        Ok(record)
+        Ok(self.as_of_now(record))
     }
 
     /// Replaces a webhook's signing secret (generated when none is given).
@@ -238,7 +247,7 @@ impl App {
             previous_signs_until = grace_until.map_or_else(|| "now".to_owned(), |at| at.to_string()),
             "webhook secret rotated"
         );
-        Ok(record)
+        Ok(self.as_of_now(record))
     }
 
     /// Sends a webhook's failed deliveries of a window again (a receiver that was down);

@@ -584,3 +584,61 @@ async fn api_keys_are_created_listed_and_revoked_at_once_but_never_the_last_or_o
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn the_previous_secret_is_shown_until_its_grace_period_ends_by_the_servers_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = cdhooks_server::clock::ManualClock::at(cdhooks_server::clock::now_ms());
+    let config = support::backend_config(dir.path()).await;
+    let server = cdhooks_server::start_with_clock(config, clock.clone())
+        .await
+        .unwrap();
+    let key = cdhooks_server::domain::api_key::generate();
+    server
+        .store
+        .create_account(
+            "ops@example.com",
+            &cdhooks_server::domain::api_key::digest(&key),
+        )
+        .await
+        .unwrap();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let base = format!("http://{}", server.addr);
+    let call = |method: Method, path: &str, body: Option<serde_json::Value>| {
+        let request = http
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(&key);
+        support::send(match body {
+            Some(body) => request.json(&body),
+            None => request,
+        })
+    };
+    let (status, webhook) = call(
+        Method::POST,
+        "/v1/webhooks",
+        Some(json!({"url": "https://yourapp.com/hook", "events": ["*"]})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let path = format!("/v1/webhooks/{}", webhook["id"].as_str().unwrap());
+    let (status, rotated) = call(
+        Method::POST,
+        &format!("{path}/rotate-secret"),
+        Some(json!({"grace_seconds": 60})),
+    )
+    .await;
+    assert_eq!(status, 200, "{rotated}");
+    let ends = rotated["previous_secret_expires_at"].clone();
+    assert!(ends.is_string(), "{rotated}");
+
+    clock.advance(59_000);
+    let (_, shown) = call(Method::GET, &path, None).await;
+    assert_eq!(shown["previous_secret_expires_at"], ends);
+    // Past the end by the server's clock (the system's has hardly moved): no longer shown.
+    clock.advance(2_000);
+    let (_, shown) = call(Method::GET, &path, None).await;
+    assert!(shown.get("previous_secret_expires_at").is_none(), "{shown}");
+    let (_, list) = call(Method::GET, "/v1/webhooks", None).await;
+    assert!(list["data"][0].get("previous_secret_expires_at").is_none());
+    server.stop().await;
+}

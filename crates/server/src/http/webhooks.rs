@@ -39,7 +39,6 @@ pub struct WebhookView {
 
 impl WebhookView {
     fn new(record: WebhookRecord, show_secret: bool) -> Self {
-        let now_ms = crate::clock::now_ms();
         WebhookView {
             id: record.id,
             url: record.url,
@@ -52,7 +51,6 @@ impl WebhookView {
             previous_secret_expires_at: record
                 .previous_secret
                 .as_ref()
-                .filter(|p| p.until_ms > now_ms)
                 .map(|p| json::time_ms(p.until_ms)),
             created_at: json::time_ms(record.created_at),
             updated_at: json::time_ms(record.updated_at),

@@ -74,9 +74,14 @@ impl PreviousSecret {
         })
     }
 
+    /// Whether it still signs at `at_ms`.
+    pub fn signs_at(&self, at_ms: i64) -> bool {
+        at_ms < self.until_ms
+    }
+
     /// The secret, if it still signs at `at_ms`.
     pub fn signing_at(this: Option<&Self>, at_ms: i64) -> Option<&WebhookSecret> {
-        this.filter(|p| at_ms < p.until_ms).map(|p| &p.secret)
+        this.filter(|p| p.signs_at(at_ms)).map(|p| &p.secret)
     }
 }
 
