@@ -86,7 +86,7 @@ pub(super) async fn claim_in(
     if lease.max == 0 {
         return Ok(Vec::new());
     }
-    let webhooks: Vec<i64> = sqlx::query_scalar(LOCK_DUE_WEBHOOKS)
+    let webhooks: Vec<i64> = sqlx::query_scalar(&lock_due_webhooks())
         .bind(now_ms)
         .fetch_all(&mut **tx)
         .await?;
@@ -166,19 +166,22 @@ pub(super) async fn claim_in(
     Ok(rows.iter().map(|row| claimed(row, lease.token)).collect())
 }
 
-/// Locks the enabled webhooks with due deliveries waiting unclaimed at `$1`, skipping those
-/// another process is claiming for right now.
+/// The statement that locks the enabled webhooks with due deliveries waiting unclaimed at
+/// `$1`, skipping those another process is claiming for right now.
 ///
 /// A scalar subquery with `ORDER BY … LIMIT 1` rather than `EXISTS`: the planner would turn
 /// an EXISTS into a hash join over every due delivery; this stays one probe of
 /// `deliveries_webhook_due` per webhook, however large a backlog is.
-const LOCK_DUE_WEBHOOKS: &str = "SELECT w.seq FROM webhooks w
-     WHERE w.enabled AND (
-         SELECT d.seq FROM deliveries d WHERE d.webhook_seq = w.seq AND d.status = 'pending'
-           AND d.next_attempt_at <= $1
-           AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.delivery_seq = d.seq AND l.until_ms >= $1)
-         ORDER BY d.next_attempt_at LIMIT 1) IS NOT NULL
-     FOR NO KEY UPDATE OF w SKIP LOCKED";
+fn lock_due_webhooks() -> String {
+    format!(
+        "SELECT w.seq FROM webhooks w
+         WHERE w.enabled AND (
+             SELECT d.seq FROM deliveries d WHERE d.webhook_seq = w.seq AND d.status = 'pending'
+               AND d.next_attempt_at <= $1 AND {UNLEASED}
+             ORDER BY d.next_attempt_at LIMIT 1) IS NOT NULL
+         FOR NO KEY UPDATE OF w SKIP LOCKED"
+    )
+}
 
 fn claimed(row: &PgRow, token: u64) -> ClaimedDelivery {
     ClaimedDelivery {

@@ -30,6 +30,7 @@ mod accounts;
 mod engine;
 mod events;
 mod outbox;
+mod retention;
 mod upkeep;
 mod webhooks;
 mod writer;
@@ -435,7 +436,7 @@ impl Store for PgStore {
     }
 
     async fn prune(&self, cutoff_ms: i64, limit: u32) -> StoreResult<u64> {
-        outbox::prune(&self.pool, cutoff_ms, limit).await
+        retention::prune(&self.pool, cutoff_ms, limit).await
     }
 
     async fn queue_stats(&self, now_ms: i64) -> StoreResult<QueueStats> {

@@ -12,6 +12,7 @@ mod deliveries;
 mod engine;
 mod events;
 mod outbox;
+mod retention;
 mod webhooks;
 mod writer;
 
@@ -372,7 +373,7 @@ impl Store for SqliteStore {
     }
 
     async fn prune(&self, cutoff_ms: i64, limit: u32) -> StoreResult<u64> {
-        outbox::prune(&self.writer, cutoff_ms, limit).await
+        retention::prune(&self.writer, cutoff_ms, limit).await
     }
 
     async fn queue_stats(&self, now_ms: i64) -> StoreResult<QueueStats> {
