@@ -283,6 +283,7 @@ async fn main() {
             delivered[run],
             end_to_end[run]
         );
+        server.read_postgres_memory();
     }
 
     // Paced latency.
@@ -326,6 +327,8 @@ async fn main() {
         percentile(&latencies_paced, 0.99)
     );
 
+    server.read_postgres_memory();
+
     // Fan-out.
     for i in 0..args.fanout_webhooks {
         server
@@ -360,6 +363,7 @@ async fn main() {
         let last = r.last.unwrap_or(start);
         fanout.push(r.seen.len() as f64 / last.duration_since(start).as_secs_f64().max(1e-9));
         eprintln!("fan-out run {}: {:.0} deliveries/s", run + 1, fanout[run]);
+        server.read_postgres_memory();
     }
 
     // Noisy neighbour: one tenant's endpoint answers in 2 s and has a large backlog; another
@@ -406,6 +410,7 @@ async fn main() {
     if !wait_for(&receiver, "/neighbour", expected, Duration::from_secs(30)).await {
         incomplete("noisy neighbour", &receiver, "/neighbour", expected);
     }
+    server.read_postgres_memory();
     let latencies_neighbour = latencies(&receiver);
     let (slow_received, slow_duplicates, slow_peak) = {
         let r = receiver.receipts.lock().unwrap();
@@ -500,7 +505,7 @@ async fn main() {
     ));
     if let Some(pss) = server.postgres_peak_mib() {
         rows.push((
-            "PostgreSQL peak memory (PSS of its processes, sampled every 250 ms, MiB)".into(),
+            "PostgreSQL memory, highest after each scenario (PSS of its processes, MiB)".into(),
             format!("{pss:.1}"),
             "",
         ));
