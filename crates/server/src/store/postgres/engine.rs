@@ -3,6 +3,7 @@
 //! status, and every claim under the lock of the webhooks it claims for.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use bytes::Bytes;
 use sqlx::postgres::PgRow;
@@ -31,6 +32,65 @@ pub(super) async fn begin_relaxed(pool: &PgPool) -> StoreResult<Tx> {
 const UNLEASED: &str =
     "NOT EXISTS (SELECT 1 FROM leases l WHERE l.delivery_seq = d.seq AND l.until_ms >= $1)";
 
+/// The attempts in flight of a webhook `w` at `$1`: its unexpired leases, any process's.
+const IN_FLIGHT: &str =
+    "(SELECT COUNT(*) FROM leases l WHERE l.webhook_seq = w.seq AND l.until_ms >= $1)";
+
+/// The condition, on a webhook `w`, that a due delivery of it waits unclaimed at `$1`.
+///
+/// A scalar subquery with `ORDER BY … LIMIT 1` rather than `EXISTS`: the planner would turn
+/// an EXISTS into a hash join over every due delivery; this stays one probe of
+/// `deliveries_webhook_due` per webhook, however large a backlog is.
+static HAS_WORK_WAITING: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "(SELECT d.seq FROM deliveries d WHERE d.webhook_seq = w.seq AND d.status = 'pending'
+            AND d.next_attempt_at <= $1 AND {UNLEASED}
+          ORDER BY d.next_attempt_at LIMIT 1) IS NOT NULL"
+    )
+});
+
+/// Each of the webhooks `$2` with its attempts in flight at `$1`.
+static IN_FLIGHT_OF: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT w.seq, {IN_FLIGHT} AS n FROM UNNEST($2::bigint[]) AS w(seq)"));
+
+/// Which of the webhooks `$2` have work waiting at `$1`, with their attempts in flight.
+static WAITING: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT w.seq, {IN_FLIGHT} AS busy FROM UNNEST($2::bigint[]) AS w(seq)
+         WHERE {waiting}",
+        waiting = *HAS_WORK_WAITING
+    )
+});
+
+/// Locks the enabled webhooks with work waiting at `$1`, skipping those another process is
+/// claiming for right now.
+static LOCK_DUE_WEBHOOKS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT w.seq FROM webhooks w WHERE w.enabled AND {waiting}
+         FOR NO KEY UPDATE OF w SKIP LOCKED",
+        waiting = *HAS_WORK_WAITING
+    )
+});
+
+/// Each of the webhooks `$2` with its attempts in flight at `$1` and its oldest due
+/// deliveries no lease holds, at most `$3`. The count is its own lateral subquery, not
+/// [`IN_FLIGHT`] as a value: the planner would fold that into the result and count again for
+/// every delivery returned.
+static DUE_AND_BUSY: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT w.seq AS webhook_seq, b.busy, x.seq
+         FROM UNNEST($2::bigint[]) AS w(seq)
+         CROSS JOIN LATERAL (
+             SELECT COUNT(*) AS busy FROM leases l WHERE l.webhook_seq = w.seq AND l.until_ms >= $1) AS b
+         LEFT JOIN LATERAL (
+             SELECT d.seq, d.next_attempt_at FROM deliveries d
+             WHERE d.webhook_seq = w.seq AND d.status = 'pending' AND d.next_attempt_at <= $1
+               AND {UNLEASED}
+             ORDER BY d.next_attempt_at, d.seq LIMIT $3) AS x ON TRUE
+         ORDER BY w.seq, x.next_attempt_at, x.seq"
+    )
+});
+
 /// Which of `webhooks` have due deliveries waiting unclaimed, each with its attempts in
 /// flight (unexpired leases, any process): one statement for all.
 pub(super) async fn waiting(
@@ -38,41 +98,30 @@ pub(super) async fn waiting(
     webhooks: &[i64],
     now_ms: i64,
 ) -> StoreResult<HashMap<i64, i64>> {
-    Ok(sqlx::query(&format!(
-        "SELECT w.seq,
-                (SELECT COUNT(*) FROM leases l WHERE l.webhook_seq = w.seq AND l.until_ms >= $1) AS busy
-         FROM UNNEST($2::bigint[]) AS w(seq)
-         WHERE (SELECT d.seq FROM deliveries d WHERE d.webhook_seq = w.seq AND d.status = 'pending'
-                  AND d.next_attempt_at <= $1 AND {UNLEASED}
-                ORDER BY d.next_attempt_at LIMIT 1) IS NOT NULL"
-    ))
-    .bind(now_ms)
-    .bind(webhooks)
-    .fetch_all(conn)
-    .await?
-    .into_iter()
-    .map(|row| (row.get("seq"), row.get("busy")))
-    .collect())
+    Ok(sqlx::query(&WAITING)
+        .bind(now_ms)
+        .bind(webhooks)
+        .fetch_all(conn)
+        .await?
+        .into_iter()
+        .map(|row| (row.get("seq"), row.get("busy")))
+        .collect())
 }
 
-/// Attempts in flight (unexpired leases, any process) of each of `webhooks` that has any.
+/// Attempts in flight (unexpired leases, any process) of each of `webhooks`.
 pub(super) async fn in_flight(
     conn: &mut PgConnection,
     webhooks: &[i64],
     now_ms: i64,
 ) -> StoreResult<HashMap<i64, i64>> {
-    Ok(sqlx::query(
-        "SELECT webhook_seq, COUNT(*) AS n FROM leases
-         WHERE webhook_seq = ANY($1) AND until_ms >= $2
-         GROUP BY webhook_seq",
-    )
-    .bind(webhooks)
-    .bind(now_ms)
-    .fetch_all(conn)
-    .await?
-    .into_iter()
-    .map(|row| (row.get("webhook_seq"), row.get("n")))
-    .collect())
+    Ok(sqlx::query(&IN_FLIGHT_OF)
+        .bind(now_ms)
+        .bind(webhooks)
+        .fetch_all(conn)
+        .await?
+        .into_iter()
+        .map(|row| (row.get("seq"), row.get("n")))
+        .collect())
 }
 
 /// Claims due deliveries of enabled webhooks — each webhook's free slots, round-robin, at
@@ -86,7 +135,7 @@ pub(super) async fn claim_in(
     if lease.max == 0 {
         return Ok(Vec::new());
     }
-    let webhooks: Vec<i64> = sqlx::query_scalar(&lock_due_webhooks())
+    let webhooks: Vec<i64> = sqlx::query_scalar(&LOCK_DUE_WEBHOOKS)
         .bind(now_ms)
         .fetch_all(&mut **tx)
         .await?;
@@ -97,23 +146,12 @@ pub(super) async fn claim_in(
     // take: one statement, after the locks are held, so every earlier claim for these
     // webhooks is counted. The rules then decide how many of them it gets.
     let mut due: HashMap<i64, (i64, Vec<i64>)> = HashMap::new();
-    for row in sqlx::query(&format!(
-        "SELECT w.seq AS webhook_seq, b.busy, x.seq
-         FROM UNNEST($2::bigint[]) AS w(seq)
-         CROSS JOIN LATERAL (
-             SELECT COUNT(*) AS busy FROM leases l WHERE l.webhook_seq = w.seq AND l.until_ms >= $1) AS b
-         LEFT JOIN LATERAL (
-             SELECT d.seq, d.next_attempt_at FROM deliveries d
-             WHERE d.webhook_seq = w.seq AND d.status = 'pending' AND d.next_attempt_at <= $1
-               AND {UNLEASED}
-             ORDER BY d.next_attempt_at, d.seq LIMIT $3) AS x ON TRUE
-         ORDER BY w.seq, x.next_attempt_at, x.seq"
-    ))
-    .bind(now_ms)
-    .bind(&webhooks)
-    .bind(i64::from(lease.per_webhook.min(lease.max)))
-    .fetch_all(&mut **tx)
-    .await?
+    for row in sqlx::query(&DUE_AND_BUSY)
+        .bind(now_ms)
+        .bind(&webhooks)
+        .bind(i64::from(lease.per_webhook.min(lease.max)))
+        .fetch_all(&mut **tx)
+        .await?
     {
         let entry = due
             .entry(row.get("webhook_seq"))
@@ -164,23 +202,6 @@ pub(super) async fn claim_in(
     .fetch_all(&mut **tx)
     .await?;
     Ok(rows.iter().map(|row| claimed(row, lease.token)).collect())
-}
-
-/// The statement that locks the enabled webhooks with due deliveries waiting unclaimed at
-/// `$1`, skipping those another process is claiming for right now.
-///
-/// A scalar subquery with `ORDER BY … LIMIT 1` rather than `EXISTS`: the planner would turn
-/// an EXISTS into a hash join over every due delivery; this stays one probe of
-/// `deliveries_webhook_due` per webhook, however large a backlog is.
-fn lock_due_webhooks() -> String {
-    format!(
-        "SELECT w.seq FROM webhooks w
-         WHERE w.enabled AND (
-             SELECT d.seq FROM deliveries d WHERE d.webhook_seq = w.seq AND d.status = 'pending'
-               AND d.next_attempt_at <= $1 AND {UNLEASED}
-             ORDER BY d.next_attempt_at LIMIT 1) IS NOT NULL
-         FOR NO KEY UPDATE OF w SKIP LOCKED"
-    )
 }
 
 fn claimed(row: &PgRow, token: u64) -> ClaimedDelivery {
