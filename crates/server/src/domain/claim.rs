@@ -7,6 +7,9 @@
 //!   before any gets a second, starting from a rotating offset, so one endpoint's backlog —
 //!   slow, timing out or dead — costs the others nothing beyond its own share.
 //! - A webhook's own deliveries keep their order of due time (each queue comes oldest first).
+//! - Processes sharing a store split the webhooks between them ([`Shard`]): each claims the
+//!   backlogs and retries of its own share, so a busy webhook is claimed for by one process
+//!   rather than contended for by all.
 
 /// The attempts a webhook may start now: its limit less what is in flight.
 pub fn free_slots(limit: u32, in_flight: u32) -> u32 {
@@ -30,6 +33,56 @@ pub fn slots_at_once(limit: u32, in_flight: u32, older_waiting: bool) -> u32 {
 /// as its attempts finish, in the transactions that record their results.
 pub fn worth_a_claim(free_slots: Option<u32>) -> bool {
     free_slots.is_none_or(|free| free > 0)
+}
+
+/// The share of the webhooks a process claims for when several processes share a store: the
+/// webhooks whose key, modulo the number of live processes, is this process's place among
+/// them (ordered by their ids).
+///
+/// Every process reads the same list of live processes, so each webhook has one claimer; while
+/// the list changes (a process starting, stopping or dying) two processes may briefly claim for
+/// one webhook — its lock and in-flight count keep that safe — or none, until the next
+/// heartbeat. New deliveries of an idle webhook are still claimed at once by whichever process
+/// accepted their event; the share decides who works a webhook's backlog and retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This process's place among the live ones.
+    index: u32,
+    /// How many processes are live.
+    count: u32,
+}
+
+impl Shard {
+    /// A process alone: every webhook is its own.
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// The share of the process `me` among the `live` ones (in any order; `me` counts as
+    /// live even if the list does not name it yet).
+    pub fn among<'a>(live: impl IntoIterator<Item = &'a str>, me: &'a str) -> Shard {
+        let mut ids: Vec<&str> = live.into_iter().chain([me]).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let index = ids.iter().position(|id| *id == me).unwrap_or(0);
+        Shard {
+            index: index as u32,
+            count: ids.len() as u32,
+        }
+    }
+
+    /// This process's place among the live ones (the remainder its webhooks' keys leave).
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// How many processes are live (the modulus).
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// Whether the webhook with key `webhook_seq` is in this share.
+    pub fn owns(&self, webhook_seq: i64) -> bool {
+        webhook_seq.rem_euclid(i64::from(self.count.max(1))) == i64::from(self.index)
+    }
 }
 
 /// The claims one request may still make at once: at most its lease's room, each taking a
@@ -104,6 +157,30 @@ mod tests {
         DueQueue {
             due: items.to_vec(),
         }
+    }
+
+    #[test]
+    fn live_processes_split_the_webhooks_so_each_has_exactly_one_claimer() {
+        let live = ["ins_b", "ins_c", "ins_a"];
+        let shards: Vec<Shard> = live.iter().map(|me| Shard::among(live, me)).collect();
+        assert_eq!(shards[2], Shard { index: 0, count: 3 }, "ordered by id");
+        for webhook in 1..=30 {
+            let owners = shards.iter().filter(|s| s.owns(webhook)).count();
+            assert_eq!(owners, 1, "webhook {webhook}");
+        }
+        let owned = |shard: &Shard| (1..=30).filter(|w| shard.owns(*w)).count();
+        assert!(shards.iter().all(|s| owned(s) == 10), "an even split");
+    }
+
+    #[test]
+    fn a_process_not_yet_listed_counts_itself_and_alone_owns_everything() {
+        assert_eq!(
+            Shard::among(["ins_a"], "ins_b"),
+            Shard { index: 1, count: 2 }
+        );
+        assert_eq!(Shard::among([], "ins_a"), Shard::WHOLE);
+        assert_eq!(Shard::among(["ins_a", "ins_a"], "ins_a"), Shard::WHOLE);
+        assert!((-3..100).all(|w| Shard::WHOLE.owns(w)));
     }
 
     #[test]

@@ -74,6 +74,11 @@ pub(crate) const POSTGRES: &[Listed] = &[
         "leases",
         include_str!("../../migrations/postgres/0005_leases.sql"),
     ),
+    (
+        6,
+        "instances",
+        include_str!("../../migrations/postgres/0006_instances.sql"),
+    ),
 ];
 
 /// A list above, as a source for sqlx's migrator.

@@ -11,7 +11,7 @@ use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
 
 use super::super::*;
 use super::found;
-use crate::domain::claim::{self, DueQueue};
+use crate::domain::claim::{self, DueQueue, Shard};
 use crate::domain::delivery::{self, AfterAttempt, BulkChange};
 use crate::domain::new_id;
 use crate::domain::webhook::WebhookSecret;
@@ -62,13 +62,39 @@ static WAITING: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// Locks the enabled webhooks with work waiting at `$1`, skipping those another process is
-/// claiming for right now.
+/// The condition, on a webhook `w`, that it is in the share of this process whose count and
+/// index are the parameters `count` and `index` (as `domain::claim::Shard::owns` decides).
+fn in_share(count: &str, index: &str) -> String {
+    format!("w.seq % {count} = {index}")
+}
+
+/// Locks the enabled webhooks of this process's share (`$2`, `$3`) with work waiting at `$1`,
+/// skipping those another process is claiming for right now.
 static LOCK_DUE_WEBHOOKS: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT w.seq FROM webhooks w WHERE w.enabled AND {waiting}
+        "SELECT w.seq FROM webhooks w WHERE w.enabled AND {share} AND {waiting}
          FOR NO KEY UPDATE OF w SKIP LOCKED",
+        share = in_share("$2", "$3"),
         waiting = *HAS_WORK_WAITING
+    )
+});
+
+/// When the next pending delivery without a lease of a webhook in this process's share
+/// (`$1`, `$2`) falls due.
+///
+/// One probe of `deliveries_webhook_due` per webhook of the share, like the claim's lock
+/// statement: a scan of all pending deliveries in due order would first read through every
+/// other process's backlog.
+static NEXT_DUE_IN_SHARE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT MIN(x.next_attempt_at) FROM webhooks w
+         CROSS JOIN LATERAL (
+             SELECT d.next_attempt_at FROM deliveries d
+             WHERE d.webhook_seq = w.seq AND d.status = 'pending'
+               AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.delivery_seq = d.seq)
+             ORDER BY d.next_attempt_at LIMIT 1) AS x
+         WHERE {share}",
+        share = in_share("$1", "$2")
     )
 });
 
@@ -124,19 +150,22 @@ pub(super) async fn in_flight(
         .collect())
 }
 
-/// Claims due deliveries of enabled webhooks — each webhook's free slots, round-robin, at
-/// most `lease.max` — inside `tx`. Webhooks another process is claiming for right now are
+/// Claims due deliveries of the enabled webhooks in `shard` — each webhook's free slots,
+/// round-robin, at most `lease.max` — inside `tx`. Webhooks another process is claiming for right now are
 /// skipped (it holds their lock); their work is that process's or the next claim's.
 pub(super) async fn claim_in(
     tx: &mut Tx,
     now_ms: i64,
     lease: Lease,
+    shard: Shard,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
     if lease.max == 0 {
         return Ok(Vec::new());
     }
     let webhooks: Vec<i64> = sqlx::query_scalar(&LOCK_DUE_WEBHOOKS)
         .bind(now_ms)
+        .bind(i64::from(shard.count()))
+        .bind(i64::from(shard.index()))
         .fetch_all(&mut **tx)
         .await?;
     if webhooks.is_empty() {
@@ -228,20 +257,13 @@ fn claimed(row: &PgRow, token: u64) -> ClaimedDelivery {
     }
 }
 
-/// When the next pending delivery without a lease falls due.
-///
-/// `NOT IN` rather than `NOT EXISTS`: the leases are read once into a hash that each pending
-/// delivery, in due order, is looked up in; as an anti-join the planner compared every
-/// delivery with every lease, which took milliseconds once hundreds were in flight.
-pub(super) async fn next_due_at(pool: &PgPool) -> StoreResult<Option<i64>> {
-    Ok(sqlx::query_scalar(
-        "SELECT d.next_attempt_at FROM deliveries d
-         WHERE d.status = 'pending' AND d.seq NOT IN (SELECT l.delivery_seq FROM leases l)
-         ORDER BY d.next_attempt_at LIMIT 1",
-    )
-    .fetch_optional(pool)
-    .await?
-    .flatten())
+/// When the next pending delivery without a lease of a webhook in `shard` falls due.
+pub(super) async fn next_due_at(pool: &PgPool, shard: Shard) -> StoreResult<Option<i64>> {
+    Ok(sqlx::query_scalar(&NEXT_DUE_IN_SHARE)
+        .bind(i64::from(shard.count()))
+        .bind(i64::from(shard.index()))
+        .fetch_one(pool)
+        .await?)
 }
 
 /// Records a batch of attempts and moves each delivery on, if its claim still holds: its

@@ -7,8 +7,9 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use super::super::*;
 use super::{engine, found};
+use crate::domain::claim::{self, Shard};
 use crate::domain::webhook::WebhookSecret;
-use crate::domain::{claim, delivery, new_id};
+use crate::domain::{delivery, new_id};
 
 /// A webhook of an account, as fan-out needs it.
 struct Subscriber {
@@ -53,12 +54,14 @@ pub(super) struct QueuedEvent {
 /// account, with a few array statements for the whole batch. An event whose id its account
 /// used before (or earlier in the batch) is refused alone. Deliveries are claimed for this
 /// process (up to each request's `lease.max`) only for webhooks with nothing older waiting,
-/// that it can lock at once and that have a free slot; the returned `bool` says whether any
-/// left unclaimed call for a claim (`claim::worth_a_claim`; to be announced to every
-/// process).
+/// that it can lock at once and that have a free slot — whichever process's `shard` they are
+/// in. Of those left unclaimed that call for a claim (`claim::worth_a_claim`), the ones in
+/// `shard` wake this process (`left_claimable`); the returned `bool` says whether any others
+/// do, for their process (to be announced to every process).
 pub(super) async fn insert_batch(
     tx: &mut Transaction<'static, Postgres>,
     queued: &[QueuedEvent],
+    shard: Shard,
 ) -> StoreResult<(Vec<StoreResult<InsertedEvent>>, bool)> {
     // 1. The events; the first of a repeated id gets the row.
     let rows = sqlx::query(
@@ -193,6 +196,7 @@ pub(super) async fn insert_batch(
     let mut planned = Vec::new();
     let mut fan_out = vec![0u32; queued.len()];
     let mut left_claimable = vec![false; queued.len()];
+    let mut left_for_others = false;
     for (index, (q, event_seq)) in queued.iter().zip(&event_seqs).enumerate() {
         let Some(event_seq) = *event_seq else {
             continue;
@@ -203,7 +207,13 @@ pub(super) async fn insert_batch(
             let claim = q.lease.filter(|_| at_once.take(free.get_mut(&webhook.seq)));
             if webhook.enabled && claim.is_none() {
                 let free_now = free.get(&webhook.seq).or(free_behind.get(&webhook.seq));
-                left_claimable[index] |= claim::worth_a_claim(free_now.copied());
+                if claim::worth_a_claim(free_now.copied()) {
+                    if shard.owns(webhook.seq) {
+                        left_claimable[index] = true;
+                    } else {
+                        left_for_others = true;
+                    }
+                }
             }
             planned.push(Planned {
                 event: index,
@@ -304,9 +314,8 @@ pub(super) async fn insert_batch(
             previous_secret: webhook.previous_secret.clone(),
         });
     }
-    let waiting = left_claimable.contains(&true);
     let answers = InsertedEvent::answers(&event_seqs, fan_out, claimed, left_claimable);
-    Ok((answers, waiting))
+    Ok((answers, left_for_others))
 }
 
 /// One event of the account.

@@ -29,6 +29,7 @@
 mod accounts;
 mod engine;
 mod events;
+mod members;
 mod outbox;
 mod retention;
 mod upkeep;
@@ -61,6 +62,8 @@ pub const ANNOUNCE_EVERY: Duration = Duration::from_millis(10);
 pub struct PgStore {
     /// The connection pool.
     pool: PgPool,
+    /// This process among the others on the database, and its share of the webhooks.
+    membership: Arc<members::Membership>,
     /// Raised when any process announces new due work.
     due: Arc<Notify>,
     /// Raised to have this process announce new due work.
@@ -89,6 +92,8 @@ impl PgStore {
             .await?
             .run(&pool)
             .await?;
+        let membership = Arc::new(members::Membership::new());
+        membership.beat(&pool).await?;
         let due = Arc::new(Notify::new());
         let (live_in, _) = tokio::sync::broadcast::channel(1024);
         tokio::spawn(listen(pool.clone(), due.clone(), live_in.clone()));
@@ -104,13 +109,16 @@ impl PgStore {
                 queue,
                 announce.clone(),
                 churn.clone(),
+                membership.clone(),
             ));
             sender
         };
         let (batch, results) = (writer(), writer());
         tokio::spawn(upkeep::run(pool.clone(), churn));
+        tokio::spawn(members::run(pool.clone(), membership.clone(), due.clone()));
         Ok(PgStore {
             pool,
+            membership,
             due,
             announce,
             batch,
@@ -220,6 +228,7 @@ async fn listen(pool: PgPool, due: Arc<Notify>, live: tokio::sync::broadcast::Se
 #[async_trait]
 impl Store for PgStore {
     async fn close(&self) {
+        self.membership.leave(&self.pool).await;
         self.pool.close().await;
     }
 
@@ -381,12 +390,12 @@ impl Store for PgStore {
 
     async fn claim_due(&self, now_ms: i64, lease: Lease) -> StoreResult<Vec<ClaimedDelivery>> {
         let mut tx = engine::begin_relaxed(&self.pool).await?;
-        let claimed = engine::claim_in(&mut tx, now_ms, lease).await?;
+        let claimed = engine::claim_in(&mut tx, now_ms, lease, self.membership.shard()).await?;
         tx.commit().await?;
         Ok(claimed)
     }
     async fn next_due_at(&self) -> StoreResult<Option<i64>> {
-        engine::next_due_at(&self.pool).await
+        engine::next_due_at(&self.pool, self.membership.shard()).await
     }
     async fn record_outcome(
         &self,

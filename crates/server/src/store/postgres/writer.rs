@@ -10,7 +10,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::super::*;
 use super::events::QueuedEvent;
+use super::members::Membership;
 use super::{engine, events};
+use crate::domain::claim::Shard;
 
 /// The most results in one transaction.
 const MAX_BATCH: usize = 256;
@@ -35,13 +37,14 @@ pub(super) enum WriteOp {
     },
 }
 
-/// Runs until every sender is dropped; raises `announce` when a batch left deliveries
-/// waiting for a claim.
+/// Runs until every sender is dropped, claiming for `membership`'s current share; raises
+/// `announce` when a batch left deliveries waiting for another process's claim.
 pub(super) async fn run(
     pool: PgPool,
     mut queue: mpsc::Receiver<WriteOp>,
     announce: std::sync::Arc<tokio::sync::Notify>,
     churn: std::sync::Arc<super::upkeep::Churn>,
+    membership: std::sync::Arc<Membership>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -50,14 +53,15 @@ pub(super) async fn run(
             .filter(|op| matches!(op, WriteOp::Outcome { .. }))
             .count();
         churn.count(outcomes, batch.len() - outcomes);
-        if apply(&pool, std::mem::take(&mut batch)).await {
+        if apply(&pool, std::mem::take(&mut batch), membership.shard()).await {
             announce.notify_one();
         }
     }
 }
 
-/// Applies one batch and answers every caller; returns whether deliveries were left waiting.
-async fn apply(pool: &PgPool, ops: Vec<WriteOp>) -> bool {
+/// Applies one batch, claiming for `shard`, and answers every caller; returns whether
+/// deliveries were left waiting for another process.
+async fn apply(pool: &PgPool, ops: Vec<WriteOp>, shard: Shard) -> bool {
     let mut events = Vec::new();
     let mut event_replies = Vec::new();
     let mut outcomes = Vec::new();
@@ -94,13 +98,13 @@ async fn apply(pool: &PgPool, ops: Vec<WriteOp>) -> bool {
         let (inserted, waiting) = if events.is_empty() {
             (Vec::new(), false)
         } else {
-            events::insert_batch(&mut tx, &events).await?
+            events::insert_batch(&mut tx, &events, shard).await?
         };
         if !outcomes.is_empty() {
             engine::apply_outcomes(&mut tx, &outcomes).await?;
         }
         let claimed = match follow_up {
-            Some((now_ms, lease)) => engine::claim_in(&mut tx, now_ms, lease).await?,
+            Some((now_ms, lease)) => engine::claim_in(&mut tx, now_ms, lease, shard).await?,
             None => Vec::new(),
         };
         tx.commit().await?;
