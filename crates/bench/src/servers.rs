@@ -264,8 +264,9 @@ impl Servers {
         assert_eq!(r.status(), 201);
     }
 
-    /// CPU seconds used so far by the servers and, on PostgreSQL, by the database.
-    pub fn cpu_seconds(&self) -> f64 {
+    /// CPU seconds used so far by the servers and, on PostgreSQL, by the database (0 on the
+    /// embedded store).
+    pub fn cpu_seconds(&self) -> (f64, f64) {
         let servers: f64 = self
             .processes
             .iter()
@@ -274,7 +275,7 @@ impl Servers {
         let database: f64 = self.postmaster.map_or(0.0, |pid| {
             cluster_pids(pid).into_iter().map(cpu_seconds).sum()
         });
-        servers + database
+        (servers, database)
     }
 
     /// The servers' peak resident memory, added up (MiB).

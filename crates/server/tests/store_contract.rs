@@ -953,6 +953,53 @@ async fn a_writable_store_says_so(opened: Opened) {
     opened.0.check_writable(NOW + 1).await.unwrap();
 }
 
+/// Processes sharing a PostgreSQL database split the webhooks: each claims the backlog of its
+/// own share only, together they claim all of it, and when one stops the other takes its share
+/// over at its next heartbeat (about a second). PostgreSQL only: nothing else is shared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_sharing_postgres_split_the_webhooks_and_take_over_a_leavers_share() {
+    let Some(url) = support::pg::fresh_database().await else {
+        return;
+    };
+    let connect = || cdhooks_server::store::postgres::PgStore::connect(&url, 4);
+    let (a, b) = (connect().await.unwrap(), connect().await.unwrap());
+    let (account, webhooks) =
+        account_with_webhooks(&a, "ops@example.com", &[&["*"] as &[&str]; 4]).await;
+    emit(&a, &account, "evt_", "server.started", 5).await;
+    // `a` started alone and learns of `b` at its next heartbeat.
+    let heartbeat = std::time::Duration::from_millis(2_000);
+    tokio::time::sleep(heartbeat).await;
+
+    let at = NOW + 1_000;
+    let by_a = a.claim_due(at, lease(1, 100, 100, at)).await.unwrap();
+    let by_b = b.claim_due(at, lease(2, 100, 100, at)).await.unwrap();
+    let hooks = |claimed: &[ClaimedDelivery]| -> HashSet<String> {
+        claimed.iter().map(|d| d.webhook_id.clone()).collect()
+    };
+    assert_eq!(by_a.len() + by_b.len(), 20, "5 events × 4 webhooks");
+    assert_eq!(
+        (hooks(&by_a).len(), hooks(&by_b).len()),
+        (2, 2),
+        "an even split"
+    );
+    assert!(hooks(&by_a).is_disjoint(&hooks(&by_b)));
+    for (claimed, webhooks) in [(&by_a, hooks(&by_a)), (&by_b, hooks(&by_b))] {
+        for webhook in webhooks {
+            let count = claimed.iter().filter(|d| d.webhook_id == webhook).count();
+            assert_eq!(count, 5, "all of {webhook}'s backlog");
+        }
+    }
+
+    // `b` stops (its claims stay leased); `a` then claims for every webhook.
+    b.close().await;
+    emit(&a, &account, "late_", "server.started", 2).await;
+    tokio::time::sleep(heartbeat).await;
+    let at = NOW + 2_000;
+    let by_a = a.claim_due(at, lease(3, 100, 100, at)).await.unwrap();
+    assert_eq!(by_a.len(), 8, "2 events × 4 webhooks");
+    assert_eq!(hooks(&by_a), webhooks.into_iter().collect());
+}
+
 /// The whole contract, as `#[tokio::test]`s of one backend.
 macro_rules! contract_suite {
     ($backend:ident, $open:path) => {

@@ -236,11 +236,13 @@ pub trait Store: Send + Sync + 'static {
         now_ms: i64,
     ) -> StoreResult<u64>;
 
-    /// Claims up to `lease.max` due deliveries of enabled webhooks for `lease`, at most
+    /// Claims up to `lease.max` due deliveries of enabled webhooks for `lease` (of this
+    /// process's share of the webhooks, when several share the store), at most
     /// `lease.per_webhook` in flight per webhook (over every holder of a lease), webhooks
     /// served round-robin, each webhook's oldest due first.
     async fn claim_due(&self, now_ms: i64, lease: Lease) -> StoreResult<Vec<ClaimedDelivery>>;
-    /// When the next pending, unclaimed delivery falls due, if any.
+    /// When the next pending, unclaimed delivery falls due, if any — of the webhooks this
+    /// process claims for, when several share the store.
     async fn next_due_at(&self) -> StoreResult<Option<i64>>;
     /// Records an attempt's result, applied only if its claim token still holds. With a
     /// `follow_up` (the time now and a lease), claims up to `lease.max` due deliveries in the

@@ -6,6 +6,11 @@
 //!   same moment: its in-flight count, and so `--per-webhook-concurrency`, holds over every
 //!   process, and no delivery is handed to two of them. (A claim in autocommit would release
 //!   its locks at once — the classic way to send a webhook twice.)
+//! - The processes split the webhooks between them (`members.rs`, `domain::claim::Shard`): each
+//!   claims the backlogs and retries of its own share, so one busy webhook is not contended
+//!   for by every process (each claim skipping it while another held its lock, in batches a
+//!   third as large). New deliveries of an idle webhook are still claimed at once by the process
+//!   that accepted their event, whatever the share.
 //! - The hot writes go through group commit (`writer.rs`): events accepted together share one
 //!   transaction, and so do attempt results (with the follow-up claims of the room they
 //!   free), each on its own writer task. Events commit synchronously, so a `202` is durable;
@@ -19,10 +24,10 @@
 //!   the attempt in one statement. A webhook's attempts in flight are its unexpired leases.
 //! - Each process vacuums and analyses the delivery tables itself after heavy churn or
 //!   growth (`upkeep.rs`) rather than wait for autovacuum's next round (once a minute).
-//! - New work is announced with `NOTIFY cdhooks_due` (coalesced: at most one per
-//!   [`ANNOUNCE_EVERY`] per process, outside the transactions, since PostgreSQL serialises
-//!   the commits of notifying transactions); every process listens, so idle ones pick it up
-//!   at once without polling hard ([`Store::work_signal`]).
+//! - New work left for another process's share is announced with `NOTIFY cdhooks_due`
+//!   (coalesced: at most one per [`ANNOUNCE_EVERY`] per process, outside the transactions,
+//!   since PostgreSQL serialises the commits of notifying transactions); every process
+//!   listens, so idle ones pick it up at once without polling hard ([`Store::work_signal`]).
 //! - Migrations run at start-up under sqlx's advisory lock: instances starting together
 //!   migrate once.
 
