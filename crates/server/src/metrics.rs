@@ -3,7 +3,7 @@
 //!
 //! Counters and histograms are updated where things happen (the API, the delivery engine,
 //! the mailer); the queue gauges (pending, due, age of the oldest due delivery, outbox
-//! backlog) are read from the store when scraped, so over several instances every instance
+//! backlog, server processes) are read from the store when scraped, so over several instances every instance
 //! reports the same totals. No label holds an unbounded value: event types come from the
 //! catalog, routes are templates, results and outcomes are fixed sets.
 
@@ -92,6 +92,7 @@ pub struct Metrics {
     due: Gauge,
     oldest_due_age: Gauge<f64, AtomicU64>,
     outbox_backlog: Gauge,
+    processes: Gauge,
 }
 
 impl Default for Metrics {
@@ -120,6 +121,7 @@ impl Metrics {
             due: Gauge::default(),
             oldest_due_age: Gauge::default(),
             outbox_backlog: Gauge::default(),
+            processes: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -191,6 +193,11 @@ impl Metrics {
             metrics.outbox_backlog.clone(),
         );
         registry.register(
+            "server_processes",
+            "Server processes sharing the store (1 on the embedded store; on PostgreSQL those with a live heartbeat, each working its share of the webhooks)",
+            metrics.processes.clone(),
+        );
+        registry.register(
             "http_requests",
             "API requests, by route template and status class",
             metrics.requests.clone(),
@@ -248,7 +255,9 @@ impl Metrics {
                 due,
                 oldest_due_at,
                 outbox,
+                processes,
             }) => {
+                self.processes.set(processes);
                 self.pending.set(pending);
                 self.due.set(due);
                 let age = oldest_due_at.map_or(0.0, |at| (now_ms - at).max(0) as f64 / 1000.0);

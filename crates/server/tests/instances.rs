@@ -1,7 +1,8 @@
 //! Several server processes on one PostgreSQL database: the real binary three times, events
 //! posted round-robin across them, one killed with SIGKILL mid-run. Every accepted event
 //! arrives, no delivery is sent again while an attempt of it runs, the per-webhook limit holds
-//! over all instances together, and a webhook that fails on every instance sends one email.
+//! over all instances together, the survivors count the killed one out (and take over its
+//! share of the webhooks), and a webhook that fails on every instance sends one email.
 
 mod support;
 
@@ -20,19 +21,25 @@ const PER_WEBHOOK: usize = 4;
 struct Instance {
     child: Child,
     base: String,
+    /// Its `/metrics` URL.
+    metrics: String,
     data: tempfile::TempDir,
 }
 
 impl Instance {
     fn spawn(database_url: &str) -> Instance {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let free_port = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        };
+        let (port, metrics_port) = (free_port(), free_port());
         let data = tempfile::tempdir().unwrap();
         let child = Command::new(BIN)
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .args(["--metrics-bind", &format!("127.0.0.1:{metrics_port}")])
             .args(["--allow-target", "127.0.0.0/8", "--allow-http"])
             .args(["--retry-base-ms", "50", "--attempt-timeout-ms", "2000"])
             .args(["--per-webhook-concurrency", &PER_WEBHOOK.to_string()])
@@ -47,8 +54,24 @@ impl Instance {
         Instance {
             child,
             base: format!("http://127.0.0.1:{port}"),
+            metrics: format!("http://127.0.0.1:{metrics_port}/metrics"),
             data,
         }
+    }
+
+    /// The server processes it counts as sharing the database (`cdhooks_server_processes`).
+    async fn processes_seen(&self, http: &reqwest::Client) -> Option<u32> {
+        let text = http
+            .get(&self.metrics)
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.lines()
+            .find_map(|line| line.strip_prefix("cdhooks_server_processes "))
+            .and_then(|n| n.trim().parse().ok())
     }
 
     fn emails(&self) -> usize {
@@ -151,16 +174,24 @@ async fn three_instances_share_the_work_and_lose_nothing_when_one_is_killed() {
         assert_eq!(status, 200);
     }
 
+    // Each instance counts all three (and so works a third of the webhooks).
+    support::eventually_async("three processes seen", Duration::from_secs(10), || async {
+        let (a, b) = (&instances[0], &instances[2]);
+        a.processes_seen(&http).await == Some(3) && b.processes_seen(&http).await == Some(3)
+    })
+    .await;
+
     // 240 events round-robin from 3 concurrent senders; the third instance is killed with
     // SIGKILL after a third of them, with deliveries in flight.
     let bases: Vec<String> = instances.iter().map(|i| i.base.clone()).collect();
     let mut accepted = HashSet::new();
-    let mut n = 0;
-    while n < 240 {
-        if n == 80 {
-            let killed = &mut instances[2].child;
-            killed.kill().unwrap();
-            killed.wait().unwrap();
+    let mut killed = false;
+    for n in (0..240).step_by(3) {
+        if n >= 80 && !killed {
+            let child = &mut instances[2].child;
+            child.kill().unwrap();
+            child.wait().unwrap();
+            killed = true;
         }
         let batch = (n..n + 3).map(|i| {
             let url = format!("{}/v1/events", bases[i % 3]);
@@ -172,15 +203,26 @@ async fn three_instances_share_the_work_and_lose_nothing_when_one_is_killed() {
                 Some(json!({"type": "server.started", "data": {"n": i}})),
             )
         });
-        for answer in futures_util::future::join_all(batch).await {
-            // The killed instance refuses connections; those events were never accepted.
-            if let Ok((202, body)) = answer {
-                accepted.insert(body["event"]["id"].as_str().unwrap().to_owned());
+        for (i, answer) in (n..n + 3).zip(futures_util::future::join_all(batch).await) {
+            match answer {
+                Ok((202, body)) => {
+                    accepted.insert(body["event"]["id"].as_str().unwrap().to_owned());
+                }
+                // The killed instance is gone; those events were never accepted.
+                Err(_) if killed && i % 3 == 2 => {}
+                other => panic!("event {i}: {other:?}"),
             }
         }
-        n += 3;
     }
-    assert!(accepted.len() >= 200, "{}", accepted.len());
+    // 81 events before the kill, then two of every three.
+    assert_eq!(accepted.len(), 81 + 2 * 53);
+    // The survivors drop the killed instance once its heartbeat runs out, and take its share.
+    support::eventually_async(
+        "the killed process dropped",
+        Duration::from_secs(15),
+        || async { instances[0].processes_seen(&http).await == Some(2) },
+    )
+    .await;
 
     // Every accepted event arrives (the killed instance's claims expire and are taken over).
     eventually(

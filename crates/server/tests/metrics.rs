@@ -179,10 +179,12 @@ async fn metrics_parse_and_move_as_deliveries_happen() {
         "cdhooks_oldest_due_delivery_age_seconds",
         "cdhooks_outbox_backlog",
         "cdhooks_deliveries_in_flight",
+        "cdhooks_server_processes",
     ] {
         assert!(text.contains(&format!("\n{gauge} ")), "{gauge} missing");
     }
     assert_eq!(value(&after, "cdhooks_deliveries_in_flight", &[]), 0.0);
+    assert_eq!(value(&after, "cdhooks_server_processes", &[]), 1.0);
     // No label holds an id or a URL.
     for id in [ok_hook["id"].as_str().unwrap(), bad, "127.0.0.1", "evt_"] {
         assert!(!text.contains(id), "a label holds {id}");

@@ -777,6 +777,7 @@ async fn queue_stats_count_pending_due_and_claimed_work_and_the_oldest_due(opene
         (empty.pending, empty.due, empty.oldest_due_at, empty.outbox),
         (0, 0, None, 0)
     );
+    assert_eq!(empty.processes, 1, "this process alone");
     let (account, _) = account_with_webhooks(store, "ops@example.com", &[&["*"]]).await;
     emit(store, &account, "evt_", "server.started", 4).await;
     let stats = store.queue_stats(NOW + 10).await.unwrap();
@@ -970,6 +971,7 @@ async fn processes_sharing_postgres_split_the_webhooks_and_take_over_a_leavers_s
     let heartbeat = std::time::Duration::from_millis(2_000);
     tokio::time::sleep(heartbeat).await;
 
+    assert_eq!(a.queue_stats(NOW).await.unwrap().processes, 2);
     let at = NOW + 1_000;
     let by_a = a.claim_due(at, lease(1, 100, 100, at)).await.unwrap();
     let by_b = b.claim_due(at, lease(2, 100, 100, at)).await.unwrap();
@@ -995,6 +997,7 @@ async fn processes_sharing_postgres_split_the_webhooks_and_take_over_a_leavers_s
     emit(&a, &account, "late_", "server.started", 2).await;
     tokio::time::sleep(heartbeat).await;
     let at = NOW + 2_000;
+    assert_eq!(a.queue_stats(at).await.unwrap().processes, 1);
     let by_a = a.claim_due(at, lease(3, 100, 100, at)).await.unwrap();
     assert_eq!(by_a.len(), 8, "2 events × 4 webhooks");
     assert_eq!(hooks(&by_a), webhooks.into_iter().collect());

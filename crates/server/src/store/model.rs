@@ -250,6 +250,9 @@ pub struct QueueStats {
     pub oldest_due_at: Option<i64>,
     /// Emails neither sent nor dead-lettered.
     pub outbox: i64,
+    /// Server processes using the store: 1 for the embedded store; on PostgreSQL, those whose
+    /// heartbeat is live (each claims for its share of the webhooks).
+    pub processes: i64,
 }
 
 /// What happened to one attempt, and what comes next.

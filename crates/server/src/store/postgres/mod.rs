@@ -454,11 +454,12 @@ impl Store for PgStore {
     }
 
     async fn queue_stats(&self, now_ms: i64) -> StoreResult<QueueStats> {
-        let (pending, due, oldest_due_at, outbox): (i64, i64, Option<i64>, i64) = sqlx::query_as(
+        let (pending, due, oldest_due_at, outbox, processes): (i64, i64, Option<i64>, i64, i64) = sqlx::query_as(
             "SELECT COUNT(*),
                     COALESCE(SUM(CASE WHEN d.next_attempt_at <= $1 AND l.delivery_seq IS NULL THEN 1 ELSE 0 END), 0)::BIGINT,
                     MIN(CASE WHEN d.next_attempt_at <= $1 AND l.delivery_seq IS NULL THEN d.next_attempt_at END),
-                    (SELECT COUNT(*) FROM emails WHERE sent_at IS NULL AND dead_at IS NULL)
+                    (SELECT COUNT(*) FROM emails WHERE sent_at IS NULL AND dead_at IS NULL),
+                    (SELECT COUNT(*) FROM instances WHERE live_until >= clock_timestamp())
              FROM deliveries d LEFT JOIN leases l ON l.delivery_seq = d.seq AND l.until_ms > $1
              WHERE d.status = 'pending'",
         )
@@ -470,6 +471,7 @@ impl Store for PgStore {
             due,
             oldest_due_at,
             outbox,
+            processes,
         })
     }
 

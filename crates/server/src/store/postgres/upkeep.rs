@@ -41,7 +41,7 @@ impl Churn {
 }
 
 /// Runs until the pool closes. `SKIP_LOCKED`: an instance whose vacuum would wait for
-/// another's skips it.
+/// another's skips it (quietly).
 pub(super) async fn run(pool: PgPool, churn: std::sync::Arc<Churn>) {
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let mut analyze_after = FIRST_ANALYZE_AFTER;
@@ -61,8 +61,23 @@ pub(super) async fn run(pool: PgPool, churn: std::sync::Arc<Churn>) {
         } else {
             continue;
         };
-        if let Err(error) = sqlx::query(statement).execute(&pool).await {
+        if let Err(error) = quietly(&pool, statement).await {
             tracing::debug!(%error, statement, "upkeep of the delivery tables failed");
         }
     }
+}
+
+/// Runs `statement` on a connection that hears no warnings: PostgreSQL warns "skipping vacuum
+/// … lock not available" when another instance's upkeep got there first, which is expected
+/// here, not something for the operator's log.
+async fn quietly(pool: &PgPool, statement: &str) -> sqlx::Result<()> {
+    let mut conn = pool.acquire().await?;
+    sqlx::query("SET client_min_messages = error")
+        .execute(&mut *conn)
+        .await?;
+    let result = sqlx::query(statement).execute(&mut *conn).await.map(drop);
+    sqlx::query("RESET client_min_messages")
+        .execute(&mut *conn)
+        .await?;
+    result
 }

@@ -392,6 +392,8 @@ impl Store for SqliteStore {
             due,
             oldest_due_at,
             outbox,
+            // The data dir's lock keeps any other process out.
+            processes: 1,
         })
     }
 
