@@ -22,8 +22,8 @@
 //!   delivery: a delivery row has seven index entries to rewrite, a lease two. Recording a
 //!   result deletes the lease (if its token still matches), moves the delivery on and records
 //!   the attempt in one statement. A webhook's attempts in flight are its unexpired leases.
-//! - Each process vacuums and analyses the delivery tables itself after heavy churn or
-//!   growth (`upkeep.rs`) rather than wait for autovacuum's next round (once a minute).
+//! - The delivery tables are vacuumed and analysed after heavy churn or growth (`upkeep.rs`,
+//!   by one process at a time) rather than at autovacuum's next round (once a minute).
 //! - New work left for another process's share is announced with `NOTIFY cdhooks_due`
 //!   (coalesced: at most one per [`ANNOUNCE_EVERY`] per process, outside the transactions,
 //!   since PostgreSQL serialises the commits of notifying transactions); every process
@@ -106,20 +106,18 @@ impl PgStore {
         tokio::spawn(relay_live(pool.clone(), relayed));
         let announce = Arc::new(Notify::new());
         tokio::spawn(announcer(pool.clone(), announce.clone()));
-        let churn = Arc::new(upkeep::Churn::default());
         let writer = || {
             let (sender, queue) = tokio::sync::mpsc::channel(4096);
             tokio::spawn(writer::run(
                 pool.clone(),
                 queue,
                 announce.clone(),
-                churn.clone(),
                 membership.clone(),
             ));
             sender
         };
         let (batch, results) = (writer(), writer());
-        tokio::spawn(upkeep::run(pool.clone(), churn));
+        tokio::spawn(upkeep::run(pool.clone()));
         tokio::spawn(members::run(pool.clone(), membership.clone(), due.clone()));
         Ok(PgStore {
             pool,

@@ -7,77 +7,156 @@
 //! that grew from nothing to a backlog of thousands within a second still had the statistics
 //! of an empty one: the planner then read every pending delivery to find the earliest (a
 //! bitmap scan and a sort) where an index walk stops at the first.
+//!
+//! What is due is read from PostgreSQL's own counts (`pg_stat_user_tables`), which every
+//! instance sees alike, and done under an advisory lock: with several instances the tables are
+//! vacuumed and analysed once, by whichever instance looks first, not once per instance.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use sqlx::PgPool;
+use sqlx::{PgPool, Row};
 
-/// Dead row versions after which this process vacuums (and analyses) the tables.
-const VACUUM_AFTER: u64 = 10_000;
-/// New events after which this process first analyses the tables; doubled after each
-/// analysis (up to [`MAX_ANALYZE_AFTER`]), so a table is analysed whenever it has about
-/// doubled since the last time.
-const FIRST_ANALYZE_AFTER: u64 = 1_000;
+/// Dead row versions in `deliveries` and `leases` after which they are vacuumed (and
+/// analysed).
+const VACUUM_AFTER: i64 = 10_000;
+/// New events after which the tables are first analysed; after that, whenever `events` has
+/// about doubled since its last analysis (at most every [`MAX_ANALYZE_AFTER`] new events).
+const FIRST_ANALYZE_AFTER: i64 = 1_000;
 /// The most new events between two analyses.
-const MAX_ANALYZE_AFTER: u64 = 1_000_000;
+const MAX_ANALYZE_AFTER: i64 = 1_000_000;
+/// The advisory lock an instance holds while it vacuums or analyses (an arbitrary key of
+/// this program's own).
+const UPKEEP_LOCK: i64 = 0x6364_686f_6f6b_7301;
 
-/// What the writers did since the last upkeep, counted by them.
-#[derive(Debug, Default)]
-pub(super) struct Churn {
-    /// Dead row versions left in `deliveries` and `leases`.
-    dead: AtomicU64,
-    /// Events stored (each with its deliveries).
-    added: AtomicU64,
+/// PostgreSQL's counts of the tables, as upkeep needs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TableCounts {
+    /// Dead row versions in `deliveries` and `leases`.
+    dead: i64,
+    /// Rows of `events`.
+    events: i64,
+    /// Rows added to `events` since it was last analysed.
+    events_since_analyze: i64,
 }
 
-impl Churn {
-    /// Counts a batch: `results` recorded (each leaves a dead delivery version and a dead
-    /// lease) and `events` stored.
-    pub(super) fn count(&self, results: usize, events: usize) {
-        self.dead.fetch_add(2 * results as u64, Ordering::Relaxed);
-        self.added.fetch_add(events as u64, Ordering::Relaxed);
+/// What upkeep the counts call for, if any.
+fn due(counts: TableCounts) -> Option<&'static str> {
+    if counts.dead >= VACUUM_AFTER {
+        return Some("VACUUM (ANALYZE, SKIP_LOCKED) deliveries, leases");
     }
+    let before = (counts.events - counts.events_since_analyze).max(0);
+    let analyze_after = before.clamp(FIRST_ANALYZE_AFTER, MAX_ANALYZE_AFTER);
+    (counts.events_since_analyze >= analyze_after)
+        .then_some("ANALYZE (SKIP_LOCKED) deliveries, leases, events")
 }
 
-/// Runs until the pool closes. `SKIP_LOCKED`: an instance whose vacuum would wait for
-/// another's skips it (quietly).
-pub(super) async fn run(pool: PgPool, churn: std::sync::Arc<Churn>) {
+/// Runs until the pool closes: every half second, reads the counts and does what is due.
+pub(super) async fn run(pool: PgPool) {
     let mut tick = tokio::time::interval(Duration::from_millis(500));
-    let mut analyze_after = FIRST_ANALYZE_AFTER;
     loop {
         tick.tick().await;
         if pool.is_closed() {
             return;
         }
-        let statement = if churn.dead.load(Ordering::Relaxed) >= VACUUM_AFTER {
-            churn.dead.store(0, Ordering::Relaxed);
-            churn.added.store(0, Ordering::Relaxed);
-            "VACUUM (ANALYZE, SKIP_LOCKED) deliveries, leases"
-        } else if churn.added.load(Ordering::Relaxed) >= analyze_after {
-            churn.added.store(0, Ordering::Relaxed);
-            analyze_after = (analyze_after * 2).min(MAX_ANALYZE_AFTER);
-            "ANALYZE (SKIP_LOCKED) deliveries, leases, events"
-        } else {
-            continue;
+        let statement = match counts(&pool).await {
+            Ok(counts) => due(counts),
+            Err(error) => {
+                tracing::debug!(%error, "reading the delivery tables' counts failed");
+                None
+            }
         };
-        if let Err(error) = quietly(&pool, statement).await {
-            tracing::debug!(%error, statement, "upkeep of the delivery tables failed");
+        if let Some(statement) = statement {
+            if let Err(error) = run_alone(&pool, statement).await {
+                tracing::debug!(%error, statement, "upkeep of the delivery tables failed");
+            }
         }
     }
 }
 
-/// Runs `statement` on a connection that hears no warnings: PostgreSQL warns "skipping vacuum
-/// … lock not available" when another instance's upkeep got there first, which is expected
-/// here, not something for the operator's log.
-async fn quietly(pool: &PgPool, statement: &str) -> sqlx::Result<()> {
+/// The tables' counts as PostgreSQL keeps them (updated by each backend within about a
+/// second of its changes).
+async fn counts(pool: &PgPool) -> sqlx::Result<TableCounts> {
+    let row = sqlx::query(
+        "SELECT
+             COALESCE(SUM(n_dead_tup) FILTER (WHERE relid <> 'events'::regclass), 0)::BIGINT AS dead,
+             COALESCE(SUM(n_live_tup) FILTER (WHERE relid = 'events'::regclass), 0)::BIGINT AS events,
+             COALESCE(SUM(n_mod_since_analyze) FILTER (WHERE relid = 'events'::regclass), 0)::BIGINT
+                 AS events_since_analyze
+         FROM pg_stat_user_tables
+         WHERE relid IN ('deliveries'::regclass, 'leases'::regclass, 'events'::regclass)",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(TableCounts {
+        dead: row.get("dead"),
+        events: row.get("events"),
+        events_since_analyze: row.get("events_since_analyze"),
+    })
+}
+
+/// Runs `statement` unless another instance holds the upkeep lock, on a connection that hears
+/// no warnings (PostgreSQL warns "skipping vacuum … lock not available" when autovacuum got
+/// there first, which is expected here, not something for the operator's log).
+async fn run_alone(pool: &PgPool, statement: &str) -> sqlx::Result<()> {
     let mut conn = pool.acquire().await?;
-    sqlx::query("SET client_min_messages = error")
-        .execute(&mut *conn)
+    let alone: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(UPKEEP_LOCK)
+        .fetch_one(&mut *conn)
         .await?;
-    let result = sqlx::query(statement).execute(&mut *conn).await.map(drop);
-    sqlx::query("RESET client_min_messages")
+    if !alone {
+        return Ok(());
+    }
+    let result = async {
+        sqlx::query("SET client_min_messages = error")
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(statement).execute(&mut *conn).await?;
+        sqlx::query("RESET client_min_messages")
+            .execute(&mut *conn)
+            .await
+    }
+    .await;
+    // Released whatever happened (the connection goes back to the pool).
+    let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(UPKEEP_LOCK)
         .execute(&mut *conn)
-        .await?;
-    result
+        .await;
+    result.and(unlocked).map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(dead: i64, events: i64, events_since_analyze: i64) -> TableCounts {
+        TableCounts {
+            dead,
+            events,
+            events_since_analyze,
+        }
+    }
+
+    #[test]
+    fn heavy_churn_calls_for_a_vacuum_first() {
+        assert_eq!(
+            due(counts(10_000, 5, 5)),
+            Some("VACUUM (ANALYZE, SKIP_LOCKED) deliveries, leases")
+        );
+        assert_eq!(due(counts(9_999, 5, 5)), None);
+    }
+
+    #[test]
+    fn growing_tables_are_analysed_whenever_they_have_about_doubled() {
+        let analyze = Some("ANALYZE (SKIP_LOCKED) deliveries, leases, events");
+        assert_eq!(due(counts(0, 999, 999)), None, "fewer than 1,000 new");
+        assert_eq!(due(counts(0, 1_000, 1_000)), analyze);
+        assert_eq!(
+            due(counts(0, 5_999, 2_999)),
+            None,
+            "3,000 before, 2,999 new"
+        );
+        assert_eq!(due(counts(0, 6_000, 3_000)), analyze);
+        assert_eq!(due(counts(0, 50_000_000, 999_999)), None);
+        assert_eq!(due(counts(0, 50_000_000, 1_000_000)), analyze, "capped");
+    }
 }

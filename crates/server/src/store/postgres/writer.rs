@@ -43,16 +43,10 @@ pub(super) async fn run(
     pool: PgPool,
     mut queue: mpsc::Receiver<WriteOp>,
     announce: std::sync::Arc<tokio::sync::Notify>,
-    churn: std::sync::Arc<super::upkeep::Churn>,
     membership: std::sync::Arc<Membership>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let outcomes = batch
-            .iter()
-            .filter(|op| matches!(op, WriteOp::Outcome { .. }))
-            .count();
-        churn.count(outcomes, batch.len() - outcomes);
         if apply(&pool, std::mem::take(&mut batch), membership.shard()).await {
             announce.notify_one();
         }
