@@ -151,8 +151,9 @@ pub(super) async fn in_flight(
 }
 
 /// Claims due deliveries of the enabled webhooks in `shard` — each webhook's free slots,
-/// round-robin, at most `lease.max` — inside `tx`. Webhooks another process is claiming for right now are
-/// skipped (it holds their lock); their work is that process's or the next claim's.
+/// round-robin, at most `lease.max` — inside `tx`. Webhooks another process is claiming for
+/// right now are skipped (it holds their lock); their work is that process's or the next
+/// claim's.
 pub(super) async fn claim_in(
     tx: &mut Tx,
     now_ms: i64,
