@@ -27,7 +27,9 @@ async fn an_undeliverable_email_is_retried_with_backoff_then_dead_lettered_witho
     let base = format!("http://{}", server.addr);
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let receiver = Receiver::start().await;
-    receiver.set(Behaviour::Status(500));
+    // A slow failing endpoint: each attempt takes 20 ms while the test's clock stands still;
+    // what follows an attempt (here the disabling email, due at once) is timed by that clock.
+    receiver.set(Behaviour::SlowStatus(Duration::from_millis(20), 500));
     // Two owners: one whose address no mail system accepts, one fine.
     let mut keys = Vec::new();
     for email in ["not an address", "ops@example.com"] {

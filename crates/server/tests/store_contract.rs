@@ -154,6 +154,7 @@ fn outcome(delivery: &ClaimedDelivery, next: AfterAttempt, token: u64) -> Attemp
         },
         next,
         disabling: matches!(next, AfterAttempt::GiveUp { .. }).then(|| Disabling {
+            at_ms: NOW + 3,
             reason: "5 consecutive failed attempts".to_owned(),
             email: Email {
                 recipient: "ops@example.com".to_owned(),

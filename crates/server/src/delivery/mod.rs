@@ -217,7 +217,8 @@ impl DeliveryEngine {
             self.clock.now_ms(),
         )
         .await;
-        let outcome = schedule::outcome(&delivery, result, self.rules, rand::random());
+        let finished_ms = self.clock.now_ms();
+        let outcome = schedule::outcome(&delivery, result, finished_ms, self.rules, rand::random());
         self.count(&delivery, &outcome);
         // Fields on the events themselves rather than a span per delivery: a span would be
         // built (and its fields formatted) for every delivery even when nothing is logged.

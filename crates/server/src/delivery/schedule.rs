@@ -7,16 +7,18 @@ use crate::domain::delivery::{after_attempt, AfterAttempt, AttemptVerdict, Retry
 use crate::domain::email::{webhook_disabled, DisabledWebhook};
 use crate::store::{AttemptOutcome, AttemptRecord, ClaimedDelivery, Disabling};
 
-/// Builds the outcome of `result`, the attempt numbered `attempt_count + 1`.
-/// `jitter_unit` is a uniform number in `[0, 1)` for the retry jitter.
+/// Builds the outcome of `result`, the attempt numbered `attempt_count + 1`, which ended at
+/// `finished_ms` on the application's clock (what follows it is timed from there; its
+/// duration, measured by a monotonic clock, is only recorded). `jitter_unit` is a uniform
+/// number in `[0, 1)` for the retry jitter.
 pub fn outcome(
     delivery: &ClaimedDelivery,
     result: AttemptResult,
+    finished_ms: i64,
     rules: RetryRules,
     jitter_unit: f64,
 ) -> AttemptOutcome {
     let number = delivery.attempt_count + 1;
-    let finished_ms = result.started_at_ms + result.duration.as_millis() as i64;
     let verdict = match result.error {
         None => AttemptVerdict::Succeeded,
         Some(_) => AttemptVerdict::Failed {
@@ -39,6 +41,7 @@ pub fn outcome(
         AfterAttempt::GiveUp { attempts_in_round } => {
             let last_error = error_message.as_deref().unwrap_or("");
             Some(Disabling {
+                at_ms: finished_ms,
                 reason: format!(
                     "{attempts_in_round} consecutive failed attempts; last error: {last_error}"
                 ),

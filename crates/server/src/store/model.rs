@@ -276,6 +276,9 @@ pub struct AttemptOutcome {
 /// Disabling a webhook after a delivery's final failure.
 #[derive(Debug, Clone)]
 pub struct Disabling {
+    /// When, on the application's clock: the final attempt's end. The webhook's `disabled_at`
+    /// and the email's queueing time (it is due at once).
+    pub at_ms: i64,
     /// Why, as the webhook shows it.
     pub reason: String,
     /// The email to the owner.

@@ -17,6 +17,8 @@ pub enum Behaviour {
     StatusWithHeaders(u16, Vec<(&'static str, String)>),
     /// Wait this long, then answer 200.
     Delay(Duration),
+    /// Wait this long, then answer with this status.
+    SlowStatus(Duration, u16),
 }
 
 /// One request as received.
@@ -115,6 +117,10 @@ impl Receiver {
                         Behaviour::Delay(d) => {
                             tokio::time::sleep(d).await;
                             (200, vec![])
+                        }
+                        Behaviour::SlowStatus(d, s) => {
+                            tokio::time::sleep(d).await;
+                            (s, vec![])
                         }
                     };
                     let mut response = warp::http::Response::builder()

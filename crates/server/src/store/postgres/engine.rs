@@ -366,13 +366,12 @@ pub(super) async fn apply_outcomes(tx: &mut Tx, outcomes: &[AttemptOutcome]) -> 
     // A final failure disables its webhook (rare, so one by one).
     for outcome in recorded {
         if let (AfterAttempt::GiveUp { .. }, Some(disabling)) = (outcome.next, &outcome.disabling) {
-            let finished = outcome.attempt.started_at + outcome.attempt.duration_ms;
             disable_webhook(
                 tx,
                 outcome.webhook_seq,
                 &disabling.reason,
                 Some(&disabling.email),
-                finished,
+                disabling.at_ms,
             )
             .await?;
         }

@@ -276,13 +276,12 @@ pub(super) async fn apply_outcomes(
     // 4. A final failure disables its webhook (rare, so one by one).
     for outcome in recorded {
         if let (AfterAttempt::GiveUp { .. }, Some(disabling)) = (outcome.next, &outcome.disabling) {
-            let now_ms = outcome.attempt.started_at + outcome.attempt.duration_ms;
             disable_webhook(
                 tx,
                 outcome.webhook_seq,
                 &disabling.reason,
                 Some(&disabling.email),
-                now_ms,
+                disabling.at_ms,
             )
             .await?;
         }
