@@ -3,8 +3,8 @@
 //!
 //! Counters and histograms are updated where things happen (the API, the delivery engine,
 //! the mailer); the queue gauges (pending, due, age of the oldest due delivery, outbox
-//! backlog, server processes) are read from the store when scraped, so over several instances every instance
-//! reports the same totals. No label holds an unbounded value: event types come from the
+//! backlog, server processes) are read from the store when scraped, so over several instances
+//! every instance reports the same totals. No label holds an unbounded value: event types come from the
 //! catalog, routes are templates, results and outcomes are fixed sets.
 
 use std::sync::atomic::AtomicU64;

@@ -27,15 +27,8 @@ struct Instance {
 }
 
 impl Instance {
-    fn spawn(database_url: &str) -> Instance {
-        let free_port = || {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port()
-        };
-        let (port, metrics_port) = (free_port(), free_port());
+    /// Starts an instance serving the API on `port` and its metrics on `metrics_port`.
+    fn spawn(database_url: &str, (port, metrics_port): (u16, u16)) -> Instance {
         let data = tempfile::tempdir().unwrap();
         let child = Command::new(BIN)
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
@@ -117,7 +110,19 @@ async fn three_instances() -> Option<(Vec<Instance>, String, reqwest::Client)> {
         .await
         .unwrap();
     // Started together: the migrations run once, under the advisory lock.
-    let instances: Vec<Instance> = (0..3).map(|_| Instance::spawn(&url)).collect();
+    // Six free ports, held together while they are picked so that none is handed out twice.
+    let held: Vec<std::net::TcpListener> = (0..6)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let ports: Vec<u16> = held
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect();
+    drop(held);
+    let instances: Vec<Instance> = ports
+        .chunks(2)
+        .map(|pair| Instance::spawn(&url, (pair[0], pair[1])))
+        .collect();
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     for instance in &instances {
         wait_healthy(&http, &instance.base).await;

@@ -18,11 +18,11 @@ use crate::domain::claim::Shard;
 use crate::domain::new_id;
 
 /// How often a process renews its row and re-reads who is live.
-pub(super) const HEARTBEAT: Duration = Duration::from_secs(1);
+const HEARTBEAT: Duration = Duration::from_secs(1);
 
 /// How long a row counts as live after its last renewal: several heartbeats, so a process busy
 /// or briefly cut off from the database is not dropped at once.
-pub(super) const LIVE_FOR: Duration = Duration::from_secs(5);
+const LIVE_FOR: Duration = Duration::from_secs(5);
 
 /// This process's membership: its id and its current share.
 #[derive(Debug)]
