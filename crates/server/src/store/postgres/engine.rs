@@ -50,8 +50,9 @@ static HAS_WORK_WAITING: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// Each of the webhooks `$2` with its attempts in flight at `$1`.
-static IN_FLIGHT_OF: LazyLock<String> =
-    LazyLock::new(|| format!("SELECT w.seq, {IN_FLIGHT} AS n FROM UNNEST($2::bigint[]) AS w(seq)"));
+static IN_FLIGHT_OF: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT w.seq, {IN_FLIGHT} AS busy FROM UNNEST($2::bigint[]) AS w(seq)")
+});
 
 /// Which of the webhooks `$2` have work waiting at `$1`, with their attempts in flight.
 static WAITING: LazyLock<String> = LazyLock::new(|| {
@@ -124,14 +125,7 @@ pub(super) async fn waiting(
     webhooks: &[i64],
     now_ms: i64,
 ) -> StoreResult<HashMap<i64, i64>> {
-    Ok(sqlx::query(&WAITING)
-        .bind(now_ms)
-        .bind(webhooks)
-        .fetch_all(conn)
-        .await?
-        .into_iter()
-        .map(|row| (row.get("seq"), row.get("busy")))
-        .collect())
+    busy_by_webhook(conn, &WAITING, webhooks, now_ms).await
 }
 
 /// Attempts in flight (unexpired leases, any process) of each of `webhooks`.
@@ -140,13 +134,24 @@ pub(super) async fn in_flight(
     webhooks: &[i64],
     now_ms: i64,
 ) -> StoreResult<HashMap<i64, i64>> {
-    Ok(sqlx::query(&IN_FLIGHT_OF)
+    busy_by_webhook(conn, &IN_FLIGHT_OF, webhooks, now_ms).await
+}
+
+/// Runs `statement` (rows of `seq`, `busy`) for `webhooks` at `now_ms`: each webhook's
+/// attempts in flight, by its key.
+async fn busy_by_webhook(
+    conn: &mut PgConnection,
+    statement: &str,
+    webhooks: &[i64],
+    now_ms: i64,
+) -> StoreResult<HashMap<i64, i64>> {
+    Ok(sqlx::query(statement)
         .bind(now_ms)
         .bind(webhooks)
         .fetch_all(conn)
         .await?
         .into_iter()
-        .map(|row| (row.get("seq"), row.get("n")))
+        .map(|row| (row.get("seq"), row.get("busy")))
         .collect())
 }
 
