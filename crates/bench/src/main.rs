@@ -287,6 +287,8 @@ async fn main() {
             epoch,
         )
         .await;
+        // Delivered by the time the last event was accepted: how delivery fares under the load.
+        let delivered_while_accepting = receiver.receipts.lock().unwrap().seen.len() as f64;
         let expected = args.burst as u64;
         if !wait_for(&receiver, "/burst", expected, Duration::from_secs(120)).await {
             incomplete("burst", &receiver, "/burst", expected);
@@ -304,11 +306,14 @@ async fn main() {
         delivered.push(unique as f64 / last.duration_since(first).as_secs_f64().max(1e-9));
         end_to_end.push(unique as f64 / last.duration_since(start).as_secs_f64().max(1e-9));
         cpu_per_event.push((servers_ms + database_ms, servers_ms, database_ms));
+        let after = last.duration_since(start).saturating_sub(accept_time);
         eprintln!(
-            "burst run {}: accepted {:.0}/s, delivered {:.0}/s, end to end {:.0}/s, CPU per event {:.3} ms (servers {servers_ms:.3}, database {database_ms:.3})",
+            "burst run {}: accepted {:.0}/s, delivered {:.0}/s (while accepting {:.0}/s, after {:.0}/s), end to end {:.0}/s, CPU per event {:.3} ms (servers {servers_ms:.3}, database {database_ms:.3})",
             run + 1,
             accepted[run],
             delivered[run],
+            delivered_while_accepting / accept_time.as_secs_f64(),
+            (unique as f64 - delivered_while_accepting) / after.as_secs_f64().max(1e-9),
             end_to_end[run],
             servers_ms + database_ms,
         );

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 use bytes::Bytes;
 use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
+use sqlx::{Connection, PgConnection, PgPool, Postgres, Row, Transaction};
 
 use super::super::*;
 use super::found;
@@ -16,13 +16,13 @@ use crate::domain::delivery::{self, AfterAttempt, BulkChange};
 use crate::domain::new_id;
 use crate::domain::webhook::WebhookSecret;
 
-type Tx = Transaction<'static, Postgres>;
+type Tx<'c> = Transaction<'c, Postgres>;
 
 /// Begins a transaction that commits without waiting for the disk (see the module's doc: only
 /// for claims and attempt results, whose loss in a database crash means a resend, not a
 /// loss) — one round trip for both statements.
-pub(super) async fn begin_relaxed(pool: &PgPool) -> StoreResult<Tx> {
-    Ok(pool
+pub(super) async fn begin_relaxed(conn: &mut PgConnection) -> StoreResult<Tx<'_>> {
+    Ok(conn
         .begin_with("BEGIN; SET LOCAL synchronous_commit = off")
         .await?)
 }
@@ -160,7 +160,7 @@ async fn busy_by_webhook(
 /// right now are skipped (it holds their lock); their work is that process's or the next
 /// claim's.
 pub(super) async fn claim_in(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     now_ms: i64,
     lease: Lease,
     shard: Shard,
@@ -275,7 +275,10 @@ pub(super) async fn next_due_at(pool: &PgPool, shard: Shard) -> StoreResult<Opti
 /// Records a batch of attempts and moves each delivery on, if its claim still holds: its
 /// lease is released, and only then the delivery moves and its attempt is recorded — one
 /// statement for the whole batch.
-pub(super) async fn apply_outcomes(tx: &mut Tx, outcomes: &[AttemptOutcome]) -> StoreResult<()> {
+pub(super) async fn apply_outcomes(
+    tx: &mut Tx<'_>,
+    outcomes: &[AttemptOutcome],
+) -> StoreResult<()> {
     // The state each delivery moves to, decided for both cases: a retry whose webhook was
     // disabled meanwhile waits, paused. Which case holds is read (without a lock, so that
     // recording results never waits for a claim in progress) in the statement itself; a final
@@ -387,7 +390,7 @@ pub(super) async fn apply_outcomes(tx: &mut Tx, outcomes: &[AttemptOutcome]) -> 
 /// Disables the webhook if it is still enabled; only then pauses its pending deliveries and
 /// queues the email (if any), so concurrent final failures send exactly one.
 pub(super) async fn disable_webhook(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     webhook_seq: i64,
     reason: &str,
     email: Option<&crate::domain::email::Email>,
@@ -431,7 +434,7 @@ pub(super) async fn disable_webhook(
 
 /// Enables the webhook if it is disabled and resumes its paused deliveries.
 pub(super) async fn enable_webhook(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     webhook_seq: i64,
     now_ms: i64,
 ) -> StoreResult<bool> {
@@ -477,7 +480,7 @@ enum Deliveries {
 
 /// Applies a decided change to the deliveries still in `change.from`.
 async fn apply_change(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     which: Deliveries,
     change: BulkChange,
     now_ms: i64,

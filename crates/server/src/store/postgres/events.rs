@@ -59,7 +59,7 @@ pub(super) struct QueuedEvent {
 /// `shard` wake this process (`left_claimable`); the returned `bool` says whether any others
 /// do, for their process (to be announced to every process).
 pub(super) async fn insert_batch(
-    tx: &mut Transaction<'static, Postgres>,
+    tx: &mut Transaction<'_, Postgres>,
     queued: &[QueuedEvent],
     shard: Shard,
 ) -> StoreResult<(Vec<StoreResult<InsertedEvent>>, bool)> {

@@ -392,7 +392,8 @@ impl Store for PgStore {
     }
 
     async fn claim_due(&self, now_ms: i64, lease: Lease) -> StoreResult<Vec<ClaimedDelivery>> {
-        let mut tx = engine::begin_relaxed(&self.pool).await?;
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = engine::begin_relaxed(&mut conn).await?;
         let claimed = engine::claim_in(&mut tx, now_ms, lease, self.membership.shard()).await?;
         tx.commit().await?;
         Ok(claimed)
