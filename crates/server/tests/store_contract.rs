@@ -393,6 +393,53 @@ async fn claims_respect_each_webhooks_limit_and_serve_webhooks_round_robin(opene
     );
     // Nothing else is due, but more is pending.
     assert_eq!(store.next_due_at().await.unwrap(), Some(NOW + 4));
+    // Its limit lowered to 2 with 3 in flight: a finished attempt's slot is not handed on
+    // while the webhook is still at the limit; the next one's is, in due order.
+    let finish = |claimed: &[ClaimedDelivery], id: &str| {
+        let delivery = claimed.iter().find(|d| d.event_id == id).unwrap();
+        outcome(delivery, AfterAttempt::Succeeded, delivery.claim_token)
+    };
+    let lowered = store
+        .record_outcome(finish(&first, "srv_1"), Some((at, lease(7, 1, 2, at))))
+        .await
+        .unwrap();
+    assert!(lowered.is_empty(), "still 2 in flight under a limit of 2");
+    let next = store
+        .record_outcome(finish(&second, "srv_2"), Some((at, lease(8, 1, 2, at))))
+        .await
+        .unwrap();
+    assert_eq!(of(&next, &hooks[0]), ["srv_4"]);
+}
+
+async fn the_room_a_finished_attempt_frees_is_shared_while_another_webhook_waits(opened: Opened) {
+    let store = &*opened.0;
+    let (account, hooks) = account_with_webhooks(
+        store,
+        "ops@example.com",
+        &[&["server.started"], &["billing.*"]],
+    )
+    .await;
+    // Two backlogs and room for one attempt at a time: each finished attempt's room goes to
+    // either webhook (round-robin from a rotating start), never always back to its own.
+    emit(store, &account, "srv_", "server.started", 41).await;
+    emit(store, &account, "pay_", "billing.payment.succeeded", 41).await;
+    let at = NOW + 100;
+    let mut running = store.claim_due(at, lease(1, 1, 16, at)).await.unwrap();
+    let mut served = [0, 0];
+    for token in 2..42 {
+        assert_eq!(running.len(), 1);
+        let finished = &running[0];
+        let outcome = outcome(finished, AfterAttempt::Succeeded, finished.claim_token);
+        running = store
+            .record_outcome(outcome, Some((at, lease(token, 1, 16, at))))
+            .await
+            .unwrap();
+        served[usize::from(running[0].webhook_id == hooks[1])] += 1;
+    }
+    assert!(
+        served.iter().all(|&n| n >= 5),
+        "40 turns served the webhooks {served:?} times"
+    );
 }
 
 async fn two_claimers_at_once_never_get_the_same_delivery(opened: Opened) {
@@ -1022,6 +1069,7 @@ macro_rules! contract_suite {
             case!(a_repeated_event_id_is_refused_and_one_batch_keeps_one_copy);
             case!(a_claim_holds_until_its_lease_expires);
             case!(claims_respect_each_webhooks_limit_and_serve_webhooks_round_robin);
+            case!(the_room_a_finished_attempt_frees_is_shared_while_another_webhook_waits);
             case!(two_claimers_at_once_never_get_the_same_delivery);
             case!(an_outcome_under_a_lost_claim_changes_nothing);
             case!(

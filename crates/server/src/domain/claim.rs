@@ -27,6 +27,20 @@ pub fn slots_at_once(limit: u32, in_flight: u32, older_waiting: bool) -> u32 {
     }
 }
 
+/// The slots a webhook's `finished` attempts hand straight back to its own next due
+/// deliveries, in the transaction that records their results (no claim of its own needed):
+/// as many as finished, less any excess of its `in_flight` (the finished ones still counted)
+/// over its limit — and none while another webhook of the process's share waits with a free
+/// slot, which then gets its turn through the round-robin claim. A hand-back never raises a
+/// webhook's attempts in flight.
+pub fn handed_back(limit: u32, in_flight: u32, finished: u32, others_waiting: bool) -> u32 {
+    if others_waiting {
+        0
+    } else {
+        finished.min(free_slots(limit, in_flight.saturating_sub(finished)))
+    }
+}
+
 /// Whether a delivery left unclaimed when its event was stored calls for a claim now (waking
 /// the claim loop, announcing it to other processes): only while its webhook has a free slot
 /// (`None`: not known here, so yes). A webhook at its limit gets its next deliveries claimed
@@ -152,6 +166,16 @@ pub fn round_robin<T>(queues: Vec<DueQueue<T>>, max: usize, start: usize) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finished_attempts_hand_their_slots_back_unless_another_webhook_waits() {
+        assert_eq!(handed_back(16, 16, 3, false), 3);
+        assert_eq!(handed_back(16, 10, 3, false), 3);
+        assert_eq!(handed_back(16, 16, 3, true), 0);
+        // Over the limit (it was lowered): only what brings it back under.
+        assert_eq!(handed_back(4, 6, 3, false), 1);
+        assert_eq!(handed_back(4, 9, 3, false), 0);
+    }
 
     fn queue(items: &[u32]) -> DueQueue<u32> {
         DueQueue {

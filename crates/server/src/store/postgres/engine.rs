@@ -27,46 +27,69 @@ pub(super) async fn begin_relaxed(conn: &mut PgConnection) -> StoreResult<Tx<'_>
         .await?)
 }
 
-/// The condition, on a delivery `d`, that no lease holds it at `$1` (a lease whose time ran
-/// out holds nothing: its delivery may be claimed again).
-const UNLEASED: &str =
-    "NOT EXISTS (SELECT 1 FROM leases l WHERE l.delivery_seq = d.seq AND l.until_ms >= $1)";
+/// The condition, on a delivery `d`, that no lease holds it at the time `now` (a lease whose
+/// time ran out holds nothing: its delivery may be claimed again).
+fn unleased(now: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM leases l WHERE l.delivery_seq = d.seq AND l.until_ms >= {now})"
+    )
+}
 
-/// The attempts in flight of a webhook `w` at `$1`: its unexpired leases, any process's.
-const IN_FLIGHT: &str =
-    "(SELECT COUNT(*) FROM leases l WHERE l.webhook_seq = w.seq AND l.until_ms >= $1)";
+/// [`unleased`] at `$1`.
+static UNLEASED: LazyLock<String> = LazyLock::new(|| unleased("$1"));
 
-/// The condition, on a webhook `w`, that a due delivery of it waits unclaimed at `$1`.
+/// The attempts in flight of the webhook aliased `webhook` at the time `now`: its unexpired
+/// leases, any process's.
+fn in_flight_of(webhook: &str, now: &str) -> String {
+    format!(
+        "(SELECT COUNT(*) FROM leases l WHERE l.webhook_seq = {webhook}.seq AND l.until_ms >= {now})"
+    )
+}
+
+/// [`in_flight_of`] a webhook `w` at `$1`.
+static IN_FLIGHT: LazyLock<String> = LazyLock::new(|| in_flight_of("w", "$1"));
+
+/// The condition, on the webhook aliased `webhook`, that a due delivery of it waits unclaimed
+/// at the time `now`.
 ///
 /// A scalar subquery with `ORDER BY … LIMIT 1` rather than `EXISTS`: the planner would turn
 /// an EXISTS into a hash join over every due delivery; this stays one probe of
 /// `deliveries_webhook_due` per webhook, however large a backlog is.
-static HAS_WORK_WAITING: LazyLock<String> = LazyLock::new(|| {
+fn work_waiting(webhook: &str, now: &str) -> String {
     format!(
-        "(SELECT d.seq FROM deliveries d WHERE d.webhook_seq = w.seq AND d.status = 'pending'
-            AND d.next_attempt_at <= $1 AND {UNLEASED}
-          ORDER BY d.next_attempt_at LIMIT 1) IS NOT NULL"
+        "(SELECT d.seq FROM deliveries d WHERE d.webhook_seq = {webhook}.seq AND d.status = 'pending'
+            AND d.next_attempt_at <= {now} AND {unleased}
+          ORDER BY d.next_attempt_at LIMIT 1) IS NOT NULL",
+        unleased = unleased(now)
     )
-});
+}
+
+/// [`work_waiting`] for a webhook `w` at `$1`.
+static HAS_WORK_WAITING: LazyLock<String> = LazyLock::new(|| work_waiting("w", "$1"));
 
 /// Each of the webhooks `$2` with its attempts in flight at `$1`.
 static IN_FLIGHT_OF: LazyLock<String> = LazyLock::new(|| {
-    format!("SELECT w.seq, {IN_FLIGHT} AS busy FROM UNNEST($2::bigint[]) AS w(seq)")
+    format!(
+        "SELECT w.seq, {in_flight} AS busy FROM UNNEST($2::bigint[]) AS w(seq)",
+        in_flight = *IN_FLIGHT
+    )
 });
 
 /// Which of the webhooks `$2` have work waiting at `$1`, with their attempts in flight.
 static WAITING: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT w.seq, {IN_FLIGHT} AS busy FROM UNNEST($2::bigint[]) AS w(seq)
+        "SELECT w.seq, {in_flight} AS busy FROM UNNEST($2::bigint[]) AS w(seq)
          WHERE {waiting}",
+        in_flight = *IN_FLIGHT,
         waiting = *HAS_WORK_WAITING
     )
 });
 
-/// The condition, on a webhook `w`, that it is in the share of this process whose count and
-/// index are the parameters `count` and `index` (as `domain::claim::Shard::owns` decides).
-fn in_share(count: &str, index: &str) -> String {
-    format!("w.seq % {count} = {index}")
+/// The condition, on the webhook aliased `webhook`, that it is in the share of this process
+/// whose count and index are the parameters `count` and `index` (as
+/// `domain::claim::Shard::owns` decides).
+fn in_share(webhook: &str, count: &str, index: &str) -> String {
+    format!("{webhook}.seq % {count} = {index}")
 }
 
 /// Locks the enabled webhooks of this process's share (`$2`, `$3`) with work waiting at `$1`,
@@ -75,7 +98,7 @@ static LOCK_DUE_WEBHOOKS: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT w.seq FROM webhooks w WHERE w.enabled AND {share} AND {waiting}
          FOR NO KEY UPDATE OF w SKIP LOCKED",
-        share = in_share("$2", "$3"),
+        share = in_share("w", "$2", "$3"),
         waiting = *HAS_WORK_WAITING
     )
 });
@@ -95,7 +118,7 @@ static NEXT_DUE_IN_SHARE: LazyLock<String> = LazyLock::new(|| {
                AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.delivery_seq = d.seq)
              ORDER BY d.next_attempt_at LIMIT 1) AS x
          WHERE {share}",
-        share = in_share("$1", "$2")
+        share = in_share("w", "$1", "$2")
     )
 });
 
@@ -112,9 +135,10 @@ static DUE_AND_BUSY: LazyLock<String> = LazyLock::new(|| {
          LEFT JOIN LATERAL (
              SELECT d.seq, d.next_attempt_at FROM deliveries d
              WHERE d.webhook_seq = w.seq AND d.status = 'pending' AND d.next_attempt_at <= $1
-               AND {UNLEASED}
+               AND {unleased}
              ORDER BY d.next_attempt_at, d.seq LIMIT $3) AS x ON TRUE
-         ORDER BY w.seq, x.next_attempt_at, x.seq"
+         ORDER BY w.seq, x.next_attempt_at, x.seq",
+        unleased = *UNLEASED
     )
 });
 
@@ -209,7 +233,21 @@ pub(super) async fn claim_in(
     if picked.is_empty() {
         return Ok(Vec::new());
     }
-    // The leases (taking over any whose time ran out) and what the claimed attempts need.
+    lease_and_load(tx, &picked, now_ms, lease).await
+}
+
+/// Leases the deliveries `picked` for `lease` (taking over any lease whose time ran out; one
+/// another claim holds is left out) and loads what their attempts need. Only ever called
+/// under the lock of the picked deliveries' webhooks.
+async fn lease_and_load(
+    tx: &mut Tx<'_>,
+    picked: &[i64],
+    now_ms: i64,
+    lease: Lease,
+) -> StoreResult<Vec<ClaimedDelivery>> {
+    if picked.is_empty() {
+        return Ok(Vec::new());
+    }
     let rows = sqlx::query(
         "WITH claimed AS (
              INSERT INTO leases (delivery_seq, webhook_seq, token, until_ms)
@@ -229,7 +267,7 @@ pub(super) async fn claim_in(
     )
     .bind(lease.token as i64)
     .bind(lease.until_ms)
-    .bind(&picked)
+    .bind(picked)
     .bind(now_ms)
     // A parameter, not a literal: with `'pending'` the planner matched the partial index of
     // pending deliveries and scanned all of it instead of looking the keys up.
@@ -272,13 +310,121 @@ pub(super) async fn next_due_at(pool: &PgPool, shard: Shard) -> StoreResult<Opti
         .await?)
 }
 
-/// Records a batch of attempts and moves each delivery on, if its claim still holds: its
-/// lease is released, and only then the delivery moves and its attempt is recorded — one
-/// statement for the whole batch.
-pub(super) async fn apply_outcomes(
+/// Records a batch of results (see [`apply_outcomes`]) and picks, under their webhooks' locks,
+/// the deliveries their freed slots go straight back to, as `domain::claim::handed_back`
+/// decides: for the enabled webhooks of this process's share (`$15`, `$16`) whose lock is
+/// free, while no other webhook of the share waits at `$14` with room under the limit `$17`,
+/// each webhook's oldest due deliveries no lease holds, as many as it freed less any excess
+/// over the limit. Rows: each delivery moved on (`handed` false) and each picked (true).
+///
+/// The picks are read in the statement's snapshot, which may predate a claim committed just
+/// before the lock was taken: leasing such a delivery then fails on its lease and the slot
+/// stays free for the next claim; since a hand-back only replaces leases it released, no
+/// count can grow past the limit.
+static RECORD: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH released AS (
+             DELETE FROM leases l USING UNNEST($1::bigint[], $2::bigint[]) AS v(seq, token)
+             WHERE l.delivery_seq = v.seq AND l.token = v.token
+             RETURNING l.delivery_seq, l.webhook_seq),
+         moved AS (
+             UPDATE deliveries d
+             SET status = CASE WHEN w.enabled THEN v.status ELSE v.status_disabled END,
+                 next_attempt_at = CASE WHEN w.enabled THEN v.due ELSE v.due_disabled END,
+                 attempt_count = v.number, last_error = v.error, updated_at = v.started + v.duration
+             FROM UNNEST($1::bigint[], $3::text[], $4::bigint[], $12::text[], $13::bigint[],
+                         $5::int[], $6::text[], $7::bigint[], $8::bigint[])
+                  AS v(seq, status, due, status_disabled, due_disabled, number, error, started,
+                       duration),
+                  webhooks w
+             WHERE d.seq = v.seq AND w.seq = d.webhook_seq
+               AND d.seq IN (SELECT r.delivery_seq FROM released r)
+             RETURNING d.seq),
+         recorded AS (
+             INSERT INTO attempts (delivery_seq, number, started_at, duration_ms, status_code,
+                                   error_kind, error_message, response_body)
+             SELECT * FROM UNNEST($1::bigint[], $5::int[], $7::bigint[], $8::bigint[], $9::int[],
+                                  $10::text[], $6::text[], $11::text[])
+                      AS a(seq, number, started, duration, code, kind, message, body)
+             WHERE a.seq IN (SELECT seq FROM moved)
+             ON CONFLICT DO NOTHING),
+         freed AS (SELECT webhook_seq AS seq, COUNT(*) AS k FROM released GROUP BY webhook_seq),
+         locked AS (
+             SELECT w.seq, f.k FROM webhooks w JOIN freed f ON f.seq = w.seq
+             WHERE $17 > 0 AND w.enabled AND {share}
+               AND NOT EXISTS (
+                   SELECT 1 FROM webhooks o
+                   WHERE o.enabled AND o.seq <> w.seq AND {other_share} AND {other_waiting}
+                     AND {other_in_flight} < $17)
+             FOR NO KEY UPDATE OF w SKIP LOCKED),
+         handed AS (
+             SELECT n.seq FROM locked w
+             CROSS JOIN LATERAL (
+                 SELECT COUNT(*) AS busy FROM leases l WHERE l.webhook_seq = w.seq AND l.until_ms >= $14) AS b
+             CROSS JOIN LATERAL (
+                 SELECT d.seq FROM deliveries d
+                 WHERE d.webhook_seq = w.seq AND d.status = 'pending' AND d.next_attempt_at <= $14
+                   AND {unleased}
+                 ORDER BY d.next_attempt_at, d.seq
+                 LIMIT LEAST(w.k, GREATEST($17 - (b.busy - w.k), 0))) AS n)
+         SELECT seq, FALSE AS handed FROM moved
+         UNION ALL SELECT seq, TRUE FROM handed",
+        share = in_share("w", "$15", "$16"),
+        other_share = in_share("o", "$15", "$16"),
+        other_waiting = work_waiting("o", "$14"),
+        other_in_flight = in_flight_of("o", "$14"),
+        unleased = unleased("$14"),
+    )
+});
+
+/// Where the slots freed by recorded results may go straight back (see [`RECORD`]).
+#[derive(Debug, Clone, Copy)]
+struct HandBack {
+    /// The time now, Unix ms.
+    now_ms: i64,
+    /// This process's share of the webhooks.
+    shard: Shard,
+    /// The per-webhook concurrency limit.
+    limit: u32,
+}
+
+/// Records a batch of attempts and hands the room they free on: straight back to their own
+/// webhooks' next deliveries where the rules allow it ([`RECORD`]), the rest as any claim
+/// shares it — at most `follow_up`'s lease's `max` in all (none without one).
+pub(super) async fn record_and_claim(
     tx: &mut Tx<'_>,
     outcomes: &[AttemptOutcome],
-) -> StoreResult<()> {
+    follow_up: Option<(i64, Lease)>,
+    shard: Shard,
+) -> StoreResult<Vec<ClaimedDelivery>> {
+    let hand_back = follow_up.map(|(now_ms, lease)| HandBack {
+        now_ms,
+        shard,
+        limit: lease.per_webhook,
+    });
+    let handed = apply_outcomes(tx, outcomes, hand_back).await?;
+    let Some((now_ms, lease)) = follow_up else {
+        return Ok(Vec::new());
+    };
+    let handed = &handed[..handed.len().min(lease.max as usize)];
+    let mut claimed = lease_and_load(tx, handed, now_ms, lease).await?;
+    let rest = lease.max.saturating_sub(claimed.len() as u32);
+    if rest > 0 {
+        let rest = Lease { max: rest, ..lease };
+        claimed.extend(claim_in(tx, now_ms, rest, shard).await?);
+    }
+    Ok(claimed)
+}
+
+/// Records a batch of attempts and moves each delivery on, if its claim still holds: its
+/// lease is released, and only then the delivery moves and its attempt is recorded — one
+/// statement for the whole batch, which also picks the deliveries the freed slots go back to
+/// (under `hand_back`; none without it).
+async fn apply_outcomes(
+    tx: &mut Tx<'_>,
+    outcomes: &[AttemptOutcome],
+    hand_back: Option<HandBack>,
+) -> StoreResult<Vec<i64>> {
     // The state each delivery moves to, decided for both cases: a retry whose webhook was
     // disabled meanwhile waits, paused. Which case holds is read (without a lock, so that
     // recording results never waits for a claim in progress) in the statement itself; a final
@@ -296,71 +442,58 @@ pub(super) async fn apply_outcomes(
     let text = |f: &dyn Fn(&AttemptRecord) -> Option<String>| -> Vec<Option<String>> {
         attempts.iter().map(|a| f(a)).collect()
     };
-    let moved: std::collections::HashSet<i64> = sqlx::query_scalar(
-        "WITH released AS (
-             DELETE FROM leases l USING UNNEST($1::bigint[], $2::bigint[]) AS v(seq, token)
-             WHERE l.delivery_seq = v.seq AND l.token = v.token
-             RETURNING l.delivery_seq),
-         moved AS (
-             UPDATE deliveries d
-             SET status = CASE WHEN w.enabled THEN v.status ELSE v.status_disabled END,
-                 next_attempt_at = CASE WHEN w.enabled THEN v.due ELSE v.due_disabled END,
-                 attempt_count = v.number, last_error = v.error, updated_at = v.started + v.duration
-             FROM UNNEST($1::bigint[], $3::text[], $4::bigint[], $12::text[], $13::bigint[],
-                         $5::int[], $6::text[], $7::bigint[], $8::bigint[])
-                  AS v(seq, status, due, status_disabled, due_disabled, number, error, started,
-                       duration),
-                  webhooks w
-             WHERE d.seq = v.seq AND w.seq = d.webhook_seq
-               AND d.seq IN (SELECT delivery_seq FROM released)
-             RETURNING d.seq),
-         recorded AS (
-             INSERT INTO attempts (delivery_seq, number, started_at, duration_ms, status_code,
-                                   error_kind, error_message, response_body)
-             SELECT * FROM UNNEST($1::bigint[], $5::int[], $7::bigint[], $8::bigint[], $9::int[],
-                                  $10::text[], $6::text[], $11::text[])
-                      AS a(seq, number, started, duration, code, kind, message, body)
-             WHERE a.seq IN (SELECT seq FROM moved)
-             ON CONFLICT DO NOTHING)
-         SELECT seq FROM moved",
-    )
-    .bind(
-        outcomes
-            .iter()
-            .map(|o| o.delivery_seq)
-            .collect::<Vec<i64>>(),
-    )
-    .bind(
-        outcomes
-            .iter()
-            .map(|o| o.claim_token as i64)
-            .collect::<Vec<i64>>(),
-    )
-    .bind(&if_enabled.0)
-    .bind(&if_enabled.1)
-    .bind(
-        attempts
-            .iter()
-            .map(|a| a.number as i32)
-            .collect::<Vec<i32>>(),
-    )
-    .bind(text(&|a| a.error_message.clone()))
-    .bind(attempts.iter().map(|a| a.started_at).collect::<Vec<i64>>())
-    .bind(attempts.iter().map(|a| a.duration_ms).collect::<Vec<i64>>())
-    .bind(
-        attempts
-            .iter()
-            .map(|a| a.status_code.map(i32::from))
-            .collect::<Vec<Option<i32>>>(),
-    )
-    .bind(text(&|a| a.error_kind.clone()))
-    .bind(text(&|a| a.response_body.clone()))
-    .bind(&if_disabled.0)
-    .bind(&if_disabled.1)
-    .fetch_all(&mut **tx)
-    .await?
-    .into_iter()
-    .collect();
+    let (now_ms, shard, limit) =
+        hand_back.map_or((0, Shard::WHOLE, 0), |h| (h.now_ms, h.shard, h.limit));
+    let rows: Vec<(i64, bool)> = sqlx::query_as(&RECORD)
+        .bind(
+            outcomes
+                .iter()
+                .map(|o| o.delivery_seq)
+                .collect::<Vec<i64>>(),
+        )
+        .bind(
+            outcomes
+                .iter()
+                .map(|o| o.claim_token as i64)
+                .collect::<Vec<i64>>(),
+        )
+        .bind(&if_enabled.0)
+        .bind(&if_enabled.1)
+        .bind(
+            attempts
+                .iter()
+                .map(|a| a.number as i32)
+                .collect::<Vec<i32>>(),
+        )
+        .bind(text(&|a| a.error_message.clone()))
+        .bind(attempts.iter().map(|a| a.started_at).collect::<Vec<i64>>())
+        .bind(attempts.iter().map(|a| a.duration_ms).collect::<Vec<i64>>())
+        .bind(
+            attempts
+                .iter()
+                .map(|a| a.status_code.map(i32::from))
+                .collect::<Vec<Option<i32>>>(),
+        )
+        .bind(text(&|a| a.error_kind.clone()))
+        .bind(text(&|a| a.response_body.clone()))
+        .bind(&if_disabled.0)
+        .bind(&if_disabled.1)
+        .bind(now_ms)
+        .bind(i64::from(shard.count()))
+        .bind(i64::from(shard.index()))
+        .bind(i64::from(limit))
+        .fetch_all(&mut **tx)
+        .await?;
+    let moved: std::collections::HashSet<i64> = rows
+        .iter()
+        .filter(|(_, handed)| !handed)
+        .map(|(seq, _)| *seq)
+        .collect();
+    let handed: Vec<i64> = rows
+        .iter()
+        .filter(|(_, handed)| *handed)
+        .map(|(seq, _)| *seq)
+        .collect();
     let (recorded, lost): (Vec<&AttemptOutcome>, Vec<&AttemptOutcome>) = outcomes
         .iter()
         .partition(|outcome| moved.contains(&outcome.delivery_seq));
@@ -384,7 +517,7 @@ pub(super) async fn apply_outcomes(
             .await?;
         }
     }
-    Ok(())
+    Ok(handed)
 }
 
 /// Disables the webhook if it is still enabled; only then pauses its pending deliveries and

@@ -145,12 +145,10 @@ async fn apply(connection: &mut OwnConnection, ops: Vec<WriteOp>, shard: Shard) 
         } else {
             events::insert_batch(&mut tx, &events, shard).await?
         };
-        if !outcomes.is_empty() {
-            engine::apply_outcomes(&mut tx, &outcomes).await?;
-        }
-        let claimed = match follow_up {
-            Some((now_ms, lease)) => engine::claim_in(&mut tx, now_ms, lease, shard).await?,
-            None => Vec::new(),
+        let claimed = if outcomes.is_empty() {
+            Vec::new()
+        } else {
+            engine::record_and_claim(&mut tx, &outcomes, follow_up, shard).await?
         };
         tx.commit().await?;
         Ok::<_, StoreError>((inserted, waiting, claimed))
