@@ -115,7 +115,7 @@ bench:
 	$(CARGO) build --release -p cdhooks-server -p cdhooks-bench
 	$(BENCH) --out bench/RESULTS.md
 	scripts/with-postgres bash -c '$(BENCH) --database-url "$$CDHOOKS_TEST_DATABASE_URL" --out bench/RESULTS-postgres.md'
-	scripts/with-postgres bash -c '$(BENCH) --database-url "$$CDHOOKS_TEST_DATABASE_URL" --instances 3 --baseline bench/RESULTS-postgres.md --out bench/RESULTS-postgres-3.md'
+	scripts/with-postgres bash -c '$(BENCH) --database-url "$$CDHOOKS_TEST_DATABASE_URL" --instances 3 --compare-instances 1 --out bench/RESULTS-postgres-3.md'
 
 ## The JS verification benchmark (not part of `make test`); writes bench/JS-RESULTS.md. It also
 ## measures the event object built by serde-wasm-bindgen (bench/serde-event) against JSON.parse.

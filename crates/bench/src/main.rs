@@ -9,6 +9,7 @@
 //! counted in every scenario; a scenario that does not complete fails the run instead of
 //! printing figures. Prints a Markdown table and writes it with the machine's description.
 
+mod burst;
 mod receiver;
 mod servers;
 
@@ -70,26 +71,19 @@ struct Args {
     /// Where the results go (Markdown).
     #[arg(long, default_value = "bench/RESULTS.md")]
     out: PathBuf,
-    /// The results of one instance (a file this benchmark wrote), to report the burst as a
-    /// share of it — the target for several instances.
-    #[arg(long)]
-    baseline: Option<PathBuf>,
+    /// Also run each burst on this many instances (on a fresh database of the same cluster),
+    /// in turn with the servers under test, and report the burst as a share of theirs: the
+    /// target for several instances is measured against one under the same load of the
+    /// machine, not against a run minutes earlier.
+    #[arg(long, requires = "database_url")]
+    compare_instances: Option<usize>,
 }
 
 /// The row of the end-to-end burst, in every results file.
 const END_TO_END: &str = "burst: events accepted and delivered/s, end to end";
 
-/// The end-to-end burst of the results file at `path`, if it has one.
-fn end_to_end_in(path: &std::path::Path) -> Option<f64> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let row = text
-        .lines()
-        .find_map(|line| line.strip_prefix(&format!("| {END_TO_END} | ")))?;
-    row.split_whitespace().next()?.parse().ok()
-}
-
 /// Posts `count` requests from `connections` tasks; returns the wall time until all answered.
-async fn post_many(
+pub(crate) async fn post_many(
     http: &reqwest::Client,
     urls: Vec<String>,
     key: Option<String>,
@@ -132,7 +126,12 @@ async fn post_many(
 }
 
 /// Waits until `count` distinct deliveries arrived under the path `prefix`.
-async fn wait_for(receiver: &Receiver, prefix: &str, count: u64, limit: Duration) -> bool {
+pub(crate) async fn wait_for(
+    receiver: &Receiver,
+    prefix: &str,
+    count: u64,
+    limit: Duration,
+) -> bool {
     let deadline = Instant::now() + limit;
     while receiver.receipts.lock().unwrap().unique_under(prefix) < count {
         if Instant::now() > deadline {
@@ -144,7 +143,7 @@ async fn wait_for(receiver: &Receiver, prefix: &str, count: u64, limit: Duration
 }
 
 /// Ends the run: a scenario that did not complete prints no figures.
-fn incomplete(scenario: &str, receiver: &Receiver, prefix: &str, expected: u64) -> ! {
+pub(crate) fn incomplete(scenario: &str, receiver: &Receiver, prefix: &str, expected: u64) -> ! {
     let got = receiver.receipts.lock().unwrap().unique_under(prefix);
     eprintln!(
         "{scenario} did not complete: {got} of {expected} deliveries arrived; no figures written"
@@ -217,6 +216,33 @@ fn shell(cmd: &str) -> String {
         .unwrap_or_default()
 }
 
+/// With `--compare-instances`, one burst on that many fresh servers on a fresh database
+/// beside the one under test (removed after).
+async fn compare_burst(
+    args: &Args,
+    load: &burst::Load<'_>,
+    receiver: &Receiver,
+    run: usize,
+) -> Option<burst::Burst> {
+    let (Some(url), Some(instances)) = (args.database_url.as_deref(), args.compare_instances)
+    else {
+        return None;
+    };
+    let name = format!("cdhooks_bench_compare_{run}");
+    let compare_url = servers::fresh_database(url, &name);
+    let servers = Servers::start(&args.server, load.http, Some(&compare_url), instances).await;
+    burst::prepare(&servers, load, receiver).await;
+    let label = format!(
+        "burst run {}, {instances} instance{} in turn",
+        run + 1,
+        if instances == 1 { "" } else { "s" }
+    );
+    let burst = burst::run(&servers, load, receiver, &label).await;
+    drop(servers);
+    servers::drop_database(url, &name);
+    Some(burst)
+}
+
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
@@ -236,15 +262,6 @@ async fn main() {
     .await;
     let events_url = server.events_urls();
     let key = Some(server.key.clone());
-    // One instance's burst, when these instances are measured against it.
-    let baseline = args.baseline.as_deref().and_then(|path| {
-        let found = end_to_end_in(path);
-        if found.is_none() {
-            eprintln!("no end-to-end burst in {}", path.display());
-        }
-        found
-    });
-    let share_target = baseline.map(|b| format!("≥ 80 % of one instance ({b:.0})"));
     let mut rows: Vec<(String, String, &str)> = Vec::new();
 
     // Ceiling: the same client straight to the same receiver.
@@ -262,63 +279,40 @@ async fn main() {
     receiver.reset();
     eprintln!("ceiling: {ceiling:.0} requests/s");
 
-    // Burst.
-    server
-        .webhook(
-            &http,
-            format!("http://{}/burst", receiver.addr),
-            "server.started",
-        )
-        .await;
-    let (mut accepted, mut delivered, mut end_to_end, mut cpu_per_event) =
-        (vec![], vec![], vec![], vec![]);
-    let (mut duplicates, mut bad_signatures) = (0u64, 0u64);
+    // Burst, and the comparison's bursts in turn with it (first in every other run, so that
+    // neither always follows the other).
+    let load = burst::Load {
+        http: &http,
+        events: args.burst,
+        connections: args.connections,
+        epoch,
+    };
+    burst::prepare(&server, &load, &receiver).await;
+    let (mut bursts, mut compared) = (Vec::new(), Vec::new());
     for run in 0..args.runs {
-        receiver.reset();
-        let cpu0 = server.cpu_seconds();
-        let start = Instant::now();
-        let accept_time = post_many(
-            &http,
-            events_url.clone(),
-            key.clone(),
-            args.burst,
-            args.connections,
-            "server.started",
-            epoch,
-        )
-        .await;
-        // Delivered by the time the last event was accepted: how delivery fares under the load.
-        let delivered_while_accepting = receiver.receipts.lock().unwrap().seen.len() as f64;
-        let expected = args.burst as u64;
-        if !wait_for(&receiver, "/burst", expected, Duration::from_secs(120)).await {
-            incomplete("burst", &receiver, "/burst", expected);
+        let compare_first = run % 2 == 0;
+        if compare_first {
+            compared.extend(compare_burst(&args, &load, &receiver, run).await);
         }
-        let cpu = server.cpu_seconds();
-        let r = receiver.receipts.lock().unwrap();
-        let unique = r.seen.len() as u64;
-        // Milliseconds per delivered event: the servers', the database's.
-        let per_event = |seconds: f64| seconds * 1000.0 / unique.max(1) as f64;
-        let (servers_ms, database_ms) = (per_event(cpu.0 - cpu0.0), per_event(cpu.1 - cpu0.1));
-        duplicates += r.duplicates;
-        bad_signatures += r.bad_signatures;
-        let (first, last) = (r.first.unwrap_or(start), r.last.unwrap_or(start));
-        accepted.push(args.burst as f64 / accept_time.as_secs_f64());
-        delivered.push(unique as f64 / last.duration_since(first).as_secs_f64().max(1e-9));
-        end_to_end.push(unique as f64 / last.duration_since(start).as_secs_f64().max(1e-9));
-        cpu_per_event.push((servers_ms + database_ms, servers_ms, database_ms));
-        let after = last.duration_since(start).saturating_sub(accept_time);
-        eprintln!(
-            "burst run {}: accepted {:.0}/s, delivered {:.0}/s (while accepting {:.0}/s, after {:.0}/s), end to end {:.0}/s, CPU per event {:.3} ms (servers {servers_ms:.3}, database {database_ms:.3})",
-            run + 1,
-            accepted[run],
-            delivered[run],
-            delivered_while_accepting / accept_time.as_secs_f64(),
-            (unique as f64 - delivered_while_accepting) / after.as_secs_f64().max(1e-9),
-            end_to_end[run],
-            servers_ms + database_ms,
-        );
+        let label = format!("burst run {}", run + 1);
+        bursts.push(burst::run(&server, &load, &receiver, &label).await);
         server.read_postgres_memory();
+        if !compare_first {
+            compared.extend(compare_burst(&args, &load, &receiver, run).await);
+        }
     }
+    let accepted: Vec<f64> = bursts.iter().map(|b| b.accepted).collect();
+    let delivered: Vec<f64> = bursts.iter().map(|b| b.delivered).collect();
+    let end_to_end: Vec<f64> = bursts.iter().map(|b| b.end_to_end).collect();
+    let mut cpu_per_event: Vec<(f64, f64, f64)> = bursts.iter().map(|b| b.cpu_per_event).collect();
+    let mut duplicates: u64 = bursts.iter().chain(&compared).map(|b| b.duplicates).sum();
+    let mut bad_signatures: u64 = bursts
+        .iter()
+        .chain(&compared)
+        .map(|b| b.bad_signatures)
+        .sum();
+    let one =
+        (!compared.is_empty()).then(|| median(compared.iter().map(|b| b.end_to_end).collect()));
 
     // Paced latency.
     receiver.reset();
@@ -476,19 +470,20 @@ async fn main() {
     ));
     rows.push((
         END_TO_END.into(),
-        match baseline {
-            Some(one) => format!(
-                "{burst_e2e:.0} ({:.0} % of one instance; {:.0}% of ceiling)",
+        match (one, args.compare_instances) {
+            (Some(one), Some(n)) => format!(
+                "{burst_e2e:.0} ({:.0} % of {n} instance{s} run in turn: {one:.0}; {:.0}% of ceiling)",
                 100.0 * burst_e2e / one,
-                100.0 * burst_e2e / ceiling
+                100.0 * burst_e2e / ceiling,
+                s = if n == 1 { "" } else { "s" },
             ),
-            None => format!(
+            _ => format!(
                 "{burst_e2e:.0} ({:.0}% of ceiling)",
                 100.0 * burst_e2e / ceiling
             ),
         },
-        match &share_target {
-            Some(target) => target,
+        match one {
+            Some(_) => "≥ 80 % of one instance",
             None if postgres => "≥ 3,000",
             None => "≥ 5,000",
         },

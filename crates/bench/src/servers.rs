@@ -129,6 +129,42 @@ fn postmaster(url: &str) -> Option<u32> {
         .ok()
 }
 
+/// Runs one SQL statement with `psql` on `url`; panics if it fails.
+fn psql(url: &str, sql: &str) {
+    let status = Command::new("psql")
+        .args([
+            url,
+            "-qtA",
+            "-c",
+            "SET client_min_messages = warning",
+            "-c",
+            sql,
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .expect("psql");
+    assert!(status.success(), "psql: {sql}");
+}
+
+/// The URL of the database `name` on `url`'s cluster.
+fn database_on(url: &str, name: &str) -> String {
+    let mut url = reqwest::Url::parse(url).expect("a PostgreSQL URL");
+    url.set_path(&format!("/{name}"));
+    url.into()
+}
+
+/// Makes an empty database `name` beside `url`'s (on the same cluster); returns its URL.
+pub fn fresh_database(url: &str, name: &str) -> String {
+    drop_database(url, name);
+    psql(url, &format!("CREATE DATABASE {name}"));
+    database_on(url, name)
+}
+
+/// Removes the database `name` beside `url`'s, closing what is still connected to it.
+pub fn drop_database(url: &str, name: &str) {
+    psql(url, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+}
+
 /// The processes of the cluster whose postmaster is `postmaster`: it and its children — not
 /// those of any other cluster on this machine.
 fn cluster_pids(postmaster: u32) -> Vec<u32> {
