@@ -32,10 +32,13 @@
 //!   migrate once.
 
 mod accounts;
+mod deliveries;
 mod engine;
 mod events;
+mod lifecycle;
 mod members;
 mod outbox;
+mod results;
 mod retention;
 mod upkeep;
 mod webhooks;
@@ -361,10 +364,10 @@ impl Store for PgStore {
         before: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<DeliveryRecord>> {
-        engine::list(&self.pool, account, webhook_id, before, limit).await
+        deliveries::list(&self.pool, account, webhook_id, before, limit).await
     }
     async fn get_delivery(&self, account: &Account, id: &str) -> StoreResult<DeliveryRecord> {
-        engine::get(&self.pool, account, id).await
+        deliveries::get(&self.pool, account, id).await
     }
     async fn retry_delivery(
         &self,
@@ -372,9 +375,9 @@ impl Store for PgStore {
         id: &str,
         now_ms: i64,
     ) -> StoreResult<DeliveryRecord> {
-        engine::retry(&self.pool, account, id, now_ms).await?;
+        lifecycle::retry(&self.pool, account, id, now_ms).await?;
         self.announce();
-        engine::get(&self.pool, account, id).await
+        deliveries::get(&self.pool, account, id).await
     }
 
     async fn recover_deliveries(
@@ -386,7 +389,7 @@ impl Store for PgStore {
         now_ms: i64,
     ) -> StoreResult<u64> {
         let recovered =
-            engine::recover(&self.pool, account, webhook_id, (from_ms, to_ms), now_ms).await?;
+            lifecycle::recover(&self.pool, account, webhook_id, (from_ms, to_ms), now_ms).await?;
         self.announce();
         Ok(recovered)
     }

@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use sqlx::{PgPool, Row};
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool, Row};
 
 /// Dead row versions in `deliveries` and `leases` after which they are vacuumed (and
 /// analysed).
@@ -94,34 +94,39 @@ async fn counts(pool: &PgPool) -> sqlx::Result<TableCounts> {
     })
 }
 
-/// Runs `statement` unless another instance holds the upkeep lock, on a connection that hears
-/// no warnings (PostgreSQL warns "skipping vacuum … lock not available" when autovacuum got
-/// there first, which is expected here, not something for the operator's log).
+/// Runs `statement` unless another instance holds the upkeep lock, on a connection of its own
+/// that hears no warnings (PostgreSQL warns "skipping vacuum … lock not available" when
+/// autovacuum got there first) and logs no slow statements (a VACUUM may take seconds): both
+/// expected here, not something for the operator's log.
 async fn run_alone(pool: &PgPool, statement: &str) -> sqlx::Result<()> {
-    let mut conn = pool.acquire().await?;
+    let options = (*pool.connect_options())
+        .clone()
+        .disable_statement_logging();
+    let mut conn = PgConnection::connect_with(&options).await?;
     let alone: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
         .bind(UPKEEP_LOCK)
-        .fetch_one(&mut *conn)
+        .fetch_one(&mut conn)
         .await?;
     if !alone {
-        return Ok(());
+        return conn.close().await;
     }
     let result = async {
         sqlx::query("SET client_min_messages = error")
-            .execute(&mut *conn)
+            .execute(&mut conn)
             .await?;
-        sqlx::query(statement).execute(&mut *conn).await?;
+        sqlx::query(statement).execute(&mut conn).await?;
         sqlx::query("RESET client_min_messages")
-            .execute(&mut *conn)
+            .execute(&mut conn)
             .await
     }
     .await;
-    // Released whatever happened (the connection goes back to the pool).
+    // Released whatever happened, and with it the connection.
     let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
         .bind(UPKEEP_LOCK)
-        .execute(&mut *conn)
+        .execute(&mut conn)
         .await;
-    result.and(unlocked).map(drop)
+    let closed = conn.close().await;
+    result.and(unlocked).and(closed).map(drop)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
 use super::super::*;
-use super::{engine, found};
+use super::{found, lifecycle};
 use crate::domain::new_id;
 
 const COLUMNS: &str = "id, url, events, description, secret, enabled, disabled_reason, disabled_at, created_at, updated_at, previous_secret, previous_secret_until";
@@ -117,10 +117,10 @@ pub(super) async fn update(
     .await?;
     match change.enabled {
         Some(true) if !was_enabled => {
-            engine::enable_webhook(&mut tx, seq, now_ms).await?;
+            lifecycle::enable_webhook(&mut tx, seq, now_ms).await?;
         }
         Some(false) if was_enabled => {
-            engine::disable_webhook(&mut tx, seq, "disabled by the owner", None, now_ms).await?;
+            lifecycle::disable_webhook(&mut tx, seq, "disabled by the owner", None, now_ms).await?;
         }
         _ => {}
     }

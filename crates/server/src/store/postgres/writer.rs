@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::super::*;
 use super::events::QueuedEvent;
 use super::members::Membership;
-use super::{engine, events};
+use super::{engine, events, results};
 use crate::domain::claim::Shard;
 
 /// The most results in one transaction.
@@ -148,7 +148,7 @@ async fn apply(connection: &mut OwnConnection, ops: Vec<WriteOp>, shard: Shard) 
         let claimed = if outcomes.is_empty() {
             Vec::new()
         } else {
-            engine::record_and_claim(&mut tx, &outcomes, follow_up, shard).await?
+            results::record_and_claim(&mut tx, &outcomes, follow_up, shard).await?
         };
         tx.commit().await?;
         Ok::<_, StoreError>((inserted, waiting, claimed))

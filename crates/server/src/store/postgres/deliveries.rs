@@ -1,0 +1,96 @@
+//! Reading deliveries and their attempts on PostgreSQL, for the API.
+
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Row};
+
+use super::super::*;
+use super::found;
+
+const SELECT: &str = "SELECT d.seq, d.id, e.id AS event_id, e.type, w.id AS webhook_id, d.status,
+        d.attempt_count, d.next_attempt_at, d.last_error, d.created_at, d.updated_at
+     FROM deliveries d JOIN events e ON e.seq = d.event_seq JOIN webhooks w ON w.seq = d.webhook_seq";
+
+fn record(row: &PgRow) -> DeliveryRecord {
+    DeliveryRecord {
+        id: row.get("id"),
+        event_id: row.get("event_id"),
+        event_type: row.get("type"),
+        webhook_id: row.get("webhook_id"),
+        status: DeliveryStatus::parse(row.get("status")).unwrap_or(DeliveryStatus::Pending),
+        attempt_count: row.get::<i32, _>("attempt_count") as u32,
+        next_attempt_at: row.get("next_attempt_at"),
+        last_error: row.get("last_error"),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+        attempts: Vec::new(),
+    }
+}
+
+async fn attempts(pool: &PgPool, delivery_seq: i64) -> StoreResult<Vec<AttemptRecord>> {
+    let rows = sqlx::query(
+        "SELECT number, started_at, duration_ms, status_code, error_kind, error_message, response_body
+         FROM attempts WHERE delivery_seq = $1 ORDER BY number",
+    )
+    .bind(delivery_seq)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|row| AttemptRecord {
+            number: row.get::<i32, _>("number") as u32,
+            started_at: row.get("started_at"),
+            duration_ms: row.get("duration_ms"),
+            status_code: row.get::<Option<i32>, _>("status_code").map(|s| s as u16),
+            error_kind: row.get("error_kind"),
+            error_message: row.get("error_message"),
+            response_body: row.get("response_body"),
+        })
+        .collect())
+}
+
+/// A webhook's deliveries before the cursor, newest first.
+pub(super) async fn list(
+    pool: &PgPool,
+    account: &Account,
+    webhook_id: &str,
+    before: Option<&str>,
+    limit: u32,
+) -> StoreResult<Vec<DeliveryRecord>> {
+    let webhook_seq: i64 = found(
+        sqlx::query_scalar("SELECT seq FROM webhooks WHERE account_id = $1 AND id = $2")
+            .bind(&account.id)
+            .bind(webhook_id)
+            .fetch_optional(pool)
+            .await?,
+    )?;
+    let rows = sqlx::query(&format!(
+        "{SELECT} WHERE d.webhook_seq = $1
+           AND d.seq < COALESCE((SELECT seq FROM deliveries WHERE id = $2 AND webhook_seq = $1), 9223372036854775807)
+         ORDER BY d.seq DESC LIMIT $3"
+    ))
+    .bind(webhook_seq)
+    .bind(before)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let mut delivery = record(row);
+        delivery.attempts = attempts(pool, row.get("seq")).await?;
+        out.push(delivery);
+    }
+    Ok(out)
+}
+
+/// One delivery with its attempts.
+pub(super) async fn get(pool: &PgPool, account: &Account, id: &str) -> StoreResult<DeliveryRecord> {
+    let row = sqlx::query(&format!("{SELECT} WHERE d.account_id = $1 AND d.id = $2"))
+        .bind(&account.id)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    let row = found(row)?;
+    let mut delivery = record(&row);
+    delivery.attempts = attempts(pool, row.get("seq")).await?;
+    Ok(delivery)
+}

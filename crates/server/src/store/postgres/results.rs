@@ -1,0 +1,222 @@
+//! Attempt results on PostgreSQL, as `domain::delivery` settles them: each recorded only if its
+//! claim still holds, and the room it frees handed on in the same transaction — straight back
+//! to its webhook's next delivery where `domain::claim::handed_back` allows it, else as any
+//! claim shares it.
+
+use std::sync::LazyLock;
+
+use super::super::*;
+use super::engine::{claim_in, in_flight_of, in_share, lease_and_load, unleased, work_waiting, Tx};
+use super::lifecycle::disable_webhook;
+use crate::domain::claim::Shard;
+use crate::domain::delivery::{self, AfterAttempt};
+
+/// Records a batch of results (see [`apply_outcomes`]) and picks, under their webhooks' locks,
+/// the deliveries their freed slots go straight back to, as `domain::claim::handed_back`
+/// decides: for the enabled webhooks of this process's share (`$15`, `$16`) whose lock is
+/// free, while no other webhook of the share waits at `$14` with room under the limit `$17`,
+/// each webhook's oldest due deliveries no lease holds, as many as it freed less any excess
+/// over the limit. Rows: each delivery moved on (`handed` false) and each picked (true).
+///
+/// The picks are read in the statement's snapshot, which may predate a claim committed just
+/// before the lock was taken: leasing such a delivery then fails on its lease and the slot
+/// stays free for the next claim; since a hand-back only replaces leases it released, no
+/// count can grow past the limit.
+static RECORD: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH released AS (
+             DELETE FROM leases l USING UNNEST($1::bigint[], $2::bigint[]) AS v(seq, token)
+             WHERE l.delivery_seq = v.seq AND l.token = v.token
+             RETURNING l.delivery_seq, l.webhook_seq),
+         moved AS (
+             UPDATE deliveries d
+             SET status = CASE WHEN w.enabled THEN v.status ELSE v.status_disabled END,
+                 next_attempt_at = CASE WHEN w.enabled THEN v.due ELSE v.due_disabled END,
+                 attempt_count = v.number, last_error = v.error, updated_at = v.started + v.duration
+             FROM UNNEST($1::bigint[], $3::text[], $4::bigint[], $12::text[], $13::bigint[],
+                         $5::int[], $6::text[], $7::bigint[], $8::bigint[])
+                  AS v(seq, status, due, status_disabled, due_disabled, number, error, started,
+                       duration),
+                  webhooks w
+             WHERE d.seq = v.seq AND w.seq = d.webhook_seq
+               AND d.seq IN (SELECT r.delivery_seq FROM released r)
+             RETURNING d.seq),
+         recorded AS (
+             INSERT INTO attempts (delivery_seq, number, started_at, duration_ms, status_code,
+                                   error_kind, error_message, response_body)
+             SELECT * FROM UNNEST($1::bigint[], $5::int[], $7::bigint[], $8::bigint[], $9::int[],
+                                  $10::text[], $6::text[], $11::text[])
+                      AS a(seq, number, started, duration, code, kind, message, body)
+             WHERE a.seq IN (SELECT seq FROM moved)
+             ON CONFLICT DO NOTHING),
+         freed AS (SELECT webhook_seq AS seq, COUNT(*) AS k FROM released GROUP BY webhook_seq),
+         locked AS (
+             SELECT w.seq, f.k FROM webhooks w JOIN freed f ON f.seq = w.seq
+             WHERE $17 > 0 AND w.enabled AND {share}
+               AND NOT EXISTS (
+                   SELECT 1 FROM webhooks o
+                   WHERE o.enabled AND o.seq <> w.seq AND {other_share} AND {other_waiting}
+                     AND {other_in_flight} < $17)
+             FOR NO KEY UPDATE OF w SKIP LOCKED),
+         handed AS (
+             SELECT n.seq FROM locked w
+             CROSS JOIN LATERAL (
+                 SELECT COUNT(*) AS busy FROM leases l WHERE l.webhook_seq = w.seq AND l.until_ms >= $14) AS b
+             CROSS JOIN LATERAL (
+                 SELECT d.seq FROM deliveries d
+                 WHERE d.webhook_seq = w.seq AND d.status = 'pending' AND d.next_attempt_at <= $14
+                   AND {unleased}
+                 ORDER BY d.next_attempt_at, d.seq
+                 LIMIT LEAST(w.k, GREATEST($17 - (b.busy - w.k), 0))) AS n)
+         SELECT seq, FALSE AS handed FROM moved
+         UNION ALL SELECT seq, TRUE FROM handed",
+        share = in_share("w", "$15", "$16"),
+        other_share = in_share("o", "$15", "$16"),
+        other_waiting = work_waiting("o", "$14"),
+        other_in_flight = in_flight_of("o", "$14"),
+        unleased = unleased("$14"),
+    )
+});
+
+/// Where the slots freed by recorded results may go straight back (see [`RECORD`]).
+#[derive(Debug, Clone, Copy)]
+struct HandBack {
+    /// The time now, Unix ms.
+    now_ms: i64,
+    /// This process's share of the webhooks.
+    shard: Shard,
+    /// The per-webhook concurrency limit.
+    limit: u32,
+}
+
+/// Records a batch of attempts and hands the room they free on: straight back to their own
+/// webhooks' next deliveries where the rules allow it ([`RECORD`]), the rest as any claim
+/// shares it — at most `follow_up`'s lease's `max` in all (none without one).
+pub(super) async fn record_and_claim(
+    tx: &mut Tx<'_>,
+    outcomes: &[AttemptOutcome],
+    follow_up: Option<(i64, Lease)>,
+    shard: Shard,
+) -> StoreResult<Vec<ClaimedDelivery>> {
+    let hand_back = follow_up.map(|(now_ms, lease)| HandBack {
+        now_ms,
+        shard,
+        limit: lease.per_webhook,
+    });
+    let handed = apply_outcomes(tx, outcomes, hand_back).await?;
+    let Some((now_ms, lease)) = follow_up else {
+        return Ok(Vec::new());
+    };
+    let handed = &handed[..handed.len().min(lease.max as usize)];
+    let mut claimed = lease_and_load(tx, handed, now_ms, lease).await?;
+    let rest = lease.max.saturating_sub(claimed.len() as u32);
+    if rest > 0 {
+        let rest = Lease { max: rest, ..lease };
+        claimed.extend(claim_in(tx, now_ms, rest, shard).await?);
+    }
+    Ok(claimed)
+}
+
+/// Records a batch of attempts and moves each delivery on, if its claim still holds: its
+/// lease is released, and only then the delivery moves and its attempt is recorded — one
+/// statement for the whole batch, which also picks the deliveries the freed slots go back to
+/// (under `hand_back`; none without it).
+async fn apply_outcomes(
+    tx: &mut Tx<'_>,
+    outcomes: &[AttemptOutcome],
+    hand_back: Option<HandBack>,
+) -> StoreResult<Vec<i64>> {
+    // The state each delivery moves to, decided for both cases: a retry whose webhook was
+    // disabled meanwhile waits, paused. Which case holds is read (without a lock, so that
+    // recording results never waits for a claim in progress) in the statement itself; a final
+    // failure's disable is conditional on the webhook still being enabled, so concurrent ones
+    // still queue exactly one email.
+    let (mut if_enabled, mut if_disabled) = ((vec![], vec![]), (vec![], vec![]));
+    for outcome in outcomes {
+        for (enabled, states) in [(true, &mut if_enabled), (false, &mut if_disabled)] {
+            let (status, next_at) = delivery::settle(outcome.next, enabled);
+            states.0.push(status.as_str());
+            states.1.push(next_at);
+        }
+    }
+    let attempts: Vec<&AttemptRecord> = outcomes.iter().map(|o| &o.attempt).collect();
+    let text = |f: &dyn Fn(&AttemptRecord) -> Option<String>| -> Vec<Option<String>> {
+        attempts.iter().map(|a| f(a)).collect()
+    };
+    let (now_ms, shard, limit) =
+        hand_back.map_or((0, Shard::WHOLE, 0), |h| (h.now_ms, h.shard, h.limit));
+    let rows: Vec<(i64, bool)> = sqlx::query_as(&RECORD)
+        .bind(
+            outcomes
+                .iter()
+                .map(|o| o.delivery_seq)
+                .collect::<Vec<i64>>(),
+        )
+        .bind(
+            outcomes
+                .iter()
+                .map(|o| o.claim_token as i64)
+                .collect::<Vec<i64>>(),
+        )
+        .bind(&if_enabled.0)
+        .bind(&if_enabled.1)
+        .bind(
+            attempts
+                .iter()
+                .map(|a| a.number as i32)
+                .collect::<Vec<i32>>(),
+        )
+        .bind(text(&|a| a.error_message.clone()))
+        .bind(attempts.iter().map(|a| a.started_at).collect::<Vec<i64>>())
+        .bind(attempts.iter().map(|a| a.duration_ms).collect::<Vec<i64>>())
+        .bind(
+            attempts
+                .iter()
+                .map(|a| a.status_code.map(i32::from))
+                .collect::<Vec<Option<i32>>>(),
+        )
+        .bind(text(&|a| a.error_kind.clone()))
+        .bind(text(&|a| a.response_body.clone()))
+        .bind(&if_disabled.0)
+        .bind(&if_disabled.1)
+        .bind(now_ms)
+        .bind(i64::from(shard.count()))
+        .bind(i64::from(shard.index()))
+        .bind(i64::from(limit))
+        .fetch_all(&mut **tx)
+        .await?;
+    let moved: std::collections::HashSet<i64> = rows
+        .iter()
+        .filter(|(_, handed)| !handed)
+        .map(|(seq, _)| *seq)
+        .collect();
+    let handed: Vec<i64> = rows
+        .iter()
+        .filter(|(_, handed)| *handed)
+        .map(|(seq, _)| *seq)
+        .collect();
+    let (recorded, lost): (Vec<&AttemptOutcome>, Vec<&AttemptOutcome>) = outcomes
+        .iter()
+        .partition(|outcome| moved.contains(&outcome.delivery_seq));
+    for outcome in lost {
+        tracing::warn!(
+            delivery = outcome.delivery_seq,
+            "attempt result dropped: the claim was lost"
+        );
+    }
+
+    // A final failure disables its webhook (rare, so one by one).
+    for outcome in recorded {
+        if let (AfterAttempt::GiveUp { .. }, Some(disabling)) = (outcome.next, &outcome.disabling) {
+            disable_webhook(
+                tx,
+                outcome.webhook_seq,
+                &disabling.reason,
+                Some(&disabling.email),
+                disabling.at_ms,
+            )
+            .await?;
+        }
+    }
+    Ok(handed)
+}
