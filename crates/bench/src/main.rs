@@ -216,31 +216,50 @@ fn shell(cmd: &str) -> String {
         .unwrap_or_default()
 }
 
-/// With `--compare-instances`, one burst on that many fresh servers on a fresh database
-/// beside the one under test (removed after).
-async fn compare_burst(
-    args: &Args,
-    load: &burst::Load<'_>,
-    receiver: &Receiver,
-    run: usize,
-) -> Option<burst::Burst> {
-    let (Some(url), Some(instances)) = (args.database_url.as_deref(), args.compare_instances)
-    else {
-        return None;
-    };
-    let name = format!("cdhooks_bench_compare_{run}");
-    let compare_url = servers::fresh_database(url, &name);
-    let servers = Servers::start(&args.server, load.http, Some(&compare_url), instances).await;
-    burst::prepare(&servers, load, receiver).await;
-    let label = format!(
-        "burst run {}, {instances} instance{} in turn",
-        run + 1,
-        if instances == 1 { "" } else { "s" }
-    );
-    let burst = burst::run(&servers, load, receiver, &label).await;
-    drop(servers);
-    servers::drop_database(url, &name);
-    Some(burst)
+/// The deployment the bursts are compared with (`--compare-instances`): that many servers on
+/// a database of their own in the same cluster, started with the ones under test and given
+/// the same bursts in turn with them, so that each side has the same history when a burst
+/// runs (a deployment started just before its burst was measured 5–25 % slower: plans made
+/// on empty tables, cold connections).
+struct Comparison {
+    /// Its servers.
+    servers: Servers,
+    /// The cluster's URL (the database under test).
+    url: String,
+    /// Its own database's name.
+    database: &'static str,
+}
+
+impl Comparison {
+    const DATABASE: &'static str = "cdhooks_bench_compare";
+
+    /// Starts it, if asked for, with its webhook for the bursts.
+    async fn start(args: &Args, load: &burst::Load<'_>, receiver: &Receiver) -> Option<Self> {
+        let (Some(url), Some(instances)) = (args.database_url.as_deref(), args.compare_instances)
+        else {
+            return None;
+        };
+        let compare_url = servers::fresh_database(url, Self::DATABASE);
+        let servers = Servers::start(&args.server, load.http, Some(&compare_url), instances).await;
+        burst::prepare(&servers, load, receiver).await;
+        Some(Comparison {
+            servers,
+            url: url.to_owned(),
+            database: Self::DATABASE,
+        })
+    }
+
+    /// One burst on it.
+    async fn burst(&self, load: &burst::Load<'_>, receiver: &Receiver, run: usize) -> burst::Burst {
+        let label = format!("burst run {}, {} in turn", run + 1, self.servers.describe());
+        burst::run(&self.servers, load, receiver, &label).await
+    }
+
+    /// Stops its servers and removes its database.
+    fn remove(self) {
+        drop(self.servers);
+        servers::drop_database(&self.url, self.database);
+    }
 }
 
 #[tokio::main]
@@ -288,19 +307,24 @@ async fn main() {
         epoch,
     };
     burst::prepare(&server, &load, &receiver).await;
+    let comparison = Comparison::start(&args, &load, &receiver).await;
     let (mut bursts, mut compared) = (Vec::new(), Vec::new());
     for run in 0..args.runs {
         let compare_first = run % 2 == 0;
-        if compare_first {
-            compared.extend(compare_burst(&args, &load, &receiver, run).await);
+        if let Some(comparison) = comparison.as_ref().filter(|_| compare_first) {
+            compared.push(comparison.burst(&load, &receiver, run).await);
         }
         let label = format!("burst run {}", run + 1);
         bursts.push(burst::run(&server, &load, &receiver, &label).await);
-        server.read_postgres_memory();
-        if !compare_first {
-            compared.extend(compare_burst(&args, &load, &receiver, run).await);
+        if let Some(comparison) = comparison.as_ref().filter(|_| !compare_first) {
+            compared.push(comparison.burst(&load, &receiver, run).await);
         }
     }
+    // Read with the comparison gone: its processes are PostgreSQL's too.
+    if let Some(comparison) = comparison {
+        comparison.remove();
+    }
+    server.read_postgres_memory();
     let accepted: Vec<f64> = bursts.iter().map(|b| b.accepted).collect();
     let delivered: Vec<f64> = bursts.iter().map(|b| b.delivered).collect();
     let end_to_end: Vec<f64> = bursts.iter().map(|b| b.end_to_end).collect();

@@ -24,6 +24,14 @@ pub(super) async fn begin_relaxed(conn: &mut PgConnection) -> StoreResult<Tx<'_>
         .await?)
 }
 
+/// Begins a transaction that commits durably whatever the session's setting (events: their
+/// `202`s promise it) — one round trip for both statements.
+pub(super) async fn begin_durable(conn: &mut PgConnection) -> StoreResult<Tx<'_>> {
+    Ok(conn
+        .begin_with("BEGIN; SET LOCAL synchronous_commit = on")
+        .await?)
+}
+
 /// The condition, on a delivery `d`, that no lease holds it at the time `now` (a lease whose
 /// time ran out holds nothing: its delivery may be claimed again).
 pub(super) fn unleased(now: &str) -> String {
@@ -233,10 +241,38 @@ pub(super) async fn claim_in(
     lease_and_load(tx, &picked, now_ms, lease).await
 }
 
+/// What a claimed delivery's attempt needs (see [`claimed`]), from the leased deliveries `c`
+/// joined by [`CLAIMED_JOINS`].
+pub(super) const CLAIMED_COLUMNS: &str =
+    "d.seq, d.id, d.attempt_count, d.round_base, d.created_at, e.id AS event_id, e.type, e.body,
+     w.seq AS webhook_seq, w.id AS webhook_id, w.url, w.secret, w.previous_secret,
+     w.previous_secret_until, a.email, d.account_id";
+
+/// The joins [`CLAIMED_COLUMNS`] reads from, for leases `c` (by `delivery_seq`).
+pub(super) const CLAIMED_JOINS: &str = "JOIN deliveries d ON d.seq = c.delivery_seq
+     JOIN events e ON e.seq = d.event_seq
+     JOIN webhooks w ON w.seq = d.webhook_seq
+     JOIN accounts a ON a.id = d.account_id";
+
+/// Leases the deliveries `$3` still pending (`$5`) under the token `$1` until `$2`, taking
+/// over leases whose time ran out at `$4`, and loads what their attempts need.
+static LEASE_AND_LOAD: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH c AS (
+             INSERT INTO leases (delivery_seq, webhook_seq, token, until_ms)
+             SELECT d.seq, d.webhook_seq, $1, $2 FROM deliveries d
+             WHERE d.seq = ANY($3) AND d.status = $5
+             ON CONFLICT (delivery_seq) DO UPDATE SET token = EXCLUDED.token, until_ms = EXCLUDED.until_ms
+                 WHERE leases.until_ms < $4
+             RETURNING delivery_seq)
+         SELECT {CLAIMED_COLUMNS} FROM c {CLAIMED_JOINS}"
+    )
+});
+
 /// Leases the deliveries `picked` for `lease` (taking over any lease whose time ran out; one
 /// another claim holds is left out) and loads what their attempts need. Only ever called
 /// under the lock of the picked deliveries' webhooks.
-pub(super) async fn lease_and_load(
+async fn lease_and_load(
     tx: &mut Tx<'_>,
     picked: &[i64],
     now_ms: i64,
@@ -245,36 +281,21 @@ pub(super) async fn lease_and_load(
     if picked.is_empty() {
         return Ok(Vec::new());
     }
-    let rows = sqlx::query(
-        "WITH claimed AS (
-             INSERT INTO leases (delivery_seq, webhook_seq, token, until_ms)
-             SELECT d.seq, d.webhook_seq, $1, $2 FROM deliveries d
-             WHERE d.seq = ANY($3) AND d.status = $5
-             ON CONFLICT (delivery_seq) DO UPDATE SET token = EXCLUDED.token, until_ms = EXCLUDED.until_ms
-                 WHERE leases.until_ms < $4
-             RETURNING delivery_seq)
-         SELECT d.seq, d.id, d.attempt_count, d.round_base, d.created_at, e.id AS event_id, e.type, e.body,
-                w.seq AS webhook_seq, w.id AS webhook_id, w.url, w.secret, w.previous_secret,
-                w.previous_secret_until, a.email, d.account_id
-         FROM claimed c
-         JOIN deliveries d ON d.seq = c.delivery_seq
-         JOIN events e ON e.seq = d.event_seq
-         JOIN webhooks w ON w.seq = d.webhook_seq
-         JOIN accounts a ON a.id = d.account_id",
-    )
-    .bind(lease.token as i64)
-    .bind(lease.until_ms)
-    .bind(picked)
-    .bind(now_ms)
-    // A parameter, not a literal: with `'pending'` the planner matched the partial index of
-    // pending deliveries and scanned all of it instead of looking the keys up.
-    .bind(DeliveryStatus::Pending.as_str())
-    .fetch_all(&mut **tx)
-    .await?;
+    let rows = sqlx::query(&LEASE_AND_LOAD)
+        .bind(lease.token as i64)
+        .bind(lease.until_ms)
+        .bind(picked)
+        .bind(now_ms)
+        // A parameter, not a literal: with `'pending'` the planner matched the partial index of
+        // pending deliveries and scanned all of it instead of looking the keys up.
+        .bind(DeliveryStatus::Pending.as_str())
+        .fetch_all(&mut **tx)
+        .await?;
     Ok(rows.iter().map(|row| claimed(row, lease.token)).collect())
 }
 
-fn claimed(row: &PgRow, token: u64) -> ClaimedDelivery {
+/// A claimed delivery from a row of [`CLAIMED_COLUMNS`], under `token`.
+pub(super) fn claimed(row: &PgRow, token: u64) -> ClaimedDelivery {
     ClaimedDelivery {
         seq: row.get("seq"),
         id: row.get("id"),

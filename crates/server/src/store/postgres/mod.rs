@@ -109,17 +109,18 @@ impl PgStore {
         tokio::spawn(relay_live(pool.clone(), relayed));
         let announce = Arc::new(Notify::new());
         tokio::spawn(announcer(pool.clone(), announce.clone()));
-        let writer = || {
+        let writer = |relaxed| {
             let (sender, queue) = tokio::sync::mpsc::channel(4096);
             tokio::spawn(writer::run(
                 pool.clone(),
+                relaxed,
                 queue,
                 announce.clone(),
                 membership.clone(),
             ));
             sender
         };
-        let (batch, results) = (writer(), writer());
+        let (batch, results) = (writer(false), writer(true));
         tokio::spawn(upkeep::run(pool.clone()));
         tokio::spawn(members::run(pool.clone(), membership.clone(), due.clone()));
         Ok(PgStore {

@@ -5,23 +5,30 @@
 
 use std::sync::LazyLock;
 
+use sqlx::postgres::PgRow;
+use sqlx::{Connection, PgConnection, Row};
+
 use super::super::*;
-use super::engine::{claim_in, in_flight_of, in_share, lease_and_load, unleased, work_waiting, Tx};
+use super::engine::{
+    claim_in, claimed, in_flight_of, in_share, unleased, work_waiting, CLAIMED_COLUMNS,
+    CLAIMED_JOINS,
+};
 use super::lifecycle::disable_webhook;
 use crate::domain::claim::Shard;
 use crate::domain::delivery::{self, AfterAttempt};
 
-/// Records a batch of results (see [`apply_outcomes`]) and picks, under their webhooks' locks,
+/// Records a batch of results (see [`record`]) and picks, under their webhooks' locks,
 /// the deliveries their freed slots go straight back to, as `domain::claim::handed_back`
 /// decides: for the enabled webhooks of this process's share (`$15`, `$16`) whose lock is
 /// free, while no other webhook of the share waits at `$14` with room under the limit `$17`,
 /// each webhook's oldest due deliveries no lease holds, as many as it freed less any excess
-/// over the limit. Rows: each delivery moved on (`handed` false) and each picked (true).
+/// over the limit, at most `$18` in all — and leases them (`$19`, `$20`). Rows: each delivery
+/// moved on (`handed` false, only `seq`) and each leased, with what its attempt needs (true).
 ///
 /// The picks are read in the statement's snapshot, which may predate a claim committed just
-/// before the lock was taken: leasing such a delivery then fails on its lease and the slot
-/// stays free for the next claim; since a hand-back only replaces leases it released, no
-/// count can grow past the limit.
+/// before the lock was taken: leasing such a delivery then fails on its lease (a committed one:
+/// no wait) and the slot stays free for the next claim; since a hand-back only replaces
+/// leases it released, no count can grow past the limit.
 static RECORD: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH released AS (
@@ -67,22 +74,49 @@ static RECORD: LazyLock<String> = LazyLock::new(|| {
                  WHERE d.webhook_seq = w.seq AND d.status = 'pending' AND d.next_attempt_at <= $14
                    AND {unleased}
                  ORDER BY d.next_attempt_at, d.seq
-                 LIMIT LEAST(w.k, GREATEST($17 - (b.busy - w.k), 0))) AS n)
-         SELECT seq, FALSE AS handed FROM moved
-         UNION ALL SELECT seq, TRUE FROM handed",
+                 LIMIT LEAST(w.k, GREATEST($17 - (b.busy - w.k), 0))) AS n
+             LIMIT $18),
+         leased AS (
+             INSERT INTO leases (delivery_seq, webhook_seq, token, until_ms)
+             SELECT d.seq, d.webhook_seq, $19, $20 FROM handed h JOIN deliveries d ON d.seq = h.seq
+             ON CONFLICT (delivery_seq) DO UPDATE SET token = EXCLUDED.token, until_ms = EXCLUDED.until_ms
+                 WHERE leases.until_ms < $14
+             RETURNING delivery_seq)
+         SELECT FALSE AS handed, m.seq, NULL::text AS id, NULL::int AS attempt_count,
+                NULL::int AS round_base, NULL::bigint AS created_at, NULL::text AS event_id,
+                NULL::text AS type, NULL::bytea AS body, NULL::bigint AS webhook_seq,
+                NULL::text AS webhook_id, NULL::text AS url, NULL::text AS secret,
+                NULL::text AS previous_secret, NULL::bigint AS previous_secret_until,
+                NULL::text AS email, NULL::text AS account_id
+         FROM moved m
+         UNION ALL
+         SELECT TRUE, {loaded}
+         FROM leased c {joined}",
         share = in_share("w", "$15", "$16"),
         other_share = in_share("o", "$15", "$16"),
         other_waiting = work_waiting("o", "$14"),
         other_in_flight = in_flight_of("o", "$14"),
         unleased = unleased("$14"),
+        loaded = CLAIMED_COLUMNS,
+        joined = CLAIMED_JOINS,
     )
 });
+
+/// A lease that claims nothing (results recorded without a follow-up claim).
+const NO_LEASE: Lease = Lease {
+    token: 0,
+    until_ms: 0,
+    max: 0,
+    per_webhook: 0,
+};
 
 /// Where the slots freed by recorded results may go straight back (see [`RECORD`]).
 #[derive(Debug, Clone, Copy)]
 struct HandBack {
     /// The time now, Unix ms.
     now_ms: i64,
+    /// The lease the handed-back deliveries are claimed under (its `max` at most).
+    lease: Lease,
     /// This process's share of the webhooks.
     shard: Shard,
     /// The per-webhook concurrency limit.
@@ -92,40 +126,82 @@ struct HandBack {
 /// Records a batch of attempts and hands the room they free on: straight back to their own
 /// webhooks' next deliveries where the rules allow it ([`RECORD`]), the rest as any claim
 /// shares it — at most `follow_up`'s lease's `max` in all (none without one).
+///
+/// On `conn`, whose session does not wait for the disk (see the module's doc of the store):
+/// a batch without a final failure is one statement, committed at once, and a claim for
+/// the rest (rare while a webhook has a backlog) a transaction after it; one with a final
+/// failure, which may disable a webhook, is one transaction.
 pub(super) async fn record_and_claim(
-    tx: &mut Tx<'_>,
+    conn: &mut PgConnection,
     outcomes: &[AttemptOutcome],
     follow_up: Option<(i64, Lease)>,
     shard: Shard,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
     let hand_back = follow_up.map(|(now_ms, lease)| HandBack {
         now_ms,
+        lease,
         shard,
         limit: lease.per_webhook,
     });
-    let handed = apply_outcomes(tx, outcomes, hand_back).await?;
-    let Some((now_ms, lease)) = follow_up else {
-        return Ok(Vec::new());
+    let rest = |claimed: &[ClaimedDelivery]| {
+        follow_up.and_then(|(now_ms, lease)| {
+            let max = lease.max.saturating_sub(claimed.len() as u32);
+            (max > 0).then_some((now_ms, Lease { max, ..lease }))
+        })
     };
-    let handed = &handed[..handed.len().min(lease.max as usize)];
-    let mut claimed = lease_and_load(tx, handed, now_ms, lease).await?;
-    let rest = lease.max.saturating_sub(claimed.len() as u32);
-    if rest > 0 {
-        let rest = Lease { max: rest, ..lease };
-        claimed.extend(claim_in(tx, now_ms, rest, shard).await?);
+    if outcomes.iter().any(disables) {
+        let mut tx = conn.begin().await?;
+        let (mut claimed, final_failures) = record(&mut tx, outcomes, hand_back).await?;
+        for outcome in final_failures {
+            if let Some(disabling) = &outcome.disabling {
+                disable_webhook(
+                    &mut tx,
+                    outcome.webhook_seq,
+                    &disabling.reason,
+                    Some(&disabling.email),
+                    disabling.at_ms,
+                )
+                .await?;
+            }
+        }
+        if let Some((now_ms, lease)) = rest(&claimed) {
+            claimed.extend(claim_in(&mut tx, now_ms, lease, shard).await?);
+        }
+        tx.commit().await?;
+        return Ok(claimed);
+    }
+    let (mut claimed, _) = record(conn, outcomes, hand_back).await?;
+    if let Some((now_ms, lease)) = rest(&claimed) {
+        // The results are stored: a failed claim loses nothing (the loop claims later).
+        let more = async {
+            let mut tx = conn.begin().await?;
+            let more = claim_in(&mut tx, now_ms, lease, shard).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(more)
+        };
+        match more.await {
+            Ok(more) => claimed.extend(more),
+            Err(error) => tracing::warn!(%error, "claiming after recorded results failed"),
+        }
     }
     Ok(claimed)
 }
 
+/// Whether recording `outcome` may disable its webhook (a final failure).
+fn disables(outcome: &AttemptOutcome) -> bool {
+    matches!(outcome.next, AfterAttempt::GiveUp { .. }) && outcome.disabling.is_some()
+}
+
 /// Records a batch of attempts and moves each delivery on, if its claim still holds: its
 /// lease is released, and only then the delivery moves and its attempt is recorded — one
-/// statement for the whole batch, which also picks the deliveries the freed slots go back to
-/// (under `hand_back`; none without it).
-async fn apply_outcomes(
-    tx: &mut Tx<'_>,
-    outcomes: &[AttemptOutcome],
+/// statement for the whole batch, which also claims the deliveries the freed slots go back to
+/// (under `hand_back`; none without it). Returns those and the final failures recorded (whose
+/// webhooks the caller disables, in the same transaction).
+async fn record<'a>(
+    conn: &mut PgConnection,
+    outcomes: &'a [AttemptOutcome],
     hand_back: Option<HandBack>,
-) -> StoreResult<Vec<i64>> {
+) -> StoreResult<(Vec<ClaimedDelivery>, Vec<&'a AttemptOutcome>)> {
     // The state each delivery moves to, decided for both cases: a retry whose webhook was
     // disabled meanwhile waits, paused. Which case holds is read (without a lock, so that
     // recording results never waits for a claim in progress) in the statement itself; a final
@@ -143,9 +219,10 @@ async fn apply_outcomes(
     let text = |f: &dyn Fn(&AttemptRecord) -> Option<String>| -> Vec<Option<String>> {
         attempts.iter().map(|a| f(a)).collect()
     };
-    let (now_ms, shard, limit) =
-        hand_back.map_or((0, Shard::WHOLE, 0), |h| (h.now_ms, h.shard, h.limit));
-    let rows: Vec<(i64, bool)> = sqlx::query_as(&RECORD)
+    let (now_ms, shard, limit, lease) = hand_back.map_or((0, Shard::WHOLE, 0, NO_LEASE), |h| {
+        (h.now_ms, h.shard, h.limit, h.lease)
+    });
+    let rows = sqlx::query(&RECORD)
         .bind(
             outcomes
                 .iter()
@@ -183,18 +260,15 @@ async fn apply_outcomes(
         .bind(i64::from(shard.count()))
         .bind(i64::from(shard.index()))
         .bind(i64::from(limit))
-        .fetch_all(&mut **tx)
+        .bind(i64::from(lease.max))
+        .bind(lease.token as i64)
+        .bind(lease.until_ms)
+        .fetch_all(&mut *conn)
         .await?;
-    let moved: std::collections::HashSet<i64> = rows
-        .iter()
-        .filter(|(_, handed)| !handed)
-        .map(|(seq, _)| *seq)
-        .collect();
-    let handed: Vec<i64> = rows
-        .iter()
-        .filter(|(_, handed)| *handed)
-        .map(|(seq, _)| *seq)
-        .collect();
+    let (handed, moved): (Vec<PgRow>, Vec<PgRow>) =
+        rows.into_iter().partition(|row| row.get("handed"));
+    let moved: std::collections::HashSet<i64> = moved.iter().map(|row| row.get("seq")).collect();
+    let handed: Vec<ClaimedDelivery> = handed.iter().map(|row| claimed(row, lease.token)).collect();
     let (recorded, lost): (Vec<&AttemptOutcome>, Vec<&AttemptOutcome>) = outcomes
         .iter()
         .partition(|outcome| moved.contains(&outcome.delivery_seq));
@@ -205,18 +279,6 @@ async fn apply_outcomes(
         );
     }
 
-    // A final failure disables its webhook (rare, so one by one).
-    for outcome in recorded {
-        if let (AfterAttempt::GiveUp { .. }, Some(disabling)) = (outcome.next, &outcome.disabling) {
-            disable_webhook(
-                tx,
-                outcome.webhook_seq,
-                &disabling.reason,
-                Some(&disabling.email),
-                disabling.at_ms,
-            )
-            .await?;
-        }
-    }
-    Ok(handed)
+    let final_failures = recorded.into_iter().filter(|o| disables(o)).collect();
+    Ok((handed, final_failures))
 }

@@ -1,9 +1,10 @@
-//! Group commit, as the embedded store does it: the events accepted together and the attempt
-//! results that finish together share one transaction (a few array statements, one commit),
-//! and the room the results free is handed to the next due deliveries, claimed in the same
-//! transaction — so a busy server costs the database a handful of statements per batch
-//! rather than per request. A batch with events commits synchronously (their `202`s must be
-//! durable); one of results alone does not wait for the disk (see the module's doc).
+//! Group commit, as the embedded store does it: the events accepted together share one
+//! transaction (a few array statements, one durable commit: their `202`s promise it), and the
+//! attempt results that finish together are recorded together — one statement, committed
+//! without waiting for the disk, that also hands the room they free straight back to their
+//! webhooks' next deliveries (see `results`) — so a busy server costs the database a handful
+//! of statements per batch rather than per request. Events and results have a writer each
+//! (results never wait for the flush of accepted events), each on a connection of its own.
 
 use std::time::{Duration, Instant};
 
@@ -41,15 +42,18 @@ pub(super) enum WriteOp {
 }
 
 /// Runs until every sender is dropped, claiming for `membership`'s current share; raises
-/// `announce` when a batch left deliveries waiting for another process's claim.
+/// `announce` when a batch left deliveries waiting for another process's claim. A `relaxed`
+/// writer's session does not wait for the disk on commit (for attempt results; events always
+/// commit durably, whichever writer stores them).
 pub(super) async fn run(
     pool: PgPool,
+    relaxed: bool,
     mut queue: mpsc::Receiver<WriteOp>,
     announce: std::sync::Arc<tokio::sync::Notify>,
     membership: std::sync::Arc<Membership>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    let mut connection = OwnConnection::new(pool);
+    let mut connection = OwnConnection::new(pool, relaxed);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let ops = std::mem::take(&mut batch);
         if apply(&mut connection, ops, membership.shard()).await {
@@ -69,6 +73,8 @@ pub(super) async fn run(
 struct OwnConnection {
     /// Where a connection comes from.
     pool: PgPool,
+    /// Whether its session commits without waiting for the disk.
+    relaxed: bool,
     /// The connection and when it was last used.
     held: Option<(PoolConnection<Postgres>, Instant)>,
 }
@@ -77,29 +83,53 @@ impl OwnConnection {
     /// How long a connection may sit unused before it is checked.
     const CHECK_AFTER: Duration = Duration::from_secs(1);
 
-    fn new(pool: PgPool) -> Self {
-        OwnConnection { pool, held: None }
+    fn new(pool: PgPool, relaxed: bool) -> Self {
+        OwnConnection {
+            pool,
+            relaxed,
+            held: None,
+        }
     }
 
     /// The connection, checked if it was idle, or a new one from the pool.
     async fn get(&mut self) -> StoreResult<&mut PgConnection> {
         if let Some((connection, used)) = &mut self.held {
             if used.elapsed() >= Self::CHECK_AFTER && connection.ping().await.is_err() {
-                self.held = None;
+                self.release();
             }
         }
         let held = match self.held.take() {
             Some(held) => held,
-            None => (self.pool.acquire().await?, Instant::now()),
+            None => {
+                let mut connection = self.pool.acquire().await?;
+                if self.relaxed {
+                    sqlx::query("SET synchronous_commit = off")
+                        .execute(&mut *connection)
+                        .await?;
+                }
+                (connection, Instant::now())
+            }
         };
         let (connection, used) = self.held.insert(held);
         *used = Instant::now();
         Ok(&mut **connection)
     }
 
-    /// Gives the connection back after a failure (it may be the cause).
+    /// Gives the connection back after a failure (it may be the cause), or closes it if its
+    /// session was made relaxed.
     fn release(&mut self) {
-        self.held = None;
+        if let Some((connection, _)) = self.held.take() {
+            if self.relaxed {
+                // Its session's setting must not reach the pool's other users: closed instead.
+                drop(connection.detach());
+            }
+        }
+    }
+}
+
+impl Drop for OwnConnection {
+    fn drop(&mut self) {
+        self.release();
     }
 }
 
@@ -135,16 +165,12 @@ async fn apply(connection: &mut OwnConnection, ops: Vec<WriteOp>, shard: Shard) 
     }
     let result = async {
         let conn = connection.get().await?;
-        let mut tx = if events.is_empty() {
-            engine::begin_relaxed(conn).await?
-        } else {
-            conn.begin().await?
-        };
-        let (inserted, waiting) = if events.is_empty() {
-            (Vec::new(), false)
-        } else {
-            events::insert_batch(&mut tx, &events, shard).await?
-        };
+        if events.is_empty() {
+            let claimed = results::record_and_claim(conn, &outcomes, follow_up, shard).await?;
+            return Ok((Vec::new(), false, claimed));
+        }
+        let mut tx = engine::begin_durable(conn).await?;
+        let (inserted, waiting) = events::insert_batch(&mut tx, &events, shard).await?;
         let claimed = if outcomes.is_empty() {
             Vec::new()
         } else {
