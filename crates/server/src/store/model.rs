@@ -273,6 +273,25 @@ pub struct AttemptOutcome {
     pub disabling: Option<Disabling>,
 }
 
+/// Of `outcomes`, those whose delivery moved on (`moved`, by key: their claim still held);
+/// each other one is dropped with a warning — its claim was lost, and the delivery is another
+/// attempt's now.
+pub fn outcomes_with_claims<'a>(
+    outcomes: &'a [AttemptOutcome],
+    moved: &std::collections::HashSet<i64>,
+) -> Vec<&'a AttemptOutcome> {
+    let (recorded, lost): (Vec<&AttemptOutcome>, Vec<&AttemptOutcome>) = outcomes
+        .iter()
+        .partition(|outcome| moved.contains(&outcome.delivery_seq));
+    for outcome in lost {
+        tracing::warn!(
+            delivery = outcome.delivery_seq,
+            "attempt result dropped: the claim was lost"
+        );
+    }
+    recorded
+}
+
 /// Disabling a webhook after a delivery's final failure.
 #[derive(Debug, Clone)]
 pub struct Disabling {

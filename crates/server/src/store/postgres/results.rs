@@ -1,7 +1,7 @@
 //! Attempt results on PostgreSQL, as `domain::delivery` settles them: each recorded only if its
-//! claim still holds, and the room it frees handed on in the same transaction — straight back
-//! to its webhook's next delivery where `domain::claim::handed_back` allows it, else as any
-//! claim shares it.
+//! claim still holds, and the room it frees handed on at once — straight back to its webhook's
+//! next delivery, in the statement that records it, where `domain::claim::handed_back` allows
+//! it, else as any claim shares it.
 
 use std::sync::LazyLock;
 
@@ -102,7 +102,8 @@ static RECORD: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// A lease that claims nothing (results recorded without a follow-up claim).
+/// A lease that claims nothing (results recorded without a follow-up claim: its limit of 0
+/// hands nothing back).
 const NO_LEASE: Lease = Lease {
     token: 0,
     until_ms: 0,
@@ -119,8 +120,6 @@ struct HandBack {
     lease: Lease,
     /// This process's share of the webhooks.
     shard: Shard,
-    /// The per-webhook concurrency limit.
-    limit: u32,
 }
 
 /// Records a batch of attempts and hands the room they free on: straight back to their own
@@ -141,7 +140,6 @@ pub(super) async fn record_and_claim(
         now_ms,
         lease,
         shard,
-        limit: lease.per_webhook,
     });
     let rest = |claimed: &[ClaimedDelivery]| {
         follow_up.and_then(|(now_ms, lease)| {
@@ -219,8 +217,8 @@ async fn record<'a>(
     let text = |f: &dyn Fn(&AttemptRecord) -> Option<String>| -> Vec<Option<String>> {
         attempts.iter().map(|a| f(a)).collect()
     };
-    let (now_ms, shard, limit, lease) = hand_back.map_or((0, Shard::WHOLE, 0, NO_LEASE), |h| {
-        (h.now_ms, h.shard, h.limit, h.lease)
+    let (now_ms, shard, lease) = hand_back.map_or((0, Shard::WHOLE, NO_LEASE), |h| {
+        (h.now_ms, h.shard, h.lease)
     });
     let rows = sqlx::query(&RECORD)
         .bind(
@@ -259,7 +257,7 @@ async fn record<'a>(
         .bind(now_ms)
         .bind(i64::from(shard.count()))
         .bind(i64::from(shard.index()))
-        .bind(i64::from(limit))
+        .bind(i64::from(lease.per_webhook))
         .bind(i64::from(lease.max))
         .bind(lease.token as i64)
         .bind(lease.until_ms)
@@ -269,15 +267,7 @@ async fn record<'a>(
         rows.into_iter().partition(|row| row.get("handed"));
     let moved: std::collections::HashSet<i64> = moved.iter().map(|row| row.get("seq")).collect();
     let handed: Vec<ClaimedDelivery> = handed.iter().map(|row| claimed(row, lease.token)).collect();
-    let (recorded, lost): (Vec<&AttemptOutcome>, Vec<&AttemptOutcome>) = outcomes
-        .iter()
-        .partition(|outcome| moved.contains(&outcome.delivery_seq));
-    for outcome in lost {
-        tracing::warn!(
-            delivery = outcome.delivery_seq,
-            "attempt result dropped: the claim was lost"
-        );
-    }
+    let recorded = outcomes_with_claims(outcomes, &moved);
 
     let final_failures = recorded.into_iter().filter(|o| disables(o)).collect();
     Ok((handed, final_failures))

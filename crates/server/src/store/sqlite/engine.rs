@@ -242,15 +242,7 @@ pub(super) async fn apply_outcomes(
             moved.insert(row.get::<i64, _>(0));
         }
     }
-    let (recorded, lost): (Vec<&AttemptOutcome>, Vec<&AttemptOutcome>) = outcomes
-        .iter()
-        .partition(|outcome| moved.contains(&outcome.delivery_seq));
-    for outcome in lost {
-        tracing::warn!(
-            delivery = outcome.delivery_seq,
-            "attempt result dropped: the claim was lost"
-        );
-    }
+    let recorded = outcomes_with_claims(outcomes, &moved);
 
     // 3. The attempts' records.
     for chunk in statement_chunks(&recorded) {
