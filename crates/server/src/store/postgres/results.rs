@@ -170,12 +170,21 @@ pub(super) async fn record_and_claim(
     }
     let (mut claimed, _) = record(conn, outcomes, hand_back).await?;
     if let Some((now_ms, lease)) = rest(&claimed) {
-        // The results are stored: a failed claim loses nothing (the loop claims later).
+        // The results are stored: a failed claim loses nothing (the loop claims later). Its
+        // transaction is rolled back here and now — this connection stays with the writer,
+        // and a transaction left open would hold the webhooks' locks until its next batch.
         let more = async {
             let mut tx = conn.begin().await?;
-            let more = claim_in(&mut tx, now_ms, lease, shard).await?;
-            tx.commit().await?;
-            Ok::<_, StoreError>(more)
+            match claim_in(&mut tx, now_ms, lease, shard).await {
+                Ok(more) => {
+                    tx.commit().await?;
+                    Ok(more)
+                }
+                Err(error) => {
+                    let _ = tx.rollback().await;
+                    Err(error)
+                }
+            }
         };
         match more.await {
             Ok(more) => claimed.extend(more),
