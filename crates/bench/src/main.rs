@@ -226,11 +226,10 @@ struct Comparison {
     servers: Servers,
     /// The cluster's URL (the database under test).
     url: String,
-    /// Its own database's name.
-    database: &'static str,
 }
 
 impl Comparison {
+    /// Its own database's name.
     const DATABASE: &'static str = "cdhooks_bench_compare";
 
     /// Starts it, if asked for, with its webhook for the bursts.
@@ -245,7 +244,6 @@ impl Comparison {
         Some(Comparison {
             servers,
             url: url.to_owned(),
-            database: Self::DATABASE,
         })
     }
 
@@ -258,7 +256,7 @@ impl Comparison {
     /// Stops its servers and removes its database.
     fn remove(self) {
         drop(self.servers);
-        servers::drop_database(&self.url, self.database);
+        servers::drop_database(&self.url, Self::DATABASE);
     }
 }
 
