@@ -24,14 +24,6 @@ pub(super) async fn begin_relaxed(conn: &mut PgConnection) -> StoreResult<Tx<'_>
         .await?)
 }
 
-/// Begins a transaction that commits durably whatever the session's setting (events: their
-/// `202`s promise it) — one round trip for both statements.
-pub(super) async fn begin_durable(conn: &mut PgConnection) -> StoreResult<Tx<'_>> {
-    Ok(conn
-        .begin_with("BEGIN; SET LOCAL synchronous_commit = on")
-        .await?)
-}
-
 /// The condition, on a delivery `d`, that no lease holds it at the time `now` (a lease whose
 /// time ran out holds nothing: its delivery may be claimed again).
 pub(super) fn unleased(now: &str) -> String {

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use cdhooks_core::event::DELIVERY_ID_PREFIX;
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::{Connection, PgConnection, PgPool, Row};
 
 use super::super::*;
 use super::{engine, found};
@@ -28,12 +28,12 @@ struct Planned<'a> {
     event: usize,
     /// `dlv_…`.
     id: String,
-    /// The event's key.
-    event_seq: i64,
     /// Where it goes.
     webhook: &'a Subscriber,
     /// The lease it is claimed under at once, if any.
     claim: Option<Lease>,
+    /// Whether it is left unclaimed for a webhook with room (`claim::worth_a_claim`).
+    left_for_a_claim: bool,
     /// Its first status and due time.
     state: (DeliveryStatus, Option<i64>),
 }
@@ -51,23 +51,279 @@ pub(super) struct QueuedEvent {
 }
 
 /// Stores a batch of events and a delivery for every subscribed webhook of each event's
-/// account, with a few array statements for the whole batch. An event whose id its account
-/// used before (or earlier in the batch) is refused alone. Deliveries are claimed for this
-/// process (up to each request's `lease.max`) only for webhooks with nothing older waiting,
-/// that it can lock at once and that have a free slot — whichever process's `shard` they are
-/// in. Of those left unclaimed that call for a claim (`claim::worth_a_claim`), the ones in
-/// `shard` wake this process (`left_claimable`); the returned `bool` says whether any others
-/// do, for their process (to be announced to every process).
+/// account. An event whose id its account used before (or earlier in the batch) is refused
+/// alone. Deliveries are claimed for this process (up to each request's `lease.max`) only for
+/// webhooks with nothing older waiting, that it can lock at once and that have a free slot —
+/// whichever process's `shard` they are in. Of those left unclaimed that call for a claim
+/// (`claim::worth_a_claim`), the ones in `shard` wake this process (`left_claimable`); the
+/// returned `bool` says whether any others do, for their process (to be announced to every
+/// process).
+///
+/// The webhooks and their waiting work are read first; then events, deliveries and leases are
+/// written by one statement. When no webhook can be claimed for at once (under a burst, every
+/// webhook has work waiting), that statement commits on its own — durably, on the events
+/// writer's session — so a batch costs three round trips; otherwise it runs in the
+/// transaction that holds the webhooks' locks.
 pub(super) async fn insert_batch(
-    tx: &mut Transaction<'_, Postgres>,
+    conn: &mut PgConnection,
     queued: &[QueuedEvent],
     shard: Shard,
 ) -> StoreResult<(Vec<StoreResult<InsertedEvent>>, bool)> {
-    // 1. The events; the first of a repeated id gets the row.
+    let subscribers = subscribers_of(conn, queued).await?;
+    let no_webhooks = Vec::new();
+    let matched = |q: &QueuedEvent| -> Vec<&Subscriber> {
+        subscribers
+            .get(&q.account.id)
+            .unwrap_or(&no_webhooks)
+            .iter()
+            .filter(|w| {
+                q.event
+                    .reaches(&w.id, w.patterns.iter().map(String::as_str))
+            })
+            .collect()
+    };
+
+    // Free slots of the webhooks with older deliveries waiting (not claimed for at once),
+    // and the webhooks with nothing waiting, which may be (checked first without a lock, so
+    // that under a backlog — when the claim loop has the work — requests never hold the
+    // webhook from it).
+    let mut free_behind: HashMap<i64, u32> = HashMap::new();
+    let mut idle = Vec::new();
+    let lease = queued.iter().find_map(|q| q.lease);
+    let now_ms = queued.iter().map(|q| q.now_ms).max().unwrap_or(0);
+    if let Some(lease) = lease {
+        let mut candidates: Vec<i64> = queued
+            .iter()
+            .filter(|q| q.lease.is_some())
+            .flat_map(&matched)
+            .filter(|w| w.enabled)
+            .map(|w| w.seq)
+            .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        let waiting = engine::waiting(conn, &candidates, now_ms).await?;
+        for (seq, busy) in &waiting {
+            free_behind.insert(*seq, claim::free_slots(lease.per_webhook, *busy as u32));
+        }
+        idle = candidates
+            .into_iter()
+            .filter(|seq| !waiting.contains_key(seq))
+            .collect();
+    }
+
+    let firsts = first_occurrences(queued);
+    let plan = |free: &mut HashMap<i64, u32>| -> Vec<Planned> {
+        let mut planned = Vec::new();
+        for (index, q) in queued.iter().enumerate() {
+            if !firsts[index] {
+                continue;
+            }
+            let mut at_once = claim::AtOnce::new(q.lease.map(|l| l.max));
+            for webhook in matched(q) {
+                let claim = q.lease.filter(|_| at_once.take(free.get_mut(&webhook.seq)));
+                let left = webhook.enabled
+                    && claim.is_none()
+                    && claim::worth_a_claim(
+                        free.get(&webhook.seq)
+                            .or(free_behind.get(&webhook.seq))
+                            .copied(),
+                    );
+                planned.push(Planned {
+                    event: index,
+                    id: new_id(DELIVERY_ID_PREFIX),
+                    webhook,
+                    claim,
+                    left_for_a_claim: left,
+                    state: delivery::new_delivery(webhook.enabled, q.now_ms),
+                });
+            }
+        }
+        planned
+    };
+    let (planned, written) = match lease.filter(|_| !idle.is_empty()) {
+        None => {
+            let planned = plan(&mut HashMap::new());
+            let written = write(&mut *conn, queued, &planned).await?;
+            (planned, written)
+        }
+        Some(lease) => {
+            // Free slots of the idle webhooks no other process is claiming for at this
+            // moment (their lock is free), held until the leases are written.
+            let mut tx = conn.begin().await?;
+            let locked: Vec<i64> = sqlx::query_scalar(
+                "SELECT seq FROM webhooks WHERE seq = ANY($1) FOR NO KEY UPDATE SKIP LOCKED",
+            )
+            .bind(&idle)
+            .fetch_all(&mut *tx)
+            .await?;
+            let in_flight = engine::in_flight(&mut tx, &locked, now_ms).await?;
+            let mut free = HashMap::new();
+            for seq in locked {
+                let busy = in_flight.get(&seq).copied().unwrap_or(0) as u32;
+                // Only webhooks with nothing older waiting were locked (`idle`).
+                free.insert(seq, claim::slots_at_once(lease.per_webhook, busy, false));
+            }
+            let planned = plan(&mut free);
+            let written = write(&mut *tx, queued, &planned).await?;
+            tx.commit().await?;
+            (planned, written)
+        }
+    };
+    let Written {
+        mut events,
+        deliveries,
+    } = written;
+    let event_seqs: Vec<Option<i64>> = queued
+        .iter()
+        .map(|q| events.remove(&(q.account.id.clone(), q.event.id.clone())))
+        .collect();
+
+    // Each stored event's answer, with the deliveries claimed for this process.
+    let mut fan_out = vec![0u32; queued.len()];
+    let mut left_claimable = vec![false; queued.len()];
+    let mut left_for_others = false;
+    let mut claimed: Vec<Vec<ClaimedDelivery>> = queued.iter().map(|_| Vec::new()).collect();
+    for Planned {
+        event: index,
+        id,
+        webhook,
+        claim,
+        left_for_a_claim,
+        ..
+    } in planned
+    {
+        if event_seqs[index].is_none() {
+            continue;
+        }
+        fan_out[index] += 1;
+        if left_for_a_claim {
+            if shard.owns(webhook.seq) {
+                left_claimable[index] = true;
+            } else {
+                left_for_others = true;
+            }
+        }
+        let (Some(lease), Some(&seq)) = (claim, deliveries.get(&id)) else {
+            continue;
+        };
+        let q = &queued[index];
+        claimed[index].push(ClaimedDelivery {
+            seq,
+            id,
+            claim_token: lease.token,
+            attempt_count: 0,
+            round_base: 0,
+            event_id: q.event.id.clone(),
+            event_type: q.event.event_type.to_owned(),
+            body: q.event.body.clone(),
+            webhook_seq: webhook.seq,
+            webhook_id: webhook.id.clone(),
+            url: webhook.url.clone(),
+            secret: webhook.secret.clone(),
+            account_id: q.account.id.clone(),
+            account_email: q.account.email.clone(),
+            accepted_at_ms: q.now_ms,
+            previous_secret: webhook.previous_secret.clone(),
+        });
+    }
+    let answers = InsertedEvent::answers(&event_seqs, fan_out, claimed, left_claimable);
+    Ok((answers, left_for_others))
+}
+
+/// Whether each queued event is the first of its id in the batch (a later one is refused: the
+/// first takes the id).
+fn first_occurrences(queued: &[QueuedEvent]) -> Vec<bool> {
+    let mut seen = std::collections::HashSet::new();
+    queued
+        .iter()
+        .map(|q| seen.insert((q.account.id.as_str(), q.event.id.as_str())))
+        .collect()
+}
+
+/// The webhooks of the batch's accounts, read once, by account.
+async fn subscribers_of(
+    conn: &mut PgConnection,
+    queued: &[QueuedEvent],
+) -> StoreResult<HashMap<String, Vec<Subscriber>>> {
+    let accounts: Vec<&str> = queued.iter().map(|q| q.account.id.as_str()).collect();
+    let mut subscribers: HashMap<String, Vec<Subscriber>> = HashMap::new();
+    for row in sqlx::query(
+        "SELECT account_id, seq, id, url, secret, previous_secret, previous_secret_until, events, enabled FROM webhooks
+         WHERE account_id = ANY($1) ORDER BY seq",
+    )
+    .bind(&accounts)
+    .fetch_all(conn)
+    .await?
+    {
+        subscribers
+            .entry(row.get("account_id"))
+            .or_default()
+            .push(Subscriber {
+                seq: row.get("seq"),
+                id: row.get("id"),
+                url: row.get("url"),
+                secret: WebhookSecret::from_stored(row.get("secret")),
+                previous_secret: PreviousSecret::from_stored(
+                    row.get("previous_secret"),
+                    row.get("previous_secret_until"),
+                ),
+                patterns: serde_json::from_str(row.get("events")).unwrap_or_default(),
+                enabled: row.get("enabled"),
+            });
+    }
+    Ok(subscribers)
+}
+
+/// What one write stored: each event's key by (account, id) — an event whose id was taken
+/// has none — and the keys of the deliveries claimed at once, by id.
+struct Written {
+    events: HashMap<(String, String), i64>,
+    deliveries: HashMap<String, i64>,
+}
+
+/// Writes the batch's events and, for those stored, their `planned` deliveries and the leases
+/// of those claimed at once — one statement, in insertion order (a delivery's key follows its
+/// event's order in the batch).
+async fn write(
+    conn: &mut PgConnection,
+    queued: &[QueuedEvent],
+    planned: &[Planned<'_>],
+) -> StoreResult<Written> {
+    let column = |f: &dyn Fn(&Planned) -> Option<i64>| -> Vec<Option<i64>> {
+        planned.iter().map(f).collect()
+    };
+    let claimed: Vec<&str> = planned
+        .iter()
+        .filter(|p| p.claim.is_some())
+        .map(|p| p.id.as_str())
+        .collect();
     let rows = sqlx::query(
-        "INSERT INTO events (id, account_id, type, created_at, body)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bytea[])
-         ON CONFLICT (account_id, id) DO NOTHING RETURNING seq, account_id, id",
+        "WITH stored AS (
+             INSERT INTO events (id, account_id, type, created_at, body)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bytea[])
+             ON CONFLICT (account_id, id) DO NOTHING
+             RETURNING seq, account_id, id),
+         inserted AS (
+             INSERT INTO deliveries (id, account_id, event_seq, webhook_seq, status,
+                                     next_attempt_at, created_at, updated_at)
+             SELECT v.id, v.account_id, s.seq, v.webhook_seq, v.status, v.due, v.created,
+                    v.created
+             FROM UNNEST($6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[],
+                         $11::bigint[], $12::bigint[]) WITH ORDINALITY
+                  AS v(id, account_id, event_id, webhook_seq, status, due, created, place)
+             JOIN stored s ON s.account_id = v.account_id AND s.id = v.event_id
+             ORDER BY v.place
+             RETURNING seq, id, webhook_seq),
+         leased AS (
+             INSERT INTO leases (delivery_seq, webhook_seq, token, until_ms)
+             SELECT i.seq, i.webhook_seq, v.token, v.until
+             FROM inserted i
+             JOIN UNNEST($6::text[], $13::bigint[], $14::bigint[]) AS v(id, token, until)
+               ON v.id = i.id
+             WHERE v.token IS NOT NULL)
+         SELECT seq, account_id, id, FALSE AS delivery FROM stored
+         UNION ALL
+         SELECT seq, NULL, id, TRUE FROM inserted WHERE id = ANY($15)",
     )
     .bind(
         queued
@@ -99,223 +355,52 @@ pub(super) async fn insert_batch(
             .map(|q| q.event.body.as_ref())
             .collect::<Vec<&[u8]>>(),
     )
-    .fetch_all(&mut **tx)
-    .await?;
-    let mut stored: HashMap<(String, String), i64> = rows
-        .into_iter()
-        .map(|row| ((row.get("account_id"), row.get("id")), row.get("seq")))
-        .collect();
-    let event_seqs: Vec<Option<i64>> = queued
-        .iter()
-        .map(|q| stored.remove(&(q.account.id.clone(), q.event.id.clone())))
-        .collect();
-
-    // 2. The webhooks of the batch's accounts, read once.
-    let accounts: Vec<&str> = queued.iter().map(|q| q.account.id.as_str()).collect();
-    let mut subscribers: HashMap<String, Vec<Subscriber>> = HashMap::new();
-    for row in sqlx::query(
-        "SELECT account_id, seq, id, url, secret, previous_secret, previous_secret_until, events, enabled FROM webhooks
-         WHERE account_id = ANY($1) ORDER BY seq",
+    .bind(planned.iter().map(|p| p.id.as_str()).collect::<Vec<_>>())
+    .bind(
+        planned
+            .iter()
+            .map(|p| queued[p.event].account.id.as_str())
+            .collect::<Vec<_>>(),
     )
-    .bind(&accounts)
-    .fetch_all(&mut **tx)
-    .await?
-    {
-        subscribers
-            .entry(row.get("account_id"))
-            .or_default()
-            .push(Subscriber {
-                seq: row.get("seq"),
-                id: row.get("id"),
-                url: row.get("url"),
-                secret: WebhookSecret::from_stored(row.get("secret")),
-                previous_secret: PreviousSecret::from_stored(
-                    row.get("previous_secret"),
-                    row.get("previous_secret_until"),
-                ),
-                patterns: serde_json::from_str(row.get("events")).unwrap_or_default(),
-                enabled: row.get("enabled"),
-            });
-    }
-    let no_webhooks = Vec::new();
-    let matched = |q: &QueuedEvent| -> Vec<&Subscriber> {
-        subscribers
-            .get(&q.account.id)
-            .unwrap_or(&no_webhooks)
+    .bind(
+        planned
             .iter()
-            .filter(|w| {
-                q.event
-                    .reaches(&w.id, w.patterns.iter().map(String::as_str))
-            })
-            .collect()
+            .map(|p| queued[p.event].event.id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(planned.iter().map(|p| p.webhook.seq).collect::<Vec<_>>())
+    .bind(
+        planned
+            .iter()
+            .map(|p| p.state.0.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(column(&|p| p.state.1))
+    .bind(
+        planned
+            .iter()
+            .map(|p| queued[p.event].now_ms)
+            .collect::<Vec<_>>(),
+    )
+    .bind(column(&|p| p.claim.map(|l| l.token as i64)))
+    .bind(column(&|p| p.claim.map(|l| l.until_ms)))
+    .bind(&claimed)
+    .fetch_all(conn)
+    .await?;
+    let mut written = Written {
+        events: HashMap::new(),
+        deliveries: HashMap::new(),
     };
-
-    // 3. Free slots of the webhooks this process may claim for now: those with nothing older
-    //    waiting (checked first without a lock, so that under a backlog — when the claim loop
-    //    has the work — requests never hold the webhook from it) that no other process is
-    //    claiming for at this moment (their lock is free).
-    let mut free: HashMap<i64, u32> = HashMap::new();
-    // Free slots of the webhooks with older deliveries waiting (not claimed for at once).
-    let mut free_behind: HashMap<i64, u32> = HashMap::new();
-    if let Some(lease) = queued.iter().find_map(|q| q.lease) {
-        let now_ms = queued.iter().map(|q| q.now_ms).max().unwrap_or(0);
-        let mut candidates: Vec<i64> = queued
-            .iter()
-            .filter(|q| q.lease.is_some())
-            .flat_map(&matched)
-            .filter(|w| w.enabled)
-            .map(|w| w.seq)
-            .collect();
-        candidates.sort_unstable();
-        candidates.dedup();
-        let waiting = engine::waiting(tx, &candidates, now_ms).await?;
-        for (seq, busy) in &waiting {
-            free_behind.insert(*seq, claim::free_slots(lease.per_webhook, *busy as u32));
-        }
-        let idle: Vec<i64> = candidates
-            .into_iter()
-            .filter(|seq| !waiting.contains_key(seq))
-            .collect();
-        if !idle.is_empty() {
-            let locked: Vec<i64> = sqlx::query_scalar(
-                "SELECT seq FROM webhooks WHERE seq = ANY($1) FOR NO KEY UPDATE SKIP LOCKED",
-            )
-            .bind(&idle)
-            .fetch_all(&mut **tx)
-            .await?;
-            let in_flight = engine::in_flight(tx, &locked, now_ms).await?;
-            for seq in locked {
-                let busy = in_flight.get(&seq).copied().unwrap_or(0) as u32;
-                // Only webhooks with nothing older waiting were locked (`idle`).
-                free.insert(seq, claim::slots_at_once(lease.per_webhook, busy, false));
-            }
+    for row in rows {
+        if row.get("delivery") {
+            written.deliveries.insert(row.get("id"), row.get("seq"));
+        } else {
+            written
+                .events
+                .insert((row.get("account_id"), row.get("id")), row.get("seq"));
         }
     }
-
-    // 4. The deliveries.
-    let mut planned = Vec::new();
-    let mut fan_out = vec![0u32; queued.len()];
-    let mut left_claimable = vec![false; queued.len()];
-    let mut left_for_others = false;
-    for (index, (q, event_seq)) in queued.iter().zip(&event_seqs).enumerate() {
-        let Some(event_seq) = *event_seq else {
-            continue;
-        };
-        let mut at_once = claim::AtOnce::new(q.lease.map(|l| l.max));
-        for webhook in matched(q) {
-            fan_out[index] += 1;
-            let claim = q.lease.filter(|_| at_once.take(free.get_mut(&webhook.seq)));
-            if webhook.enabled && claim.is_none() {
-                let free_now = free.get(&webhook.seq).or(free_behind.get(&webhook.seq));
-                if claim::worth_a_claim(free_now.copied()) {
-                    if shard.owns(webhook.seq) {
-                        left_claimable[index] = true;
-                    } else {
-                        left_for_others = true;
-                    }
-                }
-            }
-            planned.push(Planned {
-                event: index,
-                id: new_id(DELIVERY_ID_PREFIX),
-                event_seq,
-                webhook,
-                claim,
-                state: delivery::new_delivery(webhook.enabled, q.now_ms),
-            });
-        }
-    }
-    let mut seqs: HashMap<String, i64> = HashMap::new();
-    if !planned.is_empty() {
-        let column = |f: &dyn Fn(&Planned) -> Option<i64>| -> Vec<Option<i64>> {
-            planned.iter().map(f).collect()
-        };
-        seqs = sqlx::query(
-            // The deliveries, and the leases of those claimed now, in one statement.
-            "WITH inserted AS (
-                 INSERT INTO deliveries (id, account_id, event_seq, webhook_seq, status,
-                                         next_attempt_at, created_at, updated_at)
-                 SELECT v.id, v.account_id, v.event_seq, v.webhook_seq, v.status, v.due,
-                        v.created, v.created
-                 FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[],
-                             $6::bigint[], $9::bigint[])
-                      AS v(id, account_id, event_seq, webhook_seq, status, due, created)
-                 RETURNING seq, id, webhook_seq),
-             leased AS (
-                 INSERT INTO leases (delivery_seq, webhook_seq, token, until_ms)
-                 SELECT i.seq, i.webhook_seq, v.token, v.until
-                 FROM inserted i
-                 JOIN UNNEST($1::text[], $7::bigint[], $8::bigint[]) AS v(id, token, until)
-                   ON v.id = i.id
-                 WHERE v.token IS NOT NULL)
-             SELECT seq, id FROM inserted",
-        )
-        .bind(planned.iter().map(|p| p.id.as_str()).collect::<Vec<_>>())
-        .bind(
-            planned
-                .iter()
-                .map(|p| queued[p.event].account.id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(planned.iter().map(|p| p.event_seq).collect::<Vec<_>>())
-        .bind(planned.iter().map(|p| p.webhook.seq).collect::<Vec<_>>())
-        .bind(
-            planned
-                .iter()
-                .map(|p| p.state.0.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(column(&|p| p.state.1))
-        .bind(column(&|p| p.claim.map(|l| l.token as i64)))
-        .bind(column(&|p| p.claim.map(|l| l.until_ms)))
-        .bind(
-            planned
-                .iter()
-                .map(|p| queued[p.event].now_ms)
-                .collect::<Vec<_>>(),
-        )
-        .fetch_all(&mut **tx)
-        .await?
-        .into_iter()
-        .map(|row| (row.get("id"), row.get("seq")))
-        .collect();
-    }
-
-    // 5. Each event's answer, with the deliveries claimed for this process.
-    let mut claimed: Vec<Vec<ClaimedDelivery>> = queued.iter().map(|_| Vec::new()).collect();
-    for Planned {
-        event: index,
-        id,
-        webhook,
-        claim,
-        ..
-    } in planned
-    {
-        let (Some(lease), Some(&seq)) = (claim, seqs.get(&id)) else {
-            continue;
-        };
-        let q = &queued[index];
-        claimed[index].push(ClaimedDelivery {
-            seq,
-            id,
-            claim_token: lease.token,
-            attempt_count: 0,
-            round_base: 0,
-            event_id: q.event.id.clone(),
-            event_type: q.event.event_type.to_owned(),
-            body: q.event.body.clone(),
-            webhook_seq: webhook.seq,
-            webhook_id: webhook.id.clone(),
-            url: webhook.url.clone(),
-            secret: webhook.secret.clone(),
-            account_id: q.account.id.clone(),
-            account_email: q.account.email.clone(),
-            accepted_at_ms: q.now_ms,
-            previous_secret: webhook.previous_secret.clone(),
-        });
-    }
-    let answers = InsertedEvent::answers(&event_seqs, fan_out, claimed, left_claimable);
-    Ok((answers, left_for_others))
+    Ok(written)
 }
 
 /// One event of the account.

@@ -11,9 +11,10 @@
 //!   for by every process (each claim skipping it while another held its lock, in batches a
 //!   third as large). New deliveries of an idle webhook are still claimed at once by the process
 //!   that accepted their event, whatever the share.
-//! - The hot writes go through group commit (`writer.rs`): events accepted together share one
-//!   transaction, and so do attempt results (with the follow-up claims of the room they
-//!   free), each on its own writer task. Events commit synchronously, so a `202` is durable;
+//! - The hot writes go through group commit (`writer.rs`): events accepted together are
+//!   written by one statement, and so are attempt results (with the follow-up claims of the
+//!   room they free), each on its own writer task. Events commit synchronously, so a `202` is
+//!   durable;
 //!   as does everything an operator changes. Claims and attempt results commit with
 //!   `synchronous_commit = off`: they hold a webhook's lock, so waiting for a disk flush there
 //!   would serialise every delivery of that webhook behind it, and losing one of them in a

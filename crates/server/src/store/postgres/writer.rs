@@ -1,5 +1,6 @@
-//! Group commit, as the embedded store does it: the events accepted together share one
-//! transaction (a few array statements, one durable commit: their `202`s promise it), and the
+//! Group commit, as the embedded store does it: the events accepted together are stored
+//! together (two reads and one write statement, one durable commit: their `202`s promise it;
+//! see `events`), and the
 //! attempt results that finish together are recorded together — one statement, committed
 //! without waiting for the disk, that also hands the room they free straight back to their
 //! webhooks' next deliveries (see `results`) — so a busy server costs the database a handful
@@ -15,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::super::*;
 use super::events::QueuedEvent;
 use super::members::Membership;
-use super::{engine, events, results};
+use super::{events, results};
 use crate::domain::claim::Shard;
 
 /// The most results in one transaction.
@@ -43,8 +44,9 @@ pub(super) enum WriteOp {
 
 /// Runs until every sender is dropped, claiming for `membership`'s current share; raises
 /// `announce` when a batch left deliveries waiting for another process's claim. A `relaxed`
-/// writer's session does not wait for the disk on commit (for attempt results; events always
-/// commit durably, whichever writer stores them).
+/// writer's session does not wait for the disk on commit: it is for attempt results only —
+/// events are written in autocommit on a writer that is not, since their `202`s promise the
+/// disk.
 pub(super) async fn run(
     pool: PgPool,
     relaxed: bool,
@@ -108,11 +110,15 @@ impl OwnConnection {
                 sqlx::query("SET lock_timeout = '10s'")
                     .execute(&mut *connection)
                     .await?;
-                if self.relaxed {
-                    sqlx::query("SET synchronous_commit = off")
-                        .execute(&mut *connection)
-                        .await?;
-                }
+                // Said either way, whatever the database's or role's default: events are
+                // written in autocommit and their `202`s promise the disk.
+                sqlx::query(if self.relaxed {
+                    "SET synchronous_commit = off"
+                } else {
+                    "SET synchronous_commit = on"
+                })
+                .execute(&mut *connection)
+                .await?;
                 (connection, Instant::now())
             }
         };
@@ -168,18 +174,16 @@ async fn apply(connection: &mut OwnConnection, ops: Vec<WriteOp>, shard: Shard) 
     }
     let result = async {
         let conn = connection.get().await?;
-        if events.is_empty() {
-            let claimed = results::record_and_claim(conn, &outcomes, follow_up, shard).await?;
-            return Ok((Vec::new(), false, claimed));
-        }
-        let mut tx = engine::begin_durable(conn).await?;
-        let (inserted, waiting) = events::insert_batch(&mut tx, &events, shard).await?;
+        let (inserted, waiting) = if events.is_empty() {
+            (Vec::new(), false)
+        } else {
+            events::insert_batch(conn, &events, shard).await?
+        };
         let claimed = if outcomes.is_empty() {
             Vec::new()
         } else {
-            results::record_and_claim(&mut tx, &outcomes, follow_up, shard).await?
+            results::record_and_claim(conn, &outcomes, follow_up, shard).await?
         };
-        tx.commit().await?;
         Ok::<_, StoreError>((inserted, waiting, claimed))
     }
     .await;
