@@ -72,16 +72,6 @@ static IN_FLIGHT_OF: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// Which of the webhooks `$2` have work waiting at `$1`, with their attempts in flight.
-static WAITING: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT w.seq, {in_flight} AS busy FROM UNNEST($2::bigint[]) AS w(seq)
-         WHERE {waiting}",
-        in_flight = *IN_FLIGHT,
-        waiting = *HAS_WORK_WAITING
-    )
-});
-
 /// The condition, on the webhook aliased `webhook`, that it is in the share of this process
 /// whose count and index are the parameters `count` and `index` (as
 /// `domain::claim::Shard::owns` decides).
@@ -138,16 +128,6 @@ static DUE_AND_BUSY: LazyLock<String> = LazyLock::new(|| {
         unleased = *UNLEASED
     )
 });
-
-/// Which of `webhooks` have due deliveries waiting unclaimed, each with its attempts in
-/// flight (unexpired leases, any process): one statement for all.
-pub(super) async fn waiting(
-    conn: &mut PgConnection,
-    webhooks: &[i64],
-    now_ms: i64,
-) -> StoreResult<HashMap<i64, i64>> {
-    busy_by_webhook(conn, &WAITING, webhooks, now_ms).await
-}
 
 /// Attempts in flight (unexpired leases, any process) of each of `webhooks`.
 pub(super) async fn in_flight(

@@ -1,6 +1,7 @@
 //! Events and their fan-out into deliveries.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use cdhooks_core::event::DELIVERY_ID_PREFIX;
 use sqlx::{Connection, PgConnection, PgPool, Row};
@@ -56,8 +57,7 @@ pub(super) struct QueuedEvent {
 /// webhooks with nothing older waiting, that it can lock at once and that have a free slot —
 /// whichever process's `shard` they are in. Of those left unclaimed that call for a claim
 /// (`claim::worth_a_claim`), the ones in `shard` wake this process (`left_claimable`); the
-/// returned `bool` says whether any others do, for their process (to be announced to every
-/// process).
+/// others' webhooks are returned, for their process (to be announced).
 ///
 /// The webhooks and their waiting work are read first; then events, deliveries and leases are
 /// written by one statement. When no webhook can be claimed for at once (under a burst, every
@@ -68,8 +68,10 @@ pub(super) async fn insert_batch(
     conn: &mut PgConnection,
     queued: &[QueuedEvent],
     shard: Shard,
-) -> StoreResult<(Vec<StoreResult<InsertedEvent>>, bool)> {
-    let subscribers = subscribers_of(conn, queued).await?;
+) -> StoreResult<(Vec<StoreResult<InsertedEvent>>, Vec<i64>)> {
+    let lease = queued.iter().find_map(|q| q.lease);
+    let now_ms = queued.iter().map(|q| q.now_ms).max().unwrap_or(0);
+    let (subscribers, waiting) = subscribers_of(conn, queued, lease.is_some(), now_ms).await?;
     let no_webhooks = Vec::new();
     let matched = |q: &QueuedEvent| -> Vec<&Subscriber> {
         subscribers
@@ -89,8 +91,6 @@ pub(super) async fn insert_batch(
     // webhook from it).
     let mut free_behind: HashMap<i64, u32> = HashMap::new();
     let mut idle = Vec::new();
-    let lease = queued.iter().find_map(|q| q.lease);
-    let now_ms = queued.iter().map(|q| q.now_ms).max().unwrap_or(0);
     if let Some(lease) = lease {
         let mut candidates: Vec<i64> = queued
             .iter()
@@ -101,14 +101,14 @@ pub(super) async fn insert_batch(
             .collect();
         candidates.sort_unstable();
         candidates.dedup();
-        let waiting = engine::waiting(conn, &candidates, now_ms).await?;
-        for (seq, busy) in &waiting {
-            free_behind.insert(*seq, claim::free_slots(lease.per_webhook, *busy as u32));
+        for seq in candidates {
+            match waiting.get(&seq) {
+                Some(&busy) => {
+                    free_behind.insert(seq, claim::free_slots(lease.per_webhook, busy as u32));
+                }
+                None => idle.push(seq),
+            }
         }
-        idle = candidates
-            .into_iter()
-            .filter(|seq| !waiting.contains_key(seq))
-            .collect();
     }
 
     let firsts = first_occurrences(queued);
@@ -181,7 +181,7 @@ pub(super) async fn insert_batch(
     // Each stored event's answer, with the deliveries claimed for this process.
     let mut fan_out = vec![0u32; queued.len()];
     let mut left_claimable = vec![false; queued.len()];
-    let mut left_for_others = false;
+    let mut left_for_others = Vec::new();
     let mut claimed: Vec<Vec<ClaimedDelivery>> = queued.iter().map(|_| Vec::new()).collect();
     for Planned {
         event: index,
@@ -200,7 +200,7 @@ pub(super) async fn insert_batch(
             if shard.owns(webhook.seq) {
                 left_claimable[index] = true;
             } else {
-                left_for_others = true;
+                left_for_others.push(webhook.seq);
             }
         }
         let (Some(lease), Some(&seq)) = (claim, deliveries.get(&id)) else {
@@ -240,26 +240,33 @@ fn first_occurrences(queued: &[QueuedEvent]) -> Vec<bool> {
         .collect()
 }
 
-/// The webhooks of the batch's accounts, read once, by account.
+/// The webhooks of the batch's accounts, read once, by account; and, when `with_waiting`,
+/// the attempts in flight of those of them with work waiting at `now_ms` (by key).
 async fn subscribers_of(
     conn: &mut PgConnection,
     queued: &[QueuedEvent],
-) -> StoreResult<HashMap<String, Vec<Subscriber>>> {
+    with_waiting: bool,
+    now_ms: i64,
+) -> StoreResult<(HashMap<String, Vec<Subscriber>>, HashMap<i64, i64>)> {
     let accounts: Vec<&str> = queued.iter().map(|q| q.account.id.as_str()).collect();
     let mut subscribers: HashMap<String, Vec<Subscriber>> = HashMap::new();
-    for row in sqlx::query(
-        "SELECT account_id, seq, id, url, secret, previous_secret, previous_secret_until, events, enabled FROM webhooks
-         WHERE account_id = ANY($1) ORDER BY seq",
-    )
-    .bind(&accounts)
-    .fetch_all(conn)
-    .await?
+    let mut waiting = HashMap::new();
+    for row in sqlx::query(&SUBSCRIBERS)
+        .bind(now_ms)
+        .bind(&accounts)
+        .bind(with_waiting)
+        .fetch_all(conn)
+        .await?
     {
+        let seq = row.get("seq");
+        if let Some(busy) = row.get::<Option<i64>, _>("busy") {
+            waiting.insert(seq, busy);
+        }
         subscribers
             .entry(row.get("account_id"))
             .or_default()
             .push(Subscriber {
-                seq: row.get("seq"),
+                seq,
                 id: row.get("id"),
                 url: row.get("url"),
                 secret: WebhookSecret::from_stored(row.get("secret")),
@@ -271,8 +278,21 @@ async fn subscribers_of(
                 enabled: row.get("enabled"),
             });
     }
-    Ok(subscribers)
+    Ok((subscribers, waiting))
 }
+
+/// The webhooks of the accounts `$2`; when `$3`, each enabled one's attempts in flight at `$1`
+/// if it has work waiting then (`busy`; else null).
+static SUBSCRIBERS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT w.account_id, w.seq, w.id, w.url, w.secret, w.previous_secret,
+                w.previous_secret_until, w.events, w.enabled,
+                CASE WHEN $3 AND w.enabled AND {waiting} THEN {in_flight} END AS busy
+         FROM webhooks w WHERE w.account_id = ANY($2) ORDER BY w.seq",
+        waiting = engine::work_waiting("w", "$1"),
+        in_flight = engine::in_flight_of("w", "$1"),
+    )
+});
 
 /// What one write stored: each event's key by (account, id) — an event whose id was taken
 /// has none — and the keys of the deliveries claimed at once, by id.

@@ -26,13 +26,14 @@
 //! - The delivery tables are vacuumed and analysed after heavy churn or growth (`upkeep.rs`,
 //!   by one process at a time) rather than at autovacuum's next round (once a minute).
 //! - New work left for another process's share is announced with `NOTIFY cdhooks_due`
-//!   (coalesced: at most one per [`ANNOUNCE_EVERY`] per process, outside the transactions,
-//!   since PostgreSQL serialises the commits of notifying transactions); every process
-//!   listens, so idle ones pick it up at once without polling hard ([`Store::work_signal`]).
+//!   (`announce.rs`: coalesced, at most one per [`ANNOUNCE_EVERY`] per process, outside the
+//!   transactions, naming the webhooks concerned); every process listens and the claimers of
+//!   those webhooks pick the work up at once without polling hard ([`Store::work_signal`]).
 //! - Migrations run at start-up under sqlx's advisory lock: instances starting together
 //!   migrate once.
 
 mod accounts;
+mod announce;
 mod deliveries;
 mod engine;
 mod events;
@@ -63,8 +64,7 @@ pub(crate) const DUE_CHANNEL: &str = "cdhooks_due";
 /// The channel live events are relayed on between instances.
 pub(crate) const LIVE_CHANNEL: &str = "cdhooks_live";
 
-/// The shortest gap between two announcements of this process.
-pub const ANNOUNCE_EVERY: Duration = Duration::from_millis(10);
+pub use announce::ANNOUNCE_EVERY;
 
 /// The PostgreSQL implementation of [`Store`].
 #[derive(Clone)]
@@ -75,8 +75,8 @@ pub struct PgStore {
     membership: Arc<members::Membership>,
     /// Raised when any process announces new due work.
     due: Arc<Notify>,
-    /// Raised to have this process announce new due work.
-    announce: Arc<Notify>,
+    /// New due work this process is to announce.
+    announce: Arc<announce::Announcements>,
     /// Queue of the group commit.
     batch: tokio::sync::mpsc::Sender<writer::WriteOp>,
     /// Queue of the group commit of attempt results (its own writer, so that results never
@@ -105,11 +105,16 @@ impl PgStore {
         membership.beat(&pool).await?;
         let due = Arc::new(Notify::new());
         let (live_in, _) = tokio::sync::broadcast::channel(1024);
-        tokio::spawn(listen(pool.clone(), due.clone(), live_in.clone()));
+        tokio::spawn(listen(
+            pool.clone(),
+            membership.clone(),
+            due.clone(),
+            live_in.clone(),
+        ));
         let (live_out, relayed) = tokio::sync::mpsc::channel(1024);
         tokio::spawn(relay_live(pool.clone(), relayed));
-        let announce = Arc::new(Notify::new());
-        tokio::spawn(announcer(pool.clone(), announce.clone()));
+        let announce = Arc::new(announce::Announcements::default());
+        tokio::spawn(announce::run(pool.clone(), announce.clone()));
         let writer = |relaxed| {
             let (sender, queue) = tokio::sync::mpsc::channel(4096);
             tokio::spawn(writer::run(
@@ -149,7 +154,7 @@ impl PgStore {
 
     /// Has every process told that new work is due (soon, coalesced).
     fn announce(&self) {
-        self.announce.notify_one();
+        self.announce.for_everyone();
     }
 }
 
@@ -160,24 +165,6 @@ impl PgStore {
 fn connect_options(url: &str) -> StoreResult<sqlx::postgres::PgConnectOptions> {
     let options: sqlx::postgres::PgConnectOptions = url.parse()?;
     Ok(options.options([("plan_cache_mode", "force_generic_plan")]))
-}
-
-/// Sends `NOTIFY cdhooks_due` whenever asked, at most once per [`ANNOUNCE_EVERY`].
-async fn announcer(pool: PgPool, wanted: Arc<Notify>) {
-    loop {
-        wanted.notified().await;
-        if pool.is_closed() {
-            return;
-        }
-        if let Err(error) = sqlx::query("SELECT pg_notify($1, '')")
-            .bind(DUE_CHANNEL)
-            .execute(&pool)
-            .await
-        {
-            tracing::debug!(%error, "announcing due work failed");
-        }
-        tokio::time::sleep(ANNOUNCE_EVERY).await;
-    }
 }
 
 /// Sends the live events handed to it to every instance.
@@ -194,9 +181,14 @@ async fn relay_live(pool: PgPool, mut relayed: tokio::sync::mpsc::Receiver<Strin
     }
 }
 
-/// Wakes `due` on every announcement of work and passes relayed live events on; reconnects
-/// (after a pause) when the database goes away.
-async fn listen(pool: PgPool, due: Arc<Notify>, live: tokio::sync::broadcast::Sender<String>) {
+/// Wakes `due` on every announcement of work that concerns `membership`'s share and passes
+/// relayed live events on; reconnects (after a pause) when the database goes away.
+async fn listen(
+    pool: PgPool,
+    membership: Arc<members::Membership>,
+    due: Arc<Notify>,
+    live: tokio::sync::broadcast::Sender<String>,
+) {
     loop {
         if pool.is_closed() {
             return;
@@ -219,7 +211,11 @@ async fn listen(pool: PgPool, due: Arc<Notify>, live: tokio::sync::broadcast::Se
                 Ok(Some(notification)) if notification.channel() == LIVE_CHANNEL => {
                     let _ = live.send(notification.payload().to_owned());
                 }
-                Ok(Some(_)) => due.notify_one(),
+                Ok(Some(notification)) => {
+                    if announce::concerns(notification.payload(), membership.shard()) {
+                        due.notify_one();
+                    }
+                }
                 // The connection was lost and re-established: work may have been announced
                 // meanwhile.
                 Ok(None) => due.notify_one(),

@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::super::*;
 use super::events::QueuedEvent;
 use super::members::Membership;
+use super::announce::Announcements;
 use super::{events, results};
 use crate::domain::claim::Shard;
 
@@ -51,15 +52,16 @@ pub(super) async fn run(
     pool: PgPool,
     relaxed: bool,
     mut queue: mpsc::Receiver<WriteOp>,
-    announce: std::sync::Arc<tokio::sync::Notify>,
+    announce: std::sync::Arc<Announcements>,
     membership: std::sync::Arc<Membership>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut connection = OwnConnection::new(pool, relaxed);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let ops = std::mem::take(&mut batch);
-        if apply(&mut connection, ops, membership.shard()).await {
-            announce.notify_one();
+        let left_for_others = apply(&mut connection, ops, membership.shard()).await;
+        if !left_for_others.is_empty() {
+            announce.for_webhooks(left_for_others);
         }
     }
 }
@@ -143,8 +145,8 @@ impl Drop for OwnConnection {
 }
 
 /// Applies one batch on the writer's `connection`, claiming for `shard`, and answers every
-/// caller; returns whether deliveries were left waiting for another process.
-async fn apply(connection: &mut OwnConnection, ops: Vec<WriteOp>, shard: Shard) -> bool {
+/// caller; returns the webhooks whose deliveries were left waiting for another process.
+async fn apply(connection: &mut OwnConnection, ops: Vec<WriteOp>, shard: Shard) -> Vec<i64> {
     let mut events = Vec::new();
     let mut event_replies = Vec::new();
     let mut outcomes = Vec::new();
@@ -174,8 +176,8 @@ async fn apply(connection: &mut OwnConnection, ops: Vec<WriteOp>, shard: Shard) 
     }
     let result = async {
         let conn = connection.get().await?;
-        let (inserted, waiting) = if events.is_empty() {
-            (Vec::new(), false)
+        let (inserted, left_for_others) = if events.is_empty() {
+            (Vec::new(), Vec::new())
         } else {
             events::insert_batch(conn, &events, shard).await?
         };
@@ -184,11 +186,11 @@ async fn apply(connection: &mut OwnConnection, ops: Vec<WriteOp>, shard: Shard) 
         } else {
             results::record_and_claim(conn, &outcomes, follow_up, shard).await?
         };
-        Ok::<_, StoreError>((inserted, waiting, claimed))
+        Ok::<_, StoreError>((inserted, left_for_others, claimed))
     }
     .await;
     match result {
-        Ok((inserted, waiting, claimed)) => {
+        Ok((inserted, left_for_others, claimed)) => {
             for (reply, answer) in event_replies.into_iter().zip(inserted) {
                 let _ = reply.send(answer);
             }
@@ -196,7 +198,7 @@ async fn apply(connection: &mut OwnConnection, ops: Vec<WriteOp>, shard: Shard) 
             for (reply, max) in outcome_replies {
                 let _ = reply.send(Ok(claimed.by_ref().take(max).collect()));
             }
-            waiting
+            left_for_others
         }
         Err(error) => {
             connection.release();
@@ -207,7 +209,7 @@ async fn apply(connection: &mut OwnConnection, ops: Vec<WriteOp>, shard: Shard) 
             for (reply, _) in outcome_replies {
                 let _ = reply.send(Err(error.for_another_caller()));
             }
-            false
+            Vec::new()
         }
     }
 }
