@@ -59,11 +59,11 @@ pub(super) struct QueuedEvent {
 /// (`claim::worth_a_claim`), the ones in `shard` wake this process (`left_claimable`); the
 /// others' webhooks are returned, for their process (to be announced).
 ///
-/// The webhooks and their waiting work are read first; then events, deliveries and leases are
-/// written by one statement. When no webhook can be claimed for at once (under a burst, every
-/// webhook has work waiting), that statement commits on its own — durably, on the events
-/// writer's session — so a batch costs three round trips; otherwise it runs in the
-/// transaction that holds the webhooks' locks.
+/// One statement reads the webhooks and their waiting work; one writes the events, deliveries
+/// and leases. When no webhook can be claimed for at once (under a burst, every webhook has
+/// work waiting), the write commits on its own — durably, on the events writer's session — so
+/// a batch costs two round trips; otherwise it runs in the transaction that holds the
+/// webhooks' locks.
 pub(super) async fn insert_batch(
     conn: &mut PgConnection,
     queued: &[QueuedEvent],

@@ -115,18 +115,21 @@ impl PgStore {
         tokio::spawn(relay_live(pool.clone(), relayed));
         let announce = Arc::new(announce::Announcements::default());
         tokio::spawn(announce::run(pool.clone(), announce.clone()));
-        let writer = |relaxed| {
+        let writer = |writes| {
             let (sender, queue) = tokio::sync::mpsc::channel(4096);
             tokio::spawn(writer::run(
                 pool.clone(),
-                relaxed,
+                writes,
                 queue,
                 announce.clone(),
                 membership.clone(),
             ));
             sender
         };
-        let (batch, results) = (writer(false), writer(true));
+        let (batch, results) = (
+            writer(writer::Writes::Events),
+            writer(writer::Writes::Results),
+        );
         tokio::spawn(upkeep::run(pool.clone()));
         tokio::spawn(members::run(pool.clone(), membership.clone(), due.clone()));
         Ok(PgStore {
