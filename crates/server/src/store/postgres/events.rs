@@ -164,7 +164,7 @@ pub(super) async fn insert_batch(
                 free.insert(seq, claim::slots_at_once(lease.per_webhook, busy, false));
             }
             let planned = plan(&mut free);
-            let written = write(&mut *tx, queued, &planned).await?;
+            let written = write(&mut tx, queued, &planned).await?;
             tx.commit().await?;
             (planned, written)
         }
