@@ -283,7 +283,11 @@ mod tests {
         queue.recv_many(&mut batch, MAX_BATCH).await;
         let started = Instant::now();
         gather(&mut queue, &mut batch).await;
-        assert_eq!(batch, [0, 1], "what came within the window joined the batch");
+        assert_eq!(
+            batch,
+            [0, 1],
+            "what came within the window joined the batch"
+        );
         assert_eq!(started.elapsed(), GATHER_WINDOW);
         // A closed queue ends the wait at once.
         drop(sender);
