@@ -14,8 +14,7 @@
 //! - The hot writes go through group commit (`writer.rs`): events accepted together are
 //!   written by one statement, and so are attempt results (with the follow-up claims of the
 //!   room they free), each on its own writer task. Events commit synchronously, so a `202` is
-//!   durable;
-//!   as does everything an operator changes. Claims and attempt results commit with
+//!   durable, as does everything an operator changes. Claims and attempt results commit with
 //!   `synchronous_commit = off`: they hold a webhook's lock, so waiting for a disk flush there
 //!   would serialise every delivery of that webhook behind it, and losing one of them in a
 //!   database crash only means a delivery is sent once more (at-least-once), never lost.

@@ -1,11 +1,11 @@
 //! Group commit, as the embedded store does it: the events accepted together are stored
-//! together (two reads and one write statement, one durable commit: their `202`s promise it;
-//! see `events`), and the
-//! attempt results that finish together are recorded together — one statement, committed
-//! without waiting for the disk, that also hands the room they free straight back to their
-//! webhooks' next deliveries (see `results`) — so a busy server costs the database a handful
-//! of statements per batch rather than per request. Events and results have a writer each
-//! (results never wait for the flush of accepted events), each on a connection of its own.
+//! together (one read and one write statement, one durable commit: their `202`s promise it; see
+//! `events`), and the attempt results that finish together are recorded together — one
+//! statement, committed without waiting for the disk, that also hands the room they free
+//! straight back to their webhooks' next deliveries (see `results`) — so a busy server costs
+//! the database a handful of statements per batch rather than per request. Events and results
+//! have a writer each (results never wait for the flush of accepted events), each on a
+//! connection of its own.
 
 use std::time::{Duration, Instant};
 
@@ -63,10 +63,10 @@ const GATHER_WINDOW: Duration = Duration::from_millis(2);
 ///
 /// Events under load are gathered a little longer before they are written: when a batch of
 /// several was written and more were waiting by then, the next one waits up to
-/// [`GATHER_WINDOW`] for [`GATHER_TARGET`] events. A batch costs the database a fixed
-/// amount besides its events, and several processes behind a load balancer split the same
-/// load into batches as many times smaller; unbounded, the fixed costs took a third more CPU per
-/// event with three processes than with one. A trickle of events never waits (its batches
+/// [`GATHER_WINDOW`] for [`GATHER_TARGET`] events. A batch costs the database and this
+/// process a fixed amount besides its events, and several processes behind a load balancer
+/// split the same load into batches as many times smaller: without the gather, three processes
+/// spent a third more CPU per event than one. A trickle of events never waits (its batches
 /// hold one).
 pub(super) async fn run(
     pool: PgPool,
