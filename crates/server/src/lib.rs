@@ -270,7 +270,7 @@ pub async fn create_account_in(
     let store = open_store_at(data_dir, database_url).await?;
     let key = domain::api_key::generate();
     let account = store
-        .create_account(email, &domain::api_key::digest(&key))
+        .create_account(email, &domain::api_key::digest(&key), clock::now_ms())
         .await?;
     store.close().await;
     Ok((account, key))

@@ -599,6 +599,7 @@ async fn the_previous_secret_is_shown_until_its_grace_period_ends_by_the_servers
         .create_account(
             "ops@example.com",
             &cdhooks_server::domain::api_key::digest(&key),
+            cdhooks_server::clock::Clock::now_ms(&*clock),
         )
         .await
         .unwrap();

@@ -35,7 +35,11 @@ async fn an_undeliverable_email_is_retried_with_backoff_then_dead_lettered_witho
     for email in ["not an address", "ops@example.com"] {
         let key = api_key::generate();
         store
-            .create_account(email, &api_key::digest(&key))
+            .create_account(
+                email,
+                &api_key::digest(&key),
+                cdhooks_server::clock::Clock::now_ms(&*clock),
+            )
             .await
             .unwrap();
         let call = |path: &str, body: serde_json::Value| {
@@ -117,7 +121,11 @@ async fn a_server_started_31_days_later_removes_finished_data_older_than_30_days
         .unwrap();
     server
         .store
-        .create_account("ops@example.com", &api_key::digest(&key))
+        .create_account(
+            "ops@example.com",
+            &api_key::digest(&key),
+            cdhooks_server::clock::Clock::now_ms(&*clock),
+        )
         .await
         .unwrap();
     let base = format!("http://{}", server.addr);

@@ -61,6 +61,7 @@ async fn account_with_webhooks(
         .create_account(
             email,
             &cdhooks_server::domain::api_key::digest(&format!("key-{email}")),
+            NOW,
         )
         .await
         .unwrap();
@@ -857,11 +858,15 @@ async fn api_keys_are_added_listed_used_and_revoked_but_never_the_last(opened: O
     let store = &*opened.0;
     let first = digest("cdh_first_key");
     let account = store
-        .create_account("ops@example.com", &first)
+        .create_account("ops@example.com", &first, NOW)
         .await
         .unwrap();
     let keys = store.list_api_keys(&account).await.unwrap();
     assert_eq!(keys.len(), 1);
+    assert_eq!(
+        keys[0].created_at, NOW,
+        "stamped with the time it was given"
+    );
     assert_eq!(
         (keys[0].name.as_str(), keys[0].prefix.as_str()),
         ("default", "cdh_firs")
@@ -906,7 +911,7 @@ async fn api_keys_are_added_listed_used_and_revoked_but_never_the_last(opened: O
     );
     // Revoked with another key: gone from lookups and lists; another account's id is 404.
     let other = store
-        .create_account("other@example.com", &digest("cdh_other"))
+        .create_account("other@example.com", &digest("cdh_other"), NOW)
         .await
         .unwrap();
     assert!(matches!(

@@ -124,11 +124,12 @@ pub trait Store: Send + Sync + 'static {
         None
     }
 
-    /// Creates an account and returns it; `api_key_hash` is the SHA-256 of its key.
+    /// Creates an account at `now_ms` and returns it; `key` is the digest of its first key.
     async fn create_account(
         &self,
         email: &str,
         key: &crate::domain::api_key::KeyDigest,
+        now_ms: i64,
     ) -> StoreResult<Account>;
     /// An account by id (`NotFound` if none).
     async fn account(&self, id: &str) -> StoreResult<Account>;

@@ -143,6 +143,7 @@ impl TestServer {
             .create_account(
                 "other@example.com",
                 &cdhooks_server::domain::api_key::digest(&key),
+                cdhooks_server::clock::now_ms(),
             )
             .await
             .unwrap();

@@ -253,8 +253,9 @@ impl Store for PgStore {
         &self,
         email: &str,
         key: &crate::domain::api_key::KeyDigest,
+        now_ms: i64,
     ) -> StoreResult<Account> {
-        accounts::create(&self.pool, email, key).await
+        accounts::create(&self.pool, email, key, now_ms).await
     }
     async fn account(&self, id: &str) -> StoreResult<Account> {
         accounts::account(&self.pool, id).await

@@ -10,12 +10,12 @@ pub(super) async fn create(
     pool: &SqlitePool,
     email: &str,
     key: &crate::domain::api_key::KeyDigest,
+    now: i64,
 ) -> StoreResult<Account> {
     let account = Account {
         id: new_id(ACCOUNT_ID_PREFIX),
         email: email.to_owned(),
     };
-    let now = crate::clock::now_ms();
     let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO accounts (id, email, api_key_hash, created_at) VALUES (?1, ?2, ?3, ?4)",

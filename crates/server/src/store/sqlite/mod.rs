@@ -188,8 +188,9 @@ impl Store for SqliteStore {
         &self,
         email: &str,
         key: &crate::domain::api_key::KeyDigest,
+        now_ms: i64,
     ) -> StoreResult<Account> {
-        accounts::create(&self.writer, email, key).await
+        accounts::create(&self.writer, email, key, now_ms).await
     }
     async fn account(&self, id: &str) -> StoreResult<Account> {
         accounts::account(&self.readers, id).await
