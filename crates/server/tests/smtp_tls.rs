@@ -1,6 +1,8 @@
 //! Email over TLS: the owner's email of a disabled webhook goes to an SMTP server that speaks
-//! TLS from the first byte (`smtps://`), with a certificate made for the test and trusted
-//! through `--smtp-ca-file`; without that trust nothing is sent in the clear instead.
+//! TLS from the first byte (`smtps://`) or upgrades with STARTTLS (`smtp://…?tls=required`,
+//! the usual submission port 587), with a certificate made for the test and trusted through
+//! `--smtp-ca-file`; without that trust, or without STARTTLS offered, nothing is sent in the
+//! clear instead.
 
 mod support;
 
@@ -64,8 +66,57 @@ async fn the_disabling_email_goes_over_implicit_tls_to_a_trusted_server() {
     })
     .await;
     let mail = &sink.mails()[0];
+    assert!(mail.over_tls);
     assert!(mail.to[0].contains("owner@example.com"), "{mail:?}");
     assert!(mail.data.contains("disabled"), "{}", mail.data);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn the_disabling_email_goes_over_starttls_to_a_trusted_server() {
+    let certs = tempfile::tempdir().unwrap();
+    let (acceptor, ca_file) = tls_for_loopback(certs.path());
+    let sink = SmtpSink::start_starttls(acceptor).await;
+    let url = format!(
+        "smtp://mailer:s%40cret@127.0.0.1:{}?tls=required",
+        sink.addr.port()
+    );
+    let s = TestServer::start_with(|c| {
+        c.smtp_url = Some(url.clone());
+        c.smtp_ca_file = Some(ca_file.clone());
+        c.max_attempts = 1;
+    })
+    .await;
+    disable_a_webhook(&s).await;
+    eventually("an email after STARTTLS", Duration::from_secs(15), || {
+        !sink.mails().is_empty()
+    })
+    .await;
+    let mails = sink.mails();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert!(mails[0].over_tls, "the message went in the clear");
+    assert!(mails[0].to[0].contains("owner@example.com"), "{mails:?}");
+    assert!(mails[0].data.contains("disabled"), "{}", mails[0].data);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn tls_required_sends_nothing_to_a_server_without_starttls() {
+    let sink = SmtpSink::start().await;
+    let s = TestServer::start_with(|c| {
+        c.smtp_url = Some(format!(
+            "smtp://mailer:s%40cret@127.0.0.1:{}?tls=required",
+            sink.addr.port()
+        ));
+        c.max_attempts = 1;
+    })
+    .await;
+    disable_a_webhook(&s).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        sink.mails().is_empty(),
+        "an email went in the clear although TLS was required"
+    );
     s.stop().await;
 }
 

@@ -1,4 +1,5 @@
-//! A real SMTP sink over TCP: speaks enough SMTP for lettre and keeps each message.
+//! A real SMTP sink over TCP: speaks enough SMTP for lettre (in the clear, over TLS from the
+//! first byte, or upgraded with STARTTLS) and keeps each message.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -12,6 +13,27 @@ pub struct Mail {
     pub from: String,
     pub to: Vec<String>,
     pub data: String,
+    /// Whether it came over TLS.
+    pub over_tls: bool,
+}
+
+/// How the sink's connections are secured.
+#[derive(Clone)]
+enum Security {
+    Plain,
+    /// TLS from the first byte (`smtps://`).
+    Implicit(tokio_rustls::TlsAcceptor),
+    /// In the clear until the client asks for `STARTTLS` (offered in the `EHLO` reply).
+    StartTls(tokio_rustls::TlsAcceptor),
+}
+
+/// Where a conversation is.
+#[derive(Clone, Copy, PartialEq)]
+enum Stage {
+    /// In the clear; `STARTTLS` offered or not.
+    Clear { offer_starttls: bool },
+    /// Over TLS; greeted already if it began in the clear.
+    Tls { greet: bool },
 }
 
 /// The sink's address and what it received.
@@ -22,32 +44,50 @@ pub struct SmtpSink {
 }
 
 impl SmtpSink {
-    /// A plain SMTP sink.
+    /// A plain SMTP sink (no `STARTTLS` offered).
     pub async fn start() -> SmtpSink {
-        Self::start_with(None).await
+        Self::start_with(Security::Plain).await
     }
 
     /// An SMTP sink speaking TLS from the first byte (`smtps://`), with `acceptor`'s certificate.
     pub async fn start_tls(acceptor: tokio_rustls::TlsAcceptor) -> SmtpSink {
-        Self::start_with(Some(acceptor)).await
+        Self::start_with(Security::Implicit(acceptor)).await
     }
 
-    async fn start_with(tls: Option<tokio_rustls::TlsAcceptor>) -> SmtpSink {
+    /// An SMTP sink that offers `STARTTLS` (`smtp://…?tls=required`), with `acceptor`'s
+    /// certificate.
+    pub async fn start_starttls(acceptor: tokio_rustls::TlsAcceptor) -> SmtpSink {
+        Self::start_with(Security::StartTls(acceptor)).await
+    }
+
+    async fn start_with(security: Security) -> SmtpSink {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mails = Arc::new(Mutex::new(Vec::new()));
         let sink = mails.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let (sink, tls) = (sink.clone(), tls.clone());
+                let (sink, security) = (sink.clone(), security.clone());
                 tokio::spawn(async move {
-                    match tls {
-                        Some(acceptor) => {
+                    let clear = |offer_starttls| Stage::Clear { offer_starttls };
+                    match security {
+                        Security::Plain => {
+                            session(stream, sink, clear(false)).await;
+                        }
+                        Security::Implicit(acceptor) => {
                             if let Ok(stream) = acceptor.accept(stream).await {
-                                session(stream, sink).await;
+                                session(stream, sink, Stage::Tls { greet: true }).await;
                             }
                         }
-                        None => session(stream, sink).await,
+                        Security::StartTls(acceptor) => {
+                            let Some(stream) = session(stream, sink.clone(), clear(true)).await
+                            else {
+                                return;
+                            };
+                            if let Ok(stream) = acceptor.accept(stream).await {
+                                session(stream, sink, Stage::Tls { greet: false }).await;
+                            }
+                        }
                     }
                 });
             }
@@ -60,14 +100,22 @@ impl SmtpSink {
     }
 }
 
-/// One SMTP conversation: enough of the protocol for lettre, each message kept.
-async fn session<S>(stream: S, sink: Arc<Mutex<Vec<Mail>>>)
+/// One SMTP conversation: enough of the protocol for lettre, each message kept. Returns the
+/// stream when the client asked for `STARTTLS` (offered at `stage`), to go on over TLS.
+async fn session<S>(stream: S, sink: Arc<Mutex<Vec<Mail>>>, stage: Stage) -> Option<S>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let (read, mut write) = tokio::io::split(stream);
     let mut lines = BufReader::new(read).lines();
-    let _ = write.write_all(b"220 sink ESMTP\r\n").await;
+    if stage != (Stage::Tls { greet: false }) {
+        let _ = write.write_all(b"220 sink ESMTP\r\n").await;
+    }
+    let over_tls = matches!(stage, Stage::Tls { .. });
+    let offer_starttls = stage
+        == (Stage::Clear {
+            offer_starttls: true,
+        });
     let (mut from, mut to, mut data, mut in_data) =
         (String::new(), Vec::new(), String::new(), false);
     while let Ok(Some(line)) = lines.next_line().await {
@@ -78,6 +126,7 @@ where
                     from: from.clone(),
                     to: to.clone(),
                     data: std::mem::take(&mut data),
+                    over_tls,
                 });
                 let _ = write.write_all(b"250 OK queued\r\n").await;
             } else {
@@ -89,7 +138,15 @@ where
         }
         let upper = line.to_ascii_uppercase();
         let reply: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
-            b"250-sink\r\n250 AUTH PLAIN LOGIN\r\n"
+            if offer_starttls {
+                b"250-sink\r\n250-STARTTLS\r\n250 AUTH PLAIN LOGIN\r\n"
+            } else {
+                b"250-sink\r\n250 AUTH PLAIN LOGIN\r\n"
+            }
+        } else if upper == "STARTTLS" && offer_starttls {
+            let _ = write.write_all(b"220 ready to start TLS\r\n").await;
+            let _ = write.flush().await;
+            return Some(lines.into_inner().into_inner().unsplit(write));
         } else if upper.starts_with("AUTH") {
             b"235 authenticated\r\n"
         } else if upper.starts_with("MAIL FROM:") {
@@ -112,4 +169,5 @@ where
         let _ = write.write_all(reply).await;
         let _ = write.flush().await;
     }
+    None
 }
