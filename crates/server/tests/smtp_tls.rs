@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use support::smtp::SmtpSink;
+use support::smtp::{Mail, SmtpSink};
 use support::{eventually, TestServer};
 
 /// A self-signed certificate for 127.0.0.1 and its TLS acceptor; the PEM written to `dir`.
@@ -48,12 +48,9 @@ async fn disable_a_webhook(s: &TestServer) {
     s.emit("server.error", json!({})).await;
 }
 
-#[tokio::test]
-async fn the_disabling_email_goes_over_implicit_tls_to_a_trusted_server() {
-    let certs = tempfile::tempdir().unwrap();
-    let (acceptor, ca_file) = tls_for_loopback(certs.path());
-    let sink = SmtpSink::start_tls(acceptor).await;
-    let url = format!("smtps://mailer:s%40cret@127.0.0.1:{}", sink.addr.port());
+/// The one email `sink` receives when a webhook is disabled on a server that mails through
+/// `url`, trusting `ca_file`.
+async fn the_owners_email(sink: &SmtpSink, url: String, ca_file: std::path::PathBuf) -> Mail {
     let s = TestServer::start_with(|c| {
         c.smtp_url = Some(url.clone());
         c.smtp_ca_file = Some(ca_file.clone());
@@ -61,15 +58,26 @@ async fn the_disabling_email_goes_over_implicit_tls_to_a_trusted_server() {
     })
     .await;
     disable_a_webhook(&s).await;
-    eventually("an email over TLS", Duration::from_secs(15), || {
+    eventually("the owner's email", Duration::from_secs(15), || {
         !sink.mails().is_empty()
     })
     .await;
-    let mail = &sink.mails()[0];
-    assert!(mail.over_tls);
+    s.stop().await;
+    let mails = sink.mails();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    let mail = mails.into_iter().next().unwrap();
     assert!(mail.to[0].contains("owner@example.com"), "{mail:?}");
     assert!(mail.data.contains("disabled"), "{}", mail.data);
-    s.stop().await;
+    mail
+}
+
+#[tokio::test]
+async fn the_disabling_email_goes_over_implicit_tls_to_a_trusted_server() {
+    let certs = tempfile::tempdir().unwrap();
+    let (acceptor, ca_file) = tls_for_loopback(certs.path());
+    let sink = SmtpSink::start_tls(acceptor).await;
+    let url = format!("smtps://mailer:s%40cret@127.0.0.1:{}", sink.addr.port());
+    assert!(the_owners_email(&sink, url, ca_file).await.over_tls);
 }
 
 #[tokio::test]
@@ -77,47 +85,37 @@ async fn the_disabling_email_goes_over_starttls_to_a_trusted_server() {
     let certs = tempfile::tempdir().unwrap();
     let (acceptor, ca_file) = tls_for_loopback(certs.path());
     let sink = SmtpSink::start_starttls(acceptor).await;
-    let url = format!(
-        "smtp://mailer:s%40cret@127.0.0.1:{}?tls=required",
-        sink.addr.port()
-    );
+    let port = sink.addr.port();
+    let url = format!("smtp://mailer:s%40cret@127.0.0.1:{port}?tls=required");
+    let mail = the_owners_email(&sink, url, ca_file).await;
+    assert!(mail.over_tls, "the message went in the clear");
+}
+
+/// Disables a webhook on a server that mails through `url` (trusting only the public roots)
+/// and checks, 3 s later, that `sink` received nothing: `why` says what went wrong if it did.
+async fn nothing_is_sent(sink: &SmtpSink, url: String, why: &str) {
     let s = TestServer::start_with(|c| {
         c.smtp_url = Some(url.clone());
-        c.smtp_ca_file = Some(ca_file.clone());
         c.max_attempts = 1;
     })
     .await;
     disable_a_webhook(&s).await;
-    eventually("an email after STARTTLS", Duration::from_secs(15), || {
-        !sink.mails().is_empty()
-    })
-    .await;
-    let mails = sink.mails();
-    assert_eq!(mails.len(), 1, "{mails:?}");
-    assert!(mails[0].over_tls, "the message went in the clear");
-    assert!(mails[0].to[0].contains("owner@example.com"), "{mails:?}");
-    assert!(mails[0].data.contains("disabled"), "{}", mails[0].data);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(sink.mails().is_empty(), "{why}");
     s.stop().await;
 }
 
 #[tokio::test]
 async fn tls_required_sends_nothing_to_a_server_without_starttls() {
     let sink = SmtpSink::start().await;
-    let s = TestServer::start_with(|c| {
-        c.smtp_url = Some(format!(
-            "smtp://mailer:s%40cret@127.0.0.1:{}?tls=required",
-            sink.addr.port()
-        ));
-        c.max_attempts = 1;
-    })
+    let port = sink.addr.port();
+    let url = format!("smtp://mailer:s%40cret@127.0.0.1:{port}?tls=required");
+    nothing_is_sent(
+        &sink,
+        url,
+        "an email went in the clear although TLS was required",
+    )
     .await;
-    disable_a_webhook(&s).await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert!(
-        sink.mails().is_empty(),
-        "an email went in the clear although TLS was required"
-    );
-    s.stop().await;
 }
 
 #[tokio::test]
@@ -125,16 +123,7 @@ async fn an_untrusted_certificate_sends_nothing() {
     let certs = tempfile::tempdir().unwrap();
     let (acceptor, _) = tls_for_loopback(certs.path());
     let sink = SmtpSink::start_tls(acceptor).await;
-    let s = TestServer::start_with(|c| {
-        c.smtp_url = Some(format!("smtps://127.0.0.1:{}", sink.addr.port()));
-        c.max_attempts = 1;
-    })
-    .await;
-    disable_a_webhook(&s).await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert!(
-        sink.mails().is_empty(),
-        "an email went to a server whose certificate is not trusted"
-    );
-    s.stop().await;
+    let url = format!("smtps://127.0.0.1:{}", sink.addr.port());
+    let why = "an email went to a server whose certificate is not trusted";
+    nothing_is_sent(&sink, url, why).await;
 }
