@@ -32,8 +32,10 @@ enum Security {
 enum Stage {
     /// In the clear; `STARTTLS` offered or not.
     Clear { offer_starttls: bool },
-    /// Over TLS; greeted already if it began in the clear.
-    Tls { greet: bool },
+    /// Over TLS from the first byte.
+    Implicit,
+    /// Over TLS after `STARTTLS` (greeted already, in the clear).
+    Upgraded,
 }
 
 /// The sink's address and what it received.
@@ -76,7 +78,7 @@ impl SmtpSink {
                         }
                         Security::Implicit(acceptor) => {
                             if let Ok(stream) = acceptor.accept(stream).await {
-                                session(stream, sink, Stage::Tls { greet: true }).await;
+                                session(stream, sink, Stage::Implicit).await;
                             }
                         }
                         Security::StartTls(acceptor) => {
@@ -85,7 +87,7 @@ impl SmtpSink {
                                 return;
                             };
                             if let Ok(stream) = acceptor.accept(stream).await {
-                                session(stream, sink, Stage::Tls { greet: false }).await;
+                                session(stream, sink, Stage::Upgraded).await;
                             }
                         }
                     }
@@ -108,10 +110,10 @@ where
 {
     let (read, mut write) = tokio::io::split(stream);
     let mut lines = BufReader::new(read).lines();
-    if stage != (Stage::Tls { greet: false }) {
+    if stage != Stage::Upgraded {
         let _ = write.write_all(b"220 sink ESMTP\r\n").await;
     }
-    let over_tls = matches!(stage, Stage::Tls { .. });
+    let over_tls = matches!(stage, Stage::Implicit | Stage::Upgraded);
     let offer_starttls = stage
         == (Stage::Clear {
             offer_starttls: true,

@@ -129,24 +129,13 @@ static DUE_AND_BUSY: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// Attempts in flight (unexpired leases, any process) of each of `webhooks`.
+/// Attempts in flight (unexpired leases, any process) of each of `webhooks`, by its key.
 pub(super) async fn in_flight(
     conn: &mut PgConnection,
     webhooks: &[i64],
     now_ms: i64,
 ) -> StoreResult<HashMap<i64, i64>> {
-    busy_by_webhook(conn, &IN_FLIGHT_OF, webhooks, now_ms).await
-}
-
-/// Runs `statement` (rows of `seq`, `busy`) for `webhooks` at `now_ms`: each webhook's
-/// attempts in flight, by its key.
-async fn busy_by_webhook(
-    conn: &mut PgConnection,
-    statement: &str,
-    webhooks: &[i64],
-    now_ms: i64,
-) -> StoreResult<HashMap<i64, i64>> {
-    Ok(sqlx::query(statement)
+    Ok(sqlx::query(&IN_FLIGHT_OF)
         .bind(now_ms)
         .bind(webhooks)
         .fetch_all(conn)
