@@ -64,6 +64,10 @@ impl NewEvent {
                 ValidationError::new("invalid_data", "`data` must be a JSON object").field("data"),
             );
         }
+        check_strings(&request.data).map_err(|e| {
+            ValidationError::new("invalid_json", format!("`data` is not valid JSON: {e}"))
+                .field("data")
+        })?;
         let id = match request.id {
             Some(id) if core_event::is_valid_client_id(&id) => id,
             Some(_) => {
@@ -146,6 +150,59 @@ impl TestEventRequest {
             data,
             id: None,
         })
+    }
+}
+
+/// Checks every string and key of `raw` the way a string field of a request is checked: kept
+/// as raw JSON, `data` would otherwise carry escapes no parser can turn into text (a lone
+/// surrogate such as `"\udc00"`), which `description` or `name` would refuse.
+fn check_strings(raw: &RawValue) -> Result<(), serde_json::Error> {
+    serde_json::from_str::<TextOnly>(raw.get()).map(|_| ())
+}
+
+/// A JSON value read only to prove that its strings decode; nothing of it is kept.
+struct TextOnly;
+
+impl<'de> serde::Deserialize<'de> for TextOnly {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TextOnlyVisitor)
+    }
+}
+
+struct TextOnlyVisitor;
+
+impl<'de> serde::de::Visitor<'de> for TextOnlyVisitor {
+    type Value = TextOnly;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<TextOnly, E> {
+        Ok(TextOnly)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<TextOnly, E> {
+        Ok(TextOnly)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<TextOnly, E> {
+        Ok(TextOnly)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<TextOnly, E> {
+        Ok(TextOnly)
+    }
+    // serde_json decodes a string's escapes (and refuses lone surrogates) before this.
+    fn visit_str<E>(self, _: &str) -> Result<TextOnly, E> {
+        Ok(TextOnly)
+    }
+    fn visit_unit<E>(self) -> Result<TextOnly, E> {
+        Ok(TextOnly)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<TextOnly, A::Error> {
+        while seq.next_element::<TextOnly>()?.is_some() {}
+        Ok(TextOnly)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<TextOnly, A::Error> {
+        while map.next_entry::<TextOnly, TextOnly>()?.is_some() {}
+        Ok(TextOnly)
     }
 }
 

@@ -99,7 +99,8 @@ pub struct RecoverRequest {
 }
 
 impl RecoverRequest {
-    /// The window `[since, until)` in Unix ms (empty when `until` is not after `since`).
+    /// The window `[since, until)` in Unix ms; a window that does not end after it starts is
+    /// refused.
     pub fn window(&self, now_ms: i64) -> Result<(i64, i64), ValidationError> {
         let at = |text: &str, field: &'static str| {
             time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
@@ -113,12 +114,21 @@ impl RecoverRequest {
                 })
         };
         let since = at(&self.since, "since")?;
-        let until = match &self.until {
-            Some(until) => at(until, "until")?,
-            None => now_ms + 1,
+        let (until, field) = match &self.until {
+            Some(until) => (at(until, "until")?, "until"),
+            None => (now_ms + 1, "since"),
         };
-        // `until` at or before `since` is an empty window: nothing to recover.
-        Ok((since, until.max(since)))
+        // A window that ends where or before it starts is a mistake (the two times swapped),
+        // not a request to recover nothing.
+        if until <= since {
+            let message = if field == "until" {
+                "`until` must be later than `since`"
+            } else {
+                "`since` is in the future: there is nothing to recover yet"
+            };
+            return Err(ValidationError::new("invalid_request", message).field(field));
+        }
+        Ok((since, until))
     }
 }
 
@@ -325,6 +335,37 @@ impl fmt::Debug for WebhookSecret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_recovery_window_must_end_after_it_starts() {
+        let request = |since: &str, until: Option<&str>| RecoverRequest {
+            since: since.to_owned(),
+            until: until.map(str::to_owned),
+        };
+        let now = 1_736_937_000_000; // 2025-01-15T10:30:00Z
+        let window = request("2025-01-15T10:00:00Z", Some("2025-01-15T10:10:00Z")).window(now);
+        assert_eq!(window.unwrap(), (now - 1_800_000, now - 1_200_000));
+        assert_eq!(
+            request("2025-01-15T10:00:00Z", None).window(now).unwrap(),
+            (now - 1_800_000, now + 1)
+        );
+        for (since, until, field) in [
+            (
+                "2025-01-15T10:10:00Z",
+                Some("2025-01-15T10:00:00Z"),
+                "until",
+            ),
+            (
+                "2025-01-15T10:00:00Z",
+                Some("2025-01-15T10:00:00Z"),
+                "until",
+            ),
+            ("2025-01-15T11:00:00Z", None, "since"),
+        ] {
+            let error = request(since, until).window(now).unwrap_err();
+            assert_eq!((error.code, error.field), ("invalid_request", Some(field)));
+        }
+    }
 
     fn code(secret: &str) -> Result<(), &'static str> {
         WebhookSecret::parse(secret.to_owned())
