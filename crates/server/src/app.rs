@@ -131,15 +131,32 @@ impl App {
                 name,
                 &crate::domain::api_key::digest(&key),
                 self.clock.now_ms(),
+                crate::domain::inbox::MAX_API_KEYS,
             )
             .await?;
         tracing::info!(account = %account.id, key = %record.id, name = %record.name, "API key created");
         Ok((record, key))
     }
 
-    /// The account's API keys.
-    pub async fn api_keys(&self, account: &Account) -> AppResult<Vec<ApiKeyRecord>> {
-        Ok(self.store.list_api_keys(account).await?)
+    /// A page of the account's API keys, oldest first: up to `limit + 1` after the key
+    /// `after` (the extra one says there is more). An account holds at most
+    /// [`crate::domain::inbox::MAX_API_KEYS`], so the page is cut from the whole list.
+    pub async fn api_keys(
+        &self,
+        account: &Account,
+        after: Option<&str>,
+        limit: u32,
+    ) -> AppResult<Vec<ApiKeyRecord>> {
+        let keys = self.store.list_api_keys(account).await?;
+        // An unknown cursor starts from the beginning, as the other lists do.
+        let start = after
+            .and_then(|after| keys.iter().position(|k| k.id == after))
+            .map_or(0, |i| i + 1);
+        Ok(keys
+            .into_iter()
+            .skip(start)
+            .take(limit as usize + 1)
+            .collect())
     }
 
     /// Revokes a key (never the last one, nor `callers_key_hash`, the key of the request);
@@ -403,8 +420,17 @@ impl App {
     pub async fn create_inbox(&self, account: &Account) -> AppResult<String> {
         Ok(self
             .store
-            .create_inbox(account, self.clock.now_ms())
+            .create_inbox(
+                account,
+                self.clock.now_ms(),
+                crate::domain::inbox::MAX_INBOXES,
+            )
             .await?)
+    }
+
+    /// The account an inbox token belongs to, if any: asked before a capture's body is read.
+    pub async fn inbox_owner(&self, token: &str) -> AppResult<Option<String>> {
+        Ok(self.store.inbox_owner(token).await?)
     }
 
     /// Records a request that reached an inbox; returns the owning account's id.
@@ -422,7 +448,10 @@ impl App {
             headers,
             body,
         };
-        Ok(self.store.record_inbox_request(request).await?)
+        Ok(self
+            .store
+            .record_inbox_request(request, crate::domain::inbox::INBOX_KEEP)
+            .await?)
     }
 
     /// What an inbox captured, newest first.

@@ -247,7 +247,13 @@ async fn manage_keys(command: KeysCommand) -> Result<(), String> {
             api_key::validate_name(&name).map_err(|e| e.message)?;
             let key = api_key::generate();
             let record = opened
-                .create_api_key(&account, &name, &api_key::digest(&key), now)
+                .create_api_key(
+                    &account,
+                    &name,
+                    &api_key::digest(&key),
+                    now,
+                    crate::domain::inbox::MAX_API_KEYS,
+                )
                 .await
                 .map_err(|e| e.to_string())?;
             println!("key {} ({}) for {}", record.id, record.name, account.id);
@@ -341,7 +347,7 @@ async fn dev_inbox(server: &crate::Server, key: &str, data_dir: &Path) -> Result
     let now_ms = crate::clock::Clock::now_ms(&crate::clock::SystemClock);
     let token = server
         .store
-        .create_inbox(&account, now_ms)
+        .create_inbox(&account, now_ms, crate::domain::inbox::MAX_INBOXES)
         .await
         .map_err(|e| e.to_string())?;
     crate::private_files::write(&file, format!("{token}\n").as_bytes())

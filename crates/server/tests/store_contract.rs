@@ -884,7 +884,7 @@ async fn api_keys_are_added_listed_used_and_revoked_but_never_the_last(opened: O
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     let second = digest("cdh_second_key");
     let added = store
-        .create_api_key(&account, "ci", &second, NOW)
+        .create_api_key(&account, "ci", &second, NOW, 100)
         .await
         .unwrap();
     assert_eq!(
@@ -1002,6 +1002,119 @@ async fn pruning_removes_old_finished_events_in_batches_and_keeps_unfinished_one
     assert_eq!(store.queue_stats(NOW + day).await.unwrap().pending, 1);
 }
 
+async fn keys_and_inboxes_stop_at_their_limits(opened: Opened) {
+    let (store, _keep) = opened;
+    let digest = cdhooks_server::domain::api_key::digest;
+    let account = store
+        .create_account("limits@example.com", &digest("cdh_limits_first"), NOW)
+        .await
+        .unwrap();
+    // The first key counts: with a limit of 3, two more fit.
+    for i in 0..2 {
+        let key = digest(&format!("cdh_limits_{i}"));
+        store
+            .create_api_key(&account, "more", &key, NOW, 3)
+            .await
+            .unwrap();
+    }
+    let refused = store
+        .create_api_key(&account, "one too many", &digest("cdh_limits_x"), NOW, 3)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, StoreError::LimitReached(_)),
+        "{refused:?}"
+    );
+    assert_eq!(store.list_api_keys(&account).await.unwrap().len(), 3);
+    // A revoked key frees its place.
+    let keys = store.list_api_keys(&account).await.unwrap();
+    store
+        .revoke_api_key(&account, &keys[2].id, None, NOW)
+        .await
+        .unwrap();
+    store
+        .create_api_key(&account, "again", &digest("cdh_limits_y"), NOW, 3)
+        .await
+        .unwrap();
+
+    let first = store.create_inbox(&account, NOW, 2).await.unwrap();
+    store.create_inbox(&account, NOW, 2).await.unwrap();
+    let refused = store.create_inbox(&account, NOW, 2).await.unwrap_err();
+    assert!(
+        matches!(refused, StoreError::LimitReached(_)),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store.inbox_owner(&first).await.unwrap(),
+        Some(account.id.clone())
+    );
+    assert_eq!(store.inbox_owner("inb_nope").await.unwrap(), None);
+}
+
+async fn an_inbox_keeps_its_newest_captures_within_count_and_bytes(opened: Opened) {
+    use cdhooks_server::domain::inbox::InboxKeep;
+    use cdhooks_server::store::model::InboxRequest;
+    let (store, _keep) = opened;
+    let account = store
+        .create_account(
+            "inbox@example.com",
+            &cdhooks_server::domain::api_key::digest("cdh_inbox"),
+            NOW,
+        )
+        .await
+        .unwrap();
+    let token = store.create_inbox(&account, NOW, 10).await.unwrap();
+    let capture = |i: i64, bytes: usize| InboxRequest {
+        token: token.clone(),
+        received_at: NOW + i,
+        method: "POST".to_owned(),
+        headers: vec![],
+        body: vec![b'x'; bytes],
+    };
+    let keep = InboxKeep {
+        requests: 3,
+        bytes: 1_000,
+    };
+    for i in 0..5 {
+        let owner = store
+            .record_inbox_request(capture(i, 10), keep)
+            .await
+            .unwrap();
+        assert_eq!(owner, account.id);
+    }
+    let times = |kept: Vec<InboxRequest>| kept.iter().map(|r| r.received_at).collect::<Vec<_>>();
+    let kept = store.inbox_requests(&account, &token, 100).await.unwrap();
+    assert_eq!(times(kept), [NOW + 4, NOW + 3, NOW + 2], "the newest 3");
+    // 600 + 600 bytes are over 1,000: the older goes; one larger than the bound stays alone.
+    store
+        .record_inbox_request(capture(5, 600), keep)
+        .await
+        .unwrap();
+    store
+        .record_inbox_request(capture(6, 600), keep)
+        .await
+        .unwrap();
+    let kept = store.inbox_requests(&account, &token, 100).await.unwrap();
+    assert_eq!(times(kept), [NOW + 6]);
+    store
+        .record_inbox_request(capture(7, 5_000), keep)
+        .await
+        .unwrap();
+    let kept = store.inbox_requests(&account, &token, 100).await.unwrap();
+    assert_eq!(times(kept), [NOW + 7]);
+    // An unknown token is NotFound, and the store keeps writing afterwards.
+    let mut unknown = capture(8, 1);
+    unknown.token = "inb_00000000000000000000000000000000".to_owned();
+    assert!(matches!(
+        store.record_inbox_request(unknown, keep).await.unwrap_err(),
+        StoreError::NotFound
+    ));
+    store
+        .record_inbox_request(capture(9, 1), keep)
+        .await
+        .unwrap();
+}
+
 async fn a_writable_store_says_so(opened: Opened) {
     opened.0.check_writable(NOW).await.unwrap();
     opened.0.check_writable(NOW + 1).await.unwrap();
@@ -1086,6 +1199,8 @@ macro_rules! contract_suite {
             case!(a_batch_of_outcomes_records_each_and_drops_those_whose_claim_was_lost);
             case!(the_outbox_is_claimed_under_leases_retried_and_dead_lettered);
             case!(a_writable_store_says_so);
+            case!(keys_and_inboxes_stop_at_their_limits);
+            case!(an_inbox_keeps_its_newest_captures_within_count_and_bytes);
             case!(queue_stats_count_pending_due_and_claimed_work_and_the_oldest_due);
             case!(api_keys_are_added_listed_used_and_revoked_but_never_the_last);
             case!(a_rotation_keeps_the_previous_secret_for_its_grace_period);

@@ -10,6 +10,7 @@ pub mod claim;
 pub mod delivery;
 pub mod email;
 pub mod event;
+pub mod inbox;
 pub mod retention;
 pub mod retry;
 pub mod sealing;

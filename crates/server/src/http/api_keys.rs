@@ -12,8 +12,10 @@ use warp::Filter;
 use super::auth::{self, Caller};
 use super::error::ApiError;
 use super::json::{self, reply};
-use super::{with_state, AppState};
+use super::query::PageQuery;
+use super::{with_state, AppState, Page};
 use crate::store::{Account, ApiKeyRecord};
+use cdhooks_core::event::API_KEY_ID_PREFIX;
 
 /// The body of `POST /v1/api-keys`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -50,30 +52,25 @@ impl ApiKeyView {
     }
 }
 
-/// `GET /v1/api-keys`.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ApiKeyList {
-    data: Vec<ApiKeyView>,
-}
-
 /// The routes.
 pub fn routes(
     state: Arc<AppState>,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
     let create = warp::path!("v1" / "api-keys")
         .and(warp::post())
-        .and(auth::account(state.clone()))
+        .and(auth::checked_account(state.clone()))
         .and(json::body())
         .and(with_state(&state))
         .and_then(create);
     let list = warp::path!("v1" / "api-keys")
         .and(super::get())
         .and(auth::account(state.clone()))
+        .and(super::query::raw())
         .and(with_state(&state))
         .and_then(list);
     let revoke = warp::path!("v1" / "api-keys" / String)
         .and(warp::delete())
-        .and(auth::caller(state.clone()))
+        .and(auth::checked_caller(state.clone()))
         .and(with_state(&state))
         .and_then(revoke);
     create.or(list).unify().or(revoke).unify()
@@ -98,15 +95,20 @@ async fn create(
 
 async fn list(
     account: Account,
+    query: String,
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, warp::Rejection> {
+    let query = PageQuery::parse(&query, API_KEY_ID_PREFIX)?;
     let keys = state
         .app
-        .api_keys(&account)
+        .api_keys(&account, query.after.as_deref(), query.limit)
         .await
         .map_err(|e| ApiError::from_app(e, "API key"))?;
-    let data = keys.into_iter().map(|k| ApiKeyView::new(k, None)).collect();
-    Ok(reply(StatusCode::OK, &ApiKeyList { data }))
+    let page = Page::new(keys, query.limit, |k| k.id.clone());
+    Ok(reply(
+        StatusCode::OK,
+        &page.map(|k| ApiKeyView::new(k, None)),
+    ))
 }
 
 async fn revoke(

@@ -2,7 +2,9 @@
 //!
 //! Found accounts are cached by key hash for [`CACHE_TTL`], so the hot path (emitting events)
 //! does not query the store for every request. A key revoked through this instance is
-//! forgotten at once; other instances stop accepting it within [`CACHE_TTL`].
+//! forgotten at once; other instances stop accepting it within [`CACHE_TTL`]. Writes that
+//! make credentials (API keys, inboxes, signing secrets) use [`checked_caller`], which asks
+//! the store every time: a revoked key can never mint a key that outlives it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -77,6 +79,36 @@ pub fn account(
 pub fn caller(
     state: Arc<AppState>,
 ) -> impl Filter<Extract = (Caller,), Error = warp::Rejection> + Clone {
+    authenticate(state, Freshness::Cached)
+}
+
+/// Extracts the authenticated account, its key checked against the store (not the cache).
+pub fn checked_account(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Account,), Error = warp::Rejection> + Clone {
+    checked_caller(state).map(|caller: Caller| caller.account)
+}
+
+/// Extracts the authenticated caller, its key checked against the store (not the cache).
+pub fn checked_caller(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Caller,), Error = warp::Rejection> + Clone {
+    authenticate(state, Freshness::Store)
+}
+
+/// Whether a key found recently may be trusted without asking the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Freshness {
+    /// A key found within [`CACHE_TTL`] is trusted.
+    Cached,
+    /// The store is asked every time.
+    Store,
+}
+
+fn authenticate(
+    state: Arc<AppState>,
+    freshness: Freshness,
+) -> impl Filter<Extract = (Caller,), Error = warp::Rejection> + Clone {
     let authorization = warp::header::value("authorization")
         .map(Some)
         .or(warp::any().map(|| None))
@@ -89,8 +121,10 @@ pub fn caller(
                 .and_then(bearer_key)
                 .ok_or_else(ApiError::unauthorized)?;
             let key_hash = api_key::hash(key);
-            if let Some(account) = state.accounts.get(&key_hash) {
-                return Ok(Caller { account, key_hash });
+            if freshness == Freshness::Cached {
+                if let Some(account) = state.accounts.get(&key_hash) {
+                    return Ok(Caller { account, key_hash });
+                }
             }
             match state.app.account_by_key_hash(&key_hash).await {
                 Ok(Some(account)) => {

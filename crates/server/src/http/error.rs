@@ -40,6 +40,7 @@ pub const ERROR_CODES: &[&str] = &[
     "invalid_data",
     "invalid_event_id",
     "conflict",
+    "limit_reached",
     "invalid_state",
     "storage_full",
     "storage_unavailable",
@@ -125,6 +126,11 @@ impl ApiError {
             StoreError::Conflict(message) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", message)
             }
+            StoreError::LimitReached(what) => ApiError::new(
+                StatusCode::CONFLICT,
+                "limit_reached",
+                format!("the account holds the most {what} it may; delete or revoke one first"),
+            ),
             StoreError::InvalidState(message) => {
                 ApiError::new(StatusCode::CONFLICT, "invalid_state", message)
             }

@@ -58,7 +58,7 @@ pub fn routes(
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
     let create = warp::path!("v1" / "inboxes")
         .and(warp::post())
-        .and(auth::account(state.clone()))
+        .and(auth::checked_account(state.clone()))
         .and(with_state(&state))
         .and_then(create);
     let list = warp::path!("v1" / "inboxes" / String / "requests")
@@ -74,8 +74,12 @@ pub fn routes(
         .unify()
         .or(warp::patch())
         .unify();
+    // The token is checked before the body is read: a request to no inbox costs one read and
+    // never holds the connection while a body trickles in.
     let capture = warp::path!("inbox" / String)
         .and(capturable)
+        .and(with_state(&state))
+        .and_then(known_inbox)
         .and(warp::method())
         .and(warp::header::headers_cloned())
         .and(json::optional_body())
@@ -118,6 +122,18 @@ async fn list(
         })
         .collect();
     Ok(reply(StatusCode::OK, &CapturedList { data }))
+}
+
+/// The token, if it names an inbox; a 404 otherwise (an ill-formed token without a query).
+async fn known_inbox(token: String, state: Arc<AppState>) -> Result<String, warp::Rejection> {
+    if !super::query::is_id(&token, cdhooks_core::event::INBOX_ID_PREFIX) {
+        return Err(ApiError::not_found("inbox").into());
+    }
+    match state.app.inbox_owner(&token).await {
+        Ok(Some(_)) => Ok(token),
+        Ok(None) => Err(ApiError::not_found("inbox").into()),
+        Err(e) => Err(ApiError::from_app(e, "inbox").into()),
+    }
 }
 
 async fn capture(

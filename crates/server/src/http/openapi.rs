@@ -11,7 +11,7 @@
 use serde_json::{json, Map, Value};
 use utoipa::OpenApi;
 
-use super::api_keys::{ApiKeyList, ApiKeyView, CreateApiKeyRequest};
+use super::api_keys::{ApiKeyView, CreateApiKeyRequest};
 use super::deliveries::{AttemptView, DeliveryView, RequestView};
 use super::error::ERROR_CODES;
 use super::events::{EventType, EventTypeList};
@@ -98,7 +98,7 @@ pub struct Health {
         ErrorBody, ErrorDetail, Envelope, Accepted, Health, WebhookView, CreateWebhookRequest,
         UpdateWebhookRequest, RotateSecretRequest, EmitEventRequest, TestEventRequest,
         DeliveryView, AttemptView, RequestView, EventType, EventTypeList, InboxView,
-        CapturedView, CapturedList, Received, CreateApiKeyRequest, ApiKeyView, ApiKeyList, RecoverRequest, Recovered
+        CapturedView, CapturedList, Received, CreateApiKeyRequest, ApiKeyView, RecoverRequest, Recovered
     )),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -540,6 +540,7 @@ fn delivery_request() {}
     responses(
         (status = 201, description = "A new inbox", body = InboxView),
         (status = 401, description = "No or a wrong API key", body = ErrorBody),
+        (status = 409, description = "The account holds 20 inboxes already (`limit_reached`)", body = ErrorBody),
         (status = 503, description = "Storage unavailable", body = ErrorBody),
         (status = 507, description = "Storage full", body = ErrorBody),
     ))]
@@ -559,7 +560,7 @@ fn inbox_requests() {}
 macro_rules! inbox_capture {
     ($method:ident, $name:ident) => {
         #[utoipa::path($method, path = "/inbox/{token}", tag = "inboxes", security(()), params(("token" = String, Path)),
-            description = "Any request to an inbox is recorded (the token is the credential); the latest 100 are kept.",
+            description = "Any request to an inbox is recorded (the token is the credential, checked before the body is read); the latest 100 are kept, at most 1 MiB of bodies.",
             request_body(content = Option<serde_json::Value>, description = "Anything"),
             responses(
                 (status = 200, description = "Recorded", body = Received),
@@ -590,7 +591,8 @@ fn stream() {}
     responses(
         (status = 201, description = "A new key; `key` is shown only here", body = ApiKeyView),
         (status = 400, description = "Invalid body", body = ErrorBody),
-        (status = 401, description = "No or a wrong API key", body = ErrorBody),
+        (status = 401, description = "No or a wrong (or revoked) API key, checked against the store", body = ErrorBody),
+        (status = 409, description = "The account holds 100 keys already (`limit_reached`)", body = ErrorBody),
         (status = 413, description = "Body over 256 KiB", body = ErrorBody),
         (status = 503, description = "Storage unavailable", body = ErrorBody),
         (status = 507, description = "Storage full", body = ErrorBody),
@@ -599,8 +601,13 @@ fn stream() {}
 fn create_api_key() {}
 
 #[utoipa::path(get, path = "/v1/api-keys", tag = "api-keys",
+    params(
+        ("limit" = Option<u32>, Query, description = "Page size", minimum = 1, maximum = 200),
+        ("after" = Option<String>, Query, description = "The `next_cursor` of the previous page", pattern = "^key_[0-9a-f]{32}$"),
+    ),
     responses(
-        (status = 200, description = "The account's keys (never the keys themselves), oldest first", body = ApiKeyList),
+        (status = 200, description = "One page of the account's keys (never the keys themselves), oldest first", body = Page<ApiKeyView>),
+        (status = 400, description = "Invalid query", body = ErrorBody),
         (status = 401, description = "No or a wrong API key", body = ErrorBody),
         (status = 503, description = "Storage unavailable", body = ErrorBody),
     ))]

@@ -77,7 +77,7 @@ impl PageQuery {
 }
 
 /// Whether `text` is `prefix` followed by 32 lowercase hex digits, as ids are made.
-fn is_id(text: &str, prefix: &str) -> bool {
+pub fn is_id(text: &str, prefix: &str) -> bool {
     text.strip_prefix(prefix).is_some_and(|hex| {
         hex.len() == 32
             && hex

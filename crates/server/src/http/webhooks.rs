@@ -91,7 +91,7 @@ pub fn routes(
         .and(with_state(&state))
         .and_then(delete);
     let rotate = warp::path!("v1" / "webhooks" / String / "rotate-secret")
-        .and(auth::account(state.clone()))
+        .and(auth::checked_account(state.clone()))
         .and(warp::post())
         .and(json::optional_body())
         .and(with_state(&state))

@@ -18,6 +18,7 @@ mod migrations;
 pub mod model;
 pub mod postgres;
 pub mod sqlite;
+mod statements;
 
 use async_trait::async_trait;
 
@@ -25,6 +26,7 @@ pub use model::*;
 
 use crate::domain::email::EmailNext;
 use crate::domain::event::NewEvent;
+use crate::domain::inbox::InboxKeep;
 use crate::domain::webhook::{NewWebhook, WebhookChange, WebhookSecret};
 
 /// Errors of the store layer.
@@ -36,6 +38,9 @@ pub enum StoreError {
     /// An object with this id exists already.
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// The account holds as many of these (`API keys`, `inboxes`) as it may.
+    #[error("the account holds the most {0} it may")]
+    LimitReached(&'static str),
     /// The operation does not fit the object's state (e.g. retrying a succeeded delivery).
     #[error("invalid state: {0}")]
     InvalidState(&'static str),
@@ -133,13 +138,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Account>;
     /// An account by id (`NotFound` if none).
     async fn account(&self, id: &str) -> StoreResult<Account>;
-    /// Adds a named key to the account.
+    /// Adds a named key to the account, unless it holds `max_keys` keys already
+    /// (`LimitReached`).
     async fn create_api_key(
         &self,
         account: &Account,
         name: &str,
         key: &crate::domain::api_key::KeyDigest,
         now_ms: i64,
+        max_keys: u32,
     ) -> StoreResult<ApiKeyRecord>;
     /// The account's keys that are not revoked, oldest first.
     async fn list_api_keys(&self, account: &Account) -> StoreResult<Vec<ApiKeyRecord>>;
@@ -282,11 +289,24 @@ pub trait Store: Send + Sync + 'static {
     /// The queue at `now_ms`: pending and due deliveries, the oldest due one, the outbox.
     async fn queue_stats(&self, now_ms: i64) -> StoreResult<QueueStats>;
 
-    /// Creates an inbox for the account and returns its token.
-    async fn create_inbox(&self, account: &Account, now_ms: i64) -> StoreResult<String>;
-    /// Records a request that reached an inbox (keeping its latest 100) and returns the
-    /// owning account's id; `NotFound` for an unknown token.
-    async fn record_inbox_request(&self, request: InboxRequest) -> StoreResult<String>;
+    /// Creates an inbox for the account and returns its token, unless the account holds
+    /// `max_inboxes` already (`LimitReached`).
+    async fn create_inbox(
+        &self,
+        account: &Account,
+        now_ms: i64,
+        max_inboxes: u32,
+    ) -> StoreResult<String>;
+    /// The account an inbox token belongs to, if any (a read: checked before a body is taken).
+    async fn inbox_owner(&self, token: &str) -> StoreResult<Option<String>>;
+    /// Records a request that reached an inbox, keeping only its newest captures within
+    /// `keep`, and returns the owning account's id; `NotFound` for an unknown token, `Full`
+    /// when captures may not take more of a capped database (`domain::inbox::may_capture`).
+    async fn record_inbox_request(
+        &self,
+        request: InboxRequest,
+        keep: InboxKeep,
+    ) -> StoreResult<String>;
     /// The requests an inbox of the account captured, newest first.
     async fn inbox_requests(
         &self,

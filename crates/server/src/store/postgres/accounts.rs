@@ -78,8 +78,21 @@ pub(super) async fn create_key(
     name: &str,
     key: &crate::domain::api_key::KeyDigest,
     now_ms: i64,
+    max_keys: u32,
 ) -> StoreResult<ApiKeyRecord> {
     let mut tx = pool.begin().await?;
+    // The account's row is the lock that keeps two instances from both taking the last slot.
+    let active: i64 = sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM api_keys WHERE account_id = a.id AND revoked_at IS NULL)
+         FROM accounts a WHERE a.id = $1 FOR UPDATE",
+    )
+    .bind(&account.id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if active >= i64::from(max_keys) {
+        tx.rollback().await?;
+        return Err(StoreError::LimitReached("API keys"));
+    }
     let record = insert_key(&mut tx, account, name, key, now_ms).await?;
     tx.commit().await?;
     Ok(record)
@@ -176,34 +189,59 @@ pub(super) async fn by_key_hash(pool: &PgPool, api_key_hash: &str) -> StoreResul
         }))
 }
 
-/// Requests kept per inbox.
-const INBOX_KEEP: i64 = 100;
-
 pub(super) async fn create_inbox(
     pool: &PgPool,
     account: &Account,
     now_ms: i64,
+    max_inboxes: u32,
 ) -> StoreResult<String> {
     let token = new_id(cdhooks_core::event::INBOX_ID_PREFIX);
+    let mut tx = pool.begin().await?;
+    let held: i64 = sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM inboxes WHERE account_id = a.id)
+         FROM accounts a WHERE a.id = $1 FOR UPDATE",
+    )
+    .bind(&account.id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if held >= i64::from(max_inboxes) {
+        tx.rollback().await?;
+        return Err(StoreError::LimitReached("inboxes"));
+    }
     sqlx::query("INSERT INTO inboxes (token, account_id, created_at) VALUES ($1, $2, $3)")
         .bind(&token)
         .bind(&account.id)
         .bind(now_ms)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok(token)
+}
+
+pub(super) async fn inbox_owner(pool: &PgPool, token: &str) -> StoreResult<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT account_id FROM inboxes WHERE token = $1")
+            .bind(token)
+            .fetch_optional(pool)
+            .await?,
+    )
 }
 
 pub(super) async fn record_inbox_request(
     pool: &PgPool,
     request: InboxRequest,
+    keep: InboxKeep,
 ) -> StoreResult<String> {
     let mut tx = pool.begin().await?;
     let owner = sqlx::query("SELECT account_id FROM inboxes WHERE token = $1")
         .bind(&request.token)
         .fetch_optional(&mut *tx)
         .await?;
-    let account_id: String = found(owner)?.get(0);
+    let Some(owner) = owner else {
+        tx.rollback().await?;
+        return Err(StoreError::NotFound);
+    };
+    let account_id: String = owner.get(0);
     let headers = serde_json::to_string(&request.headers).unwrap_or_else(|_| "[]".to_owned());
     sqlx::query(
         "INSERT INTO inbox_requests (token, received_at, method, headers, body) VALUES ($1, $2, $3, $4, $5)",
@@ -215,14 +253,12 @@ pub(super) async fn record_inbox_request(
     .bind(&request.body)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
-        "DELETE FROM inbox_requests WHERE token = $1 AND seq <= (
-             SELECT seq FROM inbox_requests WHERE token = $1 ORDER BY seq DESC LIMIT 1 OFFSET $2)",
-    )
-    .bind(&request.token)
-    .bind(INBOX_KEEP)
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query(super::super::statements::TRIM_INBOX)
+        .bind(&request.token)
+        .bind(keep.requests)
+        .bind(keep.bytes)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(account_id)
 }

@@ -266,8 +266,9 @@ impl Store for PgStore {
         name: &str,
         key: &crate::domain::api_key::KeyDigest,
         now_ms: i64,
+        max_keys: u32,
     ) -> StoreResult<ApiKeyRecord> {
-        accounts::create_key(&self.pool, account, name, key, now_ms).await
+        accounts::create_key(&self.pool, account, name, key, now_ms, max_keys).await
     }
     async fn list_api_keys(&self, account: &Account) -> StoreResult<Vec<ApiKeyRecord>> {
         accounts::list_keys(&self.pool, account).await
@@ -478,11 +479,23 @@ impl Store for PgStore {
         })
     }
 
-    async fn create_inbox(&self, account: &Account, now_ms: i64) -> StoreResult<String> {
-        accounts::create_inbox(&self.pool, account, now_ms).await
+    async fn create_inbox(
+        &self,
+        account: &Account,
+        now_ms: i64,
+        max_inboxes: u32,
+    ) -> StoreResult<String> {
+        accounts::create_inbox(&self.pool, account, now_ms, max_inboxes).await
     }
-    async fn record_inbox_request(&self, request: InboxRequest) -> StoreResult<String> {
-        accounts::record_inbox_request(&self.pool, request).await
+    async fn inbox_owner(&self, token: &str) -> StoreResult<Option<String>> {
+        accounts::inbox_owner(&self.pool, token).await
+    }
+    async fn record_inbox_request(
+        &self,
+        request: InboxRequest,
+        keep: InboxKeep,
+    ) -> StoreResult<String> {
+        accounts::record_inbox_request(&self.pool, request, keep).await
     }
     async fn inbox_requests(
         &self,

@@ -77,8 +77,19 @@ pub(super) async fn create_key(
     name: &str,
     key: &crate::domain::api_key::KeyDigest,
     now_ms: i64,
+    max_keys: u32,
 ) -> StoreResult<ApiKeyRecord> {
     let mut tx = pool.begin().await?;
+    let active: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM api_keys WHERE account_id = ?1 AND revoked_at IS NULL",
+    )
+    .bind(&account.id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if active >= i64::from(max_keys) {
+        tx.rollback().await?;
+        return Err(StoreError::LimitReached("API keys"));
+    }
     let record = insert_key(&mut tx, account, name, key, now_ms).await?;
     tx.commit().await?;
     Ok(record)
@@ -181,34 +192,74 @@ pub(super) async fn by_key_hash(
         }))
 }
 
-/// Requests kept per inbox.
-const INBOX_KEEP: i64 = 100;
-
 pub(super) async fn create_inbox(
     pool: &SqlitePool,
     account: &Account,
     now_ms: i64,
+    max_inboxes: u32,
 ) -> StoreResult<String> {
     let token = new_id(cdhooks_core::event::INBOX_ID_PREFIX);
-    sqlx::query("INSERT INTO inboxes (token, account_id, created_at) VALUES (?, ?, ?)")
-        .bind(&token)
-        .bind(&account.id)
-        .bind(now_ms)
-        .execute(pool)
-        .await?;
+    // One writer connection: the count and the insert cannot interleave with another's.
+    let inserted = sqlx::query(
+        "INSERT INTO inboxes (token, account_id, created_at)
+         SELECT ?1, ?2, ?3 WHERE (SELECT COUNT(*) FROM inboxes WHERE account_id = ?2) < ?4",
+    )
+    .bind(&token)
+    .bind(&account.id)
+    .bind(now_ms)
+    .bind(i64::from(max_inboxes))
+    .execute(pool)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Err(StoreError::LimitReached("inboxes"));
+    }
     Ok(token)
+}
+
+pub(super) async fn inbox_owner(pool: &SqlitePool, token: &str) -> StoreResult<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT account_id FROM inboxes WHERE token = ?")
+            .bind(token)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+/// The bytes the database's pages hold now (free pages not counted).
+async fn used_bytes(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>) -> StoreResult<u64> {
+    let used: i64 = sqlx::query_scalar(
+        "SELECT ((SELECT page_count FROM pragma_page_count())
+                 - (SELECT freelist_count FROM pragma_freelist_count()))
+                * (SELECT page_size FROM pragma_page_size())",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(used.max(0) as u64)
 }
 
 pub(super) async fn record_inbox_request(
     pool: &SqlitePool,
     request: InboxRequest,
+    keep: InboxKeep,
+    cap_bytes: Option<u64>,
 ) -> StoreResult<String> {
     let mut tx = pool.begin().await?;
     let owner = sqlx::query("SELECT account_id FROM inboxes WHERE token = ?")
         .bind(&request.token)
         .fetch_optional(&mut *tx)
         .await?;
-    let account_id: String = super::found(owner)?.get(0);
+    // A refusal ends the transaction here, so the connection goes back clean.
+    let Some(owner) = owner else {
+        tx.rollback().await?;
+        return Err(StoreError::NotFound);
+    };
+    let account_id: String = owner.get(0);
+    if !crate::domain::inbox::may_capture(used_bytes(&mut tx).await?, cap_bytes) {
+        tx.rollback().await?;
+        return Err(StoreError::Full(
+            "inbox captures may fill at most 80 % of --max-database-mb".to_owned(),
+        ));
+    }
     let headers = serde_json::to_string(&request.headers).unwrap_or_else(|_| "[]".to_owned());
     sqlx::query("INSERT INTO inbox_requests (token, received_at, method, headers, body) VALUES (?, ?, ?, ?, ?)")
         .bind(&request.token)
@@ -218,14 +269,12 @@ pub(super) async fn record_inbox_request(
         .bind(&request.body)
         .execute(&mut *tx)
         .await?;
-    sqlx::query(
-        "DELETE FROM inbox_requests WHERE token = ?1 AND seq <= (
-             SELECT seq FROM inbox_requests WHERE token = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)",
-    )
-    .bind(&request.token)
-    .bind(INBOX_KEEP)
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query(super::super::statements::TRIM_INBOX)
+        .bind(&request.token)
+        .bind(keep.requests)
+        .bind(keep.bytes)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(account_id)
 }

@@ -48,6 +48,8 @@ pub struct SqliteStore {
     /// The data dir's lock, held while a server uses the file (released by `close`, even
     /// while tasks that outlived the server still hold a clone of the store).
     lock: Option<Arc<std::fs::File>>,
+    /// `--max-database-mb` in bytes, if the database is capped.
+    max_bytes: Option<u64>,
 }
 
 /// File name of the lock a server holds on its data dir.
@@ -156,6 +158,7 @@ impl SqliteStore {
             batch,
             checkpointer,
             lock,
+            max_bytes,
         })
     }
 
@@ -201,8 +204,9 @@ impl Store for SqliteStore {
         name: &str,
         key: &crate::domain::api_key::KeyDigest,
         now_ms: i64,
+        max_keys: u32,
     ) -> StoreResult<ApiKeyRecord> {
-        accounts::create_key(&self.writer, account, name, key, now_ms).await
+        accounts::create_key(&self.writer, account, name, key, now_ms, max_keys).await
     }
     async fn list_api_keys(&self, account: &Account) -> StoreResult<Vec<ApiKeyRecord>> {
         accounts::list_keys(&self.readers, account).await
@@ -398,11 +402,23 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn create_inbox(&self, account: &Account, now_ms: i64) -> StoreResult<String> {
-        accounts::create_inbox(&self.writer, account, now_ms).await
+    async fn create_inbox(
+        &self,
+        account: &Account,
+        now_ms: i64,
+        max_inboxes: u32,
+    ) -> StoreResult<String> {
+        accounts::create_inbox(&self.writer, account, now_ms, max_inboxes).await
     }
-    async fn record_inbox_request(&self, request: InboxRequest) -> StoreResult<String> {
-        accounts::record_inbox_request(&self.writer, request).await
+    async fn inbox_owner(&self, token: &str) -> StoreResult<Option<String>> {
+        accounts::inbox_owner(&self.readers, token).await
+    }
+    async fn record_inbox_request(
+        &self,
+        request: InboxRequest,
+        keep: InboxKeep,
+    ) -> StoreResult<String> {
+        accounts::record_inbox_request(&self.writer, request, keep, self.max_bytes).await
     }
     async fn inbox_requests(
         &self,
