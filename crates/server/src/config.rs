@@ -92,6 +92,15 @@ pub struct ServeConfig {
     /// stays open (ms).
     #[arg(long, env = "CDHOOKS_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
     pub header_timeout_ms: u64,
+    /// Time a client has to send a request's whole body once its header is in (ms); a body
+    /// still arriving then is answered `408` and its connection closed.
+    #[arg(long, env = "CDHOOKS_BODY_TIMEOUT_MS", default_value_t = 10_000)]
+    pub body_timeout_ms: u64,
+    /// Live streams (`GET /v1/stream`) one account may hold open at once; all accounts
+    /// together hold at most a quarter of `--max-connections`, so streams never take the
+    /// connections ordinary requests need.
+    #[arg(long, env = "CDHOOKS_MAX_STREAMS_PER_ACCOUNT", default_value_t = 4)]
+    pub max_streams_per_account: usize,
     /// Serve the browser tool (`/`) from this directory instead of the copy built into the
     /// binary (for working on the tool).
     #[arg(long, env = "CDHOOKS_WWW_DIR")]
@@ -126,6 +135,8 @@ impl ServeConfig {
             secret_key_file: None,
             max_connections: 512,
             header_timeout_ms: 10_000,
+            body_timeout_ms: 10_000,
+            max_streams_per_account: 4,
             www_dir: None,
             pkg_dir: None,
         }

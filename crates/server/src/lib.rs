@@ -163,12 +163,18 @@ pub async fn start_with_clock(
         assets,
         accounts: Default::default(),
         metrics: metrics.clone(),
+        streams: http::stream::StreamBudget::new(
+            config.max_streams_per_account,
+            config.max_connections / 4,
+        ),
+        revocations: tokio::sync::broadcast::channel(64).0,
     });
     let listener = tokio::net::TcpListener::bind(config.bind).await?;
     let addr = listener.local_addr()?;
     let limits = http::serve::Limits {
         max_connections: config.max_connections,
         header_timeout: Duration::from_millis(config.header_timeout_ms.max(1)),
+        body_timeout: Duration::from_millis(config.body_timeout_ms.max(1)),
     };
     let server = http::serve::serve(listener, http::routes(state), limits, shutdown.clone());
     let metrics_listener = match config.metrics_bind {
@@ -198,7 +204,7 @@ pub async fn start_with_clock(
         shutdown.clone(),
     )));
     if let Some(listener) = metrics_listener {
-        tasks.push(tokio::spawn(metrics::serve(
+        tasks.push(tokio::spawn(http::metrics::serve(
             listener,
             metrics,
             store.clone(),

@@ -8,7 +8,6 @@
 //! catalog, routes are templates, results and outcomes are fixed sets.
 
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -293,33 +292,4 @@ fn known_error_kind(kind: &str) -> &'static str {
         .find(|k| **k == kind)
         .copied()
         .unwrap_or("other")
-}
-
-/// Serves `GET /metrics` on `listener` until shutdown.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    metrics: Arc<Metrics>,
-    store: Arc<dyn Store>,
-    clock: crate::clock::SharedClock,
-    shutdown: crate::shutdown::Shutdown,
-) {
-    use warp::Filter;
-    let route = warp::path!("metrics")
-        .and(crate::http::get())
-        .then(move || {
-            let (metrics, store, clock) = (metrics.clone(), store.clone(), clock.clone());
-            async move {
-                let body = metrics.render(&*store, clock.now_ms()).await;
-                warp::reply::with_header(
-                    body,
-                    "content-type",
-                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                )
-            }
-        });
-    let limits = crate::http::serve::Limits {
-        max_connections: 16,
-        header_timeout: Duration::from_secs(10),
-    };
-    crate::http::serve::serve(listener, route, limits, shutdown).await;
 }

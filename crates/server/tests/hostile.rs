@@ -243,3 +243,194 @@ async fn inbox_captures_keep_a_megabyte_and_cannot_refuse_another_accounts_event
     }
     s.stop().await;
 }
+
+/// Opens `count` connections that send a complete header for a 1,000-byte body, then one
+/// byte of it, and nothing more.
+async fn stalled_bodies(s: &TestServer, count: usize) -> Vec<tokio::net::TcpStream> {
+    let addr = s.server.as_ref().unwrap().addr;
+    let head = format!(
+        "POST /v1/events HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{{",
+        s.key
+    );
+    let mut sockets = Vec::new();
+    for _ in 0..count {
+        let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+        socket.write_all(head.as_bytes()).await.unwrap();
+        sockets.push(socket);
+    }
+    sockets
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_bodies_get_408_and_cannot_take_the_server_offline() {
+    let s = TestServer::start_with(|c| {
+        c.max_connections = 8;
+        c.body_timeout_ms = 500;
+    })
+    .await;
+    // Twice as many stalled bodies as the server serves connections.
+    let mut sockets = stalled_bodies(&s, 16).await;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let health = client.get(s.url("/healthz")).send().await;
+    assert_eq!(
+        health.map(|r| r.status().as_u16()).ok(),
+        Some(200),
+        "/healthz while bodies stall"
+    );
+    // The first stalled client was told why, and its connection closed.
+    let mut answer = String::new();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        sockets[0].read_to_string(&mut answer),
+    )
+    .await
+    .expect("the connection was closed")
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_trickling_body_is_cut_off_at_its_deadline() {
+    let s = TestServer::start_with(|c| c.body_timeout_ms = 400).await;
+    let mut socket = stalled_bodies(&s, 1).await.remove(0);
+    let (mut read, mut write) = socket.split();
+    let trickle = async {
+        // One byte every 50 ms would take 50 s; the server must not wait for it.
+        for _ in 0..1000 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if write.write_all(b" ").await.is_err() {
+                break;
+            }
+        }
+    };
+    let mut answer = String::new();
+    let read_answer =
+        tokio::time::timeout(Duration::from_secs(10), read.read_to_string(&mut answer));
+    tokio::select! {
+        done = read_answer => { let _ = done.expect("cut off within 10 s"); }
+        () = trickle => panic!("the whole trickle was read"),
+    }
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_half_sent_header_does_not_hold_up_a_stop() {
+    let s = TestServer::start().await;
+    let addr = s.server.as_ref().unwrap().addr;
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    socket
+        .write_all(b"POST /v1/events HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    // Requests in progress get 5 s; a header still arriving is not one of them.
+    tokio::time::timeout(Duration::from_secs(3), s.stop())
+        .await
+        .expect("stopped at once");
+}
+
+/// Opens `GET /v1/stream` with `key`; the response, once its headers are in.
+async fn open_stream(s: &TestServer, key: &str) -> reqwest::Response {
+    s.http
+        .get(s.url("/v1/stream"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Whether the stream ends (its body closes) within `wait`.
+async fn stream_ends(mut stream: reqwest::Response, wait: Duration) -> bool {
+    tokio::time::timeout(wait, async {
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await
+    .is_ok()
+}
+
+#[tokio::test]
+async fn live_streams_are_budgeted_per_account() {
+    let s = TestServer::start_with(|c| c.max_streams_per_account = 2).await;
+    let first = open_stream(&s, &s.key).await;
+    let second = open_stream(&s, &s.key).await;
+    assert_eq!(
+        (first.status().as_u16(), second.status().as_u16()),
+        (200, 200)
+    );
+    let third = open_stream(&s, &s.key).await;
+    assert_eq!(third.status(), 429);
+    let body: serde_json::Value = third.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_many_streams");
+    // Another account is not held back by this one's streams.
+    let other = s.other_account().await;
+    assert_eq!(open_stream(&s, &other).await.status(), 200);
+    // A closed stream gives its place back.
+    drop(first);
+    support::eventually_async("a place freed", Duration::from_secs(5), || async {
+        open_stream(&s, &s.key).await.status() == 200
+    })
+    .await;
+    drop(second);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_live_stream_ends_when_its_key_is_revoked_here_or_elsewhere() {
+    let s = TestServer::start().await;
+    let mut keys = Vec::new();
+    for name in ["here", "elsewhere"] {
+        let (_, created) = s.post("/v1/api-keys", json!({"name": name})).await;
+        keys.push((
+            created["key"].as_str().unwrap().to_owned(),
+            created["id"].as_str().unwrap().to_owned(),
+        ));
+    }
+    let here = open_stream(&s, &keys[0].0).await;
+    let elsewhere = open_stream(&s, &keys[1].0).await;
+    let kept = open_stream(&s, &s.key).await;
+    assert_eq!(
+        (
+            here.status().as_u16(),
+            elsewhere.status().as_u16(),
+            kept.status().as_u16()
+        ),
+        (200, 200, 200)
+    );
+    // Revoked through this instance: the stream ends at once.
+    let (status, _) = s
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/v1/api-keys/{}", keys[0].1),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert!(
+        stream_ends(here, Duration::from_secs(2)).await,
+        "revoked here"
+    );
+    // Revoked by another process (in the store): within the 5 s bound.
+    let store = &s.server.as_ref().unwrap().store;
+    let account = store
+        .account_by_key_hash(&cdhooks_server::domain::api_key::hash(&s.key))
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .revoke_api_key(&account, &keys[1].1, None, cdhooks_server::clock::now_ms())
+        .await
+        .unwrap();
+    assert!(
+        stream_ends(elsewhere, Duration::from_secs(8)).await,
+        "revoked elsewhere"
+    );
+    // A stream whose key still works goes on.
+    assert!(!stream_ends(kept, Duration::from_millis(200)).await);
+    s.stop().await;
+}

@@ -122,6 +122,8 @@ async fn revoke(
         .await
         .map_err(|e| ApiError::from_app(e, "API key"))?;
     state.accounts.forget(&hash);
+    // No stream open with it: nobody to tell.
+    let _ = state.revocations.send(hash);
     let mut response = warp::reply::Response::new(Vec::new().into());
     *response.status_mut() = StatusCode::NO_CONTENT;
     Ok(response)

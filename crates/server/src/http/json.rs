@@ -11,9 +11,11 @@ use super::error::ApiError;
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: u64 = 256 * 1024;
 
-/// The raw body, at most [`MAX_BODY_BYTES`].
+/// The raw body, at most [`MAX_BODY_BYTES`], within the listener's body deadline (`408`).
 pub fn body() -> impl Filter<Extract = (Bytes,), Error = warp::Rejection> + Clone {
-    warp::body::content_length_limit(MAX_BODY_BYTES).and(warp::body::bytes())
+    warp::body::content_length_limit(MAX_BODY_BYTES)
+        .and(warp::body::stream())
+        .and_then(collect_limited)
 }
 
 /// The raw body of a route where it is optional: none at all (no `Content-Length`, as
@@ -30,13 +32,7 @@ where
     use futures_util::TryStreamExt;
     let mut body = bytes::BytesMut::new();
     let mut stream = std::pin::pin!(stream);
-    while let Some(mut chunk) = stream.try_next().await.map_err(|e| {
-        warp::reject::custom(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            format!("the request body could not be read: {e}"),
-        ))
-    })? {
+    while let Some(mut chunk) = stream.try_next().await.map_err(unreadable)? {
         if body.len() + chunk.remaining() > MAX_BODY_BYTES as usize {
             return Err(warp::reject::custom(ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -51,6 +47,26 @@ where
         }
     }
     Ok(body.freeze())
+}
+
+/// The answer to a body that could not be read: too slow (`408`), or broken off.
+fn unreadable(error: warp::Error) -> warp::Rejection {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+    while let Some(current) = cause {
+        if let Some(timeout) = current.downcast_ref::<super::serve::BodyTimeout>() {
+            return warp::reject::custom(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!("{timeout}; send the whole body at once"),
+            ));
+        }
+        cause = current.source();
+    }
+    warp::reject::custom(ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        format!("the request body could not be read: {error}"),
+    ))
 }
 
 /// Parses an optional JSON body: none, only whitespace, or `null` is `T::default()`.

@@ -11,10 +11,11 @@ pub mod error;
 mod events;
 mod inbox;
 pub mod json;
+pub mod metrics;
 pub mod openapi;
 pub mod query;
 pub mod serve;
-mod stream;
+pub mod stream;
 mod webhooks;
 
 use std::sync::Arc;
@@ -39,6 +40,10 @@ pub struct AppState {
     pub accounts: auth::AccountCache,
     /// Request counters and latencies.
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// How many live streams may be open.
+    pub streams: Arc<stream::StreamBudget>,
+    /// Hashes of keys revoked through this instance, for the live streams they opened.
+    pub revocations: tokio::sync::broadcast::Sender<String>,
 }
 
 /// Hands the state to a handler.
