@@ -68,6 +68,8 @@ pub struct DeliveryEngine {
     metrics: Arc<crate::metrics::Metrics>,
     /// Opens the secrets of claimed deliveries (sealed at rest with `--secret-key-file`).
     sealer: crate::domain::sealing::Sealer,
+    /// The server's stop, once [`DeliveryEngine::run`] started: after it nothing new starts.
+    shutdown: std::sync::OnceLock<Shutdown>,
 }
 
 impl DeliveryEngine {
@@ -106,7 +108,13 @@ impl DeliveryEngine {
             live,
             metrics,
             sealer,
+            shutdown: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// Whether the server is stopping: attempts in flight finish, nothing new starts.
+    fn stopping(&self) -> bool {
+        self.shutdown.get().is_some_and(Shutdown::is_shutdown)
     }
 
     /// A lease for `max` deliveries that covers one attempt starting now.
@@ -127,7 +135,12 @@ impl DeliveryEngine {
         event: NewEvent,
         now_ms: i64,
     ) -> StoreResult<u32> {
-        let reserved = self.room.reserve(FAST_PATH_ROOM);
+        // While stopping, an event still being accepted is stored, and sent by the next start.
+        let reserved = if self.stopping() {
+            0
+        } else {
+            self.room.reserve(FAST_PATH_ROOM)
+        };
         let lease = (reserved > 0).then(|| self.lease(now_ms, reserved));
         let event_type = event.event_type;
         let inserted = self.store.insert_event(account, event, now_ms, lease).await;
@@ -264,13 +277,11 @@ impl DeliveryEngine {
             }),
         });
         // The room this attempt held goes to the next due delivery, claimed in the same
-        // transaction that records the result.
+        // transaction that records the result — unless the server is stopping.
         let now = self.clock.now_ms();
-        let next = match self
-            .store
-            .record_outcome(outcome, Some((now, self.lease(now, 1))))
-            .await
-        {
+        let stopping = self.stopping();
+        let follow_up = (!stopping).then(|| (now, self.lease(now, 1)));
+        let next = match self.store.record_outcome(outcome, follow_up).await {
             Ok(next) => {
                 if let Some(announcement) = announcement {
                     self.live.publish(announcement);
@@ -285,18 +296,29 @@ impl DeliveryEngine {
         };
         if next.is_empty() {
             self.room.release(1);
-            self.wake();
+            if !stopping {
+                self.wake();
+            }
         } else {
             self.dispatch(next);
         }
     }
 
-    /// Runs the claim loop until shutdown, then waits (at most `drain`) for in-flight attempts.
+    /// Runs the claim loop until shutdown, then waits (at most `drain`) for in-flight attempts;
+    /// from the shutdown on, no attempt starts (neither claimed nor handed a freed slot).
     pub async fn run(self: Arc<Self>, shutdown: Shutdown, drain: Duration) {
+        let _ = self.shutdown.set(shutdown.clone());
         claim::run(&self, shutdown).await;
         let deadline = tokio::time::Instant::now() + drain;
         while self.in_flight() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let cut_off = self.in_flight();
+        if cut_off > 0 {
+            tracing::warn!(
+                cut_off,
+                "stopping: attempts still in flight after {drain:?} were cut off; they are sent again, once their lease ends or at the next start"
+            );
         }
     }
 
