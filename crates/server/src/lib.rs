@@ -52,9 +52,22 @@ pub const DRAIN: Duration = Duration::from_secs(10);
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// The data dir or the listener could not be used.
+    /// The data dir could not be used.
     #[error("data dir: {0}")]
     DataDir(#[from] std::io::Error),
+    /// A listener could not be bound (`flag` names the address's flag).
+    #[error("{flag} {addr}: {error}")]
+    Listen {
+        /// `--bind` or `--metrics-bind`.
+        flag: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// Flags that cannot be used together.
+    #[error("{0}")]
+    Config(String),
     /// The store failed to open (or another server holds its data dir).
     #[error("store: {0}")]
     Store(#[from] store::StoreError),
@@ -119,6 +132,12 @@ pub async fn start_with_clock(
     config: ServeConfig,
     clock: SharedClock,
 ) -> Result<Server, StartError> {
+    if config.metrics_bind == Some(config.bind) && config.bind.port() != 0 {
+        return Err(StartError::Config(format!(
+            "--metrics-bind {} is the API's --bind address; give metrics a port of their own (e.g. 127.0.0.1:9090)",
+            config.bind
+        )));
+    }
     let store = open_store(&config).await?;
     let live = live::LiveHub::new(store.live_relay());
     let metrics = Arc::new(metrics::Metrics::new());
@@ -169,7 +188,7 @@ pub async fn start_with_clock(
         ),
         revocations: tokio::sync::broadcast::channel(64).0,
     });
-    let listener = tokio::net::TcpListener::bind(config.bind).await?;
+    let listener = bind("--bind", config.bind).await?;
     let addr = listener.local_addr()?;
     let limits = http::serve::Limits {
         max_connections: config.max_connections,
@@ -178,7 +197,7 @@ pub async fn start_with_clock(
     };
     let server = http::serve::serve(listener, http::routes(state), limits, shutdown.clone());
     let metrics_listener = match config.metrics_bind {
-        Some(bind) => Some(tokio::net::TcpListener::bind(bind).await?),
+        Some(addr) => Some(bind("--metrics-bind", addr).await?),
         None => None,
     };
     let metrics_addr = metrics_listener
@@ -224,6 +243,13 @@ pub async fn start_with_clock(
         trigger,
         tasks,
     })
+}
+
+/// A listener on `addr`, or the error naming its flag.
+async fn bind(flag: &'static str, addr: SocketAddr) -> Result<tokio::net::TcpListener, StartError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|error| StartError::Listen { flag, addr, error })
 }
 
 /// The store the configuration names: PostgreSQL with `--database-url`, else the embedded

@@ -434,3 +434,73 @@ async fn a_live_stream_ends_when_its_key_is_revoked_here_or_elsewhere() {
     assert!(!stream_ends(kept, Duration::from_millis(200)).await);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_lets_attempts_in_flight_finish_and_starts_none() {
+    use support::receiver::{Behaviour, Receiver};
+    let receiver = Receiver::start().await;
+    receiver.set(Behaviour::Delay(Duration::from_millis(800)));
+    let mut s = TestServer::start_with(|c| c.per_webhook_concurrency = 4).await;
+    s.webhook(&receiver.url("/hook"), &["*"], "your_webhook_secret")
+        .await;
+    for i in 0..20 {
+        s.emit("server.started", json!({"n": i})).await;
+    }
+    support::eventually("4 attempts in flight", Duration::from_secs(10), || {
+        receiver.count() == 4
+    })
+    .await;
+    // Stopping waits for the four to finish; none of the 16 waiting may start meanwhile.
+    s.server.take().unwrap().stop().await;
+    assert_eq!(receiver.count(), 4, "attempts started after the stop");
+    // The next start sends the rest, and nothing twice.
+    receiver.set(Behaviour::Status(200));
+    let server = cdhooks_server::start(support::test_config(s.dir.path()))
+        .await
+        .unwrap();
+    s.base = format!("http://{}", server.addr);
+    s.server = Some(server);
+    support::eventually("all 20 delivered", Duration::from_secs(20), || {
+        receiver.count() >= 20
+    })
+    .await;
+    let mut ids: Vec<String> = receiver
+        .all()
+        .iter()
+        .map(|r| r.json()["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!((ids.len(), receiver.count()), (20, 20), "each event once");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_listener_that_cannot_be_bound_is_named_by_its_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let taken_addr = taken.local_addr().unwrap();
+    let free_addr = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap()
+    };
+    let mut same = support::test_config(dir.path());
+    same.bind = free_addr;
+    same.metrics_bind = Some(free_addr);
+    let mut busy = support::test_config(dir.path());
+    busy.metrics_bind = Some(taken_addr);
+    for (config, expected) in [
+        (same, "--metrics-bind".to_owned()),
+        (busy, format!("--metrics-bind {taken_addr}: ")),
+    ] {
+        let error = match cdhooks_server::start(config).await {
+            Ok(server) => {
+                server.stop().await;
+                panic!("started")
+            }
+            Err(error) => error.to_string(),
+        };
+        assert!(error.starts_with(&expected), "{error}");
+        assert!(!error.contains("data dir"), "{error}");
+    }
+}
