@@ -95,6 +95,28 @@ fn sealer(config: &ServeConfig) -> Result<domain::sealing::Sealer, StartError> {
     }
 }
 
+/// Refuses to start when the store holds sealed secrets the configured key cannot open: a
+/// missing or wrong `--secret-key-file` is the operator's mistake, and delivering with it
+/// would fail every attempt, disable healthy webhooks and email their owners.
+async fn can_open_secrets(
+    store: &dyn Store,
+    sealer: &domain::sealing::Sealer,
+    config: &ServeConfig,
+) -> Result<(), StartError> {
+    let Some(sample) = store.secret_like(domain::sealing::SEALED_LIKE).await? else {
+        return Ok(());
+    };
+    sealer.open(&sample).map(|_| ()).map_err(|error| {
+        StartError::SecretKey(match (error, &config.secret_key_file) {
+            (domain::sealing::OpenError::NoKey, _) | (_, None) => "the store holds webhook secrets encrypted with a key, but no --secret-key-file is given: start with the key file they were sealed with".to_owned(),
+            (domain::sealing::OpenError::WrongKey, Some(path)) => format!(
+                "{}: this key does not open the webhook secrets in the store; start with the key file they were sealed with",
+                path.display()
+            ),
+        })
+    })
+}
+
 /// A running server.
 pub struct Server {
     /// The address the API listens on.
@@ -139,9 +161,10 @@ pub async fn start_with_clock(
         )));
     }
     let store = open_store(&config).await?;
+    let sealer = sealer(&config)?;
+    can_open_secrets(&*store, &sealer, &config).await?;
     let live = live::LiveHub::new(store.live_relay());
     let metrics = Arc::new(metrics::Metrics::new());
-    let sealer = sealer(&config)?;
     let engine = DeliveryEngine::new(
         store.clone(),
         &config,

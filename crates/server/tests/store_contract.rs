@@ -1115,6 +1115,29 @@ async fn an_inbox_keeps_its_newest_captures_within_count_and_bytes(opened: Opene
         .unwrap();
 }
 
+async fn a_sealed_secret_is_found_for_the_start_check(opened: Opened) {
+    use cdhooks_server::domain::sealing::{Sealer, SEALED_LIKE};
+    let (store, _keep) = opened;
+    let (account, _) = account_with_webhooks(&*store, "plain@example.com", &[&["*"]]).await;
+    assert!(store.secret_like(SEALED_LIKE).await.unwrap().is_none());
+    let sealer = Sealer::from_key_text(&format!("{}=", "A".repeat(43))).unwrap();
+    let request = CreateWebhookRequest {
+        url: "http://127.0.0.1:9/sealed".to_owned(),
+        events: vec!["*".to_owned()],
+        secret: Some("your_webhook_secret".to_owned()),
+        description: None,
+    };
+    let policy = TargetPolicy {
+        allowed: vec!["127.0.0.0/8".parse().unwrap()],
+        allow_http: true,
+    };
+    let mut webhook = NewWebhook::validate(request, &policy).unwrap();
+    webhook.secret = sealer.seal(&webhook.secret);
+    store.create_webhook(&account, webhook, NOW).await.unwrap();
+    let found = store.secret_like(SEALED_LIKE).await.unwrap().unwrap();
+    assert_eq!(sealer.open(&found).unwrap().expose(), "your_webhook_secret");
+}
+
 async fn a_writable_store_says_so(opened: Opened) {
     opened.0.check_writable(NOW).await.unwrap();
     opened.0.check_writable(NOW + 1).await.unwrap();
@@ -1199,6 +1222,7 @@ macro_rules! contract_suite {
             case!(a_batch_of_outcomes_records_each_and_drops_those_whose_claim_was_lost);
             case!(the_outbox_is_claimed_under_leases_retried_and_dead_lettered);
             case!(a_writable_store_says_so);
+            case!(a_sealed_secret_is_found_for_the_start_check);
             case!(keys_and_inboxes_stop_at_their_limits);
             case!(an_inbox_keeps_its_newest_captures_within_count_and_bytes);
             case!(queue_stats_count_pending_due_and_claimed_work_and_the_oldest_due);

@@ -14,6 +14,9 @@ use super::webhook::WebhookSecret;
 /// Marks a sealed value: `enc:v1:` + base64(nonce ‖ ciphertext).
 const SEALED_PREFIX: &str = "enc:v1:";
 
+/// A SQL `LIKE` pattern that matches sealed values, for a store to find one.
+pub const SEALED_LIKE: &str = "enc:v1:%";
+
 /// Why a stored secret cannot be opened.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OpenError {

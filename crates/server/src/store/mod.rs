@@ -129,6 +129,11 @@ pub trait Store: Send + Sync + 'static {
         None
     }
 
+    /// One stored signing secret (current or previous) whose stored form matches the SQL
+    /// `LIKE` pattern (`domain::sealing::SEALED_LIKE`), if any: the server proves at start
+    /// that it can open what it holds.
+    async fn secret_like(&self, pattern: &str) -> StoreResult<Option<WebhookSecret>>;
+
     /// Creates an account at `now_ms` and returns it; `key` is the digest of its first key.
     async fn create_account(
         &self,

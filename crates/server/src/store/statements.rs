@@ -11,3 +11,8 @@ pub const TRIM_INBOX: &str = "DELETE FROM inbox_requests WHERE token = $1 AND se
                SUM(LENGTH(body)) OVER (ORDER BY seq DESC ROWS UNBOUNDED PRECEDING) AS kept
         FROM inbox_requests WHERE token = $1) AS ranked
     WHERE n > $2 OR (n > 1 AND kept > $3))";
+
+/// One stored secret (current or previous) that matches the `LIKE` pattern `$1`.
+pub const SECRET_LIKE: &str = "SELECT secret FROM webhooks WHERE secret LIKE $1
+    UNION ALL SELECT previous_secret FROM webhooks WHERE previous_secret LIKE $1
+    LIMIT 1";

@@ -187,6 +187,14 @@ impl Store for SqliteStore {
         }
     }
 
+    async fn secret_like(&self, pattern: &str) -> StoreResult<Option<WebhookSecret>> {
+        let stored: Option<String> = sqlx::query_scalar(super::statements::SECRET_LIKE)
+            .bind(pattern)
+            .fetch_optional(&self.readers)
+            .await?;
+        Ok(stored.map(WebhookSecret::from_stored))
+    }
+
     async fn create_account(
         &self,
         email: &str,
