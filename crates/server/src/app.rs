@@ -335,9 +335,9 @@ impl App {
             .ok_or_else(|| StoreError::Unavailable("the clock is out of range".to_owned()))?)
     }
 
-    /// The request a delivery's latest attempt sent (or its first will send): the webhook's
-    /// URL, the signed headers at that attempt's time, the stored body. Signed with the
-    /// webhook's current secret, so after a rotation the signatures differ from those sent.
+    /// The request a delivery's latest attempt sent (or its first will send): the URL it went
+    /// to (the webhook's URL now, before the first attempt), the signed headers at that
+    /// attempt's time, the stored body. Signed with the webhook's secrets as they stand now.
     pub async fn delivery_request(&self, account: &Account, id: &str) -> AppResult<SentRequest> {
         let delivery = self.store.get_delivery(account, id).await?;
         let webhook = self
@@ -366,8 +366,13 @@ impl App {
             sent_at_ms.div_euclid(1000).max(0) as u64,
         )
         .map_err(|e| StoreError::Unavailable(format!("the stored secret cannot sign: {e}")))?;
+        let url = delivery
+            .attempts
+            .last()
+            .and_then(|a| a.url.clone())
+            .unwrap_or(webhook.url);
         Ok(SentRequest {
-            url: webhook.url,
+            url,
             attempt: delivery.attempts.last().map(|a| a.number),
             headers: headers
                 .iter()

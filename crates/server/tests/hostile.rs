@@ -504,3 +504,41 @@ async fn a_listener_that_cannot_be_bound_is_named_by_its_flag() {
         assert!(!error.contains("data dir"), "{error}");
     }
 }
+
+#[tokio::test]
+async fn a_deliverys_request_shows_the_url_it_was_sent_to_after_the_url_changes() {
+    use support::receiver::Receiver;
+    let receiver = Receiver::start().await;
+    let s = TestServer::start().await;
+    let hook = s
+        .webhook(&receiver.url("/before"), &["*"], "your_webhook_secret")
+        .await;
+    let id = hook["id"].as_str().unwrap();
+    s.emit("server.started", json!({"server_id": "srv_1"}))
+        .await;
+    let list = s
+        .wait_for(
+            &format!("/v1/webhooks/{id}/deliveries"),
+            Duration::from_secs(10),
+            |list| list["data"][0]["status"] == "succeeded",
+        )
+        .await;
+    let delivery = list["data"][0]["id"].as_str().unwrap().to_owned();
+    let (status, _) = s
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/v1/webhooks/{id}"),
+            Some(json!({"url": receiver.url("/after")})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, request) = s.get(&format!("/v1/deliveries/{delivery}/request")).await;
+    assert_eq!(request["url"], receiver.url("/before"), "{request}");
+    let (_, record) = s.get(&format!("/v1/deliveries/{delivery}")).await;
+    assert_eq!(
+        record["attempts"][0]["url"],
+        receiver.url("/before"),
+        "{record}"
+    );
+    s.stop().await;
+}

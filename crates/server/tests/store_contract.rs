@@ -152,6 +152,7 @@ fn outcome(delivery: &ClaimedDelivery, next: AfterAttempt, token: u64) -> Attemp
             error_kind: failed.then(|| "http_status".to_owned()),
             error_message: failed.then(|| "HTTP 500".to_owned()),
             response_body: None,
+            url: Some(delivery.url.clone()),
         },
         next,
         disabling: matches!(next, AfterAttempt::GiveUp { .. }).then(|| Disabling {

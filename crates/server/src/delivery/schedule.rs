@@ -73,6 +73,7 @@ pub fn outcome(
                 body.truncate(floor_char_boundary(&body, KEPT_RESPONSE_BYTES));
                 body
             }),
+            url: Some(delivery.url.clone()),
         },
         next,
         disabling,

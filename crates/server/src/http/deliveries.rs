@@ -42,6 +42,9 @@ pub struct AttemptView {
     error_kind: Option<String>,
     error: Option<String>,
     response_body: Option<String>,
+    /// Where the attempt was sent (the webhook's URL then; `null` for attempts made by a
+    /// server version that did not keep it).
+    url: Option<String>,
 }
 
 impl From<AttemptRecord> for AttemptView {
@@ -54,6 +57,7 @@ impl From<AttemptRecord> for AttemptView {
             error_kind: a.error_kind,
             error: a.error_message,
             response_body: a.response_body,
+            url: a.url,
         }
     }
 }

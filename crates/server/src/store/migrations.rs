@@ -45,6 +45,11 @@ pub(crate) const SQLITE: &[Listed] = &[
         "retention",
         include_str!("../../migrations/0006_retention.sql"),
     ),
+    (
+        7,
+        "attempt_url",
+        include_str!("../../migrations/0007_attempt_url.sql"),
+    ),
 ];
 
 /// The PostgreSQL store's migrations, oldest first.
@@ -78,6 +83,11 @@ pub(crate) const POSTGRES: &[Listed] = &[
         6,
         "instances",
         include_str!("../../migrations/postgres/0006_instances.sql"),
+    ),
+    (
+        7,
+        "attempt_url",
+        include_str!("../../migrations/postgres/0007_attempt_url.sql"),
     ),
 ];
 

@@ -200,6 +200,8 @@ pub struct AttemptRecord {
     pub error_message: Option<String>,
     /// The first 1 KiB of the response body.
     pub response_body: Option<String>,
+    /// The URL the attempt was sent to (`None` for attempts recorded before it was kept).
+    pub url: Option<String>,
 }
 
 /// Everything a worker needs to send one claimed delivery.

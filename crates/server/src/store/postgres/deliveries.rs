@@ -28,7 +28,7 @@ fn record(row: &PgRow) -> DeliveryRecord {
 
 async fn attempts(pool: &PgPool, delivery_seq: i64) -> StoreResult<Vec<AttemptRecord>> {
     let rows = sqlx::query(
-        "SELECT number, started_at, duration_ms, status_code, error_kind, error_message, response_body
+        "SELECT number, started_at, duration_ms, status_code, error_kind, error_message, response_body, url
          FROM attempts WHERE delivery_seq = $1 ORDER BY number",
     )
     .bind(delivery_seq)
@@ -44,6 +44,7 @@ async fn attempts(pool: &PgPool, delivery_seq: i64) -> StoreResult<Vec<AttemptRe
             error_kind: row.get("error_kind"),
             error_message: row.get("error_message"),
             response_body: row.get("response_body"),
+            url: row.get("url"),
         })
         .collect())
 }

@@ -50,10 +50,10 @@ static RECORD: LazyLock<String> = LazyLock::new(|| {
              RETURNING d.seq),
          recorded AS (
              INSERT INTO attempts (delivery_seq, number, started_at, duration_ms, status_code,
-                                   error_kind, error_message, response_body)
+                                   error_kind, error_message, response_body, url)
              SELECT * FROM UNNEST($1::bigint[], $5::int[], $7::bigint[], $8::bigint[], $9::int[],
-                                  $10::text[], $6::text[], $11::text[])
-                      AS a(seq, number, started, duration, code, kind, message, body)
+                                  $10::text[], $6::text[], $11::text[], $21::text[])
+                      AS a(seq, number, started, duration, code, kind, message, body, url)
              WHERE a.seq IN (SELECT seq FROM moved)
              ON CONFLICT DO NOTHING),
          freed AS (SELECT webhook_seq AS seq, COUNT(*) AS k FROM released GROUP BY webhook_seq),
@@ -270,6 +270,7 @@ async fn record<'a>(
         .bind(i64::from(lease.max))
         .bind(lease.token as i64)
         .bind(lease.until_ms)
+        .bind(text(&|a| a.url.clone()))
         .fetch_all(&mut *conn)
         .await?;
     let (handed, moved): (Vec<PgRow>, Vec<PgRow>) =

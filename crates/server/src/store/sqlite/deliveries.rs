@@ -30,7 +30,7 @@ fn record(row: &SqliteRow) -> DeliveryRecord {
 
 async fn attempts(pool: &SqlitePool, delivery_seq: i64) -> StoreResult<Vec<AttemptRecord>> {
     let rows = sqlx::query(
-        "SELECT number, started_at, duration_ms, status_code, error_kind, error_message, response_body
+        "SELECT number, started_at, duration_ms, status_code, error_kind, error_message, response_body, url
          FROM attempts WHERE delivery_seq = ? ORDER BY number",
     )
     .bind(delivery_seq)
@@ -46,6 +46,7 @@ async fn attempts(pool: &SqlitePool, delivery_seq: i64) -> StoreResult<Vec<Attem
             error_kind: row.get("error_kind"),
             error_message: row.get("error_message"),
             response_body: row.get("response_body"),
+            url: row.get("url"),
         })
         .collect())
 }

@@ -248,7 +248,7 @@ pub(super) async fn apply_outcomes(
     for chunk in statement_chunks(&recorded) {
         let mut insert = QueryBuilder::new(
             "INSERT INTO attempts (delivery_seq, number, started_at, duration_ms, status_code,
-                                   error_kind, error_message, response_body) ",
+                                   error_kind, error_message, response_body, url) ",
         );
         insert.push_values(chunk, |mut row, outcome| {
             let attempt = &outcome.attempt;
@@ -259,7 +259,8 @@ pub(super) async fn apply_outcomes(
                 .push_bind(attempt.status_code)
                 .push_bind(attempt.error_kind.as_deref())
                 .push_bind(attempt.error_message.as_deref())
-                .push_bind(attempt.response_body.as_deref());
+                .push_bind(attempt.response_body.as_deref())
+                .push_bind(attempt.url.as_deref());
         });
         insert.push(" ON CONFLICT DO NOTHING");
         insert.build().execute(&mut **tx).await?;
