@@ -179,7 +179,7 @@ impl App {
     /// signs, so it is not shown.
     fn as_of_now(&self, mut record: WebhookRecord) -> WebhookRecord {
         let now = self.clock.now_ms();
-        record.previous_secret = record.previous_secret.filter(|p| p.signs_at(now));
+        record.previous_secrets.retain(|p| p.signs_at(now));
         record
     }
 
@@ -353,13 +353,14 @@ impl App {
             |e: crate::domain::sealing::OpenError| StoreError::Unavailable(e.to_string());
         let secret = self.sealer.open(&webhook.secret).map_err(unreadable)?;
         let previous =
-            crate::store::PreviousSecret::signing_at(webhook.previous_secret.as_ref(), sent_at_ms)
+            crate::store::PreviousSecret::signing_at(&webhook.previous_secrets, sent_at_ms)
+                .into_iter()
                 .map(|p| self.sealer.open(p))
-                .transpose()
+                .collect::<Result<Vec<_>, _>>()
                 .map_err(unreadable)?;
         let headers = crate::delivery::send::message_headers(
             &secret,
-            previous.as_ref(),
+            &previous.iter().collect::<Vec<_>>(),
             &event.id,
             &event.event_type,
             &event.body,

@@ -455,11 +455,7 @@ async fn a_stop_lets_attempts_in_flight_finish_and_starts_none() {
     assert_eq!(receiver.count(), 4, "attempts started after the stop");
     // The next start sends the rest, and nothing twice.
     receiver.set(Behaviour::Status(200));
-    let server = cdhooks_server::start(support::test_config(s.dir.path()))
-        .await
-        .unwrap();
-    s.base = format!("http://{}", server.addr);
-    s.server = Some(server);
+    s.restart().await;
     support::eventually("all 20 delivered", Duration::from_secs(20), || {
         receiver.count() >= 20
     })
@@ -540,5 +536,65 @@ async fn a_deliverys_request_shows_the_url_it_was_sent_to_after_the_url_changes(
         receiver.url("/before"),
         "{record}"
     );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_second_rotation_keeps_the_first_ones_grace_period() {
+    use cdhooks_core::standard::StandardVerifier;
+    use support::receiver::Receiver;
+    let receiver = Receiver::start().await;
+    let s = TestServer::start().await;
+    let hook = s
+        .webhook(&receiver.url("/hook"), &["*"], "your_webhook_secret")
+        .await;
+    let path = format!(
+        "/v1/webhooks/{}/rotate-secret",
+        hook["id"].as_str().unwrap()
+    );
+    let (_, first) = s.post(&path, json!({})).await; // a day's grace
+    let (status, second) = s.post(&path, json!({"grace_seconds": 3600})).await;
+    assert_eq!(status, 200, "{second}");
+    let expires: Vec<&str> = second["previous_secrets_expire_at"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert_eq!(expires.len(), 2, "{second}");
+    assert!(expires[0] > expires[1], "the first keeps its day: {second}");
+    s.emit("server.started", json!({"server_id": "srv_1"}))
+        .await;
+    support::eventually("the delivery", Duration::from_secs(10), || {
+        receiver.count() == 1
+    })
+    .await;
+    let got = &receiver.all()[0];
+    // The docs' header stays on the oldest secret still in its grace period.
+    assert_eq!(
+        got.header("x-webhook-signature"),
+        cdhooks_core::legacy::sign_hex(b"your_webhook_secret", &got.body).as_str()
+    );
+    // Every secret still signing verifies the Standard Webhooks header.
+    let signatures = got.header("webhook-signature");
+    assert_eq!(signatures.split(' ').count(), 3, "{signatures}");
+    let now = cdhooks_server::clock::now_ms() as u64 / 1000;
+    for secret in [
+        "your_webhook_secret",
+        first["secret"].as_str().unwrap(),
+        second["secret"].as_str().unwrap(),
+    ] {
+        StandardVerifier::new(secret)
+            .unwrap()
+            .verify(
+                got.header("webhook-id"),
+                got.header("webhook-timestamp"),
+                signatures,
+                &got.body,
+                now,
+                300,
+            )
+            .unwrap_or_else(|e| panic!("{secret}: {e:?}"));
+    }
     s.stop().await;
 }

@@ -940,6 +940,7 @@ async fn api_keys_are_added_listed_used_and_revoked_but_never_the_last(opened: O
 
 async fn a_rotation_keeps_the_previous_secret_for_its_grace_period(opened: Opened) {
     use cdhooks_server::domain::webhook::WebhookSecret;
+    use cdhooks_server::store::PreviousSecret;
     let store = &*opened.0;
     let (account, ids) = account_with_webhooks(store, "ops@example.com", &[&["*"]]).await;
     let new = WebhookSecret::parse("a_new_secret_0123456789".to_owned()).unwrap();
@@ -948,12 +949,11 @@ async fn a_rotation_keeps_the_previous_secret_for_its_grace_period(opened: Opene
         .await
         .unwrap();
     assert_eq!(rotated.secret, new);
-    let previous = rotated
-        .previous_secret
-        .clone()
-        .expect("the old secret is kept");
-    assert_eq!(previous.secret.expose(), "your_webhook_secret");
-    assert_eq!(previous.until_ms, NOW + 5_000);
+    let previous = PreviousSecret {
+        secret: WebhookSecret::from_stored("your_webhook_secret".to_owned()),
+        until_ms: NOW + 5_000,
+    };
+    assert_eq!(rotated.previous_secrets, std::slice::from_ref(&previous));
     // Claims carry it, new ones and due ones alike.
     let inserted = store
         .insert_event(
@@ -965,21 +965,39 @@ async fn a_rotation_keeps_the_previous_secret_for_its_grace_period(opened: Opene
         .await
         .unwrap();
     assert_eq!(
-        inserted.claimed[0].previous_secret.as_ref(),
-        Some(&previous)
+        inserted.claimed[0].previous_secrets,
+        std::slice::from_ref(&previous)
     );
     emit(store, &account, "evt_b", "server.started", 1).await;
     let due = store
         .claim_due(NOW + 1, lease(2, 10, 16, NOW + 1))
         .await
         .unwrap();
-    assert_eq!(due[0].previous_secret.as_ref(), Some(&previous));
-    // A rotation without grace drops it.
+    assert_eq!(due[0].previous_secrets, std::slice::from_ref(&previous));
+    // A second rotation keeps the first one's grace: both sign, oldest first.
+    let third = WebhookSecret::parse("a_third_secret_0123456789".to_owned()).unwrap();
     let again = store
-        .rotate_secret(&account, &ids[0], WebhookSecret::generate(), None, NOW + 10)
+        .rotate_secret(&account, &ids[0], third, Some(NOW + 3_600_000), NOW + 10)
         .await
         .unwrap();
-    assert_eq!(again.previous_secret, None);
+    let second = PreviousSecret {
+        secret: new,
+        until_ms: NOW + 3_600_000,
+    };
+    assert_eq!(again.previous_secrets, [previous, second.clone()]);
+    // Once the first grace ended, a rotation without grace retires the current secret at
+    // once and keeps only what still signs.
+    let last = store
+        .rotate_secret(
+            &account,
+            &ids[0],
+            WebhookSecret::generate(),
+            None,
+            NOW + 6_000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(last.previous_secrets, [second]);
 }
 
 async fn pruning_removes_old_finished_events_in_batches_and_keeps_unfinished_ones(opened: Opened) {

@@ -171,12 +171,15 @@ impl DeliveryEngine {
                 delivery.secret = crate::domain::webhook::WebhookSecret::from_stored(String::new());
             }
         }
-        if let Some(previous) = delivery.previous_secret.as_mut() {
-            match self.sealer.open(&previous.secret) {
-                Ok(secret) => previous.secret = secret,
-                Err(_) => delivery.previous_secret = None,
-            }
-        }
+        delivery
+            .previous_secrets
+            .retain_mut(|previous| match self.sealer.open(&previous.secret) {
+                Ok(secret) => {
+                    previous.secret = secret;
+                    true
+                }
+                Err(_) => false,
+            });
         delivery
     }
 

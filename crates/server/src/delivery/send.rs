@@ -51,7 +51,7 @@ pub fn signed_headers(
     let timestamp = at_ms.div_euclid(1000).max(0) as u64;
     message_headers(
         &delivery.secret,
-        crate::store::PreviousSecret::signing_at(delivery.previous_secret.as_ref(), at_ms),
+        &crate::store::PreviousSecret::signing_at(&delivery.previous_secrets, at_ms),
         &delivery.event_id,
         &delivery.event_type,
         &delivery.body,
@@ -62,25 +62,22 @@ pub fn signed_headers(
 /// The headers every attempt of the event `event_id` carries when signed with `secret` at
 /// `timestamp`; also what the API shows as a delivery's request.
 ///
-/// During a rotation's grace period (`previous` is the old secret) `webhook-signature`
-/// carries two `v1,` entries, new then old, so a Standard Webhooks receiver holding either
-/// secret verifies; the single-valued `X-Webhook-Signature` stays on the old secret until
-/// the period ends, so the docs' receivers keep working until they switch (with the
-/// package they can accept both meanwhile).
+/// During rotations' grace periods (`previous`: the rotated-out secrets still signing, oldest
+/// first) `webhook-signature` carries one `v1,` entry per secret, the current first, so a
+/// Standard Webhooks receiver holding any of them verifies; the single-valued
+/// `X-Webhook-Signature` stays on the oldest secret still signing until its period ends, so
+/// the docs' receivers keep working until they switch (with the package they can accept
+/// several meanwhile).
 pub fn message_headers(
     secret: &WebhookSecret,
-    previous: Option<&WebhookSecret>,
+    previous: &[&WebhookSecret],
     event_id: &str,
     event_type: &str,
     body: &[u8],
     timestamp: u64,
 ) -> Result<HeaderMap, cdhooks_core::standard::StandardError> {
-    let legacy_secret = previous.unwrap_or(secret).expose();
-    let secret = secret.expose();
-    let standard = StandardVerifier::new(secret)?;
-    let previous = previous
-        .map(|p| StandardVerifier::new(p.expose()))
-        .transpose()?;
+    let legacy_secret = previous.first().copied().unwrap_or(secret).expose();
+    let standard = StandardVerifier::new(secret.expose())?;
     let mut headers = HeaderMap::with_capacity(8);
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
@@ -90,13 +87,16 @@ pub fn message_headers(
     insert(&mut headers, "webhook-id", event_id);
     insert(&mut headers, "webhook-timestamp", &timestamp.to_string());
     let signature = standard.sign_header(event_id, timestamp, body);
-    match previous {
-        Some(previous) => {
-            let old = previous.sign_header(event_id, timestamp, body);
-            let both = format!("{} {}", signature.as_str(), old.as_str());
-            insert(&mut headers, "webhook-signature", &both);
+    if previous.is_empty() {
+        insert(&mut headers, "webhook-signature", signature.as_str());
+    } else {
+        let mut all = signature.as_str().to_owned();
+        for old in previous {
+            let old = StandardVerifier::new(old.expose())?.sign_header(event_id, timestamp, body);
+            all.push(' ');
+            all.push_str(old.as_str());
         }
-        None => insert(&mut headers, "webhook-signature", signature.as_str()),
+        insert(&mut headers, "webhook-signature", &all);
     }
     Ok(headers)
 }
@@ -262,7 +262,7 @@ mod tests {
             account_id: "acct_1".into(),
             account_email: "ops@example.com".into(),
             accepted_at_ms: 0,
-            previous_secret: None,
+            previous_secrets: Vec::new(),
         }
     }
 
@@ -280,10 +280,10 @@ mod tests {
         // During a rotation's grace period: two v1 entries (new, old); the docs' header on the
         // old secret; after it, the new secret alone.
         let mut rotating = delivery("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
-        rotating.previous_secret = Some(crate::store::PreviousSecret {
+        rotating.previous_secrets = vec![crate::store::PreviousSecret {
             secret: WebhookSecret::from_stored("your_webhook_secret".to_owned()),
             until_ms: 1_700_000_000_500,
-        });
+        }];
         let during = signed_headers(&rotating, 1_700_000_000_499).unwrap();
         let entries = during["webhook-signature"].to_str().unwrap().to_owned();
         assert_eq!(entries.split(' ').count(), 2, "{entries}");

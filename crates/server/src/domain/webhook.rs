@@ -132,6 +132,34 @@ impl RecoverRequest {
     }
 }
 
+/// The most rotated-out secrets that may sign at once beside the current one: each adds a
+/// signature to every delivery.
+pub const MAX_PREVIOUS_SECRETS: usize = 10;
+
+/// The previous secrets after a rotation at `now_ms` that retires `current` until
+/// `grace_until_ms` (none: at once): those still signing keep their own grace period, oldest
+/// first, and `current` joins them last. `None` when more than [`MAX_PREVIOUS_SECRETS`]
+/// would sign at once.
+pub fn previous_after_rotation(
+    current: &WebhookSecret,
+    previous: &[crate::store::PreviousSecret],
+    grace_until_ms: Option<i64>,
+    now_ms: i64,
+) -> Option<Vec<crate::store::PreviousSecret>> {
+    let mut kept: Vec<_> = previous
+        .iter()
+        .filter(|p| p.signs_at(now_ms))
+        .cloned()
+        .collect();
+    if let Some(until_ms) = grace_until_ms.filter(|until| *until > now_ms) {
+        kept.push(crate::store::PreviousSecret {
+            secret: current.clone(),
+            until_ms,
+        });
+    }
+    (kept.len() <= MAX_PREVIOUS_SECRETS).then_some(kept)
+}
+
 /// The grace period of a rotation when none is given: a day.
 pub const DEFAULT_GRACE_SECONDS: u64 = 86_400;
 /// The longest grace period: 30 days.
@@ -335,6 +363,43 @@ impl fmt::Debug for WebhookSecret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rotation_keeps_every_secret_until_its_own_grace_ends() {
+        use crate::store::PreviousSecret;
+        let secret = |s: &str| WebhookSecret::from_stored(s.to_owned());
+        let old = PreviousSecret {
+            secret: secret("a"),
+            until_ms: 100,
+        };
+        let kept = previous_after_rotation(&secret("b"), std::slice::from_ref(&old), Some(500), 50)
+            .unwrap();
+        assert_eq!(kept.len(), 2);
+        assert_eq!((kept[0].until_ms, kept[1].until_ms), (100, 500));
+        // Without grace the current one goes at once; expired ones go too.
+        assert_eq!(
+            previous_after_rotation(&secret("b"), std::slice::from_ref(&old), None, 50).unwrap(),
+            std::slice::from_ref(&old)
+        );
+        assert!(
+            previous_after_rotation(&secret("b"), std::slice::from_ref(&old), None, 100)
+                .unwrap()
+                .is_empty()
+        );
+        // A grace that ends now or before adds nothing.
+        assert!(previous_after_rotation(&secret("b"), &[], Some(100), 100)
+            .unwrap()
+            .is_empty());
+        // Past the limit the rotation is refused.
+        let many: Vec<_> = (0..MAX_PREVIOUS_SECRETS)
+            .map(|i| PreviousSecret {
+                secret: secret(&i.to_string()),
+                until_ms: 1_000,
+            })
+            .collect();
+        assert!(previous_after_rotation(&secret("b"), &many, Some(1_000), 0).is_none());
+        assert!(previous_after_rotation(&secret("b"), &many, None, 0).is_some());
+    }
 
     #[test]
     fn a_recovery_window_must_end_after_it_starts() {

@@ -30,9 +30,13 @@ pub struct WebhookView {
     disabled_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     disabled_at: Option<String>,
-    /// During a rotation's grace period: when the previous secret stops signing.
+    /// During a rotation's grace period: when the last rotated-out secret stops signing.
     #[serde(skip_serializing_if = "Option::is_none")]
     previous_secret_expires_at: Option<String>,
+    /// During rotations' grace periods: when each rotated-out secret stops signing, oldest
+    /// first (the docs' `X-Webhook-Signature` stays on the oldest).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    previous_secrets_expire_at: Vec<String>,
     created_at: String,
     updated_at: String,
 }
@@ -49,9 +53,16 @@ impl WebhookView {
             disabled_reason: record.disabled_reason,
             disabled_at: record.disabled_at.map(json::time_ms),
             previous_secret_expires_at: record
-                .previous_secret
-                .as_ref()
-                .map(|p| json::time_ms(p.until_ms)),
+                .previous_secrets
+                .iter()
+                .map(|p| p.until_ms)
+                .max()
+                .map(json::time_ms),
+            previous_secrets_expire_at: record
+                .previous_secrets
+                .iter()
+                .map(|p| json::time_ms(p.until_ms))
+                .collect(),
             created_at: json::time_ms(record.created_at),
             updated_at: json::time_ms(record.updated_at),
         }

@@ -50,6 +50,11 @@ pub(crate) const SQLITE: &[Listed] = &[
         "attempt_url",
         include_str!("../../migrations/0007_attempt_url.sql"),
     ),
+    (
+        8,
+        "previous_secrets",
+        include_str!("../../migrations/0008_previous_secrets.sql"),
+    ),
 ];
 
 /// The PostgreSQL store's migrations, oldest first.
@@ -88,6 +93,11 @@ pub(crate) const POSTGRES: &[Listed] = &[
         7,
         "attempt_url",
         include_str!("../../migrations/postgres/0007_attempt_url.sql"),
+    ),
+    (
+        8,
+        "previous_secrets",
+        include_str!("../../migrations/postgres/0008_previous_secrets.sql"),
     ),
 ];
 

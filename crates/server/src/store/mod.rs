@@ -129,7 +129,7 @@ pub trait Store: Send + Sync + 'static {
         None
     }
 
-    /// One stored signing secret (current or previous) whose stored form matches the SQL
+    /// One webhook's current signing secret whose stored form matches the SQL
     /// `LIKE` pattern (`domain::sealing::SEALED_LIKE`), if any: the server proves at start
     /// that it can open what it holds.
     async fn secret_like(&self, pattern: &str) -> StoreResult<Option<WebhookSecret>>;
@@ -194,7 +194,9 @@ pub trait Store: Send + Sync + 'static {
         change: WebhookChange,
         now_ms: i64,
     ) -> StoreResult<WebhookRecord>;
-    /// Replaces the signing secret.
+    /// Replaces the signing secret; the old one signs until `grace_until_ms`, and earlier
+    /// ones until their own grace ends (`domain::webhook::previous_after_rotation`;
+    /// `InvalidState` past its limit).
     async fn rotate_secret(
         &self,
         account: &Account,

@@ -52,11 +52,12 @@ pub struct WebhookRecord {
     pub created_at: i64,
     /// Unix ms.
     pub updated_at: i64,
-    /// The secret before the last rotation, while it still signs beside the new one.
-    pub previous_secret: Option<PreviousSecret>,
+    /// Secrets rotated out that still sign beside the current one, oldest first (as the
+    /// store keeps them; [`PreviousSecret::signing_at`] says which sign at a given time).
+    pub previous_secrets: Vec<PreviousSecret>,
 }
 
-/// A webhook's previous secret during a rotation's grace period.
+/// A secret rotated out of a webhook, signing until its rotation's grace period ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreviousSecret {
     /// The secret.
@@ -65,13 +66,42 @@ pub struct PreviousSecret {
     pub until_ms: i64,
 }
 
+/// How a list of previous secrets is stored: a JSON array, oldest first.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredPrevious {
+    secret: String,
+    until: i64,
+}
+
 impl PreviousSecret {
-    /// From the stored columns: `None` unless both are set.
-    pub fn from_stored(secret: Option<String>, until_ms: Option<i64>) -> Option<Self> {
-        Some(PreviousSecret {
-            secret: WebhookSecret::from_stored(secret?),
-            until_ms: until_ms?,
-        })
+    /// From the stored column (a JSON array, or nothing); an unreadable value is no secrets.
+    pub fn list_from_stored(stored: Option<String>) -> Vec<Self> {
+        let Some(text) = stored else {
+            return Vec::new();
+        };
+        serde_json::from_str::<Vec<StoredPrevious>>(&text)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| PreviousSecret {
+                secret: WebhookSecret::from_stored(p.secret),
+                until_ms: p.until,
+            })
+            .collect()
+    }
+
+    /// The stored form of `list` (`None` when empty).
+    pub fn list_to_stored(list: &[Self]) -> Option<String> {
+        if list.is_empty() {
+            return None;
+        }
+        let stored: Vec<StoredPrevious> = list
+            .iter()
+            .map(|p| StoredPrevious {
+                secret: p.secret.expose().to_owned(),
+                until: p.until_ms,
+            })
+            .collect();
+        serde_json::to_string(&stored).ok()
     }
 
     /// Whether it still signs at `at_ms`.
@@ -79,9 +109,12 @@ impl PreviousSecret {
         at_ms < self.until_ms
     }
 
-    /// The secret, if it still signs at `at_ms`.
-    pub fn signing_at(this: Option<&Self>, at_ms: i64) -> Option<&WebhookSecret> {
-        this.filter(|p| p.signs_at(at_ms)).map(|p| &p.secret)
+    /// The secrets of `list` that still sign at `at_ms`, oldest first.
+    pub fn signing_at(list: &[Self], at_ms: i64) -> Vec<&WebhookSecret> {
+        list.iter()
+            .filter(|p| p.signs_at(at_ms))
+            .map(|p| &p.secret)
+            .collect()
     }
 }
 
@@ -237,8 +270,8 @@ pub struct ClaimedDelivery {
     pub account_email: String,
     /// When the event was accepted (Unix ms), for the end-to-end latency.
     pub accepted_at_ms: i64,
-    /// The webhook's previous secret during a rotation's grace period.
-    pub previous_secret: Option<PreviousSecret>,
+    /// The webhook's rotated-out secrets, oldest first, each signing until its grace ends.
+    pub previous_secrets: Vec<PreviousSecret>,
 }
 
 /// The queue as the store sees it over every instance, for the metrics' gauges.

@@ -12,7 +12,11 @@ pub const TRIM_INBOX: &str = "DELETE FROM inbox_requests WHERE token = $1 AND se
         FROM inbox_requests WHERE token = $1) AS ranked
     WHERE n > $2 OR (n > 1 AND kept > $3))";
 
-/// One stored secret (current or previous) that matches the `LIKE` pattern `$1`.
-pub const SECRET_LIKE: &str = "SELECT secret FROM webhooks WHERE secret LIKE $1
-    UNION ALL SELECT previous_secret FROM webhooks WHERE previous_secret LIKE $1
-    LIMIT 1";
+/// One webhook's current secret that matches the `LIKE` pattern `$1` (previous secrets were
+/// current once, under the same key).
+pub const SECRET_LIKE: &str = "SELECT secret FROM webhooks WHERE secret LIKE $1 LIMIT 1";
+
+/// Sets a webhook's secret and its previous secrets (`$1`), as a rotation decided them.
+pub const ROTATE_SECRET: &str =
+    "UPDATE webhooks SET previous_secrets = $1, secret = $2, updated_at = $3
+    WHERE account_id = $4 AND id = $5";

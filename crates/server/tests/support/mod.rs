@@ -19,6 +19,8 @@ pub struct TestServer {
     pub key: String,
     pub http: reqwest::Client,
     pub dir: tempfile::TempDir,
+    /// What the server was started with (a restart reuses it: same data dir or database).
+    pub config: Option<ServeConfig>,
 }
 
 /// Config for tests: loopback targets and http allowed, fast retries.
@@ -64,13 +66,14 @@ impl TestServer {
         )
         .await
         .unwrap();
-        let server = cdhooks_server::start(config).await.unwrap();
+        let server = cdhooks_server::start(config.clone()).await.unwrap();
         TestServer {
             base: format!("http://{}", server.addr),
             server: Some(server),
             key,
             http: reqwest::Client::builder().no_proxy().build().unwrap(),
             dir,
+            config: Some(config),
         }
     }
 
@@ -169,6 +172,17 @@ impl TestServer {
             );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
+    }
+
+    /// Stops the server (gracefully) and starts it again with the same configuration.
+    pub async fn restart(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+        let config = self.config.clone().expect("started with a known config");
+        let server = cdhooks_server::start(config).await.unwrap();
+        self.base = format!("http://{}", server.addr);
+        self.server = Some(server);
     }
 
     pub async fn stop(mut self) {

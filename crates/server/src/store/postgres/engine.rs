@@ -206,8 +206,8 @@ pub(super) async fn claim_in(
 /// joined by [`CLAIMED_JOINS`].
 pub(super) const CLAIMED_COLUMNS: &str =
     "d.seq, d.id, d.attempt_count, d.round_base, d.created_at, e.id AS event_id, e.type, e.body,
-     w.seq AS webhook_seq, w.id AS webhook_id, w.url, w.secret, w.previous_secret,
-     w.previous_secret_until, a.email, d.account_id";
+     w.seq AS webhook_seq, w.id AS webhook_id, w.url, w.secret, w.previous_secrets,
+      a.email, d.account_id";
 
 /// The joins [`CLAIMED_COLUMNS`] reads from, for leases `c` (by `delivery_seq`).
 pub(super) const CLAIMED_JOINS: &str = "JOIN deliveries d ON d.seq = c.delivery_seq
@@ -273,10 +273,7 @@ pub(super) fn claimed(row: &PgRow, token: u64) -> ClaimedDelivery {
         account_id: row.get("account_id"),
         account_email: row.get("email"),
         accepted_at_ms: row.get("created_at"),
-        previous_secret: PreviousSecret::from_stored(
-            row.get("previous_secret"),
-            row.get("previous_secret_until"),
-        ),
+        previous_secrets: PreviousSecret::list_from_stored(row.get("previous_secrets")),
     }
 }
 

@@ -18,7 +18,7 @@ struct Subscriber {
     id: String,
     url: String,
     secret: WebhookSecret,
-    previous_secret: Option<PreviousSecret>,
+    previous_secrets: Vec<PreviousSecret>,
     patterns: Vec<String>,
     enabled: bool,
 }
@@ -223,7 +223,7 @@ pub(super) async fn insert_batch(
             account_id: q.account.id.clone(),
             account_email: q.account.email.clone(),
             accepted_at_ms: q.now_ms,
-            previous_secret: webhook.previous_secret.clone(),
+            previous_secrets: webhook.previous_secrets.clone(),
         });
     }
     let answers = InsertedEvent::answers(&event_seqs, fan_out, claimed, left_claimable);
@@ -270,10 +270,7 @@ async fn subscribers_of(
                 id: row.get("id"),
                 url: row.get("url"),
                 secret: WebhookSecret::from_stored(row.get("secret")),
-                previous_secret: PreviousSecret::from_stored(
-                    row.get("previous_secret"),
-                    row.get("previous_secret_until"),
-                ),
+                previous_secrets: PreviousSecret::list_from_stored(row.get("previous_secrets")),
                 patterns: serde_json::from_str(row.get("events")).unwrap_or_default(),
                 enabled: row.get("enabled"),
             });
@@ -287,8 +284,8 @@ async fn subscribers_of(
 /// an index probe each, cheaper than a second round trip.
 static SUBSCRIBERS: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT w.account_id, w.seq, w.id, w.url, w.secret, w.previous_secret,
-                w.previous_secret_until, w.events, w.enabled,
+        "SELECT w.account_id, w.seq, w.id, w.url, w.secret, w.previous_secrets,
+                 w.events, w.enabled,
                 CASE WHEN $3 AND w.enabled AND {waiting} THEN {in_flight} END AS busy
          FROM webhooks w WHERE w.account_id = ANY($2) ORDER BY w.seq",
         waiting = engine::work_waiting("w", "$1"),

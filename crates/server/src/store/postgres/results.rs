@@ -86,7 +86,7 @@ static RECORD: LazyLock<String> = LazyLock::new(|| {
                 NULL::int AS round_base, NULL::bigint AS created_at, NULL::text AS event_id,
                 NULL::text AS type, NULL::bytea AS body, NULL::bigint AS webhook_seq,
                 NULL::text AS webhook_id, NULL::text AS url, NULL::text AS secret,
-                NULL::text AS previous_secret, NULL::bigint AS previous_secret_until,
+                NULL::text AS previous_secrets,
                 NULL::text AS email, NULL::text AS account_id
          FROM moved m
          UNION ALL

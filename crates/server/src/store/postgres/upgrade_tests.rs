@@ -97,3 +97,45 @@ async fn moving_leases_to_their_own_table_keeps_every_claim_in_flight() {
     );
     store.close().await;
 }
+
+#[tokio::test]
+async fn a_webhooks_previous_secret_becomes_the_first_of_its_previous_secrets() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    // The schema before several previous secrets (migrations 1–7): one webhook mid-rotation.
+    let before: &'static [_] = &POSTGRES[..7];
+    assert_eq!(before.last().map(|m| m.1), Some("attempt_url"));
+    let mut conn = PgConnection::connect(&url).await.unwrap();
+    migrator(before)
+        .await
+        .unwrap()
+        .run(&mut conn)
+        .await
+        .unwrap();
+    conn.execute(
+        "INSERT INTO accounts (id, email, api_key_hash, created_at) VALUES ('acc_1', 'a@example.com', 'h', 0);
+         INSERT INTO webhooks (id, account_id, url, events, secret, created_at, updated_at,
+                               previous_secret, previous_secret_until)
+         VALUES ('wh_1', 'acc_1', 'http://127.0.0.1:9/', '[\"*\"]', 'new_secret_0123456789', 0, 0,
+                 'your_webhook_secret', 5000),
+                ('wh_2', 'acc_1', 'http://127.0.0.1:9/', '[\"*\"]', 'plain_secret_0123456789', 0, 0,
+                 NULL, NULL);",
+    )
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+
+    let store = PgStore::connect(&url, 4).await.unwrap();
+    let account = store.account("acc_1").await.unwrap();
+    let rotating = store.get_webhook(&account, "wh_1").await.unwrap();
+    assert_eq!(rotating.previous_secrets.len(), 1);
+    assert_eq!(
+        rotating.previous_secrets[0].secret.expose(),
+        "your_webhook_secret"
+    );
+    assert_eq!(rotating.previous_secrets[0].until_ms, 5000);
+    let plain = store.get_webhook(&account, "wh_2").await.unwrap();
+    assert!(plain.previous_secrets.is_empty());
+    store.close().await;
+}

@@ -126,8 +126,8 @@ async fn load_claimed(
 ) -> StoreResult<Vec<ClaimedDelivery>> {
     let rows = sqlx::query(
         "SELECT d.seq, d.id, d.attempt_count, d.round_base, d.created_at, e.id AS event_id, e.type, e.body,
-                w.seq AS webhook_seq, w.id AS webhook_id, w.url, w.secret, w.previous_secret,
-                w.previous_secret_until, a.email, d.account_id
+                w.seq AS webhook_seq, w.id AS webhook_id, w.url, w.secret, w.previous_secrets,
+                 a.email, d.account_id
          FROM deliveries d
          JOIN events e ON e.seq = d.event_seq
          JOIN webhooks w ON w.seq = d.webhook_seq
@@ -156,10 +156,7 @@ async fn load_claimed(
             account_id: row.get("account_id"),
             account_email: row.get("email"),
             accepted_at_ms: row.get("created_at"),
-            previous_secret: PreviousSecret::from_stored(
-                row.get("previous_secret"),
-                row.get("previous_secret_until"),
-            ),
+            previous_secrets: PreviousSecret::list_from_stored(row.get("previous_secrets")),
         })
         .collect())
 }

@@ -28,7 +28,7 @@ struct Subscriber {
     id: String,
     url: String,
     secret: WebhookSecret,
-    previous_secret: Option<PreviousSecret>,
+    previous_secrets: Vec<PreviousSecret>,
     patterns: Vec<String>,
     enabled: bool,
 }
@@ -189,7 +189,7 @@ pub(super) async fn insert_batch(
             account_id: q.account.id.clone(),
             account_email: q.account.email.clone(),
             accepted_at_ms: q.now_ms,
-            previous_secret: d.webhook.previous_secret.clone(),
+            previous_secrets: d.webhook.previous_secrets.clone(),
         });
     }
     Ok(InsertedEvent::answers(
@@ -205,7 +205,7 @@ async fn webhooks_of(
     account_id: &str,
 ) -> StoreResult<Vec<Subscriber>> {
     let rows = sqlx::query(
-        "SELECT seq, id, url, secret, previous_secret, previous_secret_until, events, enabled FROM webhooks WHERE account_id = ?",
+        "SELECT seq, id, url, secret, previous_secrets, events, enabled FROM webhooks WHERE account_id = ?",
     )
     .bind(account_id)
     .fetch_all(&mut **tx)
@@ -217,10 +217,7 @@ async fn webhooks_of(
             id: row.get("id"),
             url: row.get("url"),
             secret: WebhookSecret::from_stored(row.get("secret")),
-            previous_secret: PreviousSecret::from_stored(
-                row.get("previous_secret"),
-                row.get("previous_secret_until"),
-            ),
+            previous_secrets: PreviousSecret::list_from_stored(row.get("previous_secrets")),
             patterns: serde_json::from_str(row.get("events")).unwrap_or_default(),
             enabled: row.get("enabled"),
         })

@@ -8,7 +8,7 @@ use super::super::*;
 use super::{engine, found};
 use crate::domain::new_id;
 
-const COLUMNS: &str = "id, url, events, description, secret, enabled, disabled_reason, disabled_at, created_at, updated_at, previous_secret, previous_secret_until";
+const COLUMNS: &str = "id, url, events, description, secret, enabled, disabled_reason, disabled_at, created_at, updated_at, previous_secrets";
 
 fn record(row: SqliteRow) -> WebhookRecord {
     WebhookRecord {
@@ -22,10 +22,7 @@ fn record(row: SqliteRow) -> WebhookRecord {
         disabled_at: row.get("disabled_at"),
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
-        previous_secret: PreviousSecret::from_stored(
-            row.get("previous_secret"),
-            row.get("previous_secret_until"),
-        ),
+        previous_secrets: PreviousSecret::list_from_stored(row.get("previous_secrets")),
     }
 }
 
@@ -143,21 +140,49 @@ pub(super) async fn rotate_secret(
     grace_until_ms: Option<i64>,
     now_ms: i64,
 ) -> StoreResult<WebhookRecord> {
-    // The right-hand `secret` is the old one: the previous secret keeps signing until the
-    // grace period ends (none: it stops at once).
-    let row = sqlx::query(&format!(
-        "UPDATE webhooks SET previous_secret = CASE WHEN ?1 IS NULL THEN NULL ELSE secret END,
-                             previous_secret_until = ?1, secret = ?2, updated_at = ?3
-         WHERE account_id = ?4 AND id = ?5 RETURNING {COLUMNS}"
-    ))
-    .bind(grace_until_ms)
-    .bind(secret.expose())
-    .bind(now_ms)
+    // The previous secrets are decided by the domain from what is stored now, in the
+    // transaction that applies them.
+    let mut tx = pool.begin().await?;
+    let current = sqlx::query(
+        "SELECT secret, previous_secrets FROM webhooks WHERE account_id = ?1 AND id = ?2",
+    )
     .bind(&account.id)
     .bind(id)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
-    found(row).map(record)
+    let Some(current) = current else {
+        tx.rollback().await?;
+        return Err(StoreError::NotFound);
+    };
+    let previous = crate::domain::webhook::previous_after_rotation(
+        &WebhookSecret::from_stored(current.get("secret")),
+        &PreviousSecret::list_from_stored(current.get("previous_secrets")),
+        grace_until_ms,
+        now_ms,
+    );
+    let Some(previous) = previous else {
+        tx.rollback().await?;
+        return Err(StoreError::InvalidState(
+            "a webhook signs with at most 10 rotated-out secrets at once; wait for a grace period to end, or rotate with grace_seconds 0",
+        ));
+    };
+    sqlx::query(super::super::statements::ROTATE_SECRET)
+        .bind(PreviousSecret::list_to_stored(&previous))
+        .bind(secret.expose())
+        .bind(now_ms)
+        .bind(&account.id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM webhooks WHERE account_id = ?1 AND id = ?2"
+    ))
+    .bind(&account.id)
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(record(row))
 }
 
 pub(super) async fn delete(pool: &SqlitePool, account: &Account, id: &str) -> StoreResult<()> {
