@@ -77,6 +77,7 @@ async fn a_really_full_disk_acknowledges_nothing_it_did_not_store() {
         key,
         http: reqwest::Client::builder().no_proxy().build().unwrap(),
         dir: tempfile::tempdir().unwrap(),
+        config: None,
     };
     // Someone else's file takes most of the disk.
     let filler = tmpfs.0.path().join("filler");
@@ -200,4 +201,137 @@ impl Drop for Tmpfs {
             .arg(self.0.path())
             .status();
     }
+}
+
+/// The probe's case: a 20 MB disk filled with 100 KB events while someone else's 4 MB file
+/// sits beside the database; once that file goes, the server takes events again and keeps
+/// taking them, `/healthz` says 200, and a restart works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn freeing_the_stated_room_on_a_full_disk_is_enough_to_recover_and_restart() {
+    let Some(tmpfs) = Tmpfs::mount("20m") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root and must be able to mount a tmpfs"
+        );
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    };
+    let data_dir = tmpfs.0.path().join("data");
+    let (_, key) = cdhooks_server::create_account(&data_dir, "owner@example.com")
+        .await
+        .unwrap();
+    let filler = tmpfs.0.path().join("filler");
+    std::fs::write(&filler, vec![7u8; 4 * 1024 * 1024]).unwrap();
+    let server = cdhooks_server::start(support::test_config(&data_dir))
+        .await
+        .unwrap();
+    let mut s = TestServer {
+        base: format!("http://{}", server.addr),
+        server: Some(server),
+        key,
+        http: reqwest::Client::builder().no_proxy().build().unwrap(),
+        dir: tempfile::tempdir().unwrap(),
+        config: None,
+    };
+    let post = |size: usize, n: usize| {
+        let request = s.req(reqwest::Method::POST, "/v1/events").json(&json!({
+            "type": "server.started",
+            "data": {"n": n, "pad": "x".repeat(size)}
+        }));
+        send(request)
+    };
+    let mut accepted = Vec::new();
+    for n in 0..1000 {
+        let (status, body) = post(100_000, n).await;
+        match status {
+            202 => accepted.push(body["event"]["id"].as_str().unwrap().to_owned()),
+            507 => break,
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert!(accepted.len() > 20, "{}", accepted.len());
+    let sizes = || {
+        std::fs::read_dir(&data_dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                format!("{:?}={}", e.file_name(), e.metadata().unwrap().len())
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let database_size = || {
+        std::fs::metadata(data_dir.join("cdhooks.sqlite3"))
+            .unwrap()
+            .len()
+    };
+    let when_full = database_size();
+    std::fs::remove_file(&filler).unwrap();
+    // The background checkpoint takes its share of the freed room first (the database file
+    // grows by what the WAL held), as it would on a real disk.
+    support::eventually("the checkpoint caught up", Duration::from_secs(10), || {
+        database_size() > when_full
+    })
+    .await;
+    support::eventually_async("healthz ok again", Duration::from_secs(10), || async {
+        send(s.http.get(s.url("/healthz"))).await.0 == 200
+    })
+    .await;
+    // A steady trickle of small events keeps going in.
+    for n in 0..200 {
+        let (status, body) = post(1_000, 5_000 + n).await;
+        assert_eq!(
+            status,
+            202,
+            "small event {n} after 4 MB came back: {body} ({})",
+            sizes()
+        );
+        accepted.push(body["event"]["id"].as_str().unwrap().to_owned());
+    }
+    restart(&mut s, data_dir.clone(), None).await;
+    check_stored(&s, &accepted, " after a restart").await;
+    s.stop().await;
+    drop(tmpfs);
+}
+
+/// `--max-database-mb` bounds what is on disk: the database file and its WAL together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_cap_bounds_the_wal_too() {
+    let s = TestServer::start_with(|c| c.max_database_mb = Some(8)).await;
+    let cap = 8 * 1024 * 1024;
+    let on_disk = || {
+        ["cdhooks.sqlite3", "cdhooks.sqlite3-wal"]
+            .iter()
+            .map(|f| std::fs::metadata(s.dir.path().join(f)).map_or(0, |m| m.len()))
+            .sum::<u64>()
+    };
+    let mut largest = 0;
+    let mut full = false;
+    for n in 0..400 {
+        let request = s.req(reqwest::Method::POST, "/v1/events").json(&json!({
+            "type": "server.started",
+            "data": {"n": n, "pad": "x".repeat(100_000)}
+        }));
+        let (status, body) = send(request).await;
+        largest = largest.max(on_disk());
+        match status {
+            202 => {}
+            507 => {
+                full = true;
+                break;
+            }
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert!(full, "8 MB never filled");
+    // A WAL past its bound is truncated by the next background checkpoint (every 500 ms).
+    support::eventually("the files within the cap", Duration::from_secs(5), || {
+        on_disk() <= cap
+    })
+    .await;
+    assert!(
+        largest <= cap + cap / 4,
+        "the database and its WAL reached {largest} bytes under an 8 MiB cap"
+    );
+    s.stop().await;
 }

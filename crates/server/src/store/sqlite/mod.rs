@@ -97,9 +97,12 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .pragma("cache_size", "-2000")
             .statement_cache_capacity(128);
+        let wal = WalBounds::for_cap(max_bytes);
         if let Some(max_bytes) = max_bytes {
-            // SQLite counts in pages of 4 KiB (the default page size).
-            options = options.pragma("max_page_count", (max_bytes / 4096).max(1).to_string());
+            // SQLite counts in pages of 4 KiB (the default page size). The database file gets
+            // what the cap leaves beside the WAL's bound, so both together stay within it.
+            let database_bytes = max_bytes.saturating_sub(wal.limit_bytes);
+            options = options.pragma("max_page_count", (database_bytes / 4096).max(1).to_string());
         }
         // Checkpoints mostly run on their own connection (below), so the writer rarely stalls on
         // a checkpoint's fsyncs mid-request. The writer keeps a large automatic checkpoint as
@@ -125,8 +128,8 @@ impl SqliteStore {
             .connect_with(
                 options
                     .clone()
-                    .pragma("wal_autocheckpoint", "4000")
-                    .pragma("journal_size_limit", "67108864"),
+                    .pragma("wal_autocheckpoint", wal.autocheckpoint_pages.to_string())
+                    .pragma("journal_size_limit", wal.limit_bytes.to_string()),
             )
             .await?;
         super::migrations::migrator(super::migrations::SQLITE)
@@ -141,11 +144,17 @@ impl SqliteStore {
                 tracing::info!(released, "re-queued deliveries claimed by a previous run");
             }
         }
+        // The checkpointer never waits long for readers: a truncating checkpoint that would
+        // hold up writers gives up and is tried again on the next tick.
         let checkpointer = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(options.clone())
+            .connect_with(options.clone().busy_timeout(Duration::from_millis(50)))
             .await?;
-        tokio::spawn(checkpoint_loop(checkpointer.clone()));
+        tokio::spawn(checkpoint_loop(
+            checkpointer.clone(),
+            data_dir.join(format!("{DATABASE_FILE}-wal")),
+            max_bytes.map(|_| wal.limit_bytes),
+        ));
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
@@ -441,21 +450,65 @@ impl Store for SqliteStore {
 /// How often the WAL is copied back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
+/// How large the WAL may grow, and when the writer checkpoints it by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct WalBounds {
+    /// The WAL is truncated to this after a checkpoint (`journal_size_limit`); with a cap,
+    /// the database file gets the rest of it.
+    limit_bytes: u64,
+    /// Pages of WAL after which a commit checkpoints (`wal_autocheckpoint`).
+    autocheckpoint_pages: u64,
+}
+
+impl WalBounds {
+    /// Without a cap: 64 MiB, and a large automatic checkpoint (16 MiB) as the backstop of
+    /// the background one (throughput first). With a cap: a quarter of it (at most 64 MiB),
+    /// checkpointed every half of that, so the database and its WAL together stay within it.
+    fn for_cap(max_bytes: Option<u64>) -> Self {
+        const UNCAPPED: u64 = 64 * 1024 * 1024;
+        match max_bytes {
+            None => WalBounds {
+                limit_bytes: UNCAPPED,
+                autocheckpoint_pages: 4000,
+            },
+            Some(cap) => {
+                let limit_bytes = (cap / 4).clamp(64 * 1024, UNCAPPED);
+                WalBounds {
+                    limit_bytes,
+                    autocheckpoint_pages: (limit_bytes / 2 / 4096).clamp(16, 4000),
+                }
+            }
+        }
+    }
+}
+
 /// Copies committed WAL frames into the database file in the background (PASSIVE: it never
-/// waits for or blocks the writer). Ends when the store closes.
-async fn checkpoint_loop(pool: SqlitePool) {
+/// waits for or blocks the writer). With `truncate_above` (a capped database), a WAL file
+/// larger than that is truncated once its frames are in the database (given up at once if
+/// readers still need them), so the cap bounds the WAL on disk too. Ends when the store
+/// closes.
+async fn checkpoint_loop(
+    pool: SqlitePool,
+    wal_file: std::path::PathBuf,
+    truncate_above: Option<u64>,
+) {
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     loop {
         tick.tick().await;
         if pool.is_closed() {
             return;
         }
-        match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&pool)
-            .await
-        {
+        let oversized = truncate_above
+            .is_some_and(|limit| std::fs::metadata(&wal_file).is_ok_and(|m| m.len() > limit));
+        let statement = if oversized {
+            "PRAGMA wal_checkpoint(TRUNCATE)"
+        } else {
+            "PRAGMA wal_checkpoint(PASSIVE)"
+        };
+        match sqlx::query(statement).execute(&pool).await {
             Ok(_) => {}
             Err(sqlx::Error::PoolClosed) => return,
+            Err(sqlx::Error::Database(e)) if oversized && e.message().contains("locked") => {}
             Err(error) => tracing::warn!(%error, "WAL checkpoint failed"),
         }
     }
