@@ -335,3 +335,77 @@ async fn the_database_cap_bounds_the_wal_too() {
     );
     s.stop().await;
 }
+
+/// `/healthz` says 503 whenever an ordinary small event would be refused: on a real full
+/// disk, after large events and then small ones got 507.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_fails_whenever_a_small_event_is_refused() {
+    let Some(tmpfs) = Tmpfs::mount("3m") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root and must be able to mount a tmpfs"
+        );
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    };
+    let data_dir = tmpfs.0.path().join("data");
+    let (_, key) = cdhooks_server::create_account(&data_dir, "owner@example.com")
+        .await
+        .unwrap();
+    let server = cdhooks_server::start(support::test_config(&data_dir))
+        .await
+        .unwrap();
+    let s = TestServer {
+        base: format!("http://{}", server.addr),
+        server: Some(server),
+        key,
+        http: reqwest::Client::builder().no_proxy().build().unwrap(),
+        dir: tempfile::tempdir().unwrap(),
+        config: None,
+    };
+    let post = |size: usize, n: usize| {
+        let request = s.req(reqwest::Method::POST, "/v1/events").json(&json!({
+            "type": "server.started",
+            "data": {"n": n, "pad": "x".repeat(size)}
+        }));
+        send(request)
+    };
+    let mut filled = false;
+    for n in 0..1000 {
+        let (status, body) = post(100_000, n).await;
+        match status {
+            202 => {}
+            507 => {
+                filled = true;
+                break;
+            }
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert!(filled, "100 KB events never filled the disk");
+    // The first probe (nothing cached yet) against the next small event: "ready" must mean
+    // that it goes in.
+    let (ready, body) = send(s.http.get(s.url("/healthz"))).await;
+    let (accepted, answer) = post(500, 5_000).await;
+    assert!(
+        !(ready == 200 && accepted == 507),
+        "/healthz said 200 ({body}) and the next small event got 507 ({answer})"
+    );
+    // Small events until they too are refused.
+    let mut refused = accepted == 507;
+    for n in 0..1000 {
+        if refused {
+            break;
+        }
+        refused = post(500, 6_000 + n).await.0 == 507;
+    }
+    assert!(refused, "small events never filled the disk");
+    // The readiness answer is reused for 500 ms; the next one must see the full disk.
+    support::eventually_async("healthz says 503", Duration::from_secs(5), || async {
+        let (status, body) = send(s.http.get(s.url("/healthz"))).await;
+        status == 503 && body["reason"] == "storage_full"
+    })
+    .await;
+    s.stop().await;
+    drop(tmpfs);
+}

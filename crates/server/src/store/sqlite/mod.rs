@@ -360,10 +360,13 @@ impl Store for SqliteStore {
         .await
     }
     async fn check_writable(&self, now_ms: i64) -> StoreResult<()> {
-        // A row about the size of a page, written and removed in one transaction: it needs a
-        // free page and room in the WAL, as any real write does.
+        // A row of 64 KiB written and removed in one transaction: it needs sixteen free pages
+        // and as many frames of WAL — more than a small event needs (its rows and index
+        // entries touch a few pages), so whenever an ordinary event would be refused the
+        // probe is too. (A page-sized probe reused the page it had freed itself a moment
+        // before, and said "ready" while every event got 507.)
         let mut tx = self.writer.begin().await?;
-        sqlx::query("INSERT INTO health_probe (at, pad) VALUES (?, zeroblob(4096))")
+        sqlx::query("INSERT INTO health_probe (at, pad) VALUES (?, zeroblob(65536))")
             .bind(now_ms)
             .execute(&mut *tx)
             .await?;
