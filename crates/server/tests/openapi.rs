@@ -155,3 +155,23 @@ async fn documented_methods_are_served_and_others_are_405_with_allow() {
     }
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_path_that_is_no_route_is_404_for_every_method() {
+    let s = TestServer::start().await;
+    for (method, path) in [
+        (Method::POST, "/v1/nope"),
+        (Method::GET, "/v1/nope"),
+        (Method::DELETE, "/v1/deliveries/x/y"),
+        (Method::PUT, "/v1/webhooks/wh_1/nope"),
+    ] {
+        let response = s.req(method.clone(), path).send().await.unwrap();
+        let status = response.status().as_u16();
+        let allow = response.headers().get("allow").cloned();
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        assert_eq!(status, 404, "{method} {path}: {body}");
+        assert_eq!(body["error"]["code"], "not_found", "{method} {path}");
+        assert!(allow.is_none(), "{method} {path}");
+    }
+    s.stop().await;
+}

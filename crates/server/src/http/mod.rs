@@ -141,14 +141,27 @@ pub fn routes(
         .and(api)
         .map(
             |path: warp::path::FullPath, mut response: warp::reply::Response| {
-                // RFC 9110: a 405 says which methods the route takes.
                 if response.status() == StatusCode::METHOD_NOT_ALLOWED {
-                    if let Some(allow) = openapi::allowed_methods(path.as_str())
+                    // RFC 9110: a 405 says which methods the route takes; a path that is a
+                    // route for no method is not found (warp reports the method mismatch of
+                    // whichever route it tried last).
+                    match openapi::allowed_methods(path.as_str())
                         .and_then(|m| warp::http::HeaderValue::from_str(&m).ok())
                     {
-                        response
-                            .headers_mut()
-                            .insert(warp::http::header::ALLOW, allow);
+                        Some(allow) => {
+                            response
+                                .headers_mut()
+                                .insert(warp::http::header::ALLOW, allow);
+                        }
+                        None if path.as_str().starts_with("/v1/") => {
+                            return error::render(
+                                StatusCode::NOT_FOUND,
+                                "not_found",
+                                "no such route",
+                                None,
+                            );
+                        }
+                        None => {}
                     }
                 }
                 response
