@@ -32,10 +32,21 @@ struct EmbeddedWww;
 #[allow_missing = true]
 struct EmbeddedPkg;
 
-/// Files the tool cannot work without; a warning at start names any that is missing.
-const REQUIRED: [&str; 3] = [
+/// Files the tool cannot work without — every file the page loads, and what those import (a
+/// test walks the imports to keep this complete); a warning at start names any that is missing.
+const REQUIRED: [&str; 13] = [
     "index.html",
+    "style.css",
+    "app.mjs",
+    "api.mjs",
+    "dashboard.mjs",
+    "dom.mjs",
+    "inbox.mjs",
+    "verify.mjs",
     "pkg/src/browser.mjs",
+    "pkg/src/api.mjs",
+    "pkg/gen/web/cdhooks_wasm.js",
+    "pkg/gen/web/wasm_inline.mjs",
     "pkg/gen/web/cdhooks_wasm_bg.wasm",
 ];
 
@@ -182,4 +193,71 @@ fn short_hash(bytes: &[u8]) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(bytes);
     base16ct::lower::encode_string(&digest[..12])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The file a reference in `from` (a served path such as `app.mjs` or `pkg/src/api.mjs`)
+    /// points to, as a served path.
+    fn resolve(from: &str, reference: &str) -> String {
+        if let Some(absolute) = reference.strip_prefix('/') {
+            return absolute.to_owned();
+        }
+        let mut parts: Vec<&str> = from.split('/').collect();
+        parts.pop();
+        for segment in reference.split('/') {
+            match segment {
+                "." => {}
+                ".." => {
+                    parts.pop();
+                }
+                other => parts.push(other),
+            }
+        }
+        parts.join("/")
+    }
+
+    /// The source of a served path in the repository, if it is not generated.
+    fn source(path: &str) -> Option<String> {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+        let file = match path.strip_prefix("pkg/") {
+            Some(rest) if rest.starts_with("gen/") => return None,
+            Some(rest) => format!("{root}/pkg/{rest}"),
+            None => format!("{root}/www/{path}"),
+        };
+        Some(std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{path}: {e}")))
+    }
+
+    /// The references in a file: `src="…"`/`href="…"` of the page, `from '…'` of modules.
+    fn references(text: &str) -> Vec<String> {
+        let pattern =
+            regex::Regex::new(r##"(?:src|href)="(/[^"#]+\.(?:mjs|css))"|from '([^']+)'"##).unwrap();
+        pattern
+            .captures_iter(text)
+            .filter_map(|c| c.get(1).or(c.get(2)).map(|m| m.as_str().to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn every_file_the_page_loads_is_required() {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut todo = vec!["index.html".to_owned()];
+        while let Some(path) = todo.pop() {
+            if !seen.insert(path.clone()) {
+                continue;
+            }
+            if let Some(text) = source(&path) {
+                todo.extend(references(&text).iter().map(|r| resolve(&path, r)));
+            }
+        }
+        assert!(seen.len() >= 10, "{seen:?}");
+        for path in &seen {
+            assert!(
+                REQUIRED.contains(&path.as_str()),
+                "{path} is loaded by the tool but not in REQUIRED"
+            );
+        }
+    }
 }
