@@ -309,6 +309,25 @@ export function createApi(glue) {
   // workerd has no FinalizationRegistry, and a key is a few hundred bytes).
   const keys = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry((key) => key.free()) : null;
 
+  // Keyed Standard Webhooks secrets of recent verifyRequest calls, by string secret (a
+  // receiver serving many endpoints alternates between them): a request never makes a wasm
+  // key that only a finalizer would free — workerd has none, and Node's run late.
+  const requestKeys = new Map();
+
+  /** The keyed string `secret` from the cache (bounded: the oldest goes first). */
+  function cachedStandardKey(secret) {
+    const cached = requestKeys.get(secret);
+    if (cached !== undefined) return cached;
+    const key = standardKey(secret);
+    if (requestKeys.size >= KEY_CACHE_SIZE) {
+      const [oldest, oldKey] = requestKeys.entries().next().value;
+      requestKeys.delete(oldest);
+      oldKey.free();
+    }
+    requestKeys.set(secret, key);
+    return key;
+  }
+
   /** Keys a Standard Webhooks secret; throws for one that cannot be a key. */
   function standardKey(secret) {
     checkSecret(secret);
@@ -346,15 +365,13 @@ export function createApi(glue) {
     constructor(secret, options = {}) {
       const secrets = secretList(secret);
       const { toleranceSeconds = DEFAULT_TOLERANCE_SECONDS, legacy = false } = options ?? {};
-      if (typeof toleranceSeconds !== 'number' || !(toleranceSeconds >= 0) || !Number.isFinite(toleranceSeconds)) {
-        throw new TypeError('toleranceSeconds must be a non-negative number of seconds');
-      }
+      const tolerance = toleranceOf(toleranceSeconds);
       this.#keys = secrets.map((s) => {
         const key = standardKey(s);
         keys?.register(this, key);
         return key;
       });
-      this.#tolerance = Math.floor(toleranceSeconds);
+      this.#tolerance = tolerance;
       this.#legacy = Boolean(legacy);
       this.#secrets = secrets.map((s) => (typeof s === 'string' ? s : s.slice()));
     }
@@ -363,48 +380,7 @@ export function createApi(glue) {
      * Verifies a delivery and returns its event. Throws WebhookVerificationError.
      */
     verify(payload, headers) {
-      const bytes = bytesOf(payload);
-      const id = standardHeader(headers, 'id');
-      const timestamp = standardHeader(headers, 'timestamp');
-      const signature = standardHeader(headers, 'signature');
-      if (id !== null || timestamp !== null || signature !== null) {
-        if (!id || timestamp === null || !signature) throw new WebhookVerificationError('missing_header');
-        // The three header values in one write when they are ASCII, as they should be.
-        let idLen = id.length;
-        let tsLen = timestamp.length;
-        let sigLen = signature.length;
-        const start = idLen + tsLen + sigLen;
-        if (encoder.encodeInto(id + timestamp + signature, scratch(start * 3)).written !== start) {
-          idLen = writeString(id, 0, 0);
-          tsLen = writeString(timestamp, idLen, 0);
-          sigLen = writeString(signature, idLen + tsLen, 0);
-        }
-        const payloadLen = writePayload(payload, bytes, idLen + tsLen + sigLen, 0);
-        const now = Math.floor(Date.now() / 1000);
-        let code = 0;
-        for (const key of this.#keys) {
-          code = key.verify(buffer, idLen, tsLen, sigLen, payloadLen, now, this.#tolerance);
-          // Only a mismatch depends on the key; any other answer is the same for all.
-          if (CODES[code] !== 'signature_mismatch') break;
-        }
-        if (CODES[code] === 'signature_mismatch') throw mismatch(this.#secrets);
-        if (code !== 0) throw new WebhookVerificationError(CODES[code] ?? 'signature_mismatch');
-      } else {
-        const legacySignature = headerValue(headers, 'x-webhook-signature');
-        if (legacySignature === null) throw new WebhookVerificationError('missing_header');
-        if (!this.#legacy) {
-          throw new WebhookVerificationError(
-            'missing_header',
-            'Only X-Webhook-Signature is present; it carries no timestamp and cannot stop replays. Pass { legacy: true } to accept it anyway, or send the webhook-* headers.',
-          );
-        }
-        if (!verifyWebhook(payload, legacySignature, this.#secrets)) throw mismatch(this.#secrets);
-      }
-      try {
-        return JSON.parse(bytes === null ? payload : decoder.decode(bytes));
-      } catch {
-        throw new WebhookVerificationError('invalid_payload');
-      }
+      return verifyDelivery(this.#keys, this.#secrets, this.#tolerance, this.#legacy, payload, headers);
     }
 
     /**
@@ -423,6 +399,63 @@ export function createApi(glue) {
     }
   }
 
+  /** The tolerance in whole seconds; throws for one that is not a non-negative number. */
+  function toleranceOf(toleranceSeconds) {
+    if (typeof toleranceSeconds !== 'number' || !(toleranceSeconds >= 0) || !Number.isFinite(toleranceSeconds)) {
+      throw new TypeError('toleranceSeconds must be a non-negative number of seconds');
+    }
+    return Math.floor(toleranceSeconds);
+  }
+
+  /**
+   * Verifies a delivery with keyed `keys` (of `secrets`, for the docs' header and the
+   * mismatch's hints) and returns its event. Throws WebhookVerificationError.
+   */
+  function verifyDelivery(keys, secrets, tolerance, legacy, payload, headers) {
+    const bytes = bytesOf(payload);
+    const id = standardHeader(headers, 'id');
+    const timestamp = standardHeader(headers, 'timestamp');
+    const signature = standardHeader(headers, 'signature');
+    if (id !== null || timestamp !== null || signature !== null) {
+      if (!id || timestamp === null || !signature) throw new WebhookVerificationError('missing_header');
+      // The three header values in one write when they are ASCII, as they should be.
+      let idLen = id.length;
+      let tsLen = timestamp.length;
+      let sigLen = signature.length;
+      const start = idLen + tsLen + sigLen;
+      if (encoder.encodeInto(id + timestamp + signature, scratch(start * 3)).written !== start) {
+        idLen = writeString(id, 0, 0);
+        tsLen = writeString(timestamp, idLen, 0);
+        sigLen = writeString(signature, idLen + tsLen, 0);
+      }
+      const payloadLen = writePayload(payload, bytes, idLen + tsLen + sigLen, 0);
+      const now = Math.floor(Date.now() / 1000);
+      let code = 0;
+      for (const key of keys) {
+        code = key.verify(buffer, idLen, tsLen, sigLen, payloadLen, now, tolerance);
+        // Only a mismatch depends on the key; any other answer is the same for all.
+        if (CODES[code] !== 'signature_mismatch') break;
+      }
+      if (CODES[code] === 'signature_mismatch') throw mismatch(secrets);
+      if (code !== 0) throw new WebhookVerificationError(CODES[code] ?? 'signature_mismatch');
+    } else {
+      const legacySignature = headerValue(headers, 'x-webhook-signature');
+      if (legacySignature === null) throw new WebhookVerificationError('missing_header');
+      if (!legacy) {
+        throw new WebhookVerificationError(
+          'missing_header',
+          'Only X-Webhook-Signature is present; it carries no timestamp and cannot stop replays. Pass { legacy: true } to accept it anyway, or send the webhook-* headers.',
+        );
+      }
+      if (!verifyWebhook(payload, legacySignature, secrets)) throw mismatch(secrets);
+    }
+    try {
+      return JSON.parse(bytes === null ? payload : decoder.decode(bytes));
+    } catch {
+      throw new WebhookVerificationError('invalid_payload');
+    }
+  }
+
   /**
    * Verifies a Fetch `Request` (Next.js route handlers, Hono, Remix, SvelteKit, Deno.serve,
    * Bun.serve, Cloudflare Workers): reads the raw body once and checks the scheme the request
@@ -434,10 +467,22 @@ export function createApi(glue) {
     if (request === null || typeof request !== 'object' || typeof request.arrayBuffer !== 'function' || request.headers == null) {
       throw new TypeError(`request must be a Fetch Request; got ${describe(request)}`);
     }
-    const { legacy = true, ...rest } = options ?? {};
-    const webhook = new Webhook(secret, { ...rest, legacy });
+    const { legacy = true, toleranceSeconds = DEFAULT_TOLERANCE_SECONDS } = options ?? {};
+    const tolerance = toleranceOf(toleranceSeconds);
+    const secrets = secretList(secret);
+    // Checked before the body is read (a bad secret is the caller's mistake, not the
+    // request's); string secrets are keyed once and kept, others keyed for this call only.
+    const keyed = () => secrets.map((s) => (typeof s === 'string' ? cachedStandardKey(s) : standardKey(s)));
+    const checked = keyed();
+    for (const [i, key] of checked.entries()) if (typeof secrets[i] !== 'string') key.free();
     const body = new Uint8Array(await request.arrayBuffer());
-    return webhook.verify(body, request.headers);
+    // Keyed again after the await: another call may have evicted a cached key meanwhile.
+    const keys = keyed();
+    try {
+      return verifyDelivery(keys, secrets, tolerance, Boolean(legacy), body, request.headers);
+    } finally {
+      for (const [i, key] of keys.entries()) if (typeof secrets[i] !== 'string') key.free();
+    }
   }
 
   return { verifyWebhook, signWebhook, verifyRequest, diagnoseSecret, Webhook, WebhookVerificationError };
