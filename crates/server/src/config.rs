@@ -101,6 +101,10 @@ pub struct ServeConfig {
     /// connections ordinary requests need.
     #[arg(long, env = "CDHOOKS_MAX_STREAMS_PER_ACCOUNT", default_value_t = 4)]
     pub max_streams_per_account: usize,
+    /// On SIGTERM, how long attempts in flight may run on (ms); nothing new starts. What is
+    /// still in flight then is cut off and given back to the queue at once.
+    #[arg(long, env = "CDHOOKS_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
+    pub shutdown_grace_ms: u64,
     /// Serve the browser tool (`/`) from this directory instead of the copy built into the
     /// binary (for working on the tool).
     #[arg(long, env = "CDHOOKS_WWW_DIR")]
@@ -137,6 +141,7 @@ impl ServeConfig {
             header_timeout_ms: 10_000,
             body_timeout_ms: 10_000,
             max_streams_per_account: 4,
+            shutdown_grace_ms: 10_000,
             www_dir: None,
             pkg_dir: None,
         }

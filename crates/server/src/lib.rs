@@ -46,9 +46,6 @@ use store::postgres::PgStore;
 use store::sqlite::SqliteStore;
 use store::Store;
 
-/// How long in-flight attempts may run on after a stop was requested.
-pub const DRAIN: Duration = Duration::from_secs(10);
-
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -229,7 +226,10 @@ pub async fn start_with_clock(
         .transpose()?;
     let mut tasks = vec![
         tokio::spawn(server),
-        tokio::spawn(engine.clone().run(shutdown.clone(), DRAIN)),
+        tokio::spawn(engine.clone().run(
+            shutdown.clone(),
+            Duration::from_millis(config.shutdown_grace_ms),
+        )),
         tokio::spawn(mail::run(
             store.clone(),
             transport,

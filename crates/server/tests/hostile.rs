@@ -598,3 +598,39 @@ async fn a_second_rotation_keeps_the_first_ones_grace_period() {
     }
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attempt_a_stop_cuts_off_is_released_at_once() {
+    use support::receiver::{Behaviour, Receiver};
+    let receiver = Receiver::start().await;
+    receiver.set(Behaviour::Delay(Duration::from_secs(30)));
+    let mut s = TestServer::start_with(|c| {
+        c.attempt_timeout_ms = 20_000;
+        c.shutdown_grace_ms = 300;
+    })
+    .await;
+    s.webhook(&receiver.url("/hook"), &["*"], "your_webhook_secret")
+        .await;
+    s.emit("server.started", json!({"server_id": "srv_1"}))
+        .await;
+    support::eventually("the attempt under way", Duration::from_secs(10), || {
+        receiver.count() == 1
+    })
+    .await;
+    // The grace period ends with the attempt still waiting for its answer: it is cut off,
+    // and its claim is given back at once rather than held until its lease runs out (20 s
+    // and more), so the next claimer — another instance, or the next start — sends it.
+    tokio::time::timeout(Duration::from_secs(5), s.server.take().unwrap().stop())
+        .await
+        .expect("the stop ends with its grace period");
+    let config = s.config.clone().unwrap();
+    let store = cdhooks_server::open_store_at(&config.data_dir, config.database_url.as_deref())
+        .await
+        .unwrap();
+    let stats = store
+        .queue_stats(cdhooks_server::clock::now_ms())
+        .await
+        .unwrap();
+    assert_eq!((stats.pending, stats.due), (1, 1), "{stats:?}");
+    store.close().await;
+}

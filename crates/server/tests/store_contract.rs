@@ -1157,6 +1157,32 @@ async fn a_sealed_secret_is_found_for_the_start_check(opened: Opened) {
     assert_eq!(sealer.open(&found).unwrap().expose(), "your_webhook_secret");
 }
 
+async fn a_released_claim_is_due_again_at_once(opened: Opened) {
+    let store = &*opened.0;
+    let (account, _) = account_with_webhooks(store, "ops@example.com", &[&["*"]]).await;
+    emit(store, &account, "evt_r", "server.started", 1).await;
+    let claimed = store
+        .claim_due(NOW + 1, lease(7, 10, 16, NOW + 1))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let seq = claimed[0].seq;
+    // Under its lease nobody else gets it; a release with another token changes nothing.
+    assert!(store
+        .claim_due(NOW + 2, lease(8, 10, 16, NOW + 2))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.release_claims(&[(seq, 99)]).await.unwrap(), 0);
+    assert_eq!(store.release_claims(&[(seq, 7)]).await.unwrap(), 1);
+    let again = store
+        .claim_due(NOW + 3, lease(9, 10, 16, NOW + 3))
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1, "due again long before the lease would end");
+    assert_eq!(again[0].seq, seq);
+}
+
 async fn a_writable_store_says_so(opened: Opened) {
     opened.0.check_writable(NOW).await.unwrap();
     opened.0.check_writable(NOW + 1).await.unwrap();
@@ -1241,6 +1267,7 @@ macro_rules! contract_suite {
             case!(a_batch_of_outcomes_records_each_and_drops_those_whose_claim_was_lost);
             case!(the_outbox_is_claimed_under_leases_retried_and_dead_lettered);
             case!(a_writable_store_says_so);
+            case!(a_released_claim_is_due_again_at_once);
             case!(a_sealed_secret_is_found_for_the_start_check);
             case!(keys_and_inboxes_stop_at_their_limits);
             case!(an_inbox_keeps_its_newest_captures_within_count_and_bytes);

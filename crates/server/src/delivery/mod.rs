@@ -70,6 +70,9 @@ pub struct DeliveryEngine {
     sealer: crate::domain::sealing::Sealer,
     /// The server's stop, once [`DeliveryEngine::run`] started: after it nothing new starts.
     shutdown: std::sync::OnceLock<Shutdown>,
+    /// The claims of attempts in flight (delivery seq → claim token), so that a stop can
+    /// give back at once what it cuts off.
+    claims: std::sync::Mutex<std::collections::HashMap<i64, u64>>,
 }
 
 impl DeliveryEngine {
@@ -109,6 +112,7 @@ impl DeliveryEngine {
             metrics,
             sealer,
             shutdown: std::sync::OnceLock::new(),
+            claims: Default::default(),
         }))
     }
 
@@ -216,6 +220,15 @@ impl DeliveryEngine {
 
     /// Sends each claimed delivery in its own task; their room is already reserved.
     fn dispatch(self: &Arc<Self>, deliveries: Vec<ClaimedDelivery>) {
+        if deliveries.is_empty() {
+            return;
+        }
+        {
+            let mut claims = self.claims.lock().unwrap_or_else(|p| p.into_inner());
+            for delivery in &deliveries {
+                claims.insert(delivery.seq, delivery.claim_token);
+            }
+        }
         for delivery in deliveries {
             let engine = self.clone();
             tokio::spawn(async move { engine.deliver(delivery).await });
@@ -284,6 +297,7 @@ impl DeliveryEngine {
         let now = self.clock.now_ms();
         let stopping = self.stopping();
         let follow_up = (!stopping).then(|| (now, self.lease(now, 1)));
+        let seq = delivery.seq;
         let next = match self.store.record_outcome(outcome, follow_up).await {
             Ok(next) => {
                 if let Some(announcement) = announcement {
@@ -297,6 +311,10 @@ impl DeliveryEngine {
                 Vec::new()
             }
         };
+        self.claims
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&seq);
         if next.is_empty() {
             self.room.release(1);
             if !stopping {
@@ -316,12 +334,27 @@ impl DeliveryEngine {
         while self.in_flight() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let cut_off = self.in_flight();
-        if cut_off > 0 {
-            tracing::warn!(
-                cut_off,
-                "stopping: attempts still in flight after {drain:?} were cut off; they are sent again, once their lease ends or at the next start"
-            );
+        // What is still in flight is cut off: its outcome is unknown, so it is given back to
+        // the queue now (sent again by the next claimer) rather than when its lease runs out.
+        let cut_off: Vec<(i64, u64)> = self
+            .claims
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .collect();
+        if !cut_off.is_empty() {
+            match self.store.release_claims(&cut_off).await {
+                Ok(released) => tracing::warn!(
+                    cut_off = cut_off.len(),
+                    released,
+                    "stopping: attempts still in flight after {drain:?} were cut off and given back to the queue"
+                ),
+                Err(error) => tracing::error!(
+                    %error,
+                    cut_off = cut_off.len(),
+                    "stopping: attempts cut off after {drain:?} could not be given back; they are sent again when their lease ends"
+                ),
+            }
         }
     }
 

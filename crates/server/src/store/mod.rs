@@ -269,6 +269,11 @@ pub trait Store: Send + Sync + 'static {
         follow_up: Option<(i64, Lease)>,
     ) -> StoreResult<Vec<ClaimedDelivery>>;
 
+    /// Gives back the claims of attempts a stopping process cut off (`(delivery_seq,
+    /// claim_token)` pairs): each delivery, if its claim still holds, is due again at once
+    /// for any claimer instead of waiting for its lease to run out. Returns how many.
+    async fn release_claims(&self, claims: &[(i64, u64)]) -> StoreResult<u64>;
+
     /// Proves that the store can write now (a small write, rolled back or removed), for the
     /// readiness check.
     async fn check_writable(&self, now_ms: i64) -> StoreResult<()>;

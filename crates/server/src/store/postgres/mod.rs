@@ -427,6 +427,25 @@ impl Store for PgStore {
         .await
     }
 
+    async fn release_claims(&self, claims: &[(i64, u64)]) -> StoreResult<u64> {
+        let seqs: Vec<i64> = claims.iter().map(|(seq, _)| *seq).collect();
+        let tokens: Vec<i64> = claims.iter().map(|(_, token)| *token as i64).collect();
+        let released = sqlx::query(
+            "DELETE FROM leases l USING UNNEST($1::bigint[], $2::bigint[]) AS v(seq, token)
+             WHERE l.delivery_seq = v.seq AND l.token = v.token",
+        )
+        .bind(seqs)
+        .bind(tokens)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if released > 0 {
+            // Due again at once: whichever process's share they are in claims them now.
+            self.announce();
+        }
+        Ok(released)
+    }
+
     async fn check_writable(&self, now_ms: i64) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO health_probe (at, pad) VALUES ($1, '\\x00')")

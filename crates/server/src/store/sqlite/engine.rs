@@ -188,6 +188,25 @@ pub(super) async fn release_all_claims(pool: &SqlitePool) -> StoreResult<u64> {
     Ok(released)
 }
 
+/// Gives back the claims given, where they still hold.
+pub(super) async fn release_claims(pool: &SqlitePool, claims: &[(i64, u64)]) -> StoreResult<u64> {
+    let mut tx = pool.begin().await?;
+    let mut released = 0;
+    for (seq, token) in claims {
+        released += sqlx::query(
+            "UPDATE deliveries SET claim_token = NULL, claimed_until = NULL
+             WHERE seq = ?1 AND claim_token = ?2",
+        )
+        .bind(seq)
+        .bind(*token as i64)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    }
+    tx.commit().await?;
+    Ok(released)
+}
+
 /// Records a batch of attempts and moves each delivery on, if its claim still holds, with a
 /// few multi-row statements for the whole batch.
 pub(super) async fn apply_outcomes(

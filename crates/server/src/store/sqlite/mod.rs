@@ -359,6 +359,10 @@ impl Store for SqliteStore {
         })
         .await
     }
+    async fn release_claims(&self, claims: &[(i64, u64)]) -> StoreResult<u64> {
+        engine::release_claims(&self.writer, claims).await
+    }
+
     async fn check_writable(&self, now_ms: i64) -> StoreResult<()> {
         // A row of 64 KiB written and removed in one transaction: it needs sixteen free pages
         // and as many frames of WAL — more than a small event needs (its rows and index
