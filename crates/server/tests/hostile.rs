@@ -208,6 +208,19 @@ async fn an_unknown_inbox_is_404_before_its_body_is_read() {
 }
 
 #[tokio::test]
+async fn a_wrong_key_is_401_before_the_body_is_read() {
+    let s = TestServer::start().await;
+    let head = "POST /v1/events HTTP/1.1\r\nhost: x\r\nauthorization: Bearer cdh_wrong\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{";
+    let (status, _socket) = status_of_partial_request(&s, head, Duration::from_secs(5)).await;
+    assert_eq!(
+        status.as_deref(),
+        Some("HTTP/1.1 401 Unauthorized"),
+        "the answer waited for a body that never comes"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
 async fn inbox_captures_keep_a_megabyte_and_cannot_refuse_another_accounts_events() {
     let s = TestServer::start_with(|c| c.max_database_mb = Some(8)).await;
     let (_, inbox) = s.call(reqwest::Method::POST, "/v1/inboxes", None).await;
