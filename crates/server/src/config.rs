@@ -80,6 +80,11 @@ pub struct ServeConfig {
     /// the public roots (for a private mail relay).
     #[arg(long, env = "CDHOOKS_SMTP_CA_FILE")]
     pub smtp_ca_file: Option<PathBuf>,
+    /// Certificate authorities (PEM files, repeatable; comma-separated in the environment) to
+    /// trust for webhook endpoints' TLS certificates, besides the public roots: for endpoints
+    /// in a network with a private CA.
+    #[arg(long, env = "CDHOOKS_TARGET_CA_FILE", value_delimiter = ',')]
+    pub target_ca_file: Vec<PathBuf>,
     /// Serve Prometheus/OpenMetrics metrics at `GET /metrics` on this address (off unless
     /// given; keep it off the public port, e.g. `127.0.0.1:9090`).
     #[arg(long, env = "CDHOOKS_METRICS_BIND")]
@@ -135,6 +140,7 @@ impl ServeConfig {
             max_database_mb: None,
             metrics_bind: None,
             smtp_ca_file: None,
+            target_ca_file: Vec::new(),
             retention_days: 30,
             secret_key_file: None,
             max_connections: 512,

@@ -74,6 +74,9 @@ pub enum StartError {
     /// The email transport is misconfigured.
     #[error("mail: {0}")]
     Mail(#[from] mail::MailError),
+    /// A `--target-ca-file` cannot be used.
+    #[error("--target-ca-file {0}")]
+    TargetCa(String),
     /// `--secret-key-file` cannot be used.
     #[error("secret key file: {0}")]
     SecretKey(String),
@@ -162,9 +165,11 @@ pub async fn start_with_clock(
     can_open_secrets(&*store, &sealer, &config).await?;
     let live = live::LiveHub::new(store.live_relay());
     let metrics = Arc::new(metrics::Metrics::new());
+    let roots = delivery::trusted_roots(&config.target_ca_file).map_err(StartError::TargetCa)?;
     let engine = DeliveryEngine::new(
         store.clone(),
         &config,
+        roots,
         clock.clone(),
         live.clone(),
         metrics.clone(),

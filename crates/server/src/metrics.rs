@@ -278,9 +278,11 @@ impl Metrics {
 /// The error kinds a label may hold (anything else is `other`), so a label never takes an
 /// unbounded value.
 fn known_error_kind(kind: &str) -> &'static str {
-    const KINDS: [&str; 7] = [
+    const KINDS: [&str; 9] = [
         "timeout",
         "connect",
+        "tls",
+        "dns",
         "forbidden_target",
         "redirect",
         "http_status",

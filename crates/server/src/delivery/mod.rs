@@ -42,6 +42,22 @@ const LEASE_GRACE: Duration = Duration::from_secs(15);
 /// large fan-out goes through the claim loop (so concurrent requests share the room).
 const FAST_PATH_ROOM: usize = 4;
 
+/// The certificate authorities in `files` (PEM), trusted for endpoints besides the public
+/// roots; an unreadable file, or one without a certificate, is an error naming it.
+pub fn trusted_roots(files: &[std::path::PathBuf]) -> Result<Vec<reqwest::Certificate>, String> {
+    let mut roots = Vec::new();
+    for file in files {
+        let pem = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| format!("{}: not PEM certificates: {e}", file.display()))?;
+        if certificates.is_empty() {
+            return Err(format!("{}: no certificate in the file", file.display()));
+        }
+        roots.extend(certificates);
+    }
+    Ok(roots)
+}
+
 /// Sends deliveries; shared by the application layer (fast path) and the claim loop.
 pub struct DeliveryEngine {
     /// Where deliveries are claimed from and outcomes written to.
@@ -80,13 +96,18 @@ impl DeliveryEngine {
     pub fn new(
         store: Arc<dyn Store>,
         config: &ServeConfig,
+        roots: Vec<reqwest::Certificate>,
         clock: SharedClock,
         live: LiveHub,
         metrics: Arc<crate::metrics::Metrics>,
         sealer: crate::domain::sealing::Sealer,
     ) -> Result<Arc<Self>, reqwest::Error> {
         let policy = Arc::new(config.target_policy());
-        let client = reqwest::Client::builder()
+        let mut client = reqwest::Client::builder();
+        for root in roots {
+            client = client.add_root_certificate(root);
+        }
+        let client = client
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .dns_resolver(Arc::new(resolver::PolicyResolver::new(policy.clone())))

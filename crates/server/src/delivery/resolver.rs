@@ -19,6 +19,16 @@ pub struct ForbiddenTarget {
     pub host: String,
 }
 
+/// The error a connection fails with when the endpoint's name does not resolve.
+#[derive(Debug, thiserror::Error)]
+#[error("{host} does not resolve: {reason}")]
+pub struct DnsFailure {
+    /// The name that was resolved.
+    pub host: String,
+    /// What the resolver said.
+    pub reason: std::io::Error,
+}
+
 /// A resolver that filters addresses through the policy.
 #[derive(Debug, Clone)]
 pub struct PolicyResolver {
@@ -38,13 +48,22 @@ impl Resolve for PolicyResolver {
         let policy = self.policy.clone();
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            let resolved = tokio::net::lookup_host((host.as_str(), 0)).await?;
+            let looked_up = tokio::net::lookup_host((host.as_str(), 0)).await;
+            let resolved = match looked_up {
+                Ok(resolved) => resolved,
+                Err(reason) => {
+                    return Err(Box::new(DnsFailure {
+                        host: host.clone(),
+                        reason,
+                    })
+                        as Box<dyn std::error::Error + Send + Sync>)
+                }
+            };
             let permitted: Vec<SocketAddr> =
                 resolved.filter(|addr| policy.permits(addr.ip())).collect();
             if permitted.is_empty() {
-                return Err(
-                    Box::new(ForbiddenTarget { host }) as Box<dyn std::error::Error + Send + Sync>
-                );
+                return Err(Box::new(ForbiddenTarget { host: host.clone() })
+                    as Box<dyn std::error::Error + Send + Sync>);
             }
             Ok(Box::new(permitted.into_iter()) as Addrs)
         })

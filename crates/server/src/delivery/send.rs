@@ -218,6 +218,12 @@ fn classify(error: &reqwest::Error) -> (&'static str, String) {
         if let Some(forbidden) = cause.downcast_ref::<ForbiddenTarget>() {
             return ("forbidden_target", forbidden.to_string());
         }
+        if let Some(dns) = cause.downcast_ref::<super::resolver::DnsFailure>() {
+            return ("dns", dns.to_string());
+        }
+        if let Some(tls) = tls_error(cause) {
+            return ("tls", tls_reason(tls, &error.url().map(|u| u.to_string())));
+        }
         source = cause.source();
     }
     let kind = if error.is_timeout() {
@@ -237,6 +243,36 @@ fn classify(error: &reqwest::Error) -> (&'static str, String) {
         source = cause.source();
     }
     (kind, message)
+}
+
+/// The TLS error behind `cause`, if it is one (rustls errors reach reqwest wrapped in
+/// `io::Error`s, whose `source` skips what they wrap).
+fn tls_error<'e>(cause: &'e (dyn std::error::Error + 'static)) -> Option<&'e rustls::Error> {
+    let mut current = cause;
+    loop {
+        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        current = current.downcast_ref::<std::io::Error>()?.get_ref()?;
+    }
+}
+
+/// What a customer can do about a TLS failure, in plain words.
+fn tls_reason(error: &rustls::Error, url: &Option<String>) -> String {
+    use rustls::CertificateError as Cert;
+    let endpoint = url.as_deref().unwrap_or("the endpoint");
+    let why = match error {
+        rustls::Error::InvalidCertificate(cert) => match cert {
+            Cert::UnknownIssuer => "its certificate is not signed by a trusted certificate authority (self-signed, or a private CA the server does not trust: serve the whole chain, or ask for --target-ca-file)".to_owned(),
+            Cert::Expired | Cert::ExpiredContext { .. } => "its certificate expired: renew it".to_owned(),
+            Cert::NotValidYet | Cert::NotValidYetContext { .. } => "its certificate is not valid yet: check the clock where it was issued".to_owned(),
+            Cert::NotValidForName | Cert::NotValidForNameContext { .. } => "its certificate is not valid for the URL's host name: use a certificate that names it".to_owned(),
+            Cert::Revoked => "its certificate was revoked".to_owned(),
+            other => format!("its certificate was refused ({other:?})"),
+        },
+        other => format!("the TLS handshake failed: {other}"),
+    };
+    format!("TLS with {endpoint} failed: {why}")
 }
 
 #[cfg(test)]
