@@ -18,6 +18,7 @@
 //! - [`config`]: every flag; [`cli`]: the `cdhooks-server` command.
 
 pub mod app;
+pub mod capacity;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -160,6 +161,12 @@ pub async fn start_with_clock(
             config.bind
         )));
     }
+    let needed =
+        capacity::descriptors_needed(config.workers, config.max_connections, config.database_pool);
+    let open_files = capacity::raise_open_file_limit();
+    if let Some(limit) = open_files {
+        capacity::check(needed, limit).map_err(StartError::Config)?;
+    }
     let store = open_store(&config).await?;
     let sealer = sealer(&config)?;
     can_open_secrets(&*store, &sealer, &config).await?;
@@ -263,6 +270,16 @@ pub async fn start_with_clock(
         tracing::info!(%metrics_addr, "metrics at http://{metrics_addr}/metrics");
     }
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "cdhooks server listening");
+    tracing::info!(
+        attempts = config.workers,
+        per_webhook = config.per_webhook_concurrency,
+        connections = config.max_connections,
+        open_files = open_files.map_or_else(|| "unknown".to_owned(), |l| l.to_string()),
+        "capacity: up to {} attempts in flight ({} per webhook) and {} HTTP connections",
+        config.workers,
+        config.per_webhook_concurrency,
+        config.max_connections
+    );
     Ok(Server {
         addr,
         metrics_addr,

@@ -647,3 +647,21 @@ async fn an_attempt_a_stop_cuts_off_is_released_at_once() {
     assert_eq!((stats.pending, stats.due), (1, 1), "{stats:?}");
     store.close().await;
 }
+
+#[tokio::test]
+async fn more_attempts_than_the_open_file_limit_allows_is_a_start_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = support::test_config(dir.path());
+    config.workers = 1 << 40;
+    let error = match cdhooks_server::start(config).await {
+        Ok(server) => {
+            server.stop().await;
+            panic!("started with more attempts in flight than it can open files for")
+        }
+        Err(error) => error.to_string(),
+    };
+    assert!(
+        error.contains("--workers") && error.contains("open files"),
+        "{error}"
+    );
+}
