@@ -48,36 +48,15 @@ async fn a_full_store_refuses_events_with_507_acknowledges_none_it_lost_and_reco
     })
     .await;
     check_stored(&s, &accepted, "").await;
-    let data_dir = s.dir.path().to_owned();
-    restart(&mut s, data_dir, Some(2)).await;
+    s.restart().await;
     check_stored(&s, &accepted, " after a restart").await;
     s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_really_full_disk_acknowledges_nothing_it_did_not_store() {
-    let Some(tmpfs) = Tmpfs::mount("3m") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI runs as root and must be able to mount a tmpfs"
-        );
-        eprintln!("skipped: mounting a tmpfs needs root; the max_page_count test covers the rest");
+    let Some((tmpfs, mut s)) = server_on_tmpfs("3m").await else {
         return;
-    };
-    let data_dir = tmpfs.0.path().join("data");
-    let (_, key) = cdhooks_server::create_account(&data_dir, "owner@example.com")
-        .await
-        .unwrap();
-    let server = cdhooks_server::start(support::test_config(&data_dir))
-        .await
-        .unwrap();
-    let mut s = TestServer {
-        base: format!("http://{}", server.addr),
-        server: Some(server),
-        key,
-        http: reqwest::Client::builder().no_proxy().build().unwrap(),
-        dir: tempfile::tempdir().unwrap(),
-        config: None,
     };
     // Someone else's file takes most of the disk.
     let filler = tmpfs.0.path().join("filler");
@@ -87,7 +66,7 @@ async fn a_really_full_disk_acknowledges_nothing_it_did_not_store() {
     })
     .await;
     check_stored(&s, &accepted, "").await;
-    restart(&mut s, data_dir, None).await;
+    s.restart().await;
     check_stored(&s, &accepted, " after a restart").await;
     s.stop().await;
     drop(tmpfs);
@@ -168,14 +147,32 @@ async fn check_stored(s: &TestServer, accepted: &[String], when: &str) {
     }
 }
 
-/// Stops the server and starts it again on `data_dir`.
-async fn restart(s: &mut TestServer, data_dir: std::path::PathBuf, max_database_mb: Option<u64>) {
-    s.server.take().unwrap().stop().await;
-    let mut config = support::test_config(&data_dir);
-    config.max_database_mb = max_database_mb;
-    let server = cdhooks_server::start(config).await.unwrap();
-    s.base = format!("http://{}", server.addr);
-    s.server = Some(server);
+/// A server on a fresh tmpfs of `size` (its data dir inside), or `None` (skipped) where
+/// mounting needs a root this run does not have — never under CI.
+async fn server_on_tmpfs(size: &str) -> Option<(Tmpfs, TestServer)> {
+    let Some(tmpfs) = Tmpfs::mount(size) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root and must be able to mount a tmpfs"
+        );
+        eprintln!("skipped: mounting a tmpfs needs root; the max_page_count test covers the rest");
+        return None;
+    };
+    let data_dir = tmpfs.0.path().join("data");
+    let (_, key) = cdhooks_server::create_account(&data_dir, "owner@example.com")
+        .await
+        .unwrap();
+    let config = support::test_config(&data_dir);
+    let server = cdhooks_server::start(config.clone()).await.unwrap();
+    let s = TestServer {
+        base: format!("http://{}", server.addr),
+        server: Some(server),
+        key,
+        http: reqwest::Client::builder().no_proxy().build().unwrap(),
+        dir: tempfile::tempdir().unwrap(),
+        config: Some(config),
+    };
+    Some((tmpfs, s))
 }
 
 /// A tmpfs mounted for the test, unmounted when dropped.
@@ -208,31 +205,12 @@ impl Drop for Tmpfs {
 /// taking them, `/healthz` says 200, and a restart works.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn freeing_the_stated_room_on_a_full_disk_is_enough_to_recover_and_restart() {
-    let Some(tmpfs) = Tmpfs::mount("20m") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI runs as root and must be able to mount a tmpfs"
-        );
-        eprintln!("skipped: mounting a tmpfs needs root");
+    let Some((tmpfs, mut s)) = server_on_tmpfs("20m").await else {
         return;
     };
-    let data_dir = tmpfs.0.path().join("data");
-    let (_, key) = cdhooks_server::create_account(&data_dir, "owner@example.com")
-        .await
-        .unwrap();
+    let data_dir = s.config.as_ref().unwrap().data_dir.clone();
     let filler = tmpfs.0.path().join("filler");
     std::fs::write(&filler, vec![7u8; 4 * 1024 * 1024]).unwrap();
-    let server = cdhooks_server::start(support::test_config(&data_dir))
-        .await
-        .unwrap();
-    let mut s = TestServer {
-        base: format!("http://{}", server.addr),
-        server: Some(server),
-        key,
-        http: reqwest::Client::builder().no_proxy().build().unwrap(),
-        dir: tempfile::tempdir().unwrap(),
-        config: None,
-    };
     let post = |size: usize, n: usize| {
         let request = s.req(reqwest::Method::POST, "/v1/events").json(&json!({
             "type": "server.started",
@@ -288,7 +266,7 @@ async fn freeing_the_stated_room_on_a_full_disk_is_enough_to_recover_and_restart
         );
         accepted.push(body["event"]["id"].as_str().unwrap().to_owned());
     }
-    restart(&mut s, data_dir.clone(), None).await;
+    s.restart().await;
     check_stored(&s, &accepted, " after a restart").await;
     s.stop().await;
     drop(tmpfs);
@@ -340,28 +318,8 @@ async fn the_database_cap_bounds_the_wal_too() {
 /// disk, after large events and then small ones got 507.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_fails_whenever_a_small_event_is_refused() {
-    let Some(tmpfs) = Tmpfs::mount("3m") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI runs as root and must be able to mount a tmpfs"
-        );
-        eprintln!("skipped: mounting a tmpfs needs root");
+    let Some((tmpfs, s)) = server_on_tmpfs("3m").await else {
         return;
-    };
-    let data_dir = tmpfs.0.path().join("data");
-    let (_, key) = cdhooks_server::create_account(&data_dir, "owner@example.com")
-        .await
-        .unwrap();
-    let server = cdhooks_server::start(support::test_config(&data_dir))
-        .await
-        .unwrap();
-    let s = TestServer {
-        base: format!("http://{}", server.addr),
-        server: Some(server),
-        key,
-        http: reqwest::Client::builder().no_proxy().build().unwrap(),
-        dir: tempfile::tempdir().unwrap(),
-        config: None,
     };
     let post = |size: usize, n: usize| {
         let request = s.req(reqwest::Method::POST, "/v1/events").json(&json!({
