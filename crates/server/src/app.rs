@@ -12,7 +12,6 @@ use bytes::Bytes;
 use cdhooks_core::timestamp::Timestamp;
 
 use crate::clock::SharedClock;
-use crate::delivery::DeliveryEngine;
 use crate::domain::event::{EmitEventRequest, NewEvent, TestEventRequest};
 use crate::domain::target::TargetPolicy;
 use crate::domain::webhook::{
@@ -65,12 +64,49 @@ pub struct SentRequest {
     pub body: Vec<u8>,
 }
 
+/// What the use cases need of the delivery engine: an accepted event handed over, and a
+/// wake-up when work became due. [`crate::delivery::DeliveryEngine`] is the one that sends;
+/// [`StoreOnly`] stores and leaves the sending to a running server (the command line).
+#[async_trait::async_trait]
+pub trait Deliverer: Send + Sync {
+    /// Stores `event` with its deliveries and starts those that can start now; returns how
+    /// many deliveries it fans out to.
+    async fn accept(
+        &self,
+        account: &Account,
+        event: NewEvent,
+        now_ms: i64,
+    ) -> Result<u32, StoreError>;
+    /// Work became due: deliveries resumed, retried or recovered.
+    fn wake(&self);
+}
+
+/// A [`Deliverer`] that only stores: the server running on the same store claims and sends.
+pub struct StoreOnly(pub Arc<dyn Store>);
+
+#[async_trait::async_trait]
+impl Deliverer for StoreOnly {
+    async fn accept(
+        &self,
+        account: &Account,
+        event: NewEvent,
+        now_ms: i64,
+    ) -> Result<u32, StoreError> {
+        Ok(self
+            .0
+            .insert_event(account, event, now_ms, None)
+            .await?
+            .deliveries)
+    }
+    fn wake(&self) {}
+}
+
 /// The use cases, over one store and one delivery engine.
 pub struct App {
     /// Persistence.
     store: Arc<dyn Store>,
     /// Sends deliveries; new events go through it.
-    engine: Arc<DeliveryEngine>,
+    engine: Arc<dyn Deliverer>,
     /// Which webhook URLs are accepted.
     policy: TargetPolicy,
     /// What time it is.
@@ -85,7 +121,7 @@ impl App {
     /// The use cases over `store` and `engine`.
     pub fn new(
         store: Arc<dyn Store>,
-        engine: Arc<DeliveryEngine>,
+        engine: Arc<dyn Deliverer>,
         policy: TargetPolicy,
         clock: SharedClock,
         sealer: crate::domain::sealing::Sealer,

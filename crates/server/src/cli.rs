@@ -229,8 +229,19 @@ async fn create_account(
     Ok(())
 }
 
+/// The use cases over a store the command line opened beside a running server: what they
+/// write, the server delivers.
+fn use_cases(store: &std::sync::Arc<dyn crate::store::Store>) -> crate::app::App {
+    crate::app::App::new(
+        store.clone(),
+        std::sync::Arc::new(crate::app::StoreOnly(store.clone())),
+        crate::domain::target::TargetPolicy::default(),
+        std::sync::Arc::new(crate::clock::SystemClock),
+        crate::domain::sealing::Sealer::none(),
+    )
+}
+
 async fn manage_keys(command: KeysCommand) -> Result<(), String> {
-    use crate::domain::api_key;
     let (KeysCommand::Create { account, store, .. }
     | KeysCommand::List { account, store }
     | KeysCommand::Revoke { account, store, .. }) = &command;
@@ -241,19 +252,10 @@ async fn manage_keys(command: KeysCommand) -> Result<(), String> {
         crate::store::StoreError::NotFound => format!("no account {account}"),
         other => other.to_string(),
     })?;
-    let now = crate::clock::Clock::now_ms(&crate::clock::SystemClock);
     match command {
         KeysCommand::Create { name, .. } => {
-            api_key::validate_name(&name).map_err(|e| e.message)?;
-            let key = api_key::generate();
-            let record = opened
-                .create_api_key(
-                    &account,
-                    &name,
-                    &api_key::digest(&key),
-                    now,
-                    crate::domain::inbox::MAX_API_KEYS,
-                )
+            let (record, key) = use_cases(&opened)
+                .create_api_key(&account, &name)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("key {} ({}) for {}", record.id, record.name, account.id);
@@ -278,11 +280,13 @@ async fn manage_keys(command: KeysCommand) -> Result<(), String> {
             }
         }
         KeysCommand::Revoke { id, .. } => {
-            opened
-                .revoke_api_key(&account, &id, None, now)
+            use_cases(&opened)
+                .revoke_api_key(&account, &id, None)
                 .await
                 .map_err(|e| match e {
-                    crate::store::StoreError::NotFound => format!("no key {id} in {}", account.id),
+                    crate::app::AppError::Store(crate::store::StoreError::NotFound) => {
+                        format!("no key {id} in {}", account.id)
+                    }
                     other => other.to_string(),
                 })?;
             println!("revoked {id}");

@@ -191,7 +191,7 @@ pub async fn start_with_clock(
 
     let app = Arc::new(app::App::new(
         store.clone(),
-        engine.clone(),
+        Arc::new(engine.clone()),
         config.target_policy(),
         clock.clone(),
         sealer,

@@ -42,6 +42,17 @@ const LEASE_GRACE: Duration = Duration::from_secs(15);
 /// large fan-out goes through the claim loop (so concurrent requests share the room).
 const FAST_PATH_ROOM: usize = 4;
 
+/// The engine as the use cases see it (an `Arc`, since what it starts outlives the call).
+#[async_trait::async_trait]
+impl crate::app::Deliverer for Arc<DeliveryEngine> {
+    async fn accept(&self, account: &Account, event: NewEvent, now_ms: i64) -> StoreResult<u32> {
+        DeliveryEngine::accept(self, account, event, now_ms).await
+    }
+    fn wake(&self) {
+        DeliveryEngine::wake(self);
+    }
+}
+
 /// The certificate authorities in `files` (PEM), trusted for endpoints besides the public
 /// roots; an unreadable file, or one without a certificate, is an error naming it.
 pub fn trusted_roots(files: &[std::path::PathBuf]) -> Result<Vec<reqwest::Certificate>, String> {

@@ -35,6 +35,10 @@ pub fn digest(key: &str) -> KeyDigest {
     }
 }
 
+/// A key's last use is written at most this often (ms): a busy key costs no write per
+/// request, and `last_used_at` stays within a minute.
+pub const TOUCH_EVERY_MS: i64 = 60_000;
+
 /// The longest key name.
 pub const MAX_NAME_LEN: usize = 100;
 

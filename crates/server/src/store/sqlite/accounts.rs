@@ -156,9 +156,7 @@ pub(super) async fn revoke_key(
     Ok(hash)
 }
 
-/// A key's use is written at most once a minute.
-const TOUCH_EVERY_MS: i64 = 60_000;
-
+/// Notes a key's use, at most once per `domain::api_key::TOUCH_EVERY_MS`.
 pub(super) async fn touch_key(pool: &SqlitePool, key_hash: &str, now_ms: i64) -> StoreResult<()> {
     sqlx::query(
         "UPDATE api_keys SET last_used_at = ?1
@@ -166,7 +164,7 @@ pub(super) async fn touch_key(pool: &SqlitePool, key_hash: &str, now_ms: i64) ->
     )
     .bind(now_ms)
     .bind(key_hash)
-    .bind(TOUCH_EVERY_MS)
+    .bind(crate::domain::api_key::TOUCH_EVERY_MS)
     .execute(pool)
     .await?;
     Ok(())
