@@ -56,10 +56,10 @@ pub struct ServeConfig {
     /// Time one attempt may take, response included.
     #[arg(long, env = "CDHOOKS_ATTEMPT_TIMEOUT_MS", default_value_t = 10_000)]
     pub attempt_timeout_ms: u64,
-    /// Attempts in flight at once, over all webhooks. Sized for latency, not for cores: an
-    /// attempt waiting on a slow endpoint costs a socket and a few KiB, so thousands keep
-    /// endpoints 250 ms away busy (each takes an open file; the start checks the limit).
-    #[arg(long, env = "CDHOOKS_WORKERS", default_value_t = 2048)]
+    /// Attempts in flight at once, over all webhooks. Each takes an open file (the start
+    /// checks the limit) and about 40 KiB while it waits: raise it for endpoints far away
+    /// (64 in flight deliver at most 256/s to endpoints 250 ms away).
+    #[arg(long, env = "CDHOOKS_WORKERS", default_value_t = 64)]
     pub workers: usize,
     /// Attempts in flight at once to one webhook, so a slow endpoint cannot starve the others.
     #[arg(long, env = "CDHOOKS_PER_WEBHOOK_CONCURRENCY", default_value_t = 16)]
@@ -137,7 +137,7 @@ impl ServeConfig {
             retry_base_ms: 60_000,
             max_attempts: 5,
             attempt_timeout_ms: 10_000,
-            workers: 2048,
+            workers: 64,
             per_webhook_concurrency: 16,
             max_database_mb: None,
             metrics_bind: None,
