@@ -749,3 +749,46 @@ async fn recover_sends_a_windows_failed_deliveries_again_paused_while_disabled()
     assert_eq!(status, 404);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_410_gone_disables_the_webhook_at_once_and_the_email_says_so() {
+    let s = TestServer::start().await;
+    let receiver = Receiver::start().await;
+    receiver.set(Behaviour::Status(410));
+    let hook = s
+        .webhook(&receiver.url("/hook"), &["*"], "your_webhook_secret")
+        .await;
+    let id = hook["id"].as_str().unwrap().to_owned();
+    s.emit("server.error", json!({"server_id": "srv_1"})).await;
+    let disabled = s
+        .wait_for(
+            &format!("/v1/webhooks/{id}"),
+            Duration::from_secs(10),
+            |w| w["enabled"] == false,
+        )
+        .await;
+    assert!(
+        disabled["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .contains("410 Gone"),
+        "{disabled}"
+    );
+    // One attempt, not five: the endpoint asked for nothing more.
+    let (_, list) = s.get(&format!("/v1/webhooks/{id}/deliveries")).await;
+    assert_eq!(list["data"][0]["status"], "failed", "{list}");
+    assert_eq!(list["data"][0]["attempt_count"], 1, "{list}");
+    assert_eq!(receiver.count(), 1);
+    // Exactly one email, saying why.
+    let outbox = s.dir.path().join("outbox");
+    eventually("the owner's email", Duration::from_secs(5), || {
+        std::fs::read_dir(&outbox).is_ok_and(|d| d.count() == 1)
+    })
+    .await;
+    let email = std::fs::read_dir(&outbox).unwrap().next().unwrap().unwrap();
+    let email = std::fs::read_to_string(email.path())
+        .unwrap()
+        .replace("\r\n ", " ");
+    assert!(email.contains("410 Gone"), "{email}");
+    s.stop().await;
+}

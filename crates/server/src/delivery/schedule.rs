@@ -19,12 +19,14 @@ pub fn outcome(
     jitter_unit: f64,
 ) -> AttemptOutcome {
     let number = delivery.attempt_count + 1;
-    let verdict = match result.error {
-        None => AttemptVerdict::Succeeded,
-        Some(_) => AttemptVerdict::Failed {
+    let verdict = match (&result.error, result.status) {
+        (None, _) => AttemptVerdict::Succeeded,
+        (Some(_), Some(410)) => AttemptVerdict::Gone,
+        (Some(_), _) => AttemptVerdict::Failed {
             retry_after: result.retry_after,
         },
     };
+    let gone = verdict == AttemptVerdict::Gone;
     let next = after_attempt(
         delivery.attempt_count,
         delivery.round_base,
@@ -42,9 +44,13 @@ pub fn outcome(
             let last_error = error_message.as_deref().unwrap_or("");
             Some(Disabling {
                 at_ms: finished_ms,
-                reason: format!(
-                    "{attempts_in_round} consecutive failed attempts; last error: {last_error}"
-                ),
+                reason: if gone {
+                    "the endpoint answered 410 Gone: it asks to be sent nothing more".to_owned()
+                } else {
+                    format!(
+                        "{attempts_in_round} consecutive failed attempts; last error: {last_error}"
+                    )
+                },
                 email: webhook_disabled(&DisabledWebhook {
                     recipient: &delivery.account_email,
                     webhook_id: &delivery.webhook_id,
@@ -53,6 +59,7 @@ pub fn outcome(
                     event_type: &delivery.event_type,
                     attempts: attempts_in_round,
                     last_error,
+                    gone,
                 }),
             })
         }

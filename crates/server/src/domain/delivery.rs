@@ -3,7 +3,9 @@
 //!
 //! - [`after_attempt`]: succeeded; retry at a time (the backoff of [`super::retry`], never
 //!   shortened by a `Retry-After`); or give up — the delivery fails, its webhook is disabled,
-//!   the webhook's other deliveries pause, and the owner gets one email.
+//!   the webhook's other deliveries pause, and the owner gets one email. A receiver that
+//!   answers `410 Gone` asks for nothing more (the Standard Webhooks recommendation): it is
+//!   given up at once, whatever the attempt's number.
 //! - [`settle`]: the status an attempt leaves a delivery in, given whether its webhook is
 //!   still enabled (a retry of a webhook disabled meanwhile waits, paused).
 //! - [`on_webhook_disabled`] / [`on_webhook_enabled`]: what disabling (by the owner or after
@@ -73,6 +75,8 @@ pub enum AttemptVerdict {
         /// The receiver's `Retry-After`, if it sent one with a 429 or 503.
         retry_after: Option<Duration>,
     },
+    /// The receiver answered `410 Gone`: the endpoint is gone for good.
+    Gone,
 }
 
 /// What follows an attempt.
@@ -101,11 +105,16 @@ pub fn after_attempt(
     rules: RetryRules,
     jitter_unit: f64,
 ) -> AfterAttempt {
+    let in_round = (attempt_count + 1).saturating_sub(round_base);
     let retry_after = match verdict {
         AttemptVerdict::Succeeded => return AfterAttempt::Succeeded,
+        AttemptVerdict::Gone => {
+            return AfterAttempt::GiveUp {
+                attempts_in_round: in_round,
+            }
+        }
         AttemptVerdict::Failed { retry_after } => retry_after,
     };
-    let in_round = (attempt_count + 1).saturating_sub(round_base);
     if retry::is_final(in_round, rules.max_attempts) {
         return AfterAttempt::GiveUp {
             attempts_in_round: in_round,
@@ -247,6 +256,18 @@ mod tests {
     fn after(count: u32, base: u32, verdict: AttemptVerdict) -> AfterAttempt {
         // jitter 0.5 is the unjittered delay
         after_attempt(count, base, verdict, NOW, RULES, 0.5)
+    }
+
+    #[test]
+    fn a_410_gives_up_at_once_whatever_the_attempt() {
+        for (count, base) in [(0, 0), (2, 0), (6, 5)] {
+            assert_eq!(
+                after(count, base, AttemptVerdict::Gone),
+                GiveUp {
+                    attempts_in_round: count + 1 - base
+                }
+            );
+        }
     }
 
     #[test]

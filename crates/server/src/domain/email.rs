@@ -35,22 +35,46 @@ pub struct DisabledWebhook<'a> {
     pub attempts: u32,
     /// The last attempt's error.
     pub last_error: &'a str,
+    /// The endpoint answered `410 Gone` (disabled at once, not after repeated failures).
+    pub gone: bool,
 }
 
-/// Composes the email sent when a webhook is disabled after repeated failures.
+/// Composes the email sent when a webhook is disabled after repeated failures, or at once
+/// because its endpoint answered `410 Gone`.
 pub fn webhook_disabled(d: &DisabledWebhook<'_>) -> Email {
+    let (subject, what) = if d.gone {
+        (
+            format!(
+                "Webhook {} disabled: its endpoint answered 410 Gone",
+                d.webhook_id
+            ),
+            format!(
+                "The endpoint answered a {} event with 410 Gone, which asks\n\
+                 to be sent nothing more.",
+                d.event_type
+            ),
+        )
+    } else {
+        (
+            format!(
+                "Webhook {} disabled after {} failed attempts",
+                d.webhook_id, d.attempts
+            ),
+            format!(
+                "A delivery of a {} event failed {} times in a row.",
+                d.event_type, d.attempts
+            ),
+        )
+    };
     Email {
         recipient: d.recipient.to_owned(),
-        subject: format!(
-            "Webhook {} disabled after {} failed attempts",
-            d.webhook_id, d.attempts
-        ),
+        subject,
         // Short lines (at most 76 characters but for the URL) keep the email 7-bit clean.
         body: format!(
             "Your webhook {id} has been disabled.\n\
              URL: {url}\n\
              \n\
-             A delivery of a {event_type} event failed {attempts} times in a row.\n\
+             {what}\n\
              Last error: {last_error}\n\
              \n\
              Deliveries to this webhook are paused, not lost. Once the endpoint\n\
@@ -64,8 +88,6 @@ pub fn webhook_disabled(d: &DisabledWebhook<'_>) -> Email {
             id = d.webhook_id,
             delivery_id = d.delivery_id,
             url = d.url,
-            event_type = d.event_type,
-            attempts = d.attempts,
             last_error = d.last_error,
         ),
     }
@@ -127,8 +149,10 @@ mod tests {
             event_type: "server.error",
             attempts: 5,
             last_error: "HTTP 500",
+            gone: false,
         });
         assert!(email.subject.contains("wh_1"));
+        assert!(email.body.contains("failed 5 times in a row"));
         for needle in [
             "wh_1",
             "https://yourapp.com/hook",
@@ -140,5 +164,26 @@ mod tests {
         ] {
             assert!(email.body.contains(needle), "{needle}");
         }
+    }
+
+    #[test]
+    fn a_gone_endpoint_is_named_as_such() {
+        let email = webhook_disabled(&DisabledWebhook {
+            recipient: "ops@example.com",
+            webhook_id: "wh_1",
+            delivery_id: "dlv_9",
+            url: "https://yourapp.com/hook",
+            event_type: "server.error",
+            attempts: 1,
+            last_error: "HTTP 410",
+            gone: true,
+        });
+        assert!(email.subject.contains("410 Gone"), "{}", email.subject);
+        assert!(email.body.contains("410 Gone"));
+        assert!(!email.body.contains("times in a row"));
+        assert!(email
+            .body
+            .lines()
+            .all(|l| l.len() <= 76 || l.starts_with("URL:")));
     }
 }

@@ -632,7 +632,7 @@ fn revoke_api_key() {}
     description = "Sends the webhook's failed deliveries created in [since, until) again, each in a fresh round of attempts (paused until re-enabled while the webhook is disabled).",
     responses(
         (status = 202, description = "How many were queued again", body = Recovered),
-        (status = 400, description = "Invalid body", body = ErrorBody),
+        (status = 400, description = "Invalid body, or a window that does not end after it starts", body = ErrorBody),
         (status = 401, description = "No or a wrong API key", body = ErrorBody),
         (status = 404, description = "No such webhook in this account", body = ErrorBody),
         (status = 413, description = "Body over 256 KiB", body = ErrorBody),
