@@ -50,6 +50,10 @@ pub struct SqliteStore {
     lock: Option<Arc<std::fs::File>>,
     /// `--max-database-mb` in bytes, if the database is capped.
     max_bytes: Option<u64>,
+    /// Set while the background checkpoint fails for want of room: the log's pages cannot
+    /// reach the database file, so events are refused (as storage full) rather than grow the
+    /// log into the room that recovery needs. Cleared by the next checkpoint that works.
+    checkpoint_blocked: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// File name of the lock a server holds on its data dir.
@@ -150,8 +154,10 @@ impl SqliteStore {
             .max_connections(1)
             .connect_with(options.clone().busy_timeout(Duration::from_millis(50)))
             .await?;
+        let checkpoint_blocked = Arc::new(std::sync::atomic::AtomicBool::new(false));
         tokio::spawn(checkpoint_loop(
             checkpointer.clone(),
+            checkpoint_blocked.clone(),
             data_dir.join(format!("{DATABASE_FILE}-wal")),
             max_bytes.map(|_| wal.limit_bytes),
         ));
@@ -168,7 +174,21 @@ impl SqliteStore {
             checkpointer,
             lock,
             max_bytes,
+            checkpoint_blocked,
         })
+    }
+
+    /// `Full` while the log cannot be checkpointed for want of room.
+    fn refuse_while_checkpoint_blocked(&self) -> StoreResult<()> {
+        if self
+            .checkpoint_blocked
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
+            return Err(StoreError::Full(
+                "the database file cannot grow to take the write-ahead log's pages".to_owned(),
+            ));
+        }
+        Ok(())
     }
 
     async fn submit<T>(
@@ -293,6 +313,7 @@ impl Store for SqliteStore {
         now_ms: i64,
         lease: Option<Lease>,
     ) -> StoreResult<InsertedEvent> {
+        self.refuse_while_checkpoint_blocked()?;
         let account = account.clone();
         self.submit(|reply| WriteOp::InsertEvent {
             account,
@@ -364,6 +385,7 @@ impl Store for SqliteStore {
     }
 
     async fn check_writable(&self, now_ms: i64) -> StoreResult<()> {
+        self.refuse_while_checkpoint_blocked()?;
         // A row of 64 KiB written and removed in one transaction: it needs sixteen free pages
         // and as many frames of WAL — more than a small event needs (its rows and index
         // entries touch a few pages), so whenever an ordinary event would be refused the
@@ -492,10 +514,13 @@ impl WalBounds {
 /// Copies committed WAL frames into the database file in the background (PASSIVE: it never
 /// waits for or blocks the writer). With `truncate_above` (a capped database), a WAL file
 /// larger than that is truncated once its frames are in the database (given up at once if
-/// readers still need them), so the cap bounds the WAL on disk too. Ends when the store
-/// closes.
+/// readers still need them), so the cap bounds the WAL on disk too. A checkpoint that fails
+/// for want of room sets `blocked` (events are refused) until one works again: otherwise the
+/// log would keep growing on a full disk, and the room that comes back would go to it.
+/// Ends when the store closes.
 async fn checkpoint_loop(
     pool: SqlitePool,
+    blocked: Arc<std::sync::atomic::AtomicBool>,
     wal_file: std::path::PathBuf,
     truncate_above: Option<u64>,
 ) {
@@ -512,11 +537,23 @@ async fn checkpoint_loop(
         } else {
             "PRAGMA wal_checkpoint(PASSIVE)"
         };
+        use std::sync::atomic::Ordering;
         match sqlx::query(statement).execute(&pool).await {
-            Ok(_) => {}
+            Ok(_) => {
+                if blocked.swap(false, Ordering::AcqRel) {
+                    tracing::info!("WAL checkpoint works again: events are accepted");
+                }
+            }
             Err(sqlx::Error::PoolClosed) => return,
             Err(sqlx::Error::Database(e)) if oversized && e.message().contains("locked") => {}
-            Err(error) => tracing::warn!(%error, "WAL checkpoint failed"),
+            Err(error) => match StoreError::from(error) {
+                StoreError::Full(detail) => {
+                    if !blocked.swap(true, Ordering::AcqRel) {
+                        tracing::warn!(%detail, "WAL checkpoint failed for want of room: refusing events until it works");
+                    }
+                }
+                other => tracing::warn!(error = %other, "WAL checkpoint failed"),
+            },
         }
     }
 }
