@@ -439,6 +439,7 @@ fn delete_webhook() {}
         (status = 400, description = "Invalid body", body = ErrorBody),
         (status = 401, description = "No or a wrong API key", body = ErrorBody),
         (status = 404, description = "No such webhook in this account", body = ErrorBody),
+        (status = 409, description = "Ten rotated-out secrets still sign (`invalid_state`): wait for a grace period to end, or rotate with `grace_seconds: 0`", body = ErrorBody),
         (status = 413, description = "Body over 256 KiB", body = ErrorBody),
         (status = 503, description = "Storage unavailable", body = ErrorBody),
         (status = 507, description = "Storage full", body = ErrorBody),
