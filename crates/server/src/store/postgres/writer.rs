@@ -76,9 +76,20 @@ pub(super) async fn run(
     membership: std::sync::Arc<Membership>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    // The store's close waits for every connection checked out of the pool: the writer lets
+    // go of its own (kept between batches) as soon as the pool closes, and ends; what is
+    // still queued then is answered as the store shutting down.
+    let mut closed = std::pin::pin!(pool.close_event());
     let mut connection = OwnConnection::new(pool, writes);
     let mut under_load = false;
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    loop {
+        let received = tokio::select! {
+            received = queue.recv_many(&mut batch, MAX_BATCH) => received,
+            () = &mut closed => 0,
+        };
+        if received == 0 {
+            break;
+        }
         if writes == Writes::Events && under_load {
             gather(&mut queue, &mut batch).await;
         }
