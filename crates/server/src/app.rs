@@ -183,16 +183,14 @@ impl App {
         after: Option<&str>,
         limit: u32,
     ) -> AppResult<Vec<ApiKeyRecord>> {
-        let keys = self.store.list_api_keys(account).await?;
+        let mut keys = self.store.list_api_keys(account).await?;
         // An unknown cursor starts from the beginning, as the other lists do.
         let start = after
             .and_then(|after| keys.iter().position(|k| k.id == after))
             .map_or(0, |i| i + 1);
-        Ok(keys
-            .into_iter()
-            .skip(start)
-            .take(limit as usize + 1)
-            .collect())
+        let mut page = keys.split_off(start);
+        page.truncate(limit as usize + 1);
+        Ok(page)
     }
 
     /// Revokes a key (never the last one, nor `callers_key_hash`, the key of the request);

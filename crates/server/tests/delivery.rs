@@ -100,17 +100,18 @@ fn gaps(receiver: &Receiver) -> Vec<Duration> {
     got.windows(2).map(|w| w[1].at - w[0].at).collect()
 }
 
-#[tokio::test]
-async fn fifth_failure_disables_the_webhook_and_sends_one_email_then_resume_and_retry_work() {
+/// A server whose one webhook's endpoint answers `status` to everything, after a
+/// `server.error` event: the server, the receiver, the webhook's id and the webhook once
+/// disabled.
+async fn disabled_by_answering(status: u16) -> (TestServer, Receiver, String, serde_json::Value) {
     let s = TestServer::start().await;
     let receiver = Receiver::start().await;
-    receiver.set(Behaviour::Status(500));
+    receiver.set(Behaviour::Status(status));
     let hook = s
         .webhook(&receiver.url("/hook"), &["server.*"], "your_webhook_secret")
         .await;
     let id = hook["id"].as_str().unwrap().to_owned();
     s.emit("server.error", json!({"server_id": "srv_1"})).await;
-
     let disabled = s
         .wait_for(
             &format!("/v1/webhooks/{id}"),
@@ -118,6 +119,12 @@ async fn fifth_failure_disables_the_webhook_and_sends_one_email_then_resume_and_
             |w| w["enabled"] == false,
         )
         .await;
+    (s, receiver, id, disabled)
+}
+
+#[tokio::test]
+async fn fifth_failure_disables_the_webhook_and_sends_one_email_then_resume_and_retry_work() {
+    let (s, receiver, id, disabled) = disabled_by_answering(500).await;
     assert!(
         disabled["disabled_reason"]
             .as_str()
@@ -752,21 +759,7 @@ async fn recover_sends_a_windows_failed_deliveries_again_paused_while_disabled()
 
 #[tokio::test]
 async fn a_410_gone_disables_the_webhook_at_once_and_the_email_says_so() {
-    let s = TestServer::start().await;
-    let receiver = Receiver::start().await;
-    receiver.set(Behaviour::Status(410));
-    let hook = s
-        .webhook(&receiver.url("/hook"), &["*"], "your_webhook_secret")
-        .await;
-    let id = hook["id"].as_str().unwrap().to_owned();
-    s.emit("server.error", json!({"server_id": "srv_1"})).await;
-    let disabled = s
-        .wait_for(
-            &format!("/v1/webhooks/{id}"),
-            Duration::from_secs(10),
-            |w| w["enabled"] == false,
-        )
-        .await;
+    let (s, receiver, id, disabled) = disabled_by_answering(410).await;
     assert!(
         disabled["disabled_reason"]
             .as_str()

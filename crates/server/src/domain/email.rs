@@ -139,18 +139,23 @@ mod tests {
         );
     }
 
-    #[test]
-    fn names_everything_the_owner_needs() {
-        let email = webhook_disabled(&DisabledWebhook {
+    /// The email for webhook `wh_1`, disabled after `attempts` (the last `last_error`).
+    fn disabled(attempts: u32, last_error: &str, gone: bool) -> Email {
+        webhook_disabled(&DisabledWebhook {
             recipient: "ops@example.com",
             webhook_id: "wh_1",
             delivery_id: "dlv_9",
             url: "https://yourapp.com/hook",
             event_type: "server.error",
-            attempts: 5,
-            last_error: "HTTP 500",
-            gone: false,
-        });
+            attempts,
+            last_error,
+            gone,
+        })
+    }
+
+    #[test]
+    fn names_everything_the_owner_needs() {
+        let email = disabled(5, "HTTP 500", false);
         assert!(email.subject.contains("wh_1"));
         assert!(email.body.contains("failed 5 times in a row"));
         for needle in [
@@ -168,16 +173,7 @@ mod tests {
 
     #[test]
     fn a_gone_endpoint_is_named_as_such() {
-        let email = webhook_disabled(&DisabledWebhook {
-            recipient: "ops@example.com",
-            webhook_id: "wh_1",
-            delivery_id: "dlv_9",
-            url: "https://yourapp.com/hook",
-            event_type: "server.error",
-            attempts: 1,
-            last_error: "HTTP 410",
-            gone: true,
-        });
+        let email = disabled(1, "HTTP 410", true);
         assert!(email.subject.contains("410 Gone"), "{}", email.subject);
         assert!(email.body.contains("410 Gone"));
         assert!(!email.body.contains("times in a row"));
