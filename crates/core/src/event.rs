@@ -12,6 +12,14 @@ use crate::timestamp::Timestamp;
 
 /// Id prefix of events (`evt_…`).
 pub const EVENT_ID_PREFIX: &str = "evt_";
+/// Id prefix of test events (`evt_test_…`): sent by a customer to its own webhook to try it,
+/// never by the provider. The id is in the signed body (and in `webhook-id`), so a receiver
+/// can tell a test from a real event under either signature scheme.
+pub const TEST_EVENT_ID_PREFIX: &str = "evt_test_";
+/// Id prefix of platform keys (the id names a key; it is not the key).
+pub const PLATFORM_KEY_ID_PREFIX: &str = "pk_";
+/// Id prefix of portal sessions.
+pub const PORTAL_SESSION_ID_PREFIX: &str = "ps_";
 /// Id prefix of webhooks (`wh_…`).
 pub const WEBHOOK_ID_PREFIX: &str = "wh_";
 /// Id prefix of deliveries (`dlv_…`).
@@ -52,6 +60,11 @@ pub fn format_id(prefix: &str, random: &[u8; 16]) -> String {
     id.push_str(prefix);
     id.push_str(digits);
     id
+}
+
+/// Whether an event id marks a test event ([`TEST_EVENT_ID_PREFIX`]).
+pub fn is_test_event_id(id: &str) -> bool {
+    id.starts_with(TEST_EVENT_ID_PREFIX)
 }
 
 /// Whether a client-chosen event id is acceptable: 1 to 64 of `A-Z a-z 0-9 _ -`.

@@ -46,6 +46,58 @@ enum Command {
         #[command(subcommand)]
         command: AccountsCommand,
     },
+    /// Manage platform keys: the provider's keys, which create accounts, emit events for any
+    /// of them and open portal sessions.
+    PlatformKeys {
+        #[command(subcommand)]
+        command: PlatformKeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PlatformKeysCommand {
+    /// Add a platform key; prints the key (shown only now) as the last line.
+    Create {
+        /// A name for people, e.g. `billing service`.
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List the platform keys: id, name, first characters, created and last used.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke a platform key. Running servers stop accepting it within 5 seconds.
+    Revoke {
+        /// The key's id (`pk_…`, from `list`).
+        #[arg(long)]
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// What an account key may do, on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ScopeArg {
+    /// Read only.
+    Read,
+    /// Manage webhooks, keys and inboxes; send test events.
+    Manage,
+    /// Also emit real events.
+    Full,
+}
+
+impl From<ScopeArg> for crate::domain::access::KeyScope {
+    fn from(scope: ScopeArg) -> Self {
+        match scope {
+            ScopeArg::Read => Self::Read,
+            ScopeArg::Manage => Self::Manage,
+            ScopeArg::Full => Self::Full,
+        }
+    }
 }
 
 /// Where an account lives: the server's data dir, or its PostgreSQL database.
@@ -69,6 +121,9 @@ enum KeysCommand {
         /// A name for people, e.g. `ci deploys`.
         #[arg(long)]
         name: String,
+        /// What the key may do.
+        #[arg(long, value_enum, default_value_t = ScopeArg::Manage)]
+        scope: ScopeArg,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -101,7 +156,9 @@ enum AccountsCommand {
         #[command(subcommand)]
         command: KeysCommand,
     },
-    /// Create an account; prints its API key as the last line.
+    /// Create an account; prints its API key as the last line. The key may emit events
+    /// itself (`full`), as a server run by one party for itself needs; a provider creates
+    /// its customers' accounts with `POST /v1/accounts` instead.
     Create {
         /// Where emails about this account's webhooks go.
         #[arg(long)]
@@ -203,6 +260,7 @@ async fn run() -> ExitCode {
         Command::Accounts {
             command: AccountsCommand::Keys { command },
         } => manage_keys(command).await,
+        Command::PlatformKeys { command } => manage_platform_keys(command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -253,12 +311,18 @@ async fn manage_keys(command: KeysCommand) -> Result<(), String> {
         other => other.to_string(),
     })?;
     match command {
-        KeysCommand::Create { name, .. } => {
+        KeysCommand::Create { name, scope, .. } => {
             let (record, key) = use_cases(&opened)
-                .create_api_key(&account, &name)
+                .create_api_key(&account, &name, scope.into())
                 .await
                 .map_err(|e| e.to_string())?;
-            println!("key {} ({}) for {}", record.id, record.name, account.id);
+            println!(
+                "key {} ({}, scope {}) for {}",
+                record.id,
+                record.name,
+                record.scope.as_str(),
+                account.id
+            );
             println!("{key}");
         }
         KeysCommand::List { .. } => {
@@ -271,9 +335,10 @@ async fn manage_keys(command: KeysCommand) -> Result<(), String> {
                     format!("last used {}", crate::http::json::time_ms(at))
                 });
                 println!(
-                    "{}  {:<24}  {}…  created {}  {used}",
+                    "{}  {:<24}  {:<6}  {}…  created {}  {used}",
                     key.id,
                     key.name,
+                    key.scope.as_str(),
                     key.prefix,
                     crate::http::json::time_ms(key.created_at)
                 );
@@ -286,6 +351,53 @@ async fn manage_keys(command: KeysCommand) -> Result<(), String> {
                 .map_err(|e| match e {
                     crate::app::AppError::Store(crate::store::StoreError::NotFound) => {
                         format!("no key {id} in {}", account.id)
+                    }
+                    other => other.to_string(),
+                })?;
+            println!("revoked {id}");
+        }
+    }
+    opened.close().await;
+    Ok(())
+}
+
+async fn manage_platform_keys(command: PlatformKeysCommand) -> Result<(), String> {
+    let (PlatformKeysCommand::Create { store, .. }
+    | PlatformKeysCommand::List { store }
+    | PlatformKeysCommand::Revoke { store, .. }) = &command;
+    let opened = crate::open_store_at(&store.data_dir, store.database_url.as_deref())
+        .await
+        .map_err(|e| e.to_string())?;
+    let app = use_cases(&opened);
+    match command {
+        PlatformKeysCommand::Create { name, .. } => {
+            let (record, key) = app
+                .create_platform_key(&name)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("platform key {} ({})", record.id, record.name);
+            println!("{key}");
+        }
+        PlatformKeysCommand::List { .. } => {
+            for key in app.platform_keys().await.map_err(|e| e.to_string())? {
+                let used = key.last_used_at.map_or("never used".to_owned(), |at| {
+                    format!("last used {}", crate::http::json::time_ms(at))
+                });
+                println!(
+                    "{}  {:<24}  {}…  created {}  {used}",
+                    key.id,
+                    key.name,
+                    key.prefix,
+                    crate::http::json::time_ms(key.created_at)
+                );
+            }
+        }
+        PlatformKeysCommand::Revoke { id, .. } => {
+            app.revoke_platform_key(&id, None)
+                .await
+                .map_err(|e| match e {
+                    crate::app::AppError::Store(crate::store::StoreError::NotFound) => {
+                        format!("no platform key {id}")
                     }
                     other => other.to_string(),
                 })?;

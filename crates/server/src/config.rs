@@ -120,6 +120,10 @@ pub struct ServeConfig {
     /// of the copy built into the binary.
     #[arg(long, env = "CDHOOKS_PKG_DIR")]
     pub pkg_dir: Option<PathBuf>,
+    /// The address customers reach this server's dashboard at (`https://hooks.example.com`),
+    /// for the links of portal sessions; by default the `Host` the request came to, over http.
+    #[arg(long, env = "CDHOOKS_PUBLIC_URL")]
+    pub public_url: Option<url::Url>,
 }
 
 impl ServeConfig {
@@ -152,6 +156,7 @@ impl ServeConfig {
             shutdown_grace_ms: 10_000,
             www_dir: None,
             pkg_dir: None,
+            public_url: None,
         }
     }
 

@@ -212,13 +212,14 @@ pub async fn start_with_clock(
         live,
         shutdown: shutdown.clone(),
         assets,
-        accounts: Default::default(),
+        credentials: Default::default(),
         metrics: metrics.clone(),
         streams: http::stream::StreamBudget::new(
             config.max_streams_per_account,
             config.max_connections / 4,
         ),
         revocations: tokio::sync::broadcast::channel(64).0,
+        public_url: config.public_url.clone(),
     });
     let listener = bind("--bind", config.bind).await?;
     let addr = listener.local_addr()?;

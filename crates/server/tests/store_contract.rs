@@ -885,7 +885,14 @@ async fn api_keys_are_added_listed_used_and_revoked_but_never_the_last(opened: O
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     let second = digest("cdh_second_key");
     let added = store
-        .create_api_key(&account, "ci", &second, NOW, 100)
+        .create_api_key(
+            &account,
+            "ci",
+            cdhooks_server::domain::access::KeyScope::Manage,
+            &second,
+            NOW,
+            100,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -1032,12 +1039,26 @@ async fn keys_and_inboxes_stop_at_their_limits(opened: Opened) {
     for i in 0..2 {
         let key = digest(&format!("cdh_limits_{i}"));
         store
-            .create_api_key(&account, "more", &key, NOW, 3)
+            .create_api_key(
+                &account,
+                "more",
+                cdhooks_server::domain::access::KeyScope::Manage,
+                &key,
+                NOW,
+                3,
+            )
             .await
             .unwrap();
     }
     let refused = store
-        .create_api_key(&account, "one too many", &digest("cdh_limits_x"), NOW, 3)
+        .create_api_key(
+            &account,
+            "one too many",
+            cdhooks_server::domain::access::KeyScope::Manage,
+            &digest("cdh_limits_x"),
+            NOW,
+            3,
+        )
         .await
         .unwrap_err();
     assert!(
@@ -1052,7 +1073,14 @@ async fn keys_and_inboxes_stop_at_their_limits(opened: Opened) {
         .await
         .unwrap();
     store
-        .create_api_key(&account, "again", &digest("cdh_limits_y"), NOW, 3)
+        .create_api_key(
+            &account,
+            "again",
+            cdhooks_server::domain::access::KeyScope::Manage,
+            &digest("cdh_limits_y"),
+            NOW,
+            3,
+        )
         .await
         .unwrap();
 

@@ -48,6 +48,15 @@ impl crate::app::Deliverer for Arc<DeliveryEngine> {
     async fn accept(&self, account: &Account, event: NewEvent, now_ms: i64) -> StoreResult<u32> {
         DeliveryEngine::accept(self, account, event, now_ms).await
     }
+    async fn accept_together(
+        &self,
+        events: Vec<(Account, NewEvent)>,
+        now_ms: i64,
+    ) -> StoreResult<Vec<u32>> {
+        let deliveries = self.store.insert_events_together(events, now_ms).await?;
+        self.wake();
+        Ok(deliveries)
+    }
     fn wake(&self) {
         DeliveryEngine::wake(self);
     }

@@ -44,8 +44,47 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
-    /// Checks a request and builds the envelope, stamped with `now`.
+    /// Checks a request for a real event and builds the envelope, stamped with `now`. Ids
+    /// of test events (`evt_test_…`) are not the sender's to choose.
     pub fn validate(request: EmitEventRequest, now: Timestamp) -> Result<Self, ValidationError> {
+        if request.id.as_deref() == Some("batch") {
+            return Err(ValidationError::new(
+                "invalid_event_id",
+                "`batch` names the route /v1/events/batch; choose another id",
+            )
+            .field("id"));
+        }
+        if request
+            .id
+            .as_deref()
+            .is_some_and(core_event::is_test_event_id)
+        {
+            return Err(ValidationError::new(
+                "invalid_event_id",
+                format!(
+                    "ids starting with `{}` mark test events; choose another id",
+                    core_event::TEST_EVENT_ID_PREFIX
+                ),
+            )
+            .field("id"));
+        }
+        Self::build(request, now, core_event::EVENT_ID_PREFIX)
+    }
+
+    /// Checks a test event's request and builds its envelope, with a fresh `evt_test_…` id.
+    pub fn validate_test(
+        mut request: EmitEventRequest,
+        now: Timestamp,
+    ) -> Result<Self, ValidationError> {
+        request.id = None;
+        Self::build(request, now, core_event::TEST_EVENT_ID_PREFIX)
+    }
+
+    fn build(
+        request: EmitEventRequest,
+        now: Timestamp,
+        id_prefix: &str,
+    ) -> Result<Self, ValidationError> {
         let event_type = match catalog::lookup(&request.event_type) {
             Some(info) => info.name,
             None => {
@@ -77,7 +116,7 @@ impl NewEvent {
                 )
                 .field("id"))
             }
-            None => super::new_id(core_event::EVENT_ID_PREFIX),
+            None => super::new_id(id_prefix),
         };
         let envelope = Event {
             id,

@@ -5,6 +5,8 @@
 //! Everything here is a pure function or a validated type, tested at its edges; the HTTP
 //! layer parses into these types, and the delivery engine asks them for decisions.
 
+pub mod access;
+pub mod account;
 pub mod api_key;
 pub mod claim;
 pub mod delivery;

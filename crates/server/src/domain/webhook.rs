@@ -181,7 +181,8 @@ impl RotateSecretRequest {
     }
 }
 
-fn double_option<'de, D: serde::Deserializer<'de>>(
+/// Reads a field that may be absent (`None`), `null` (`Some(None)`) or a string.
+pub(crate) fn double_option<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)

@@ -14,6 +14,7 @@ use super::error::ApiError;
 use super::json::{self, reply};
 use super::query::PageQuery;
 use super::{with_state, AppState, Page};
+use crate::domain::access::{Action, KeyScope};
 use crate::store::{Account, ApiKeyRecord};
 use cdhooks_core::event::API_KEY_ID_PREFIX;
 
@@ -23,6 +24,9 @@ use cdhooks_core::event::API_KEY_ID_PREFIX;
 pub struct CreateApiKeyRequest {
     /// A name for people, 1 to 100 characters (`ci deploys`).
     pub name: String,
+    /// What the key may do: `read`, `manage` (the default) or `full` (also emits real
+    /// events; only a `full` key or a platform key may make one).
+    pub scope: Option<String>,
 }
 
 /// An API key as lists show it; `key` only in the answer that creates it.
@@ -32,6 +36,9 @@ pub struct ApiKeyView {
     name: String,
     /// The key's first characters, to tell keys apart.
     prefix: String,
+    /// What it may do: `read`, `manage` or `full`.
+    #[schema(value_type = String)]
+    scope: &'static str,
     created_at: String,
     last_used_at: Option<String>,
     /// The key: shown only here, when created.
@@ -40,11 +47,12 @@ pub struct ApiKeyView {
 }
 
 impl ApiKeyView {
-    fn new(record: ApiKeyRecord, key: Option<String>) -> Self {
+    pub fn new(record: ApiKeyRecord, key: Option<String>) -> Self {
         ApiKeyView {
             id: record.id,
             name: record.name,
             prefix: record.prefix,
+            scope: record.scope.as_str(),
             created_at: json::time_ms(record.created_at),
             last_used_at: record.last_used_at.map(json::time_ms),
             key,
@@ -58,33 +66,52 @@ pub fn routes(
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
     let create = warp::path!("v1" / "api-keys")
         .and(warp::post())
-        .and(auth::checked_account(state.clone()))
+        .and(auth::caller(
+            state.clone(),
+            Action::ManageCredentials,
+            auth::Freshness::Store,
+        ))
         .and(json::body())
         .and(with_state(&state))
         .and_then(create);
     let list = warp::path!("v1" / "api-keys")
         .and(super::get())
-        .and(auth::account(state.clone()))
+        .and(auth::acting(state.clone(), Action::Read))
         .and(super::query::raw())
         .and(with_state(&state))
         .and_then(list);
     let revoke = warp::path!("v1" / "api-keys" / String)
         .and(warp::delete())
-        .and(auth::checked_caller(state.clone()))
+        .and(auth::caller(
+            state.clone(),
+            Action::ManageCredentials,
+            auth::Freshness::Store,
+        ))
         .and(with_state(&state))
         .and_then(revoke);
     create.or(list).unify().or(revoke).unify()
 }
 
 async fn create(
-    account: Account,
+    caller: Caller,
     body: Bytes,
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, warp::Rejection> {
     let request: CreateApiKeyRequest = json::parse(&body)?;
+    let scope = match request.scope.as_deref() {
+        Some(name) => KeyScope::requested(name).map_err(ApiError::from)?,
+        None => KeyScope::Manage,
+    };
+    if !caller.role.may_grant(scope) {
+        return Err(ApiError::forbidden(format!(
+            "this credential cannot make a key of scope `{}`: a key never does more than its maker",
+            scope.as_str()
+        ))
+        .into());
+    }
     let (record, key) = state
         .app
-        .create_api_key(&account, &request.name)
+        .create_api_key(&caller.account, &request.name, scope)
         .await
         .map_err(|e| ApiError::from_app(e, "API key"))?;
     Ok(reply(
@@ -121,7 +148,7 @@ async fn revoke(
         .revoke_api_key(&caller.account, &id, Some(&caller.key_hash))
         .await
         .map_err(|e| ApiError::from_app(e, "API key"))?;
-    state.accounts.forget(&hash);
+    state.credentials.forget(&hash);
     // No stream open with it: nobody to tell.
     let _ = state.revocations.send(hash);
     let mut response = warp::reply::Response::new(Vec::new().into());

@@ -1,10 +1,16 @@
-//! `Authorization: Bearer <api key>` → the caller's [`Account`].
+//! `Authorization: Bearer <credential>` → who is asking, for which account, and whether they
+//! may (the table is `domain::access`).
 //!
-//! Found accounts are cached by key hash for [`CACHE_TTL`], so the hot path (emitting events)
-//! does not query the store for every request. A key revoked through this instance is
-//! forgotten at once; other instances stop accepting it within [`CACHE_TTL`]. Writes that
-//! make credentials (API keys, inboxes, signing secrets) use [`checked_caller`], which asks
-//! the store every time: a revoked key can never mint a key that outlives it.
+//! A credential's prefix says what it is: a platform key (`cdhp_…`), a portal session
+//! (`cdhs_…`) or an account key (anything else, `cdh_…`). A platform key acts for the account
+//! the `Cdhooks-Account` header names (routes with the account in their path need no header).
+//!
+//! Found credentials are cached by hash for [`CACHE_TTL`], so the hot path (emitting events)
+//! does not query the store for every request. A credential revoked through this instance is
+//! forgotten at once; other instances stop accepting it within [`CACHE_TTL`]; a portal session
+//! stops at its expiry wherever it is cached. Writes that make credentials (API keys, inboxes,
+//! signing secrets, sessions) ask the store every time: a revoked key can never mint a
+//! credential that outlives it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,43 +21,57 @@ use warp::Filter;
 
 use super::error::ApiError;
 use super::AppState;
+use crate::domain::access::{self, Action, Role, PLATFORM_KEY_PREFIX, PORTAL_TOKEN_PREFIX};
 use crate::domain::api_key;
 use crate::store::Account;
 
-/// How long a found account is trusted without asking the store again.
+/// How long a found credential is trusted without asking the store again.
 pub const CACHE_TTL: Duration = Duration::from_secs(5);
-/// The most cached accounts (the cache is emptied when full).
+/// The most cached credentials (the cache is emptied when full).
 const CACHE_MAX: usize = 10_000;
+/// The header naming the account a platform key acts for.
+pub const ACCOUNT_HEADER: &str = "cdhooks-account";
 
-/// Accounts recently found, by API key hash.
+/// What a credential turned out to be.
+#[derive(Debug, Clone)]
+enum Found {
+    /// A platform key.
+    Platform,
+    /// An account key of a scope.
+    AccountKey(Account, access::KeyScope),
+    /// A portal session: its account, whether read-only, and when it ends (Unix ms).
+    Portal(Account, bool, i64),
+}
+
+/// Credentials recently found, by hash.
 #[derive(Default)]
-pub struct AccountCache(Mutex<HashMap<String, (Account, Instant)>>);
+pub struct CredentialCache(Mutex<HashMap<String, (Found, Instant)>>);
 
-impl AccountCache {
-    fn get(&self, hash: &str) -> Option<Account> {
+impl CredentialCache {
+    fn get(&self, hash: &str) -> Option<Found> {
         let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         map.get(hash)
             .filter(|(_, at)| at.elapsed() < CACHE_TTL)
-            .map(|(a, _)| a.clone())
+            .map(|(found, _)| found.clone())
     }
 
-    /// Forgets a key at once (it was revoked).
+    /// Forgets a credential at once (it was revoked, or its account deleted).
     pub fn forget(&self, hash: &str) {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         map.remove(hash);
     }
 
-    fn put(&self, hash: String, account: Account) {
+    fn put(&self, hash: String, found: Found) {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= CACHE_MAX {
             map.clear();
         }
-        map.insert(hash, (account, Instant::now()));
+        map.insert(hash, (found, Instant::now()));
     }
 }
 
-/// The API key of an `Authorization` value: the `Bearer` scheme in any letter case (RFC 9110),
-/// then the key. `None` for anything else, including bytes that are not text.
+/// The credential of an `Authorization` value: the `Bearer` scheme in any letter case (RFC
+/// 9110), then the credential. `None` for anything else, including bytes that are not text.
 fn bearer_key(value: &HeaderValue) -> Option<&str> {
     let text = value.to_str().ok()?;
     let (scheme, key) = text.split_once(' ')?;
@@ -59,56 +79,128 @@ fn bearer_key(value: &HeaderValue) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty()).then_some(key)
 }
 
-/// The authenticated caller: the account, and the hash of the key the request carries.
+/// A request acting for one account.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    /// The account the key belongs to.
+    /// The account it acts for.
     pub account: Account,
-    /// The key's hash.
+    /// The hash of the credential the request carries.
+    pub key_hash: String,
+    /// Who it is.
+    pub role: Role,
+}
+
+/// A request made with a platform key, for no account in particular.
+#[derive(Debug, Clone)]
+pub struct PlatformCaller {
+    /// The hash of the key the request carries.
     pub key_hash: String,
 }
 
-/// Extracts the authenticated account, or rejects with 401.
-pub fn account(
-    state: Arc<AppState>,
-) -> impl Filter<Extract = (Account,), Error = warp::Rejection> + Clone {
-    caller(state).map(|caller: Caller| caller.account)
-}
-
-/// Extracts the authenticated caller, or rejects with 401.
-pub fn caller(
-    state: Arc<AppState>,
-) -> impl Filter<Extract = (Caller,), Error = warp::Rejection> + Clone {
-    authenticate(state, Freshness::Cached)
-}
-
-/// Extracts the authenticated account, its key checked against the store (not the cache).
-pub fn checked_account(
-    state: Arc<AppState>,
-) -> impl Filter<Extract = (Account,), Error = warp::Rejection> + Clone {
-    checked_caller(state).map(|caller: Caller| caller.account)
-}
-
-/// Extracts the authenticated caller, its key checked against the store (not the cache).
-pub fn checked_caller(
-    state: Arc<AppState>,
-) -> impl Filter<Extract = (Caller,), Error = warp::Rejection> + Clone {
-    authenticate(state, Freshness::Store)
-}
-
-/// Whether a key found recently may be trusted without asking the store.
+/// Whether a credential found recently may be trusted without asking the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Freshness {
-    /// A key found within [`CACHE_TTL`] is trusted.
+pub enum Freshness {
+    /// A credential found within [`CACHE_TTL`] is trusted.
     Cached,
     /// The store is asked every time.
     Store,
 }
 
-fn authenticate(
+/// The account `Account` a request acts for, allowed to do `action`; else 401, 403, or 400
+/// for a platform key that names no account.
+pub fn acting(
     state: Arc<AppState>,
+    action: Action,
+) -> impl Filter<Extract = (Account,), Error = warp::Rejection> + Clone {
+    caller(state, action, Freshness::Cached).map(|caller: Caller| caller.account)
+}
+
+/// As [`acting`], with the credential checked against the store (not the cache): for writes
+/// that make credentials.
+pub fn acting_checked(
+    state: Arc<AppState>,
+    action: Action,
+) -> impl Filter<Extract = (Account,), Error = warp::Rejection> + Clone {
+    caller(state, action, Freshness::Store).map(|caller: Caller| caller.account)
+}
+
+/// The caller acting for an account, allowed to do `action`.
+pub fn caller(
+    state: Arc<AppState>,
+    action: Action,
     freshness: Freshness,
 ) -> impl Filter<Extract = (Caller,), Error = warp::Rejection> + Clone {
+    let account_header = warp::header::optional::<String>(ACCOUNT_HEADER);
+    credential(state.clone(), freshness)
+        .and(account_header)
+        .and_then(
+            move |(found, key_hash): (Found, String), named: Option<String>| {
+                let state = state.clone();
+                async move {
+                    let (role, account) = match found {
+                        Found::Platform => {
+                            let id = named.clone().ok_or_else(|| {
+                                ApiError::new(
+                                    warp::http::StatusCode::BAD_REQUEST,
+                                    "account_required",
+                                    "a platform key acts for the account named in the \
+                                 Cdhooks-Account header",
+                                )
+                            })?;
+                            let account = state
+                                .app
+                                .account(&id)
+                                .await
+                                .map_err(|e| ApiError::from_app(e, "account"))?;
+                            (Role::Platform, account)
+                        }
+                        Found::AccountKey(account, scope) => (Role::Account(scope), account),
+                        Found::Portal(account, read_only, _) => {
+                            (Role::Portal { read_only }, account)
+                        }
+                    };
+                    if named.as_deref().is_some_and(|id| id != account.id) {
+                        return Err(ApiError::forbidden(
+                            "this credential belongs to another account than Cdhooks-Account names",
+                        )
+                        .into());
+                    }
+                    if !role.permits(action) {
+                        return Err(ApiError::forbidden(role.refusal(action)).into());
+                    }
+                    Ok::<Caller, warp::Rejection>(Caller {
+                        account,
+                        key_hash,
+                        role,
+                    })
+                }
+            },
+        )
+}
+
+/// A request made with a platform key; anything else is 401 (no valid credential) or 403.
+pub fn platform(
+    state: Arc<AppState>,
+    freshness: Freshness,
+) -> impl Filter<Extract = (PlatformCaller,), Error = warp::Rejection> + Clone {
+    credential(state, freshness).and_then(|(found, key_hash): (Found, String)| async move {
+        match found {
+            Found::Platform => Ok(PlatformCaller { key_hash }),
+            Found::AccountKey(_, scope) => Err(warp::reject::custom(ApiError::forbidden(
+                Role::Account(scope).refusal(Action::Administer),
+            ))),
+            Found::Portal(_, read_only, _) => Err(warp::reject::custom(ApiError::forbidden(
+                Role::Portal { read_only }.refusal(Action::Administer),
+            ))),
+        }
+    })
+}
+
+/// The credential a request carries and its hash, or 401.
+fn credential(
+    state: Arc<AppState>,
+    freshness: Freshness,
+) -> impl Filter<Extract = ((Found, String),), Error = warp::Rejection> + Clone {
     let authorization = warp::header::value("authorization")
         .map(Some)
         .or(warp::any().map(|| None))
@@ -121,23 +213,60 @@ fn authenticate(
                 .and_then(bearer_key)
                 .ok_or_else(ApiError::unauthorized)?;
             let key_hash = api_key::hash(key);
-            if freshness == Freshness::Cached {
-                if let Some(account) = state.accounts.get(&key_hash) {
-                    return Ok(Caller { account, key_hash });
+            let cached = match freshness {
+                Freshness::Cached => state.credentials.get(&key_hash),
+                Freshness::Store => None,
+            };
+            let found = match cached {
+                Some(found) => Some(found),
+                None => {
+                    let found = look_up(&state, key, &key_hash)
+                        .await
+                        .map_err(|e| ApiError::from_app(e, "credential"))?;
+                    if let Some(found) = &found {
+                        state.credentials.put(key_hash.clone(), found.clone());
+                    }
+                    found
                 }
-            }
-            match state.app.account_by_key_hash(&key_hash).await {
-                Ok(Some(account)) => {
-                    state.accounts.put(key_hash.clone(), account.clone());
-                    let (app, hash) = (state.app.clone(), key_hash.clone());
-                    tokio::spawn(async move { app.touch_api_key(&hash).await });
-                    Ok::<Caller, warp::Rejection>(Caller { account, key_hash })
+            };
+            match found {
+                Some(Found::Portal(_, _, expires_at))
+                    if !access::session_open(expires_at, state.app.now_ms()) =>
+                {
+                    Err(ApiError::unauthorized().into())
                 }
-                Ok(None) => Err(ApiError::unauthorized().into()),
-                Err(e) => Err(ApiError::from_app(e, "account").into()),
+                Some(found) => Ok::<_, warp::Rejection>((found, key_hash)),
+                None => Err(ApiError::unauthorized().into()),
             }
         }
     })
+}
+
+/// Asks the store what the credential `key` (hashing to `key_hash`) is.
+async fn look_up(
+    state: &AppState,
+    key: &str,
+    key_hash: &str,
+) -> crate::app::AppResult<Option<Found>> {
+    if key.starts_with(PLATFORM_KEY_PREFIX) {
+        let valid = state.app.platform_key_valid(key_hash).await?;
+        return Ok(valid.then_some(Found::Platform));
+    }
+    if key.starts_with(PORTAL_TOKEN_PREFIX) {
+        return Ok(state
+            .app
+            .portal_session(key_hash)
+            .await?
+            .map(|(account, session)| {
+                Found::Portal(account, session.read_only, session.expires_at)
+            }));
+    }
+    let found = state.app.account_key(key_hash).await?;
+    if found.is_some() {
+        let (app, hash) = (state.app.clone(), key_hash.to_owned());
+        tokio::spawn(async move { app.touch_api_key(&hash).await });
+    }
+    Ok(found.map(|(account, scope)| Found::AccountKey(account, scope)))
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use super::error::ApiError;
 use super::json::{self, reply};
 use super::query::PageQuery;
 use super::{auth, with_state, AppState, Page};
+use crate::domain::access::Action;
 use crate::store::{Account, AttemptRecord, DeliveryRecord};
 use cdhooks_core::event::DELIVERY_ID_PREFIX;
 
@@ -86,23 +87,23 @@ pub fn routes(
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
     let list = warp::path!("v1" / "webhooks" / String / "deliveries")
         .and(super::get())
-        .and(auth::account(state.clone()))
+        .and(auth::acting(state.clone(), Action::Read))
         .and(super::query::raw())
         .and(with_state(&state))
         .and_then(list);
     let get = warp::path!("v1" / "deliveries" / String)
         .and(super::get())
-        .and(auth::account(state.clone()))
+        .and(auth::acting(state.clone(), Action::Read))
         .and(with_state(&state))
         .and_then(get);
     let retry = warp::path!("v1" / "deliveries" / String / "retry")
         .and(warp::post())
-        .and(auth::account(state.clone()))
+        .and(auth::acting(state.clone(), Action::Write))
         .and(with_state(&state))
         .and_then(retry);
     let request = warp::path!("v1" / "deliveries" / String / "request")
         .and(super::get())
-        .and(auth::account(state.clone()))
+        .and(auth::acting(state.clone(), Action::Read))
         .and(with_state(&state))
         .and_then(request);
     list.or(get).unify().or(retry).unify().or(request).unify()

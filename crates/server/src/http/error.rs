@@ -18,6 +18,8 @@ use crate::store::StoreError;
 /// checks each error against this list.
 pub const ERROR_CODES: &[&str] = &[
     "unauthorized",
+    "forbidden",
+    "account_required",
     "not_found",
     "method_not_allowed",
     "length_required",
@@ -40,6 +42,12 @@ pub const ERROR_CODES: &[&str] = &[
     "invalid_name",
     "invalid_data",
     "invalid_event_id",
+    "invalid_email",
+    "invalid_external_id",
+    "invalid_scope",
+    "invalid_ttl",
+    "invalid_batch",
+    "unknown_account",
     "conflict",
     "limit_reached",
     "too_many_streams",
@@ -90,8 +98,13 @@ impl ApiError {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
-            "missing or invalid API key; send Authorization: Bearer <api key>",
+            "missing, invalid, expired or revoked credential; send Authorization: Bearer <api key>",
         )
+    }
+
+    /// 403: the credential is good but may not do this.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
 
     /// 404 for a resource kind.
@@ -160,7 +173,7 @@ impl ApiError {
 impl From<ValidationError> for ApiError {
     fn from(e: ValidationError) -> Self {
         let status = match e.code {
-            "url_forbidden_target" => StatusCode::UNPROCESSABLE_ENTITY,
+            "url_forbidden_target" | "unknown_account" => StatusCode::UNPROCESSABLE_ENTITY,
             _ => StatusCode::BAD_REQUEST,
         };
         ApiError {

@@ -13,6 +13,7 @@ use super::error::ApiError;
 use super::json::{self, reply};
 use super::{auth, with_state, AppState};
 use crate::app::EmittedEvent;
+use crate::domain::access::Action;
 use crate::domain::event::EmitEventRequest;
 use crate::store::Account;
 
@@ -34,13 +35,21 @@ pub fn routes(
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
     let emit = warp::path!("v1" / "events")
         .and(warp::post())
-        .and(auth::account(state.clone()))
+        .and(auth::acting(state.clone(), Action::Emit))
         .and(json::body())
         .and(with_state(&state))
         .and_then(emit);
+    // `/v1/events/batch` is the batch route (POST), not an event.
     let get = warp::path!("v1" / "events" / String)
+        .and_then(|id: String| async move {
+            if id == "batch" {
+                Err(warp::reject::not_found())
+            } else {
+                Ok(id)
+            }
+        })
         .and(super::get())
-        .and(auth::account(state.clone()))
+        .and(auth::acting(state.clone(), Action::Read))
         .and(with_state(&state))
         .and_then(get);
     let types = warp::path!("v1" / "event-types")

@@ -14,6 +14,7 @@ use warp::Filter;
 use super::error::ApiError;
 use super::json::{self, reply};
 use super::{auth, with_state, AppState};
+use crate::domain::access::Action;
 use crate::live::LiveEvent;
 use crate::store::Account;
 
@@ -58,12 +59,15 @@ pub fn routes(
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
     let create = warp::path!("v1" / "inboxes")
         .and(warp::post())
-        .and(auth::checked_account(state.clone()))
+        .and(auth::acting_checked(
+            state.clone(),
+            Action::ManageCredentials,
+        ))
         .and(with_state(&state))
         .and_then(create);
     let list = warp::path!("v1" / "inboxes" / String / "requests")
         .and(super::get())
-        .and(auth::account(state.clone()))
+        .and(auth::acting(state.clone(), Action::Read))
         .and(with_state(&state))
         .and_then(list);
     // Any method a webhook sender uses; not DELETE, which would read as removing the inbox.

@@ -3,6 +3,7 @@
 //! Every `/v1` route except `GET /v1/event-types` needs `Authorization: Bearer <api key>`,
 //! and an account sees only its own objects (another account's id is a 404).
 
+mod accounts;
 mod api_keys;
 pub mod assets;
 mod auth;
@@ -36,14 +37,16 @@ pub struct AppState {
     pub shutdown: crate::shutdown::Shutdown,
     /// The browser tool's files and the package's browser build.
     pub assets: assets::Assets,
-    /// Recently authenticated accounts.
-    pub accounts: auth::AccountCache,
+    /// Recently found credentials.
+    pub credentials: auth::CredentialCache,
     /// Request counters and latencies.
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     /// How many live streams may be open.
     pub streams: Arc<stream::StreamBudget>,
     /// Hashes of keys revoked through this instance, for the live streams they opened.
     pub revocations: tokio::sync::broadcast::Sender<String>,
+    /// Where customers reach the dashboard (`--public-url`), for portal links.
+    pub public_url: Option<url::Url>,
 }
 
 /// Hands the state to a handler.
@@ -120,6 +123,8 @@ pub fn routes(
     let state_metrics = state.metrics.clone();
     let api = health
         .or(openapi)
+        .unify()
+        .or(accounts::routes(state.clone()))
         .unify()
         .or(api_keys::routes(state.clone()))
         .unify()

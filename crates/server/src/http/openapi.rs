@@ -11,6 +11,10 @@
 use serde_json::{json, Map, Value};
 use utoipa::OpenApi;
 
+use super::accounts::{
+    AccountView, BatchEventRequest, BatchRequest, CreatePlatformKeyRequest,
+    CreatePortalSessionRequest, OpenedAccountView, PlatformKeyView, PortalSessionView,
+};
 use super::api_keys::{ApiKeyView, CreateApiKeyRequest};
 use super::deliveries::{AttemptView, DeliveryView, RequestView};
 use super::error::ERROR_CODES;
@@ -18,6 +22,7 @@ use super::events::{EventType, EventTypeList};
 use super::inbox::{CapturedList, CapturedView, InboxView, Received};
 use super::webhooks::{Recovered, WebhookView};
 use super::{Page, MAX_PAGE};
+use crate::domain::account::{CreateAccountRequest, UpdateAccountRequest};
 use crate::domain::event::{EmitEventRequest, TestEventRequest};
 use crate::domain::webhook::{
     CreateWebhookRequest, RecoverRequest, RotateSecretRequest, UpdateWebhookRequest,
@@ -69,6 +74,13 @@ pub struct Accepted {
     deliveries: u32,
 }
 
+/// `202` to an accepted batch: each event as a single emission answers it, in order.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct BatchAccepted {
+    data: Vec<Accepted>,
+}
+
 /// `GET /healthz`.
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
@@ -92,22 +104,29 @@ pub struct Health {
         delete_webhook, rotate_secret, send_test_event, list_deliveries, emit_event, get_event,
         event_types, get_delivery, retry_delivery, delivery_request, create_inbox,
         inbox_requests, inbox_get, inbox_post, inbox_put, inbox_patch, stream, create_api_key,
-        list_api_keys, revoke_api_key, recover_deliveries
+        list_api_keys, revoke_api_key, recover_deliveries, create_account, list_accounts,
+        get_account, update_account, delete_account, emit_for_account, emit_batch,
+        open_portal_session, revoke_portal_session, create_platform_key, list_platform_keys,
+        revoke_platform_key
     ),
     components(schemas(
         ErrorBody, ErrorDetail, Envelope, Accepted, Health, WebhookView, CreateWebhookRequest,
         UpdateWebhookRequest, RotateSecretRequest, EmitEventRequest, TestEventRequest,
         DeliveryView, AttemptView, RequestView, EventType, EventTypeList, InboxView,
-        CapturedView, CapturedList, Received, CreateApiKeyRequest, ApiKeyView, RecoverRequest, Recovered
+        CapturedView, CapturedList, Received, CreateApiKeyRequest, ApiKeyView, RecoverRequest, Recovered,
+        AccountView, OpenedAccountView, CreateAccountRequest, UpdateAccountRequest,
+        BatchEventRequest, BatchRequest, BatchAccepted, CreatePortalSessionRequest,
+        PortalSessionView, CreatePlatformKeyRequest, PlatformKeyView
     )),
     modifiers(&BearerAuth),
-    security(("bearer" = [])),
+    security(("account_key" = []), ("portal_session" = []), ("platform_key" = [])),
     tags(
         (name = "webhooks", description = "Endpoints that receive events"),
         (name = "events", description = "Emitting events and the catalog"),
         (name = "deliveries", description = "What was sent, and manual retries"),
         (name = "inboxes", description = "Receivers inside the server, for trying the loop"),
         (name = "api-keys", description = "The account's API keys"),
+        (name = "platform", description = "The provider's API (platform keys): accounts, emission for any account, portal sessions, platform keys"),
         (name = "server", description = "Health and this document")
     )
 )]
@@ -119,15 +138,21 @@ impl utoipa::Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("An API key: `Authorization: Bearer cdh_…`"))
-                    .build(),
-            ),
-        );
+        for (name, description) in [
+            ("account_key", "An account's API key, `Authorization: Bearer cdh_…`: scope `read` reads, `manage` also changes and sends test events, `full` also emits real events."),
+            ("portal_session", "A portal session's token, `Authorization: Bearer cdhs_…` (from a portal link): the account's dashboard, read-only or not, until it expires; never keys, rotation or real events."),
+            ("platform_key", "The provider's key, `Authorization: Bearer cdhp_…`: the platform routes, and every account route for the account named by the `Cdhooks-Account` header."),
+        ] {
+            components.add_security_scheme(
+                name,
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .description(Some(description))
+                        .build(),
+                ),
+            );
+        }
     }
 }
 
@@ -208,8 +233,80 @@ pub fn document() -> Value {
     ] {
         schemas[schema]["additionalProperties"] = json!(false);
     }
+    constrain(
+        &mut schemas["CreatePortalSessionRequest"]["properties"]["ttl_seconds"],
+        json!({"minimum": crate::domain::access::PORTAL_TTL_MIN_S, "maximum": crate::domain::access::PORTAL_TTL_MAX_S}),
+    );
+    constrain(
+        &mut schemas["BatchRequest"]["properties"]["events"],
+        json!({"minItems": 1, "maxItems": crate::app::platform::MAX_BATCH_EVENTS}),
+    );
+    for schema in [
+        "CreateAccountRequest",
+        "UpdateAccountRequest",
+        "BatchEventRequest",
+        "CreatePortalSessionRequest",
+        "CreatePlatformKeyRequest",
+    ] {
+        schemas[schema]["additionalProperties"] = json!(false);
+    }
+    add_access_answers(&mut doc);
     doc["webhooks"] = outgoing_deliveries();
     doc
+}
+
+/// Every operation that takes a credential answers `403` when the credential may not do it;
+/// those an account key or a portal session may call take the `Cdhooks-Account` header (a
+/// platform key names the account there, and answers `400 account_required` without it).
+fn add_access_answers(doc: &mut Value) {
+    let error = json!({"$ref": "#/components/schemas/ErrorBody"});
+    let answer = |description: &str| json!({"description": description, "content": {"application/json": {"schema": error}}});
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for operations in paths.values_mut() {
+        let Some(operations) = operations.as_object_mut() else {
+            continue;
+        };
+        for operation in operations.values_mut() {
+            let open = operation["security"].as_array().is_some_and(|s| {
+                s.iter()
+                    .all(|r| r.as_object().is_some_and(|r| r.is_empty()))
+            });
+            if open {
+                continue;
+            }
+            let platform_only = operation["tags"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|t| t == "platform"));
+            let responses = &mut operation["responses"];
+            if responses.get("403").is_none() {
+                responses["403"] = answer(if platform_only {
+                    "Only a platform key may call this (`forbidden`)"
+                } else {
+                    "The credential may not do this (`forbidden`): a read-only key or session writing, an account key emitting a real event, a portal session making credentials, or Cdhooks-Account naming another account"
+                });
+            }
+            if platform_only {
+                continue;
+            }
+            if responses.get("400").is_none() {
+                responses["400"] = answer("A platform key without the Cdhooks-Account header (`account_required`), or an invalid header");
+            }
+            if responses.get("404").is_none() {
+                responses["404"] = answer("No account with the id Cdhooks-Account names");
+            }
+            let header = json!({
+                "name": "Cdhooks-Account", "in": "header", "required": false,
+                "description": "With a platform key: the account to act for (`acct_…`). With an account key or a portal session it may be left out, or name the credential's own account.",
+                "schema": {"type": "string"},
+            });
+            match operation["parameters"].as_array_mut() {
+                Some(parameters) => parameters.push(header),
+                None => operation["parameters"] = json!([header]),
+            }
+        }
+    }
 }
 
 /// What a webhook URL must look like: http(s), a host, no whitespace or control characters.
@@ -286,6 +383,10 @@ fn route(path: &str) -> Option<&'static (Vec<String>, Vec<String>)> {
             .unwrap_or_default()
     });
     let segments: Vec<&str> = path.split('/').collect();
+    // A literal route (`/v1/events/batch`) before a template that also fits (`/v1/events/{id}`).
+    if let Some(exact) = routes.iter().find(|(template, _)| *template == segments) {
+        return Some(exact);
+    }
     routes.iter().find(|(template, _)| {
         template.len() == segments.len()
             && template
@@ -478,6 +579,7 @@ fn send_test_event() {}
 fn list_deliveries() {}
 
 #[utoipa::path(post, path = "/v1/events", tag = "events", request_body = EmitEventRequest,
+    description = "Emits a real event for the account: a key of scope `full` (the `dev` key, `accounts create`) or a platform key naming the account in Cdhooks-Account. Other keys send test events (`POST /v1/webhooks/{id}/test`).",
     responses(
         (status = 202, description = "Stored with its deliveries before this answer", body = Accepted),
         (status = 400, description = "Invalid body", body = ErrorBody),
@@ -642,6 +744,173 @@ fn revoke_api_key() {}
     ))]
 #[allow(dead_code)]
 fn recover_deliveries() {}
+
+#[utoipa::path(post, path = "/v1/accounts", tag = "platform", request_body = CreateAccountRequest,
+    security(("platform_key" = [])),
+    description = "Creates an account (e.g. when a customer signs up) and its first API key, of scope `manage`: it manages the account's webhooks and sends test events, but cannot emit real events.",
+    responses(
+        (status = 201, description = "The account and its first key (`api_key.key` is shown only here)", body = OpenedAccountView),
+        (status = 400, description = "Invalid body", body = ErrorBody),
+        (status = 401, description = "No, a wrong or a revoked key", body = ErrorBody),
+        (status = 409, description = "Another account has this `external_id`", body = ErrorBody),
+        (status = 413, description = "Body over 256 KiB", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+        (status = 507, description = "Storage full", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn create_account() {}
+
+#[utoipa::path(get, path = "/v1/accounts", tag = "platform", security(("platform_key" = [])),
+    params(
+        ("limit" = Option<u32>, Query, description = "Page size", minimum = 1, maximum = 200),
+        ("after" = Option<String>, Query, description = "The `next_cursor` of the previous page", pattern = "^acct_[0-9a-f]{32}$"),
+        ("email" = Option<String>, Query, description = "Only accounts with this email", min_length = 1),
+        ("external_id" = Option<String>, Query, description = "Only the account with this external id", min_length = 1),
+    ),
+    responses(
+        (status = 200, description = "One page of accounts, by id", body = Page<AccountView>),
+        (status = 400, description = "Invalid query", body = ErrorBody),
+        (status = 401, description = "No or a wrong key", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn list_accounts() {}
+
+#[utoipa::path(get, path = "/v1/accounts/{id}", tag = "platform", security(("platform_key" = [])),
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The account", body = AccountView),
+        (status = 401, description = "No or a wrong key", body = ErrorBody),
+        (status = 404, description = "No such account", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn get_account() {}
+
+#[utoipa::path(patch, path = "/v1/accounts/{id}", tag = "platform", security(("platform_key" = [])),
+    params(("id" = String, Path)), request_body = UpdateAccountRequest,
+    description = "Changes the email (the next disabling email goes there), the name or the external id (`null` clears them).",
+    responses(
+        (status = 200, description = "The changed account", body = AccountView),
+        (status = 400, description = "Invalid body", body = ErrorBody),
+        (status = 401, description = "No or a wrong key", body = ErrorBody),
+        (status = 404, description = "No such account", body = ErrorBody),
+        (status = 409, description = "Another account has this `external_id`", body = ErrorBody),
+        (status = 413, description = "Body over 256 KiB", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+        (status = 507, description = "Storage full", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn update_account() {}
+
+#[utoipa::path(delete, path = "/v1/accounts/{id}", tag = "platform", security(("platform_key" = [])),
+    params(("id" = String, Path)),
+    description = "Deletes the account with everything it holds: webhooks, events, deliveries (sent or not) and their attempts, keys, inboxes, portal sessions. Its keys and sessions stop working at once here and within 5 s on other instances; an attempt already in flight finishes but is not recorded. Idempotent: an account that is gone answers 204 too.",
+    responses(
+        (status = 204, description = "Deleted, or there was no such account"),
+        (status = 401, description = "No or a wrong key", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+        (status = 507, description = "Storage full", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn delete_account() {}
+
+#[utoipa::path(post, path = "/v1/accounts/{id}/events", tag = "platform", security(("platform_key" = [])),
+    params(("id" = String, Path)), request_body = EmitEventRequest,
+    description = "Emits a real event for the account, as `POST /v1/events` does for a `full` key.",
+    responses(
+        (status = 202, description = "Stored with its deliveries before this answer", body = Accepted),
+        (status = 400, description = "Invalid body", body = ErrorBody),
+        (status = 401, description = "No or a wrong key", body = ErrorBody),
+        (status = 404, description = "No such account", body = ErrorBody),
+        (status = 409, description = "The account has an event with this id", body = ErrorBody),
+        (status = 413, description = "Body over 256 KiB", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+        (status = 507, description = "Storage full", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn emit_for_account() {}
+
+#[utoipa::path(post, path = "/v1/events/batch", tag = "platform", security(("platform_key" = [])),
+    request_body = BatchRequest,
+    description = "Emits 1 to 100 events for any accounts, stored all together or not at all (an invalid event, an unknown account or an id used before refuses the whole batch).",
+    responses(
+        (status = 202, description = "Every event stored with its deliveries, in the order sent", body = BatchAccepted),
+        (status = 400, description = "Invalid body; the message names the event (`events[i]`)", body = ErrorBody),
+        (status = 401, description = "No or a wrong key", body = ErrorBody),
+        (status = 409, description = "An event's id was used before by its account, or twice in the batch; nothing was stored", body = ErrorBody),
+        (status = 413, description = "Body over 256 KiB", body = ErrorBody),
+        (status = 422, description = "An event names no account (`unknown_account`); nothing was stored", body = ErrorBody),
+        (status = 503, description = "Storage unavailable; nothing was stored", body = ErrorBody),
+        (status = 507, description = "Storage full; nothing was stored", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn emit_batch() {}
+
+#[utoipa::path(post, path = "/v1/accounts/{id}/portal-sessions", tag = "platform", security(("platform_key" = [])),
+    params(("id" = String, Path)),
+    request_body(content = Option<CreatePortalSessionRequest>, description = "Optional: `ttl_seconds` (default 3600) and `read_only`"),
+    description = "A link that opens the dashboard signed in to this account only, until it expires or is revoked. The session manages webhooks, retries and recovers deliveries and sends test events (a read-only one only reads); it never makes keys, rotates secrets or emits real events.",
+    responses(
+        (status = 201, description = "The session and its link (shown only here)", body = PortalSessionView),
+        (status = 400, description = "Invalid body", body = ErrorBody),
+        (status = 401, description = "No, a wrong or a revoked key", body = ErrorBody),
+        (status = 404, description = "No such account", body = ErrorBody),
+        (status = 413, description = "Body over 256 KiB", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+        (status = 507, description = "Storage full", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn open_portal_session() {}
+
+#[utoipa::path(delete, path = "/v1/accounts/{id}/portal-sessions/{session}", tag = "platform", security(("platform_key" = [])),
+    params(("id" = String, Path), ("session" = String, Path)),
+    description = "Ends the session at once on this instance, within 5 s on the others.",
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "No, a wrong or a revoked key", body = ErrorBody),
+        (status = 404, description = "No such session of this account", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+        (status = 507, description = "Storage full", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn revoke_portal_session() {}
+
+#[utoipa::path(post, path = "/v1/platform-keys", tag = "platform", security(("platform_key" = [])),
+    request_body = CreatePlatformKeyRequest,
+    responses(
+        (status = 201, description = "A new platform key; `key` is shown only here", body = PlatformKeyView),
+        (status = 400, description = "Invalid body", body = ErrorBody),
+        (status = 401, description = "No, a wrong or a revoked key", body = ErrorBody),
+        (status = 413, description = "Body over 256 KiB", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+        (status = 507, description = "Storage full", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn create_platform_key() {}
+
+#[utoipa::path(get, path = "/v1/platform-keys", tag = "platform", security(("platform_key" = [])),
+    responses(
+        (status = 200, description = "The platform keys in use (never the keys themselves), oldest first", body = Page<PlatformKeyView>),
+        (status = 401, description = "No or a wrong key", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn list_platform_keys() {}
+
+#[utoipa::path(delete, path = "/v1/platform-keys/{id}", tag = "platform", security(("platform_key" = [])),
+    params(("id" = String, Path)),
+    description = "Stops the key working at once on this instance, within 5 s on the others.",
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "No, a wrong or a revoked key", body = ErrorBody),
+        (status = 404, description = "No such key", body = ErrorBody),
+        (status = 409, description = "The key this request is made with", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+        (status = 507, description = "Storage full", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn revoke_platform_key() {}
 
 /// The page size limit, for the document's `maximum` (kept in step with the code).
 const _: () = assert!(MAX_PAGE == 200);

@@ -13,6 +13,9 @@ pub fn raw() -> impl Filter<Extract = (String,), Error = std::convert::Infallibl
     warp::query::raw().or(warp::any().map(String::new)).unify()
 }
 
+/// The filters a list was given: (name, value), each name at most once.
+pub type Filters = Vec<(&'static str, String)>;
+
 /// `limit` and the `after` cursor of a list.
 #[derive(Debug, PartialEq, Eq)]
 pub struct PageQuery {
@@ -29,8 +32,19 @@ fn invalid(field: &'static str, message: String) -> ApiError {
 impl PageQuery {
     /// Parses `limit` and `after`; `after` must be an id with `cursor_prefix` (`wh_`, `dlv_`).
     pub fn parse(raw: &str, cursor_prefix: &str) -> Result<Self, ApiError> {
+        Ok(Self::parse_filtered(raw, cursor_prefix, &[])?.0)
+    }
+
+    /// Parses `limit`, `after` and the list's own `filters` (each at most once, non-empty);
+    /// returns the page and the filters given, by name.
+    pub fn parse_filtered(
+        raw: &str,
+        cursor_prefix: &str,
+        filters: &[&'static str],
+    ) -> Result<(Self, Filters), ApiError> {
         let mut limit = None;
         let mut after = None;
+        let mut given: Filters = Vec::new();
         for (name, value) in url::form_urlencoded::parse(raw.as_bytes()) {
             match name.as_ref() {
                 "limit" if limit.is_none() => {
@@ -60,19 +74,35 @@ impl PageQuery {
                     return Err(invalid(field, format!("{field} is given more than once")));
                 }
                 other => {
-                    return Err(invalid(
-                        "query",
-                        format!(
-                            "unknown query parameter {other:?}; this list takes limit and after"
-                        ),
-                    ))
+                    let Some(&filter) = filters.iter().find(|f| **f == other) else {
+                        let takes = ["limit", "after"]
+                            .iter()
+                            .chain(filters)
+                            .copied()
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        return Err(invalid(
+                            "query",
+                            format!("unknown query parameter {other:?}; this list takes {takes}"),
+                        ));
+                    };
+                    if given.iter().any(|(f, _)| *f == filter) || value.is_empty() {
+                        return Err(invalid(
+                            filter,
+                            format!("{filter} must be given once, not empty"),
+                        ));
+                    }
+                    given.push((filter, value.into_owned()));
                 }
             }
         }
-        Ok(PageQuery {
-            limit: limit.unwrap_or(DEFAULT_PAGE),
-            after,
-        })
+        Ok((
+            PageQuery {
+                limit: limit.unwrap_or(DEFAULT_PAGE),
+                after,
+            },
+            given,
+        ))
     }
 }
 

@@ -22,6 +22,7 @@ use warp::Filter;
 use super::auth::{self, Caller};
 use super::error::ApiError;
 use super::AppState;
+use crate::domain::access::{Action, Role};
 
 /// How many live streams may be open, per account and in all.
 pub struct StreamBudget {
@@ -92,7 +93,7 @@ pub fn routes(
     let for_stream = state.clone();
     warp::path!("v1" / "stream")
         .and(super::get())
-        .and(auth::caller(state))
+        .and(auth::caller(state, Action::Read, auth::Freshness::Cached))
         .and_then(move |caller: Caller| {
             let state = for_stream.clone();
             async move { open(caller, state) }
@@ -230,11 +231,21 @@ async fn ended(
     }
 }
 
-/// Whether the caller's key still finds its account in the store (a failure to ask keeps
-/// the stream: the store being away is not a revocation).
+/// Whether the caller's credential still holds in the store (a failure to ask keeps the
+/// stream: the store being away is not a revocation).
 async fn key_works(state: &AppState, caller: &Caller) -> bool {
-    match state.app.account_by_key_hash(&caller.key_hash).await {
-        Ok(found) => found.is_some_and(|a| a.id == caller.account.id),
-        Err(_) => true,
-    }
+    let still = match caller.role {
+        Role::Platform => state.app.platform_key_valid(&caller.key_hash).await,
+        Role::Account(_) => state
+            .app
+            .account_key(&caller.key_hash)
+            .await
+            .map(|found| found.is_some_and(|(a, _)| a.id == caller.account.id)),
+        Role::Portal { .. } => state
+            .app
+            .portal_session(&caller.key_hash)
+            .await
+            .map(|found| found.is_some()),
+    };
+    still.unwrap_or(true)
 }

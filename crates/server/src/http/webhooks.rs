@@ -11,6 +11,7 @@ use super::error::ApiError;
 use super::json::{self, reply};
 use super::query::PageQuery;
 use super::{auth, with_state, AppState, Page};
+use crate::domain::access::Action;
 use crate::domain::event::TestEventRequest;
 use crate::domain::webhook::{CreateWebhookRequest, RotateSecretRequest, UpdateWebhookRequest};
 use crate::store::{Account, WebhookRecord};
@@ -73,49 +74,55 @@ impl WebhookView {
 pub fn routes(
     state: Arc<AppState>,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
-    let base = warp::path!("v1" / "webhooks").and(auth::account(state.clone()));
-    let one = warp::path!("v1" / "webhooks" / String).and(auth::account(state.clone()));
-    let create = base
-        .clone()
+    let base = || warp::path!("v1" / "webhooks");
+    let one = || warp::path!("v1" / "webhooks" / String);
+    let act = |action| auth::acting(state.clone(), action);
+    let create = base()
         .and(warp::post())
+        .and(act(Action::Write))
         .and(json::body())
         .and(with_state(&state))
         .and_then(create);
-    let list = base
+    let list = base()
         .and(super::get())
+        .and(act(Action::Read))
         .and(super::query::raw())
         .and(with_state(&state))
         .and_then(list);
-    let get = one
-        .clone()
+    let get = one()
         .and(super::get())
+        .and(act(Action::Read))
         .and(with_state(&state))
         .and_then(get);
-    let patch = one
-        .clone()
+    let patch = one()
         .and(warp::patch())
+        .and(act(Action::Write))
         .and(json::body())
         .and(with_state(&state))
         .and_then(update);
-    let delete = one
+    let delete = one()
         .and(warp::delete())
+        .and(act(Action::Write))
         .and(with_state(&state))
         .and_then(delete);
     let rotate = warp::path!("v1" / "webhooks" / String / "rotate-secret")
-        .and(auth::checked_account(state.clone()))
         .and(warp::post())
+        .and(auth::acting_checked(
+            state.clone(),
+            Action::ManageCredentials,
+        ))
         .and(json::optional_body())
         .and(with_state(&state))
         .and_then(rotate);
     let recover = warp::path!("v1" / "webhooks" / String / "recover")
-        .and(auth::account(state.clone()))
         .and(warp::post())
+        .and(act(Action::Write))
         .and(json::body())
         .and(with_state(&state))
         .and_then(recover);
     let test = warp::path!("v1" / "webhooks" / String / "test")
-        .and(auth::account(state.clone()))
         .and(warp::post())
+        .and(act(Action::SendTestEvent))
         .and(json::optional_body())
         .and(with_state(&state))
         .and_then(send_test);

@@ -55,6 +55,11 @@ pub(crate) const SQLITE: &[Listed] = &[
         "previous_secrets",
         include_str!("../../migrations/0008_previous_secrets.sql"),
     ),
+    (
+        9,
+        "platform",
+        include_str!("../../migrations/0009_platform.sql"),
+    ),
 ];
 
 /// The PostgreSQL store's migrations, oldest first.
@@ -98,6 +103,11 @@ pub(crate) const POSTGRES: &[Listed] = &[
         8,
         "previous_secrets",
         include_str!("../../migrations/postgres/0008_previous_secrets.sql"),
+    ),
+    (
+        9,
+        "platform",
+        include_str!("../../migrations/postgres/0009_platform.sql"),
     ),
 ];
 

@@ -14,6 +14,7 @@
 //!   Disabling a webhook, pausing its deliveries and queueing the email happen in the same
 //!   transaction that records the final failed attempt.
 
+pub mod directory;
 mod migrations;
 pub mod model;
 pub mod postgres;
@@ -22,6 +23,7 @@ mod statements;
 
 use async_trait::async_trait;
 
+pub use directory::Directory;
 pub use model::*;
 
 use crate::domain::email::EmailNext;
@@ -113,7 +115,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Everything the server persists.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: Directory + Send + Sync + 'static {
     /// Closes the store's connections (after the server's tasks stopped).
     async fn close(&self);
 
@@ -134,13 +136,25 @@ pub trait Store: Send + Sync + 'static {
     /// that it can open what it holds.
     async fn secret_like(&self, pattern: &str) -> StoreResult<Option<WebhookSecret>>;
 
-    /// Creates an account at `now_ms` and returns it; `key` is the digest of its first key.
+    /// Creates an account at `now_ms` and returns it; `key` is the digest of its first key,
+    /// which may do everything for the account (`full`: the command line's accounts, for a
+    /// server run by one party for itself).
     async fn create_account(
         &self,
         email: &str,
         key: &crate::domain::api_key::KeyDigest,
         now_ms: i64,
-    ) -> StoreResult<Account>;
+    ) -> StoreResult<Account> {
+        let account = crate::domain::account::NewAccount {
+            email: email.to_owned(),
+            name: None,
+            external_id: None,
+        };
+        let record = self
+            .open_account(&account, key, crate::domain::access::KeyScope::Full, now_ms)
+            .await?;
+        Ok(record.account())
+    }
     /// An account by id (`NotFound` if none).
     async fn account(&self, id: &str) -> StoreResult<Account>;
     /// Adds a named key to the account, unless it holds `max_keys` keys already
@@ -149,6 +163,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         account: &Account,
         name: &str,
+        scope: crate::domain::access::KeyScope,
         key: &crate::domain::api_key::KeyDigest,
         now_ms: i64,
         max_keys: u32,
@@ -167,8 +182,18 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<String>;
     /// Notes that a key was used (at most one write a minute per key).
     async fn touch_api_key(&self, key_hash: &str, now_ms: i64) -> StoreResult<()>;
+    /// Finds the account whose key (not revoked) hashes to `api_key_hash`, and the key's scope.
+    async fn account_key(
+        &self,
+        api_key_hash: &str,
+    ) -> StoreResult<Option<(Account, crate::domain::access::KeyScope)>>;
     /// Finds the account whose key hashes to `api_key_hash`.
-    async fn account_by_key_hash(&self, api_key_hash: &str) -> StoreResult<Option<Account>>;
+    async fn account_by_key_hash(&self, api_key_hash: &str) -> StoreResult<Option<Account>> {
+        Ok(self
+            .account_key(api_key_hash)
+            .await?
+            .map(|(account, _)| account))
+    }
 
     /// Registers a webhook.
     async fn create_webhook(
@@ -219,6 +244,14 @@ pub trait Store: Send + Sync + 'static {
         now_ms: i64,
         lease: Option<Lease>,
     ) -> StoreResult<InsertedEvent>;
+    /// Stores several events (of any accounts) and fans each out, in one transaction: all
+    /// are stored or none (`Conflict` when an id was used before by its account, or twice in
+    /// the batch). Returns how many deliveries each fans out to; none is claimed.
+    async fn insert_events_together(
+        &self,
+        events: Vec<(Account, NewEvent)>,
+        now_ms: i64,
+    ) -> StoreResult<Vec<u32>>;
     /// One event of the account.
     async fn get_event(&self, account: &Account, id: &str) -> StoreResult<EventRecord>;
 

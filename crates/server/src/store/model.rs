@@ -27,6 +27,72 @@ pub struct ApiKeyRecord {
     pub created_at: i64,
     /// Unix ms of its last use (updated at most once a minute), if any.
     pub last_used_at: Option<i64>,
+    /// What it may do.
+    pub scope: crate::domain::access::KeyScope,
+}
+
+/// An account as the platform API shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRecord {
+    /// `acct_…`.
+    pub id: String,
+    /// Where disabling emails go.
+    pub email: String,
+    /// A name for people.
+    pub name: Option<String>,
+    /// The provider's id for it.
+    pub external_id: Option<String>,
+    /// Unix ms.
+    pub created_at: i64,
+}
+
+impl AccountRecord {
+    /// The account as requests act for it.
+    pub fn account(&self) -> Account {
+        Account {
+            id: self.id.clone(),
+            email: self.email.clone(),
+        }
+    }
+}
+
+/// Which accounts a list shows: all, or those with this email or external id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountFilter {
+    /// Only accounts with this email.
+    pub email: Option<String>,
+    /// Only the account with this external id.
+    pub external_id: Option<String>,
+}
+
+/// A platform key (never the key itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformKeyRecord {
+    /// `pk_…`.
+    pub id: String,
+    /// A name for people.
+    pub name: String,
+    /// The key's first characters.
+    pub prefix: String,
+    /// Unix ms.
+    pub created_at: i64,
+    /// Unix ms of its last use (updated at most once a minute), if any.
+    pub last_used_at: Option<i64>,
+}
+
+/// A portal session (never its token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortalSessionRecord {
+    /// `ps_…`.
+    pub id: String,
+    /// The one account it opens.
+    pub account_id: String,
+    /// Whether it may only read.
+    pub read_only: bool,
+    /// Unix ms.
+    pub created_at: i64,
+    /// Unix ms after which it no longer opens.
+    pub expires_at: i64,
 }
 
 /// A stored webhook.

@@ -1,41 +1,18 @@
 //! Accounts and inbox captures: the small tables.
 
-use cdhooks_core::event::{ACCOUNT_ID_PREFIX, API_KEY_ID_PREFIX};
+use cdhooks_core::event::API_KEY_ID_PREFIX;
 use sqlx::{PgPool, Row};
 
 use super::super::*;
 use super::found;
+use crate::domain::access::KeyScope;
 use crate::domain::new_id;
-
-pub(super) async fn create(
-    pool: &PgPool,
-    email: &str,
-    key: &crate::domain::api_key::KeyDigest,
-    now: i64,
-) -> StoreResult<Account> {
-    let account = Account {
-        id: new_id(ACCOUNT_ID_PREFIX),
-        email: email.to_owned(),
-    };
-    let mut tx = pool.begin().await?;
-    sqlx::query(
-        "INSERT INTO accounts (id, email, api_key_hash, created_at) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(&account.id)
-    .bind(&account.email)
-    .bind(&key.hash)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    insert_key(&mut tx, &account, "default", key, now).await?;
-    tx.commit().await?;
-    Ok(account)
-}
 
 async fn insert_key(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     account: &Account,
     name: &str,
+    scope: KeyScope,
     key: &crate::domain::api_key::KeyDigest,
     now_ms: i64,
 ) -> StoreResult<ApiKeyRecord> {
@@ -45,9 +22,10 @@ async fn insert_key(
         prefix: key.prefix.clone(),
         created_at: now_ms,
         last_used_at: None,
+        scope,
     };
     sqlx::query(
-        "INSERT INTO api_keys (id, account_id, name, prefix, key_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO api_keys (id, account_id, name, prefix, key_hash, created_at, scope) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&record.id)
     .bind(&account.id)
@@ -55,6 +33,7 @@ async fn insert_key(
     .bind(&record.prefix)
     .bind(&key.hash)
     .bind(now_ms)
+    .bind(scope.as_str())
     .execute(&mut **tx)
     .await?;
     Ok(record)
@@ -76,6 +55,7 @@ pub(super) async fn create_key(
     pool: &PgPool,
     account: &Account,
     name: &str,
+    scope: KeyScope,
     key: &crate::domain::api_key::KeyDigest,
     now_ms: i64,
     max_keys: u32,
@@ -93,14 +73,14 @@ pub(super) async fn create_key(
         tx.rollback().await?;
         return Err(StoreError::LimitReached("API keys"));
     }
-    let record = insert_key(&mut tx, account, name, key, now_ms).await?;
+    let record = insert_key(&mut tx, account, name, scope, key, now_ms).await?;
     tx.commit().await?;
     Ok(record)
 }
 
 pub(super) async fn list_keys(pool: &PgPool, account: &Account) -> StoreResult<Vec<ApiKeyRecord>> {
     let rows = sqlx::query(
-        "SELECT id, name, prefix, created_at, last_used_at FROM api_keys
+        "SELECT id, name, prefix, created_at, last_used_at, scope FROM api_keys
          WHERE account_id = $1 AND revoked_at IS NULL ORDER BY created_at, id",
     )
     .bind(&account.id)
@@ -114,6 +94,7 @@ pub(super) async fn list_keys(pool: &PgPool, account: &Account) -> StoreResult<V
             prefix: row.get("prefix"),
             created_at: row.get("created_at"),
             last_used_at: row.get("last_used_at"),
+            scope: stored_scope(row.get("scope")),
         })
         .collect())
 }
@@ -170,9 +151,12 @@ pub(super) async fn touch_key(pool: &PgPool, key_hash: &str, now_ms: i64) -> Sto
     Ok(())
 }
 
-pub(super) async fn by_key_hash(pool: &PgPool, api_key_hash: &str) -> StoreResult<Option<Account>> {
+pub(super) async fn by_key_hash(
+    pool: &PgPool,
+    api_key_hash: &str,
+) -> StoreResult<Option<(Account, KeyScope)>> {
     let row = sqlx::query(
-        "SELECT a.id, a.email, k.key_hash FROM api_keys k JOIN accounts a ON a.id = k.account_id
+        "SELECT a.id, a.email, k.key_hash, k.scope FROM api_keys k JOIN accounts a ON a.id = k.account_id
          WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
     )
     .bind(api_key_hash)
@@ -181,9 +165,14 @@ pub(super) async fn by_key_hash(pool: &PgPool, api_key_hash: &str) -> StoreResul
     // The lookup goes through an index; the final comparison is constant-time.
     Ok(row
         .filter(|row| crate::domain::api_key::hashes_equal(row.get("key_hash"), api_key_hash))
-        .map(|row| Account {
-            id: row.get("id"),
-            email: row.get("email"),
+        .map(|row| {
+            (
+                Account {
+                    id: row.get("id"),
+                    email: row.get("email"),
+                },
+                stored_scope(row.get("scope")),
+            )
         }))
 }
 
@@ -292,4 +281,9 @@ pub(super) async fn inbox_requests(
             body: row.get("body"),
         })
         .collect())
+}
+
+/// A stored scope; one this build does not know reads as the narrowest.
+fn stored_scope(name: &str) -> KeyScope {
+    KeyScope::parse(name).unwrap_or(KeyScope::Read)
 }

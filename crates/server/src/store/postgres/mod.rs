@@ -87,6 +87,13 @@ pub struct PgStore {
     live_in: tokio::sync::broadcast::Sender<String>,
 }
 
+super::directory::impl_directory!(
+    PgStore,
+    reads: pool,
+    writes: pool,
+    cleanup: &["DELETE FROM leases WHERE delivery_seq IN (SELECT seq FROM deliveries WHERE account_id = $1)"]
+);
+
 impl PgStore {
     /// Connects with up to `max_connections` connections, migrates, and starts listening
     /// for announcements of due work.
@@ -257,14 +264,6 @@ impl Store for PgStore {
         Ok(stored.map(WebhookSecret::from_stored))
     }
 
-    async fn create_account(
-        &self,
-        email: &str,
-        key: &crate::domain::api_key::KeyDigest,
-        now_ms: i64,
-    ) -> StoreResult<Account> {
-        accounts::create(&self.pool, email, key, now_ms).await
-    }
     async fn account(&self, id: &str) -> StoreResult<Account> {
         accounts::account(&self.pool, id).await
     }
@@ -272,11 +271,12 @@ impl Store for PgStore {
         &self,
         account: &Account,
         name: &str,
+        scope: crate::domain::access::KeyScope,
         key: &crate::domain::api_key::KeyDigest,
         now_ms: i64,
         max_keys: u32,
     ) -> StoreResult<ApiKeyRecord> {
-        accounts::create_key(&self.pool, account, name, key, now_ms, max_keys).await
+        accounts::create_key(&self.pool, account, name, scope, key, now_ms, max_keys).await
     }
     async fn list_api_keys(&self, account: &Account) -> StoreResult<Vec<ApiKeyRecord>> {
         accounts::list_keys(&self.pool, account).await
@@ -293,7 +293,10 @@ impl Store for PgStore {
     async fn touch_api_key(&self, key_hash: &str, now_ms: i64) -> StoreResult<()> {
         accounts::touch_key(&self.pool, key_hash, now_ms).await
     }
-    async fn account_by_key_hash(&self, api_key_hash: &str) -> StoreResult<Option<Account>> {
+    async fn account_key(
+        &self,
+        api_key_hash: &str,
+    ) -> StoreResult<Option<(Account, crate::domain::access::KeyScope)>> {
         accounts::by_key_hash(&self.pool, api_key_hash).await
     }
 
@@ -362,6 +365,42 @@ impl Store for PgStore {
             reply,
         })
         .await
+    }
+    async fn insert_events_together(
+        &self,
+        events: Vec<(Account, NewEvent)>,
+        now_ms: i64,
+    ) -> StoreResult<Vec<u32>> {
+        use sqlx::Connection as _;
+        let queued: Vec<events::QueuedEvent> = events
+            .into_iter()
+            .map(|(account, event)| events::QueuedEvent {
+                account,
+                event,
+                now_ms,
+                lease: None,
+            })
+            .collect();
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin().await?;
+        let (answers, left_for_others) =
+            events::insert_batch(&mut tx, &queued, self.membership.shard()).await?;
+        let counts = match answers
+            .into_iter()
+            .map(|a| a.map(|i| i.deliveries))
+            .collect()
+        {
+            Ok(counts) => counts,
+            Err(refused) => {
+                tx.rollback().await?;
+                return Err(refused);
+            }
+        };
+        tx.commit().await?;
+        if !left_for_others.is_empty() {
+            self.announce.for_webhooks(left_for_others);
+        }
+        Ok(counts)
     }
     async fn get_event(&self, account: &Account, id: &str) -> StoreResult<EventRecord> {
         events::get(&self.pool, account, id).await

@@ -1,40 +1,17 @@
 //! Accounts and inbox captures: the small tables.
 
-use cdhooks_core::event::{ACCOUNT_ID_PREFIX, API_KEY_ID_PREFIX};
+use cdhooks_core::event::API_KEY_ID_PREFIX;
 use sqlx::{Row, SqlitePool};
 
 use super::super::*;
+use crate::domain::access::KeyScope;
 use crate::domain::new_id;
-
-pub(super) async fn create(
-    pool: &SqlitePool,
-    email: &str,
-    key: &crate::domain::api_key::KeyDigest,
-    now: i64,
-) -> StoreResult<Account> {
-    let account = Account {
-        id: new_id(ACCOUNT_ID_PREFIX),
-        email: email.to_owned(),
-    };
-    let mut tx = pool.begin().await?;
-    sqlx::query(
-        "INSERT INTO accounts (id, email, api_key_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-    )
-    .bind(&account.id)
-    .bind(&account.email)
-    .bind(&key.hash)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    insert_key(&mut tx, &account, "default", key, now).await?;
-    tx.commit().await?;
-    Ok(account)
-}
 
 async fn insert_key(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     account: &Account,
     name: &str,
+    scope: KeyScope,
     key: &crate::domain::api_key::KeyDigest,
     now_ms: i64,
 ) -> StoreResult<ApiKeyRecord> {
@@ -44,9 +21,10 @@ async fn insert_key(
         prefix: key.prefix.clone(),
         created_at: now_ms,
         last_used_at: None,
+        scope,
     };
     sqlx::query(
-        "INSERT INTO api_keys (id, account_id, name, prefix, key_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO api_keys (id, account_id, name, prefix, key_hash, created_at, scope) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )
     .bind(&record.id)
     .bind(&account.id)
@@ -54,6 +32,7 @@ async fn insert_key(
     .bind(&record.prefix)
     .bind(&key.hash)
     .bind(now_ms)
+    .bind(scope.as_str())
     .execute(&mut **tx)
     .await?;
     Ok(record)
@@ -75,6 +54,7 @@ pub(super) async fn create_key(
     pool: &SqlitePool,
     account: &Account,
     name: &str,
+    scope: KeyScope,
     key: &crate::domain::api_key::KeyDigest,
     now_ms: i64,
     max_keys: u32,
@@ -90,7 +70,7 @@ pub(super) async fn create_key(
         tx.rollback().await?;
         return Err(StoreError::LimitReached("API keys"));
     }
-    let record = insert_key(&mut tx, account, name, key, now_ms).await?;
+    let record = insert_key(&mut tx, account, name, scope, key, now_ms).await?;
     tx.commit().await?;
     Ok(record)
 }
@@ -100,7 +80,7 @@ pub(super) async fn list_keys(
     account: &Account,
 ) -> StoreResult<Vec<ApiKeyRecord>> {
     let rows = sqlx::query(
-        "SELECT id, name, prefix, created_at, last_used_at FROM api_keys
+        "SELECT id, name, prefix, created_at, last_used_at, scope FROM api_keys
          WHERE account_id = ?1 AND revoked_at IS NULL ORDER BY created_at, id",
     )
     .bind(&account.id)
@@ -114,6 +94,7 @@ pub(super) async fn list_keys(
             prefix: row.get("prefix"),
             created_at: row.get("created_at"),
             last_used_at: row.get("last_used_at"),
+            scope: stored_scope(row.get("scope")),
         })
         .collect())
 }
@@ -173,9 +154,9 @@ pub(super) async fn touch_key(pool: &SqlitePool, key_hash: &str, now_ms: i64) ->
 pub(super) async fn by_key_hash(
     pool: &SqlitePool,
     api_key_hash: &str,
-) -> StoreResult<Option<Account>> {
+) -> StoreResult<Option<(Account, KeyScope)>> {
     let row = sqlx::query(
-        "SELECT a.id, a.email, k.key_hash FROM api_keys k JOIN accounts a ON a.id = k.account_id
+        "SELECT a.id, a.email, k.key_hash, k.scope FROM api_keys k JOIN accounts a ON a.id = k.account_id
          WHERE k.key_hash = ?1 AND k.revoked_at IS NULL",
     )
     .bind(api_key_hash)
@@ -184,9 +165,14 @@ pub(super) async fn by_key_hash(
     // The lookup goes through an index; the final comparison is constant-time.
     Ok(row
         .filter(|row| crate::domain::api_key::hashes_equal(row.get("key_hash"), api_key_hash))
-        .map(|row| Account {
-            id: row.get("id"),
-            email: row.get("email"),
+        .map(|row| {
+            (
+                Account {
+                    id: row.get("id"),
+                    email: row.get("email"),
+                },
+                stored_scope(row.get("scope")),
+            )
         }))
 }
 
@@ -305,4 +291,9 @@ pub(super) async fn inbox_requests(
             body: row.get("body"),
         })
         .collect())
+}
+
+/// A stored scope; one this build does not know reads as the narrowest.
+fn stored_scope(name: &str) -> KeyScope {
+    KeyScope::parse(name).unwrap_or(KeyScope::Read)
 }

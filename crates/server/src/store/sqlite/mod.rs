@@ -56,6 +56,8 @@ pub struct SqliteStore {
     checkpoint_blocked: Arc<std::sync::atomic::AtomicBool>,
 }
 
+super::directory::impl_directory!(SqliteStore, reads: readers, writes: writer, cleanup: &[]);
+
 /// File name of the lock a server holds on its data dir.
 pub const LOCK_FILE: &str = "server.lock";
 
@@ -224,14 +226,6 @@ impl Store for SqliteStore {
         Ok(stored.map(WebhookSecret::from_stored))
     }
 
-    async fn create_account(
-        &self,
-        email: &str,
-        key: &crate::domain::api_key::KeyDigest,
-        now_ms: i64,
-    ) -> StoreResult<Account> {
-        accounts::create(&self.writer, email, key, now_ms).await
-    }
     async fn account(&self, id: &str) -> StoreResult<Account> {
         accounts::account(&self.readers, id).await
     }
@@ -239,11 +233,12 @@ impl Store for SqliteStore {
         &self,
         account: &Account,
         name: &str,
+        scope: crate::domain::access::KeyScope,
         key: &crate::domain::api_key::KeyDigest,
         now_ms: i64,
         max_keys: u32,
     ) -> StoreResult<ApiKeyRecord> {
-        accounts::create_key(&self.writer, account, name, key, now_ms, max_keys).await
+        accounts::create_key(&self.writer, account, name, scope, key, now_ms, max_keys).await
     }
     async fn list_api_keys(&self, account: &Account) -> StoreResult<Vec<ApiKeyRecord>> {
         accounts::list_keys(&self.readers, account).await
@@ -260,7 +255,10 @@ impl Store for SqliteStore {
     async fn touch_api_key(&self, key_hash: &str, now_ms: i64) -> StoreResult<()> {
         accounts::touch_key(&self.writer, key_hash, now_ms).await
     }
-    async fn account_by_key_hash(&self, api_key_hash: &str) -> StoreResult<Option<Account>> {
+    async fn account_key(
+        &self,
+        api_key_hash: &str,
+    ) -> StoreResult<Option<(Account, crate::domain::access::KeyScope)>> {
         accounts::by_key_hash(&self.readers, api_key_hash).await
     }
 
@@ -323,6 +321,37 @@ impl Store for SqliteStore {
             reply,
         })
         .await
+    }
+    async fn insert_events_together(
+        &self,
+        events: Vec<(Account, NewEvent)>,
+        now_ms: i64,
+    ) -> StoreResult<Vec<u32>> {
+        self.refuse_while_checkpoint_blocked()?;
+        let queued: Vec<events::QueuedEvent> = events
+            .into_iter()
+            .map(|(account, event)| events::QueuedEvent {
+                account,
+                event,
+                now_ms,
+                lease: None,
+            })
+            .collect();
+        let mut tx = self.writer.begin().await?;
+        let answers = events::insert_batch(&mut tx, &queued).await?;
+        let counts = match answers
+            .into_iter()
+            .map(|a| a.map(|i| i.deliveries))
+            .collect()
+        {
+            Ok(counts) => counts,
+            Err(refused) => {
+                tx.rollback().await?;
+                return Err(refused);
+            }
+        };
+        tx.commit().await?;
+        Ok(counts)
     }
     async fn get_event(&self, account: &Account, id: &str) -> StoreResult<EventRecord> {
         events::get(&self.readers, account, id).await
