@@ -65,6 +65,16 @@ async fn account_with_webhooks(
         )
         .await
         .unwrap();
+    let ids = account_with_webhooks_of(store, &account, patterns).await;
+    (account, ids)
+}
+
+/// Registers one webhook per pattern list for `account`; returns their ids.
+async fn account_with_webhooks_of(
+    store: &dyn Store,
+    account: &Account,
+    patterns: &[&[&str]],
+) -> Vec<String> {
     let policy = TargetPolicy {
         allowed: vec!["127.0.0.0/8".parse().unwrap()],
         allow_http: true,
@@ -80,13 +90,13 @@ async fn account_with_webhooks(
         let webhook = NewWebhook::validate(request, &policy).unwrap();
         ids.push(
             store
-                .create_webhook(&account, webhook, NOW)
+                .create_webhook(account, webhook, NOW)
                 .await
                 .unwrap()
                 .id,
         );
     }
-    (account, ids)
+    ids
 }
 
 fn event(id: &str, event_type: &str, n: usize) -> NewEvent {
@@ -1216,6 +1226,281 @@ async fn a_writable_store_says_so(opened: Opened) {
     opened.0.check_writable(NOW + 1).await.unwrap();
 }
 
+/// The provider's directory: accounts found by external id and email, changed, and deleted
+/// with everything they hold; a second account is untouched throughout.
+async fn accounts_are_found_changed_and_deleted_with_all_they_hold(opened: Opened) {
+    use cdhooks_server::domain::access::KeyScope;
+    use cdhooks_server::domain::account::{AccountChange, NewAccount};
+    use cdhooks_server::domain::api_key::digest;
+    use cdhooks_server::store::model::{AccountFilter, InboxRequest};
+    let store = &*opened.0;
+    let new = |email: &str, external: Option<&str>| NewAccount {
+        email: email.to_owned(),
+        name: Some("Acme".to_owned()),
+        external_id: external.map(str::to_owned),
+    };
+    let gone = store
+        .open_account(
+            &new("a@example.com", Some("cus_1")),
+            &digest("cdh_gone"),
+            KeyScope::Manage,
+            NOW,
+        )
+        .await
+        .unwrap();
+    let (kept, kept_hooks) = account_with_webhooks(store, "b@example.com", &[&["*"]]).await;
+    assert!(matches!(
+        store
+            .open_account(
+                &new("c@example.com", Some("cus_1")),
+                &digest("cdh_dup"),
+                KeyScope::Manage,
+                NOW
+            )
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let by = |email: Option<&str>, external: Option<&str>| AccountFilter {
+        email: email.map(str::to_owned),
+        external_id: external.map(str::to_owned),
+    };
+    let found = store
+        .list_accounts(&by(None, Some("cus_1")), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(found, vec![gone.clone()]);
+    let found = store
+        .list_accounts(&by(Some("b@example.com"), None), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(found.iter().map(|a| &a.id).collect::<Vec<_>>(), [&kept.id]);
+    let all = store
+        .list_accounts(&by(None, None), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 2);
+    let after_first = store
+        .list_accounts(&by(None, None), Some(&all[0].id), 10)
+        .await
+        .unwrap();
+    assert_eq!(after_first, all[1..].to_vec());
+    assert_eq!(
+        store.account_key(&digest("cdh_gone").hash).await.unwrap(),
+        Some((gone.account(), KeyScope::Manage))
+    );
+
+    let changed = store
+        .update_account(
+            &gone.id,
+            &AccountChange {
+                email: Some("new@example.com".to_owned()),
+                name: Some(None),
+                external_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            changed.email.as_str(),
+            changed.name.as_deref(),
+            changed.external_id.as_deref()
+        ),
+        ("new@example.com", None, Some("cus_1"))
+    );
+    assert_eq!(
+        store.account(&gone.id).await.unwrap().email,
+        "new@example.com"
+    );
+
+    // Everything the account can hold: a webhook with deliveries, a key, an inbox with a
+    // capture, a portal session.
+    let account = changed.account();
+    let hooks = account_with_webhooks_of(store, &account, &[&["*"]]).await;
+    emit(store, &account, "evt_gone", "server.started", 2).await;
+    emit(store, &kept, "evt_kept", "server.started", 1).await;
+    let delivery = store
+        .list_deliveries(&account, &hooks[0], None, 10)
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
+    store
+        .create_api_key(
+            &account,
+            "ci",
+            KeyScope::Read,
+            &digest("cdh_gone_2"),
+            NOW,
+            100,
+        )
+        .await
+        .unwrap();
+    let inbox = store.create_inbox(&account, NOW, 20).await.unwrap();
+    store
+        .record_inbox_request(
+            InboxRequest {
+                token: inbox.clone(),
+                received_at: NOW,
+                method: "POST".to_owned(),
+                headers: vec![],
+                body: b"{}".to_vec(),
+            },
+            cdhooks_server::domain::inbox::INBOX_KEEP,
+        )
+        .await
+        .unwrap();
+    store
+        .create_portal_session(&account.id, &digest("cdhs_gone"), false, NOW + 60_000, NOW)
+        .await
+        .unwrap();
+    assert!(store
+        .portal_session(&digest("cdhs_gone").hash)
+        .await
+        .unwrap()
+        .is_some());
+
+    let hashes = store.delete_account(&account.id).await.unwrap().unwrap();
+    let expected: HashSet<String> = ["cdh_gone", "cdh_gone_2", "cdhs_gone"]
+        .iter()
+        .map(|k| digest(k).hash)
+        .collect();
+    assert_eq!(hashes.into_iter().collect::<HashSet<_>>(), expected);
+    assert!(matches!(
+        store.account(&account.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.account_record(&account.id).await,
+        Err(StoreError::NotFound)
+    ));
+    for key in ["cdh_gone", "cdh_gone_2"] {
+        assert_eq!(store.account_key(&digest(key).hash).await.unwrap(), None);
+    }
+    assert!(store
+        .portal_session(&digest("cdhs_gone").hash)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(matches!(
+        store.get_webhook(&account, &hooks[0]).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.get_event(&account, "evt_gone0").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.get_delivery(&account, &delivery).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(store.inbox_owner(&inbox).await.unwrap(), None);
+    assert!(store.list_api_keys(&account).await.unwrap().is_empty());
+    // Nothing of it is left to claim; the other account's delivery still is.
+    let claimed = store
+        .claim_due(NOW + 10, lease(1, 100, 16, NOW + 10))
+        .await
+        .unwrap();
+    assert_eq!(
+        claimed
+            .iter()
+            .map(|c| c.webhook_id.as_str())
+            .collect::<Vec<_>>(),
+        [kept_hooks[0].as_str()]
+    );
+    // Deleting again is no error and finds nothing.
+    assert_eq!(store.delete_account(&account.id).await.unwrap(), None);
+    assert!(store.get_event(&kept, "evt_kept0").await.is_ok());
+}
+
+/// Platform keys and portal sessions: found while valid, gone when revoked.
+async fn platform_keys_and_portal_sessions_hold_until_revoked(opened: Opened) {
+    use cdhooks_server::domain::api_key::digest;
+    let store = &*opened.0;
+    let (account, _) = account_with_webhooks(store, "a@example.com", &[]).await;
+    let first = store
+        .create_platform_key("billing", &digest("cdhp_1"), NOW)
+        .await
+        .unwrap();
+    let second = store
+        .create_platform_key("ops", &digest("cdhp_2"), NOW + 1)
+        .await
+        .unwrap();
+    assert!(store
+        .platform_key_valid(&digest("cdhp_1").hash, NOW)
+        .await
+        .unwrap());
+    assert!(!store
+        .platform_key_valid(&digest("cdhp_x").hash, NOW)
+        .await
+        .unwrap());
+    let listed = store.list_platform_keys().await.unwrap();
+    assert_eq!(
+        listed.iter().map(|k| &k.id).collect::<Vec<_>>(),
+        [&first.id, &second.id]
+    );
+    assert!(listed[0].last_used_at.is_some(), "a valid use is noted");
+    assert!(matches!(
+        store
+            .revoke_platform_key(&first.id, Some(&digest("cdhp_1").hash), NOW)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .revoke_platform_key(&first.id, Some(&digest("cdhp_2").hash), NOW)
+            .await
+            .unwrap(),
+        digest("cdhp_1").hash
+    );
+    assert!(!store
+        .platform_key_valid(&digest("cdhp_1").hash, NOW)
+        .await
+        .unwrap());
+    assert!(matches!(
+        store.revoke_platform_key(&first.id, None, NOW).await,
+        Err(StoreError::NotFound)
+    ));
+
+    let session = store
+        .create_portal_session(&account.id, &digest("cdhs_1"), true, NOW + 1_000, NOW)
+        .await
+        .unwrap();
+    let (owner, found) = store
+        .portal_session(&digest("cdhs_1").hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((owner, found), (account.clone(), session.clone()));
+    assert!(matches!(
+        store
+            .create_portal_session(
+                "acct_00000000000000000000000000000000",
+                &digest("cdhs_2"),
+                false,
+                NOW + 1,
+                NOW
+            )
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store
+            .revoke_portal_session("acct_00000000000000000000000000000000", &session.id, NOW)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    store
+        .revoke_portal_session(&account.id, &session.id, NOW)
+        .await
+        .unwrap();
+    assert!(store
+        .portal_session(&digest("cdhs_1").hash)
+        .await
+        .unwrap()
+        .is_none());
+}
+
 /// Processes sharing a PostgreSQL database split the webhooks: each claims the backlog of its
 /// own share only, together they claim all of it, and when one stops the other takes its share
 /// over at its next heartbeat (about a second). PostgreSQL only: nothing else is shared.
@@ -1303,6 +1588,8 @@ macro_rules! contract_suite {
             case!(api_keys_are_added_listed_used_and_revoked_but_never_the_last);
             case!(a_rotation_keeps_the_previous_secret_for_its_grace_period);
             case!(pruning_removes_old_finished_events_in_batches_and_keeps_unfinished_ones);
+            case!(accounts_are_found_changed_and_deleted_with_all_they_hold);
+            case!(platform_keys_and_portal_sessions_hold_until_revoked);
         }
     };
 }

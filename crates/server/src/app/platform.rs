@@ -37,12 +37,6 @@ pub struct BatchEvent {
     pub request: EmitEventRequest,
 }
 
-/// A credential of the given prefix: the prefix and 32 random bytes, base64url.
-fn generate_with_prefix(prefix: &str) -> String {
-    let key = api_key::generate();
-    format!("{prefix}{}", &key[api_key::API_KEY_PREFIX.len()..])
-}
-
 impl App {
     /// Creates an account and its first API key (scope `manage`: it cannot emit real events).
     pub async fn open_account(&self, request: CreateAccountRequest) -> AppResult<OpenedAccount> {
@@ -171,7 +165,7 @@ impl App {
     /// Makes a platform key; returns it (shown once) with its record.
     pub async fn create_platform_key(&self, name: &str) -> AppResult<(PlatformKeyRecord, String)> {
         api_key::validate_name(name)?;
-        let key = generate_with_prefix(PLATFORM_KEY_PREFIX);
+        let key = api_key::generate_with(PLATFORM_KEY_PREFIX);
         let record = self
             .store
             .create_platform_key(name, &api_key::digest(&key), self.clock.now_ms())
@@ -216,7 +210,7 @@ impl App {
     ) -> AppResult<(PortalSessionRecord, String)> {
         let now = self.clock.now_ms();
         let expires_at = access::portal_expiry(now, ttl_seconds)?;
-        let token = generate_with_prefix(PORTAL_TOKEN_PREFIX);
+        let token = api_key::generate_with(PORTAL_TOKEN_PREFIX);
         let record = self
             .store
             .create_portal_session(
@@ -255,22 +249,5 @@ impl App {
     /// The time now, as the clock the server runs on tells it (Unix ms).
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credentials_carry_their_kind_in_their_prefix() {
-        let platform = generate_with_prefix(PLATFORM_KEY_PREFIX);
-        let portal = generate_with_prefix(PORTAL_TOKEN_PREFIX);
-        assert!(platform.starts_with("cdhp_") && platform.len() == 5 + 43);
-        assert!(portal.starts_with("cdhs_") && portal.len() == 5 + 43);
-        assert_ne!(
-            generate_with_prefix(PLATFORM_KEY_PREFIX),
-            generate_with_prefix(PLATFORM_KEY_PREFIX)
-        );
     }
 }

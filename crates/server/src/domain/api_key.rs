@@ -9,8 +9,14 @@ pub const API_KEY_PREFIX: &str = "cdh_";
 
 /// Generates a new key: `cdh_` + base64url of 32 random bytes.
 pub fn generate() -> String {
+    generate_with(API_KEY_PREFIX)
+}
+
+/// Generates a credential of another kind (`cdhp_`, `cdhs_`): the prefix and base64url of 32
+/// random bytes, stored as keys are.
+pub fn generate_with(prefix: &str) -> String {
     format!(
-        "{API_KEY_PREFIX}{}",
+        "{prefix}{}",
         URL_SAFE_NO_PAD.encode(super::random_bytes::<32>())
     )
 }
@@ -98,6 +104,8 @@ mod tests {
         assert_ne!(a, b);
         assert!(a.starts_with(API_KEY_PREFIX) && a.len() == 4 + 43);
         assert_eq!(hash(&a).len(), 64);
+        let platform = generate_with(super::super::access::PLATFORM_KEY_PREFIX);
+        assert!(platform.starts_with("cdhp_") && platform.len() == 5 + 43);
         assert!(hashes_equal(&hash(&a), &hash(&a)));
         assert!(!hashes_equal(&hash(&a), &hash(&b)));
     }
