@@ -25,6 +25,8 @@ pub enum Behaviour {
 #[derive(Debug, Clone)]
 pub struct Received {
     pub at: Instant,
+    /// The path it was sent to.
+    pub path: String,
     pub headers: HeaderMap,
     pub body: Bytes,
 }
@@ -93,46 +95,50 @@ impl Receiver {
         let concurrency = Arc::new(Mutex::new(Concurrency::default()));
         let (r, b, c) = (received.clone(), behaviour.clone(), concurrency.clone());
         let route = warp::post()
+            .and(warp::path::full())
             .and(warp::header::headers_cloned())
             .and(warp::body::bytes())
-            .then(move |headers: HeaderMap, body: Bytes| {
-                let (r, b, c) = (r.clone(), b.clone(), c.clone());
-                async move {
-                    let id = serde_json::from_slice::<serde_json::Value>(&body)
-                        .ok()
-                        .and_then(|v| v["id"].as_str().map(str::to_owned))
-                        .unwrap_or_default();
-                    // Held while the request is handled, dropped also when the sender goes away
-                    // mid-request (a killed server).
-                    let _handling = Handling::begin(c.clone(), id);
-                    r.lock().unwrap().push(Received {
-                        at: Instant::now(),
-                        headers,
-                        body,
-                    });
-                    let behaviour = b.lock().unwrap().clone();
-                    let (status, extra) = match behaviour {
-                        Behaviour::Status(s) => (s, vec![]),
-                        Behaviour::StatusWithHeaders(s, h) => (s, h),
-                        Behaviour::Delay(d) => {
-                            tokio::time::sleep(d).await;
-                            (200, vec![])
+            .then(
+                move |path: warp::path::FullPath, headers: HeaderMap, body: Bytes| {
+                    let (r, b, c) = (r.clone(), b.clone(), c.clone());
+                    async move {
+                        let id = serde_json::from_slice::<serde_json::Value>(&body)
+                            .ok()
+                            .and_then(|v| v["id"].as_str().map(str::to_owned))
+                            .unwrap_or_default();
+                        // Held while the request is handled, dropped also when the sender goes away
+                        // mid-request (a killed server).
+                        let _handling = Handling::begin(c.clone(), id);
+                        r.lock().unwrap().push(Received {
+                            at: Instant::now(),
+                            path: path.as_str().to_owned(),
+                            headers,
+                            body,
+                        });
+                        let behaviour = b.lock().unwrap().clone();
+                        let (status, extra) = match behaviour {
+                            Behaviour::Status(s) => (s, vec![]),
+                            Behaviour::StatusWithHeaders(s, h) => (s, h),
+                            Behaviour::Delay(d) => {
+                                tokio::time::sleep(d).await;
+                                (200, vec![])
+                            }
+                            Behaviour::SlowStatus(d, s) => {
+                                tokio::time::sleep(d).await;
+                                (s, vec![])
+                            }
+                        };
+                        let mut response = warp::http::Response::builder()
+                            .status(StatusCode::from_u16(status).unwrap());
+                        for (name, value) in extra {
+                            response = response.header(name, value);
                         }
-                        Behaviour::SlowStatus(d, s) => {
-                            tokio::time::sleep(d).await;
-                            (s, vec![])
-                        }
-                    };
-                    let mut response = warp::http::Response::builder()
-                        .status(StatusCode::from_u16(status).unwrap());
-                    for (name, value) in extra {
-                        response = response.header(name, value);
+                        response
+                            .body(warp::hyper::body::Bytes::from_static(b"received"))
+                            .unwrap()
                     }
-                    response
-                        .body(warp::hyper::body::Bytes::from_static(b"received"))
-                        .unwrap()
-                }
-            });
+                },
+            );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(warp::serve(route).incoming(listener).run());
