@@ -86,8 +86,10 @@ SCHEMATHESIS_VERSION := 4.32.5
 	.venv/bin/pip install --quiet --disable-pip-version-check schemathesis==$(SCHEMATHESIS_VERSION)
 	@touch $@
 test-api: server-bin .venv/.schemathesis-$(SCHEMATHESIS_VERSION)
-	@echo '== make test: schemathesis against the OpenAPI document'
-	scripts/schemathesis target/debug/cdhooks-server 100
+	@echo '== make test: schemathesis against the OpenAPI document, with each kind of credential'
+	scripts/schemathesis target/debug/cdhooks-server 100 account
+	scripts/schemathesis target/debug/cdhooks-server 25 platform
+	scripts/schemathesis target/debug/cdhooks-server 25 portal
 
 ## The package's generated TypeScript (event types and error codes from the Rust core).
 types:

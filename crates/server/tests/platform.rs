@@ -539,7 +539,7 @@ async fn a_batch_is_stored_all_together_or_not_at_all() {
     for (events, status, code) in [
         (
             json!([item(&a, "inv_4"), item(unknown, "inv_5")]),
-            422,
+            404,
             "unknown_account",
         ),
         (

@@ -173,7 +173,8 @@ impl ApiError {
 impl From<ValidationError> for ApiError {
     fn from(e: ValidationError) -> Self {
         let status = match e.code {
-            "url_forbidden_target" | "unknown_account" => StatusCode::UNPROCESSABLE_ENTITY,
+            "url_forbidden_target" => StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_account" => StatusCode::NOT_FOUND,
             _ => StatusCode::BAD_REQUEST,
         };
         ApiError {

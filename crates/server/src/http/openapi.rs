@@ -210,9 +210,36 @@ pub fn document() -> Value {
             json!({"pattern": SECRET_PATTERN}),
         );
     }
+    for schema in ["EmitEventRequest", "BatchEventRequest"] {
+        constrain(
+            &mut schemas[schema]["properties"]["id"],
+            json!({"pattern": EVENT_ID_PATTERN}),
+        );
+    }
+    {
+        let slot = &mut schemas["BatchEventRequest"]["properties"]["type"];
+        *slot = json!({"type": "string", "enum": names});
+        constrain(
+            &mut schemas["BatchEventRequest"]["properties"]["account"],
+            json!({"pattern": "^acct_[0-9a-f]{32}$"}),
+        );
+    }
+    for schema in ["CreateAccountRequest", "UpdateAccountRequest"] {
+        let properties = &mut schemas[schema]["properties"];
+        constrain(
+            &mut properties["email"],
+            json!({"pattern": EMAIL_PATTERN, "maxLength": 254}),
+        );
+        for field in ["name", "external_id"] {
+            constrain(
+                &mut properties[field],
+                json!({"minLength": 1, "maxLength": crate::domain::account::MAX_NAME_LEN, "pattern": NO_CONTROLS}),
+            );
+        }
+    }
     constrain(
-        &mut schemas["EmitEventRequest"]["properties"]["id"],
-        json!({"pattern": "^[A-Za-z0-9_-]{1,64}$"}),
+        &mut schemas["CreatePlatformKeyRequest"]["properties"]["name"],
+        json!({"minLength": 1, "maxLength": crate::domain::api_key::MAX_NAME_LEN, "pattern": NO_CONTROLS}),
     );
     constrain(
         &mut schemas["RotateSecretRequest"]["properties"]["grace_seconds"],
@@ -308,6 +335,16 @@ fn add_access_answers(doc: &mut Value) {
         }
     }
 }
+
+/// An event id a sender may choose: 1 to 64 of `A-Z a-z 0-9 _ -`, not a test event's
+/// (`evt_test_…`) and not `batch` (a route).
+const EVENT_ID_PATTERN: &str = "^(?!evt_test_|batch$)[A-Za-z0-9_-]{1,64}$";
+
+/// An email address the server can send to (a plain dot-atom local part and a host name).
+const EMAIL_PATTERN: &str = "^[A-Za-z0-9_+-]{1,30}(\\.[A-Za-z0-9_+-]{1,30})?@[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?){1,3}$";
+
+/// Text without control characters.
+const NO_CONTROLS: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$";
 
 /// What a webhook URL must look like: http(s), a host, no whitespace or control characters.
 /// (Which addresses are allowed depends on the server's flags, and is answered with 422.)
@@ -764,8 +801,8 @@ fn create_account() {}
     params(
         ("limit" = Option<u32>, Query, description = "Page size", minimum = 1, maximum = 200),
         ("after" = Option<String>, Query, description = "The `next_cursor` of the previous page", pattern = "^acct_[0-9a-f]{32}$"),
-        ("email" = Option<String>, Query, description = "Only accounts with this email", min_length = 1),
-        ("external_id" = Option<String>, Query, description = "Only the account with this external id", min_length = 1),
+        ("email" = Option<String>, Query, description = "Only accounts with this email", pattern = "^[A-Za-z0-9_+-]{1,30}(\\.[A-Za-z0-9_+-]{1,30})?@[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?){1,3}$"),
+        ("external_id" = Option<String>, Query, description = "Only the account with this external id", min_length = 1, max_length = 200, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"),
     ),
     responses(
         (status = 200, description = "One page of accounts, by id", body = Page<AccountView>),
@@ -840,7 +877,7 @@ fn emit_for_account() {}
         (status = 401, description = "No or a wrong key", body = ErrorBody),
         (status = 409, description = "An event's id was used before by its account, or twice in the batch; nothing was stored", body = ErrorBody),
         (status = 413, description = "Body over 256 KiB", body = ErrorBody),
-        (status = 422, description = "An event names no account (`unknown_account`); nothing was stored", body = ErrorBody),
+        (status = 404, description = "An event names no account (`unknown_account`); nothing was stored", body = ErrorBody),
         (status = 503, description = "Storage unavailable; nothing was stored", body = ErrorBody),
         (status = 507, description = "Storage full; nothing was stored", body = ErrorBody),
     ))]
