@@ -196,6 +196,57 @@ pub fn platform(
     })
 }
 
+/// What a credential is, for `GET /v1/credential`.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// Who it is.
+    pub role: Role,
+    /// The account it acts for: its own, or the one a platform key names (if any).
+    pub account: Option<Account>,
+    /// When a portal session ends (Unix ms).
+    pub expires_at: Option<i64>,
+}
+
+/// The identity of any valid credential, or 401.
+pub fn identity(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Identity,), Error = warp::Rejection> + Clone {
+    credential(state.clone(), Freshness::Cached)
+        .and(warp::header::optional::<String>(ACCOUNT_HEADER))
+        .and_then(move |(found, _): (Found, String), named: Option<String>| {
+            let state = state.clone();
+            async move {
+                let identity = match found {
+                    Found::Platform => Identity {
+                        role: Role::Platform,
+                        account: match named {
+                            Some(id) => Some(
+                                state
+                                    .app
+                                    .account(&id)
+                                    .await
+                                    .map_err(|e| ApiError::from_app(e, "account"))?,
+                            ),
+                            None => None,
+                        },
+                        expires_at: None,
+                    },
+                    Found::AccountKey(account, scope) => Identity {
+                        role: Role::Account(scope),
+                        account: Some(account),
+                        expires_at: None,
+                    },
+                    Found::Portal(account, read_only, expires_at) => Identity {
+                        role: Role::Portal { read_only },
+                        account: Some(account),
+                        expires_at: Some(expires_at),
+                    },
+                };
+                Ok::<_, warp::Rejection>(identity)
+            }
+        })
+}
+
 /// The credential a request carries and its hash, or 401.
 fn credential(
     state: Arc<AppState>,

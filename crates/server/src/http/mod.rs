@@ -7,6 +7,7 @@ mod accounts;
 mod api_keys;
 pub mod assets;
 mod auth;
+mod credential;
 mod deliveries;
 pub mod error;
 mod events;
@@ -123,6 +124,8 @@ pub fn routes(
     let state_metrics = state.metrics.clone();
     let api = health
         .or(openapi)
+        .unify()
+        .or(credential::routes(state.clone()))
         .unify()
         .or(accounts::routes(state.clone()))
         .unify()

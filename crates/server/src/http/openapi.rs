@@ -16,6 +16,7 @@ use super::accounts::{
     CreatePortalSessionRequest, OpenedAccountView, PlatformKeyView, PortalSessionView,
 };
 use super::api_keys::{ApiKeyView, CreateApiKeyRequest};
+use super::credential::{CredentialAccount, CredentialView};
 use super::deliveries::{AttemptView, DeliveryView, RequestView};
 use super::error::ERROR_CODES;
 use super::events::{EventType, EventTypeList};
@@ -107,7 +108,7 @@ pub struct Health {
         list_api_keys, revoke_api_key, recover_deliveries, create_account, list_accounts,
         get_account, update_account, delete_account, emit_for_account, emit_batch,
         open_portal_session, revoke_portal_session, create_platform_key, list_platform_keys,
-        revoke_platform_key
+        revoke_platform_key, get_credential
     ),
     components(schemas(
         ErrorBody, ErrorDetail, Envelope, Accepted, Health, WebhookView, CreateWebhookRequest,
@@ -116,7 +117,8 @@ pub struct Health {
         CapturedView, CapturedList, Received, CreateApiKeyRequest, ApiKeyView, RecoverRequest, Recovered,
         AccountView, OpenedAccountView, CreateAccountRequest, UpdateAccountRequest,
         BatchEventRequest, BatchRequest, BatchAccepted, CreatePortalSessionRequest,
-        PortalSessionView, CreatePlatformKeyRequest, PlatformKeyView
+        PortalSessionView, CreatePlatformKeyRequest, PlatformKeyView, CredentialView,
+        CredentialAccount
     )),
     modifiers(&BearerAuth),
     security(("account_key" = []), ("portal_session" = []), ("platform_key" = [])),
@@ -948,6 +950,16 @@ fn list_platform_keys() {}
     ))]
 #[allow(dead_code)]
 fn revoke_platform_key() {}
+
+#[utoipa::path(get, path = "/v1/credential", tag = "server",
+    description = "What the request's credential is and may do (the dashboard shows only what will work).",
+    responses(
+        (status = 200, description = "The credential", body = CredentialView),
+        (status = 401, description = "No, a wrong, expired or revoked credential", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn get_credential() {}
 
 /// The page size limit, for the document's `maximum` (kept in step with the code).
 const _: () = assert!(MAX_PAGE == 200);
