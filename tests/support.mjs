@@ -36,13 +36,16 @@ export function freePort() {
 
 /**
  * Starts `cdhooks-server serve` with loopback targets and http allowed, plus `extraArgs`;
- * resolves once /healthz answers. `stop()` sends SIGTERM, waits, and removes the data dir.
+ * resolves once /healthz answers, with the account's id and key (scope full) and a platform
+ * key (`platform`). `stop()` sends SIGTERM, waits, and removes the data dir.
  * `cwd` runs it from another directory (the binary must not depend on where it starts).
  */
 export async function startServer(extraArgs = [], { cwd } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'cdhooks-e2e-'));
   const created = execFileSync(SERVER_BIN, ['accounts', 'create', '--email', 'owner@example.com', '--data-dir', dir]);
   const key = created.toString().trim().split('\n').pop();
+  const account = created.toString().split(' ')[1];
+  const platform = execFileSync(SERVER_BIN, ['platform-keys', 'create', '--name', 'e2e', '--data-dir', dir]).toString().trim().split('\n').pop();
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const child = spawn(
@@ -58,7 +61,7 @@ export async function startServer(extraArgs = [], { cwd } = {}) {
   };
   for (let i = 0; i < 400; i++) {
     try {
-      if ((await fetch(`${base}/healthz`)).ok) return { base, key, dir, stop };
+      if ((await fetch(`${base}/healthz`)).ok) return { base, key, account, platform, dir, stop };
     } catch {}
     await new Promise((r) => setTimeout(r, 25));
   }

@@ -1,8 +1,9 @@
 // The browser tool: verify & sign (offline), the dashboard of the local server, inboxes and
 // the event catalog. Each view has a URL (#verify, #dashboard, #inbox, #events); a link with
-// `#key=…` (what `cdhooks-server dev` prints) connects without pasting the key: the fragment
-// never reaches the server, and the page drops it from the address bar and history at once.
-import { loadCatalog, session, setKey } from './api.mjs';
+// `#key=…` (what `cdhooks-server dev` prints) or `#session=…` (a portal link the provider hands
+// its customer) connects without pasting anything: the fragment never reaches the server, and
+// the page drops it from the address bar and history at once.
+import { loadCatalog, session, setAccount, setKey } from './api.mjs';
 import { chooseEventType, connect, onConnected } from './dashboard.mjs';
 import { $, el, renderResults } from './dom.mjs';
 import { render as renderInbox, useInbox } from './inbox.mjs';
@@ -24,8 +25,10 @@ function route() {
   const fragment = location.hash.slice(1);
   if (fragment.includes('=')) {
     const params = new URLSearchParams(fragment);
-    if (params.get('key')) {
-      setKey(params.get('key'));
+    const credential = params.get('session') ?? params.get('key');
+    if (credential) {
+      setKey(credential);
+      setAccount('');
       if (document.documentElement.dataset.ready) connect();
     }
     if (params.get('inbox')) useInbox(params.get('inbox'), params.get('secret') ?? undefined);

@@ -1,7 +1,10 @@
-// The Dashboard view: connect with an API key, the account's webhooks, registering one,
-// emitting an event (to every subscribed webhook, or a test event to one), and the live
-// delivery log with each delivery's request and response.
-import { api, loadCatalog, onLive, session, setKey, startStream } from './api.mjs';
+// The Dashboard view: connect with an API key, a portal session (a `#session=` link the
+// provider hands its customer) or a platform key (find an account, then act for it); the
+// account's webhooks, registering one, emitting an event (to every subscribed webhook, or a
+// test event to one), and the live delivery log with each delivery's request and response.
+// What the credential may not do is not offered (`GET /v1/credential` says what it may), and
+// every action reports its failure in the page.
+import { api, loadCatalog, may, onLive, session, setAccount, setKey, startStream, stopStream } from './api.mjs';
 import { $, clock, el, say } from './dom.mjs';
 
 let selectedWebhook = null;
@@ -13,27 +16,77 @@ export function onConnected(listener) {
   connectedListeners.push(listener);
 }
 
-/** Connects with `session.key`; true when the key works. */
+/** What the credential is called in messages. */
+const KIND_NAMES = { account_key: 'API key', platform_key: 'platform key', portal_session: 'portal session' };
+
+/** Shows or hides the account's view. */
+function showAccount(shown) {
+  $('dashboard-body').hidden = !shown;
+}
+
+/**
+ * Connects with `session.key` (and `session.account` for a platform key); true when the
+ * credential works. A platform key without an account shows the account finder.
+ */
 export async function connect() {
+  let credential;
   try {
     await loadCatalog();
-    await api('GET', '/v1/webhooks?limit=1');
+    credential = await api('GET', '/v1/credential');
   } catch (e) {
-    say($('key-status'), false, e.code === 'unauthorized' ? 'That API key is not valid.' : e.message);
-    $('dashboard-body').hidden = true;
+    const expired = session.key.startsWith('cdhs_');
+    say($('key-status'), false, e.code === 'unauthorized'
+      ? (expired ? 'This link has expired or was revoked; ask for a new one.' : 'That API key is not valid.')
+      : e.message);
+    showAccount(false);
+    $('operator').hidden = true;
+    $('acting').hidden = true;
+    delete document.documentElement.dataset.may;
+    stopStream();
     setKey('');
+    setAccount('');
     return false;
   }
+  session.credential = credential;
+  document.documentElement.dataset.may = credential.may.join(' ');
   setKey(session.key);
-  $('api-key').value = session.key;
-  $('key-status').replaceChildren(el('span', { class: 'ok' }, 'Connected'));
-  $('connection').textContent = 'Connected to this server';
-  $('dashboard-body').hidden = false;
+  $('key-form').hidden = credential.kind === 'portal_session';
+  $('api-key').value = credential.kind === 'portal_session' ? '' : session.key;
+  const readOnly = !credential.may.includes('write');
+  $('key-status').replaceChildren(el('span', { class: 'ok' }, `Connected with a ${KIND_NAMES[credential.kind]}`), readOnly ? ' (read-only)' : '');
+  $('connection').textContent = credential.account
+    ? `Signed in to ${credential.account.email}${credential.expires_at ? ` until ${clock(credential.expires_at)}` : ''}${readOnly ? ' · read-only' : ''}`
+    : 'Connected to this server';
+  const operator = credential.kind === 'platform_key';
+  $('operator').hidden = !operator || Boolean(credential.account);
+  $('acting').hidden = !operator || !credential.account;
+  if (operator && credential.account) $('acting-for').textContent = `Acting for ${credential.account.id} (${credential.account.email})`;
+  if (!credential.account) {
+    showAccount(false);
+    stopStream();
+    return true;
+  }
+  showAccount(true);
   renderCatalog();
-  await refreshWebhooks();
+  try {
+    await refreshWebhooks();
+  } catch (e) {
+    say($('webhooks-result'), false, `${e.code ?? 'error'}: ${e.message}`);
+  }
   startStream();
   for (const listener of connectedListeners) listener();
   return true;
+}
+
+/** Runs a button's action, reporting a failure in `where` (never an unhandled rejection). */
+function reported(where, action) {
+  return async () => {
+    try {
+      await action();
+    } catch (e) {
+      say(where, false, `${e.code ?? 'error'}: ${e.message}`);
+    }
+  };
 }
 
 function renderCatalog() {
@@ -44,6 +97,8 @@ function renderCatalog() {
     const info = session.catalog.find((t) => t.name === name);
     events.append(el('label', { for: id }, el('input', { type: 'checkbox', id, value: name }), name === '*' ? 'all events (*)' : name, info ? el('span', { class: 'sr-only' }, ` — ${info.description}`) : null));
   }
+  // Only a credential that may emit real events is offered "every subscribed webhook".
+  $('emit-title').textContent = may('emit') ? 'Emit an event' : 'Send a test event';
   const select = $('emit-type');
   const chosen = select.value;
   select.replaceChildren(...session.catalog.map((t) => el('option', { value: t.name }, `${t.name} — ${t.description}`)));
@@ -86,10 +141,10 @@ async function refreshWebhooks() {
         el('td', { class: 'status' }, w.enabled ? el('span', { class: 'ok' }, 'enabled') : el('span', { class: 'bad' }, 'disabled'), w.disabled_reason ? el('div', { class: 'hint reason', title: w.disabled_reason }, w.disabled_reason.split(';')[0]) : null),
         el('td', {},
           el('div', { class: 'actions' },
-            el('button', { type: 'button', class: 'small', onclick: () => selectWebhook(w.id) }, 'Deliveries'),
-            el('button', { type: 'button', class: 'small', onclick: () => setEnabled(w.id, !w.enabled) }, w.enabled ? 'Disable' : 'Enable'),
-            el('button', { type: 'button', class: 'small', onclick: () => recover(w.id) }, 'Recover failed'),
-            el('button', { type: 'button', class: 'small', onclick: () => removeWebhook(w.id) }, 'Delete'),
+            el('button', { type: 'button', class: 'small', onclick: reported($('webhooks-result'), () => selectWebhook(w.id)) }, 'Deliveries'),
+            el('button', { type: 'button', class: 'small needs-write', onclick: reported($('webhooks-result'), () => setEnabled(w.id, !w.enabled)) }, w.enabled ? 'Disable' : 'Enable'),
+            el('button', { type: 'button', class: 'small needs-write', onclick: () => recover(w.id) }, 'Recover failed'),
+            el('button', { type: 'button', class: 'small needs-write', onclick: reported($('webhooks-result'), () => removeWebhook(w.id)) }, 'Delete'),
           ),
         ),
       ),
@@ -99,7 +154,7 @@ async function refreshWebhooks() {
   const target = $('emit-target');
   const chosen = target.value;
   target.replaceChildren(
-    el('option', { value: '' }, 'every webhook subscribed to the type'),
+    may('emit') ? el('option', { value: '' }, 'every webhook subscribed to the type') : null,
     ...webhooks.map((w) => el('option', { value: w.id }, `only ${w.url} (a test event)`)),
   );
   if (webhooks.some((w) => w.id === chosen)) target.value = chosen;
@@ -154,7 +209,7 @@ async function refreshDeliveries() {
           d.next_attempt_at ? ` · next try ${clock(d.next_attempt_at)}` : ''),
         el('ul', {}, ...d.attempts.map((a) => el('li', {}, attemptLine(a)))),
         exchange(d, open.has(d.id)),
-        d.status === 'failed' ? el('button', { type: 'button', class: 'small', onclick: () => retry(d.id) }, 'Retry') : null,
+        d.status === 'failed' ? el('button', { type: 'button', class: 'small needs-write', onclick: () => retry(d.id) }, 'Retry') : null,
       ),
     ),
   );
@@ -188,17 +243,74 @@ function exchange(delivery, open) {
 async function retry(id) {
   try {
     await api('POST', `/v1/deliveries/${id}/retry`);
+    await refreshDeliveries();
   } catch (e) {
-    alert(e.message);
+    say($('webhooks-result'), false, `${e.code ?? 'error'}: ${e.message}`);
   }
-  await refreshDeliveries();
 }
 
 $('key-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   setKey($('api-key').value.trim());
+  setAccount('');
   await connect();
 });
+
+// ---- The operator's view (a platform key): find an account, then act for it ------------
+
+/** The accounts a query names: an id, an email, or the provider's external id. */
+async function findAccounts(query) {
+  if (/^acct_[0-9a-f]{32}$/.test(query)) {
+    try {
+      return [await api('GET', `/v1/accounts/${query}`)];
+    } catch (e) {
+      if (e.code === 'not_found') return [];
+      throw e;
+    }
+  }
+  // An external id may look like anything, an email too: both are asked.
+  const filters = query.includes('@') ? ['email', 'external_id'] : ['external_id'];
+  const found = new Map();
+  for (const filter of filters) {
+    try {
+      const page = await api('GET', `/v1/accounts?${filter}=${encodeURIComponent(query)}&limit=20`);
+      for (const account of page.data) found.set(account.id, account);
+    } catch (e) {
+      if (e.code !== 'invalid_email') throw e;
+    }
+  }
+  return [...found.values()];
+}
+
+$('find-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const query = $('find-query').value.trim();
+  $('find-results').replaceChildren();
+  try {
+    const found = await findAccounts(query);
+    if (found.length === 0) say($('find-result'), false, `No account matches ${query}.`);
+    else $('find-result').replaceChildren();
+    $('find-results').replaceChildren(
+      ...found.map((a) =>
+        el('li', { 'data-account': a.id },
+          el('code', {}, a.id), ` ${a.email}`, a.name ? ` · ${a.name}` : '', a.external_id ? ` · ${a.external_id}` : '', ' ',
+          el('button', { type: 'button', class: 'small', onclick: reported($('find-result'), () => actFor(a.id)) }, 'Open'),
+        ),
+      ),
+    );
+  } catch (e) {
+    say($('find-result'), false, `${e.code ?? 'error'}: ${e.message}`);
+  }
+});
+
+async function actFor(account) {
+  setAccount(account);
+  selectedWebhook = null;
+  $('deliveries').replaceChildren();
+  await connect();
+}
+
+$('acting-leave').addEventListener('click', reported($('find-result'), () => actFor('')));
 
 $('emit-type').addEventListener('change', fillExample);
 
@@ -240,8 +352,8 @@ let pending = null;
 onLive((kind) => {
   if (kind === 'inbox.request') return;
   clearTimeout(pending);
-  pending = setTimeout(async () => {
+  pending = setTimeout(reported($('webhooks-result'), async () => {
     await refreshWebhooks();
     await refreshDeliveries();
-  }, 100);
+  }), 100);
 });

@@ -55,7 +55,8 @@ $('inbox-use').addEventListener('click', async () => {
     return;
   }
   setSecret(webhook.secret);
-  const type = el('select', { id: 'inbox-test-type', 'aria-label': 'Event type' }, ...session.catalog.map((t) => el('option', { value: t.name }, t.name)));
+  const type = el('select', { id: 'inbox-test-type' }, ...session.catalog.map((t) => el('option', { value: t.name }, t.name)));
+  const typeLabel = el('label', { for: 'inbox-test-type' }, 'Event type');
   const send = el('button', { type: 'button', id: 'inbox-test' }, 'Send a test event');
   const outcome = el('div', { id: 'inbox-test-result', role: 'status' });
   send.addEventListener('click', async () => {
@@ -70,7 +71,7 @@ $('inbox-use').addEventListener('click', async () => {
     el('div', { class: 'result ok' },
       `Registered ${webhook.id} for all events, with a generated secret (filled in below to verify with). `,
       'Next: send it an event — from here, or from the Dashboard.'),
-    el('div', { class: 'row' }, type, send),
+    el('div', { class: 'row' }, typeLabel, type, send),
     outcome,
   );
 });

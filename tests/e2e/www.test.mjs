@@ -326,3 +326,110 @@ test('a failing webhook is shown disabled and can be re-enabled; the layout hold
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: join(ARTIFACTS, 'phone.png'), fullPage: true });
 });
+
+/** Chromium logs the refused credential check as a console error: here it is the point. */
+function expectRefusal() {
+  const refusal = /status of 401 \(Unauthorized\) \(http:\/\/127\.0\.0\.1:\d+\/v1\/credential\)/;
+  assert.ok(problems.some((p) => refusal.test(p)), 'the credential was not refused');
+  problems = problems.filter((p) => !refusal.test(p));
+}
+
+/** Calls the API with the platform key (as the provider's backend). */
+async function platformCall(method, path, body) {
+  const response = await fetch(base + path, {
+    method,
+    headers: { authorization: `Bearer ${server.platform}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body && JSON.stringify(body),
+  });
+  return { status: response.status, body: response.status === 204 ? null : await response.json() };
+}
+
+/** A customer account made by the platform, with one webhook; returns its id, key and webhook. */
+async function customer(email) {
+  const { body: opened } = await platformCall('POST', '/v1/accounts', { email, external_id: `ext-${email}` });
+  const response = await fetch(`${base}/v1/webhooks`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${opened.api_key.key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ url: `http://127.0.0.1:9/${email}`, events: ['*'], secret: SECRET }),
+  });
+  return { id: opened.account.id, key: opened.api_key.key, webhook: await response.json() };
+}
+
+test('a portal link opens the dashboard for that account only, and stops at once when revoked', async (t) => {
+  if (skipWithoutChromium(t)) return;
+  const mine = await customer('portal@example.com');
+  const other = await customer('other@example.com');
+  const { body: session } = await platformCall('POST', `/v1/accounts/${mine.id}/portal-sessions`, {});
+  assert.ok(session.url.startsWith(`${base}/#session=cdhs_`), session.url);
+  await page.goto(session.url);
+  await page.waitForSelector('html[data-ready="true"]');
+  await page.waitForSelector('#key-status .ok');
+  assert.equal(await visibleView(), 'view-dashboard');
+  assert.ok(!page.url().includes('cdhs_'), `the token stays in the address: ${page.url()}`);
+  assert.match(await page.textContent('#connection'), /portal@example\.com/);
+  await page.waitForSelector(`tr[data-webhook="${mine.webhook.id}"]`);
+  assert.equal(await page.locator(`tr[data-webhook="${other.webhook.id}"]`).count(), 0);
+  assert.ok(!(await page.content()).includes(other.webhook.id), 'another account shows through');
+  // It manages webhooks and sends test events, but offers no real emission and no key form.
+  assert.equal(await page.isVisible('#create-details'), true);
+  assert.equal(await page.isVisible('#key-form'), false);
+  assert.equal(await page.locator('#emit-target option[value=""]').count(), 0);
+  await page.click('#emit-form button[type="submit"]');
+  await page.waitForSelector('#emit-result .ok');
+  assert.match(await page.textContent('#emit-result'), /Accepted evt_test_/);
+  await page.screenshot({ path: join(ARTIFACTS, 'portal.png'), fullPage: true });
+
+  const revoked = await platformCall('DELETE', `/v1/accounts/${mine.id}/portal-sessions/${session.id}`);
+  assert.equal(revoked.status, 204);
+  await page.reload();
+  await page.waitForSelector('html[data-ready="true"]');
+  await page.waitForSelector('#key-status .bad');
+  assert.match(await page.textContent('#key-status'), /expired or was revoked/);
+  assert.equal(await page.isVisible('#dashboard-body'), false, 'the account stays on screen');
+  assert.equal(await page.isVisible('#create-details'), false);
+  expectRefusal();
+});
+
+test('a read-only portal link shows the account without a button that would change it', async (t) => {
+  if (skipWithoutChromium(t)) return;
+  const mine = await customer('viewer@example.com');
+  const { body: session } = await platformCall('POST', `/v1/accounts/${mine.id}/portal-sessions`, { read_only: true });
+  await page.goto(session.url);
+  await page.waitForSelector('html[data-ready="true"]');
+  const row = page.locator(`tr[data-webhook="${mine.webhook.id}"]`);
+  await row.waitFor();
+  assert.match(await page.textContent('#key-status'), /read-only/);
+  assert.equal(await row.getByRole('button', { name: 'Deliveries' }).isVisible(), true);
+  for (const name of ['Disable', 'Delete', 'Recover failed']) {
+    assert.equal(await row.getByRole('button', { name }).isVisible(), false, `${name} is offered`);
+  }
+  assert.equal(await page.isVisible('#create-details'), false);
+  assert.equal(await page.isVisible('#emit-form'), false);
+});
+
+test('without a valid key nothing of an account shows, and a platform key finds an account to act for', async (t) => {
+  if (skipWithoutChromium(t)) return;
+  const mine = await customer('found@example.com');
+  await open('#dashboard');
+  await page.fill('#api-key', 'cdh_not_a_key');
+  await page.click('#key-form button[type="submit"]');
+  await page.waitForSelector('#key-status .bad');
+  for (const selector of ['#dashboard-body', '#webhooks', '#create-details', '#emit-form', '#operator']) {
+    assert.equal(await page.isVisible(selector), false, `${selector} shows without a key`);
+  }
+  await page.fill('#api-key', server.platform);
+  await page.click('#key-form button[type="submit"]');
+  await page.waitForSelector('#operator:not([hidden])');
+  assert.equal(await page.isVisible('#dashboard-body'), false, 'no account is open yet');
+  await page.fill('#find-query', 'ext-found@example.com');
+  await page.click('#find-form button[type="submit"]');
+  await page.locator(`#find-results li[data-account="${mine.id}"]`).getByRole('button', { name: 'Open' }).click();
+  await page.waitForSelector(`tr[data-webhook="${mine.webhook.id}"]`);
+  assert.match(await page.textContent('#acting-for'), /found@example\.com/);
+  // The operator may emit real events for the account.
+  assert.equal(await page.locator('#emit-target option[value=""]').count(), 1);
+  await page.click('#acting-leave');
+  await page.waitForSelector('#operator:not([hidden])');
+  assert.equal(await page.isVisible('#dashboard-body'), false);
+  expectRefusal();
+});
