@@ -57,8 +57,17 @@ export interface WebhookOptions {
   legacy?: boolean;
 }
 
+/**
+ * Whether an event (or its id) is a test event: its id starts with `evt_test_`. Test events
+ * are sent by a customer (or the provider's dashboard) to try an endpoint — never emitted by
+ * the provider's systems — and the id is signed with the body (and sent in `webhook-id`), so a
+ * verified event's id can be trusted to tell them apart. Act on real events only.
+ */
+export function isTestEvent(event: { id: string } | string): boolean;
+
 /** A cdhooks event as delivered, with a `data` shape of your choice ({@link CdhooksEvent} is the typed union of the nine types). */
 export interface WebhookEvent<D = Record<string, unknown>> {
+  /** `evt_…`, the sender's own id, or `evt_test_…` for a test event ({@link isTestEvent}). */
   id: string;
   type: string;
   created_at: string;
@@ -101,6 +110,7 @@ declare const api: {
   signWebhook: typeof signWebhook;
   verifyRequest: typeof verifyRequest;
   diagnoseSecret: typeof diagnoseSecret;
+  isTestEvent: typeof isTestEvent;
   Webhook: typeof Webhook;
   WebhookVerificationError: typeof WebhookVerificationError;
 };

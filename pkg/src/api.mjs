@@ -112,6 +112,15 @@ function bytesOf(payload) {
   throw payloadTypeError(payload);
 }
 
+/** The id prefix of test events: a customer's own try of its endpoint, never the provider's. */
+const TEST_EVENT_ID_PREFIX = 'evt_test_';
+
+/** Whether a verified event (or its id) is a test event (`evt_test_…`). */
+export function isTestEvent(event) {
+  const id = typeof event === 'string' ? event : event?.id;
+  return typeof id === 'string' && id.startsWith(TEST_EVENT_ID_PREFIX);
+}
+
 export function createApi(glue) {
   /** The core's codes, by the number the wasm verifier returns (0 is success). */
   const CODES = [null, ...glue.error_codes().split(' ')];
@@ -485,5 +494,5 @@ export function createApi(glue) {
     }
   }
 
-  return { verifyWebhook, signWebhook, verifyRequest, diagnoseSecret, Webhook, WebhookVerificationError };
+  return { verifyWebhook, signWebhook, verifyRequest, diagnoseSecret, isTestEvent, Webhook, WebhookVerificationError };
 }

@@ -7,5 +7,5 @@ import { createApi } from './api.mjs';
 glue.initSync({ module: wasmBytes() });
 
 const api = createApi(glue);
-export const { verifyWebhook, signWebhook, verifyRequest, diagnoseSecret, Webhook, WebhookVerificationError } = api;
+export const { verifyWebhook, signWebhook, verifyRequest, diagnoseSecret, isTestEvent, Webhook, WebhookVerificationError } = api;
 export default api;

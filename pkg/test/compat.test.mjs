@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { Webhook as Reference } from 'standardwebhooks';
-import { diagnoseSecret, signWebhook, verifyRequest, verifyWebhook, Webhook, WebhookVerificationError } from 'cdhooks';
+import { diagnoseSecret, isTestEvent, signWebhook, verifyRequest, verifyWebhook, Webhook, WebhookVerificationError } from 'cdhooks';
 
 const now = () => Math.floor(Date.now() / 1000);
 const payload = JSON.stringify({ id: 'evt_1', type: 'server.started', created_at: '2025-01-15T10:30:00Z', data: { n: 1 } });
@@ -130,4 +130,12 @@ test('every error code the core reports has a message, and the typings list exac
   const glue = await import('../gen/node/cdhooks_wasm.js');
   const core = (glue.default ?? glue).error_codes().split(' ');
   assert.deepEqual(typed, [...core, 'invalid_payload']);
+});
+
+test('isTestEvent tells a test event from a real one by its signed id', () => {
+  assert.equal(isTestEvent({ id: 'evt_test_0a0e4d3855dd65ad063e756f2d5d2bad', type: 'server.started' }), true);
+  assert.equal(isTestEvent('evt_test_x'), true);
+  assert.equal(isTestEvent({ id: 'evt_0a0e4d3855dd65ad063e756f2d5d2bad' }), false);
+  assert.equal(isTestEvent({ id: 'inv_2026_12' }), false);
+  assert.equal(isTestEvent({}), false);
 });

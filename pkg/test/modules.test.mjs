@@ -13,7 +13,7 @@ const require = createRequire(import.meta.url);
 
 test('require and import give the same working API', () => {
   const cjs = require('cdhooks');
-  for (const name of ['verifyWebhook', 'signWebhook', 'verifyRequest', 'diagnoseSecret', 'Webhook', 'WebhookVerificationError']) {
+  for (const name of ['verifyWebhook', 'signWebhook', 'verifyRequest', 'diagnoseSecret', 'isTestEvent', 'Webhook', 'WebhookVerificationError']) {
     assert.equal(typeof cjs[name], 'function', name);
     assert.equal(esm[name], cjs[name], name);
   }

@@ -22,7 +22,7 @@ verifyWebhook({ id: 'evt_1' }, signature, 'secret');
 void ok, fromBytes, header;
 
 // Typed events: `type` narrows `data`.
-import { verifyRequest, diagnoseSecret, type CdhooksEvent, type EventOf, type WebhookErrorCode } from 'cdhooks';
+import { verifyRequest, diagnoseSecret, isTestEvent, type CdhooksEvent, type EventOf, type WebhookErrorCode } from 'cdhooks';
 declare const delivered: CdhooksEvent;
 if (delivered.type === 'billing.payment.failed') {
   const reason: string = delivered.data.reason;
@@ -49,3 +49,7 @@ async function handler(request: Request): Promise<Response> {
 }
 const hints: string[] = diagnoseSecret(' secret\n').map((h) => h.message);
 void typedName, signedAt, anyOf, errorCode, handler, hints;
+
+// A verified event says whether it is a test; the id alone does too.
+const isTest: boolean = isTestEvent({ id: 'evt_test_1' }) || isTestEvent('evt_1');
+void isTest;
