@@ -64,6 +64,7 @@ export async function connect() {
   if (!credential.account) {
     showAccount(false);
     stopStream();
+    if (operator) await renderAttention();
     return true;
   }
   showAccount(true);
@@ -290,18 +291,34 @@ $('find-form').addEventListener('submit', async (event) => {
     const found = await findAccounts(query);
     if (found.length === 0) say($('find-result'), false, `No account matches ${query}.`);
     else $('find-result').replaceChildren();
-    $('find-results').replaceChildren(
-      ...found.map((a) =>
-        el('li', { 'data-account': a.id },
-          el('code', {}, a.id), ` ${a.email}`, a.name ? ` · ${a.name}` : '', a.external_id ? ` · ${a.external_id}` : '', ' ',
-          el('button', { type: 'button', class: 'small', onclick: reported($('find-result'), () => actFor(a.id)) }, 'Open'),
-        ),
-      ),
-    );
+    $('find-results').replaceChildren(...found.map((a) => accountItem(a)));
   } catch (e) {
     say($('find-result'), false, `${e.code ?? 'error'}: ${e.message}`);
   }
 });
+
+/** An account in the operator's lists, with a button that opens it. */
+function accountItem(a, ...notes) {
+  return el('li', { 'data-account': a.id },
+    el('code', {}, a.id), ` ${a.email}`, a.name ? ` · ${a.name}` : '', a.external_id ? ` · ${a.external_id}` : '', ...notes, ' ',
+    el('button', { type: 'button', class: 'small', onclick: reported($('find-result'), () => actFor(a.id)) }, 'Open'),
+  );
+}
+
+/** The accounts that need the operator (the first 20). */
+async function renderAttention() {
+  try {
+    const { data } = await api('GET', '/v1/accounts?needs_attention=true&limit=20');
+    $('attention').replaceChildren(
+      ...data.map((a) => accountItem(a,
+        a.attention.disabled_webhooks ? el('span', { class: 'bad' }, ` · ${a.attention.disabled_webhooks} disabled webhook(s)`) : '',
+        a.attention.oldest_due_at ? ` · oldest due ${clock(a.attention.oldest_due_at)}` : '')),
+    );
+    if (data.length === 0) $('attention').replaceChildren(el('li', { class: 'hint' }, 'None.'));
+  } catch (e) {
+    say($('find-result'), false, `${e.code ?? 'error'}: ${e.message}`);
+  }
+}
 
 async function actFor(account) {
   setAccount(account);

@@ -410,6 +410,15 @@ test('a read-only portal link shows the account without a button that would chan
 test('without a valid key nothing of an account shows, and a platform key finds an account to act for', async (t) => {
   if (skipWithoutChromium(t)) return;
   const mine = await customer('found@example.com');
+  const healthy = await customer('healthy@example.com');
+  // Its endpoint is down: two failed attempts disable the webhook.
+  await platformCall('POST', `/v1/accounts/${mine.id}/events`, { type: 'server.error', data: {} });
+  for (let i = 0; ; i++) {
+    const { body } = await platformCall('GET', '/v1/accounts?needs_attention=true');
+    if (body.data.some((a) => a.id === mine.id)) break;
+    assert.ok(i < 200, 'the webhook was never disabled');
+    await new Promise((r) => setTimeout(r, 50));
+  }
   await open('#dashboard');
   await page.fill('#api-key', 'cdh_not_a_key');
   await page.click('#key-form button[type="submit"]');
@@ -421,6 +430,9 @@ test('without a valid key nothing of an account shows, and a platform key finds 
   await page.click('#key-form button[type="submit"]');
   await page.waitForSelector('#operator:not([hidden])');
   assert.equal(await page.isVisible('#dashboard-body'), false, 'no account is open yet');
+  await page.waitForSelector(`#attention li[data-account="${mine.id}"]`);
+  assert.match(await page.textContent(`#attention li[data-account="${mine.id}"]`), /1 disabled webhook/);
+  assert.equal(await page.locator(`#attention li[data-account="${healthy.id}"]`).count(), 0);
   await page.fill('#find-query', 'ext-found@example.com');
   await page.click('#find-form button[type="submit"]');
   await page.locator(`#find-results li[data-account="${mine.id}"]`).getByRole('button', { name: 'Open' }).click();

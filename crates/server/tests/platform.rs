@@ -722,6 +722,17 @@ async fn accounts_are_found_changed_and_deleted_and_their_credentials_die_with_t
         mail.contains("To: ops@example.com") && mail.contains(&hook),
         "{mail}"
     );
+    // The operator's list shows it, with why.
+    let (status, listed) = p
+        .platform(Method::GET, "/v1/accounts?needs_attention=true", None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["data"][0]["id"], a.as_str(), "{listed}");
+    assert_eq!(listed["data"][0]["attention"]["disabled_webhooks"], 1);
+    let (status, _) = p
+        .platform(Method::GET, "/v1/accounts?needs_attention=maybe", None)
+        .await;
+    assert_eq!(status, 400);
 
     // Deleting takes the account's credentials with it, at once; again is no error.
     let (portal, _) = p.portal(&a, false).await;

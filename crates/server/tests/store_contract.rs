@@ -1501,6 +1501,89 @@ async fn platform_keys_and_portal_sessions_hold_until_revoked(opened: Opened) {
         .is_none());
 }
 
+/// Who needs attention when deliveries due before `late_before` are late: (email, why).
+async fn listed(
+    store: &dyn Store,
+    filter: &cdhooks_server::store::model::AccountFilter,
+    late_before: i64,
+) -> Vec<(String, cdhooks_server::store::model::Attention)> {
+    store
+        .accounts_needing_attention(filter, late_before, None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(a, why)| (a.email, why))
+        .collect()
+}
+
+/// The operator's list: accounts with a disabled webhook or a delivery late past the given
+/// time, each with why; a healthy account is never listed.
+async fn accounts_needing_attention_are_those_with_a_disabled_webhook_or_late_work(opened: Opened) {
+    use cdhooks_server::store::model::{AccountFilter, Attention};
+    let store = &*opened.0;
+    let (healthy, _) = account_with_webhooks(store, "fine@example.com", &[&["*"]]).await;
+    let (waiting, _) = account_with_webhooks(store, "late@example.com", &[&["*"]]).await;
+    let (broken, hooks) = account_with_webhooks(store, "off@example.com", &[&["*"], &["*"]]).await;
+    set_enabled(store, &broken, &hooks[0], false, NOW).await;
+    emit(store, &waiting, "evt_w", "server.started", 1).await;
+    let all = AccountFilter::default();
+    // The delivery fell due at NOW: not late while the cut-off is NOW, late after.
+    let mut now = listed(store, &all, NOW).await;
+    now.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        now,
+        [(
+            "off@example.com".to_owned(),
+            Attention {
+                disabled_webhooks: 1,
+                oldest_due_at: None
+            }
+        )]
+    );
+    let mut later = listed(store, &all, NOW + 1).await;
+    later.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        later,
+        [
+            (
+                "late@example.com".to_owned(),
+                Attention {
+                    disabled_webhooks: 0,
+                    oldest_due_at: Some(NOW)
+                }
+            ),
+            (
+                "off@example.com".to_owned(),
+                Attention {
+                    disabled_webhooks: 1,
+                    oldest_due_at: None
+                }
+            ),
+        ]
+    );
+    assert!(!later.iter().any(|(email, _)| *email == healthy.email));
+    let only = AccountFilter {
+        email: Some("late@example.com".to_owned()),
+        external_id: None,
+    };
+    let filtered = store
+        .accounts_needing_attention(&only, NOW + 1, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(filtered.len(), 1);
+    // Pages by id.
+    let first = store
+        .accounts_needing_attention(&all, NOW + 1, None, 1)
+        .await
+        .unwrap();
+    let rest = store
+        .accounts_needing_attention(&all, NOW + 1, Some(&first[0].0.id), 10)
+        .await
+        .unwrap();
+    assert_eq!(first.len() + rest.len(), 2);
+    assert_ne!(first[0].0.id, rest[0].0.id);
+}
+
 /// Processes sharing a PostgreSQL database split the webhooks: each claims the backlog of its
 /// own share only, together they claim all of it, and when one stops the other takes its share
 /// over at its next heartbeat (about a second). PostgreSQL only: nothing else is shared.
@@ -1590,6 +1673,7 @@ macro_rules! contract_suite {
             case!(pruning_removes_old_finished_events_in_batches_and_keeps_unfinished_ones);
             case!(accounts_are_found_changed_and_deleted_with_all_they_hold);
             case!(platform_keys_and_portal_sessions_hold_until_revoked);
+            case!(accounts_needing_attention_are_those_with_a_disabled_webhook_or_late_work);
         }
     };
 }

@@ -80,7 +80,29 @@ impl App {
         after: Option<&str>,
         limit: u32,
     ) -> AppResult<Vec<AccountRecord>> {
-        let filter = AccountFilter {
+        let filter = Self::checked_filter(filter)?;
+        Ok(self.store.list_accounts(&filter, after, limit + 1).await?)
+    }
+
+    /// A page of the accounts (all, or those with an email or external id) that need the
+    /// operator (up to `limit + 1`): a webhook disabled, or a delivery late
+    /// (`domain::account::LATE_AFTER_MS`).
+    pub async fn accounts_needing_attention(
+        &self,
+        filter: AccountFilter,
+        after: Option<&str>,
+        limit: u32,
+    ) -> AppResult<Vec<(AccountRecord, crate::store::Attention)>> {
+        let filter = Self::checked_filter(filter)?;
+        let late_before = crate::domain::account::late_before(self.clock.now_ms());
+        Ok(self
+            .store
+            .accounts_needing_attention(&filter, late_before, after, limit + 1)
+            .await?)
+    }
+
+    fn checked_filter(filter: AccountFilter) -> AppResult<AccountFilter> {
+        Ok(AccountFilter {
             email: filter
                 .email
                 .as_deref()
@@ -91,8 +113,7 @@ impl App {
                 .as_deref()
                 .map(crate::domain::account::validate_external_id)
                 .transpose()?,
-        };
-        Ok(self.store.list_accounts(&filter, after, limit + 1).await?)
+        })
     }
 
     /// Changes an account's email, name or external id.

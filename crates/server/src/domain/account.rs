@@ -11,6 +11,15 @@ pub const MAX_NAME_LEN: usize = 200;
 /// The longest external id.
 pub const MAX_EXTERNAL_ID_LEN: usize = 200;
 
+/// A pending delivery due this long ago (ms) and still not sent is late: the operator's view
+/// lists its account (a backlog, or an endpoint that holds its deliveries back).
+pub const LATE_AFTER_MS: i64 = 60_000;
+
+/// Deliveries due before this time (Unix ms) are late at `now_ms`.
+pub fn late_before(now_ms: i64) -> i64 {
+    now_ms - LATE_AFTER_MS
+}
+
 /// The body of `POST /v1/accounts`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

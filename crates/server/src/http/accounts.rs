@@ -16,7 +16,7 @@ use super::{with_state, AppState, Page};
 use crate::app::BatchEvent;
 use crate::domain::account::{CreateAccountRequest, UpdateAccountRequest};
 use crate::domain::event::EmitEventRequest;
-use crate::store::{AccountFilter, AccountRecord, PlatformKeyRecord};
+use crate::store::{AccountFilter, AccountRecord, Attention, PlatformKeyRecord};
 use cdhooks_core::event::ACCOUNT_ID_PREFIX;
 
 /// An account as the platform API shows it.
@@ -28,6 +28,18 @@ pub struct AccountView {
     /// The provider's id for this customer.
     external_id: Option<String>,
     created_at: String,
+    /// Why it needs attention (only in `GET /v1/accounts?needs_attention=true`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attention: Option<AttentionView>,
+}
+
+/// Why an account needs the operator: disabled webhooks, a late delivery.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AttentionView {
+    /// How many of its webhooks are disabled.
+    disabled_webhooks: i64,
+    /// When its oldest pending delivery fell due; late when over a minute ago.
+    oldest_due_at: Option<String>,
 }
 
 impl From<AccountRecord> for AccountView {
@@ -38,6 +50,19 @@ impl From<AccountRecord> for AccountView {
             name: record.name,
             external_id: record.external_id,
             created_at: json::time_ms(record.created_at),
+            attention: None,
+        }
+    }
+}
+
+impl From<(AccountRecord, Attention)> for AccountView {
+    fn from((record, attention): (AccountRecord, Attention)) -> Self {
+        AccountView {
+            attention: Some(AttentionView {
+                disabled_webhooks: attention.disabled_webhooks,
+                oldest_due_at: attention.oldest_due_at.map(json::time_ms),
+            }),
+            ..AccountView::from(record)
         }
     }
 }
@@ -261,14 +286,42 @@ async fn list(
     query: String,
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, warp::Rejection> {
-    let (page, filters) =
-        PageQuery::parse_filtered(&query, ACCOUNT_ID_PREFIX, &["email", "external_id"])?;
+    let (page, filters) = PageQuery::parse_filtered(
+        &query,
+        ACCOUNT_ID_PREFIX,
+        &["email", "external_id", "needs_attention"],
+    )?;
     let mut filter = AccountFilter::default();
+    let mut needs_attention = false;
     for (name, value) in filters {
         match name {
             "email" => filter.email = Some(value),
-            _ => filter.external_id = Some(value),
+            "external_id" => filter.external_id = Some(value),
+            _ => {
+                needs_attention = match value.as_str() {
+                    "true" => true,
+                    "false" => false,
+                    _ => {
+                        return Err(ApiError::new(
+                            StatusCode::BAD_REQUEST,
+                            "invalid_query",
+                            "needs_attention must be true or false",
+                        )
+                        .with_field("needs_attention")
+                        .into())
+                    }
+                }
+            }
         }
+    }
+    if needs_attention {
+        let accounts = state
+            .app
+            .accounts_needing_attention(filter, page.after.as_deref(), page.limit)
+            .await
+            .map_err(|e| ApiError::from_app(e, "account"))?;
+        let page = Page::new(accounts, page.limit, |(a, _)| a.id.clone());
+        return Ok(reply(StatusCode::OK, &page.map(AccountView::from)));
     }
     let accounts = state
         .app

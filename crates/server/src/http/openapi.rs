@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 use utoipa::OpenApi;
 
 use super::accounts::{
-    AccountView, BatchEventRequest, BatchRequest, CreatePlatformKeyRequest,
+    AccountView, AttentionView, BatchEventRequest, BatchRequest, CreatePlatformKeyRequest,
     CreatePortalSessionRequest, OpenedAccountView, PlatformKeyView, PortalSessionView,
 };
 use super::api_keys::{ApiKeyView, CreateApiKeyRequest};
@@ -117,7 +117,7 @@ pub struct Health {
         CapturedView, CapturedList, Received, CreateApiKeyRequest, ApiKeyView, RecoverRequest, Recovered,
         AccountView, OpenedAccountView, CreateAccountRequest, UpdateAccountRequest,
         BatchEventRequest, BatchRequest, BatchAccepted, CreatePortalSessionRequest,
-        PortalSessionView, CreatePlatformKeyRequest, PlatformKeyView, CredentialView,
+        PortalSessionView, CreatePlatformKeyRequest, PlatformKeyView, CredentialView, AttentionView,
         CredentialAccount
     )),
     modifiers(&BearerAuth),
@@ -805,6 +805,7 @@ fn create_account() {}
         ("after" = Option<String>, Query, description = "The `next_cursor` of the previous page", pattern = "^acct_[0-9a-f]{32}$"),
         ("email" = Option<String>, Query, description = "Only accounts with this email", pattern = "^[A-Za-z0-9_+-]{1,30}(\\.[A-Za-z0-9_+-]{1,30})?@[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?){1,3}$"),
         ("external_id" = Option<String>, Query, description = "Only the account with this external id", min_length = 1, max_length = 200, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"),
+        ("needs_attention" = Option<bool>, Query, description = "Only accounts with a disabled webhook or a delivery due over a minute ago and still pending, each with `attention`"),
     ),
     responses(
         (status = 200, description = "One page of accounts, by id", body = Page<AccountView>),

@@ -7,7 +7,9 @@
 
 use async_trait::async_trait;
 
-use super::{AccountFilter, AccountRecord, PlatformKeyRecord, PortalSessionRecord, StoreResult};
+use super::{
+    AccountFilter, AccountRecord, Attention, PlatformKeyRecord, PortalSessionRecord, StoreResult,
+};
 use crate::domain::access::KeyScope;
 use crate::domain::account::{AccountChange, NewAccount};
 use crate::domain::api_key::KeyDigest;
@@ -33,6 +35,15 @@ pub trait Directory: Send + Sync {
         after: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<AccountRecord>>;
+    /// Accounts matching `filter` (by id, after the cursor) with a disabled webhook or a
+    /// pending delivery due before `late_before_ms`, and why.
+    async fn accounts_needing_attention(
+        &self,
+        filter: &AccountFilter,
+        late_before_ms: i64,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<(AccountRecord, Attention)>>;
     /// Applies a change (`Conflict` when the new external id is another account's).
     async fn update_account(&self, id: &str, change: &AccountChange) -> StoreResult<AccountRecord>;
     /// Deletes an account with everything it holds: webhooks, events, deliveries and their
@@ -177,6 +188,54 @@ macro_rules! impl_directory {
                 Ok(rows
                     .iter()
                     .map($crate::store::directory::account_from)
+                    .collect())
+            }
+
+            async fn accounts_needing_attention(
+                &self,
+                filter: &$crate::store::AccountFilter,
+                late_before_ms: i64,
+                after: Option<&str>,
+                limit: u32,
+            ) -> $crate::store::StoreResult<
+                Vec<($crate::store::AccountRecord, $crate::store::Attention)>,
+            > {
+                use sqlx::Row as _;
+                let rows = sqlx::query(&format!(
+                    "SELECT {},
+                        (SELECT COUNT(*) FROM webhooks w
+                         WHERE w.account_id = accounts.id AND NOT w.enabled) AS disabled_webhooks,
+                        (SELECT MIN(d.next_attempt_at) FROM deliveries d
+                         WHERE d.account_id = accounts.id AND d.status = 'pending') AS oldest_due_at
+                     FROM accounts
+                     WHERE id IN (
+                         SELECT account_id FROM webhooks WHERE NOT enabled
+                         UNION
+                         SELECT account_id FROM deliveries
+                         WHERE status = 'pending' AND next_attempt_at < $1)
+                       AND ($2 IS NULL OR id > $2)
+                       AND ($3 IS NULL OR email = $3) AND ($4 IS NULL OR external_id = $4)
+                     ORDER BY id LIMIT $5",
+                    $crate::store::directory::ACCOUNT_COLUMNS
+                ))
+                .bind(late_before_ms)
+                .bind(after)
+                .bind(filter.email.as_deref())
+                .bind(filter.external_id.as_deref())
+                .bind(i64::from(limit))
+                .fetch_all(&self.$reads)
+                .await?;
+                Ok(rows
+                    .iter()
+                    .map(|row| {
+                        (
+                            $crate::store::directory::account_from(row),
+                            $crate::store::Attention {
+                                disabled_webhooks: row.get("disabled_webhooks"),
+                                oldest_due_at: row.get("oldest_due_at"),
+                            },
+                        )
+                    })
                     .collect())
             }
 

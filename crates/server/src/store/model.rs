@@ -65,6 +65,15 @@ pub struct AccountFilter {
     pub external_id: Option<String>,
 }
 
+/// Why an account needs the operator's attention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attention {
+    /// How many of its webhooks are disabled.
+    pub disabled_webhooks: i64,
+    /// When its oldest pending delivery fell due (Unix ms), if any is pending.
+    pub oldest_due_at: Option<i64>,
+}
+
 /// A platform key (never the key itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlatformKeyRecord {
