@@ -145,6 +145,7 @@ async function refreshWebhooks() {
             el('button', { type: 'button', class: 'small', onclick: reported($('webhooks-result'), () => selectWebhook(w.id)) }, 'Deliveries'),
             el('button', { type: 'button', class: 'small needs-write', onclick: reported($('webhooks-result'), () => setEnabled(w.id, !w.enabled)) }, w.enabled ? 'Disable' : 'Enable'),
             el('button', { type: 'button', class: 'small needs-write', onclick: () => recover(w.id) }, 'Recover failed'),
+            el('button', { type: 'button', class: 'small needs-write', onclick: reported($('webhooks-result'), () => rotate(w.id)) }, 'Rotate secret'),
             el('button', { type: 'button', class: 'small needs-write', onclick: reported($('webhooks-result'), () => removeWebhook(w.id)) }, 'Delete'),
           ),
         ),
@@ -178,6 +179,14 @@ async function recover(id) {
   }
   await refreshWebhooks();
   if (selectedWebhook === id) await refreshDeliveries();
+}
+
+/** Gives the webhook a new secret; the old one keeps signing through the grace period. */
+async function rotate(id) {
+  const rotated = await api('POST', `/v1/webhooks/${id}/rotate-secret`, {});
+  const until = rotated.previous_secrets_expire_at.at(-1);
+  say($('webhooks-result'), true, `New secret of ${id} (shown only now): `, el('code', { class: 'secret' }, rotated.secret),
+    until ? `. Deliveries carry signatures with the old one too until ${clock(until)}: update your receiver before then.` : '.');
 }
 
 async function removeWebhook(id) {

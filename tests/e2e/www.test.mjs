@@ -5,6 +5,8 @@
 // disabled webhook re-enabled, the layout at 1280 px. Any uncaught page error or console
 // error fails the test. Screenshots go to tests/artifacts/ (not committed).
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -377,6 +379,12 @@ test('a portal link opens the dashboard for that account only, and stops at once
   await page.click('#emit-form button[type="submit"]');
   await page.waitForSelector('#emit-result .ok');
   assert.match(await page.textContent('#emit-result'), /Accepted evt_test_/);
+  // It rotates the webhook's secret, with the old one signing through the grace period.
+  await page.locator(`tr[data-webhook="${mine.webhook.id}"]`).getByRole('button', { name: 'Rotate secret' }).click();
+  await page.waitForSelector('#webhooks-result .ok code.secret');
+  const rotated = await page.textContent('#webhooks-result code.secret');
+  assert.ok(rotated.startsWith('whsec_') && rotated !== SECRET, rotated);
+  assert.match(await page.textContent('#webhooks-result'), /old one too until/);
   await page.screenshot({ path: join(ARTIFACTS, 'portal.png'), fullPage: true });
 
   const revoked = await platformCall('DELETE', `/v1/accounts/${mine.id}/portal-sessions/${session.id}`);
@@ -390,6 +398,29 @@ test('a portal link opens the dashboard for that account only, and stops at once
   expectRefusal();
 });
 
+test('an expired portal link opens nothing and says so', async (t) => {
+  if (skipWithoutChromium(t)) return;
+  const mine = await customer('expired@example.com');
+  // A session that ended a minute ago, as the store holds it (an hour's wait is no test).
+  const token = `cdhs_${randomBytes(32).toString('base64url')}`;
+  const hash = createHash('sha256').update(token).digest('hex');
+  const now = Date.now();
+  execFileSync('python3', ['-c', `
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=10)
+db.execute("INSERT INTO portal_sessions (id, account_id, token_hash, read_only, created_at, expires_at) VALUES (?, ?, ?, 0, ?, ?)",
+           ("ps_" + "0" * 32, sys.argv[2], sys.argv[3], int(sys.argv[4]) - 3660000, int(sys.argv[4]) - 60000))
+db.commit()
+`, join(server.dir, 'cdhooks.sqlite3'), mine.id, hash, String(now)]);
+  await page.goto(`${base}/#session=${token}`);
+  await page.waitForSelector('html[data-ready="true"]');
+  await page.waitForSelector('#key-status .bad');
+  assert.match(await page.textContent('#key-status'), /expired or was revoked/);
+  assert.equal(await page.isVisible('#dashboard-body'), false);
+  assert.ok(!page.url().includes('cdhs_'));
+  expectRefusal();
+});
+
 test('a read-only portal link shows the account without a button that would change it', async (t) => {
   if (skipWithoutChromium(t)) return;
   const mine = await customer('viewer@example.com');
@@ -400,7 +431,7 @@ test('a read-only portal link shows the account without a button that would chan
   await row.waitFor();
   assert.match(await page.textContent('#key-status'), /read-only/);
   assert.equal(await row.getByRole('button', { name: 'Deliveries' }).isVisible(), true);
-  for (const name of ['Disable', 'Delete', 'Recover failed']) {
+  for (const name of ['Disable', 'Delete', 'Recover failed', 'Rotate secret']) {
     assert.equal(await row.getByRole('button', { name }).isVisible(), false, `${name} is offered`);
   }
   assert.equal(await page.isVisible('#create-details'), false);

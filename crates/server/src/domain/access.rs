@@ -8,7 +8,8 @@
 //!   `full` also emits real events — for a server run by one party for itself (`dev`, and the
 //!   command line's `accounts create`), never handed out by the platform API.
 //! - A **portal session** (`cdhs_…`) opens the dashboard for one account from a link, for a
-//!   limited time: `manage` minus credentials (it cannot make keys), or read-only.
+//!   limited time: `manage` minus account credentials (it cannot make keys or inboxes; it
+//!   may rotate its webhooks' signing secrets), or read-only.
 //!
 //! The HTTP layer asks [`Role::permits`] before a handler runs; nothing else decides access.
 
@@ -81,13 +82,13 @@ pub enum Role {
 pub enum Action {
     /// Read an account's objects.
     Read,
-    /// Change an account's webhooks, retry or recover deliveries, create inboxes.
+    /// Change an account's webhooks (their signing secrets too), retry or recover deliveries.
     Write,
     /// Send a test event (`evt_test_…`) to one of the account's webhooks.
     SendTestEvent,
     /// Emit a real event for an account.
     Emit,
-    /// Create or revoke an account's API keys, rotate signing secrets.
+    /// Create or revoke an account's API keys, create inboxes.
     ManageCredentials,
     /// Create, change and delete accounts, open portal sessions, manage platform keys.
     Administer,
@@ -127,7 +128,7 @@ impl Role {
                     .to_owned()
             }
             (Role::Portal { .. }, Action::Emit | Action::ManageCredentials) => {
-                "a portal session cannot emit real events, make API keys or rotate secrets"
+                "a portal session cannot emit real events or make API keys or inboxes"
                     .to_owned()
             }
             (Role::Portal { .. }, _) => "this portal session is read-only".to_owned(),

@@ -142,7 +142,7 @@ impl utoipa::Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         for (name, description) in [
             ("account_key", "An account's API key, `Authorization: Bearer cdh_…`: scope `read` reads, `manage` also changes and sends test events, `full` also emits real events."),
-            ("portal_session", "A portal session's token, `Authorization: Bearer cdhs_…` (from a portal link): the account's dashboard, read-only or not, until it expires; never keys, rotation or real events."),
+            ("portal_session", "A portal session's token, `Authorization: Bearer cdhs_…` (from a portal link): the account's dashboard, read-only or not, until it expires; webhooks and their secrets, deliveries, test events; never API keys, inboxes or real events."),
             ("platform_key", "The provider's key, `Authorization: Bearer cdhp_…`: the platform routes, and every account route for the account named by the `Cdhooks-Account` header."),
         ] {
             components.add_security_scheme(
@@ -890,7 +890,7 @@ fn emit_batch() {}
 #[utoipa::path(post, path = "/v1/accounts/{id}/portal-sessions", tag = "platform", security(("platform_key" = [])),
     params(("id" = String, Path)),
     request_body(content = Option<CreatePortalSessionRequest>, description = "Optional: `ttl_seconds` (default 3600) and `read_only`"),
-    description = "A link that opens the dashboard signed in to this account only, until it expires or is revoked. The session manages webhooks, retries and recovers deliveries and sends test events (a read-only one only reads); it never makes keys, rotates secrets or emits real events.",
+    description = "A link that opens the dashboard signed in to this account only, until it expires or is revoked. The session manages webhooks (rotating their secrets too), retries and recovers deliveries and sends test events (a read-only one only reads); it never makes API keys or inboxes, nor emits real events.",
     responses(
         (status = 201, description = "The session and its link (shown only here)", body = PortalSessionView),
         (status = 400, description = "Invalid body", body = ErrorBody),

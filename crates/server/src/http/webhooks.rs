@@ -107,10 +107,7 @@ pub fn routes(
         .and_then(delete);
     let rotate = warp::path!("v1" / "webhooks" / String / "rotate-secret")
         .and(warp::post())
-        .and(auth::acting_checked(
-            state.clone(),
-            Action::ManageCredentials,
-        ))
+        .and(auth::acting_checked(state.clone(), Action::Write))
         .and(json::optional_body())
         .and(with_state(&state))
         .and_then(rotate);
