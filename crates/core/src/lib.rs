@@ -10,6 +10,8 @@
 //! - [`standard`]: Standard Webhooks v1 — `webhook-id`, `webhook-timestamp` and
 //!   `webhook-signature: v1,<base64>` over `{id}.{timestamp}.{payload}`, which adds replay
 //!   protection.
+//! - `asymmetric` (feature `ed25519`): Standard Webhooks `v1a`, Ed25519 signatures that only
+//!   the sender can make, verified with a `whpk_` public key.
 //! - [`catalog`]: the nine event types and their descriptions.
 //! - [`pattern`]: subscription patterns (`server.started`, `server.*`, `*`).
 //! - [`timestamp`]: RFC 3339 UTC formatting of Unix seconds, without a clock.
@@ -48,6 +50,8 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+#[cfg(feature = "ed25519")]
+pub mod asymmetric;
 pub mod catalog;
 #[cfg(feature = "alloc")]
 pub mod event;

@@ -385,7 +385,7 @@ fn clear_low_bits(c: u8, bits: u8) -> u8 {
 }
 
 /// Writes `value` in decimal into the end of `buf` and returns the digits.
-fn format_decimal(mut value: u64, buf: &mut [u8; 20]) -> &[u8] {
+pub(crate) fn format_decimal(mut value: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut start = buf.len();
     loop {
         start -= 1;
