@@ -233,10 +233,19 @@ impl App {
     }
 
     /// The webhook as it stands now: a previous secret whose grace period has ended no longer
-    /// signs, so it is not shown.
+    /// signs, so it is not shown; the signing key is opened (for its public key, never shown).
     fn as_of_now(&self, mut record: WebhookRecord) -> WebhookRecord {
         let now = self.clock.now_ms();
         record.previous_secrets.retain(|p| p.signs_at(now));
+        record.signing_key = record
+            .signing_key
+            .and_then(|key| match self.sealer.open(&key) {
+                Ok(key) => Some(key),
+                Err(error) => {
+                    tracing::error!(webhook = %record.id, %error, "cannot open the signing key");
+                    None
+                }
+            });
         record
     }
 
@@ -249,11 +258,14 @@ impl App {
         let mut webhook = NewWebhook::validate(request, &self.policy)?;
         let secret = webhook.secret.clone();
         webhook.secret = self.sealer.seal(&secret);
+        let signing_key = webhook.signing_key.clone();
+        webhook.signing_key = signing_key.as_ref().map(|key| self.sealer.seal(key));
         let mut record = self
             .store
             .create_webhook(account, webhook, self.clock.now_ms())
             .await?;
         record.secret = secret;
+        record.signing_key = signing_key;
         tracing::info!(webhook = %record.id, account = %account.id, "webhook registered");
         Ok(self.as_of_now(record))
     }
@@ -415,9 +427,21 @@ impl App {
                 .map(|p| self.sealer.open(p))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(unreadable)?;
+        let signing_key = webhook
+            .signing_key
+            .as_ref()
+            .map(|key| self.sealer.open(key))
+            .transpose()
+            .map_err(unreadable)?
+            .map(|key| cdhooks_core::asymmetric::WebhookSigningKey::parse(key.expose()))
+            .transpose()
+            .map_err(|e| {
+                StoreError::Unavailable(format!("the stored signing key is unreadable: {e}"))
+            })?;
         let headers = crate::delivery::send::message_headers(
             &secret,
             &previous.iter().collect::<Vec<_>>(),
+            signing_key.as_ref(),
             &event.id,
             &event.event_type,
             &event.body,

@@ -86,6 +86,7 @@ async fn account_with_webhooks_of(
             events: events.iter().map(|p| p.to_string()).collect(),
             secret: Some("your_webhook_secret".to_owned()),
             description: None,
+            signing: None,
         };
         let webhook = NewWebhook::validate(request, &policy).unwrap();
         ids.push(
@@ -1183,6 +1184,7 @@ async fn a_sealed_secret_is_found_for_the_start_check(opened: Opened) {
         events: vec!["*".to_owned()],
         secret: Some("your_webhook_secret".to_owned()),
         description: None,
+        signing: None,
     };
     let policy = TargetPolicy {
         allowed: vec!["127.0.0.0/8".parse().unwrap()],

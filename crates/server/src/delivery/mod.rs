@@ -109,7 +109,16 @@ pub struct DeliveryEngine {
     /// The claims of attempts in flight (delivery seq → claim token), so that a stop can
     /// give back at once what it cuts off.
     claims: std::sync::Mutex<std::collections::HashMap<i64, u64>>,
+    /// Webhooks' Ed25519 keys (or none, for HMAC-only webhooks), by webhook id.
+    signing_keys: std::sync::Mutex<SigningKeys>,
 }
+
+/// Webhook id → its Ed25519 key, if it signs with `v1a`.
+type SigningKeys =
+    std::collections::HashMap<String, Option<Arc<cdhooks_core::asymmetric::WebhookSigningKey>>>;
+
+/// The most webhooks whose keys the engine keeps (it forgets them all past it).
+const SIGNING_KEYS_KEPT: usize = 100_000;
 
 impl DeliveryEngine {
     /// Builds the engine and its HTTP client.
@@ -154,6 +163,7 @@ impl DeliveryEngine {
             sealer,
             shutdown: std::sync::OnceLock::new(),
             claims: Default::default(),
+            signing_keys: Default::default(),
         }))
     }
 
@@ -208,6 +218,42 @@ impl DeliveryEngine {
     /// The delivery with its secrets opened. One that cannot be opened (no key, another key)
     /// becomes empty, so the attempt fails as `invalid_secret` without sending anything,
     /// rather than going out signed with a sealed value.
+    /// The webhook's Ed25519 key, if it signs with `v1a`: asked of the store once per webhook
+    /// and kept (a webhook's key never changes).
+    async fn signing_key(
+        &self,
+        webhook_id: &str,
+    ) -> Result<Option<Arc<cdhooks_core::asymmetric::WebhookSigningKey>>, String> {
+        if let Some(known) = self
+            .signing_keys
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(webhook_id)
+        {
+            return Ok(known.clone());
+        }
+        let stored = self
+            .store
+            .webhook_signing_key(webhook_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let key = match stored {
+            None => None,
+            Some(stored) => {
+                let opened = self.sealer.open(&stored).map_err(|e| e.to_string())?;
+                let key = cdhooks_core::asymmetric::WebhookSigningKey::parse(opened.expose())
+                    .map_err(|e| format!("the stored signing key is unreadable: {e}"))?;
+                Some(Arc::new(key))
+            }
+        };
+        let mut keys = self.signing_keys.lock().unwrap_or_else(|p| p.into_inner());
+        if keys.len() >= SIGNING_KEYS_KEPT {
+            keys.clear();
+        }
+        keys.insert(webhook_id.to_owned(), key.clone());
+        Ok(key)
+    }
+
     fn opened(&self, mut delivery: ClaimedDelivery) -> ClaimedDelivery {
         match self.sealer.open(&delivery.secret) {
             Ok(secret) => delivery.secret = secret,
@@ -278,7 +324,16 @@ impl DeliveryEngine {
 
     async fn deliver(self: Arc<Self>, delivery: ClaimedDelivery) {
         self.metrics.in_flight.inc();
-        let delivery = self.opened(delivery);
+        let mut delivery = self.opened(delivery);
+        match self.signing_key(&delivery.webhook_id).await {
+            Ok(key) => delivery.signing_key = key,
+            Err(error) => {
+                // Never send an Ed25519 webhook's delivery without its v1a signature: the
+                // attempt fails (as a secret that cannot sign does) and is retried.
+                tracing::error!(webhook = %delivery.webhook_id, %error, "cannot load the signing key");
+                delivery.secret = crate::domain::webhook::WebhookSecret::from_stored(String::new());
+            }
+        }
         let result = send::attempt(
             &self.client,
             &self.policy,

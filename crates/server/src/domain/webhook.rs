@@ -36,6 +36,9 @@ pub struct CreateWebhookRequest {
     pub secret: Option<String>,
     /// A note for people.
     pub description: Option<String>,
+    /// `ed25519` adds Standard Webhooks `v1a` signatures, which only the server can make: the
+    /// answer carries the `public_key` (`whpk_…`) receivers verify with. Default `hmac`.
+    pub signing: Option<String>,
 }
 
 /// The body of `PATCH /v1/webhooks/{id}`: every field optional.
@@ -199,6 +202,24 @@ pub struct NewWebhook {
     pub secret: WebhookSecret,
     /// A note for people.
     pub description: Option<String>,
+    /// The Ed25519 signing key (`whsk_…`), for a webhook signed with `v1a` too.
+    pub signing_key: Option<WebhookSecret>,
+}
+
+/// A fresh Ed25519 signing key, `whsk_` + base64 of a random seed.
+pub fn generate_signing_key() -> WebhookSecret {
+    WebhookSecret::from_stored(format!(
+        "{}{}",
+        cdhooks_core::asymmetric::SIGNING_KEY_PREFIX,
+        BASE64.encode(super::random_bytes::<32>())
+    ))
+}
+
+/// The public key (`whpk_…`) of a stored (opened) signing key, if it reads as one.
+pub fn public_key_of(signing_key: &WebhookSecret) -> Option<String> {
+    cdhooks_core::asymmetric::WebhookSigningKey::parse(signing_key.expose())
+        .ok()
+        .map(|key| key.public_key().encode())
 }
 
 impl NewWebhook {
@@ -215,6 +236,17 @@ impl NewWebhook {
                 None => WebhookSecret::generate(),
             },
             description: validate_description(request.description)?,
+            signing_key: match request.signing.as_deref() {
+                None | Some("hmac") => None,
+                Some("ed25519") => Some(generate_signing_key()),
+                Some(other) => {
+                    return Err(ValidationError::new(
+                        "invalid_signing",
+                        format!("unknown signing `{other}`; `hmac` (the default) or `ed25519`"),
+                    )
+                    .field("signing"))
+                }
+            },
         })
     }
 }

@@ -33,6 +33,7 @@ pub const ERROR_CODES: &[&str] = &[
     "invalid_url",
     "url_forbidden_target",
     "invalid_secret",
+    "invalid_signing",
     "weak_secret",
     "empty_events",
     "too_many_events",

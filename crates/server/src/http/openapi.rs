@@ -206,6 +206,10 @@ pub fn document() -> Value {
             }),
         );
     }
+    constrain(
+        &mut schemas["CreateWebhookRequest"]["properties"]["signing"],
+        json!({"enum": ["hmac", "ed25519", null]}),
+    );
     for schema in ["CreateWebhookRequest", "RotateSecretRequest"] {
         constrain(
             &mut schemas[schema]["properties"]["secret"],

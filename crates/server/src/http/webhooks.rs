@@ -38,13 +38,30 @@ pub struct WebhookView {
     /// first (the docs' `X-Webhook-Signature` stays on the oldest).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     previous_secrets_expire_at: Vec<String>,
+    /// `hmac`, or `ed25519` (deliveries also carry a `v1a` signature).
+    #[schema(value_type = String)]
+    signing: &'static str,
+    /// With `ed25519`: the public key (`whpk_…`) receivers verify `v1a` signatures with. It
+    /// verifies but cannot sign; share it freely.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    public_key: Option<String>,
     created_at: String,
     updated_at: String,
 }
 
 impl WebhookView {
     fn new(record: WebhookRecord, show_secret: bool) -> Self {
+        let public_key = record
+            .signing_key
+            .as_ref()
+            .and_then(crate::domain::webhook::public_key_of);
         WebhookView {
+            signing: if record.signing_key.is_some() {
+                "ed25519"
+            } else {
+                "hmac"
+            },
+            public_key,
             id: record.id,
             url: record.url,
             events: record.events,

@@ -60,6 +60,11 @@ pub(crate) const SQLITE: &[Listed] = &[
         "platform",
         include_str!("../../migrations/0009_platform.sql"),
     ),
+    (
+        10,
+        "signing_keys",
+        include_str!("../../migrations/0010_signing_keys.sql"),
+    ),
 ];
 
 /// The PostgreSQL store's migrations, oldest first.
@@ -108,6 +113,11 @@ pub(crate) const POSTGRES: &[Listed] = &[
         9,
         "platform",
         include_str!("../../migrations/postgres/0009_platform.sql"),
+    ),
+    (
+        10,
+        "signing_keys",
+        include_str!("../../migrations/postgres/0010_signing_keys.sql"),
     ),
 ];
 

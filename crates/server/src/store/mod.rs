@@ -136,6 +136,10 @@ pub trait Store: Directory + Send + Sync + 'static {
     /// that it can open what it holds.
     async fn secret_like(&self, pattern: &str) -> StoreResult<Option<WebhookSecret>>;
 
+    /// The Ed25519 signing key of a webhook signed with `v1a` (as stored: sealed when the
+    /// server seals secrets); `None` for an HMAC-only or unknown webhook.
+    async fn webhook_signing_key(&self, webhook_id: &str) -> StoreResult<Option<WebhookSecret>>;
+
     /// Creates an account at `now_ms` and returns it; `key` is the digest of its first key,
     /// which may do everything for the account (`full`: the command line's accounts, for a
     /// server run by one party for itself).

@@ -130,6 +130,8 @@ pub struct WebhookRecord {
     /// Secrets rotated out that still sign beside the current one, oldest first (as the
     /// store keeps them; [`PreviousSecret::signing_at`] says which sign at a given time).
     pub previous_secrets: Vec<PreviousSecret>,
+    /// The Ed25519 signing key (`whsk_…`, sealed as stored) of a webhook signed with `v1a`.
+    pub signing_key: Option<WebhookSecret>,
 }
 
 /// A secret rotated out of a webhook, signing until its rotation's grace period ends.
@@ -347,6 +349,9 @@ pub struct ClaimedDelivery {
     pub accepted_at_ms: i64,
     /// The webhook's rotated-out secrets, oldest first, each signing until its grace ends.
     pub previous_secrets: Vec<PreviousSecret>,
+    /// The webhook's Ed25519 key, for `v1a` signatures: filled in by the delivery engine
+    /// (stores leave it `None`; a webhook's key never changes, so the engine keeps it).
+    pub signing_key: Option<std::sync::Arc<cdhooks_core::asymmetric::WebhookSigningKey>>,
 }
 
 /// The queue as the store sees it over every instance, for the metrics' gauges.

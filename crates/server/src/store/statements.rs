@@ -16,6 +16,9 @@ pub const TRIM_INBOX: &str = "DELETE FROM inbox_requests WHERE token = $1 AND se
 /// current once, under the same key).
 pub const SECRET_LIKE: &str = "SELECT secret FROM webhooks WHERE secret LIKE $1 LIMIT 1";
 
+/// A webhook's Ed25519 signing key (as stored), by its id (`$1`).
+pub const SIGNING_KEY: &str = "SELECT signing_key FROM webhooks WHERE id = $1";
+
 /// Sets a webhook's secret and its previous secrets (`$1`), as a rotation decided them.
 pub const ROTATE_SECRET: &str =
     "UPDATE webhooks SET previous_secrets = $1, secret = $2, updated_at = $3

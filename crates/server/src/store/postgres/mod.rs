@@ -264,6 +264,13 @@ impl Store for PgStore {
         Ok(stored.map(WebhookSecret::from_stored))
     }
 
+    async fn webhook_signing_key(&self, webhook_id: &str) -> StoreResult<Option<WebhookSecret>> {
+        let stored: Option<Option<String>> = sqlx::query_scalar(super::statements::SIGNING_KEY)
+            .bind(webhook_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(stored.flatten().map(WebhookSecret::from_stored))
+    }
     async fn account(&self, id: &str) -> StoreResult<Account> {
         accounts::account(&self.pool, id).await
     }

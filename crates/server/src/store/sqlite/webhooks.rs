@@ -8,7 +8,7 @@ use super::super::*;
 use super::{engine, found};
 use crate::domain::new_id;
 
-const COLUMNS: &str = "id, url, events, description, secret, enabled, disabled_reason, disabled_at, created_at, updated_at, previous_secrets";
+const COLUMNS: &str = "id, url, events, description, secret, enabled, disabled_reason, disabled_at, created_at, updated_at, previous_secrets, signing_key";
 
 fn record(row: SqliteRow) -> WebhookRecord {
     WebhookRecord {
@@ -23,6 +23,9 @@ fn record(row: SqliteRow) -> WebhookRecord {
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
         previous_secrets: PreviousSecret::list_from_stored(row.get("previous_secrets")),
+        signing_key: row
+            .get::<Option<String>, _>("signing_key")
+            .map(WebhookSecret::from_stored),
     }
 }
 
@@ -37,8 +40,8 @@ pub(super) async fn create(
     now_ms: i64,
 ) -> StoreResult<WebhookRecord> {
     let row = sqlx::query(&format!(
-        "INSERT INTO webhooks (id, account_id, url, events, description, secret, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+        "INSERT INTO webhooks (id, account_id, url, events, description, secret, created_at, updated_at, signing_key)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
     ))
     .bind(new_id(WEBHOOK_ID_PREFIX))
     .bind(&account.id)
@@ -48,6 +51,7 @@ pub(super) async fn create(
     .bind(webhook.secret.expose())
     .bind(now_ms)
     .bind(now_ms)
+    .bind(webhook.signing_key.as_ref().map(WebhookSecret::expose))
     .fetch_one(pool)
     .await?;
     Ok(record(row))
