@@ -91,16 +91,42 @@ async fn the_disabling_email_goes_over_starttls_to_a_trusted_server() {
     assert!(mail.over_tls, "the message went in the clear");
 }
 
-/// Disables a webhook on a server that mails through `url` (trusting only the public roots)
-/// and checks, 3 s later, that `sink` received nothing: `why` says what went wrong if it did.
+/// Disables a webhook on a server that mails through `url` (trusting only the public roots),
+/// waits until the mailer has tried and failed (its `/metrics` count of failed emails), and
+/// checks that `sink` received nothing: `why` says what went wrong if it did. A test that
+/// only waited could pass with a mailer that never tried.
 async fn nothing_is_sent(sink: &SmtpSink, url: String, why: &str) {
     let s = TestServer::start_with(|c| {
         c.smtp_url = Some(url.clone());
         c.max_attempts = 1;
+        c.metrics_bind = Some("127.0.0.1:0".parse().unwrap());
     })
     .await;
+    let metrics = format!(
+        "http://{}/metrics",
+        s.server.as_ref().unwrap().metrics_addr.unwrap()
+    );
     disable_a_webhook(&s).await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let failed_line = "cdhooks_emails_total{outcome=\"failed\"} ";
+    support::eventually_async(
+        "the mailer's failed try",
+        Duration::from_secs(15),
+        || async {
+            let text = s
+                .http
+                .get(&metrics)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            text.lines()
+                .filter_map(|line| line.strip_prefix(failed_line))
+                .any(|count| count.trim().parse::<f64>().is_ok_and(|n| n >= 1.0))
+        },
+    )
+    .await;
     assert!(sink.mails().is_empty(), "{why}");
     s.stop().await;
 }
