@@ -143,6 +143,7 @@ async function refreshWebhooks() {
         el('td', {},
           el('div', { class: 'actions' },
             el('button', { type: 'button', class: 'small', onclick: reported($('webhooks-result'), () => selectWebhook(w.id)) }, 'Deliveries'),
+            el('button', { type: 'button', class: 'small needs-write', onclick: () => startEditing(w) }, 'Edit'),
             el('button', { type: 'button', class: 'small needs-write', onclick: reported($('webhooks-result'), () => setEnabled(w.id, !w.enabled)) }, w.enabled ? 'Disable' : 'Enable'),
             el('button', { type: 'button', class: 'small needs-write', onclick: () => recover(w.id) }, 'Recover failed'),
             el('button', { type: 'button', class: 'small needs-write', onclick: reported($('webhooks-result'), () => rotate(w.id)) }, 'Rotate secret'),
@@ -340,13 +341,50 @@ $('acting-leave').addEventListener('click', reported($('find-result'), () => act
 
 $('emit-type').addEventListener('change', fillExample);
 
+// The register form doubles as the edit form of one webhook (its URL, events, description).
+let editing = null;
+
+function startEditing(webhook) {
+  editing = webhook.id;
+  $('create-form').reset();
+  $('create-url').value = webhook.url;
+  for (const box of $('create-events').querySelectorAll('input')) box.checked = webhook.events.includes(box.value);
+  $('create-description').value = webhook.description ?? '';
+  $('create-summary').textContent = `Edit ${webhook.id}`;
+  $('create-submit').textContent = 'Save';
+  $('create-secret-field').hidden = true;
+  $('create-cancel').hidden = false;
+  $('create-details').open = true;
+  $('create-url').focus();
+}
+
+function stopEditing() {
+  editing = null;
+  $('create-form').reset();
+  $('create-summary').textContent = 'Register a webhook';
+  $('create-submit').textContent = 'Register';
+  $('create-secret-field').hidden = false;
+  $('create-cancel').hidden = true;
+}
+
+$('create-cancel').addEventListener('click', stopEditing);
+
 $('create-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   const events = [...$('create-events').querySelectorAll('input:checked')].map((i) => i.value);
   const body = { url: $('create-url').value.trim(), events };
-  if ($('create-secret').value) body.secret = $('create-secret').value;
-  if ($('create-description').value) body.description = $('create-description').value;
+  const description = $('create-description').value;
   try {
+    if (editing) {
+      const id = editing;
+      await api('PATCH', `/v1/webhooks/${id}`, { ...body, description: description || null });
+      stopEditing();
+      await refreshWebhooks();
+      say($('create-result'), true, `Saved ${id}.`);
+      return;
+    }
+    if ($('create-secret').value) body.secret = $('create-secret').value;
+    if (description) body.description = description;
     const created = await registerWebhook(body);
     say($('create-result'), true, `Registered ${created.id}. Its secret (shown only now): `, el('code', {}, created.secret));
     $('create-form').reset();

@@ -346,6 +346,15 @@ async function platformCall(method, path, body) {
   return { status: response.status, body: response.status === 204 ? null : await response.json() };
 }
 
+/** Calls an account route with the platform key, acting for `account`. */
+async function platformCallFor(account, method, path) {
+  const response = await fetch(base + path, {
+    method,
+    headers: { authorization: `Bearer ${server.platform}`, 'cdhooks-account': account },
+  });
+  return { status: response.status, body: await response.json() };
+}
+
 /** A customer account made by the platform, with one webhook; returns its id, key and webhook. */
 async function customer(email) {
   const { body: opened } = await platformCall('POST', '/v1/accounts', { email, external_id: `ext-${email}` });
@@ -379,6 +388,19 @@ test('a portal link opens the dashboard for that account only, and stops at once
   await page.click('#emit-form button[type="submit"]');
   await page.waitForSelector('#emit-result .ok');
   assert.match(await page.textContent('#emit-result'), /Accepted evt_test_/);
+  // It edits the webhook (URL, events, description) in the register form.
+  const row = page.locator(`tr[data-webhook="${mine.webhook.id}"]`);
+  await row.getByRole('button', { name: 'Edit' }).click();
+  assert.equal(await page.inputValue('#create-url'), mine.webhook.url);
+  assert.equal(await page.isVisible('#create-secret'), false, 'editing offers no secret field');
+  await page.fill('#create-url', 'http://127.0.0.1:9/edited');
+  await page.fill('#create-description', 'edited in the portal');
+  await page.click('#create-submit');
+  await page.waitForSelector('#create-result .ok');
+  await page.waitForSelector(`tr[data-webhook="${mine.webhook.id}"] code.url[title="http://127.0.0.1:9/edited"]`);
+  const { body: edited } = await platformCallFor(mine.id, 'GET', `/v1/webhooks/${mine.webhook.id}`);
+  assert.equal(edited.url, 'http://127.0.0.1:9/edited');
+  assert.equal(edited.description, 'edited in the portal');
   // It rotates the webhook's secret, with the old one signing through the grace period.
   await page.locator(`tr[data-webhook="${mine.webhook.id}"]`).getByRole('button', { name: 'Rotate secret' }).click();
   await page.waitForSelector('#webhooks-result .ok code.secret');
@@ -431,7 +453,7 @@ test('a read-only portal link shows the account without a button that would chan
   await row.waitFor();
   assert.match(await page.textContent('#key-status'), /read-only/);
   assert.equal(await row.getByRole('button', { name: 'Deliveries' }).isVisible(), true);
-  for (const name of ['Disable', 'Delete', 'Recover failed', 'Rotate secret']) {
+  for (const name of ['Edit', 'Disable', 'Delete', 'Recover failed', 'Rotate secret']) {
     assert.equal(await row.getByRole('button', { name }).isVisible(), false, `${name} is offered`);
   }
   assert.equal(await page.isVisible('#create-details'), false);
