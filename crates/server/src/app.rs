@@ -41,6 +41,11 @@ pub enum AppError {
     /// The store refused or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The server's own state cannot serve the request, whatever the storage does: a clock
+    /// out of range, a stored secret or key that cannot be opened or cannot sign. Reported as
+    /// an internal error (details in the log), never as the storage being unavailable.
+    #[error("{0}")]
+    Fault(String),
 }
 
 /// Result alias of the application layer.
@@ -400,8 +405,8 @@ impl App {
 
     /// The envelope's `created_at` for an event accepted at `now_ms`.
     fn envelope_time(now_ms: i64) -> AppResult<Timestamp> {
-        Ok(Timestamp::from_unix(now_ms.div_euclid(1000))
-            .ok_or_else(|| StoreError::Unavailable("the clock is out of range".to_owned()))?)
+        Timestamp::from_unix(now_ms.div_euclid(1000))
+            .ok_or_else(|| AppError::Fault("the clock is out of range".to_owned()))
     }
 
     /// The request a delivery's latest attempt sent (or its first will send): the URL it went
@@ -418,8 +423,7 @@ impl App {
             .attempts
             .last()
             .map_or_else(|| self.clock.now_ms(), |a| a.started_at);
-        let unreadable =
-            |e: crate::domain::sealing::OpenError| StoreError::Unavailable(e.to_string());
+        let unreadable = |e: crate::domain::sealing::OpenError| AppError::Fault(e.to_string());
         let secret = self.sealer.open(&webhook.secret).map_err(unreadable)?;
         let previous =
             crate::store::PreviousSecret::signing_at(&webhook.previous_secrets, sent_at_ms)
@@ -435,9 +439,7 @@ impl App {
             .map_err(unreadable)?
             .map(|key| cdhooks_core::asymmetric::WebhookSigningKey::parse(key.expose()))
             .transpose()
-            .map_err(|e| {
-                StoreError::Unavailable(format!("the stored signing key is unreadable: {e}"))
-            })?;
+            .map_err(|e| AppError::Fault(format!("the stored signing key is unreadable: {e}")))?;
         let headers = crate::delivery::send::message_headers(
             &secret,
             &previous.iter().collect::<Vec<_>>(),
@@ -447,7 +449,7 @@ impl App {
             &event.body,
             sent_at_ms.div_euclid(1000).max(0) as u64,
         )
-        .map_err(|e| StoreError::Unavailable(format!("the stored secret cannot sign: {e}")))?;
+        .map_err(|e| AppError::Fault(format!("the stored secret cannot sign: {e}")))?;
         let url = delivery
             .attempts
             .last()

@@ -132,6 +132,7 @@ impl ApiError {
         match error {
             AppError::Invalid(invalid) => ApiError::from(invalid),
             AppError::Store(store) => ApiError::from_store(store, what),
+            AppError::Fault(fault) => ApiError::internal(&fault),
         }
     }
 
