@@ -2,7 +2,7 @@
 //!
 //! A role of its own beside the delivery store: small tables, read on every request through
 //! the auth cache and written rarely. The SQL is the same on both stores (numbered parameters,
-//! see `statements`), so it is written once, here, and [`impl_directory!`] puts it on each
+//! see `statements`), so it is written once, here, and `impl_directory!` puts it on each
 //! store with its read and write pools.
 
 use async_trait::async_trait;

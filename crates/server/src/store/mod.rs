@@ -1,7 +1,8 @@
-//! Persistence: one interface, [`Store`], and its embedded SQLite implementation.
-//!
-//! The interface is shaped for a second backend (PostgreSQL shared by several server
-//! processes), so the delivery engine assumes nothing SQLite-only:
+//! Persistence: one interface, [`Store`] (with its [`Directory`] role for accounts, platform
+//! keys and portal sessions), and its two implementations: the embedded SQLite file
+//! (`sqlite`) and PostgreSQL shared by several server processes (`postgres`). The store
+//! contract suite (`tests/store_contract.rs`) runs against both. The engine assumes nothing
+//! of either:
 //! - a claimed delivery carries a lease (`claimed_until`) and a claim token, and every later
 //!   change to it is conditional on that token — a worker that lost its lease changes nothing;
 //! - claims follow `domain::claim`: per-webhook limits counted over every process, webhooks
@@ -56,9 +57,9 @@ pub enum StoreError {
     /// Another server process holds the embedded store's data dir.
     #[error("another cdhooks server is using {0}")]
     Locked(String),
-    /// Migrations failed.
+    /// Migrations failed (what the migrator said).
     #[error("migration: {0}")]
-    Migration(#[from] sqlx::migrate::MigrateError),
+    Migration(String),
 }
 
 impl StoreError {
@@ -79,6 +80,12 @@ impl StoreError {
                 | StoreError::Locked(_)
                 | StoreError::Migration(_)
         )
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(error: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Migration(error.to_string())
     }
 }
 
