@@ -22,7 +22,7 @@ use cdhooks_server::domain::event::{EmitEventRequest, NewEvent};
 use cdhooks_server::domain::target::TargetPolicy;
 use cdhooks_server::domain::webhook::{CreateWebhookRequest, NewWebhook, WebhookChange};
 use cdhooks_server::store::model::{
-    Account, AttemptOutcome, AttemptRecord, ClaimedDelivery, DeliveryStatus, Disabling,
+    Account, AttemptOutcome, AttemptRecord, ClaimedDelivery, DeliveryStatus, Disabling, EmailClaim,
     InsertedEvent, Lease,
 };
 use cdhooks_server::store::{Store, StoreError};
@@ -106,6 +106,14 @@ fn event(id: &str, event_type: &str, n: usize) -> NewEvent {
     }))
     .unwrap();
     NewEvent::validate(request, Timestamp::from_unix(NOW / 1000).unwrap()).unwrap()
+}
+
+fn email_claim(token: u64, now: i64) -> EmailClaim {
+    EmailClaim {
+        token,
+        until_ms: now + LEASE_MS,
+        max: 10,
+    }
 }
 
 fn lease(token: u64, max: u32, per_webhook: u32, now: i64) -> Lease {
@@ -564,7 +572,7 @@ async fn the_final_failure_disables_pauses_and_queues_exactly_one_email_then_ena
     assert!(!webhook.enabled);
     assert!(webhook.disabled_reason.unwrap().contains("5 consecutive"));
     let emails = store
-        .claim_emails(NOW + 20, lease(9, 10, 0, NOW + 20))
+        .claim_emails(NOW + 20, email_claim(9, NOW + 20))
         .await
         .unwrap();
     assert_eq!(emails.len(), 1, "{emails:?}");
@@ -607,7 +615,7 @@ async fn the_final_failure_disables_pauses_and_queues_exactly_one_email_then_ena
     assert!(resumed.iter().all(|d| d.round_base == d.attempt_count));
     // Disabling by the owner pauses what is pending, with no email.
     set_enabled(store, &account, &hooks[0], false, NOW + 50).await;
-    let again = store.claim_emails(NOW + LEASE_MS * 10, lease(10, 10, 0, NOW + LEASE_MS * 10));
+    let again = store.claim_emails(NOW + LEASE_MS * 10, email_claim(10, NOW + LEASE_MS * 10));
     assert!(again.await.unwrap().iter().all(|e| e.id == emails[0].id));
 }
 
@@ -773,8 +781,8 @@ async fn the_outbox_is_claimed_under_leases_retried_and_dead_lettered(opened: Op
     }
     // Two webhooks disabled: two emails. Two senders at once share them, never both one.
     let (a, b) = tokio::join!(
-        store.claim_emails(NOW + 10, lease(11, 10, 0, NOW + 10)),
-        store.claim_emails(NOW + 10, lease(12, 10, 0, NOW + 10)),
+        store.claim_emails(NOW + 10, email_claim(11, NOW + 10)),
+        store.claim_emails(NOW + 10, email_claim(12, NOW + 10)),
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.len() + b.len(), 2);
@@ -800,12 +808,12 @@ async fn the_outbox_is_claimed_under_leases_retried_and_dead_lettered(opened: Op
         .unwrap();
     let after_lease = NOW + 2 * LEASE_MS;
     assert!(store
-        .claim_emails(NOW + 59_999, lease(13, 10, 0, NOW + 59_999))
+        .claim_emails(NOW + 59_999, email_claim(13, NOW + 59_999))
         .await
         .unwrap()
         .is_empty());
     let retry = store
-        .claim_emails(NOW + 60_000, lease(14, 10, 0, NOW + 60_000))
+        .claim_emails(NOW + 60_000, email_claim(14, NOW + 60_000))
         .await
         .unwrap();
     assert_eq!(retry.len(), 1);
@@ -819,7 +827,7 @@ async fn the_outbox_is_claimed_under_leases_retried_and_dead_lettered(opened: Op
         .await
         .unwrap();
     assert!(store
-        .claim_emails(after_lease * 2, lease(15, 10, 0, after_lease * 2))
+        .claim_emails(after_lease * 2, email_claim(15, after_lease * 2))
         .await
         .unwrap()
         .is_empty());

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use crate::clock::{Clock, SharedClock};
 use crate::domain::email::{after_send_failure, EmailNext};
 use crate::shutdown::Shutdown;
-use crate::store::{Lease, OutboxEmail, Store};
+use crate::store::{EmailClaim, OutboxEmail, Store};
 
 /// How often the outbox is checked.
 const POLL: Duration = Duration::from_millis(250);
@@ -164,13 +164,12 @@ pub async fn run(
 ) {
     while !shutdown.is_shutdown() {
         let now = clock.now_ms();
-        let lease = Lease {
+        let claim = EmailClaim {
             token: rand::random(),
             until_ms: now + EMAIL_LEASE.as_millis() as i64,
             max: BATCH,
-            per_webhook: 0,
         };
-        match store.claim_emails(now, lease).await {
+        match store.claim_emails(now, claim).await {
             Ok(emails) => {
                 for queued in emails {
                     send_one(&*store, &transport, &from, &*clock, &metrics, queued).await;

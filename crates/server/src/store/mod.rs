@@ -322,8 +322,8 @@ pub trait Store: Directory + Send + Sync + 'static {
     /// readiness check.
     async fn check_writable(&self, now_ms: i64) -> StoreResult<()>;
 
-    /// Claims up to `lease.max` due emails (unsent, not dead-lettered), oldest first.
-    async fn claim_emails(&self, now_ms: i64, lease: Lease) -> StoreResult<Vec<OutboxEmail>>;
+    /// Claims up to `claim.max` due emails (unsent, not dead-lettered), oldest first.
+    async fn claim_emails(&self, now_ms: i64, claim: EmailClaim) -> StoreResult<Vec<OutboxEmail>>;
     /// Marks a claimed email sent; a lost claim changes nothing.
     async fn email_sent(&self, id: &str, claim_token: u64, now_ms: i64) -> StoreResult<()>;
     /// Records a failed try of a claimed email and what follows it (a later try, or the

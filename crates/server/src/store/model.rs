@@ -264,6 +264,18 @@ pub struct Lease {
     pub per_webhook: u32,
 }
 
+/// A claim on due emails: who claims, until when, and at most how many (emails have no
+/// webhook, so no per-webhook limit).
+#[derive(Debug, Clone, Copy)]
+pub struct EmailClaim {
+    /// Identifies this claim; marking an email sent or failed must present it.
+    pub token: u64,
+    /// Unix ms after which another sender may take the email.
+    pub until_ms: i64,
+    /// The most emails to claim.
+    pub max: u32,
+}
+
 pub use crate::domain::delivery::DeliveryStatus;
 
 /// A delivery with its attempts.

@@ -506,8 +506,8 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn claim_emails(&self, now_ms: i64, lease: Lease) -> StoreResult<Vec<OutboxEmail>> {
-        outbox::claim(&self.pool, now_ms, lease).await
+    async fn claim_emails(&self, now_ms: i64, claim: EmailClaim) -> StoreResult<Vec<OutboxEmail>> {
+        outbox::claim(&self.pool, now_ms, claim).await
     }
     async fn email_sent(&self, id: &str, claim_token: u64, now_ms: i64) -> StoreResult<()> {
         outbox::sent(&self.pool, id, claim_token, now_ms).await

@@ -24,7 +24,7 @@ fn record(row: &PgRow, claim_token: u64) -> OutboxEmail {
 pub(super) async fn claim(
     pool: &PgPool,
     now_ms: i64,
-    lease: Lease,
+    lease: EmailClaim,
 ) -> StoreResult<Vec<OutboxEmail>> {
     let rows = sqlx::query(
         "UPDATE emails SET claim_token = $1, claimed_until = $2
