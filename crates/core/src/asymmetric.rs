@@ -16,7 +16,7 @@ use alloc::vec::Vec;
 use base64ct::{Base64, Encoding as _};
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 
-use crate::standard::{check_timestamp, parse_timestamp, SignatureEntries, StandardError};
+use crate::standard::{check_headers, no_match, SignatureEntries, StandardError};
 
 /// Prefix of public keys.
 pub const PUBLIC_KEY_PREFIX: &str = "whpk_";
@@ -126,11 +126,7 @@ impl WebhookPublicKey {
         now: u64,
         tolerance: u64,
     ) -> Result<u64, StandardError> {
-        if id.is_empty() || signatures.bytes().all(|b| b == b' ') {
-            return Err(StandardError::MissingHeader);
-        }
-        let timestamp = parse_timestamp(timestamp)?;
-        check_timestamp(timestamp, now, tolerance)?;
+        let timestamp = check_headers(id, timestamp, signatures, now, tolerance)?;
         let message = message(id, timestamp, payload);
         let (mut readable, mut seen) = (false, false);
         for (version, value) in SignatureEntries::new(signatures).flatten() {
@@ -151,13 +147,7 @@ impl WebhookPublicKey {
                 return Ok(timestamp);
             }
         }
-        if !readable {
-            Err(StandardError::MalformedSignature)
-        } else if !seen {
-            Err(StandardError::NoSupportedSignature)
-        } else {
-            Err(StandardError::SignatureMismatch)
-        }
+        Err(no_match(readable, seen))
     }
 }
 

@@ -208,11 +208,7 @@ impl StandardVerifier {
         now: u64,
         tolerance: u64,
     ) -> Result<u64, StandardError> {
-        if id.is_empty() || signatures.bytes().all(|b| b == b' ') {
-            return Err(StandardError::MissingHeader);
-        }
-        let timestamp = parse_timestamp(timestamp)?;
-        check_timestamp(timestamp, now, tolerance)?;
+        let timestamp = check_headers(id, timestamp, signatures, now, tolerance)?;
         let expected = self.sign(id, timestamp, payload);
         let mut seen_v1 = false;
         let mut readable = false;
@@ -232,17 +228,41 @@ impl StandardVerifier {
                 matched |= claimed.ct_eq(&expected);
             }
         }
-        if !readable {
-            return Err(StandardError::MalformedSignature);
-        }
-        if !seen_v1 {
-            return Err(StandardError::NoSupportedSignature);
-        }
         if bool::from(matched) {
             Ok(timestamp)
         } else {
-            Err(StandardError::SignatureMismatch)
+            Err(no_match(readable, seen_v1))
         }
+    }
+}
+
+/// The checks every scheme of `webhook-signature` makes before any signature: an id and a
+/// signature header are present, and the timestamp parses and is within `tolerance` of `now`.
+/// Returns the timestamp.
+pub(crate) fn check_headers(
+    id: &str,
+    timestamp: &str,
+    signatures: &str,
+    now: u64,
+    tolerance: u64,
+) -> Result<u64, StandardError> {
+    if id.is_empty() || signatures.bytes().all(|b| b == b' ') {
+        return Err(StandardError::MissingHeader);
+    }
+    let timestamp = parse_timestamp(timestamp)?;
+    check_timestamp(timestamp, now, tolerance)?;
+    Ok(timestamp)
+}
+
+/// Why no entry matched: none was readable, none was of the scheme's version, or none was
+/// the right signature.
+pub(crate) fn no_match(readable: bool, seen_version: bool) -> StandardError {
+    if !readable {
+        StandardError::MalformedSignature
+    } else if !seen_version {
+        StandardError::NoSupportedSignature
+    } else {
+        StandardError::SignatureMismatch
     }
 }
 

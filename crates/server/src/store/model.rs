@@ -221,6 +221,17 @@ pub struct InsertedEvent {
 }
 
 impl InsertedEvent {
+    /// The fan-out of each event of a batch stored all together, or the first refusal (which
+    /// the caller answers by rolling the whole batch back).
+    pub fn all_or_none(
+        answers: Vec<super::StoreResult<InsertedEvent>>,
+    ) -> super::StoreResult<Vec<u32>> {
+        answers
+            .into_iter()
+            .map(|a| a.map(|i| i.deliveries))
+            .collect()
+    }
+
     /// The answers to a batch of events: for each, its stored key (`None`: its id was taken,
     /// a conflict), how many deliveries it fanned out to, those claimed at once, and whether
     /// any left unclaimed call for a claim.

@@ -392,11 +392,7 @@ impl Store for PgStore {
         let mut tx = conn.begin().await?;
         let (answers, left_for_others) =
             events::insert_batch(&mut tx, &queued, self.membership.shard()).await?;
-        let counts = match answers
-            .into_iter()
-            .map(|a| a.map(|i| i.deliveries))
-            .collect()
-        {
+        let counts = match InsertedEvent::all_or_none(answers) {
             Ok(counts) => counts,
             Err(refused) => {
                 tx.rollback().await?;

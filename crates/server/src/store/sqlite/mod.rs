@@ -346,11 +346,7 @@ impl Store for SqliteStore {
             .collect();
         let mut tx = self.writer.begin().await?;
         let answers = events::insert_batch(&mut tx, &queued).await?;
-        let counts = match answers
-            .into_iter()
-            .map(|a| a.map(|i| i.deliveries))
-            .collect()
-        {
+        let counts = match InsertedEvent::all_or_none(answers) {
             Ok(counts) => counts,
             Err(refused) => {
                 tx.rollback().await?;
