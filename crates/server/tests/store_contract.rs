@@ -1249,7 +1249,7 @@ async fn accounts_are_found_changed_and_deleted_with_all_they_hold(opened: Opene
         name: Some("Acme".to_owned()),
         external_id: external.map(str::to_owned),
     };
-    let gone = store
+    let (gone, _) = store
         .open_account(
             &new("a@example.com", Some("cus_1")),
             &digest("cdh_gone"),

@@ -44,17 +44,10 @@ impl App {
         let secret = api_key::generate();
         let digest = api_key::digest(&secret);
         let now = self.clock.now_ms();
-        let record = self
+        let (record, key) = self
             .store
             .open_account(&account, &digest, KeyScope::Manage, now)
             .await?;
-        let key = self
-            .store
-            .list_api_keys(&record.account())
-            .await?
-            .into_iter()
-            .next()
-            .ok_or(StoreError::NotFound)?;
         tracing::info!(account = %record.id, "account created");
         Ok(OpenedAccount {
             account: record,

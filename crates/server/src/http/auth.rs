@@ -130,48 +130,33 @@ pub fn caller(
     action: Action,
     freshness: Freshness,
 ) -> impl Filter<Extract = (Caller,), Error = warp::Rejection> + Clone {
-    let account_header = warp::header::optional::<String>(ACCOUNT_HEADER);
     credential(state.clone(), freshness)
-        .and(account_header)
+        .and(warp::header::optional::<String>(ACCOUNT_HEADER))
         .and_then(
             move |(found, key_hash): (Found, String), named: Option<String>| {
                 let state = state.clone();
                 async move {
-                    let (role, account) = match found {
-                        Found::Platform => {
-                            let id = named.clone().ok_or_else(|| {
-                                ApiError::new(
-                                    warp::http::StatusCode::BAD_REQUEST,
-                                    "account_required",
-                                    "a platform key acts for the account named in the \
-                                 Cdhooks-Account header",
-                                )
-                            })?;
-                            let account = state
-                                .app
-                                .account(&id)
-                                .await
-                                .map_err(|e| ApiError::from_app(e, "account"))?;
-                            (Role::Platform, account)
-                        }
-                        Found::AccountKey(account, scope) => (Role::Account(scope), account),
-                        Found::Portal(account, read_only, _) => {
-                            (Role::Portal { read_only }, account)
-                        }
-                    };
+                    let identity = identify(&state, found, named.as_deref()).await?;
+                    let account = identity.account.ok_or_else(|| {
+                        ApiError::new(
+                            warp::http::StatusCode::BAD_REQUEST,
+                            "account_required",
+                            "a platform key acts for the account named in the Cdhooks-Account header",
+                        )
+                    })?;
                     if named.as_deref().is_some_and(|id| id != account.id) {
                         return Err(ApiError::forbidden(
                             "this credential belongs to another account than Cdhooks-Account names",
                         )
                         .into());
                     }
-                    if !role.permits(action) {
-                        return Err(ApiError::forbidden(role.refusal(action)).into());
+                    if !identity.role.permits(action) {
+                        return Err(ApiError::forbidden(identity.role.refusal(action)).into());
                     }
                     Ok::<Caller, warp::Rejection>(Caller {
                         account,
                         key_hash,
-                        role,
+                        role: identity.role,
                     })
                 }
             },
@@ -215,36 +200,43 @@ pub fn identity(
         .and(warp::header::optional::<String>(ACCOUNT_HEADER))
         .and_then(move |(found, _): (Found, String), named: Option<String>| {
             let state = state.clone();
-            async move {
-                let identity = match found {
-                    Found::Platform => Identity {
-                        role: Role::Platform,
-                        account: match named {
-                            Some(id) => Some(
-                                state
-                                    .app
-                                    .account(&id)
-                                    .await
-                                    .map_err(|e| ApiError::from_app(e, "account"))?,
-                            ),
-                            None => None,
-                        },
-                        expires_at: None,
-                    },
-                    Found::AccountKey(account, scope) => Identity {
-                        role: Role::Account(scope),
-                        account: Some(account),
-                        expires_at: None,
-                    },
-                    Found::Portal(account, read_only, expires_at) => Identity {
-                        role: Role::Portal { read_only },
-                        account: Some(account),
-                        expires_at: Some(expires_at),
-                    },
-                };
-                Ok::<_, warp::Rejection>(identity)
-            }
+            async move { Ok::<_, warp::Rejection>(identify(&state, found, named.as_deref()).await?) }
         })
+}
+
+/// Who a found credential is and which account it acts for: its own, or for a platform key
+/// the one `named` by Cdhooks-Account (`None` when no account is named; 404 for an unknown one).
+async fn identify(
+    state: &AppState,
+    found: Found,
+    named: Option<&str>,
+) -> Result<Identity, ApiError> {
+    Ok(match found {
+        Found::Platform => Identity {
+            role: Role::Platform,
+            account: match named {
+                Some(id) => Some(
+                    state
+                        .app
+                        .account(id)
+                        .await
+                        .map_err(|e| ApiError::from_app(e, "account"))?,
+                ),
+                None => None,
+            },
+            expires_at: None,
+        },
+        Found::AccountKey(account, scope) => Identity {
+            role: Role::Account(scope),
+            account: Some(account),
+            expires_at: None,
+        },
+        Found::Portal(account, read_only, expires_at) => Identity {
+            role: Role::Portal { read_only },
+            account: Some(account),
+            expires_at: Some(expires_at),
+        },
+    })
 }
 
 /// The credential a request carries and its hash, or 401.

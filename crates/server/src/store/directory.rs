@@ -8,7 +8,8 @@
 use async_trait::async_trait;
 
 use super::{
-    AccountFilter, AccountRecord, Attention, PlatformKeyRecord, PortalSessionRecord, StoreResult,
+    AccountFilter, AccountRecord, ApiKeyRecord, Attention, PlatformKeyRecord, PortalSessionRecord,
+    StoreResult,
 };
 use crate::domain::access::KeyScope;
 use crate::domain::account::{AccountChange, NewAccount};
@@ -17,15 +18,15 @@ use crate::domain::api_key::KeyDigest;
 /// Accounts, platform keys and portal sessions.
 #[async_trait]
 pub trait Directory: Send + Sync {
-    /// Creates an account with its first API key (of `scope`); `Conflict` when another
-    /// account has its external id.
+    /// Creates an account with its first API key (of `scope`, named `default`); `Conflict`
+    /// when another account has its external id.
     async fn open_account(
         &self,
         account: &NewAccount,
         key: &KeyDigest,
         scope: KeyScope,
         now_ms: i64,
-    ) -> StoreResult<AccountRecord>;
+    ) -> StoreResult<(AccountRecord, ApiKeyRecord)>;
     /// One account (`NotFound` if none).
     async fn account_record(&self, id: &str) -> StoreResult<AccountRecord>;
     /// Accounts matching `filter` after the cursor (an account id), by id.
@@ -111,7 +112,10 @@ macro_rules! impl_directory {
                 key: &$crate::domain::api_key::KeyDigest,
                 scope: $crate::domain::access::KeyScope,
                 now_ms: i64,
-            ) -> $crate::store::StoreResult<$crate::store::AccountRecord> {
+            ) -> $crate::store::StoreResult<(
+                $crate::store::AccountRecord,
+                $crate::store::ApiKeyRecord,
+            )> {
                 use cdhooks_core::event::{ACCOUNT_ID_PREFIX, API_KEY_ID_PREFIX};
                 let record = $crate::store::AccountRecord {
                     id: $crate::domain::new_id(ACCOUNT_ID_PREFIX),
@@ -134,21 +138,26 @@ macro_rules! impl_directory {
                 .execute(&mut *tx)
                 .await
                 .map_err($crate::store::directory::external_id_taken)?;
-                sqlx::query(
-                    "INSERT INTO api_keys (id, account_id, name, prefix, key_hash, created_at, scope)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind($crate::domain::new_id(API_KEY_ID_PREFIX))
-                .bind(&record.id)
-                .bind("default")
-                .bind(&key.prefix)
-                .bind(&key.hash)
-                .bind(now_ms)
-                .bind(scope.as_str())
-                .execute(&mut *tx)
-                .await?;
+                let first = $crate::store::ApiKeyRecord {
+                    id: $crate::domain::new_id(API_KEY_ID_PREFIX),
+                    name: "default".to_owned(),
+                    prefix: key.prefix.clone(),
+                    created_at: now_ms,
+                    last_used_at: None,
+                    scope,
+                };
+                sqlx::query($crate::store::statements::INSERT_API_KEY)
+                    .bind(&first.id)
+                    .bind(&record.id)
+                    .bind(&first.name)
+                    .bind(&first.prefix)
+                    .bind(&key.hash)
+                    .bind(now_ms)
+                    .bind(scope.as_str())
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await?;
-                Ok(record)
+                Ok((record, first))
             }
 
             async fn account_record(

@@ -20,7 +20,7 @@ mod migrations;
 pub mod model;
 pub mod postgres;
 pub mod sqlite;
-mod statements;
+pub(crate) mod statements;
 
 use async_trait::async_trait;
 
@@ -161,7 +161,7 @@ pub trait Store: Directory + Send + Sync + 'static {
             name: None,
             external_id: None,
         };
-        let record = self
+        let (record, _) = self
             .open_account(&account, key, crate::domain::access::KeyScope::Full, now_ms)
             .await?;
         Ok(record.account())

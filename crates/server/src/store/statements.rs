@@ -16,6 +16,12 @@ pub const TRIM_INBOX: &str = "DELETE FROM inbox_requests WHERE token = $1 AND se
 /// current once, under the same key).
 pub const SECRET_LIKE: &str = "SELECT secret FROM webhooks WHERE secret LIKE $1 LIMIT 1";
 
+/// Adds an API key: `$1` id, `$2` account, `$3` name, `$4` prefix, `$5` hash, `$6` created
+/// at, `$7` scope.
+pub const INSERT_API_KEY: &str =
+    "INSERT INTO api_keys (id, account_id, name, prefix, key_hash, created_at, scope)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
 /// A webhook's Ed25519 signing key (as stored), by its id (`$1`).
 pub const SIGNING_KEY: &str = "SELECT signing_key FROM webhooks WHERE id = $1";
 

@@ -24,18 +24,16 @@ async fn insert_key(
         last_used_at: None,
         scope,
     };
-    sqlx::query(
-        "INSERT INTO api_keys (id, account_id, name, prefix, key_hash, created_at, scope) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(&record.id)
-    .bind(&account.id)
-    .bind(&record.name)
-    .bind(&record.prefix)
-    .bind(&key.hash)
-    .bind(now_ms)
-    .bind(scope.as_str())
-    .execute(&mut **tx)
-    .await?;
+    sqlx::query(super::super::statements::INSERT_API_KEY)
+        .bind(&record.id)
+        .bind(&account.id)
+        .bind(&record.name)
+        .bind(&record.prefix)
+        .bind(&key.hash)
+        .bind(now_ms)
+        .bind(scope.as_str())
+        .execute(&mut **tx)
+        .await?;
     Ok(record)
 }
 
