@@ -83,6 +83,13 @@ impl StandardError {
         }
     }
 
+    /// The [`code`](Self::code)s of [`ALL`](Self::ALL), space-separated, as one constant: the
+    /// npm package's wasm hands this text to JavaScript as it is, without code to build it.
+    /// (A test checks it against `ALL`.)
+    pub const CODES: &'static str = "missing_header invalid_timestamp timestamp_too_old \
+        timestamp_too_new malformed_signature no_supported_signature signature_mismatch \
+        invalid_secret";
+
     /// A stable, machine-readable name for the error, shared with the npm package.
     pub fn code(&self) -> &'static str {
         match self {
@@ -505,6 +512,12 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn the_codes_constant_lists_every_code_in_order() {
+        let codes: alloc::vec::Vec<&str> = StandardError::ALL.iter().map(|e| e.code()).collect();
+        assert_eq!(StandardError::CODES, codes.join(" "));
+    }
 
     #[test]
     fn timestamp_forms() {
