@@ -8,7 +8,7 @@ WASM_TARGET := wasm32-unknown-unknown
 # The wasm-bindgen CLI must match the wasm-bindgen crate exactly; the pin lives in Cargo.toml.
 WASM_BINDGEN_VERSION := $(shell sed -n 's/^wasm-bindgen = { version = "=\([0-9.]*\)".*/\1/p; s/^wasm-bindgen = "=\([0-9.]*\)"/\1/p' Cargo.toml)
 
-.PHONY: openapi test-api types run test test-rust lint core-nostd wasm-target wasm-bindgen-cli node-deps pkg server-bin test-js bench bench-js clean
+.PHONY: wasm-glue openapi test-api types run test test-rust lint core-nostd wasm-target wasm-bindgen-cli node-deps pkg server-bin test-js bench bench-js clean
 
 ## The main job: build and start the reference server with its embedded store.
 run: pkg
@@ -53,27 +53,38 @@ clean:
 	$(CARGO) clean
 	rm -rf node_modules pkg/gen
 
-## The npm package: wasm + wasm-bindgen glue (Node and web targets) + generated helpers in pkg/gen.
+## The npm package: two wasm modules + wasm-bindgen glue (Node and web targets) + generated
+## helpers in pkg/gen. `cdhooks_wasm` is the verification every receiver loads (kept under
+## 20 KB, checked by pkg/test/modules.test.mjs); `cdhooks_full` adds signing and Ed25519 and is
+## loaded only when a call needs it.
 WASM_OUT := target/$(WASM_TARGET)/wasm/cdhooks_wasm.wasm
 WASM_OPT := node_modules/.bin/wasm-opt
 # The features rustc enables by default for wasm32-unknown-unknown (all in Node 18+).
 WASM_FEATURES := --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue --enable-simd
+# Panic locations name their source files; without the registry's absolute path in each the
+# module is some 300 bytes smaller (and the same on every machine).
+WASM_RUSTFLAGS := $(foreach d,$(wildcard $(or $(CARGO_HOME),$(HOME)/.cargo)/registry/src/*/),--remap-path-prefix=$(d)=/) --remap-path-prefix=$(CURDIR)/=
 # Rebuilt only when its inputs change, so a warm `make run` starts in seconds.
 PKG_STAMP := pkg/gen/.built
 PKG_INPUTS := $(shell find crates/core crates/wasm -name '*.rs' -not -path '*/fuzz/*' -o -name Cargo.toml -not -path '*/fuzz/*') \
   Cargo.lock Makefile pkg/build.mjs pkg/src/api.mjs pkg/index.d.ts pkg/events.d.ts
 pkg: $(PKG_STAMP)
 $(PKG_STAMP): $(PKG_INPUTS) | wasm-target wasm-bindgen-cli node-deps
-	$(CARGO) build -p cdhooks-wasm --target $(WASM_TARGET) --profile wasm
 	rm -rf pkg/gen && mkdir -p pkg/gen
-	wasm-bindgen $(WASM_OUT) --out-dir pkg/gen/node --target nodejs --no-typescript --weak-refs
-	wasm-bindgen $(WASM_OUT) --out-dir pkg/gen/web --target web --no-typescript --weak-refs
-	for t in node web; do \
-	  $(WASM_OPT) -O3 --strip-debug --strip-producers $(WASM_FEATURES) pkg/gen/$$t/cdhooks_wasm_bg.wasm -o pkg/gen/$$t/cdhooks_wasm_bg.wasm; \
-	done
+	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS='$(WASM_RUSTFLAGS)' $(CARGO) build -p cdhooks-wasm --target $(WASM_TARGET) --profile wasm
+	$(MAKE) --no-print-directory wasm-glue NAME=cdhooks_wasm
+	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS='$(WASM_RUSTFLAGS)' $(CARGO) build -p cdhooks-wasm --target $(WASM_TARGET) --profile wasm --features full
+	$(MAKE) --no-print-directory wasm-glue NAME=cdhooks_full
 	echo '{"type":"commonjs"}' > pkg/gen/node/package.json
 	node pkg/build.mjs
 	@touch $@
+
+# One module's glue for both targets, size-optimised.
+wasm-glue:
+	for t in node web; do \
+	  wasm-bindgen $(WASM_OUT) --out-dir pkg/gen/$$t --out-name $(NAME) --target $$([ $$t = node ] && echo nodejs || echo web) --no-typescript --weak-refs && \
+	  $(WASM_OPT) -O3 --strip-debug --strip-producers $(WASM_FEATURES) pkg/gen/$$t/$(NAME)_bg.wasm -o pkg/gen/$$t/$(NAME)_bg.wasm || exit 1; \
+	done
 
 ## The OpenAPI document the server serves, committed as docs/openapi.json.
 openapi:

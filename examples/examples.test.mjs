@@ -111,6 +111,8 @@ test('Hono on workerd (verifyRequest, the secret as a binding)', async () => {
       ['pkg/src/api.mjs', 'api.mjs'],
       ['pkg/gen/web/cdhooks_wasm.js', 'cdhooks_wasm.js'],
       ['pkg/gen/web/cdhooks_wasm_bg.wasm', 'cdhooks_wasm_bg.wasm'],
+      ['pkg/gen/web/cdhooks_full.js', 'cdhooks_full.js'],
+      ['pkg/gen/web/cdhooks_full_bg.wasm', 'cdhooks_full_bg.wasm'],
     ]) copyFileSync(join(root, from), join(dir, to));
     writeFileSync(join(dir, 'config.capnp'), `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
@@ -124,6 +126,8 @@ const honoWorker :Workerd.Worker = (
     (name = "cdhooks/src/api.mjs", esModule = embed "api.mjs"),
     (name = "cdhooks/gen/web/cdhooks_wasm.js", esModule = embed "cdhooks_wasm.js"),
     (name = "cdhooks/gen/web/cdhooks_wasm_bg.wasm", wasm = embed "cdhooks_wasm_bg.wasm"),
+    (name = "cdhooks/gen/web/cdhooks_full.js", esModule = embed "cdhooks_full.js"),
+    (name = "cdhooks/gen/web/cdhooks_full_bg.wasm", wasm = embed "cdhooks_full_bg.wasm"),
   ],
   bindings = [ (name = "WEBHOOK_SECRET", text = "${SECRET}") ],
   compatibilityDate = "2024-09-23",

@@ -4,10 +4,14 @@ export type * from './events.js';
 /** A raw request body: the exact bytes or text that arrived. */
 export type Payload = string | Uint8Array | ArrayBuffer | ArrayBufferView;
 
-/** A webhook secret: a string (its UTF-8 bytes, or `whsec_<base64>` for Standard Webhooks) or raw bytes. */
+/**
+ * A webhook secret: a string (its UTF-8 bytes, or `whsec_<base64>` for Standard Webhooks) or
+ * raw bytes. For {@link Webhook} and {@link verifyRequest} it may also be an Ed25519 public key,
+ * `whpk_<base64>`, which verifies Standard Webhooks `v1a` entries (and cannot sign).
+ */
 export type Secret = string | Uint8Array;
 
-/** One secret, or several while a receiver rotates (the current one first): any may match. */
+/** One secret, or several while a receiver rotates (the current one first): any may match. Secrets and public keys may be mixed. */
 export type Secrets = Secret | readonly Secret[];
 
 /** Request headers: a plain object (any letter case; Node's `IncomingHttpHeaders`) or a Fetch `Headers`. */
@@ -30,13 +34,14 @@ export function signWebhook(payload: Payload, secret: Secret): string;
 
 /** A likely mistake in a secret, from {@link diagnoseSecret}. */
 export interface SecretHint {
-  code: 'empty' | 'surrounding_whitespace' | 'missing_prefix' | 'invalid_base64';
+  code: 'empty' | 'surrounding_whitespace' | 'missing_prefix' | 'invalid_base64' | 'signing_key';
   message: string;
 }
 
 /**
  * Names likely mistakes in a secret: whitespace around it (a newline from an env file), a
- * base64 key without its `whsec_` prefix, a `whsec_` secret that is not base64. Empty when
+ * base64 key without its `whsec_` prefix, a `whsec_` or `whpk_` key that is not base64, an
+ * Ed25519 signing key (`whsk_`, the sender's) where a public key belongs. Empty when
  * none is found. `Webhook` adds these hints to its `signature_mismatch` messages.
  */
 export function diagnoseSecret(secret: Secret): SecretHint[];
@@ -75,8 +80,9 @@ export interface WebhookEvent<D = Record<string, unknown>> {
 }
 
 /**
- * Standard Webhooks v1 verification and signing for one secret, or several while a receiver
- * rotates. Reads `webhook-id` / `webhook-timestamp` / `webhook-signature`, or Svix's
+ * Standard Webhooks verification and signing for one secret, or several while a receiver
+ * rotates: `v1` (HMAC-SHA256) entries with secrets, `v1a` (Ed25519) entries with `whpk_`
+ * public keys, which only the sender's private key can make. Reads `webhook-id` / `webhook-timestamp` / `webhook-signature`, or Svix's
  * `svix-*` names of the same headers (the `webhook-*` ones win when both are present).
  */
 export class Webhook {
@@ -86,7 +92,10 @@ export class Webhook {
    * with `event.type`); throws {@link WebhookVerificationError}.
    */
   verify<E = CdhooksEvent>(payload: Payload, headers: WebhookHeaders): E;
-  /** The `v1,<base64>` signature of `payload` for message `id` at `timestamp` (a Date or Unix seconds), with the first secret. */
+  /**
+   * The `v1,<base64>` signature of `payload` for message `id` at `timestamp` (a Date or Unix
+   * seconds), with the first secret. Throws a TypeError when that is a public key.
+   */
   sign(id: string, timestamp: number | Date, payload: Payload): string;
 }
 

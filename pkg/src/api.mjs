@@ -1,8 +1,12 @@
-// The public API of the `cdhooks` package, built on the wasm module's exports (`glue`).
+// The public API of the `cdhooks` package, built on two wasm modules' exports.
 //
-// Every entry point (Node CJS/ESM, browsers, Deno, Bun, workerd) loads the same wasm its
-// own way and hands the generated glue to `createApi`. All hashing happens in wasm; this file
-// only checks arguments, moves bytes into wasm memory and turns codes into errors.
+// Every entry point (Node CJS/ESM, browsers, Deno, Bun, workerd) loads the wasm its own way
+// and hands `createApi` the verification module (`{ glue, memory }`: what every receiver
+// needs, HMAC verification of both schemes, under 20 KB) and a function that loads the full
+// module the same way (signing, and Ed25519 `v1a` for `whpk_` public keys) — called only when
+// a call needs it, and synchronously, so no entry point has an init step. All cryptography
+// happens in wasm; this file only checks arguments, moves bytes into wasm memory and turns
+// codes into errors.
 //
 // Speed: inputs are written straight into one scratch buffer in wasm memory (no allocation
 // per call), and the last secret's keyed HMAC state is kept, so repeated verifications under
@@ -29,10 +33,12 @@ const MESSAGES = {
   timestamp_too_new:
     'webhook-timestamp is further in the future than the tolerance: check the clock on this server.',
   malformed_signature: "webhook-signature has no readable entry: it must hold space-separated 'v1,<base64>' entries.",
-  no_supported_signature: "webhook-signature has no 'v1,' entry.",
+  no_supported_signature:
+    "webhook-signature has no entry the key can check: secrets check 'v1,' entries, public keys (whpk_) 'v1a,' entries.",
   signature_mismatch:
     'No signature matches. Check the secret, and verify the raw request body exactly as received (not JSON parsed and serialised again).',
-  invalid_secret: "The secret is empty, or a 'whsec_' secret whose rest is not valid base64.",
+  invalid_secret:
+    "The secret is empty, a 'whsec_' secret whose rest is not valid base64, a 'whpk_' public key that is not the base64 of a valid Ed25519 key, or a 'whsk_' signing key.",
   invalid_payload: 'The payload is signed correctly but is not a JSON event.',
 };
 
@@ -43,6 +49,16 @@ export class WebhookVerificationError extends Error {
     this.name = 'WebhookVerificationError';
     this.code = code;
   }
+}
+
+/** Ed25519 public keys (Standard Webhooks `v1a`): verify, cannot sign. */
+const PUBLIC_KEY_PREFIX = 'whpk_';
+/** Ed25519 signing keys: the sender's, never a receiver's. */
+const SIGNING_KEY_PREFIX = 'whsk_';
+
+/** Whether a secret is an Ed25519 public key, checked by the full module's `v1a` code. */
+function isPublicKey(secret) {
+  return typeof secret === 'string' && secret.startsWith(PUBLIC_KEY_PREFIX);
 }
 
 // Characters of base64 (standard or URL-safe), for recognising keys pasted without `whsec_`.
@@ -64,7 +80,16 @@ export function diagnoseSecret(secret) {
     });
   }
   const core = secret.trim();
-  if (core.startsWith('whsec_')) {
+  if (core.startsWith(SIGNING_KEY_PREFIX)) {
+    hints.push({
+      code: 'signing_key',
+      message: "This is an Ed25519 signing key ('whsk_'), which only the sender may hold; receivers verify with its public key ('whpk_…').",
+    });
+  } else if (core.startsWith(PUBLIC_KEY_PREFIX)) {
+    if (!/^[A-Za-z0-9+/]{43}=$/.test(core.slice(PUBLIC_KEY_PREFIX.length))) {
+      hints.push({ code: 'invalid_base64', message: "The part after 'whpk_' is not the base64 of a 32-byte key." });
+    }
+  } else if (core.startsWith('whsec_')) {
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(core.slice(6))) {
       hints.push({ code: 'invalid_base64', message: "The part after 'whsec_' is not base64, so it cannot be the key." });
     }
@@ -121,13 +146,13 @@ export function isTestEvent(event) {
   return typeof id === 'string' && id.startsWith(TEST_EVENT_ID_PREFIX);
 }
 
-export function createApi(glue) {
-  /** The core's codes, by the number the wasm verifier returns (0 is success). */
-  const CODES = [null, ...glue.error_codes().split(' ')];
-  const memory = glue.wasm_memory();
+/**
+ * One loaded wasm module (`{ glue, memory }`) with its scratch buffer, the writers that fill
+ * it, and its keyed secrets; the verification module and the full module each get one.
+ */
+function bindModule({ glue, memory }, native = null) {
   const buffer = new glue.Scratch();
   const encoder = new TextEncoder();
-  const decoder = new TextDecoder();
   let view = new Uint8Array(0);
   let capacity = 0;
   let base = 0;
@@ -173,6 +198,30 @@ export function createApi(glue) {
     return bytes === null ? writeString(payload, offset, extra) : writeBytes(bytes, offset, extra);
   }
 
+  /**
+   * Writes a delivery's three Standard Webhooks header values and its payload; returns their
+   * lengths, in the order the wasm `verify` methods take them.
+   */
+  function writeDelivery(id, timestamp, signature, payload, bytes) {
+    // The three header values in one write when they are ASCII, as they should be.
+    let idLen = id.length;
+    let tsLen = timestamp.length;
+    let sigLen = signature.length;
+    const start = idLen + tsLen + sigLen;
+    if (encoder.encodeInto(id + timestamp + signature, scratch(start * 3)).written !== start) {
+      idLen = writeString(id, 0, 0);
+      tsLen = writeString(timestamp, idLen, 0);
+      sigLen = writeString(signature, idLen + tsLen, 0);
+    }
+    const payloadLen = writePayload(payload, bytes, idLen + tsLen + sigLen, 0);
+    return [idLen, tsLen, sigLen, payloadLen];
+  }
+
+  const codesLen = glue.error_codes(buffer);
+  const codes = new TextDecoder().decode(new Uint8Array(memory.buffer, buffer.reserve(codesLen), codesLen));
+  /** The core's codes, by the number the wasm verifiers return (0 is success). */
+  const CODES = [null, ...codes.split(' ')];
+
   function checkSecret(secret) {
     if (typeof secret === 'string') {
       if (secret.length === 0) throw new TypeError('secret must not be empty');
@@ -197,6 +246,7 @@ export function createApi(glue) {
     return true;
   }
 
+  /** The docs' scheme keyed with `secret`, from the cache (bounded: the oldest goes first). */
   function legacyKey(secret) {
     if (typeof secret === 'string') {
       const cached = stringKeys.get(secret);
@@ -208,18 +258,143 @@ export function createApi(glue) {
     const len = typeof secret === 'string' ? writeString(secret, 0, 0) : writeBytes(secret, 0, 0);
     const key = new glue.LegacyKey(buffer, len);
     if (typeof secret === 'string') {
-      if (stringKeys.size >= KEY_CACHE_SIZE) {
-        const [oldest, oldKey] = stringKeys.entries().next().value;
-        stringKeys.delete(oldest);
-        oldKey.free();
-      }
-      stringKeys.set(secret, key);
+      remember(stringKeys, secret, key);
     } else {
       lastBytesKey?.free();
       lastBytesKey = key;
       lastSecretBytes = secret.slice();
     }
     return key;
+  }
+
+  /**
+   * A Standard Webhooks key: `v1` for a secret, `v1a` for a `whpk_` public key (the full
+   * module only). Throws for one that cannot be a key.
+   */
+  function standardKey(secret) {
+    checkSecret(secret);
+    let key = null;
+    if (isPublicKey(secret)) {
+      key = glue.PublicKey.create(buffer, writeString(secret, 0, 0));
+      if (key !== undefined && key !== null && native !== null) key = nativeKey(key);
+    } else if (typeof secret !== 'string') {
+      key = glue.StandardKey.from_key(buffer, writeBytes(secret, 0, 0));
+    } else if (!secret.startsWith(SIGNING_KEY_PREFIX)) {
+      // (A signing key is the sender's: refused, not used as a raw secret.)
+      key = glue.StandardKey.create(buffer, writeString(secret, 0, 0));
+    }
+    if (key === undefined || key === null) {
+      const hints = diagnoseSecret(secret).map((h) => h.message);
+      throw new WebhookVerificationError('invalid_secret', [MESSAGES.invalid_secret, ...hints].join(' '));
+    }
+    return key;
+  }
+
+  // Keyed Standard Webhooks secrets of recent verifyRequest calls, by string secret (a
+  // receiver serving many endpoints alternates between them): a request never makes a wasm
+  // key that only a finalizer would free — workerd has none, and Node's run late.
+  const requestKeys = new Map();
+
+  /** The keyed string `secret` from the cache (bounded: the oldest goes first). */
+  function cachedStandardKey(secret) {
+    const cached = requestKeys.get(secret);
+    if (cached !== undefined) return cached;
+    const key = standardKey(secret);
+    remember(requestKeys, secret, key);
+    return key;
+  }
+
+  /**
+   * Checks a delivery against `keys` of this module (all of one kind: secrets here, public
+   * keys in the full module) with its inputs written once: null when one matches, else the
+   * code. Only a mismatch depends on the key; any other answer is the same for all.
+   */
+  function verifyWith(keys, id, timestamp, signature, payload, bytes, now, tolerance) {
+    if (keys[0].check !== undefined) {
+      for (const key of keys) {
+        const code = key.check(id, timestamp, signature, payload, bytes, now, tolerance);
+        if (code !== 'signature_mismatch') return code;
+      }
+      return 'signature_mismatch';
+    }
+    const [idLen, tsLen, sigLen, payloadLen] = writeDelivery(id, timestamp, signature, payload, bytes);
+    for (const key of keys) {
+      const code = CODES[key.verify(buffer, idLen, tsLen, sigLen, payloadLen, now, tolerance)];
+      if (code !== 'signature_mismatch') return code;
+    }
+    return 'signature_mismatch';
+  }
+
+  /**
+   * A public key whose curve equation a native Ed25519 checks: the wasm key checks the
+   * headers, the timestamp, the entries and each signature's strict form (`prepare`), so the
+   * answers are the wasm's own (pkg/test/ed25519.test.mjs runs both over the same vectors).
+   */
+  function nativeKey(key) {
+    key.write_bytes(buffer);
+    const handle = native.key(scratch(32).slice(0, 32));
+    return {
+      check(id, timestamp, signature, payload, bytes, now, tolerance) {
+        const idLen = writeString(id, 0, 0);
+        const tsLen = writeString(timestamp, idLen, 0);
+        const sigLen = writeString(signature, idLen + tsLen, 0);
+        const answer = key.prepare(buffer, idLen, tsLen, sigLen, now, tolerance);
+        const count = answer >>> 4;
+        if (count > 0) {
+          const start = idLen + tsLen + sigLen;
+          const v = scratch(start + 64 * count);
+          const signed = `${id}.${timestamp}.`;
+          for (let i = start; i < start + 64 * count; i += 64) {
+            if (native.verify(handle, signed, bytes ?? payload, v.slice(i, i + 64))) return null;
+          }
+        }
+        return CODES[answer & 15];
+      },
+      free() {
+        key.free();
+      },
+    };
+  }
+
+  return {
+    glue, buffer, CODES, scratch, writeString, writeBytes, writePayload,
+    legacyKey, standardKey, cachedStandardKey, verifyWith,
+  };
+}
+
+/** Keeps `key` under `name` in a bounded cache; past the bound the oldest is freed. */
+function remember(cache, name, key) {
+  if (cache.size >= KEY_CACHE_SIZE) {
+    const [oldest, oldKey] = cache.entries().next().value;
+    cache.delete(oldest);
+    oldKey.free();
+  }
+  cache.set(name, key);
+}
+
+/**
+ * The API over the verification module (`{ glue, memory }`) and `loadFull`, which returns
+ * the full module the same way, synchronously; it is called at most once, on first need.
+ * `native`, where the runtime has a faster synchronous Ed25519 (Node), checks the curve
+ * equation of `v1a` signatures: `{ key(bytes) → handle, verify(handle, prefix, payload,
+ * signature) → boolean }`, the signed message being `prefix` then the payload.
+ */
+export function createApi(verification, loadFull, native = null) {
+  const small = bindModule(verification);
+  const { buffer, scratch, writeString, writePayload, legacyKey } = small;
+  const encoder = new TextEncoder();
+  const decoder = new TextDecoder();
+  let fullModule = null;
+
+  /** The full module (signing, `v1a`), loaded on first use. */
+  function full() {
+    fullModule ??= bindModule(loadFull(), native);
+    return fullModule;
+  }
+
+  /** The module that checks `secret`: the full one for public keys. */
+  function moduleFor(secret) {
+    return isPublicKey(secret) ? full() : small;
   }
 
   /** Copies a 64-character signature to `offset`; false if it cannot be the hex MAC. */
@@ -272,13 +447,14 @@ export function createApi(glue) {
     return key.verify(buffer, len);
   }
 
-  /** The hex HMAC-SHA256 signature of `payload` under `secret`. */
+  /** The hex HMAC-SHA256 signature of `payload` under `secret` (the full module signs). */
   function signWebhook(payload, secret) {
     const bytes = bytesOf(payload);
-    const key = legacyKey(secret);
-    const len = writePayload(payload, bytes, 0, SIGNATURE_HEX_LEN);
-    key.sign(buffer, len);
-    return latin1(scratch(len + SIGNATURE_HEX_LEN), len, SIGNATURE_HEX_LEN);
+    const f = full();
+    const key = f.legacyKey(secret);
+    const len = f.writePayload(payload, bytes, 0, SIGNATURE_HEX_LEN);
+    key.sign(f.buffer, len);
+    return latin1(f.scratch(len + SIGNATURE_HEX_LEN), len, SIGNATURE_HEX_LEN);
   }
 
   function latin1(v, offset, length) {
@@ -314,42 +490,9 @@ export function createApi(glue) {
     return headerValue(headers, `webhook-${name}`) ?? headerValue(headers, `svix-${name}`);
   }
 
-  // Frees a Webhook's wasm key when the Webhook is collected (where the runtime allows it;
+  // Frees a Webhook's wasm keys when the Webhook is collected (where the runtime allows it;
   // workerd has no FinalizationRegistry, and a key is a few hundred bytes).
-  const keys = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry((key) => key.free()) : null;
-
-  // Keyed Standard Webhooks secrets of recent verifyRequest calls, by string secret (a
-  // receiver serving many endpoints alternates between them): a request never makes a wasm
-  // key that only a finalizer would free — workerd has none, and Node's run late.
-  const requestKeys = new Map();
-
-  /** The keyed string `secret` from the cache (bounded: the oldest goes first). */
-  function cachedStandardKey(secret) {
-    const cached = requestKeys.get(secret);
-    if (cached !== undefined) return cached;
-    const key = standardKey(secret);
-    if (requestKeys.size >= KEY_CACHE_SIZE) {
-      const [oldest, oldKey] = requestKeys.entries().next().value;
-      requestKeys.delete(oldest);
-      oldKey.free();
-    }
-    requestKeys.set(secret, key);
-    return key;
-  }
-
-  /** Keys a Standard Webhooks secret; throws for one that cannot be a key. */
-  function standardKey(secret) {
-    checkSecret(secret);
-    const key =
-      typeof secret === 'string'
-        ? glue.StandardKey.create(buffer, writeString(secret, 0, 0))
-        : glue.StandardKey.from_key(buffer, writeBytes(secret, 0, 0));
-    if (key === undefined || key === null) {
-      const hints = diagnoseSecret(secret).map((h) => h.message);
-      throw new WebhookVerificationError('invalid_secret', [MESSAGES.invalid_secret, ...hints].join(' '));
-    }
-    return key;
-  }
+  const finalizers = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry((key) => key.free()) : null;
 
   /** Unix seconds from a number of seconds or a Date. */
   function unixSeconds(timestamp) {
@@ -364,21 +507,26 @@ export function createApi(glue) {
     return timestamp;
   }
 
-  /** Standard Webhooks verification (and signing) for one secret, or several during a rotation. */
+  /**
+   * Standard Webhooks verification (and signing) for one secret, or several during a rotation;
+   * `whpk_` public keys verify `v1a` (Ed25519) entries and may be mixed with secrets.
+   */
   class Webhook {
     #keys;
     #legacy;
     #tolerance;
     #secrets;
+    #signer = null;
 
     constructor(secret, options = {}) {
       const secrets = secretList(secret);
       const { toleranceSeconds = DEFAULT_TOLERANCE_SECONDS, legacy = false } = options ?? {};
       const tolerance = toleranceOf(toleranceSeconds);
       this.#keys = secrets.map((s) => {
-        const key = standardKey(s);
-        keys?.register(this, key);
-        return key;
+        const module = moduleFor(s);
+        const key = module.standardKey(s);
+        finalizers?.register(this, key);
+        return { module, key };
       });
       this.#tolerance = tolerance;
       this.#legacy = Boolean(legacy);
@@ -394,17 +542,26 @@ export function createApi(glue) {
 
     /**
      * The `v1,<base64>` signature of `payload` for message `id` at `timestamp` (a Date or
-     * Unix seconds), with the first secret.
+     * Unix seconds), with the first secret (the full module signs; a public key cannot).
      */
     sign(id, timestamp, payload) {
       if (typeof id !== 'string' || id.length === 0) throw new TypeError('id must be a non-empty string');
       const seconds = unixSeconds(timestamp);
       const bytes = bytesOf(payload);
-      const idLen = writeString(id, 0, 0);
-      const payloadLen = writePayload(payload, bytes, idLen, V1_ENTRY_LEN);
-      scratch(idLen + payloadLen + V1_ENTRY_LEN);
-      const written = this.#keys[0].sign(buffer, idLen, seconds, payloadLen);
-      return latin1(scratch(idLen + payloadLen + written), idLen + payloadLen, written);
+      const f = full();
+      if (this.#signer === null) {
+        const secret = this.#secrets[0];
+        if (isPublicKey(secret)) {
+          throw new TypeError("A public key ('whpk_…') verifies v1a signatures but cannot make them; only the sender's private key can.");
+        }
+        this.#signer = f.standardKey(secret);
+        finalizers?.register(this, this.#signer);
+      }
+      const idLen = f.writeString(id, 0, 0);
+      const payloadLen = f.writePayload(payload, bytes, idLen, V1_ENTRY_LEN);
+      f.scratch(idLen + payloadLen + V1_ENTRY_LEN);
+      const written = this.#signer.sign(f.buffer, idLen, seconds, payloadLen);
+      return latin1(f.scratch(idLen + payloadLen + written), idLen + payloadLen, written);
     }
   }
 
@@ -417,8 +574,8 @@ export function createApi(glue) {
   }
 
   /**
-   * Verifies a delivery with keyed `keys` (of `secrets`, for the docs' header and the
-   * mismatch's hints) and returns its event. Throws WebhookVerificationError.
+   * Verifies a delivery with keyed `keys` (`{ module, key }`, of `secrets`, for the docs'
+   * header and the mismatch's hints) and returns its event. Throws WebhookVerificationError.
    */
   function verifyDelivery(keys, secrets, tolerance, legacy, payload, headers) {
     const bytes = bytesOf(payload);
@@ -427,26 +584,26 @@ export function createApi(glue) {
     const signature = standardHeader(headers, 'signature');
     if (id !== null || timestamp !== null || signature !== null) {
       if (!id || timestamp === null || !signature) throw new WebhookVerificationError('missing_header');
-      // The three header values in one write when they are ASCII, as they should be.
-      let idLen = id.length;
-      let tsLen = timestamp.length;
-      let sigLen = signature.length;
-      const start = idLen + tsLen + sigLen;
-      if (encoder.encodeInto(id + timestamp + signature, scratch(start * 3)).written !== start) {
-        idLen = writeString(id, 0, 0);
-        tsLen = writeString(timestamp, idLen, 0);
-        sigLen = writeString(signature, idLen + tsLen, 0);
-      }
-      const payloadLen = writePayload(payload, bytes, idLen + tsLen + sigLen, 0);
       const now = Math.floor(Date.now() / 1000);
-      let code = 0;
-      for (const key of keys) {
-        code = key.verify(buffer, idLen, tsLen, sigLen, payloadLen, now, tolerance);
-        // Only a mismatch depends on the key; any other answer is the same for all.
-        if (CODES[code] !== 'signature_mismatch') break;
+      let code;
+      if (keys.length === 1) {
+        code = keys[0].module.verifyWith([keys[0].key], id, timestamp, signature, payload, bytes, now, tolerance);
+      } else {
+        // Secrets and public keys live in different modules: each module's keys see the
+        // inputs written once into that module.
+        code = undefined;
+        for (const module of new Set(keys.map((k) => k.module))) {
+          const mine = keys.filter((k) => k.module === module).map((k) => k.key);
+          const answer = module.verifyWith(mine, id, timestamp, signature, payload, bytes, now, tolerance);
+          if (answer === null) {
+            code = null;
+            break;
+          }
+          if (code === undefined || answer === 'signature_mismatch') code = answer;
+        }
       }
-      if (CODES[code] === 'signature_mismatch') throw mismatch(secrets);
-      if (code !== 0) throw new WebhookVerificationError(CODES[code] ?? 'signature_mismatch');
+      if (code === 'signature_mismatch') throw mismatch(secrets);
+      if (code !== null) throw new WebhookVerificationError(code ?? 'signature_mismatch');
     } else {
       const legacySignature = headerValue(headers, 'x-webhook-signature');
       if (legacySignature === null) throw new WebhookVerificationError('missing_header');
@@ -456,7 +613,14 @@ export function createApi(glue) {
           'Only X-Webhook-Signature is present; it carries no timestamp and cannot stop replays. Pass { legacy: true } to accept it anyway, or send the webhook-* headers.',
         );
       }
-      if (!verifyWebhook(payload, legacySignature, secrets)) throw mismatch(secrets);
+      const hmacSecrets = secrets.filter((s) => !isPublicKey(s));
+      if (hmacSecrets.length === 0) {
+        throw new WebhookVerificationError(
+          'no_supported_signature',
+          "Only X-Webhook-Signature (the docs' HMAC) is present, and a public key (whpk_) cannot check it: it needs the webhook's secret.",
+        );
+      }
+      if (!verifyWebhook(payload, legacySignature, hmacSecrets)) throw mismatch(hmacSecrets);
     }
     try {
       return JSON.parse(bytes === null ? payload : decoder.decode(bytes));
@@ -481,16 +645,20 @@ export function createApi(glue) {
     const secrets = secretList(secret);
     // Checked before the body is read (a bad secret is the caller's mistake, not the
     // request's); string secrets are keyed once and kept, others keyed for this call only.
-    const keyed = () => secrets.map((s) => (typeof s === 'string' ? cachedStandardKey(s) : standardKey(s)));
-    const checked = keyed();
-    for (const [i, key] of checked.entries()) if (typeof secrets[i] !== 'string') key.free();
+    const keyed = () =>
+      secrets.map((s) => {
+        const module = moduleFor(s);
+        return { module, key: typeof s === 'string' ? module.cachedStandardKey(s) : module.standardKey(s) };
+      });
+    const release = (keys) => keys.forEach(({ key }, i) => typeof secrets[i] !== 'string' && key.free());
+    release(keyed());
     const body = new Uint8Array(await request.arrayBuffer());
     // Keyed again after the await: another call may have evicted a cached key meanwhile.
     const keys = keyed();
     try {
       return verifyDelivery(keys, secrets, tolerance, Boolean(legacy), body, request.headers);
     } finally {
-      for (const [i, key] of keys.entries()) if (typeof secrets[i] !== 'string') key.free();
+      release(keys);
     }
   }
 

@@ -18,10 +18,12 @@ function measure(withoutFinalizers) {
     const { createRequire } = await import('node:module');
     const require = createRequire(${JSON.stringify(import.meta.url)});
     const glue = require('../gen/node/cdhooks_wasm.js');
+    const full = require('../gen/node/cdhooks_full.js');
     const { createApi } = require('../gen/api.cjs');
-    const api = createApi(glue);
+    const api = createApi({ glue, memory: glue.memory }, () => ({ glue: full, memory: full.memory }));
     globalThis.FinalizationRegistry = saved;
-    const memory = glue.wasm_memory();
+    // The verification module's memory: where verifyRequest keys secrets.
+    const memory = glue.memory;
     const secrets = ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'your_webhook_secret', 'another_secret_0123456789'];
     const body = JSON.stringify({ id: 'evt_1', type: 'server.started', created_at: '2025-01-15T10:30:00Z', data: { server_id: 'srv_1' } });
     const now = Math.floor(Date.now() / 1000);

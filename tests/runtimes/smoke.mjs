@@ -26,6 +26,30 @@ export function smoke(api, runtime) {
   } catch (e) {
     check('error code', e instanceof WebhookVerificationError && e.code === 'signature_mismatch');
   }
+  // Ed25519 (v1a) with a public key, from tests/vectors/v1a.json (signed at 1736937000, so
+  // the tolerance reaches back to then): the valid one verifies; S + L and a small-order R
+  // (which plain RFC 8032 verifiers accept) are refused; a public key cannot sign.
+  const pk = new Webhook('whpk_iojj3XQJ8ZX9UtstPLpdcspnCb8dlBIb83SIAbQPb1w=', { toleranceSeconds: 1e10 });
+  const v1aBody = '{"id":"evt_1","type":"server.created","created_at":"2026-01-01T00:00:00Z","data":{"server_id":"srv_1"}}';
+  const v1a = (signature) => ({ 'webhook-id': 'msg_0', 'webhook-timestamp': '1736937000', 'webhook-signature': signature });
+  check('v1a verifies', pk.verify(v1aBody, v1a('v1a,VI6IWNCEKmrASEnsQWoWYgHPy4yyvH3rY4xv+5Ceukev3BppaJwNzSwdISv+w7qgI/CgO9q/tpy5NHrV9P14Dg==')).id === 'evt_1');
+  const refused = (hook, body, headers) => {
+    try {
+      hook.verify(body, headers);
+      return false;
+    } catch (e) {
+      return e instanceof WebhookVerificationError && e.code === 'signature_mismatch';
+    }
+  };
+  check('v1a S + L refused', refused(pk, v1aBody, v1a('v1a,VI6IWNCEKmrASEnsQWoWYgHPy4yyvH3rY4xv+5CeukecsBDGgv8fJQO6GM7cvZm1I/CgO9q/tpy5NHrV9P14Hg==')));
+  const mixed = new Webhook('whpk_9lMmHKLL/xUSmql6CrzMnjHzUZe+1wJDpgi4GddfrF0=', { toleranceSeconds: 1e10 });
+  check('v1a small-order R refused', refused(mixed, '{"n":0}', { ...v1a('v1a,xxdqcD1N2E+6PAt2DRBnDyogU/osOczGTsf9d5KsA/pGrATnWg5UGZQ2p/lpLVDBR3H3O3lJSqbz/d3EtIbMCQ=='), 'webhook-id': 'msg_8' }));
+  try {
+    pk.sign('msg_0', 1736937000, v1aBody);
+    failures.push('a public key signed');
+  } catch (e) {
+    check('a public key cannot sign', e instanceof TypeError);
+  }
   try {
     verifyWebhook({ parsed: true }, 'x', 'k');
     failures.push('object payload accepted');

@@ -1,5 +1,5 @@
 # workerd config of the edge smoke test: the package's workerd build, with the .wasm as a
-# module import (edge runtimes forbid compiling wasm from bytes at run time).
+# module import each (edge runtimes forbid compiling wasm from bytes at run time).
 using Workerd = import "/workerd/workerd.capnp";
 
 const config :Workerd.Config = (
@@ -15,6 +15,8 @@ const smokeWorker :Workerd.Worker = (
     (name = "cdhooks/src/api.mjs", esModule = embed "../../pkg/src/api.mjs"),
     (name = "cdhooks/gen/web/cdhooks_wasm.js", esModule = embed "../../pkg/gen/web/cdhooks_wasm.js"),
     (name = "cdhooks/gen/web/cdhooks_wasm_bg.wasm", wasm = embed "../../pkg/gen/web/cdhooks_wasm_bg.wasm"),
+    (name = "cdhooks/gen/web/cdhooks_full.js", esModule = embed "../../pkg/gen/web/cdhooks_full.js"),
+    (name = "cdhooks/gen/web/cdhooks_full_bg.wasm", wasm = embed "../../pkg/gen/web/cdhooks_full_bg.wasm"),
   ],
   compatibilityDate = "2024-09-23",
 );

@@ -34,7 +34,7 @@ struct EmbeddedPkg;
 
 /// Files the tool cannot work without — every file the page loads, and what those import (a
 /// test walks the imports to keep this complete); a warning at start names any that is missing.
-const REQUIRED: [&str; 13] = [
+const REQUIRED: [&str; 16] = [
     "index.html",
     "style.css",
     "app.mjs",
@@ -48,6 +48,9 @@ const REQUIRED: [&str; 13] = [
     "pkg/gen/web/cdhooks_wasm.js",
     "pkg/gen/web/wasm_inline.mjs",
     "pkg/gen/web/cdhooks_wasm_bg.wasm",
+    "pkg/gen/web/cdhooks_full.js",
+    "pkg/gen/web/full_inline.mjs",
+    "pkg/gen/web/cdhooks_full_bg.wasm",
 ];
 
 /// Where the tool's files come from: each tree built into the binary, or read from a
