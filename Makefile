@@ -62,7 +62,8 @@ WASM_OPT := node_modules/.bin/wasm-opt
 # The features rustc enables by default for wasm32-unknown-unknown (all in Node 18+).
 WASM_FEATURES := --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue --enable-simd
 # Panic locations name their source files; without the registry's absolute path in each the
-# module is some 300 bytes smaller (and the same on every machine).
+# module is some 300 bytes smaller (and the same on every machine). Cargo joins these flags
+# with .cargo/config.toml's (SIMD) for the target.
 WASM_RUSTFLAGS := $(foreach d,$(wildcard $(or $(CARGO_HOME),$(HOME)/.cargo)/registry/src/*/),--remap-path-prefix=$(d)=/) --remap-path-prefix=$(CURDIR)/=
 # Rebuilt only when its inputs change, so a warm `make run` starts in seconds.
 PKG_STAMP := pkg/gen/.built
