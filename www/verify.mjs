@@ -43,19 +43,29 @@ export function parseHeaderLines(text) {
  */
 export function verifyDelivery({ body, headers, secret, ignoreAge }) {
   const results = [];
-  if (!secret) return [{ scheme: 'none', ok: false, code: 'invalid_secret', message: 'Enter the webhook secret.' }];
+  if (!secret) return [{ scheme: 'none', ok: false, code: 'invalid_secret', message: 'Enter the webhook secret or public key.' }];
+  // A `whpk_` public key checks Ed25519 (v1a) entries; a secret checks v1 and the docs' hex.
+  const publicKey = secret.startsWith('whpk_');
+  const standard = publicKey ? 'Standard Webhooks v1a (Ed25519, public key)' : 'Standard Webhooks v1';
   const hasV1 = 'webhook-signature' in headers || 'webhook-id' in headers || 'webhook-timestamp' in headers;
   if (hasV1) {
     try {
       const wh = new Webhook(secret, { toleranceSeconds: ignoreAge ? 1e11 : 300 });
       const event = wh.verify(body, headers);
-      results.push({ scheme: 'Standard Webhooks v1', ok: true, message: verifiedMessage(event) });
+      results.push({ scheme: standard, ok: true, message: verifiedMessage(event) });
     } catch (e) {
       if (!(e instanceof WebhookVerificationError)) throw e;
-      results.push({ scheme: 'Standard Webhooks v1', ok: false, code: e.code, message: explain(e.code, secret) });
+      results.push({ scheme: standard, ok: false, code: e.code, message: explain(e.code, secret) });
     }
   }
-  if ('x-webhook-signature' in headers) {
+  if ('x-webhook-signature' in headers && publicKey) {
+    results.push({
+      scheme: "X-Webhook-Signature (the docs' hex HMAC)",
+      ok: false,
+      code: 'no_supported_signature',
+      message: "Not checked: the docs' hex HMAC needs the webhook's secret; a public key checks only v1a entries.",
+    });
+  } else if ('x-webhook-signature' in headers) {
     const signature = headers['x-webhook-signature'];
     const ok = verifyWebhook(body, signature, secret);
     const shape = /^[0-9a-f]{64}$/.test(signature) ? '' : ' The header must be exactly 64 lowercase hex digits, and it is not.';
@@ -84,6 +94,12 @@ export { WebhookVerificationError };
 
 /** The headers a sender would send for `body` now; throws WebhookVerificationError for a secret that cannot sign. */
 export function signDelivery({ body, secret }) {
+  if (secret.startsWith('whpk_')) {
+    throw new WebhookVerificationError(
+      'invalid_secret',
+      'A public key (whpk_…) verifies v1a signatures but cannot make them: only the sender holds the private key. Sign with the webhook secret.',
+    );
+  }
   const id = `msg_${Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('')}`;
   const timestamp = Math.floor(Date.now() / 1000);
   return {

@@ -6,7 +6,7 @@
 // error fails the test. Screenshots go to tests/artifacts/ (not committed).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -147,6 +147,29 @@ test('verify a valid and a tampered delivery in the page', async (t) => {
   const prefixed = await verify(rawRequest(body, `whsec_${key}`), key);
   assert.equal(prefixed[0].code, 'signature_mismatch');
   assert.match(prefixed[0].text, /without its 'whsec_' prefix/);
+});
+
+test('an Ed25519 (v1a) delivery verifies with the public key in the page, and nothing else does', async (t) => {
+  if (skipWithoutChromium(t)) return;
+  await open('#verify');
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const whpk = `whpk_${Buffer.from(publicKey.export({ format: 'jwk' }).x, 'base64url').toString('base64')}`;
+  const body = '{"id":"evt_abc123","type":"server.started","created_at":"2025-01-15T10:30:00Z","data":{"status":"running"}}';
+  const ts = Math.floor(Date.now() / 1000);
+  const signature = sign(null, Buffer.from(`evt_abc123.${ts}.${body}`), privateKey).toString('base64');
+  const raw = rawRequest(body, SECRET, ts).replace(/webhook-signature: (\S+)/, `webhook-signature: $1 v1a,${signature}`);
+  const results = await verify(raw, whpk);
+  assert.deepEqual(results.map((r) => [r.ok, r.code ?? '']), [['true', ''], ['false', 'no_supported_signature']]);
+  assert.match(results[0].text, /v1a \(Ed25519, public key\).*Verified: server\.started/);
+  assert.match(results[1].text, /needs the webhook's secret/);
+  await page.screenshot({ path: join(ARTIFACTS, 'verify-v1a.png'), fullPage: true });
+  // Tampered: a mismatch; another key: a mismatch; only v1 entries: nothing the key can check.
+  assert.equal((await verify(raw.replace('"running"', '"stopped"'), whpk))[0].code, 'signature_mismatch');
+  const other = `whpk_${Buffer.from(generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }).x, 'base64url').toString('base64')}`;
+  assert.equal((await verify(raw, other))[0].code, 'signature_mismatch');
+  assert.equal((await verify(rawRequest(body, SECRET, ts), whpk))[0].code, 'no_supported_signature');
+  // The secret still verifies the same request's v1 and hex signatures.
+  assert.deepEqual((await verify(raw, SECRET)).map((r) => r.ok), ['true', 'true']);
 });
 
 test('a correctly signed body of null verifies without crashing the view', async (t) => {
