@@ -95,6 +95,8 @@ pub trait Deliverer: Send + Sync {
     ) -> Result<Vec<u32>, StoreError>;
     /// Work became due: deliveries resumed, retried or recovered.
     fn wake(&self);
+    /// A webhook's Ed25519 keys changed: what the deliverer keeps of them is stale.
+    fn signing_keys_changed(&self, webhook_id: &str);
 }
 
 /// A [`Deliverer`] that only stores: the server running on the same store claims and sends.
@@ -122,6 +124,7 @@ impl Deliverer for StoreOnly {
         self.0.insert_events_together(events, now_ms).await
     }
     fn wake(&self) {}
+    fn signing_keys_changed(&self, _: &str) {}
 }
 
 /// The use cases, over one store and one delivery engine.
@@ -242,6 +245,18 @@ impl App {
     fn as_of_now(&self, mut record: WebhookRecord) -> WebhookRecord {
         let now = self.clock.now_ms();
         record.previous_secrets.retain(|p| p.signs_at(now));
+        record.previous_signing_keys.retain(|p| p.signs_at(now));
+        let open = |stored: crate::store::PreviousSecret| match self.sealer.open(&stored.secret) {
+            Ok(secret) => Some(crate::store::PreviousSecret { secret, ..stored }),
+            Err(error) => {
+                tracing::error!(webhook = %record.id, %error, "cannot open a previous signing key");
+                None
+            }
+        };
+        record.previous_signing_keys = std::mem::take(&mut record.previous_signing_keys)
+            .into_iter()
+            .filter_map(open)
+            .collect();
         record.signing_key = record
             .signing_key
             .and_then(|key| match self.sealer.open(&key) {
@@ -341,6 +356,36 @@ impl App {
         Ok(self.as_of_now(record))
     }
 
+    /// Gives a webhook a new Ed25519 key pair (its first, switching it to `v1a`, or the next):
+    /// the previous key keeps signing until the grace period ends, so receivers can move to
+    /// the new public key meanwhile.
+    pub async fn rotate_signing_key(
+        &self,
+        account: &Account,
+        id: &str,
+        request: crate::domain::webhook::RotateSigningKeyRequest,
+    ) -> AppResult<WebhookRecord> {
+        let now = self.clock.now_ms();
+        let grace_until = request.grace_until(now)?;
+        let key = crate::domain::webhook::generate_signing_key();
+        let mut record = self
+            .store
+            .rotate_signing_key(account, id, self.sealer.seal(&key), grace_until, now)
+            .await?;
+        self.engine.signing_keys_changed(&record.id);
+        record.signing_key = Some(key);
+        record.secret = self
+            .sealer
+            .open(&record.secret)
+            .map_err(|e| AppError::Fault(e.to_string()))?;
+        tracing::info!(
+            webhook = %record.id,
+            previous_signs_until = grace_until.map_or_else(|| "now".to_owned(), |at| at.to_string()),
+            "webhook signing key rotated"
+        );
+        Ok(self.as_of_now(record))
+    }
+
     /// Sends a webhook's failed deliveries of a window again (a receiver that was down);
     /// returns how many.
     pub async fn recover_deliveries(
@@ -431,19 +476,16 @@ impl App {
                 .map(|p| self.sealer.open(p))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(unreadable)?;
-        let signing_key = webhook
-            .signing_key
-            .as_ref()
-            .map(|key| self.sealer.open(key))
-            .transpose()
-            .map_err(unreadable)?
-            .map(|key| cdhooks_core::asymmetric::WebhookSigningKey::parse(key.expose()))
-            .transpose()
-            .map_err(|e| AppError::Fault(format!("the stored signing key is unreadable: {e}")))?;
+        let signing_keys = crate::domain::webhook::SigningKeys::open(
+            &self.sealer,
+            webhook.signing_key.as_ref(),
+            &webhook.previous_signing_keys,
+        )
+        .map_err(AppError::Fault)?;
         let headers = crate::delivery::send::message_headers(
             &secret,
             &previous.iter().collect::<Vec<_>>(),
-            signing_key.as_ref(),
+            &signing_keys.signing_at(sent_at_ms),
             &event.id,
             &event.event_type,
             &event.body,

@@ -184,18 +184,169 @@ async fn the_signing_key_is_sealed_at_rest() {
             300,
         )
         .expect("signed with the opened key");
+    // A rotated-out key is sealed too.
+    let (status, _) = s
+        .post(
+            &format!(
+                "/v1/webhooks/{}/rotate-signing-key",
+                hook["id"].as_str().unwrap()
+            ),
+            json!({"grace_seconds": 3600}),
+        )
+        .await;
+    assert_eq!(status, 200);
     let db = sqlx::SqlitePool::connect(&format!(
         "sqlite:{}",
         s.dir.path().join("cdhooks.sqlite3").display()
     ))
     .await
     .unwrap();
-    let stored: String = sqlx::query_scalar("SELECT signing_key FROM webhooks")
-        .fetch_one(&db)
-        .await
-        .unwrap();
+    let (stored, previous): (String, String) =
+        sqlx::query_as("SELECT signing_key, previous_signing_keys FROM webhooks")
+            .fetch_one(&db)
+            .await
+            .unwrap();
     db.close().await;
     assert!(stored.starts_with("enc:v1:"), "{stored}");
-    assert!(!stored.contains("whsk_"));
+    assert!(previous.contains("enc:v1:"), "{previous}");
+    assert!(!stored.contains("whsk_") && !previous.contains("whsk_"));
+    s.stop().await;
+}
+
+/// The `v1a` entries of a delivery's `webhook-signature`, in order.
+fn v1a_entries(signatures: &str) -> Vec<&str> {
+    signatures
+        .split(' ')
+        .filter(|e| e.starts_with("v1a,"))
+        .collect()
+}
+
+/// Whether `public_key` verifies `entry` (one `v1a` entry) of a received delivery.
+fn verifies(public_key: &str, got: &support::receiver::Received, entry: &str) -> bool {
+    WebhookPublicKey::parse(public_key)
+        .unwrap()
+        .verify(
+            got.header("webhook-id"),
+            got.header("webhook-timestamp"),
+            entry,
+            &got.body,
+            now_s(),
+            300,
+        )
+        .is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_rotation_signs_with_both_keys_during_its_grace_period() {
+    let s = TestServer::start().await;
+    let receiver = Receiver::start().await;
+    let (_, hook) = s
+        .post(
+            "/v1/webhooks",
+            json!({"url": receiver.url("/hook"), "events": ["*"], "secret": SECRET}),
+        )
+        .await;
+    let id = hook["id"].as_str().unwrap().to_owned();
+    let rotate = |body| {
+        let (s, path) = (&s, format!("/v1/webhooks/{id}/rotate-signing-key"));
+        async move { s.post(&path, body).await }
+    };
+    let mut delivered = 0;
+    let mut next_delivery = || {
+        delivered += 1;
+        let (s, receiver, n) = (&s, &receiver, delivered);
+        async move {
+            s.emit("server.started", json!({"n": n})).await;
+            eventually("the delivery", Duration::from_secs(10), || {
+                receiver.count() == n
+            })
+            .await;
+            receiver.all().pop().unwrap()
+        }
+    };
+
+    // An HMAC webhook switches to Ed25519 by its first rotation: one key, nothing previous.
+    let (status, first) = rotate(json!({})).await;
+    assert_eq!(
+        (status, &first["signing"]),
+        (200, &json!("ed25519")),
+        "{first}"
+    );
+    assert!(first.get("previous_public_keys").is_none(), "{first}");
+    assert!(
+        first.get("secret").is_none(),
+        "the secret is not shown by a key rotation"
+    );
+    let k1 = first["public_key"].as_str().unwrap().to_owned();
+    let got = next_delivery().await;
+    let entries = v1a_entries(got.header("webhook-signature"));
+    assert_eq!(entries.len(), 1);
+    assert!(verifies(&k1, &got, entries[0]));
+
+    // With a grace period the old key signs a second entry, after the new one's.
+    let (status, second) = rotate(json!({"grace_seconds": 3600})).await;
+    assert_eq!(status, 200, "{second}");
+    let k2 = second["public_key"].as_str().unwrap().to_owned();
+    assert_ne!(k1, k2);
+    assert_eq!(second["previous_public_keys"][0]["public_key"], k1.as_str());
+    assert!(second["previous_public_keys"][0]["expires_at"].is_string());
+    let got = next_delivery().await;
+    let entries = v1a_entries(got.header("webhook-signature"));
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert!(verifies(&k2, &got, entries[0]) && !verifies(&k1, &got, entries[0]));
+    assert!(verifies(&k1, &got, entries[1]) && !verifies(&k2, &got, entries[1]));
+
+    // Without one, the retired key stops at once; the first key keeps its own grace period.
+    let (_, third) = rotate(json!({"grace_seconds": 0})).await;
+    let k3 = third["public_key"].as_str().unwrap().to_owned();
+    let previous: Vec<&str> = third["previous_public_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["public_key"].as_str().unwrap())
+        .collect();
+    assert_eq!(previous, [k1.as_str()]);
+    let got = next_delivery().await;
+    let signatures = got.header("webhook-signature").to_owned();
+    let entries = v1a_entries(&signatures);
+    assert_eq!(entries.len(), 2);
+    assert!(verifies(&k3, &got, entries[0]) && verifies(&k1, &got, entries[1]));
+    assert!(
+        !verifies(&k2, &got, &signatures),
+        "the key rotated out without grace"
+    );
+    // The HMAC signatures did not change through all this.
+    StandardVerifier::new(SECRET)
+        .unwrap()
+        .verify(
+            got.header("webhook-id"),
+            got.header("webhook-timestamp"),
+            &signatures,
+            &got.body,
+            now_s(),
+            300,
+        )
+        .unwrap();
+    let (_, shown) = s.get(&format!("/v1/webhooks/{id}")).await;
+    assert_eq!(shown["public_key"], k3.as_str());
+    assert_eq!(shown["previous_public_keys"][0]["public_key"], k1.as_str());
+
+    // Bad requests and unknown webhooks get their codes.
+    let (status, body) = rotate(json!({"grace_seconds": -1})).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (400, &json!("invalid_request")),
+        "{body}"
+    );
+    let (status, body) = rotate(json!({"grace_seconds": 99_999_999})).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (400, &json!("invalid_request")),
+        "{body}"
+    );
+    let (status, _) = s
+        .post("/v1/webhooks/wh_nope/rotate-signing-key", json!({}))
+        .await;
+    assert_eq!(status, 404);
     s.stop().await;
 }

@@ -1026,6 +1026,52 @@ async fn a_rotation_keeps_the_previous_secret_for_its_grace_period(opened: Opene
     assert_eq!(last.previous_secrets, [second]);
 }
 
+async fn a_key_rotation_gives_a_first_key_then_keeps_the_previous_for_its_grace(opened: Opened) {
+    use cdhooks_server::domain::webhook::WebhookSecret;
+    use cdhooks_server::store::PreviousSecret;
+    let store = &*opened.0;
+    let (account, ids) = account_with_webhooks(store, "ops@example.com", &[&["*"]]).await;
+    assert_eq!(
+        store.webhook_signing_keys(&ids[0]).await.unwrap(),
+        (None, vec![])
+    );
+    // The first key: nothing to retire, whatever the grace period.
+    let k1 = WebhookSecret::from_stored("whsk_first".to_owned());
+    let first = store
+        .rotate_signing_key(&account, &ids[0], k1.clone(), Some(NOW + 5_000), NOW)
+        .await
+        .unwrap();
+    assert_eq!(first.signing_key.as_ref(), Some(&k1));
+    assert!(first.previous_signing_keys.is_empty());
+    // The next one keeps the first signing until its grace ends; the secret is untouched.
+    let k2 = WebhookSecret::from_stored("whsk_second".to_owned());
+    let second = store
+        .rotate_signing_key(&account, &ids[0], k2.clone(), Some(NOW + 5_000), NOW + 1)
+        .await
+        .unwrap();
+    let previous = PreviousSecret {
+        secret: k1,
+        until_ms: NOW + 5_000,
+    };
+    assert_eq!(
+        second.previous_signing_keys,
+        std::slice::from_ref(&previous)
+    );
+    assert!(second.previous_secrets.is_empty());
+    assert_eq!(second.secret.expose(), "your_webhook_secret");
+    assert_eq!(
+        store.webhook_signing_keys(&ids[0]).await.unwrap(),
+        (Some(k2), vec![previous])
+    );
+    assert!(matches!(
+        store
+            .rotate_signing_key(&account, "wh_nope", WebhookSecret::generate(), None, NOW)
+            .await
+            .unwrap_err(),
+        StoreError::NotFound
+    ));
+}
+
 async fn pruning_removes_old_finished_events_in_batches_and_keeps_unfinished_ones(opened: Opened) {
     let store = &*opened.0;
     // No webhook for `billing.*`: those events are finished at once; `server.*` ones wait.
@@ -1680,6 +1726,7 @@ macro_rules! contract_suite {
             case!(queue_stats_count_pending_due_and_claimed_work_and_the_oldest_due);
             case!(api_keys_are_added_listed_used_and_revoked_but_never_the_last);
             case!(a_rotation_keeps_the_previous_secret_for_its_grace_period);
+            case!(a_key_rotation_gives_a_first_key_then_keeps_the_previous_for_its_grace);
             case!(pruning_removes_old_finished_events_in_batches_and_keeps_unfinished_ones);
             case!(accounts_are_found_changed_and_deleted_with_all_they_hold);
             case!(platform_keys_and_portal_sessions_hold_until_revoked);

@@ -31,6 +31,7 @@ use crate::config::ServeConfig;
 use crate::domain::delivery::{AfterAttempt, RetryRules};
 use crate::domain::event::NewEvent;
 use crate::domain::target::TargetPolicy;
+use crate::domain::webhook::SigningKeys;
 use crate::live::{LiveEvent, LiveHub};
 use crate::shutdown::Shutdown;
 use crate::store::{Account, ClaimedDelivery, Lease, Store, StoreResult};
@@ -59,6 +60,9 @@ impl crate::app::Deliverer for Arc<DeliveryEngine> {
     }
     fn wake(&self) {
         DeliveryEngine::wake(self);
+    }
+    fn signing_keys_changed(&self, webhook_id: &str) {
+        self.forget_signing_keys(webhook_id);
     }
 }
 
@@ -109,13 +113,17 @@ pub struct DeliveryEngine {
     /// The claims of attempts in flight (delivery seq → claim token), so that a stop can
     /// give back at once what it cuts off.
     claims: std::sync::Mutex<std::collections::HashMap<i64, u64>>,
-    /// Webhooks' Ed25519 keys (or none, for HMAC-only webhooks), by webhook id.
-    signing_keys: std::sync::Mutex<SigningKeys>,
+    /// Webhooks' Ed25519 keys (none for HMAC-only webhooks), by webhook id, with when they
+    /// were read.
+    signing_keys: std::sync::Mutex<KnownSigningKeys>,
 }
 
-/// Webhook id → its Ed25519 key, if it signs with `v1a`.
-type SigningKeys =
-    std::collections::HashMap<String, Option<Arc<cdhooks_core::asymmetric::WebhookSigningKey>>>;
+/// Webhook id → its Ed25519 keys and when they were read from the store (Unix ms).
+type KnownSigningKeys = std::collections::HashMap<String, (Arc<SigningKeys>, i64)>;
+
+/// How long the engine uses a webhook's keys before reading them again: a rotation on another
+/// instance reaches this one's deliveries within this bound (on this one, at once).
+pub const SIGNING_KEYS_FRESH_MS: i64 = 5_000;
 
 /// The most webhooks whose keys the engine keeps (it forgets them all past it).
 const SIGNING_KEYS_KEPT: usize = 100_000;
@@ -218,40 +226,44 @@ impl DeliveryEngine {
     /// The delivery with its secrets opened. One that cannot be opened (no key, another key)
     /// becomes empty, so the attempt fails as `invalid_secret` without sending anything,
     /// rather than going out signed with a sealed value.
-    /// The webhook's Ed25519 key, if it signs with `v1a`: asked of the store once per webhook
-    /// and kept (a webhook's key never changes).
-    async fn signing_key(
-        &self,
-        webhook_id: &str,
-    ) -> Result<Option<Arc<cdhooks_core::asymmetric::WebhookSigningKey>>, String> {
-        if let Some(known) = self
+    /// The webhook's Ed25519 keys (current and rotated-out): asked of the store once per
+    /// webhook and kept for [`SIGNING_KEYS_FRESH_MS`].
+    async fn signing_keys(&self, webhook_id: &str) -> Result<Arc<SigningKeys>, String> {
+        let now = self.clock.now_ms();
+        if let Some((known, read_at)) = self
             .signing_keys
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(webhook_id)
         {
-            return Ok(known.clone());
+            if now - read_at < SIGNING_KEYS_FRESH_MS {
+                return Ok(known.clone());
+            }
         }
-        let stored = self
+        let (current, previous) = self
             .store
-            .webhook_signing_key(webhook_id)
+            .webhook_signing_keys(webhook_id)
             .await
             .map_err(|e| e.to_string())?;
-        let key = match stored {
-            None => None,
-            Some(stored) => {
-                let opened = self.sealer.open(&stored).map_err(|e| e.to_string())?;
-                let key = cdhooks_core::asymmetric::WebhookSigningKey::parse(opened.expose())
-                    .map_err(|e| format!("the stored signing key is unreadable: {e}"))?;
-                Some(Arc::new(key))
-            }
-        };
-        let mut keys = self.signing_keys.lock().unwrap_or_else(|p| p.into_inner());
-        if keys.len() >= SIGNING_KEYS_KEPT {
-            keys.clear();
+        let keys = Arc::new(SigningKeys::open(
+            &self.sealer,
+            current.as_ref(),
+            &previous,
+        )?);
+        let mut known = self.signing_keys.lock().unwrap_or_else(|p| p.into_inner());
+        if known.len() >= SIGNING_KEYS_KEPT {
+            known.clear();
         }
-        keys.insert(webhook_id.to_owned(), key.clone());
-        Ok(key)
+        known.insert(webhook_id.to_owned(), (keys.clone(), now));
+        Ok(keys)
+    }
+
+    /// Forgets what the engine knows of a webhook's keys (after a rotation on this instance).
+    pub fn forget_signing_keys(&self, webhook_id: &str) {
+        self.signing_keys
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(webhook_id);
     }
 
     fn opened(&self, mut delivery: ClaimedDelivery) -> ClaimedDelivery {
@@ -325,8 +337,8 @@ impl DeliveryEngine {
     async fn deliver(self: Arc<Self>, delivery: ClaimedDelivery) {
         self.metrics.in_flight.inc();
         let mut delivery = self.opened(delivery);
-        match self.signing_key(&delivery.webhook_id).await {
-            Ok(key) => delivery.signing_key = key,
+        match self.signing_keys(&delivery.webhook_id).await {
+            Ok(keys) => delivery.signing_keys = keys,
             Err(error) => {
                 // Never send an Ed25519 webhook's delivery without its v1a signature: the
                 // attempt fails (as a secret that cannot sign does) and is retried.

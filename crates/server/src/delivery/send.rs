@@ -52,7 +52,7 @@ pub fn signed_headers(
     message_headers(
         &delivery.secret,
         &crate::store::PreviousSecret::signing_at(&delivery.previous_secrets, at_ms),
-        delivery.signing_key.as_deref(),
+        &delivery.signing_keys.signing_at(at_ms),
         &delivery.event_id,
         &delivery.event_type,
         &delivery.body,
@@ -68,12 +68,13 @@ pub fn signed_headers(
 /// Standard Webhooks receiver holding any of them verifies; the single-valued
 /// `X-Webhook-Signature` stays on the oldest secret still signing until its period ends, so
 /// the docs' receivers keep working until they switch (with the package they can accept
-/// several meanwhile). A webhook with an Ed25519 `signing_key` gets a `v1a,` entry last,
-/// which only this server can make (receivers verify it with the `whpk_` public key).
+/// several meanwhile). A webhook with Ed25519 `signing_keys` gets a `v1a,` entry per key
+/// last (the current key first, then rotated-out ones in their grace period), which only
+/// this server can make (receivers verify them with the `whpk_` public keys).
 pub fn message_headers(
     secret: &WebhookSecret,
     previous: &[&WebhookSecret],
-    signing_key: Option<&cdhooks_core::asymmetric::WebhookSigningKey>,
+    signing_keys: &[&cdhooks_core::asymmetric::WebhookSigningKey],
     event_id: &str,
     event_type: &str,
     body: &[u8],
@@ -90,7 +91,7 @@ pub fn message_headers(
     insert(&mut headers, "webhook-id", event_id);
     insert(&mut headers, "webhook-timestamp", &timestamp.to_string());
     let signature = standard.sign_header(event_id, timestamp, body);
-    if previous.is_empty() && signing_key.is_none() {
+    if previous.is_empty() && signing_keys.is_empty() {
         insert(&mut headers, "webhook-signature", signature.as_str());
     } else {
         let mut all = signature.as_str().to_owned();
@@ -99,7 +100,7 @@ pub fn message_headers(
             all.push(' ');
             all.push_str(old.as_str());
         }
-        if let Some(key) = signing_key {
+        for key in signing_keys {
             all.push(' ');
             all.push_str(&key.sign_entry(event_id, timestamp, body));
         }
@@ -306,7 +307,7 @@ mod tests {
             account_email: "ops@example.com".into(),
             accepted_at_ms: 0,
             previous_secrets: Vec::new(),
-            signing_key: None,
+            signing_keys: Default::default(),
         }
     }
 

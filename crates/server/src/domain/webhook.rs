@@ -139,12 +139,12 @@ impl RecoverRequest {
 /// signature to every delivery.
 pub const MAX_PREVIOUS_SECRETS: usize = 10;
 
-/// The previous secrets after a rotation at `now_ms` that retires `current` until
-/// `grace_until_ms` (none: at once): those still signing keep their own grace period, oldest
-/// first, and `current` joins them last. `None` when more than [`MAX_PREVIOUS_SECRETS`]
-/// would sign at once.
+/// The previous secrets (or Ed25519 keys) after a rotation at `now_ms` that retires `current`
+/// (none: a webhook gets its first key) until `grace_until_ms` (none: at once): those still
+/// signing keep their own grace period, oldest first, and `current` joins them last. `None`
+/// when more than [`MAX_PREVIOUS_SECRETS`] would sign at once.
 pub fn previous_after_rotation(
-    current: &WebhookSecret,
+    current: Option<&WebhookSecret>,
     previous: &[crate::store::PreviousSecret],
     grace_until_ms: Option<i64>,
     now_ms: i64,
@@ -154,13 +154,62 @@ pub fn previous_after_rotation(
         .filter(|p| p.signs_at(now_ms))
         .cloned()
         .collect();
-    if let Some(until_ms) = grace_until_ms.filter(|until| *until > now_ms) {
+    if let (Some(current), Some(until_ms)) =
+        (current, grace_until_ms.filter(|until| *until > now_ms))
+    {
         kept.push(crate::store::PreviousSecret {
             secret: current.clone(),
             until_ms,
         });
     }
     (kept.len() <= MAX_PREVIOUS_SECRETS).then_some(kept)
+}
+
+/// A webhook's Ed25519 keys: the current one (if it signs with `v1a`) and those rotated out,
+/// each signing until its grace period ends.
+#[derive(Debug, Default)]
+pub struct SigningKeys {
+    /// The current key.
+    pub current: Option<cdhooks_core::asymmetric::WebhookSigningKey>,
+    /// Rotated-out keys with when each stops signing (Unix ms), oldest first.
+    pub previous: Vec<(cdhooks_core::asymmetric::WebhookSigningKey, i64)>,
+}
+
+impl SigningKeys {
+    /// Opens a webhook's stored (sealed) keys: the current one and the rotated-out ones; an
+    /// error names what cannot be opened or read.
+    pub fn open(
+        sealer: &crate::domain::sealing::Sealer,
+        current: Option<&WebhookSecret>,
+        previous: &[crate::store::PreviousSecret],
+    ) -> Result<SigningKeys, String> {
+        let read = |stored: &WebhookSecret| -> Result<_, String> {
+            let opened = sealer.open(stored).map_err(|e| e.to_string())?;
+            cdhooks_core::asymmetric::WebhookSigningKey::parse(opened.expose())
+                .map_err(|e| format!("the stored signing key is unreadable: {e}"))
+        };
+        Ok(SigningKeys {
+            current: current.map(read).transpose()?,
+            previous: previous
+                .iter()
+                .map(|p| Ok((read(&p.secret)?, p.until_ms)))
+                .collect::<Result<_, String>>()?,
+        })
+    }
+
+    /// The keys that sign at `at_ms`: the current first, then the rotated-out ones still in
+    /// their grace period.
+    pub fn signing_at(&self, at_ms: i64) -> Vec<&cdhooks_core::asymmetric::WebhookSigningKey> {
+        self.current
+            .iter()
+            .chain(
+                self.previous
+                    .iter()
+                    .filter(|(_, until_ms)| at_ms < *until_ms)
+                    .map(|(key, _)| key),
+            )
+            .collect()
+    }
 }
 
 /// The grace period of a rotation when none is given: a day.
@@ -172,15 +221,39 @@ impl RotateSecretRequest {
     /// Until when the previous secret signs (Unix ms) for a rotation at `now_ms`; `None` for
     /// a rotation without overlap.
     pub fn grace_until(&self, now_ms: i64) -> Result<Option<i64>, ValidationError> {
-        match self.grace_seconds.unwrap_or(DEFAULT_GRACE_SECONDS) {
-            0 => Ok(None),
-            s if s <= MAX_GRACE_SECONDS => Ok(Some(now_ms + s as i64 * 1000)),
-            _ => Err(ValidationError::new(
-                "invalid_request",
-                format!("grace_seconds must be 0 to {MAX_GRACE_SECONDS}"),
-            )
-            .field("grace_seconds")),
-        }
+        grace_until(self.grace_seconds, now_ms)
+    }
+}
+
+/// The body of `POST /v1/webhooks/{id}/rotate-signing-key`: a new Ed25519 key pair, generated
+/// by the server (its private key never leaves it).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateSigningKeyRequest {
+    /// How long the previous key keeps signing (a second `v1a` entry) beside the new one, in
+    /// seconds: 0 to 2,592,000 (30 days); 86,400 (a day) when absent.
+    #[serde(default, deserialize_with = "whole_seconds")]
+    pub grace_seconds: Option<u64>,
+}
+
+impl RotateSigningKeyRequest {
+    /// Until when the previous key signs (Unix ms) for a rotation at `now_ms`.
+    pub fn grace_until(&self, now_ms: i64) -> Result<Option<i64>, ValidationError> {
+        grace_until(self.grace_seconds, now_ms)
+    }
+}
+
+/// Until when a rotated-out secret or key signs (Unix ms) for a rotation at `now_ms` with
+/// `grace_seconds` (a day when absent); `None` for a rotation without overlap.
+fn grace_until(grace_seconds: Option<u64>, now_ms: i64) -> Result<Option<i64>, ValidationError> {
+    match grace_seconds.unwrap_or(DEFAULT_GRACE_SECONDS) {
+        0 => Ok(None),
+        s if s <= MAX_GRACE_SECONDS => Ok(Some(now_ms + s as i64 * 1000)),
+        _ => Err(ValidationError::new(
+            "invalid_request",
+            format!("grace_seconds must be 0 to {MAX_GRACE_SECONDS}"),
+        )
+        .field("grace_seconds")),
     }
 }
 
@@ -405,24 +478,32 @@ mod tests {
             secret: secret("a"),
             until_ms: 100,
         };
-        let kept = previous_after_rotation(&secret("b"), std::slice::from_ref(&old), Some(500), 50)
-            .unwrap();
+        let kept = previous_after_rotation(
+            Some(&secret("b")),
+            std::slice::from_ref(&old),
+            Some(500),
+            50,
+        )
+        .unwrap();
         assert_eq!(kept.len(), 2);
         assert_eq!((kept[0].until_ms, kept[1].until_ms), (100, 500));
         // Without grace the current one goes at once; expired ones go too.
         assert_eq!(
-            previous_after_rotation(&secret("b"), std::slice::from_ref(&old), None, 50).unwrap(),
+            previous_after_rotation(Some(&secret("b")), std::slice::from_ref(&old), None, 50)
+                .unwrap(),
             std::slice::from_ref(&old)
         );
         assert!(
-            previous_after_rotation(&secret("b"), std::slice::from_ref(&old), None, 100)
+            previous_after_rotation(Some(&secret("b")), std::slice::from_ref(&old), None, 100)
                 .unwrap()
                 .is_empty()
         );
         // A grace that ends now or before adds nothing.
-        assert!(previous_after_rotation(&secret("b"), &[], Some(100), 100)
-            .unwrap()
-            .is_empty());
+        assert!(
+            previous_after_rotation(Some(&secret("b")), &[], Some(100), 100)
+                .unwrap()
+                .is_empty()
+        );
         // Past the limit the rotation is refused.
         let many: Vec<_> = (0..MAX_PREVIOUS_SECRETS)
             .map(|i| PreviousSecret {
@@ -430,8 +511,8 @@ mod tests {
                 until_ms: 1_000,
             })
             .collect();
-        assert!(previous_after_rotation(&secret("b"), &many, Some(1_000), 0).is_none());
-        assert!(previous_after_rotation(&secret("b"), &many, None, 0).is_some());
+        assert!(previous_after_rotation(Some(&secret("b")), &many, Some(1_000), 0).is_none());
+        assert!(previous_after_rotation(Some(&secret("b")), &many, None, 0).is_some());
     }
 
     #[test]

@@ -21,12 +21,13 @@ use super::deliveries::{AttemptView, DeliveryView, RequestView};
 use super::error::ERROR_CODES;
 use super::events::{EventType, EventTypeList};
 use super::inbox::{CapturedList, CapturedView, InboxView, Received};
-use super::webhooks::{Recovered, WebhookView};
+use super::webhooks::{PreviousPublicKey, Recovered, WebhookView};
 use super::{Page, MAX_PAGE};
 use crate::domain::account::{CreateAccountRequest, UpdateAccountRequest};
 use crate::domain::event::{EmitEventRequest, TestEventRequest};
 use crate::domain::webhook::{
-    CreateWebhookRequest, RecoverRequest, RotateSecretRequest, UpdateWebhookRequest,
+    CreateWebhookRequest, RecoverRequest, RotateSecretRequest, RotateSigningKeyRequest,
+    UpdateWebhookRequest,
 };
 use cdhooks_core::catalog::CATALOG;
 
@@ -102,7 +103,7 @@ pub struct Health {
     ),
     paths(
         health, openapi_json, create_webhook, list_webhooks, get_webhook, update_webhook,
-        delete_webhook, rotate_secret, send_test_event, list_deliveries, emit_event, get_event,
+        delete_webhook, rotate_secret, rotate_signing_key, send_test_event, list_deliveries, emit_event, get_event,
         event_types, get_delivery, retry_delivery, delivery_request, create_inbox,
         inbox_requests, inbox_get, inbox_post, inbox_put, inbox_patch, stream, create_api_key,
         list_api_keys, revoke_api_key, recover_deliveries, create_account, list_accounts,
@@ -111,8 +112,8 @@ pub struct Health {
         revoke_platform_key, get_credential
     ),
     components(schemas(
-        ErrorBody, ErrorDetail, Envelope, Accepted, Health, WebhookView, CreateWebhookRequest,
-        UpdateWebhookRequest, RotateSecretRequest, EmitEventRequest, TestEventRequest,
+        ErrorBody, ErrorDetail, Envelope, Accepted, Health, WebhookView, PreviousPublicKey, CreateWebhookRequest,
+        UpdateWebhookRequest, RotateSecretRequest, RotateSigningKeyRequest, EmitEventRequest, TestEventRequest,
         DeliveryView, AttemptView, RequestView, EventType, EventTypeList, InboxView,
         CapturedView, CapturedList, Received, CreateApiKeyRequest, ApiKeyView, RecoverRequest, Recovered,
         AccountView, OpenedAccountView, CreateAccountRequest, UpdateAccountRequest,
@@ -247,10 +248,12 @@ pub fn document() -> Value {
         &mut schemas["CreatePlatformKeyRequest"]["properties"]["name"],
         json!({"minLength": 1, "maxLength": crate::domain::api_key::MAX_NAME_LEN, "pattern": NO_CONTROLS}),
     );
-    constrain(
-        &mut schemas["RotateSecretRequest"]["properties"]["grace_seconds"],
-        json!({"minimum": 0, "maximum": crate::domain::webhook::MAX_GRACE_SECONDS}),
-    );
+    for schema in ["RotateSecretRequest", "RotateSigningKeyRequest"] {
+        constrain(
+            &mut schemas[schema]["properties"]["grace_seconds"],
+            json!({"minimum": 0, "maximum": crate::domain::webhook::MAX_GRACE_SECONDS}),
+        );
+    }
     constrain(
         &mut schemas["CreateApiKeyRequest"]["properties"]["name"],
         json!({"minLength": 1, "maxLength": crate::domain::api_key::MAX_NAME_LEN, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}),
@@ -259,6 +262,7 @@ pub fn document() -> Value {
         "CreateWebhookRequest",
         "UpdateWebhookRequest",
         "RotateSecretRequest",
+        "RotateSigningKeyRequest",
         "EmitEventRequest",
         "TestEventRequest",
         "CreateApiKeyRequest",
@@ -590,6 +594,21 @@ fn delete_webhook() {}
     ))]
 #[allow(dead_code)]
 fn rotate_secret() {}
+
+#[utoipa::path(post, path = "/v1/webhooks/{id}/rotate-signing-key", tag = "webhooks", params(("id" = String, Path)),
+    request_body(content = Option<RotateSigningKeyRequest>, description = "Optional: how long the previous key keeps signing"),
+    responses(
+        (status = 200, description = "The webhook with its new public key (`signing: ed25519`); the previous key signs a second `v1a` entry until `previous_public_keys[].expires_at`", body = WebhookView),
+        (status = 400, description = "Invalid body", body = ErrorBody),
+        (status = 401, description = "No or a wrong API key", body = ErrorBody),
+        (status = 404, description = "No such webhook in this account", body = ErrorBody),
+        (status = 409, description = "Ten rotated-out keys still sign (`invalid_state`): wait for a grace period to end, or rotate with `grace_seconds: 0`", body = ErrorBody),
+        (status = 413, description = "Body over 256 KiB", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+        (status = 507, description = "Storage full", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn rotate_signing_key() {}
 
 #[utoipa::path(post, path = "/v1/webhooks/{id}/test", tag = "webhooks", params(("id" = String, Path)),
     request_body(content = Option<TestEventRequest>, description = "Optional: the type (default: the first the webhook subscribes to) and data (default: the catalog's example)"),

@@ -1,4 +1,5 @@
-//! `/v1/webhooks`: register, list, read, change, rotate the secret of, and delete webhooks.
+//! `/v1/webhooks`: register, list, read, change, rotate the secret or Ed25519 key of, and
+//! delete webhooks.
 
 use std::sync::Arc;
 
@@ -13,7 +14,9 @@ use super::query::PageQuery;
 use super::{auth, with_state, AppState, Page};
 use crate::domain::access::Action;
 use crate::domain::event::TestEventRequest;
-use crate::domain::webhook::{CreateWebhookRequest, RotateSecretRequest, UpdateWebhookRequest};
+use crate::domain::webhook::{
+    CreateWebhookRequest, RotateSecretRequest, RotateSigningKeyRequest, UpdateWebhookRequest,
+};
 use crate::store::{Account, WebhookRecord};
 use cdhooks_core::event::WEBHOOK_ID_PREFIX;
 
@@ -45,8 +48,21 @@ pub struct WebhookView {
     /// verifies but cannot sign; share it freely.
     #[serde(skip_serializing_if = "Option::is_none")]
     public_key: Option<String>,
+    /// During key rotations' grace periods: the rotated-out public keys whose signatures
+    /// deliveries still carry, oldest first, with when each stops.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    previous_public_keys: Vec<PreviousPublicKey>,
     created_at: String,
     updated_at: String,
+}
+
+/// A rotated-out Ed25519 public key still in its grace period.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PreviousPublicKey {
+    /// `whpk_…`.
+    public_key: String,
+    /// When deliveries stop carrying its signature.
+    expires_at: String,
 }
 
 impl WebhookView {
@@ -62,6 +78,16 @@ impl WebhookView {
                 "hmac"
             },
             public_key,
+            previous_public_keys: record
+                .previous_signing_keys
+                .iter()
+                .filter_map(|p| {
+                    Some(PreviousPublicKey {
+                        public_key: crate::domain::webhook::public_key_of(&p.secret)?,
+                        expires_at: json::time_ms(p.until_ms),
+                    })
+                })
+                .collect(),
             id: record.id,
             url: record.url,
             events: record.events,
@@ -128,6 +154,12 @@ pub fn routes(
         .and(json::optional_body())
         .and(with_state(&state))
         .and_then(rotate);
+    let rotate_key = warp::path!("v1" / "webhooks" / String / "rotate-signing-key")
+        .and(warp::post())
+        .and(auth::acting_checked(state.clone(), Action::Write))
+        .and(json::optional_body())
+        .and(with_state(&state))
+        .and_then(rotate_signing_key);
     let recover = warp::path!("v1" / "webhooks" / String / "recover")
         .and(warp::post())
         .and(act(Action::Write))
@@ -150,6 +182,8 @@ pub fn routes(
         .or(delete)
         .unify()
         .or(rotate)
+        .unify()
+        .or(rotate_key)
         .unify()
         .or(test)
         .unify()
@@ -270,6 +304,21 @@ async fn rotate(
         .await
         .map_err(|e| ApiError::from_app(e, "webhook"))?;
     Ok(reply(StatusCode::OK, &WebhookView::new(record, true)))
+}
+
+async fn rotate_signing_key(
+    id: String,
+    account: Account,
+    body: Bytes,
+    state: Arc<AppState>,
+) -> Result<warp::reply::Response, warp::Rejection> {
+    let request: RotateSigningKeyRequest = json::parse_or_default(&body)?;
+    let record = state
+        .app
+        .rotate_signing_key(&account, &id, request)
+        .await
+        .map_err(|e| ApiError::from_app(e, "webhook"))?;
+    Ok(reply(StatusCode::OK, &WebhookView::new(record, false)))
 }
 
 async fn delete(

@@ -65,6 +65,11 @@ pub(crate) const SQLITE: &[Listed] = &[
         "signing_keys",
         include_str!("../../migrations/0010_signing_keys.sql"),
     ),
+    (
+        11,
+        "previous_signing_keys",
+        include_str!("../../migrations/0011_previous_signing_keys.sql"),
+    ),
 ];
 
 /// The PostgreSQL store's migrations, oldest first.
@@ -118,6 +123,11 @@ pub(crate) const POSTGRES: &[Listed] = &[
         10,
         "signing_keys",
         include_str!("../../migrations/postgres/0010_signing_keys.sql"),
+    ),
+    (
+        11,
+        "previous_signing_keys",
+        include_str!("../../migrations/postgres/0011_previous_signing_keys.sql"),
     ),
 ];
 

@@ -143,9 +143,12 @@ pub trait Store: Directory + Send + Sync + 'static {
     /// that it can open what it holds.
     async fn secret_like(&self, pattern: &str) -> StoreResult<Option<WebhookSecret>>;
 
-    /// The Ed25519 signing key of a webhook signed with `v1a` (as stored: sealed when the
-    /// server seals secrets); `None` for an HMAC-only or unknown webhook.
-    async fn webhook_signing_key(&self, webhook_id: &str) -> StoreResult<Option<WebhookSecret>>;
+    /// The Ed25519 signing key of a webhook signed with `v1a` and its rotated-out keys (as
+    /// stored: sealed when the server seals secrets); none for an HMAC-only or unknown webhook.
+    async fn webhook_signing_keys(
+        &self,
+        webhook_id: &str,
+    ) -> StoreResult<(Option<WebhookSecret>, Vec<PreviousSecret>)>;
 
     /// Creates an account at `now_ms` and returns it; `key` is the digest of its first key,
     /// which may do everything for the account (`full`: the command line's accounts, for a
@@ -238,6 +241,16 @@ pub trait Store: Directory + Send + Sync + 'static {
         account: &Account,
         id: &str,
         secret: WebhookSecret,
+        grace_until_ms: Option<i64>,
+        now_ms: i64,
+    ) -> StoreResult<WebhookRecord>;
+    /// Replaces (or gives a webhook its first) Ed25519 signing key, as [`Store::rotate_secret`]
+    /// does the secret: the old key signs until `grace_until_ms`.
+    async fn rotate_signing_key(
+        &self,
+        account: &Account,
+        id: &str,
+        key: WebhookSecret,
         grace_until_ms: Option<i64>,
         now_ms: i64,
     ) -> StoreResult<WebhookRecord>;

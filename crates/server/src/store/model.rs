@@ -132,6 +132,9 @@ pub struct WebhookRecord {
     pub previous_secrets: Vec<PreviousSecret>,
     /// The Ed25519 signing key (`whsk_…`, sealed as stored) of a webhook signed with `v1a`.
     pub signing_key: Option<WebhookSecret>,
+    /// Ed25519 keys rotated out that still sign beside the current one, oldest first (as
+    /// `previous_secrets`, for `v1a`).
+    pub previous_signing_keys: Vec<PreviousSecret>,
 }
 
 /// A secret rotated out of a webhook, signing until its rotation's grace period ends.
@@ -372,9 +375,9 @@ pub struct ClaimedDelivery {
     pub accepted_at_ms: i64,
     /// The webhook's rotated-out secrets, oldest first, each signing until its grace ends.
     pub previous_secrets: Vec<PreviousSecret>,
-    /// The webhook's Ed25519 key, for `v1a` signatures: filled in by the delivery engine
-    /// (stores leave it `None`; a webhook's key never changes, so the engine keeps it).
-    pub signing_key: Option<std::sync::Arc<cdhooks_core::asymmetric::WebhookSigningKey>>,
+    /// The webhook's Ed25519 keys, for `v1a` signatures: filled in by the delivery engine
+    /// (stores leave them empty; the engine keeps each webhook's for a few seconds).
+    pub signing_keys: std::sync::Arc<crate::domain::webhook::SigningKeys>,
 }
 
 /// The queue as the store sees it over every instance, for the metrics' gauges.

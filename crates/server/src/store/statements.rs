@@ -22,10 +22,40 @@ pub const INSERT_API_KEY: &str =
     "INSERT INTO api_keys (id, account_id, name, prefix, key_hash, created_at, scope)
      VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
-/// A webhook's Ed25519 signing key (as stored), by its id (`$1`).
-pub const SIGNING_KEY: &str = "SELECT signing_key FROM webhooks WHERE id = $1";
+/// A webhook's Ed25519 signing keys (as stored), by its id (`$1`).
+pub const SIGNING_KEYS: &str =
+    "SELECT signing_key, previous_signing_keys FROM webhooks WHERE id = $1";
 
-/// Sets a webhook's secret and its previous secrets (`$1`), as a rotation decided them.
-pub const ROTATE_SECRET: &str =
-    "UPDATE webhooks SET previous_secrets = $1, secret = $2, updated_at = $3
-    WHERE account_id = $4 AND id = $5";
+/// Which of a webhook's signing credentials a rotation replaces: each is a current value and
+/// a list of rotated-out ones still signing, in two columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// The HMAC secret (`v1` and the docs' hex signature).
+    Secret,
+    /// The Ed25519 key (`v1a`).
+    SigningKey,
+}
+
+impl Credential {
+    /// The columns of the current value and of the rotated-out ones.
+    pub fn columns(self) -> (&'static str, &'static str) {
+        match self {
+            Credential::Secret => ("secret", "previous_secrets"),
+            Credential::SigningKey => ("signing_key", "previous_signing_keys"),
+        }
+    }
+
+    /// Sets the rotated-out values (`$1`) and the new one (`$2`), as a rotation decided them.
+    pub fn rotate_statement(self) -> &'static str {
+        match self {
+            Credential::Secret => {
+                "UPDATE webhooks SET previous_secrets = $1, secret = $2, updated_at = $3
+                WHERE account_id = $4 AND id = $5"
+            }
+            Credential::SigningKey => {
+                "UPDATE webhooks SET previous_signing_keys = $1, signing_key = $2, updated_at = $3
+                WHERE account_id = $4 AND id = $5"
+            }
+        }
+    }
+}

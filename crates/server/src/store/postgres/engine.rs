@@ -274,7 +274,7 @@ pub(super) fn claimed(row: &PgRow, token: u64) -> ClaimedDelivery {
         account_email: row.get("email"),
         accepted_at_ms: row.get("created_at"),
         previous_secrets: PreviousSecret::list_from_stored(row.get("previous_secrets")),
-        signing_key: None,
+        signing_keys: Default::default(),
     }
 }
 

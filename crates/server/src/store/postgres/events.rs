@@ -224,7 +224,7 @@ pub(super) async fn insert_batch(
             account_email: q.account.email.clone(),
             accepted_at_ms: q.now_ms,
             previous_secrets: webhook.previous_secrets.clone(),
-            signing_key: None,
+            signing_keys: Default::default(),
         });
     }
     let answers = InsertedEvent::answers(&event_seqs, fan_out, claimed, left_claimable);

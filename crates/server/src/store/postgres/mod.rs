@@ -264,12 +264,21 @@ impl Store for PgStore {
         Ok(stored.map(WebhookSecret::from_stored))
     }
 
-    async fn webhook_signing_key(&self, webhook_id: &str) -> StoreResult<Option<WebhookSecret>> {
-        let stored: Option<Option<String>> = sqlx::query_scalar(super::statements::SIGNING_KEY)
+    async fn webhook_signing_keys(
+        &self,
+        webhook_id: &str,
+    ) -> StoreResult<(Option<WebhookSecret>, Vec<PreviousSecret>)> {
+        let stored = sqlx::query(super::statements::SIGNING_KEYS)
             .bind(webhook_id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(stored.flatten().map(WebhookSecret::from_stored))
+        Ok(stored.map_or_else(Default::default, |row| {
+            (
+                sqlx::Row::get::<Option<String>, _>(&row, "signing_key")
+                    .map(WebhookSecret::from_stored),
+                PreviousSecret::list_from_stored(sqlx::Row::get(&row, "previous_signing_keys")),
+            )
+        }))
     }
     async fn account(&self, id: &str) -> StoreResult<Account> {
         accounts::account(&self.pool, id).await
@@ -348,7 +357,37 @@ impl Store for PgStore {
         grace_until_ms: Option<i64>,
         now_ms: i64,
     ) -> StoreResult<WebhookRecord> {
-        webhooks::rotate_secret(&self.pool, account, id, secret, grace_until_ms, now_ms).await
+        let credential = super::statements::Credential::Secret;
+        webhooks::rotate(
+            &self.pool,
+            account,
+            id,
+            credential,
+            secret,
+            grace_until_ms,
+            now_ms,
+        )
+        .await
+    }
+    async fn rotate_signing_key(
+        &self,
+        account: &Account,
+        id: &str,
+        key: WebhookSecret,
+        grace_until_ms: Option<i64>,
+        now_ms: i64,
+    ) -> StoreResult<WebhookRecord> {
+        let credential = super::statements::Credential::SigningKey;
+        webhooks::rotate(
+            &self.pool,
+            account,
+            id,
+            credential,
+            key,
+            grace_until_ms,
+            now_ms,
+        )
+        .await
     }
     async fn delete_webhook(&self, account: &Account, id: &str) -> StoreResult<()> {
         webhooks::delete(&self.pool, account, id).await

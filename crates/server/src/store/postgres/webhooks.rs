@@ -4,11 +4,12 @@ use cdhooks_core::event::WEBHOOK_ID_PREFIX;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
+use super::super::statements::Credential;
 use super::super::*;
 use super::{found, lifecycle};
 use crate::domain::new_id;
 
-const COLUMNS: &str = "id, url, events, description, secret, enabled, disabled_reason, disabled_at, created_at, updated_at, previous_secrets, signing_key";
+const COLUMNS: &str = "id, url, events, description, secret, enabled, disabled_reason, disabled_at, created_at, updated_at, previous_secrets, signing_key, previous_signing_keys";
 
 fn record(row: PgRow) -> WebhookRecord {
     WebhookRecord {
@@ -26,6 +27,7 @@ fn record(row: PgRow) -> WebhookRecord {
         signing_key: row
             .get::<Option<String>, _>("signing_key")
             .map(WebhookSecret::from_stored),
+        previous_signing_keys: PreviousSecret::list_from_stored(row.get("previous_signing_keys")),
     }
 }
 
@@ -133,18 +135,20 @@ pub(super) async fn update(
     Ok(record(row))
 }
 
-pub(super) async fn rotate_secret(
+pub(super) async fn rotate(
     pool: &PgPool,
     account: &Account,
     id: &str,
-    secret: WebhookSecret,
+    credential: Credential,
+    value: WebhookSecret,
     grace_until_ms: Option<i64>,
     now_ms: i64,
 ) -> StoreResult<WebhookRecord> {
-    // The previous secrets are decided by the domain from what is stored now, in the
-    // transaction that applies them.
+    // The previous secrets (or keys) are decided by the domain from what is stored now, in
+    // the transaction that applies them.
+    let (current_column, previous_column) = credential.columns();
     let mut tx = pool.begin().await?;
-    let current = sqlx::query("SELECT secret, previous_secrets FROM webhooks WHERE account_id = $1 AND id = $2 FOR UPDATE")
+    let current = sqlx::query(&format!("SELECT {current_column} AS current, {previous_column} AS previous FROM webhooks WHERE account_id = $1 AND id = $2 FOR UPDATE"))
         .bind(&account.id)
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -154,8 +158,11 @@ pub(super) async fn rotate_secret(
         return Err(StoreError::NotFound);
     };
     let previous = crate::domain::webhook::previous_after_rotation(
-        &WebhookSecret::from_stored(current.get("secret")),
-        &PreviousSecret::list_from_stored(current.get("previous_secrets")),
+        current
+            .get::<Option<String>, _>("current")
+            .map(WebhookSecret::from_stored)
+            .as_ref(),
+        &PreviousSecret::list_from_stored(current.get("previous")),
         grace_until_ms,
         now_ms,
     );
@@ -165,9 +172,9 @@ pub(super) async fn rotate_secret(
             "a webhook signs with at most 10 rotated-out secrets at once; wait for a grace period to end, or rotate with grace_seconds 0",
         ));
     };
-    sqlx::query(super::super::statements::ROTATE_SECRET)
+    sqlx::query(credential.rotate_statement())
         .bind(PreviousSecret::list_to_stored(&previous))
-        .bind(secret.expose())
+        .bind(value.expose())
         .bind(now_ms)
         .bind(&account.id)
         .bind(id)

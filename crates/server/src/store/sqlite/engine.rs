@@ -157,7 +157,7 @@ async fn load_claimed(
             account_email: row.get("email"),
             accepted_at_ms: row.get("created_at"),
             previous_secrets: PreviousSecret::list_from_stored(row.get("previous_secrets")),
-            signing_key: None,
+            signing_keys: Default::default(),
         })
         .collect())
 }

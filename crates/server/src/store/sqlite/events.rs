@@ -190,7 +190,7 @@ pub(super) async fn insert_batch(
             account_email: q.account.email.clone(),
             accepted_at_ms: q.now_ms,
             previous_secrets: d.webhook.previous_secrets.clone(),
-            signing_key: None,
+            signing_keys: Default::default(),
         });
     }
     Ok(InsertedEvent::answers(
