@@ -117,3 +117,59 @@ fn too_old_is_reported_before_the_signature() {
         Err(StandardError::TimestampTooOld)
     );
 }
+
+/// Standard Webhooks `v1a` (Ed25519): a signature verifies with its key's public key for its
+/// own message only; another key, a changed id, timestamp or body, or a changed signature
+/// byte are refused. (Fewer cases: each signs and verifies on the curve.)
+#[cfg(feature = "ed25519")]
+mod v1a {
+    use cdhooks_core::asymmetric::WebhookSigningKey;
+    use cdhooks_core::standard::StandardError;
+    use proptest::prelude::*;
+
+    const NOW: u64 = 1_736_937_000;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn a_v1a_signature_verifies_for_its_message_and_key_only(
+            seed in any::<[u8; 32]>(),
+            other in any::<[u8; 32]>(),
+            id in "[a-z0-9_]{1,24}",
+            skew in 0u64..300,
+            payload in prop::collection::vec(any::<u8>(), 0..512),
+            i in any::<usize>(),
+            d in 1u8..=255,
+        ) {
+            prop_assume!(seed != other);
+            let key = WebhookSigningKey::from_seed(&seed);
+            let public = key.public_key();
+            let ts = NOW - skew;
+            let entry = key.sign_entry(&id, ts, &payload);
+            let timestamp = ts.to_string();
+            prop_assert_eq!(public.verify(&id, &timestamp, &entry, &payload, NOW, 300), Ok(ts));
+            let mismatch = Err(StandardError::SignatureMismatch);
+            let stranger = WebhookSigningKey::from_seed(&other).public_key();
+            prop_assert_eq!(stranger.verify(&id, &timestamp, &entry, &payload, NOW, 300), mismatch);
+            prop_assert_eq!(public.verify(&format!("{id}x"), &timestamp, &entry, &payload, NOW, 300), mismatch);
+            prop_assert_eq!(public.verify(&id, &(ts - 1).to_string(), &entry, &payload, NOW, 301), mismatch);
+            let mut changed = payload.clone();
+            if changed.is_empty() {
+                changed.push(d);
+            } else {
+                let at = i % changed.len();
+                changed[at] ^= d;
+            }
+            prop_assert_eq!(public.verify(&id, &timestamp, &entry, &changed, NOW, 300), mismatch);
+            // One byte of the signature changed (its base64 text re-encoded).
+            use base64::Engine as _;
+            let engine = base64::engine::general_purpose::STANDARD;
+            let mut bytes = engine.decode(&entry[4..]).unwrap();
+            let at = i % bytes.len();
+            bytes[at] ^= d;
+            let altered = format!("v1a,{}", engine.encode(&bytes));
+            prop_assert_eq!(public.verify(&id, &timestamp, &altered, &payload, NOW, 300), mismatch);
+        }
+    }
+}
