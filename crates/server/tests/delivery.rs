@@ -40,11 +40,7 @@ async fn the_docs_flow_delivers_only_subscribed_types_with_both_signatures() {
         assert_eq!(answer["deliveries"], expected, "{}", info.name);
         emitted.push(answer["event"].clone());
     }
-    eventually("three deliveries", Duration::from_secs(5), || {
-        receiver.count() >= 3
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    s.settled(Duration::from_secs(5)).await;
     let got = receiver.all();
     assert_eq!(got.len(), 3);
     let verifier = StandardVerifier::new("your_webhook_secret").unwrap();
@@ -134,7 +130,7 @@ async fn fifth_failure_disables_the_webhook_and_sends_one_email_then_resume_and_
     );
     assert!(disabled["disabled_at"].is_string());
     // Nothing more is sent: exactly five attempts, each gap longer than the one before.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    s.settled(Duration::from_secs(5)).await;
     assert_eq!(receiver.count(), 5);
     let gaps = gaps(&receiver);
     assert!(
@@ -153,13 +149,7 @@ async fn fifth_failure_disables_the_webhook_and_sends_one_email_then_resume_and_
 
     // Exactly one email, naming the webhook, its URL, the event type and the last error.
     let outbox = s.dir.path().join("outbox");
-    eventually("an email in the outbox", Duration::from_secs(5), || {
-        std::fs::read_dir(&outbox)
-            .map(|d| d.count() > 0)
-            .unwrap_or(false)
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    s.settled(Duration::from_secs(5)).await;
     let emails: Vec<_> = std::fs::read_dir(&outbox)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -183,10 +173,10 @@ async fn fifth_failure_disables_the_webhook_and_sends_one_email_then_resume_and_
         assert!(email.contains(needle), "email lacks {needle}: {email}");
     }
 
-    // While disabled, new events wait, paused.
+    // While disabled, new events wait, paused: nothing is pending, nothing is sent.
     s.emit("server.started", json!({"server_id": "srv_1"}))
         .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    s.settled(Duration::from_secs(5)).await;
     assert_eq!(receiver.count(), 5);
     let (_, list) = s.get(&format!("/v1/webhooks/{id}/deliveries")).await;
     assert_eq!(list["data"][0]["status"], "paused");
@@ -260,11 +250,7 @@ async fn the_disabling_email_goes_through_a_real_smtp_server_once() {
         .await;
     s.emit("billing.payment.succeeded", json!({"payment_id": "pay_2"}))
         .await;
-    eventually("an email over SMTP", Duration::from_secs(10), || {
-        !sink.mails().is_empty()
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    s.settled(Duration::from_secs(10)).await;
     let mails = sink.mails();
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].to, ["<owner@example.com>"]);
@@ -324,15 +310,18 @@ async fn a_redirect_is_not_followed_and_counts_as_a_failure() {
         .await;
     let event = s.emit("server.created", json!({})).await;
     assert_eq!(event["deliveries"], 1);
-    eventually("the redirect", Duration::from_secs(5), || {
-        redirecting.count() == 1
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(target.count(), 0);
+    // Once the first attempt is recorded it is over: had it followed the redirect, the target
+    // would have had the request by then.
     let (_, hooks) = s.get("/v1/webhooks").await;
     let id = hooks["data"][0]["id"].as_str().unwrap();
-    let (_, list) = s.get(&format!("/v1/webhooks/{id}/deliveries")).await;
+    let list = s
+        .wait_for(
+            &format!("/v1/webhooks/{id}/deliveries"),
+            Duration::from_secs(5),
+            |list| list["data"][0]["attempts"][0].is_object(),
+        )
+        .await;
+    assert_eq!(target.count(), 0);
     assert_eq!(list["data"][0]["attempts"][0]["error_kind"], "redirect");
     assert_eq!(list["data"][0]["attempts"][0]["status_code"], 302);
     s.stop().await;
@@ -494,13 +483,7 @@ async fn a_concurrent_burst_with_repeated_ids_keeps_each_id_once_and_delivers_it
         }
     }
     assert_eq!(accepted.len(), 150);
-    for receiver in [&exact, &prefix] {
-        eventually("150 deliveries", Duration::from_secs(10), || {
-            receiver.count() >= 150
-        })
-        .await;
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.settled(Duration::from_secs(10)).await;
     for receiver in [&exact, &prefix] {
         let got = receiver.all();
         assert_eq!(got.len(), 150);
@@ -555,11 +538,7 @@ async fn a_test_event_reaches_its_one_webhook_and_the_api_shows_the_request_it_r
         )
         .await;
     assert_eq!(status, 202, "{second}");
-    eventually("two deliveries", Duration::from_secs(5), || {
-        receiver.count() >= 2
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    s.settled(Duration::from_secs(5)).await;
     assert_eq!(receiver.count(), 2);
     assert_eq!(other.count(), 0, "a test event went to another webhook");
 

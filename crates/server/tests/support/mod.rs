@@ -174,6 +174,31 @@ impl TestServer {
         }
     }
 
+    /// Waits until the store has nothing left to do — no delivery pending (due, scheduled for a
+    /// retry, or in flight) and no email unsent — and returns. After it nothing goes out that
+    /// has not gone out already, so a test may count requests and emails exactly, instead of
+    /// sleeping "long enough" for a duplicate to show.
+    pub async fn settled(&self, timeout: Duration) {
+        let store = self.server.as_ref().expect("running").store.clone();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let stats = store
+                .queue_stats(cdhooks_server::clock::now_ms())
+                .await
+                .unwrap();
+            if stats.pending == 0 && stats.outbox == 0 {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "not settled: {} deliveries pending, {} emails unsent",
+                stats.pending,
+                stats.outbox
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Stops the server (gracefully) and starts it again with the same configuration.
     pub async fn restart(&mut self) {
         if let Some(server) = self.server.take() {
