@@ -42,21 +42,6 @@ fn spawn_server(data_dir: &Path, port: u16) -> Child {
         .unwrap()
 }
 
-async fn wait_healthy(http: &reqwest::Client, base: &str) {
-    for _ in 0..200 {
-        if http
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("server at {base} did not come up");
-}
-
 #[tokio::test]
 async fn kill_9_with_deliveries_in_flight_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -87,7 +72,7 @@ async fn kill_9_with_deliveries_in_flight_loses_nothing() {
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let mut server = spawn_server(dir.path(), port);
-    wait_healthy(&http, &base).await;
+    support::wait_healthy(&http, &base).await;
     let hook = http
         .post(format!("{base}/v1/webhooks"))
         .bearer_auth(&key)
@@ -120,7 +105,7 @@ async fn kill_9_with_deliveries_in_flight_loses_nothing() {
 
     receiver.set(Behaviour::Status(200));
     let mut restarted = spawn_server(dir.path(), port);
-    wait_healthy(&http, &base).await;
+    support::wait_healthy(&http, &base).await;
     let ids = || -> HashSet<String> {
         receiver
             .all()
@@ -145,7 +130,7 @@ async fn a_second_server_on_the_same_data_dir_is_refused() {
     let port = free_port();
     let mut first = spawn_server(dir.path(), port);
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    wait_healthy(&http, &format!("http://127.0.0.1:{port}")).await;
+    support::wait_healthy(&http, &format!("http://127.0.0.1:{port}")).await;
     let second = Command::new(BIN)
         .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path())

@@ -54,6 +54,11 @@ impl Instance {
 
     /// The server processes it counts as sharing the database (`cdhooks_server_processes`).
     async fn processes_seen(&self, http: &reqwest::Client) -> Option<u32> {
+        self.gauge(http, "cdhooks_server_processes").await
+    }
+
+    /// A gauge without labels from its `/metrics`.
+    async fn gauge(&self, http: &reqwest::Client, name: &str) -> Option<u32> {
         let text = http
             .get(&self.metrics)
             .send()
@@ -63,7 +68,7 @@ impl Instance {
             .await
             .ok()?;
         text.lines()
-            .find_map(|line| line.strip_prefix("cdhooks_server_processes "))
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
             .and_then(|n| n.trim().parse().ok())
     }
 
@@ -85,21 +90,6 @@ impl Drop for Instance {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-async fn wait_healthy(http: &reqwest::Client, base: &str) {
-    for _ in 0..400 {
-        if http
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("{base} did not come up");
 }
 
 /// Three instances on a fresh database, healthy, and an API key; `None` without PostgreSQL.
@@ -125,7 +115,7 @@ async fn three_instances() -> Option<(Vec<Instance>, String, reqwest::Client)> {
         .collect();
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     for instance in &instances {
-        wait_healthy(&http, &instance.base).await;
+        support::wait_healthy(&http, &instance.base).await;
     }
     Some((instances, key, http))
 }
@@ -339,8 +329,12 @@ async fn a_webhook_failing_on_every_instance_is_disabled_with_exactly_one_email(
     .await;
     let total = || instances.iter().map(Instance::emails).sum::<usize>();
     eventually("the email", Duration::from_secs(5), || total() >= 1).await;
-    // Every instance polls the outbox; still exactly one email a while later.
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    // Every instance polls the outbox; once the shared outbox has nothing unsent (its gauge),
+    // no instance has an email left to send: still exactly one.
+    support::eventually_async("the outbox drained", Duration::from_secs(10), || async {
+        instances[0].gauge(&http, "cdhooks_outbox_backlog").await == Some(0)
+    })
+    .await;
     assert_eq!(total(), 1);
 }
 
@@ -370,7 +364,8 @@ async fn a_dashboard_on_one_instance_sees_attempts_made_by_the_others() {
         .await
         .unwrap();
     assert_eq!(stream.status(), 200);
-    // … (its instance tells the others that it watches) …
+    // … (its instance tells the others that it watches, on a timer of its own — a fixed wait
+    // of two of its periods, as the test is about what happens after) …
     tokio::time::sleep(cdhooks_server::live::WATCH_EVERY * 2).await;
     // … shows the attempts of events accepted, and sent, by the other two.
     let mut ids = HashSet::new();

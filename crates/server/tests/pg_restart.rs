@@ -43,6 +43,8 @@ async fn a_database_restart_under_load_loses_nothing_answered_202() {
             })
         })
         .collect();
+    // The load's shape, not a wait for something: the senders run a moment before the
+    // restart, and a moment after the first 202 past it.
     tokio::time::sleep(Duration::from_millis(300)).await;
     tokio::task::spawn_blocking(|| support::pg::pg_ctl(&["restart", "-m", "fast", "-w"]))
         .await

@@ -114,8 +114,15 @@ async fn fill_then_recover(
             (507, &json!("storage_full"))
         );
     }
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let (status, body) = health().await;
+    // Readiness answers are kept half a second: poll until the next one.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    let (status, body) = loop {
+        let (status, body) = health().await;
+        if status != 200 || tokio::time::Instant::now() > deadline {
+            break (status, body);
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
     assert_eq!(
         (status, &body["reason"]),
         (503, &json!("storage_full")),

@@ -1640,6 +1640,19 @@ async fn accounts_needing_attention_are_those_with_a_disabled_webhook_or_late_wo
     assert_ne!(first[0].0.id, rest[0].0.id);
 }
 
+/// Waits until `store`, at a heartbeat of its own (about every second), shares the webhooks
+/// among `count` processes.
+async fn processes_seen(store: &cdhooks_server::store::postgres::PgStore, count: u32) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while store.sharing_among() != count {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never saw {count} processes"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// Processes sharing a PostgreSQL database split the webhooks: each claims the backlog of its
 /// own share only, together they claim all of it, and when one stops the other takes its share
 /// over at its next heartbeat (about a second). PostgreSQL only: nothing else is shared.
@@ -1653,10 +1666,9 @@ async fn processes_sharing_postgres_split_the_webhooks_and_take_over_a_leavers_s
     let (account, webhooks) =
         account_with_webhooks(&a, "ops@example.com", &[&["*"] as &[&str]; 4]).await;
     emit(&a, &account, "evt_", "server.started", 5).await;
-    // `a` started alone and learns of `b` at its next heartbeat.
-    let heartbeat = std::time::Duration::from_millis(2_000);
-    tokio::time::sleep(heartbeat).await;
-
+    // `a` started alone and learns of `b` at its next heartbeat (`b` knew of `a`).
+    processes_seen(&a, 2).await;
+    processes_seen(&b, 2).await;
     assert_eq!(a.queue_stats(NOW).await.unwrap().processes, 2);
     let at = NOW + 1_000;
     let by_a = a.claim_due(at, lease(1, 100, 100, at)).await.unwrap();
@@ -1681,7 +1693,7 @@ async fn processes_sharing_postgres_split_the_webhooks_and_take_over_a_leavers_s
     // `b` stops (its claims stay leased); `a` then claims for every webhook.
     b.close().await;
     emit(&a, &account, "late_", "server.started", 2).await;
-    tokio::time::sleep(heartbeat).await;
+    processes_seen(&a, 1).await;
     let at = NOW + 2_000;
     assert_eq!(a.queue_stats(at).await.unwrap().processes, 1);
     let by_a = a.claim_due(at, lease(3, 100, 100, at)).await.unwrap();

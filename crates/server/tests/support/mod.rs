@@ -174,29 +174,9 @@ impl TestServer {
         }
     }
 
-    /// Waits until the store has nothing left to do — no delivery pending (due, scheduled for a
-    /// retry, or in flight) and no email unsent — and returns. After it nothing goes out that
-    /// has not gone out already, so a test may count requests and emails exactly, instead of
-    /// sleeping "long enough" for a duplicate to show.
+    /// Waits until the store has nothing left to do ([`settled`]).
     pub async fn settled(&self, timeout: Duration) {
-        let store = self.server.as_ref().expect("running").store.clone();
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let stats = store
-                .queue_stats(cdhooks_server::clock::now_ms())
-                .await
-                .unwrap();
-            if stats.pending == 0 && stats.outbox == 0 {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "not settled: {} deliveries pending, {} emails unsent",
-                stats.pending,
-                stats.outbox
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        settled(&self.server.as_ref().expect("running").store, timeout).await;
     }
 
     /// Stops the server (gracefully) and starts it again with the same configuration.
@@ -227,6 +207,47 @@ pub async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
         serde_json::from_str(&text).unwrap_or(Value::String(text))
     };
     (status, body)
+}
+
+/// Waits until `store` has nothing left to do — no delivery pending (due, scheduled for a
+/// retry, or in flight) and no email unsent. After it nothing goes out that has not gone out
+/// already, so a test may count requests and emails exactly, instead of sleeping "long
+/// enough" for a duplicate to show.
+pub async fn settled(store: &std::sync::Arc<dyn cdhooks_server::store::Store>, timeout: Duration) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let stats = store
+            .queue_stats(cdhooks_server::clock::now_ms())
+            .await
+            .unwrap();
+        if stats.pending == 0 && stats.outbox == 0 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not settled: {} deliveries pending, {} emails unsent",
+            stats.pending,
+            stats.outbox
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until the server at `base` answers `GET /healthz` with 200 (a process just spawned,
+/// or restarted after a crash); panics after 10 s.
+pub async fn wait_healthy(http: &reqwest::Client, base: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = http.get(format!("{base}/healthz")).send().await;
+        if answer.is_ok_and(|r| r.status() == 200) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the server at {base} did not come up"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }
 
 /// Waits until `check` holds, polling; panics after `timeout` with `what`.

@@ -95,6 +95,12 @@ super::directory::impl_directory!(
 );
 
 impl PgStore {
+    /// How many server processes this one shares the webhooks with, itself included, as of
+    /// its last heartbeat (it claims for its share of them only).
+    pub fn sharing_among(&self) -> u32 {
+        self.membership.shard().count()
+    }
+
     /// Connects with up to `max_connections` connections, migrates, and starts listening
     /// for announcements of due work.
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
