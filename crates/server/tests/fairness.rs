@@ -1,6 +1,7 @@
 //! One slow endpoint holds up nobody else, and no delivery is sent again while an attempt of
 //! it runs. Scaled down from the noisy-neighbour benchmark: 300 ms receivers, 4 workers, at
-//! most 2 attempts in flight per webhook.
+//! most 2 attempts in flight per webhook. Endpoints that hang until the attempt timeout open
+//! their circuits (one attempt at a time) and leave the pool to the healthy ones.
 
 mod support;
 
@@ -128,6 +129,84 @@ async fn a_slow_endpoint_gets_each_event_once_and_never_more_than_its_limit_at_o
     for pair in ids.windows(3) {
         // Two at a time may finish in either order, never further apart.
         assert!(position(&pair[0]) < position(&pair[2]), "{order:?}");
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hanging_endpoints_open_their_circuits_and_leave_room_for_a_healthy_one() {
+    use cdhooks_server::domain::health::OPENS_AFTER;
+    const TIMEOUT: Duration = Duration::from_millis(1_000);
+    // 4 workers, 4 per webhook: two hanging webhooks could hold the whole pool.
+    let s = TestServer::start_with(|c| {
+        c.workers = 4;
+        c.per_webhook_concurrency = 4;
+        c.attempt_timeout_ms = TIMEOUT.as_millis() as u64;
+        c.retry_base_ms = 50;
+    })
+    .await;
+    let hanging = [Receiver::start().await, Receiver::start().await];
+    let mut hooks = Vec::new();
+    for receiver in &hanging {
+        receiver.set(Behaviour::Delay(Duration::from_secs(60)));
+        let hook = s
+            .webhook(&receiver.url("/hang"), &["server.*"], "your_webhook_secret")
+            .await;
+        hooks.push(hook["id"].as_str().unwrap().to_owned());
+    }
+    for n in 0..8 {
+        s.emit("server.started", json!({ "n": n })).await;
+    }
+    // Each one's attempts time out until OPENS_AFTER failed in a row: its circuit opens.
+    for id in &hooks {
+        let hook = s
+            .wait_for(
+                &format!("/v1/webhooks/{id}"),
+                Duration::from_secs(15),
+                |w| w["health"]["circuit"] == "open",
+            )
+            .await;
+        assert!(hook["health"]["consecutive_failures"].as_u64().unwrap() >= u64::from(OPENS_AFTER));
+    }
+    // From when the attempts started before it opened are over, one at a time goes out.
+    for receiver in &hanging {
+        eventually("the earlier attempts over", TIMEOUT * 3, || {
+            receiver.handling() <= 1
+        })
+        .await;
+        receiver.reset_peak();
+    }
+
+    // Another customer's deliveries each arrive within an attempt timeout of being sent:
+    // they never wait for a hanging attempt to end.
+    let fast = Receiver::start().await;
+    let other_key = s.other_account().await;
+    let other = |method, path: &str| s.http.request(method, s.url(path)).bearer_auth(&other_key);
+    let (status, _) = support::send(other(reqwest::Method::POST, "/v1/webhooks").json(&json!({
+        "url": fast.url("/fast"), "events": ["billing.*"], "secret": "your_webhook_secret"
+    })))
+    .await;
+    assert_eq!(status, 201);
+    for n in 0..5 {
+        let sent = std::time::Instant::now();
+        let (status, _) = support::send(other(reqwest::Method::POST, "/v1/events").json(&json!({
+            "type": "billing.payment.succeeded", "data": { "n": n }
+        })))
+        .await;
+        assert_eq!(status, 202);
+        eventually("the healthy delivery", TIMEOUT, || fast.count() == n + 1).await;
+        assert!(
+            sent.elapsed() < TIMEOUT,
+            "delivery {n} took {:?}",
+            sent.elapsed()
+        );
+    }
+    for (receiver, id) in hanging.iter().zip(&hooks) {
+        assert!(
+            receiver.peak_concurrency() <= 1,
+            "{id}: {} attempts at once with its circuit open",
+            receiver.peak_concurrency()
+        );
     }
     s.stop().await;
 }

@@ -463,6 +463,70 @@ async fn the_room_a_finished_attempt_frees_is_shared_while_another_webhook_waits
     );
 }
 
+async fn an_open_circuit_lets_one_attempt_at_a_time_and_a_success_closes_it(opened: Opened) {
+    use cdhooks_server::domain::health::OPENS_AFTER;
+    let store = &*opened.0;
+    let (account, hooks) =
+        account_with_webhooks(store, "ops@example.com", &[&["server.*"], &["billing.*"]]).await;
+    let streak = |id: String| {
+        let account = account.clone();
+        async move {
+            store
+                .get_webhook(&account, &id)
+                .await
+                .unwrap()
+                .failure_streak
+        }
+    };
+    emit(store, &account, "srv_", "server.started", 8).await;
+    emit(store, &account, "pay_", "billing.payment.succeeded", 4).await;
+    let at = NOW + 100;
+    // OPENS_AFTER attempts of the first webhook fail (each retried much later).
+    let first: Vec<ClaimedDelivery> = store
+        .claim_due(at, lease(1, 100, OPENS_AFTER, at))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|d| d.webhook_id == hooks[0])
+        .collect();
+    assert_eq!(first.len() as u32, OPENS_AFTER);
+    for (token, claimed) in first.iter().enumerate() {
+        let failed = outcome(
+            claimed,
+            AfterAttempt::RetryAt(at + 3_600_000),
+            claimed.claim_token,
+        );
+        store.record_outcome(failed, None).await.unwrap();
+        let _ = token;
+    }
+    assert_eq!(streak(hooks[0].clone()).await, OPENS_AFTER);
+    let others = store.claim_due(at, lease(2, 100, 16, at)).await.unwrap();
+    // Open circuit: one of the first webhook's 5 due deliveries, all 4 - 3 = 1 left of the
+    // other's (its first 3 went with the first claim and are still leased).
+    let of = |claimed: &[ClaimedDelivery], hook: &str| {
+        claimed.iter().filter(|d| d.webhook_id == hook).count()
+    };
+    assert_eq!(of(&others, &hooks[0]), 1, "a probe at a time");
+    assert_eq!(of(&others, &hooks[1]), 1);
+    // While the probe is in flight, nothing more of it is claimed.
+    let at = at + 10;
+    let more = store.claim_due(at, lease(3, 100, 16, at)).await.unwrap();
+    assert_eq!(of(&more, &hooks[0]), 0);
+    // The probe succeeds: the circuit closes, and the room it frees is taken up to the
+    // per-webhook limit again (here: the remaining 4 due deliveries).
+    let probe = others.iter().find(|d| d.webhook_id == hooks[0]).unwrap();
+    let succeeded = outcome(probe, AfterAttempt::Succeeded, probe.claim_token);
+    let handed = store
+        .record_outcome(succeeded, Some((at, lease(4, 100, 16, at))))
+        .await
+        .unwrap();
+    assert_eq!(streak(hooks[0].clone()).await, 0);
+    let again = store.claim_due(at, lease(5, 100, 16, at)).await.unwrap();
+    assert_eq!(of(&handed, &hooks[0]) + of(&again, &hooks[0]), 4);
+    // The other webhook was never touched by the first one's failures.
+    assert_eq!(streak(hooks[1].clone()).await, 0);
+}
+
 async fn two_claimers_at_once_never_get_the_same_delivery(opened: Opened) {
     let store = opened.0.clone();
     let (account, _) = account_with_webhooks(
@@ -1738,6 +1802,7 @@ macro_rules! contract_suite {
             case!(queue_stats_count_pending_due_and_claimed_work_and_the_oldest_due);
             case!(api_keys_are_added_listed_used_and_revoked_but_never_the_last);
             case!(a_rotation_keeps_the_previous_secret_for_its_grace_period);
+            case!(an_open_circuit_lets_one_attempt_at_a_time_and_a_success_closes_it);
             case!(a_key_rotation_gives_a_first_key_then_keeps_the_previous_for_its_grace);
             case!(pruning_removes_old_finished_events_in_batches_and_keeps_unfinished_ones);
             case!(accounts_are_found_changed_and_deleted_with_all_they_hold);

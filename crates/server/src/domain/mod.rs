@@ -12,6 +12,7 @@ pub mod claim;
 pub mod delivery;
 pub mod email;
 pub mod event;
+pub mod health;
 pub mod inbox;
 pub mod retention;
 pub mod retry;

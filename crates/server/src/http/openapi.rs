@@ -21,7 +21,7 @@ use super::deliveries::{AttemptView, DeliveryView, RequestView};
 use super::error::ERROR_CODES;
 use super::events::{EventType, EventTypeList};
 use super::inbox::{CapturedList, CapturedView, InboxView, Received};
-use super::webhooks::{PreviousPublicKey, Recovered, WebhookView};
+use super::webhooks::{PreviousPublicKey, Recovered, WebhookHealth, WebhookView};
 use super::{Page, MAX_PAGE};
 use crate::domain::account::{CreateAccountRequest, UpdateAccountRequest};
 use crate::domain::event::{EmitEventRequest, TestEventRequest};
@@ -112,7 +112,7 @@ pub struct Health {
         revoke_platform_key, get_credential
     ),
     components(schemas(
-        ErrorBody, ErrorDetail, Envelope, Accepted, Health, WebhookView, PreviousPublicKey, CreateWebhookRequest,
+        ErrorBody, ErrorDetail, Envelope, Accepted, Health, WebhookView, PreviousPublicKey, WebhookHealth, CreateWebhookRequest,
         UpdateWebhookRequest, RotateSecretRequest, RotateSigningKeyRequest, EmitEventRequest, TestEventRequest,
         DeliveryView, AttemptView, RequestView, EventType, EventTypeList, InboxView,
         CapturedView, CapturedList, Received, CreateApiKeyRequest, ApiKeyView, RecoverRequest, Recovered,

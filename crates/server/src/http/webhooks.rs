@@ -52,8 +52,21 @@ pub struct WebhookView {
     /// deliveries still carry, oldest first, with when each stops.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     previous_public_keys: Vec<PreviousPublicKey>,
+    /// How its endpoint has been answering.
+    health: WebhookHealth,
     created_at: String,
     updated_at: String,
+}
+
+/// A webhook's health: its recent attempts and the circuit they set.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct WebhookHealth {
+    /// `closed`: attempts go out as the per-webhook limit allows; `open`: the last
+    /// attempts all failed, so one attempt at a time goes out (a probe) until one succeeds.
+    #[schema(value_type = String)]
+    circuit: &'static str,
+    /// Failed attempts in a row, over all its deliveries (0 after a success).
+    consecutive_failures: u32,
 }
 
 /// A rotated-out Ed25519 public key still in its grace period.
@@ -78,6 +91,10 @@ impl WebhookView {
                 "hmac"
             },
             public_key,
+            health: WebhookHealth {
+                circuit: crate::domain::health::Circuit::of(record.failure_streak).as_str(),
+                consecutive_failures: record.failure_streak,
+            },
             previous_public_keys: record
                 .previous_signing_keys
                 .iter()

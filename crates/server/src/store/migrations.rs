@@ -70,6 +70,11 @@ pub(crate) const SQLITE: &[Listed] = &[
         "previous_signing_keys",
         include_str!("../../migrations/0011_previous_signing_keys.sql"),
     ),
+    (
+        12,
+        "failure_streak",
+        include_str!("../../migrations/0012_failure_streak.sql"),
+    ),
 ];
 
 /// The PostgreSQL store's migrations, oldest first.
@@ -128,6 +133,11 @@ pub(crate) const POSTGRES: &[Listed] = &[
         11,
         "previous_signing_keys",
         include_str!("../../migrations/postgres/0011_previous_signing_keys.sql"),
+    ),
+    (
+        12,
+        "failure_streak",
+        include_str!("../../migrations/postgres/0012_failure_streak.sql"),
     ),
 ];
 

@@ -135,6 +135,8 @@ pub struct WebhookRecord {
     /// Ed25519 keys rotated out that still sign beside the current one, oldest first (as
     /// `previous_secrets`, for `v1a`).
     pub previous_signing_keys: Vec<PreviousSecret>,
+    /// Consecutive failed attempts, over all its deliveries (`domain::health`: its circuit).
+    pub failure_streak: u32,
 }
 
 /// A secret rotated out of a webhook, signing until its rotation's grace period ends.

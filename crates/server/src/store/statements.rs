@@ -59,3 +59,30 @@ impl Credential {
         }
     }
 }
+
+/// Applies `domain::health`'s change to a webhook's failure streak: `$1` true sets it to 0,
+/// else it grows by `$2`; the webhook is `$3` (its seq).
+pub const APPLY_STREAK: &str =
+    "UPDATE webhooks SET failure_streak = CASE WHEN $1 THEN 0 ELSE failure_streak + $2 END
+     WHERE seq = $3";
+
+/// The change each webhook's failure streak takes from a batch of results, by webhook seq,
+/// in seq order (so that concurrent batches lock the webhooks in the same order).
+pub fn streak_changes(
+    outcomes: &[crate::store::AttemptOutcome],
+) -> Vec<(i64, crate::domain::health::StreakChange)> {
+    let mut by_webhook: std::collections::BTreeMap<i64, Vec<bool>> = Default::default();
+    for outcome in outcomes {
+        by_webhook
+            .entry(outcome.webhook_seq)
+            .or_default()
+            .push(matches!(
+                outcome.next,
+                crate::domain::delivery::AfterAttempt::Succeeded
+            ));
+    }
+    by_webhook
+        .into_iter()
+        .map(|(seq, results)| (seq, crate::domain::health::streak_change(results)))
+        .collect()
+}

@@ -172,6 +172,17 @@ impl Receiver {
         self.concurrency.lock().unwrap().peak
     }
 
+    /// The requests it is handling now.
+    pub fn handling(&self) -> usize {
+        self.concurrency.lock().unwrap().now
+    }
+
+    /// Starts counting the peak again from what it handles now.
+    pub fn reset_peak(&self) {
+        let mut concurrency = self.concurrency.lock().unwrap();
+        concurrency.peak = concurrency.now;
+    }
+
     pub fn all(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }

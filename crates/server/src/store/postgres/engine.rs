@@ -11,6 +11,7 @@ use sqlx::{Connection, PgConnection, PgPool, Postgres, Row, Transaction};
 
 use super::super::*;
 use crate::domain::claim::{self, DueQueue, Shard};
+use crate::domain::health;
 use crate::domain::webhook::WebhookSecret;
 
 pub(super) type Tx<'c> = Transaction<'c, Postgres>;
@@ -115,8 +116,9 @@ static NEXT_DUE_IN_SHARE: LazyLock<String> = LazyLock::new(|| {
 /// every delivery returned.
 static DUE_AND_BUSY: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT w.seq AS webhook_seq, b.busy, x.seq
+        "SELECT w.seq AS webhook_seq, b.busy, h.failure_streak, x.seq
          FROM UNNEST($2::bigint[]) AS w(seq)
+         JOIN webhooks h ON h.seq = w.seq
          CROSS JOIN LATERAL (
              SELECT COUNT(*) AS busy FROM leases l WHERE l.webhook_seq = w.seq AND l.until_ms >= $1) AS b
          LEFT JOIN LATERAL (
@@ -170,7 +172,7 @@ pub(super) async fn claim_in(
     // Each webhook's attempts in flight and its oldest due deliveries, as many as it could
     // take: one statement, after the locks are held, so every earlier claim for these
     // webhooks is counted. The rules then decide how many of them it gets.
-    let mut due: HashMap<i64, (i64, Vec<i64>)> = HashMap::new();
+    let mut due: HashMap<i64, (i64, u32, Vec<i64>)> = HashMap::new();
     for row in sqlx::query(&DUE_AND_BUSY)
         .bind(now_ms)
         .bind(&webhooks)
@@ -178,18 +180,20 @@ pub(super) async fn claim_in(
         .fetch_all(&mut **tx)
         .await?
     {
-        let entry = due
-            .entry(row.get("webhook_seq"))
-            .or_insert_with(|| (row.get("busy"), Vec::new()));
+        let entry = due.entry(row.get("webhook_seq")).or_insert_with(|| {
+            let streak = row.get::<i32, _>("failure_streak") as u32;
+            (row.get("busy"), streak, Vec::new())
+        });
         if let Some(seq) = row.get::<Option<i64>, _>("seq") {
-            entry.1.push(seq);
+            entry.2.push(seq);
         }
     }
     let queues: Vec<DueQueue<i64>> = webhooks
         .iter()
         .filter_map(|seq| due.remove(seq))
-        .map(|(busy, mut due)| {
-            let free = claim::free_slots(lease.per_webhook, busy as u32).min(lease.max);
+        .map(|(busy, streak, mut due)| {
+            let limit = health::in_flight_limit(lease.per_webhook, streak);
+            let free = claim::free_slots(limit, busy as u32).min(lease.max);
             due.truncate(free as usize);
             DueQueue { due }
         })

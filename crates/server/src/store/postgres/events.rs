@@ -9,6 +9,7 @@ use sqlx::{Connection, PgConnection, PgPool, Row};
 use super::super::*;
 use super::{engine, found};
 use crate::domain::claim::{self, Shard};
+use crate::domain::health;
 use crate::domain::webhook::WebhookSecret;
 use crate::domain::{delivery, new_id};
 
@@ -21,6 +22,8 @@ struct Subscriber {
     previous_secrets: Vec<PreviousSecret>,
     patterns: Vec<String>,
     enabled: bool,
+    /// Consecutive failed attempts (`domain::health`).
+    failure_streak: u32,
 }
 
 /// A delivery about to be inserted.
@@ -91,7 +94,20 @@ pub(super) async fn insert_batch(
     // webhook from it).
     let mut free_behind: HashMap<i64, u32> = HashMap::new();
     let mut idle = Vec::new();
-    if let Some(lease) = lease {
+    // Each webhook's limit: the per-webhook one, or one at a time while its circuit is open.
+    let limits: HashMap<i64, u32> = subscribers
+        .values()
+        .flatten()
+        .map(|w| {
+            let per_webhook = lease.map_or(0, |l| l.per_webhook);
+            (
+                w.seq,
+                health::in_flight_limit(per_webhook, w.failure_streak),
+            )
+        })
+        .collect();
+    let limit_of = |seq: i64| limits.get(&seq).copied().unwrap_or(0);
+    if lease.is_some() {
         let mut candidates: Vec<i64> = queued
             .iter()
             .filter(|q| q.lease.is_some())
@@ -104,7 +120,7 @@ pub(super) async fn insert_batch(
         for seq in candidates {
             match waiting.get(&seq) {
                 Some(&busy) => {
-                    free_behind.insert(seq, claim::free_slots(lease.per_webhook, busy as u32));
+                    free_behind.insert(seq, claim::free_slots(limit_of(seq), busy as u32));
                 }
                 None => idle.push(seq),
             }
@@ -146,7 +162,7 @@ pub(super) async fn insert_batch(
             let written = write(&mut *conn, queued, &planned).await?;
             (planned, written)
         }
-        Some(lease) => {
+        Some(_) => {
             // Free slots of the idle webhooks no other process is claiming for at this
             // moment (their lock is free), held until the leases are written.
             let mut tx = conn.begin().await?;
@@ -161,7 +177,7 @@ pub(super) async fn insert_batch(
             for seq in locked {
                 let busy = in_flight.get(&seq).copied().unwrap_or(0) as u32;
                 // Only webhooks with nothing older waiting were locked (`idle`).
-                free.insert(seq, claim::slots_at_once(lease.per_webhook, busy, false));
+                free.insert(seq, claim::slots_at_once(limit_of(seq), busy, false));
             }
             let planned = plan(&mut free);
             let written = write(&mut tx, queued, &planned).await?;
@@ -274,6 +290,7 @@ async fn subscribers_of(
                 previous_secrets: PreviousSecret::list_from_stored(row.get("previous_secrets")),
                 patterns: serde_json::from_str(row.get("events")).unwrap_or_default(),
                 enabled: row.get("enabled"),
+                failure_streak: row.get::<i32, _>("failure_streak") as u32,
             });
     }
     Ok((subscribers, waiting))
@@ -286,7 +303,7 @@ async fn subscribers_of(
 static SUBSCRIBERS: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT w.account_id, w.seq, w.id, w.url, w.secret, w.previous_secrets,
-                 w.events, w.enabled,
+                 w.events, w.enabled, w.failure_streak,
                 CASE WHEN $3 AND w.enabled AND {waiting} THEN {in_flight} END AS busy
          FROM webhooks w WHERE w.account_id = ANY($2) ORDER BY w.seq",
         waiting = engine::work_waiting("w", "$1"),

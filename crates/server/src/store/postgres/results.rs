@@ -58,12 +58,12 @@ static RECORD: LazyLock<String> = LazyLock::new(|| {
              ON CONFLICT DO NOTHING),
          freed AS (SELECT webhook_seq AS seq, COUNT(*) AS k FROM released GROUP BY webhook_seq),
          locked AS (
-             SELECT w.seq, f.k FROM webhooks w JOIN freed f ON f.seq = w.seq
+             SELECT w.seq, w.failure_streak, f.k FROM webhooks w JOIN freed f ON f.seq = w.seq
              WHERE $17 > 0 AND w.enabled AND {share}
                AND NOT EXISTS (
                    SELECT 1 FROM webhooks o
                    WHERE o.enabled AND o.seq <> w.seq AND {other_share} AND {other_waiting}
-                     AND {other_in_flight} < $17)
+                     AND {other_in_flight} < {other_limit})
              FOR NO KEY UPDATE OF w SKIP LOCKED),
          handed AS (
              SELECT n.seq FROM locked w
@@ -74,7 +74,7 @@ static RECORD: LazyLock<String> = LazyLock::new(|| {
                  WHERE d.webhook_seq = w.seq AND d.status = 'pending' AND d.next_attempt_at <= $14
                    AND {unleased}
                  ORDER BY d.next_attempt_at, d.seq
-                 LIMIT LEAST(w.k, GREATEST($17 - (b.busy - w.k), 0))) AS n
+                 LIMIT LEAST(w.k, GREATEST({limit} - (b.busy - w.k), 0))) AS n
              LIMIT $18),
          leased AS (
              INSERT INTO leases (delivery_seq, webhook_seq, token, until_ms)
@@ -96,11 +96,21 @@ static RECORD: LazyLock<String> = LazyLock::new(|| {
         other_share = in_share("o", "$15", "$16"),
         other_waiting = work_waiting("o", "$14"),
         other_in_flight = in_flight_of("o", "$14"),
+        other_limit = in_flight_limit("o"),
+        limit = in_flight_limit("w"),
         unleased = unleased("$14"),
         loaded = CLAIMED_COLUMNS,
         joined = CLAIMED_JOINS,
     )
 });
+
+/// `domain::health::in_flight_limit` of the webhook aliased `webhook`, in SQL: the limit `$17`,
+/// or one attempt while its failure streak is at `$22` (`health::OPENS_AFTER`) or more. (The
+/// store contract's circuit case runs the hand-back through it on PostgreSQL, against the
+/// same expectations as the claims that call the Rust function.)
+fn in_flight_limit(webhook: &str) -> String {
+    format!("CASE WHEN {webhook}.failure_streak >= $22 THEN LEAST($17, 1) ELSE $17 END")
+}
 
 /// A lease that claims nothing (results recorded without a follow-up claim: its limit of 0
 /// hands nothing back).
@@ -166,9 +176,11 @@ pub(super) async fn record_and_claim(
             claimed.extend(claim_in(&mut tx, now_ms, lease, shard).await?);
         }
         tx.commit().await?;
+        apply_streaks(conn, outcomes).await;
         return Ok(claimed);
     }
     let (mut claimed, _) = record(conn, outcomes, hand_back).await?;
+    apply_streaks(conn, outcomes).await;
     if let Some((now_ms, lease)) = rest(&claimed) {
         // The results are stored: a failed claim loses nothing (the loop claims later). Its
         // transaction is rolled back here and now — this connection stays with the writer,
@@ -192,6 +204,36 @@ pub(super) async fn record_and_claim(
         }
     }
     Ok(claimed)
+}
+
+/// Changes the failure streaks of the outcomes' webhooks as `domain::health` decides (their
+/// circuits), in one statement, in webhook order. The results are stored already: a failure
+/// here (a deadlock with another process's batch, say) only delays a circuit, so it is
+/// logged, not returned.
+async fn apply_streaks(conn: &mut PgConnection, outcomes: &[AttemptOutcome]) {
+    let changes = super::super::statements::streak_changes(outcomes);
+    let seqs: Vec<i64> = changes.iter().map(|(seq, _)| *seq).collect();
+    let (resets, adds): (Vec<bool>, Vec<i32>) = changes
+        .iter()
+        .map(|(_, change)| match change {
+            crate::domain::health::StreakChange::Reset => (true, 0),
+            crate::domain::health::StreakChange::Add(n) => (false, *n as i32),
+        })
+        .unzip();
+    let applied = sqlx::query(
+        "UPDATE webhooks w
+         SET failure_streak = CASE WHEN v.reset THEN 0 ELSE w.failure_streak + v.add END
+         FROM UNNEST($1::bigint[], $2::bool[], $3::int[]) AS v(seq, reset, add)
+         WHERE w.seq = v.seq",
+    )
+    .bind(&seqs)
+    .bind(&resets)
+    .bind(&adds)
+    .execute(conn)
+    .await;
+    if let Err(error) = applied {
+        tracing::warn!(%error, "a webhook's failure streak was not updated");
+    }
 }
 
 /// Whether recording `outcome` may disable its webhook (a final failure).
@@ -271,6 +313,7 @@ async fn record<'a>(
         .bind(lease.token as i64)
         .bind(lease.until_ms)
         .bind(text(&|a| a.url.clone()))
+        .bind(crate::domain::health::OPENS_AFTER as i32)
         .fetch_all(&mut *conn)
         .await?;
     let (handed, moved): (Vec<PgRow>, Vec<PgRow>) =

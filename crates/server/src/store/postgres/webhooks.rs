@@ -9,7 +9,7 @@ use super::super::*;
 use super::{found, lifecycle};
 use crate::domain::new_id;
 
-const COLUMNS: &str = "id, url, events, description, secret, enabled, disabled_reason, disabled_at, created_at, updated_at, previous_secrets, signing_key, previous_signing_keys";
+const COLUMNS: &str = "id, url, events, description, secret, enabled, disabled_reason, disabled_at, created_at, updated_at, previous_secrets, signing_key, previous_signing_keys, failure_streak";
 
 fn record(row: PgRow) -> WebhookRecord {
     WebhookRecord {
@@ -28,6 +28,7 @@ fn record(row: PgRow) -> WebhookRecord {
             .get::<Option<String>, _>("signing_key")
             .map(WebhookSecret::from_stored),
         previous_signing_keys: PreviousSecret::list_from_stored(row.get("previous_signing_keys")),
+        failure_streak: row.get::<i32, _>("failure_streak") as u32,
     }
 }
 

@@ -12,6 +12,7 @@ use super::super::*;
 use super::statement_chunks;
 use crate::domain::claim::{self, DueQueue};
 use crate::domain::delivery::{self, AfterAttempt, BulkChange};
+use crate::domain::health::{self, StreakChange};
 use crate::domain::new_id;
 use crate::domain::webhook::WebhookSecret;
 
@@ -63,9 +64,10 @@ pub(super) async fn claim_in(
     lease: Lease,
     rotation: usize,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
-    // 1. Enabled webhooks with due, unclaimed work, and their attempts in flight.
+    // 1. Enabled webhooks with due, unclaimed work, their attempts in flight and their
+    //    failure streaks (an open circuit allows one attempt at a time).
     let candidates = sqlx::query(&format!(
-        "SELECT w.seq,
+        "SELECT w.seq, w.failure_streak,
                 (SELECT COUNT(*) FROM deliveries c WHERE c.webhook_seq = w.seq
                    AND c.claim_token IS NOT NULL AND c.claimed_until >= ?1) AS in_flight
          FROM webhooks w
@@ -80,7 +82,11 @@ pub(super) async fn claim_in(
     // 2. Each one's oldest due deliveries, as many as it has free slots.
     let mut queues = Vec::with_capacity(candidates.len());
     for row in candidates {
-        let free = claim::free_slots(lease.per_webhook, row.get::<i64, _>("in_flight") as u32);
+        let limit = health::in_flight_limit(
+            lease.per_webhook,
+            row.get::<i64, _>("failure_streak") as u32,
+        );
+        let free = claim::free_slots(limit, row.get::<i64, _>("in_flight") as u32);
         if free == 0 {
             continue;
         }
@@ -283,7 +289,21 @@ pub(super) async fn apply_outcomes(
         insert.build().execute(&mut **tx).await?;
     }
 
-    // 4. A final failure disables its webhook (rare, so one by one).
+    // 4. Each webhook's failure streak, as `domain::health` changes it (its circuit).
+    for (webhook_seq, change) in super::super::statements::streak_changes(outcomes) {
+        let (reset, add) = match change {
+            StreakChange::Reset => (true, 0),
+            StreakChange::Add(n) => (false, n),
+        };
+        sqlx::query(super::super::statements::APPLY_STREAK)
+            .bind(reset)
+            .bind(add)
+            .bind(webhook_seq)
+            .execute(&mut **tx)
+            .await?;
+    }
+
+    // 5. A final failure disables its webhook (rare, so one by one).
     for outcome in recorded {
         if let (AfterAttempt::GiveUp { .. }, Some(disabling)) = (outcome.next, &outcome.disabling) {
             disable_webhook(

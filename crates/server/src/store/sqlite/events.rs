@@ -31,6 +31,8 @@ struct Subscriber {
     previous_secrets: Vec<PreviousSecret>,
     patterns: Vec<String>,
     enabled: bool,
+    /// Consecutive failed attempts (`domain::health`).
+    failure_streak: u32,
 }
 
 /// A delivery row about to be inserted, and which queued event it belongs to.
@@ -100,7 +102,10 @@ pub(super) async fn insert_batch(
                 {
                     let (in_flight, waiting) =
                         engine::webhook_load(tx, webhook.seq, now_ms).await?;
-                    let limit = q.lease.map_or(0, |l| l.per_webhook);
+                    let limit = crate::domain::health::in_flight_limit(
+                        q.lease.map_or(0, |l| l.per_webhook),
+                        webhook.failure_streak,
+                    );
                     free.insert(webhook.seq, claim::slots_at_once(limit, in_flight, waiting));
                     if waiting {
                         free_behind.insert(webhook.seq, claim::free_slots(limit, in_flight));
@@ -206,7 +211,8 @@ async fn webhooks_of(
     account_id: &str,
 ) -> StoreResult<Vec<Subscriber>> {
     let rows = sqlx::query(
-        "SELECT seq, id, url, secret, previous_secrets, events, enabled FROM webhooks WHERE account_id = ?",
+        "SELECT seq, id, url, secret, previous_secrets, events, enabled, failure_streak
+         FROM webhooks WHERE account_id = ?",
     )
     .bind(account_id)
     .fetch_all(&mut **tx)
@@ -221,6 +227,7 @@ async fn webhooks_of(
             previous_secrets: PreviousSecret::list_from_stored(row.get("previous_secrets")),
             patterns: serde_json::from_str(row.get("events")).unwrap_or_default(),
             enabled: row.get("enabled"),
+            failure_streak: row.get::<i64, _>("failure_streak") as u32,
         })
         .collect())
 }
