@@ -241,11 +241,12 @@ impl App {
     }
 
     /// The webhook as it stands now: a previous secret whose grace period has ended no longer
-    /// signs, so it is not shown; the signing key is opened (for its public key, never shown).
+    /// signs, and a hold that ended holds nothing, so neither is shown; the signing key is opened (for its public key, never shown).
     fn as_of_now(&self, mut record: WebhookRecord) -> WebhookRecord {
         let now = self.clock.now_ms();
         record.previous_secrets.retain(|p| p.signs_at(now));
         record.previous_signing_keys.retain(|p| p.signs_at(now));
+        record.health.held_until = record.health.held_until.filter(|until| *until > now);
         let open = |stored: crate::store::PreviousSecret| match self.sealer.open(&stored.secret) {
             Ok(secret) => Some(crate::store::PreviousSecret { secret, ..stored }),
             Err(error) => {

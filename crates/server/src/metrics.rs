@@ -92,6 +92,7 @@ pub struct Metrics {
     oldest_due_age: Gauge<f64, AtomicU64>,
     outbox_backlog: Gauge,
     processes: Gauge,
+    open_circuits: Gauge,
 }
 
 impl Default for Metrics {
@@ -121,6 +122,7 @@ impl Metrics {
             oldest_due_age: Gauge::default(),
             outbox_backlog: Gauge::default(),
             processes: Gauge::default(),
+            open_circuits: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -192,6 +194,11 @@ impl Metrics {
             metrics.outbox_backlog.clone(),
         );
         registry.register(
+            "open_circuits",
+            "Enabled webhooks whose recent attempts all failed, sent one attempt at a time until one succeeds (all instances)",
+            metrics.open_circuits.clone(),
+        );
+        registry.register(
             "server_processes",
             "Server processes sharing the store (1 on the embedded store; on PostgreSQL those with a live heartbeat, each working its share of the webhooks)",
             metrics.processes.clone(),
@@ -254,8 +261,10 @@ impl Metrics {
                 due,
                 oldest_due_at,
                 outbox,
+                open_circuits,
                 processes,
             }) => {
+                self.open_circuits.set(open_circuits);
                 self.processes.set(processes);
                 self.pending.set(pending);
                 self.due.set(due);

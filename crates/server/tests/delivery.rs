@@ -764,3 +764,51 @@ async fn a_410_gone_disables_the_webhook_at_once_and_the_email_says_so() {
     assert!(email.contains("410 Gone"), "{email}");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_holds_back_the_whole_webhook() {
+    // One attempt at a time, so the deliveries queue behind the first; retries start at
+    // 0.5 s, so a Retry-After of 1 s is within the 4× cap.
+    let s = TestServer::start_with(|c| {
+        c.per_webhook_concurrency = 1;
+        c.retry_base_ms = 500;
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    receiver.set(Behaviour::StatusWithHeaders(
+        429,
+        vec![("retry-after", "1".to_owned())],
+    ));
+    let hook = s
+        .webhook(&receiver.url("/busy"), &["*"], "your_webhook_secret")
+        .await;
+    let id = hook["id"].as_str().unwrap();
+    for n in 0..3 {
+        s.emit("server.started", json!({ "n": n })).await;
+    }
+    eventually("the first attempt", Duration::from_secs(5), || {
+        receiver.count() == 1
+    })
+    .await;
+    receiver.set(Behaviour::Status(204));
+    // The API says the webhook is held (not just the delivery that got the 429) …
+    let held = s
+        .wait_for(&format!("/v1/webhooks/{id}"), Duration::from_secs(5), |w| {
+            w["health"]["held_until"].is_string()
+        })
+        .await;
+    assert_eq!(held["health"]["circuit"], "closed");
+    // … and nothing goes to it for that second: the other two deliveries wait too.
+    s.settled(Duration::from_secs(10)).await;
+    let all = receiver.all();
+    assert_eq!(all.len(), 4, "one 429, then the three deliveries");
+    let waited = all[1].at.duration_since(all[0].at);
+    assert!(
+        waited >= Duration::from_millis(900),
+        "the next request came {waited:?} after the 429"
+    );
+    let (_, after) = s.get(&format!("/v1/webhooks/{id}")).await;
+    assert!(after["health"].get("held_until").is_none(), "{after}");
+    assert_eq!(after["health"]["consecutive_failures"], 0);
+    s.stop().await;
+}

@@ -168,6 +168,12 @@ async fn hanging_endpoints_open_their_circuits_and_leave_room_for_a_healthy_one(
             .await;
         assert!(hook["health"]["consecutive_failures"].as_u64().unwrap() >= u64::from(OPENS_AFTER));
     }
+    let store = &s.server.as_ref().unwrap().store;
+    let stats = store
+        .queue_stats(cdhooks_server::clock::now_ms())
+        .await
+        .unwrap();
+    assert_eq!(stats.open_circuits, 2, "counted for /metrics");
     // From when the attempts started before it opened are over, one at a time goes out.
     for receiver in &hanging {
         eventually("the earlier attempts over", TIMEOUT * 3, || {

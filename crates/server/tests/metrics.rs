@@ -187,6 +187,7 @@ async fn metrics_parse_and_move_as_deliveries_happen() {
         "cdhooks_deliveries_due",
         "cdhooks_oldest_due_delivery_age_seconds",
         "cdhooks_outbox_backlog",
+        "cdhooks_open_circuits",
         "cdhooks_deliveries_in_flight",
         "cdhooks_server_processes",
     ] {

@@ -174,6 +174,7 @@ fn outcome(delivery: &ClaimedDelivery, next: AfterAttempt, token: u64) -> Attemp
             url: Some(delivery.url.clone()),
         },
         next,
+        hold_until: None,
         disabling: matches!(next, AfterAttempt::GiveUp { .. }).then(|| Disabling {
             at_ms: NOW + 3,
             reason: "5 consecutive failed attempts".to_owned(),
@@ -475,6 +476,7 @@ async fn an_open_circuit_lets_one_attempt_at_a_time_and_a_success_closes_it(open
                 .get_webhook(&account, &id)
                 .await
                 .unwrap()
+                .health
                 .failure_streak
         }
     };
@@ -525,6 +527,66 @@ async fn an_open_circuit_lets_one_attempt_at_a_time_and_a_success_closes_it(open
     assert_eq!(of(&handed, &hooks[0]) + of(&again, &hooks[0]), 4);
     // The other webhook was never touched by the first one's failures.
     assert_eq!(streak(hooks[1].clone()).await, 0);
+}
+
+async fn a_retry_after_holds_the_whole_webhook_until_its_time(opened: Opened) {
+    let store = &*opened.0;
+    let (account, hooks) =
+        account_with_webhooks(store, "ops@example.com", &[&["server.*"], &["billing.*"]]).await;
+    emit(store, &account, "srv_", "server.started", 3).await;
+    let at = NOW + 100;
+    let claimed = store.claim_due(at, lease(1, 1, 1, at)).await.unwrap();
+    assert_eq!(claimed[0].webhook_id, hooks[0]);
+    let first = &claimed[0];
+    emit(store, &account, "pay_", "billing.payment.succeeded", 2).await;
+    // The endpoint answered 429 with Retry-After: its delivery retries at +60 s, and the
+    // whole webhook is held until then — the slot it frees goes to the other webhook.
+    let mut held = outcome(first, AfterAttempt::RetryAt(at + 60_000), first.claim_token);
+    held.hold_until = Some(at + 60_000);
+    let handed = store
+        .record_outcome(held, Some((at, lease(2, 10, 16, at))))
+        .await
+        .unwrap();
+    let hold = store.get_webhook(&account, &hooks[0]).await.unwrap().health;
+    assert_eq!(hold.held_until, Some(at + 60_000));
+    // Until then none of its due deliveries is claimed; the other webhook's are.
+    let during = store
+        .claim_due(at + 1, lease(3, 10, 16, at + 1))
+        .await
+        .unwrap();
+    let all: Vec<&ClaimedDelivery> = handed.iter().chain(&during).collect();
+    assert!(all.iter().all(|d| d.webhook_id == hooks[1]), "{all:?}");
+    assert_eq!(all.len(), 2, "the other webhook's deliveries");
+    // A shorter hold asked later does not shorten it (an outcome recorded for the held
+    // webhook: the store applies holds by webhook).
+    let mut shorter = outcome(
+        all[0],
+        AfterAttempt::RetryAt(at + 1_000),
+        all[0].claim_token,
+    );
+    shorter.webhook_seq = first.webhook_seq;
+    shorter.hold_until = Some(at + 1_000);
+    store.record_outcome(shorter, None).await.unwrap();
+    assert_eq!(
+        store
+            .get_webhook(&account, &hooks[0])
+            .await
+            .unwrap()
+            .health
+            .held_until,
+        Some(at + 60_000)
+    );
+    // At its time, the held webhook's deliveries are claimed again.
+    let after = at + 60_000;
+    let resumed = store
+        .claim_due(after, lease(5, 10, 16, after))
+        .await
+        .unwrap();
+    assert_eq!(
+        resumed.iter().filter(|d| d.webhook_id == hooks[0]).count(),
+        3,
+        "its two waiting deliveries and the retried one"
+    );
 }
 
 async fn two_claimers_at_once_never_get_the_same_delivery(opened: Opened) {
@@ -1803,6 +1865,7 @@ macro_rules! contract_suite {
             case!(api_keys_are_added_listed_used_and_revoked_but_never_the_last);
             case!(a_rotation_keeps_the_previous_secret_for_its_grace_period);
             case!(an_open_circuit_lets_one_attempt_at_a_time_and_a_success_closes_it);
+            case!(a_retry_after_holds_the_whole_webhook_until_its_time);
             case!(a_key_rotation_gives_a_first_key_then_keeps_the_previous_for_its_grace);
             case!(pruning_removes_old_finished_events_in_batches_and_keeps_unfinished_ones);
             case!(accounts_are_found_changed_and_deleted_with_all_they_hold);

@@ -19,6 +19,7 @@ pub fn outcome(
     jitter_unit: f64,
 ) -> AttemptOutcome {
     let number = delivery.attempt_count + 1;
+    let retry_after = result.retry_after;
     let verdict = match (&result.error, result.status) {
         (None, _) => AttemptVerdict::Succeeded,
         (Some(_), Some(410)) => AttemptVerdict::Gone,
@@ -66,6 +67,7 @@ pub fn outcome(
         _ => None,
     };
     AttemptOutcome {
+        hold_until: crate::domain::health::hold_until(next, retry_after),
         delivery_seq: delivery.seq,
         webhook_seq: delivery.webhook_seq,
         claim_token: delivery.claim_token,

@@ -6,20 +6,48 @@
 //! hold only one attempt in flight — a probe — and its other due deliveries wait in the store
 //! instead of each taking a worker of its own. A success closes the circuit again.
 //!
-//! The circuit changes *when* attempts happen, never how many count or any delivery's backoff:
-//! the docs' rule (a delivery's 5th failed attempt disables the webhook and emails its owner
-//! once) is `domain::delivery`'s and stays exact.
+//! An endpoint may also say when to come back: a `429` or `503` with `Retry-After` holds the
+//! whole webhook (not only the delivery that got it) until the time its delivery's retry was
+//! set to — the asked delay, within the retry rules' 4× cap ([`hold_until`]).
+//!
+//! Neither changes how many attempts count or any delivery's backoff, only *when* attempts
+//! happen: the docs' rule (a delivery's 5th failed attempt disables the webhook and emails its
+//! owner once) is `domain::delivery`'s and stays exact.
 
 /// Consecutive failed attempts after which a webhook holds one attempt in flight at most.
 pub const OPENS_AFTER: u32 = 3;
 
-/// The most attempts a webhook may have in flight: `per_webhook` while its circuit is closed,
-/// one (a probe) while it is open.
-pub fn in_flight_limit(per_webhook: u32, failure_streak: u32) -> u32 {
-    if failure_streak >= OPENS_AFTER {
+/// What the store keeps of a webhook's health.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Health {
+    /// Consecutive failed attempts, over all its deliveries.
+    pub failure_streak: u32,
+    /// Until when (Unix ms) its endpoint asked to be sent nothing.
+    pub held_until: Option<i64>,
+}
+
+/// The most attempts a webhook may have in flight at `now_ms`: none while its endpoint's
+/// `Retry-After` holds it, one (a probe) while its circuit is open, else `per_webhook`.
+pub fn in_flight_limit(per_webhook: u32, health: Health, now_ms: i64) -> u32 {
+    if health.held_until.is_some_and(|until| until > now_ms) {
+        0
+    } else if health.failure_streak >= OPENS_AFTER {
         per_webhook.min(1)
     } else {
         per_webhook
+    }
+}
+
+/// Until when an attempt's result holds its whole webhook: when the endpoint asked to wait
+/// (`retry_after`, from a 429 or 503) and the delivery is retried, until that retry (which the
+/// retry rules set from the asked delay, at most 4× the scheduled one).
+pub fn hold_until(
+    next: crate::domain::delivery::AfterAttempt,
+    retry_after: Option<std::time::Duration>,
+) -> Option<i64> {
+    match (next, retry_after) {
+        (crate::domain::delivery::AfterAttempt::RetryAt(at), Some(_)) => Some(at),
+        _ => None,
     }
 }
 
@@ -87,23 +115,55 @@ impl StreakChange {
 mod tests {
     use super::*;
 
+    fn streak(failure_streak: u32) -> Health {
+        Health {
+            failure_streak,
+            held_until: None,
+        }
+    }
+
     #[test]
     fn the_circuit_opens_after_consecutive_failures_and_a_success_closes_it() {
-        let mut streak = 0;
+        let mut n = 0;
         for _ in 0..OPENS_AFTER - 1 {
-            streak = streak_change([false]).apply(streak);
-            assert_eq!(in_flight_limit(16, streak), 16);
-            assert_eq!(Circuit::of(streak), Circuit::Closed);
+            n = streak_change([false]).apply(n);
+            assert_eq!(in_flight_limit(16, streak(n), 0), 16);
+            assert_eq!(Circuit::of(n), Circuit::Closed);
         }
-        streak = streak_change([false]).apply(streak);
-        assert_eq!(in_flight_limit(16, streak), 1, "a probe at a time");
-        assert_eq!(Circuit::of(streak), Circuit::Open);
-        streak = streak_change([false, true, false]).apply(streak);
-        assert_eq!(streak, 0);
-        assert_eq!(in_flight_limit(16, streak), 16);
+        n = streak_change([false]).apply(n);
+        assert_eq!(in_flight_limit(16, streak(n), 0), 1, "a probe at a time");
+        assert_eq!(Circuit::of(n), Circuit::Open);
+        n = streak_change([false, true, false]).apply(n);
+        assert_eq!(n, 0);
+        assert_eq!(in_flight_limit(16, streak(n), 0), 16);
         assert_eq!(streak_change([false, false]), StreakChange::Add(2));
         assert_eq!(streak_change([]), StreakChange::Add(0));
         // A limit of 0 (claims that must not start anything) stays 0.
-        assert_eq!(in_flight_limit(0, OPENS_AFTER), 0);
+        assert_eq!(in_flight_limit(0, streak(OPENS_AFTER), 0), 0);
+    }
+
+    #[test]
+    fn a_retry_after_holds_the_whole_webhook_until_the_retry() {
+        use crate::domain::delivery::AfterAttempt;
+        use std::time::Duration;
+        let asked = Some(Duration::from_secs(30));
+        assert_eq!(hold_until(AfterAttempt::RetryAt(5_000), asked), Some(5_000));
+        assert_eq!(hold_until(AfterAttempt::RetryAt(5_000), None), None);
+        assert_eq!(hold_until(AfterAttempt::Succeeded, asked), None);
+        assert_eq!(
+            hold_until(
+                AfterAttempt::GiveUp {
+                    attempts_in_round: 5
+                },
+                asked
+            ),
+            None
+        );
+        let held = Health {
+            failure_streak: 0,
+            held_until: Some(5_000),
+        };
+        assert_eq!(in_flight_limit(16, held, 4_999), 0);
+        assert_eq!(in_flight_limit(16, held, 5_000), 16, "over at its time");
     }
 }

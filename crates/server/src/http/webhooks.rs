@@ -67,6 +67,11 @@ pub struct WebhookHealth {
     circuit: &'static str,
     /// Failed attempts in a row, over all its deliveries (0 after a success).
     consecutive_failures: u32,
+    /// While its endpoint's `Retry-After` (on a 429 or 503) holds every delivery back: until
+    /// when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    held_until: Option<String>,
 }
 
 /// A rotated-out Ed25519 public key still in its grace period.
@@ -92,8 +97,9 @@ impl WebhookView {
             },
             public_key,
             health: WebhookHealth {
-                circuit: crate::domain::health::Circuit::of(record.failure_streak).as_str(),
-                consecutive_failures: record.failure_streak,
+                circuit: crate::domain::health::Circuit::of(record.health.failure_streak).as_str(),
+                consecutive_failures: record.health.failure_streak,
+                held_until: record.health.held_until.map(json::time_ms),
             },
             previous_public_keys: record
                 .previous_signing_keys

@@ -72,8 +72,8 @@ pub(crate) const SQLITE: &[Listed] = &[
     ),
     (
         12,
-        "failure_streak",
-        include_str!("../../migrations/0012_failure_streak.sql"),
+        "webhook_health",
+        include_str!("../../migrations/0012_webhook_health.sql"),
     ),
 ];
 
@@ -136,8 +136,8 @@ pub(crate) const POSTGRES: &[Listed] = &[
     ),
     (
         12,
-        "failure_streak",
-        include_str!("../../migrations/postgres/0012_failure_streak.sql"),
+        "webhook_health",
+        include_str!("../../migrations/postgres/0012_webhook_health.sql"),
     ),
 ];
 

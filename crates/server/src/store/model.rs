@@ -135,8 +135,8 @@ pub struct WebhookRecord {
     /// Ed25519 keys rotated out that still sign beside the current one, oldest first (as
     /// `previous_secrets`, for `v1a`).
     pub previous_signing_keys: Vec<PreviousSecret>,
-    /// Consecutive failed attempts, over all its deliveries (`domain::health`: its circuit).
-    pub failure_streak: u32,
+    /// Its health (`domain::health`): failed attempts in a row, and a `Retry-After` hold.
+    pub health: crate::domain::health::Health,
 }
 
 /// A secret rotated out of a webhook, signing until its rotation's grace period ends.
@@ -393,6 +393,8 @@ pub struct QueueStats {
     pub oldest_due_at: Option<i64>,
     /// Emails neither sent nor dead-lettered.
     pub outbox: i64,
+    /// Enabled webhooks whose circuit is open (`domain::health`).
+    pub open_circuits: i64,
     /// Server processes using the store: 1 for the embedded store; on PostgreSQL, those whose
     /// heartbeat is live (each claims for its share of the webhooks).
     pub processes: i64,
@@ -414,6 +416,9 @@ pub struct AttemptOutcome {
     /// With [`AfterAttempt::GiveUp`]: why the webhook is disabled, and the owner's email
     /// (queued only if this outcome is the one that disables it).
     pub disabling: Option<Disabling>,
+    /// Until when the endpoint's `Retry-After` holds the whole webhook
+    /// (`domain::health::hold_until`).
+    pub hold_until: Option<i64>,
 }
 
 /// Of `outcomes`, those whose delivery moved on (`moved`, by key: their claim still held);

@@ -60,29 +60,38 @@ impl Credential {
     }
 }
 
-/// Applies `domain::health`'s change to a webhook's failure streak: `$1` true sets it to 0,
-/// else it grows by `$2`; the webhook is `$3` (its seq).
-pub const APPLY_STREAK: &str =
-    "UPDATE webhooks SET failure_streak = CASE WHEN $1 THEN 0 ELSE failure_streak + $2 END
-     WHERE seq = $3";
+/// Enabled webhooks whose circuit is open: a failure streak at `$1` (`health::OPENS_AFTER`) or
+/// more.
+pub const OPEN_CIRCUITS: &str =
+    "SELECT COUNT(*) FROM webhooks WHERE enabled = TRUE AND failure_streak >= $1";
 
-/// The change each webhook's failure streak takes from a batch of results, by webhook seq,
-/// in seq order (so that concurrent batches lock the webhooks in the same order).
-pub fn streak_changes(
+/// Applies `domain::health`'s changes to a webhook (`$4`, its seq): `$1` true sets its failure
+/// streak to 0, else it grows by `$2`; a hold `$3` (Unix ms, or NULL) extends its hold.
+pub const APPLY_HEALTH: &str = "UPDATE webhooks
+     SET failure_streak = CASE WHEN $1 THEN 0 ELSE failure_streak + $2 END,
+         held_until = CASE WHEN $3 IS NULL THEN held_until
+                           WHEN held_until IS NULL OR held_until < $3 THEN $3
+                           ELSE held_until END
+     WHERE seq = $4";
+
+/// What a batch of results changes in each webhook's health, by webhook seq, in seq order (so
+/// that concurrent batches lock the webhooks in the same order): its streak, and the latest
+/// hold asked.
+pub fn health_changes(
     outcomes: &[crate::store::AttemptOutcome],
-) -> Vec<(i64, crate::domain::health::StreakChange)> {
-    let mut by_webhook: std::collections::BTreeMap<i64, Vec<bool>> = Default::default();
+) -> Vec<(i64, crate::domain::health::StreakChange, Option<i64>)> {
+    let mut by_webhook: std::collections::BTreeMap<i64, (Vec<bool>, Option<i64>)> =
+        Default::default();
     for outcome in outcomes {
-        by_webhook
-            .entry(outcome.webhook_seq)
-            .or_default()
-            .push(matches!(
-                outcome.next,
-                crate::domain::delivery::AfterAttempt::Succeeded
-            ));
+        let (results, hold) = by_webhook.entry(outcome.webhook_seq).or_default();
+        results.push(matches!(
+            outcome.next,
+            crate::domain::delivery::AfterAttempt::Succeeded
+        ));
+        *hold = (*hold).max(outcome.hold_until);
     }
     by_webhook
         .into_iter()
-        .map(|(seq, results)| (seq, crate::domain::health::streak_change(results)))
+        .map(|(seq, (results, hold))| (seq, crate::domain::health::streak_change(results), hold))
         .collect()
 }

@@ -16,6 +16,14 @@ use crate::domain::webhook::WebhookSecret;
 
 pub(super) type Tx<'c> = Transaction<'c, Postgres>;
 
+/// A webhook's health from a row with its `failure_streak` and `held_until`.
+pub(super) fn health_of(row: &PgRow) -> health::Health {
+    health::Health {
+        failure_streak: row.get::<i32, _>("failure_streak") as u32,
+        held_until: row.get("held_until"),
+    }
+}
+
 /// Begins a transaction that commits without waiting for the disk (see the module's doc: only
 /// for claims and attempt results, whose loss in a database crash means a resend, not a
 /// loss) — one round trip for both statements.
@@ -116,7 +124,7 @@ static NEXT_DUE_IN_SHARE: LazyLock<String> = LazyLock::new(|| {
 /// every delivery returned.
 static DUE_AND_BUSY: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT w.seq AS webhook_seq, b.busy, h.failure_streak, x.seq
+        "SELECT w.seq AS webhook_seq, b.busy, h.failure_streak, h.held_until, x.seq
          FROM UNNEST($2::bigint[]) AS w(seq)
          JOIN webhooks h ON h.seq = w.seq
          CROSS JOIN LATERAL (
@@ -172,7 +180,7 @@ pub(super) async fn claim_in(
     // Each webhook's attempts in flight and its oldest due deliveries, as many as it could
     // take: one statement, after the locks are held, so every earlier claim for these
     // webhooks is counted. The rules then decide how many of them it gets.
-    let mut due: HashMap<i64, (i64, u32, Vec<i64>)> = HashMap::new();
+    let mut due: HashMap<i64, (i64, health::Health, Vec<i64>)> = HashMap::new();
     for row in sqlx::query(&DUE_AND_BUSY)
         .bind(now_ms)
         .bind(&webhooks)
@@ -180,10 +188,9 @@ pub(super) async fn claim_in(
         .fetch_all(&mut **tx)
         .await?
     {
-        let entry = due.entry(row.get("webhook_seq")).or_insert_with(|| {
-            let streak = row.get::<i32, _>("failure_streak") as u32;
-            (row.get("busy"), streak, Vec::new())
-        });
+        let entry = due
+            .entry(row.get("webhook_seq"))
+            .or_insert_with(|| (row.get("busy"), health_of(&row), Vec::new()));
         if let Some(seq) = row.get::<Option<i64>, _>("seq") {
             entry.2.push(seq);
         }
@@ -191,8 +198,8 @@ pub(super) async fn claim_in(
     let queues: Vec<DueQueue<i64>> = webhooks
         .iter()
         .filter_map(|seq| due.remove(seq))
-        .map(|(busy, streak, mut due)| {
-            let limit = health::in_flight_limit(lease.per_webhook, streak);
+        .map(|(busy, health, mut due)| {
+            let limit = health::in_flight_limit(lease.per_webhook, health, now_ms);
             let free = claim::free_slots(limit, busy as u32).min(lease.max);
             due.truncate(free as usize);
             DueQueue { due }

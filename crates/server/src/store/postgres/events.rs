@@ -22,8 +22,8 @@ struct Subscriber {
     previous_secrets: Vec<PreviousSecret>,
     patterns: Vec<String>,
     enabled: bool,
-    /// Consecutive failed attempts (`domain::health`).
-    failure_streak: u32,
+    /// Its circuit and hold (`domain::health`).
+    health: health::Health,
 }
 
 /// A delivery about to be inserted.
@@ -102,7 +102,7 @@ pub(super) async fn insert_batch(
             let per_webhook = lease.map_or(0, |l| l.per_webhook);
             (
                 w.seq,
-                health::in_flight_limit(per_webhook, w.failure_streak),
+                health::in_flight_limit(per_webhook, w.health, now_ms),
             )
         })
         .collect();
@@ -290,7 +290,7 @@ async fn subscribers_of(
                 previous_secrets: PreviousSecret::list_from_stored(row.get("previous_secrets")),
                 patterns: serde_json::from_str(row.get("events")).unwrap_or_default(),
                 enabled: row.get("enabled"),
-                failure_streak: row.get::<i32, _>("failure_streak") as u32,
+                health: engine::health_of(&row),
             });
     }
     Ok((subscribers, waiting))
@@ -303,7 +303,7 @@ async fn subscribers_of(
 static SUBSCRIBERS: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT w.account_id, w.seq, w.id, w.url, w.secret, w.previous_secrets,
-                 w.events, w.enabled, w.failure_streak,
+                 w.events, w.enabled, w.failure_streak, w.held_until,
                 CASE WHEN $3 AND w.enabled AND {waiting} THEN {in_flight} END AS busy
          FROM webhooks w WHERE w.account_id = ANY($2) ORDER BY w.seq",
         waiting = engine::work_waiting("w", "$1"),

@@ -584,11 +584,16 @@ impl Store for PgStore {
         .bind(now_ms)
         .fetch_one(&self.pool)
         .await?;
+        let open_circuits: i64 = sqlx::query_scalar(super::statements::OPEN_CIRCUITS)
+            .bind(crate::domain::health::OPENS_AFTER as i32)
+            .fetch_one(&self.pool)
+            .await?;
         Ok(QueueStats {
             pending,
             due,
             oldest_due_at,
             outbox,
+            open_circuits,
             processes,
         })
     }

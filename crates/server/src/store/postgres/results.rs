@@ -58,7 +58,7 @@ static RECORD: LazyLock<String> = LazyLock::new(|| {
              ON CONFLICT DO NOTHING),
          freed AS (SELECT webhook_seq AS seq, COUNT(*) AS k FROM released GROUP BY webhook_seq),
          locked AS (
-             SELECT w.seq, w.failure_streak, f.k FROM webhooks w JOIN freed f ON f.seq = w.seq
+             SELECT w.seq, w.failure_streak, w.held_until, f.k FROM webhooks w JOIN freed f ON f.seq = w.seq
              WHERE $17 > 0 AND w.enabled AND {share}
                AND NOT EXISTS (
                    SELECT 1 FROM webhooks o
@@ -104,12 +104,16 @@ static RECORD: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// `domain::health::in_flight_limit` of the webhook aliased `webhook`, in SQL: the limit `$17`,
-/// or one attempt while its failure streak is at `$22` (`health::OPENS_AFTER`) or more. (The
-/// store contract's circuit case runs the hand-back through it on PostgreSQL, against the
-/// same expectations as the claims that call the Rust function.)
+/// `domain::health::in_flight_limit` of the webhook aliased `webhook`, in SQL: none while it
+/// is held past `$14` (now), one attempt while its failure streak is at `$22`
+/// (`health::OPENS_AFTER`) or more, else the limit `$17`. (The store contract's circuit and
+/// hold cases run the hand-back through it on PostgreSQL, against the same expectations as
+/// the claims that call the Rust function.)
 fn in_flight_limit(webhook: &str) -> String {
-    format!("CASE WHEN {webhook}.failure_streak >= $22 THEN LEAST($17, 1) ELSE $17 END")
+    format!(
+        "CASE WHEN {webhook}.held_until > $14 THEN 0
+              WHEN {webhook}.failure_streak >= $22 THEN LEAST($17, 1) ELSE $17 END"
+    )
 }
 
 /// A lease that claims nothing (results recorded without a follow-up claim: its limit of 0
@@ -146,11 +150,17 @@ pub(super) async fn record_and_claim(
     follow_up: Option<(i64, Lease)>,
     shard: Shard,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
-    let hand_back = follow_up.map(|(now_ms, lease)| HandBack {
-        now_ms,
-        lease,
-        shard,
-    });
+    // A batch in which an endpoint asked to wait (`Retry-After`) hands nothing straight back:
+    // the statement that hands back cannot see the hold it is about to store; the claim that
+    // follows the recorded holds does.
+    let asked_to_wait = outcomes.iter().any(|o| o.hold_until.is_some());
+    let hand_back = follow_up
+        .filter(|_| !asked_to_wait)
+        .map(|(now_ms, lease)| HandBack {
+            now_ms,
+            lease,
+            shard,
+        });
     let rest = |claimed: &[ClaimedDelivery]| {
         follow_up.and_then(|(now_ms, lease)| {
             let max = lease.max.saturating_sub(claimed.len() as u32);
@@ -172,15 +182,25 @@ pub(super) async fn record_and_claim(
                 .await?;
             }
         }
+        // In a savepoint: a failed health update must not undo the results.
+        let mut savepoint = tx.begin().await?;
+        match apply_health(&mut savepoint, outcomes).await {
+            Ok(()) => savepoint.commit().await?,
+            Err(error) => {
+                tracing::warn!(%error, "a webhook's health was not updated");
+                savepoint.rollback().await?;
+            }
+        }
         if let Some((now_ms, lease)) = rest(&claimed) {
             claimed.extend(claim_in(&mut tx, now_ms, lease, shard).await?);
         }
         tx.commit().await?;
-        apply_streaks(conn, outcomes).await;
         return Ok(claimed);
     }
     let (mut claimed, _) = record(conn, outcomes, hand_back).await?;
-    apply_streaks(conn, outcomes).await;
+    if let Err(error) = apply_health(conn, outcomes).await {
+        tracing::warn!(%error, "a webhook's health was not updated");
+    }
     if let Some((now_ms, lease)) = rest(&claimed) {
         // The results are stored: a failed claim loses nothing (the loop claims later). Its
         // transaction is rolled back here and now — this connection stays with the writer,
@@ -206,34 +226,36 @@ pub(super) async fn record_and_claim(
     Ok(claimed)
 }
 
-/// Changes the failure streaks of the outcomes' webhooks as `domain::health` decides (their
-/// circuits), in one statement, in webhook order. The results are stored already: a failure
-/// here (a deadlock with another process's batch, say) only delays a circuit, so it is
-/// logged, not returned.
-async fn apply_streaks(conn: &mut PgConnection, outcomes: &[AttemptOutcome]) {
-    let changes = super::super::statements::streak_changes(outcomes);
-    let seqs: Vec<i64> = changes.iter().map(|(seq, _)| *seq).collect();
+/// Changes the health of the outcomes' webhooks as `domain::health` decides (their circuits
+/// and `Retry-After` holds), in one statement, in webhook order. The results are stored
+/// already: callers log a failure here (a deadlock with another process's batch, say), which
+/// only delays a circuit or a hold.
+async fn apply_health(conn: &mut PgConnection, outcomes: &[AttemptOutcome]) -> StoreResult<()> {
+    let changes = super::super::statements::health_changes(outcomes);
+    let seqs: Vec<i64> = changes.iter().map(|(seq, _, _)| *seq).collect();
+    let holds: Vec<Option<i64>> = changes.iter().map(|(_, _, hold)| *hold).collect();
     let (resets, adds): (Vec<bool>, Vec<i32>) = changes
         .iter()
-        .map(|(_, change)| match change {
+        .map(|(_, change, _)| match change {
             crate::domain::health::StreakChange::Reset => (true, 0),
             crate::domain::health::StreakChange::Add(n) => (false, *n as i32),
         })
         .unzip();
-    let applied = sqlx::query(
+    sqlx::query(
         "UPDATE webhooks w
-         SET failure_streak = CASE WHEN v.reset THEN 0 ELSE w.failure_streak + v.add END
-         FROM UNNEST($1::bigint[], $2::bool[], $3::int[]) AS v(seq, reset, add)
+         SET failure_streak = CASE WHEN v.reset THEN 0 ELSE w.failure_streak + v.add END,
+             held_until = CASE WHEN v.hold IS NULL THEN w.held_until
+                               ELSE GREATEST(COALESCE(w.held_until, 0), v.hold) END
+         FROM UNNEST($1::bigint[], $2::bool[], $3::int[], $4::bigint[]) AS v(seq, reset, add, hold)
          WHERE w.seq = v.seq",
     )
     .bind(&seqs)
     .bind(&resets)
     .bind(&adds)
+    .bind(&holds)
     .execute(conn)
-    .await;
-    if let Err(error) = applied {
-        tracing::warn!(%error, "a webhook's failure streak was not updated");
-    }
+    .await?;
+    Ok(())
 }
 
 /// Whether recording `outcome` may disable its webhook (a final failure).

@@ -16,6 +16,14 @@ use crate::domain::health::{self, StreakChange};
 use crate::domain::new_id;
 use crate::domain::webhook::WebhookSecret;
 
+/// A webhook's health from a row with its `failure_streak` and `held_until`.
+pub(super) fn health_of(row: &sqlx::sqlite::SqliteRow) -> health::Health {
+    health::Health {
+        failure_streak: row.get::<i64, _>("failure_streak") as u32,
+        held_until: row.get("held_until"),
+    }
+}
+
 /// A delivery counts as claimed while its lease runs; an expired lease frees it.
 const UNCLAIMED: &str = "(claim_token IS NULL OR claimed_until < ?)";
 
@@ -67,7 +75,7 @@ pub(super) async fn claim_in(
     // 1. Enabled webhooks with due, unclaimed work, their attempts in flight and their
     //    failure streaks (an open circuit allows one attempt at a time).
     let candidates = sqlx::query(&format!(
-        "SELECT w.seq, w.failure_streak,
+        "SELECT w.seq, w.failure_streak, w.held_until,
                 (SELECT COUNT(*) FROM deliveries c WHERE c.webhook_seq = w.seq
                    AND c.claim_token IS NOT NULL AND c.claimed_until >= ?1) AS in_flight
          FROM webhooks w
@@ -82,10 +90,7 @@ pub(super) async fn claim_in(
     // 2. Each one's oldest due deliveries, as many as it has free slots.
     let mut queues = Vec::with_capacity(candidates.len());
     for row in candidates {
-        let limit = health::in_flight_limit(
-            lease.per_webhook,
-            row.get::<i64, _>("failure_streak") as u32,
-        );
+        let limit = health::in_flight_limit(lease.per_webhook, health_of(&row), now_ms);
         let free = claim::free_slots(limit, row.get::<i64, _>("in_flight") as u32);
         if free == 0 {
             continue;
@@ -289,15 +294,16 @@ pub(super) async fn apply_outcomes(
         insert.build().execute(&mut **tx).await?;
     }
 
-    // 4. Each webhook's failure streak, as `domain::health` changes it (its circuit).
-    for (webhook_seq, change) in super::super::statements::streak_changes(outcomes) {
+    // 4. Each webhook's health, as `domain::health` changes it: its circuit, its hold.
+    for (webhook_seq, change, hold) in super::super::statements::health_changes(outcomes) {
         let (reset, add) = match change {
             StreakChange::Reset => (true, 0),
             StreakChange::Add(n) => (false, n),
         };
-        sqlx::query(super::super::statements::APPLY_STREAK)
+        sqlx::query(super::super::statements::APPLY_HEALTH)
             .bind(reset)
             .bind(add)
+            .bind(hold)
             .bind(webhook_seq)
             .execute(&mut **tx)
             .await?;

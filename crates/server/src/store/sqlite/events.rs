@@ -31,8 +31,8 @@ struct Subscriber {
     previous_secrets: Vec<PreviousSecret>,
     patterns: Vec<String>,
     enabled: bool,
-    /// Consecutive failed attempts (`domain::health`).
-    failure_streak: u32,
+    /// Its circuit and hold (`domain::health`).
+    health: crate::domain::health::Health,
 }
 
 /// A delivery row about to be inserted, and which queued event it belongs to.
@@ -104,7 +104,8 @@ pub(super) async fn insert_batch(
                         engine::webhook_load(tx, webhook.seq, now_ms).await?;
                     let limit = crate::domain::health::in_flight_limit(
                         q.lease.map_or(0, |l| l.per_webhook),
-                        webhook.failure_streak,
+                        webhook.health,
+                        now_ms,
                     );
                     free.insert(webhook.seq, claim::slots_at_once(limit, in_flight, waiting));
                     if waiting {
@@ -211,7 +212,7 @@ async fn webhooks_of(
     account_id: &str,
 ) -> StoreResult<Vec<Subscriber>> {
     let rows = sqlx::query(
-        "SELECT seq, id, url, secret, previous_secrets, events, enabled, failure_streak
+        "SELECT seq, id, url, secret, previous_secrets, events, enabled, failure_streak, held_until
          FROM webhooks WHERE account_id = ?",
     )
     .bind(account_id)
@@ -227,7 +228,7 @@ async fn webhooks_of(
             previous_secrets: PreviousSecret::list_from_stored(row.get("previous_secrets")),
             patterns: serde_json::from_str(row.get("events")).unwrap_or_default(),
             enabled: row.get("enabled"),
-            failure_streak: row.get::<i64, _>("failure_streak") as u32,
+            health: engine::health_of(&row),
         })
         .collect())
 }

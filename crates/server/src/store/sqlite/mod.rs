@@ -509,11 +509,16 @@ impl Store for SqliteStore {
         .bind(now_ms)
         .fetch_one(&self.readers)
         .await?;
+        let open_circuits: i64 = sqlx::query_scalar(super::statements::OPEN_CIRCUITS)
+            .bind(crate::domain::health::OPENS_AFTER as i32)
+            .fetch_one(&self.readers)
+            .await?;
         Ok(QueueStats {
             pending,
             due,
             oldest_due_at,
             outbox,
+            open_circuits,
             // The data dir's lock keeps any other process out.
             processes: 1,
         })

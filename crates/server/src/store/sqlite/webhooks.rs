@@ -9,7 +9,7 @@ use super::super::*;
 use super::{engine, found};
 use crate::domain::new_id;
 
-const COLUMNS: &str = "id, url, events, description, secret, enabled, disabled_reason, disabled_at, created_at, updated_at, previous_secrets, signing_key, previous_signing_keys, failure_streak";
+const COLUMNS: &str = "id, url, events, description, secret, enabled, disabled_reason, disabled_at, created_at, updated_at, previous_secrets, signing_key, previous_signing_keys, failure_streak, held_until";
 
 fn record(row: SqliteRow) -> WebhookRecord {
     WebhookRecord {
@@ -28,7 +28,10 @@ fn record(row: SqliteRow) -> WebhookRecord {
             .get::<Option<String>, _>("signing_key")
             .map(WebhookSecret::from_stored),
         previous_signing_keys: PreviousSecret::list_from_stored(row.get("previous_signing_keys")),
-        failure_streak: row.get::<i64, _>("failure_streak") as u32,
+        health: crate::domain::health::Health {
+            failure_streak: row.get::<i64, _>("failure_streak") as u32,
+            held_until: row.get("held_until"),
+        },
     }
 }
 
