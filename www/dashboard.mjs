@@ -130,6 +130,22 @@ export function sendTestEvent(webhookId, type, data) {
   return api('POST', `/v1/webhooks/${webhookId}/test`, data === undefined ? { type } : { type, data });
 }
 
+/**
+ * What the endpoint's recent answers changed, if anything: an open circuit (its last attempts
+ * all failed, so one goes out at a time) or a hold it asked for with Retry-After.
+ */
+function healthNote(w) {
+  const health = w.health ?? {};
+  const notes = [];
+  if (health.circuit === 'open') {
+    notes.push(`${health.consecutive_failures} failed attempts in a row: sending one at a time until one succeeds`);
+  }
+  if (health.held_until) {
+    notes.push(`paused until ${new Date(health.held_until).toLocaleTimeString()}, as the endpoint asked (Retry-After)`);
+  }
+  return notes.length ? el('div', { class: 'hint health', 'data-circuit': health.circuit ?? 'closed' }, notes.join('; ')) : null;
+}
+
 async function refreshWebhooks() {
   const list = await api('GET', '/v1/webhooks?limit=200');
   webhooks = list.data;
@@ -139,7 +155,7 @@ async function refreshWebhooks() {
       el('tr', { 'data-webhook': w.id },
         el('td', {}, el('code', { class: 'url', title: w.url }, w.url), w.description ? el('div', { class: 'hint' }, w.description) : null),
         el('td', {}, w.events.join(', ')),
-        el('td', { class: 'status' }, w.enabled ? el('span', { class: 'ok' }, 'enabled') : el('span', { class: 'bad' }, 'disabled'), w.disabled_reason ? el('div', { class: 'hint reason', title: w.disabled_reason }, w.disabled_reason.split(';')[0]) : null),
+        el('td', { class: 'status' }, w.enabled ? el('span', { class: 'ok' }, 'enabled') : el('span', { class: 'bad' }, 'disabled'), w.disabled_reason ? el('div', { class: 'hint reason', title: w.disabled_reason }, w.disabled_reason.split(';')[0]) : null, healthNote(w)),
         el('td', {},
           el('div', { class: 'actions' },
             el('button', { type: 'button', class: 'small', onclick: reported($('webhooks-result'), () => selectWebhook(w.id)) }, 'Deliveries'),

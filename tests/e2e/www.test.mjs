@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, test } from 'node:test';
 import { signWebhook, Webhook } from 'cdhooks';
-import { freePort, root, startServer } from '../support.mjs';
+import { freePort, root, startServer, until } from '../support.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(root, 'tests', 'artifacts');
@@ -350,6 +350,20 @@ test('a failing webhook is shown disabled and can be re-enabled; the layout hold
   assert.match(await page.textContent('#webhooks-result'), /Queued 1 failed delivery/);
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: join(ARTIFACTS, 'phone.png'), fullPage: true });
+});
+
+test('an endpoint that keeps failing shows its open circuit in the dashboard', async (t) => {
+  if (skipWithoutChromium(t)) return;
+  const closed = await freePort();
+  const created = await apiCall('POST', '/v1/webhooks', { url: `http://127.0.0.1:${closed}/down`, events: ['billing.*'], secret: SECRET });
+  for (let n = 0; n < 3; n++) await apiCall('POST', '/v1/events', { type: 'billing.payment.failed', data: { n } });
+  await until('three failed attempts in a row', async () => (await apiCall('GET', `/v1/webhooks/${created.id}`)).health.consecutive_failures >= 3);
+  await open(`#key=${key}`);
+  await page.waitForSelector('#key-status .ok');
+  const note = page.locator(`tr[data-webhook="${created.id}"] .health`);
+  await note.waitFor();
+  assert.equal(await note.getAttribute('data-circuit'), 'open');
+  assert.match(await note.textContent(), /\d+ failed attempts in a row: sending one at a time until one succeeds/);
 });
 
 /** Chromium logs the refused credential check as a console error: here it is the point. */
