@@ -122,6 +122,7 @@ fn lease(token: u64, max: u32, per_webhook: u32, now: i64) -> Lease {
         until_ms: now + LEASE_MS,
         max,
         per_webhook,
+        max_failing: max,
     }
 }
 
@@ -527,6 +528,61 @@ async fn an_open_circuit_lets_one_attempt_at_a_time_and_a_success_closes_it(open
     assert_eq!(of(&handed, &hooks[0]) + of(&again, &hooks[0]), 4);
     // The other webhook was never touched by the first one's failures.
     assert_eq!(streak(hooks[1].clone()).await, 0);
+}
+
+async fn webhooks_with_open_circuits_get_no_more_than_their_share(opened: Opened) {
+    use cdhooks_server::domain::health::OPENS_AFTER;
+    let store = &*opened.0;
+    let (account, hooks) = account_with_webhooks(
+        store,
+        "ops@example.com",
+        &[&["server.*"], &["server.*"], &["server.*"], &["billing.*"]],
+    )
+    .await;
+    // The first three webhooks fail OPENS_AFTER attempts in a row.
+    emit(
+        store,
+        &account,
+        "srv_",
+        "server.started",
+        OPENS_AFTER as usize,
+    )
+    .await;
+    let at = NOW + 100;
+    for claimed in store.claim_due(at, lease(1, 100, 16, at)).await.unwrap() {
+        let failed = outcome(
+            &claimed,
+            AfterAttempt::RetryAt(at + 3_600_000),
+            claimed.claim_token,
+        );
+        store.record_outcome(failed, None).await.unwrap();
+    }
+    emit(store, &account, "more_", "server.started", 2).await;
+    emit(store, &account, "pay_", "billing.payment.succeeded", 5).await;
+    // New deliveries of a failing webhook are never claimed at once, even with room.
+    let answer = store
+        .insert_event(
+            &account,
+            event("late", "server.started", 0),
+            at,
+            Some(lease(2, 100, 16, at)),
+        )
+        .await
+        .unwrap();
+    assert!(answer.claimed.is_empty(), "{:?}", answer.claimed);
+    // A claim with room for one failing webhook takes one probe, and all the healthy work.
+    let mut lease = lease(3, 100, 16, at);
+    lease.max_failing = 1;
+    let claimed = store.claim_due(at, lease).await.unwrap();
+    let failing: Vec<&ClaimedDelivery> = claimed
+        .iter()
+        .filter(|d| d.webhook_id != hooks[3])
+        .collect();
+    assert_eq!(failing.len(), 1, "{claimed:?}");
+    assert!(failing[0].circuit_open);
+    let healthy = claimed.iter().filter(|d| d.webhook_id == hooks[3]);
+    assert_eq!(healthy.clone().count(), 5);
+    assert!(healthy.into_iter().all(|d| !d.circuit_open));
 }
 
 async fn a_retry_after_holds_the_whole_webhook_until_its_time(opened: Opened) {
@@ -1866,6 +1922,7 @@ macro_rules! contract_suite {
             case!(a_rotation_keeps_the_previous_secret_for_its_grace_period);
             case!(an_open_circuit_lets_one_attempt_at_a_time_and_a_success_closes_it);
             case!(a_retry_after_holds_the_whole_webhook_until_its_time);
+            case!(webhooks_with_open_circuits_get_no_more_than_their_share);
             case!(a_key_rotation_gives_a_first_key_then_keeps_the_previous_for_its_grace);
             case!(pruning_removes_old_finished_events_in_batches_and_keeps_unfinished_ones);
             case!(accounts_are_found_changed_and_deleted_with_all_they_hold);

@@ -56,17 +56,20 @@ async fn claim_once(engine: &Arc<DeliveryEngine>) -> crate::store::StoreResult<D
         return Ok(MAX_IDLE);
     }
     let now = engine.clock.now_ms();
+    let failing = engine.reserve_failing();
     let claimed = match engine
         .store
-        .claim_due(now, engine.lease(now, reserved))
+        .claim_due(now, engine.lease(now, reserved, failing))
         .await
     {
         Ok(claimed) => claimed,
         Err(error) => {
             engine.room.release(reserved);
+            engine.release_failing(failing, &[]);
             return Err(error);
         }
     };
+    engine.release_failing(failing, &claimed);
     engine.room.release(reserved - claimed.len());
     let room_was_filled = claimed.len() == reserved;
     engine.dispatch(claimed);

@@ -113,6 +113,10 @@ pub struct DeliveryEngine {
     /// The claims of attempts in flight (delivery seq → claim token), so that a stop can
     /// give back at once what it cuts off.
     claims: std::sync::Mutex<std::collections::HashMap<i64, u64>>,
+    /// The most attempts in flight to webhooks whose circuit is open
+    /// (`domain::health::failing_share` of `--workers`), and how many there are now.
+    failing_share: u32,
+    failing_in_flight: std::sync::atomic::AtomicU32,
     /// Webhooks' Ed25519 keys (none for HMAC-only webhooks), by webhook id, with when they
     /// were read.
     signing_keys: std::sync::Mutex<KnownSigningKeys>,
@@ -164,6 +168,10 @@ impl DeliveryEngine {
             attempt_timeout: config.attempt_timeout(),
             per_webhook: config.per_webhook_concurrency.clamp(1, u32::MAX as usize) as u32,
             room: Room::new(config.workers),
+            failing_share: crate::domain::health::failing_share(
+                config.workers.min(u32::MAX as usize) as u32,
+            ),
+            failing_in_flight: Default::default(),
             clock,
             wake: Notify::new(),
             live,
@@ -180,14 +188,53 @@ impl DeliveryEngine {
         self.shutdown.get().is_some_and(Shutdown::is_shutdown)
     }
 
-    /// A lease for `max` deliveries that covers one attempt starting now.
-    fn lease(&self, now_ms: i64, max: usize) -> Lease {
+    /// A lease for `max` deliveries (`max_failing` of them at most to webhooks whose circuit
+    /// is open: see [`Self::reserve_failing`]) that covers one attempt starting now.
+    fn lease(&self, now_ms: i64, max: usize, max_failing: u32) -> Lease {
         Lease {
             token: rand::random(),
             until_ms: now_ms + (self.attempt_timeout + LEASE_GRACE).as_millis() as i64,
             max: max as u32,
             per_webhook: self.per_webhook,
+            max_failing,
         }
+    }
+
+    /// Reserves what is left of the failing webhooks' share of the room, for one claim: two
+    /// claims at once (the loop's, a finished attempt's) never both get it. The claim's
+    /// caller gives back what it did not use ([`Self::release_failing`]).
+    fn reserve_failing(&self) -> u32 {
+        let share = self.failing_share;
+        let previous = self
+            .failing_in_flight
+            .fetch_update(
+                std::sync::atomic::Ordering::AcqRel,
+                std::sync::atomic::Ordering::Acquire,
+                |in_flight| Some(in_flight.max(share)),
+            )
+            .unwrap_or(share);
+        share.saturating_sub(previous)
+    }
+
+    /// Gives back the part of a `reserved` failing share that `claimed` did not use — or
+    /// counts the extra ones (a slot handed straight back to a failing webhook's next delivery
+    /// replaces that webhook's own finished attempt, without a reservation).
+    fn release_failing(&self, reserved: u32, claimed: &[ClaimedDelivery]) {
+        let used = claimed.iter().filter(|d| d.circuit_open).count() as u32;
+        let _ = self.failing_in_flight.fetch_update(
+            std::sync::atomic::Ordering::AcqRel,
+            std::sync::atomic::Ordering::Acquire,
+            |in_flight| Some((in_flight + used).saturating_sub(reserved)),
+        );
+    }
+
+    /// One attempt to a failing webhook is over.
+    fn failing_attempt_over(&self) {
+        let _ = self.failing_in_flight.fetch_update(
+            std::sync::atomic::Ordering::AcqRel,
+            std::sync::atomic::Ordering::Acquire,
+            |in_flight| Some(in_flight.saturating_sub(1)),
+        );
     }
 
     /// Stores an event with its deliveries and starts those that can start now. Returns
@@ -204,7 +251,8 @@ impl DeliveryEngine {
         } else {
             self.room.reserve(FAST_PATH_ROOM)
         };
-        let lease = (reserved > 0).then(|| self.lease(now_ms, reserved));
+        // New deliveries of failing webhooks are never claimed here (`health::may_start_at_once`).
+        let lease = (reserved > 0).then(|| self.lease(now_ms, reserved, 0));
         let event_type = event.event_type;
         let inserted = self.store.insert_event(account, event, now_ms, lease).await;
         if inserted.is_ok() {
@@ -328,6 +376,7 @@ impl DeliveryEngine {
                 claims.insert(delivery.seq, delivery.claim_token);
             }
         }
+
         for delivery in deliveries {
             let engine = self.clone();
             tokio::spawn(async move { engine.deliver(delivery).await });
@@ -404,7 +453,11 @@ impl DeliveryEngine {
         // transaction that records the result — unless the server is stopping.
         let now = self.clock.now_ms();
         let stopping = self.stopping();
-        let follow_up = (!stopping).then(|| (now, self.lease(now, 1)));
+        if delivery.circuit_open {
+            self.failing_attempt_over();
+        }
+        let failing = if stopping { 0 } else { self.reserve_failing() };
+        let follow_up = (!stopping).then(|| (now, self.lease(now, 1, failing)));
         let seq = delivery.seq;
         let next = match self.store.record_outcome(outcome, follow_up).await {
             Ok(next) => {
@@ -419,6 +472,7 @@ impl DeliveryEngine {
                 Vec::new()
             }
         };
+        self.release_failing(failing, &next);
         self.claims
             .lock()
             .unwrap_or_else(|p| p.into_inner())

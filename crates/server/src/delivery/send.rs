@@ -291,6 +291,7 @@ mod tests {
 
     fn delivery(secret: &str) -> ClaimedDelivery {
         ClaimedDelivery {
+            circuit_open: false,
             seq: 1,
             id: "dlv_1".into(),
             claim_token: 7,

@@ -136,6 +136,33 @@ pub struct DueQueue<T> {
     pub due: Vec<T>,
 }
 
+/// Cuts `queues` (each with whether its webhook's circuit is open) so that at most
+/// `max_failing` deliveries go to webhooks whose circuit is open — their share of the
+/// process's room, so that failing endpoints can never take all of it. Which of them get a
+/// turn rotates with `start`; the other queues pass untouched.
+pub fn within_failing_share<T>(
+    queues: Vec<(DueQueue<T>, bool)>,
+    max_failing: u32,
+    start: usize,
+) -> Vec<DueQueue<T>> {
+    let (failing, mut healthy): (Vec<_>, Vec<_>) = queues.into_iter().partition(|(_, open)| *open);
+    let mut failing: Vec<DueQueue<T>> = failing.into_iter().map(|(queue, _)| queue).collect();
+    if !failing.is_empty() {
+        let count = failing.len();
+        failing.rotate_left(start % count);
+    }
+    let mut budget = max_failing as usize;
+    for mut queue in failing {
+        if budget == 0 {
+            break;
+        }
+        queue.due.truncate(budget);
+        budget -= queue.due.len();
+        healthy.push((queue, true));
+    }
+    healthy.into_iter().map(|(queue, _)| queue).collect()
+}
+
 /// Takes at most `max` deliveries from `queues`, one per webhook per turn, beginning with
 /// the queue at `start` (modulo their number) so that no webhook is always served first.
 pub fn round_robin<T>(queues: Vec<DueQueue<T>>, max: usize, start: usize) -> Vec<T> {
@@ -166,6 +193,33 @@ pub fn round_robin<T>(queues: Vec<DueQueue<T>>, max: usize, start: usize) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failing_webhooks_get_at_most_their_share_in_turn() {
+        let queue = |due: Vec<u32>| DueQueue { due };
+        let queues = || {
+            vec![
+                (queue(vec![1]), true),
+                (queue(vec![10, 11, 12]), false),
+                (queue(vec![2]), true),
+                (queue(vec![3]), true),
+            ]
+        };
+        let kept = |max_failing, start| -> Vec<Vec<u32>> {
+            within_failing_share(queues(), max_failing, start)
+                .into_iter()
+                .map(|q| q.due)
+                .collect()
+        };
+        assert_eq!(kept(0, 0), vec![vec![10, 11, 12]]);
+        assert_eq!(kept(1, 0), vec![vec![10, 11, 12], vec![1]]);
+        assert_eq!(
+            kept(1, 1),
+            vec![vec![10, 11, 12], vec![2]],
+            "the turn rotates"
+        );
+        assert_eq!(kept(5, 0).len(), 4, "room for all of them");
+    }
 
     #[test]
     fn finished_attempts_hand_their_slots_back_unless_another_webhook_waits() {

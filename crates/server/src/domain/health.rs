@@ -51,6 +51,23 @@ pub fn hold_until(
     }
 }
 
+/// Whether a webhook's new deliveries may be claimed at once when their event is stored: not
+/// while its circuit is open — a failing webhook's deliveries go through the claim, which
+/// keeps them within their share of the room ([`failing_share`]).
+pub fn may_start_at_once(health: Health) -> bool {
+    Circuit::of(health.failure_streak) == Circuit::Closed
+}
+
+/// The share of a process's attempts in flight that webhooks with an open circuit may hold,
+/// in percent of `--workers`: the rest is always there for endpoints that answer.
+pub const FAILING_SHARE_PERCENT: u32 = 25;
+
+/// How many of `workers` attempts in flight may go to webhooks with an open circuit (at
+/// least one, so that probes still go out).
+pub fn failing_share(workers: u32) -> u32 {
+    (workers.saturating_mul(FAILING_SHARE_PERCENT) / 100).max(1)
+}
+
 /// A webhook's circuit, as the API shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Circuit {
@@ -140,6 +157,14 @@ mod tests {
         assert_eq!(streak_change([]), StreakChange::Add(0));
         // A limit of 0 (claims that must not start anything) stays 0.
         assert_eq!(in_flight_limit(0, streak(OPENS_AFTER), 0), 0);
+    }
+
+    #[test]
+    fn failing_webhooks_start_nothing_at_once_and_share_a_quarter_of_the_room() {
+        assert!(!may_start_at_once(streak(OPENS_AFTER)));
+        assert!(may_start_at_once(streak(0)));
+        assert_eq!(failing_share(64), 16);
+        assert_eq!(failing_share(2), 1, "probes still go out");
     }
 
     #[test]

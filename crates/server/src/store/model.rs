@@ -278,6 +278,9 @@ pub struct Lease {
     pub max: u32,
     /// The most attempts in flight to one webhook, over every process.
     pub per_webhook: u32,
+    /// The most of the claimed deliveries that may go to webhooks whose circuit is open
+    /// (`domain::health::failing_share` less what this process has in flight to them).
+    pub max_failing: u32,
 }
 
 /// A claim on due emails: who claims, until when, and at most how many (emails have no
@@ -347,6 +350,9 @@ pub struct AttemptRecord {
 pub struct ClaimedDelivery {
     /// Internal key of the delivery.
     pub seq: i64,
+    /// Whether its webhook's circuit was open when it was claimed (it counts against the
+    /// share of the room failing webhooks may hold).
+    pub circuit_open: bool,
     /// `dlv_…`.
     pub id: String,
     /// The lease token the claim holds.

@@ -195,18 +195,20 @@ pub(super) async fn claim_in(
             entry.2.push(seq);
         }
     }
-    let queues: Vec<DueQueue<i64>> = webhooks
+    let queues: Vec<(DueQueue<i64>, bool)> = webhooks
         .iter()
         .filter_map(|seq| due.remove(seq))
         .map(|(busy, health, mut due)| {
             let limit = health::in_flight_limit(lease.per_webhook, health, now_ms);
             let free = claim::free_slots(limit, busy as u32).min(lease.max);
             due.truncate(free as usize);
-            DueQueue { due }
+            (DueQueue { due }, !health::may_start_at_once(health))
         })
-        .filter(|queue| !queue.due.is_empty())
+        .filter(|(queue, _)| !queue.due.is_empty())
         .collect();
-    let picked = claim::round_robin(queues, lease.max as usize, rand::random::<u32>() as usize);
+    let rotation = rand::random::<u32>() as usize;
+    let queues = claim::within_failing_share(queues, lease.max_failing, rotation);
+    let picked = claim::round_robin(queues, lease.max as usize, rotation);
     if picked.is_empty() {
         return Ok(Vec::new());
     }
@@ -218,7 +220,7 @@ pub(super) async fn claim_in(
 pub(super) const CLAIMED_COLUMNS: &str =
     "d.seq, d.id, d.attempt_count, d.round_base, d.created_at, e.id AS event_id, e.type, e.body,
      w.seq AS webhook_seq, w.id AS webhook_id, w.url, w.secret, w.previous_secrets,
-      a.email, d.account_id";
+      a.email, d.account_id, w.failure_streak";
 
 /// The joins [`CLAIMED_COLUMNS`] reads from, for leases `c` (by `delivery_seq`).
 pub(super) const CLAIMED_JOINS: &str = "JOIN deliveries d ON d.seq = c.delivery_seq
@@ -270,6 +272,8 @@ async fn lease_and_load(
 pub(super) fn claimed(row: &PgRow, token: u64) -> ClaimedDelivery {
     ClaimedDelivery {
         seq: row.get("seq"),
+        circuit_open: health::Circuit::of(row.get::<i32, _>("failure_streak") as u32)
+            == health::Circuit::Open,
         id: row.get("id"),
         claim_token: token,
         attempt_count: row.get::<i32, _>("attempt_count") as u32,

@@ -112,7 +112,8 @@ pub(super) async fn insert_batch(
             .iter()
             .filter(|q| q.lease.is_some())
             .flat_map(&matched)
-            .filter(|w| w.enabled)
+            // A webhook whose circuit is open is left to the claim (its share).
+            .filter(|w| w.enabled && health::may_start_at_once(w.health))
             .map(|w| w.seq)
             .collect();
         candidates.sort_unstable();
@@ -225,6 +226,8 @@ pub(super) async fn insert_batch(
         let q = &queued[index];
         claimed[index].push(ClaimedDelivery {
             seq,
+            // At once only while its circuit is closed (`health::at_once_limit`).
+            circuit_open: false,
             id,
             claim_token: lease.token,
             attempt_count: 0,

@@ -87,7 +87,7 @@ static RECORD: LazyLock<String> = LazyLock::new(|| {
                 NULL::text AS type, NULL::bytea AS body, NULL::bigint AS webhook_seq,
                 NULL::text AS webhook_id, NULL::text AS url, NULL::text AS secret,
                 NULL::text AS previous_secrets,
-                NULL::text AS email, NULL::text AS account_id
+                NULL::text AS email, NULL::text AS account_id, NULL::int AS failure_streak
          FROM moved m
          UNION ALL
          SELECT TRUE, {loaded}
@@ -123,6 +123,7 @@ const NO_LEASE: Lease = Lease {
     until_ms: 0,
     max: 0,
     per_webhook: 0,
+    max_failing: 0,
 };
 
 /// Where the slots freed by recorded results may go straight back (see [`RECORD`]).

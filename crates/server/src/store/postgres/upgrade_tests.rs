@@ -81,6 +81,7 @@ async fn moving_leases_to_their_own_table_keeps_every_claim_in_flight() {
         until_ms: now + 30_000,
         max: 10,
         per_webhook: 16,
+        max_failing: 10,
     };
     let ids = |claimed: Vec<crate::store::ClaimedDelivery>| -> Vec<String> {
         claimed.into_iter().map(|d| d.id).collect()

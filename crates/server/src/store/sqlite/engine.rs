@@ -90,7 +90,8 @@ pub(super) async fn claim_in(
     // 2. Each one's oldest due deliveries, as many as it has free slots.
     let mut queues = Vec::with_capacity(candidates.len());
     for row in candidates {
-        let limit = health::in_flight_limit(lease.per_webhook, health_of(&row), now_ms);
+        let health = health_of(&row);
+        let limit = health::in_flight_limit(lease.per_webhook, health, now_ms);
         let free = claim::free_slots(limit, row.get::<i64, _>("in_flight") as u32);
         if free == 0 {
             continue;
@@ -106,8 +107,9 @@ pub(super) async fn claim_in(
         .bind(free.min(lease.max))
         .fetch_all(&mut **tx)
         .await?;
-        queues.push(DueQueue { due });
+        queues.push((DueQueue { due }, !health::may_start_at_once(health)));
     }
+    let queues = claim::within_failing_share(queues, lease.max_failing, rotation);
     let picked = claim::round_robin(queues, lease.max as usize, rotation);
     if picked.is_empty() {
         return Ok(Vec::new());
@@ -138,7 +140,7 @@ async fn load_claimed(
     let rows = sqlx::query(
         "SELECT d.seq, d.id, d.attempt_count, d.round_base, d.created_at, e.id AS event_id, e.type, e.body,
                 w.seq AS webhook_seq, w.id AS webhook_id, w.url, w.secret, w.previous_secrets,
-                 a.email, d.account_id
+                 a.email, d.account_id, w.failure_streak
          FROM deliveries d
          JOIN events e ON e.seq = d.event_seq
          JOIN webhooks w ON w.seq = d.webhook_seq
@@ -153,6 +155,8 @@ async fn load_claimed(
         .into_iter()
         .map(|row| ClaimedDelivery {
             seq: row.get("seq"),
+            circuit_open: health::Circuit::of(row.get::<i64, _>("failure_streak") as u32)
+                == health::Circuit::Open,
             id: row.get("id"),
             claim_token: lease.token,
             attempt_count: row.get::<i64, _>("attempt_count") as u32,

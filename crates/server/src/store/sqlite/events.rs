@@ -95,7 +95,9 @@ pub(super) async fn insert_batch(
     if let Some(now_ms) = queued.iter().find(|q| q.lease.is_some()).map(|q| q.now_ms) {
         for q in queued.iter().filter(|q| q.lease.is_some()) {
             for webhook in &subscribers[q.account.id.as_str()] {
+                // A webhook whose circuit is open is left to the claim (its share).
                 if webhook.enabled
+                    && crate::domain::health::may_start_at_once(webhook.health)
                     && !free.contains_key(&webhook.seq)
                     && q.event
                         .reaches(&webhook.id, webhook.patterns.iter().map(String::as_str))
@@ -181,6 +183,8 @@ pub(super) async fn insert_batch(
         let q = &queued[d.event];
         claimed[d.event].push(ClaimedDelivery {
             seq,
+            // At once only while its circuit is closed (`health::at_once_limit`).
+            circuit_open: false,
             id: d.id,
             claim_token: lease.token,
             attempt_count: 0,
