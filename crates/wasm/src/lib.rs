@@ -121,6 +121,23 @@ fn fields<const N: usize>(bytes: &[u8], lens: [usize; N]) -> Option<[&[u8]; N]> 
     Some(out)
 }
 
+/// A delivery's id, timestamp and signature header (UTF-8) and payload, of the given lengths,
+/// from the start of scratch.
+fn delivery(
+    scratch: &Scratch,
+    lens: [usize; 4],
+) -> Result<(&str, &str, &str, &[u8]), StandardError> {
+    let [id, ts, sig, payload] = fields(&scratch.0, lens).ok_or(StandardError::MissingHeader)?;
+    match (
+        core::str::from_utf8(id),
+        core::str::from_utf8(ts),
+        core::str::from_utf8(sig),
+    ) {
+        (Ok(id), Ok(ts), Ok(sig)) => Ok((id, ts, sig, payload)),
+        _ => Err(StandardError::MalformedSignature),
+    }
+}
+
 /// The docs' scheme, keyed once with a secret's bytes.
 #[wasm_bindgen]
 pub struct LegacyKey(LegacyVerifier);
@@ -177,17 +194,10 @@ impl StandardKey {
         now: f64,
         tolerance: f64,
     ) -> u32 {
-        let Some([id, ts, sig, payload]) =
-            fields(&scratch.0, [id_len, ts_len, sig_len, payload_len])
-        else {
-            return code(StandardError::MissingHeader);
-        };
-        let (Ok(id), Ok(ts), Ok(sig)) = (
-            core::str::from_utf8(id),
-            core::str::from_utf8(ts),
-            core::str::from_utf8(sig),
-        ) else {
-            return code(StandardError::MalformedSignature);
+        let (id, ts, sig, payload) = match delivery(scratch, [id_len, ts_len, sig_len, payload_len])
+        {
+            Ok(fields) => fields,
+            Err(e) => return code(e),
         };
         match self
             .0
@@ -255,7 +265,7 @@ mod asymmetric {
 
     use alloc::vec::Vec;
 
-    use super::{code, fields, Scratch, StandardError};
+    use super::{code, delivery, Scratch, StandardError};
 
     /// A receiver's Ed25519 public key (`whpk_…`): verifies `v1a` entries.
     #[wasm_bindgen]
@@ -282,18 +292,11 @@ mod asymmetric {
             now: f64,
             tolerance: f64,
         ) -> u32 {
-            let Some([id, ts, sig, payload]) =
-                fields(&scratch.0, [id_len, ts_len, sig_len, payload_len])
-            else {
-                return code(StandardError::MissingHeader);
-            };
-            let (Ok(id), Ok(ts), Ok(sig)) = (
-                core::str::from_utf8(id),
-                core::str::from_utf8(ts),
-                core::str::from_utf8(sig),
-            ) else {
-                return code(StandardError::MalformedSignature);
-            };
+            let (id, ts, sig, payload) =
+                match delivery(scratch, [id_len, ts_len, sig_len, payload_len]) {
+                    Ok(fields) => fields,
+                    Err(e) => return code(e),
+                };
             match self
                 .0
                 .verify(id, ts, sig, payload, now as u64, tolerance as u64)
@@ -319,15 +322,9 @@ mod asymmetric {
         ) -> u32 {
             let mut candidates: Vec<[u8; 64]> = Vec::new();
             let answer = {
-                let Some([id, ts, sig]) = fields(&scratch.0, [id_len, ts_len, sig_len]) else {
-                    return code(StandardError::MissingHeader);
-                };
-                let (Ok(id), Ok(ts), Ok(sig)) = (
-                    core::str::from_utf8(id),
-                    core::str::from_utf8(ts),
-                    core::str::from_utf8(sig),
-                ) else {
-                    return code(StandardError::MalformedSignature);
+                let (id, ts, sig, _) = match delivery(scratch, [id_len, ts_len, sig_len, 0]) {
+                    Ok(fields) => fields,
+                    Err(e) => return code(e),
                 };
                 self.0
                     .verify_with(id, ts, sig, now as u64, tolerance as u64, |_, signature| {
