@@ -2,6 +2,7 @@
 // on a fresh data dir with one account.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +23,24 @@ export async function until(what, check, ms = 10000) {
     if (Date.now() > end) throw new Error(`timed out: ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/**
+ * A webhook receiver on 127.0.0.1 that answers every request with `status` and records it as
+ * `{ headers, body (Buffer), text }` in `got`; `url` ends in `path`.
+ */
+export function receiver({ path = '/hook', status = 204 } = {}) {
+  const got = [];
+  const server = createHttpServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      got.push({ headers: req.headers, body, text: body.toString() });
+      res.writeHead(status).end(status === 204 ? undefined : 'ok');
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, got, url: `http://127.0.0.1:${server.address().port}${path}` })));
 }
 
 /** A port that was free a moment ago on 127.0.0.1. */
