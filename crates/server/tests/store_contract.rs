@@ -176,6 +176,7 @@ fn outcome(delivery: &ClaimedDelivery, next: AfterAttempt, token: u64) -> Attemp
         },
         next,
         hold_until: None,
+        failure_streak_seen: delivery.failure_streak,
         disabling: matches!(next, AfterAttempt::GiveUp { .. }).then(|| Disabling {
             at_ms: NOW + 3,
             reason: "5 consecutive failed attempts".to_owned(),
@@ -579,10 +580,10 @@ async fn webhooks_with_open_circuits_get_no_more_than_their_share(opened: Opened
         .filter(|d| d.webhook_id != hooks[3])
         .collect();
     assert_eq!(failing.len(), 1, "{claimed:?}");
-    assert!(failing[0].circuit_open);
+    assert!(failing[0].circuit_open());
     let healthy = claimed.iter().filter(|d| d.webhook_id == hooks[3]);
     assert_eq!(healthy.clone().count(), 5);
-    assert!(healthy.into_iter().all(|d| !d.circuit_open));
+    assert!(healthy.into_iter().all(|d| !d.circuit_open()));
 }
 
 async fn a_retry_after_holds_the_whole_webhook_until_its_time(opened: Opened) {

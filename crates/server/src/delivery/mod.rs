@@ -220,7 +220,7 @@ impl DeliveryEngine {
     /// counts the extra ones (a slot handed straight back to a failing webhook's next delivery
     /// replaces that webhook's own finished attempt, without a reservation).
     fn release_failing(&self, reserved: u32, claimed: &[ClaimedDelivery]) {
-        let used = claimed.iter().filter(|d| d.circuit_open).count() as u32;
+        let used = claimed.iter().filter(|d| d.circuit_open()).count() as u32;
         let _ = self.failing_in_flight.fetch_update(
             std::sync::atomic::Ordering::AcqRel,
             std::sync::atomic::Ordering::Acquire,
@@ -453,7 +453,7 @@ impl DeliveryEngine {
         // transaction that records the result — unless the server is stopping.
         let now = self.clock.now_ms();
         let stopping = self.stopping();
-        if delivery.circuit_open {
+        if delivery.circuit_open() {
             self.failing_attempt_over();
         }
         let failing = if stopping { 0 } else { self.reserve_failing() };

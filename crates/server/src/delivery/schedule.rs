@@ -68,6 +68,7 @@ pub fn outcome(
     };
     AttemptOutcome {
         hold_until: crate::domain::health::hold_until(next, retry_after),
+        failure_streak_seen: delivery.failure_streak,
         delivery_seq: delivery.seq,
         webhook_seq: delivery.webhook_seq,
         claim_token: delivery.claim_token,

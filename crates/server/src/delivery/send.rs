@@ -291,7 +291,7 @@ mod tests {
 
     fn delivery(secret: &str) -> ClaimedDelivery {
         ClaimedDelivery {
-            circuit_open: false,
+            failure_streak: 0,
             seq: 1,
             id: "dlv_1".into(),
             claim_token: 7,

@@ -350,9 +350,8 @@ pub struct AttemptRecord {
 pub struct ClaimedDelivery {
     /// Internal key of the delivery.
     pub seq: i64,
-    /// Whether its webhook's circuit was open when it was claimed (it counts against the
-    /// share of the room failing webhooks may hold).
-    pub circuit_open: bool,
+    /// Its webhook's failure streak when it was claimed (`domain::health`).
+    pub failure_streak: u32,
     /// `dlv_…`.
     pub id: String,
     /// The lease token the claim holds.
@@ -386,6 +385,15 @@ pub struct ClaimedDelivery {
     /// The webhook's Ed25519 keys, for `v1a` signatures: filled in by the delivery engine
     /// (stores leave them empty; the engine keeps each webhook's for a few seconds).
     pub signing_keys: std::sync::Arc<crate::domain::webhook::SigningKeys>,
+}
+
+impl ClaimedDelivery {
+    /// Whether its webhook's circuit was open when it was claimed (it counts against the
+    /// share of the room failing webhooks may hold).
+    pub fn circuit_open(&self) -> bool {
+        crate::domain::health::Circuit::of(self.failure_streak)
+            == crate::domain::health::Circuit::Open
+    }
 }
 
 /// The queue as the store sees it over every instance, for the metrics' gauges.
@@ -425,6 +433,9 @@ pub struct AttemptOutcome {
     /// Until when the endpoint's `Retry-After` holds the whole webhook
     /// (`domain::health::hold_until`).
     pub hold_until: Option<i64>,
+    /// The webhook's failure streak when the delivery was claimed: a success on a webhook
+    /// that had none to reset changes nothing, and writes nothing.
+    pub failure_streak_seen: u32,
 }
 
 /// Of `outcomes`, those whose delivery moved on (`moved`, by key: their claim still held);

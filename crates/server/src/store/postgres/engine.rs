@@ -272,8 +272,7 @@ async fn lease_and_load(
 pub(super) fn claimed(row: &PgRow, token: u64) -> ClaimedDelivery {
     ClaimedDelivery {
         seq: row.get("seq"),
-        circuit_open: health::Circuit::of(row.get::<i32, _>("failure_streak") as u32)
-            == health::Circuit::Open,
+        failure_streak: row.get::<i32, _>("failure_streak") as u32,
         id: row.get("id"),
         claim_token: token,
         attempt_count: row.get::<i32, _>("attempt_count") as u32,

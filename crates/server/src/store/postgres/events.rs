@@ -226,8 +226,7 @@ pub(super) async fn insert_batch(
         let q = &queued[index];
         claimed[index].push(ClaimedDelivery {
             seq,
-            // At once only while its circuit is closed (`health::at_once_limit`).
-            circuit_open: false,
+            failure_streak: webhook.health.failure_streak,
             id,
             claim_token: lease.token,
             attempt_count: 0,

@@ -233,6 +233,9 @@ pub(super) async fn record_and_claim(
 /// only delays a circuit or a hold.
 async fn apply_health(conn: &mut PgConnection, outcomes: &[AttemptOutcome]) -> StoreResult<()> {
     let changes = super::super::statements::health_changes(outcomes);
+    if changes.is_empty() {
+        return Ok(());
+    }
     let seqs: Vec<i64> = changes.iter().map(|(seq, _, _)| *seq).collect();
     let holds: Vec<Option<i64>> = changes.iter().map(|(_, _, hold)| *hold).collect();
     let (resets, adds): (Vec<bool>, Vec<i32>) = changes

@@ -155,8 +155,7 @@ async fn load_claimed(
         .into_iter()
         .map(|row| ClaimedDelivery {
             seq: row.get("seq"),
-            circuit_open: health::Circuit::of(row.get::<i64, _>("failure_streak") as u32)
-                == health::Circuit::Open,
+            failure_streak: row.get::<i64, _>("failure_streak") as u32,
             id: row.get("id"),
             claim_token: lease.token,
             attempt_count: row.get::<i64, _>("attempt_count") as u32,

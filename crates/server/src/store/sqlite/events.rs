@@ -183,8 +183,7 @@ pub(super) async fn insert_batch(
         let q = &queued[d.event];
         claimed[d.event].push(ClaimedDelivery {
             seq,
-            // At once only while its circuit is closed (`health::at_once_limit`).
-            circuit_open: false,
+            failure_streak: d.webhook.health.failure_streak,
             id: d.id,
             claim_token: lease.token,
             attempt_count: 0,
