@@ -151,12 +151,14 @@ pub(super) async fn record_and_claim(
     follow_up: Option<(i64, Lease)>,
     shard: Shard,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
-    // A batch in which an endpoint asked to wait (`Retry-After`) hands nothing straight back:
-    // the statement that hands back cannot see the hold it is about to store; the claim that
-    // follows the recorded holds does.
-    let asked_to_wait = outcomes.iter().any(|o| o.hold_until.is_some());
+    // A batch with a failed attempt hands nothing straight back: the statement that hands back
+    // cannot see the failure streak (circuit) or `Retry-After` hold it is about to store, nor
+    // count a failing webhook's share; the claim that follows the recorded health does.
+    let all_succeeded = outcomes
+        .iter()
+        .all(|o| matches!(o.next, AfterAttempt::Succeeded));
     let hand_back = follow_up
-        .filter(|_| !asked_to_wait)
+        .filter(|_| all_succeeded)
         .map(|(now_ms, lease)| HandBack {
             now_ms,
             lease,
