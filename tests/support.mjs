@@ -43,6 +43,20 @@ export function receiver({ path = '/hook', status = 204 } = {}) {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, got, url: `http://127.0.0.1:${server.address().port}${path}` })));
 }
 
+/** `fetch` of the API as the account with `key`, answering the parsed JSON body. */
+export function accountApi(base, key) {
+  return (method, path, body) =>
+    fetch(base + path, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body && JSON.stringify(body) }).then((r) => r.json());
+}
+
+/** Emits one `server.started` event and resolves to the request `rx` gets next for it. */
+export async function nextDelivery(api, rx) {
+  const before = rx.got.length;
+  await api('POST', '/v1/events', { type: 'server.started', data: { server_id: 'srv_1' } });
+  await until('the next delivery', () => rx.got.length > before);
+  return rx.got.at(-1);
+}
+
 /** A port that was free a moment ago on 127.0.0.1. */
 export function freePort() {
   return new Promise((resolve) => {

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import { Webhook as Reference } from 'standardwebhooks';
 import { Webhook, WebhookVerificationError } from 'cdhooks';
-import { receiver, startServer } from '../support.mjs';
+import { accountApi, nextDelivery, receiver, startServer } from '../support.mjs';
 
 const require = createRequire(import.meta.url);
 const { createApi } = require('../../pkg/gen/api.cjs');
@@ -30,15 +30,8 @@ function answer(hook, { body, headers }) {
 test('a v1a delivery verifies with the public key alone, and the secret still verifies v1', async () => {
   const { base, key, stop } = await startServer();
   const rx = await receiver();
-  const api = (method, path, body) =>
-    fetch(base + path, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body && JSON.stringify(body) }).then((r) => r.json());
-  const next = async () => {
-    const before = rx.got.length;
-    await api('POST', '/v1/events', { type: 'server.started', data: { server_id: 'srv_1' } });
-    for (let i = 0; i < 400 && rx.got.length === before; i++) await new Promise((r) => setTimeout(r, 25));
-    assert.equal(rx.got.length, before + 1, 'the delivery arrived');
-    return rx.got.at(-1);
-  };
+  const api = accountApi(base, key);
+  const next = () => nextDelivery(api, rx);
   try {
     const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
     const webhook = await api('POST', '/v1/webhooks', { url: rx.url, events: ['*'], secret, signing: 'ed25519' });

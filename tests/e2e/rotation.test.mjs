@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { Webhook as Reference } from 'standardwebhooks';
 import { verifyWebhook } from 'cdhooks';
 import { docsVerify } from '../../pkg/test/helpers.mjs';
-import { receiver, startServer } from '../support.mjs';
+import { accountApi, nextDelivery, receiver, startServer } from '../support.mjs';
 
 const verifies = (secret, { headers, text }) => {
   try {
@@ -20,14 +20,8 @@ const verifies = (secret, { headers, text }) => {
 test('during the grace period both secrets verify; after it only the new one', async () => {
   const { base, key, stop } = await startServer();
   const rx = await receiver();
-  const api = (method, path, body) =>
-    fetch(base + path, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body && JSON.stringify(body) }).then((r) => r.json());
-  const next = async () => {
-    const before = rx.got.length;
-    await api('POST', '/v1/events', { type: 'server.started', data: { server_id: 'srv_1' } });
-    for (let i = 0; i < 200 && rx.got.length === before; i++) await new Promise((r) => setTimeout(r, 25));
-    return rx.got.at(-1);
-  };
+  const api = accountApi(base, key);
+  const next = () => nextDelivery(api, rx);
   try {
     const oldSecret = 'whsec_' + Buffer.alloc(32, 1).toString('base64');
     const webhook = await api('POST', '/v1/webhooks', { url: rx.url, events: ['*'], secret: oldSecret });

@@ -121,6 +121,11 @@ fn fields<const N: usize>(bytes: &[u8], lens: [usize; N]) -> Option<[&[u8]; N]> 
     Some(out)
 }
 
+/// The number JavaScript gets for a verification: 0 when it verified, else the error's code.
+fn answer(result: Result<u64, StandardError>) -> u32 {
+    result.map_or_else(code, |_| 0)
+}
+
 /// A delivery's id, timestamp and signature header (UTF-8) and payload, of the given lengths,
 /// from the start of scratch.
 fn delivery(
@@ -199,13 +204,10 @@ impl StandardKey {
             Ok(fields) => fields,
             Err(e) => return code(e),
         };
-        match self
-            .0
-            .verify(id, ts, sig, payload, now as u64, tolerance as u64)
-        {
-            Ok(_) => 0,
-            Err(e) => code(e),
-        }
+        answer(
+            self.0
+                .verify(id, ts, sig, payload, now as u64, tolerance as u64),
+        )
     }
 }
 
@@ -265,7 +267,7 @@ mod asymmetric {
 
     use alloc::vec::Vec;
 
-    use super::{code, delivery, Scratch, StandardError};
+    use super::{answer, code, delivery, Scratch, StandardError};
 
     /// A receiver's Ed25519 public key (`whpk_…`): verifies `v1a` entries.
     #[wasm_bindgen]
@@ -297,13 +299,10 @@ mod asymmetric {
                     Ok(fields) => fields,
                     Err(e) => return code(e),
                 };
-            match self
-                .0
-                .verify(id, ts, sig, payload, now as u64, tolerance as u64)
-            {
-                Ok(_) => 0,
-                Err(e) => code(e),
-            }
+            answer(
+                self.0
+                    .verify(id, ts, sig, payload, now as u64, tolerance as u64),
+            )
         }
 
         /// For a runtime with a native Ed25519: scratch holds id, timestamp and signature

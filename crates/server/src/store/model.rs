@@ -457,6 +457,42 @@ pub fn outcomes_with_claims<'a>(
     recorded
 }
 
+/// What a batch of results changes in each webhook's health, by webhook seq, in seq order (so
+/// that concurrent batches lock the webhooks in the same order): its streak, and the latest
+/// hold asked. Webhooks the batch leaves as they were (successes where no streak was seen, no
+/// hold) are left out, so that healthy traffic writes nothing.
+pub fn health_changes(
+    outcomes: &[AttemptOutcome],
+) -> Vec<(i64, crate::domain::health::StreakChange, Option<i64>)> {
+    use crate::domain::health::StreakChange;
+    let mut by_webhook: std::collections::BTreeMap<i64, (Vec<bool>, Option<i64>, u32)> =
+        Default::default();
+    for outcome in outcomes {
+        let (results, hold, seen) = by_webhook.entry(outcome.webhook_seq).or_default();
+        results.push(matches!(
+            outcome.next,
+            crate::domain::delivery::AfterAttempt::Succeeded
+        ));
+        *hold = (*hold).max(outcome.hold_until);
+        *seen = (*seen).max(outcome.failure_streak_seen);
+    }
+    by_webhook
+        .into_iter()
+        .map(|(seq, (results, hold, seen))| {
+            (
+                seq,
+                crate::domain::health::streak_change(results),
+                hold,
+                seen,
+            )
+        })
+        .filter(|(_, change, hold, seen)| {
+            !(*change == StreakChange::Reset && hold.is_none() && *seen == 0)
+        })
+        .map(|(seq, change, hold, _)| (seq, change, hold))
+        .collect()
+}
+
 /// Disabling a webhook after a delivery's final failure.
 #[derive(Debug, Clone)]
 pub struct Disabling {

@@ -234,7 +234,7 @@ pub(super) async fn record_and_claim(
 /// already: callers log a failure here (a deadlock with another process's batch, say), which
 /// only delays a circuit or a hold.
 async fn apply_health(conn: &mut PgConnection, outcomes: &[AttemptOutcome]) -> StoreResult<()> {
-    let changes = super::super::statements::health_changes(outcomes);
+    let changes = super::super::health_changes(outcomes);
     if changes.is_empty() {
         return Ok(());
     }

@@ -298,7 +298,7 @@ pub(super) async fn apply_outcomes(
     }
 
     // 4. Each webhook's health, as `domain::health` changes it: its circuit, its hold.
-    for (webhook_seq, change, hold) in super::super::statements::health_changes(outcomes) {
+    for (webhook_seq, change, hold) in super::super::health_changes(outcomes) {
         let (reset, add) = match change {
             StreakChange::Reset => (true, 0),
             StreakChange::Add(n) => (false, n),
