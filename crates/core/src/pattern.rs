@@ -2,8 +2,10 @@
 //!
 //! A webhook's `events` list holds exact names (`server.started`), `*` (everything), or
 //! `prefix.*` (every type under the prefix: `server.*` includes `server.backup.completed`).
-//! Patterns are checked against the [catalog] when parsed, so a typo is an
-//! error at registration, reported by name, instead of a webhook that silently never fires.
+//! A pattern is checked against a catalog when a webhook subscribes ([`EventPattern::parse_in`];
+//! [`EventPattern::parse`] uses the docs' nine types), so a typo is an error at registration,
+//! reported by name, instead of a webhook that silently never fires. Matching needs only the
+//! syntax ([`any_matches`]), so a pattern keeps matching types a catalog gains later.
 
 use core::fmt;
 
@@ -16,8 +18,8 @@ pub enum EventPattern<'a> {
     All,
     /// `prefix.*`: every type whose name starts with `prefix.`; holds the prefix.
     Prefix(&'a str),
-    /// One exact, catalogued event type.
-    Exact(&'static str),
+    /// One exact event type name.
+    Exact(&'a str),
 }
 
 /// Why a pattern was refused; each variant holds the offending pattern.
@@ -45,28 +47,39 @@ impl fmt::Display for PatternError<'_> {
 impl core::error::Error for PatternError<'_> {}
 
 impl<'a> EventPattern<'a> {
-    /// Parses and checks one pattern against the catalog.
+    /// Parses one pattern and checks it against the docs' nine types ([`CATALOG`]).
     pub fn parse(pattern: &'a str) -> Result<Self, PatternError<'a>> {
+        Self::parse_in(pattern, CATALOG.iter().map(|info| info.name))
+    }
+
+    /// Parses one pattern and checks that it covers at least one of `names` (a catalog's type
+    /// names): `*` always does, `prefix.*` must cover one, an exact name must be one.
+    pub fn parse_in<'n>(
+        pattern: &'a str,
+        names: impl IntoIterator<Item = &'n str>,
+    ) -> Result<Self, PatternError<'a>> {
+        let parsed = Self::parse_syntax(pattern)?;
+        match parsed {
+            EventPattern::All => Ok(parsed),
+            _ if names.into_iter().any(|name| parsed.matches(name)) => Ok(parsed),
+            _ => Err(PatternError::Unknown(pattern)),
+        }
+    }
+
+    /// Parses one pattern by its syntax alone, whatever types exist.
+    pub fn parse_syntax(pattern: &'a str) -> Result<Self, PatternError<'a>> {
         if pattern == "*" {
             return Ok(EventPattern::All);
         }
-        if let Some(prefix) = pattern.strip_suffix(".*") {
-            if !catalog::is_valid_name(prefix) {
-                return Err(PatternError::Malformed(pattern));
-            }
-            let parsed = EventPattern::Prefix(prefix);
-            return if CATALOG.iter().any(|info| parsed.matches(info.name)) {
-                Ok(parsed)
-            } else {
-                Err(PatternError::Unknown(pattern))
-            };
+        let (name, parsed) = match pattern.strip_suffix(".*") {
+            Some(prefix) => (prefix, EventPattern::Prefix(prefix)),
+            None => (pattern, EventPattern::Exact(pattern)),
+        };
+        if catalog::is_valid_name(name) {
+            Ok(parsed)
+        } else {
+            Err(PatternError::Malformed(pattern))
         }
-        if !catalog::is_valid_name(pattern) {
-            return Err(PatternError::Malformed(pattern));
-        }
-        catalog::lookup(pattern)
-            .map(|info| EventPattern::Exact(info.name))
-            .ok_or(PatternError::Unknown(pattern))
     }
 
     /// Whether an event of type `event_type` is covered by this pattern.
@@ -81,13 +94,14 @@ impl<'a> EventPattern<'a> {
     }
 }
 
-/// Whether any of `patterns` (already validated strings) covers `event_type`.
+/// Whether any of `patterns` (already validated strings) covers `event_type`, by syntax alone:
+/// `dns.*` covers `dns.zone.updated` whether or not the type existed when it subscribed.
 ///
 /// Patterns that fail to parse match nothing.
 pub fn any_matches<'p>(patterns: impl IntoIterator<Item = &'p str>, event_type: &str) -> bool {
     patterns
         .into_iter()
-        .filter_map(|p| EventPattern::parse(p).ok())
+        .filter_map(|p| EventPattern::parse_syntax(p).ok())
         .any(|p| p.matches(event_type))
 }
 
@@ -151,5 +165,29 @@ mod tests {
             "billing.payment.failed"
         ));
         assert!(!any_matches(["server.started"], "server.stopped"));
+    }
+
+    #[test]
+    fn a_catalog_of_its_own_decides_what_is_known() {
+        let names = ["dns.zone.updated", "server.started"];
+        assert_eq!(
+            EventPattern::parse_in("dns.*", names),
+            Ok(EventPattern::Prefix("dns"))
+        );
+        assert_eq!(
+            EventPattern::parse_in("dns.zone.updated", names),
+            Ok(EventPattern::Exact("dns.zone.updated"))
+        );
+        assert_eq!(
+            EventPattern::parse_in("server.stopped", names),
+            Err(PatternError::Unknown("server.stopped"))
+        );
+        assert_eq!(EventPattern::parse_in("*", []), Ok(EventPattern::All));
+        // Matching needs no catalog: a type added after the subscription is covered.
+        assert!(any_matches(["dns.*"], "dns.zone.updated"));
+        assert!(any_matches(
+            ["ssl.certificate.expiring"],
+            "ssl.certificate.expiring"
+        ));
     }
 }
