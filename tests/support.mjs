@@ -52,7 +52,7 @@ export function accountApi(base, key) {
 /** Emits one `server.started` event and resolves to the request `rx` gets next for it. */
 export async function nextDelivery(api, rx) {
   const before = rx.got.length;
-  await api('POST', '/v1/events', { type: 'server.started', data: { server_id: 'srv_1' } });
+  await api('POST', '/v1/events', { type: 'server.started', data: { server_id: 'srv_1', name: 'web-1', status: 'running', ip: '192.0.2.1' } });
   await until('the next delivery', () => rx.got.length > before);
   return rx.got.at(-1);
 }

@@ -53,7 +53,7 @@ async function flows(api) {
     const secret = 'logsecret_0123456789abcdef';
     const webhook = await api('POST', '/v1/webhooks', { url, events: ['*'], secret });
     const rotated = await api('POST', `/v1/webhooks/${webhook.id}/rotate-secret`);
-    await api('POST', '/v1/events', { type: 'server.error', data: { server_id: 'srv_1' } });
+    await api('POST', '/v1/events', { type: 'server.error', data: { server_id: 'srv_1', name: 'web-1', status: 'error', error: 'disk_full', message: 'Root volume is 100% full' } });
     for (let i = 0; i < 100 && !(await api('GET', `/v1/webhooks/${webhook.id}`)).disabled_reason; i++) {
       await new Promise((r) => setTimeout(r, 50));
     }

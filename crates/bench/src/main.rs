@@ -105,7 +105,7 @@ pub(crate) async fn post_many(
                 }
                 let url = &urls[i % urls.len()];
                 let sent_us = epoch.elapsed().as_micros() as u64;
-                let body = json!({"type": event_type, "data": {"n": i, "sent_us": sent_us}});
+                let body = json!({"type": event_type, "data": payload(event_type, i, sent_us)});
                 let mut request = http
                     .post(url)
                     .header("content-type", "application/json")
@@ -171,7 +171,7 @@ async fn paced(
         let (http, url, key) = (http.clone(), urls[i % urls.len()].clone(), key.to_owned());
         tasks.push(tokio::spawn(async move {
             let sent_us = epoch.elapsed().as_micros() as u64;
-            let body = json!({"type": event_type, "data": {"n": i, "sent_us": sent_us}});
+            let body = json!({"type": event_type, "data": payload(event_type, i, sent_us)});
             let response = http
                 .post(&url)
                 .bearer_auth(key)
@@ -649,4 +649,16 @@ async fn main() {
     }
     std::fs::write(&args.out, report).unwrap();
     eprintln!("wrote {}", args.out.display());
+}
+
+/// `data` the server's seeded schema of `event_type` accepts: the type's example (every field
+/// it requires), with the event's number and when it was sent (µs since the run began).
+fn payload(event_type: &str, n: usize, sent_us: u64) -> serde_json::Value {
+    let example = cdhooks_core::catalog::lookup(event_type).map_or("{}", |info| info.example_data);
+    let mut data: serde_json::Value = serde_json::from_str(example).unwrap_or_else(|_| json!({}));
+    if let Some(fields) = data.as_object_mut() {
+        fields.insert("n".to_owned(), json!(n));
+        fields.insert("sent_us".to_owned(), json!(sent_us));
+    }
+    data
 }

@@ -5,6 +5,8 @@
 //! Each use case validates its input into domain types, reads the clock once, asks the store
 //! (or the engine, for emitting) and tells the engine when work became due.
 
+pub mod catalog;
+pub mod matching;
 pub mod platform;
 
 pub use platform::{BatchEvent, OpenedAccount};
@@ -141,6 +143,8 @@ pub struct App {
     sealer: crate::domain::sealing::Sealer,
     /// The last readiness probe: when, and what it found.
     readiness: Mutex<Option<(Instant, Result<(), String>)>>,
+    /// The event catalog as last read.
+    catalog: catalog::CatalogCache,
 }
 
 impl App {
@@ -159,6 +163,7 @@ impl App {
             clock,
             sealer,
             readiness: Mutex::new(None),
+            catalog: catalog::CatalogCache::default(),
         }
     }
 
@@ -276,7 +281,8 @@ impl App {
         account: &Account,
         request: CreateWebhookRequest,
     ) -> AppResult<WebhookRecord> {
-        let mut webhook = NewWebhook::validate(request, &self.policy)?;
+        let catalog = self.catalog().await?;
+        let mut webhook = NewWebhook::validate(request, &self.policy, &catalog)?;
         let secret = webhook.secret.clone();
         webhook.secret = self.sealer.seal(&secret);
         let signing_key = webhook.signing_key.clone();
@@ -314,7 +320,12 @@ impl App {
         id: &str,
         request: UpdateWebhookRequest,
     ) -> AppResult<WebhookRecord> {
-        let change = WebhookChange::validate(request, &self.policy)?;
+        let catalog = self.catalog().await?;
+        let change = WebhookChange::validate(request, &self.policy, &catalog)?;
+        if change.filter.is_some() || change.events.is_some() {
+            let current = self.store.get_webhook(account, id).await?;
+            change.check_filter(&current, &catalog)?;
+        }
         let enabled = change.enabled;
         let record = self
             .store
@@ -418,8 +429,9 @@ impl App {
         account: &Account,
         request: EmitEventRequest,
     ) -> AppResult<EmittedEvent> {
+        let catalog = self.catalog().await?;
         let now = self.clock.now_ms();
-        let event = NewEvent::validate(request, Self::envelope_time(now)?)?;
+        let event = NewEvent::validate(request, Self::envelope_time(now)?, &catalog)?;
         let envelope = event.body.clone();
         let deliveries = self.engine.accept(account, event, now).await?;
         Ok(EmittedEvent {
@@ -437,9 +449,10 @@ impl App {
         request: TestEventRequest,
     ) -> AppResult<EmittedEvent> {
         let webhook = self.store.get_webhook(account, webhook_id).await?;
-        let emission = request.into_emission(webhook.events.iter().map(String::as_str))?;
+        let catalog = self.catalog().await?;
+        let emission = request.into_emission(&webhook.events, &catalog)?;
         let now = self.clock.now_ms();
-        let mut event = NewEvent::validate_test(emission, Self::envelope_time(now)?)?;
+        let mut event = NewEvent::validate_test(emission, Self::envelope_time(now)?, &catalog)?;
         event.only_webhook = Some(webhook.id);
         let envelope = event.body.clone();
         let deliveries = self.engine.accept(account, event, now).await?;

@@ -22,8 +22,8 @@ use crate::store::{QueueStats, Store};
 /// `event_type`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct EventTypeLabel {
-    /// A catalogued type.
-    pub event_type: &'static str,
+    /// A catalogued type (the provider's catalog bounds the label set).
+    pub event_type: String,
 }
 
 /// `result` of a delivery attempt: the status class or why it failed.

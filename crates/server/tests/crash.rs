@@ -87,7 +87,7 @@ async fn kill_9_with_deliveries_in_flight_loses_nothing() {
         let response = http
             .post(format!("{base}/v1/events"))
             .bearer_auth(&key)
-            .json(&json!({"type": "server.started", "data": {"n": i}}))
+            .json(&json!({"type": "server.started", "data": support::valid_data("server.started", json!({"n": i}))}))
             .send()
             .await
             .unwrap();

@@ -465,7 +465,7 @@ async fn a_concurrent_burst_with_repeated_ids_keeps_each_id_once_and_delivers_it
         .await;
     // 150 ids, each sent twice at once, so that both copies usually meet in one group commit.
     let requests = (0..300).map(|n| {
-        let body = json!({"id": format!("evt_burst_{}", n % 150), "type": "server.started", "data": {"n": n}});
+        let body = json!({"id": format!("evt_burst_{}", n % 150), "type": "server.started", "data": support::valid_data("server.started", json!({"n": n}))});
         support::send(s.req(Method::POST, "/v1/events").json(&body))
     });
     let answers = futures_util::future::join_all(requests).await;
@@ -534,7 +534,7 @@ async fn a_test_event_reaches_its_one_webhook_and_the_api_shows_the_request_it_r
     let (status, second) = s
         .post(
             &format!("/v1/webhooks/{id}/test"),
-            json!({"type": "server.error", "data": {"server_id": "srv_test"}}),
+            json!({"type": "server.error", "data": support::valid_data("server.error", json!({"server_id": "srv_test"}))}),
         )
         .await;
     assert_eq!(status, 202, "{second}");

@@ -84,7 +84,7 @@ async fn header_bytes_that_are_not_text_are_401_and_the_scheme_is_case_insensiti
             s.http
                 .request(method.clone(), s.url(path))
                 .header("authorization", garbage.clone())
-                .json(&json!({"type": "server.started", "data": {}})),
+                .json(&json!({"type": "server.started", "data": support::valid_data("server.started", json!({}))})),
         )
         .await;
         assert_eq!(
@@ -300,7 +300,7 @@ async fn the_data_dir_is_private_to_the_server_user() {
     assert_eq!(created.status(), 201);
     http.post(format!("{base}/v1/events"))
         .bearer_auth(&key)
-        .json(&json!({"type": "server.error", "data": {}}))
+        .json(&json!({"type": "server.error", "data": support::valid_data("server.error", json!({}))}))
         .send()
         .await
         .unwrap();

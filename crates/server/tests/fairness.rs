@@ -46,7 +46,7 @@ async fn another_tenants_deliveries_arrive_while_a_slow_backlog_drains() {
     let mut accepted_at = Vec::new();
     for n in 0..10 {
         let (status, _) = support::send(other(reqwest::Method::POST, "/v1/events").json(&json!({
-            "type": "billing.payment.succeeded", "data": { "n": n }
+            "type": "billing.payment.succeeded", "data": support::valid_data("billing.payment.succeeded", json!({ "n": n }))
         })))
         .await;
         assert_eq!(status, 202);
@@ -204,7 +204,7 @@ async fn hanging_endpoints_open_their_circuits_and_leave_room_for_a_healthy_one(
     for n in 0..5 {
         let sent = std::time::Instant::now();
         let (status, _) = support::send(other(reqwest::Method::POST, "/v1/events").json(&json!({
-            "type": "billing.payment.succeeded", "data": { "n": n }
+            "type": "billing.payment.succeeded", "data": support::valid_data("billing.payment.succeeded", json!({ "n": n }))
         })))
         .await;
         assert_eq!(status, 202);

@@ -89,7 +89,7 @@ async fn a_lone_surrogate_is_refused_in_data_as_in_any_other_field() {
     let request = s
         .req(reqwest::Method::POST, "/v1/events")
         .header("content-type", "application/json")
-        .body(r#"{"type":"server.started","data":{"a":"\ud83d\ude00"}}"#);
+        .body(r#"{"type":"server.started","data":{"server_id":"srv_1","name":"web-1","status":"running","ip":"192.0.2.1","a":"\ud83d\ude00"}}"#);
     let (status, answer) = send(request).await;
     assert_eq!(status, 202, "{answer}");
     s.stop().await;
@@ -249,7 +249,7 @@ async fn inbox_captures_keep_a_megabyte_and_cannot_refuse_another_accounts_event
             s.http
                 .post(s.url("/v1/events"))
                 .bearer_auth(&other)
-                .json(&json!({"type": "server.started", "data": data})),
+                .json(&json!({"type": "server.started", "data": support::valid_data("server.started", data.clone())})),
         )
         .await;
         assert_eq!(status, 202, "{answer}");

@@ -195,7 +195,7 @@ async fn three_instances_share_the_work_and_lose_nothing_when_one_is_killed() {
                 &key,
                 reqwest::Method::POST,
                 url,
-                Some(json!({"type": "server.started", "data": {"n": i}})),
+                Some(json!({"type": "server.started", "data": support::valid_data("server.started", json!({"n": i}))})),
             )
         });
         for (i, answer) in (n..n + 3).zip(futures_util::future::join_all(batch).await) {
@@ -309,7 +309,7 @@ async fn a_webhook_failing_on_every_instance_is_disabled_with_exactly_one_email(
             &key,
             reqwest::Method::POST,
             url,
-            Some(json!({"type": "server.error", "data": {"n": i}})),
+            Some(json!({"type": "server.error", "data": support::valid_data("server.error", json!({"n": i}))})),
         )
         .await
         .unwrap();
@@ -371,7 +371,7 @@ async fn a_dashboard_on_one_instance_sees_attempts_made_by_the_others() {
     let mut ids = HashSet::new();
     for i in 0..6 {
         let url = format!("{}/v1/events", instances[1 + i % 2].base);
-        let body = json!({"type": "server.started", "data": {"n": i}});
+        let body = json!({"type": "server.started", "data": support::valid_data("server.started", json!({"n": i}))});
         let (status, event) = call(&http, &key, reqwest::Method::POST, url, Some(body))
             .await
             .unwrap();

@@ -55,7 +55,11 @@ async fn an_undeliverable_email_is_retried_with_backoff_then_dead_lettered_witho
         )
         .await;
         assert_eq!(status, 201);
-        let (status, _) = call("/v1/events", json!({"type": "server.error", "data": {}})).await;
+        let (status, _) = call(
+            "/v1/events",
+            json!({"type": "server.error", "data": support::valid_data("server.error", json!({}))}),
+        )
+        .await;
         assert_eq!(status, 202);
         keys.push(key);
     }
@@ -140,7 +144,11 @@ async fn a_server_started_31_days_later_removes_finished_data_older_than_30_days
         )
     };
     let (_, hook) = post("/v1/webhooks", json!({"url": receiver.url("/ok"), "events": ["server.*"], "secret": "your_webhook_secret"})).await;
-    let (_, old) = post("/v1/events", json!({"type": "server.started", "data": {}})).await;
+    let (_, old) = post(
+        "/v1/events",
+        json!({"type": "server.started", "data": support::valid_data("server.started", json!({}))}),
+    )
+    .await;
     // Stopped once the delivery's success is recorded (it is the data retention removes).
     support::settled(&server.store, Duration::from_secs(10)).await;
     assert_eq!(receiver.count(), 1);
@@ -155,7 +163,7 @@ async fn a_server_started_31_days_later_removes_finished_data_older_than_30_days
     let (_, fresh) = send(
         http.post(format!("{base}/v1/events"))
             .bearer_auth(&key)
-            .json(&json!({"type": "billing.payment.succeeded", "data": {}})),
+            .json(&json!({"type": "billing.payment.succeeded", "data": support::valid_data("billing.payment.succeeded", json!({}))})),
     )
     .await;
     let old_id = old["event"]["id"].as_str().unwrap();

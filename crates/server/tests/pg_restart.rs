@@ -34,7 +34,7 @@ async fn a_database_restart_under_load_loses_nothing_answered_202() {
                 let mut n = 0;
                 while !stop.load(Ordering::Relaxed) {
                     let request = s.req(reqwest::Method::POST, "/v1/events").json(&json!({
-                        "type": "server.started", "data": {"sender": sender, "n": n}
+                        "type": "server.started", "data": support::valid_data("server.started", json!({"sender": sender, "n": n}))
                     }));
                     answers.push(support::send(request).await);
                     n += 1;
@@ -55,7 +55,7 @@ async fn a_database_restart_under_load_loses_nothing_answered_202() {
         Duration::from_secs(15),
         || async {
             let request = s.req(reqwest::Method::POST, "/v1/events").json(&json!({
-                "type": "server.started", "data": {"probe": true}
+                "type": "server.started", "data": support::valid_data("server.started", json!({"probe": true}))
             }));
             let (status, _) = support::send(request).await;
             status == 202

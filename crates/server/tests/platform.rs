@@ -21,7 +21,7 @@ struct Provider {
 impl Provider {
     async fn start_with(tweak: impl FnOnce(&mut cdhooks_server::config::ServeConfig)) -> Self {
         let s = TestServer::start_with(tweak).await;
-        let platform = platform_key(&s, "backend").await;
+        let platform = s.platform_key("backend").await;
         Provider { s, platform }
     }
 
@@ -105,24 +105,6 @@ impl Provider {
     }
 }
 
-/// A platform key made in the server's store, as `cdhooks-server platform-keys create` does.
-async fn platform_key(s: &TestServer, name: &str) -> String {
-    use cdhooks_server::domain::api_key;
-    let key = api_key::generate_with(cdhooks_server::domain::access::PLATFORM_KEY_PREFIX);
-    s.server
-        .as_ref()
-        .unwrap()
-        .store
-        .create_platform_key(
-            name,
-            &api_key::digest(&key),
-            cdhooks_server::clock::now_ms(),
-        )
-        .await
-        .unwrap();
-    key
-}
-
 /// The ids of the events a receiver got at `path`.
 fn received_ids(receiver: &Receiver, path: &str) -> Vec<String> {
     receiver
@@ -143,7 +125,7 @@ async fn the_provider_emits_for_any_account_and_customer_keys_send_only_test_eve
     p.webhook(&key_b, &receiver.url("/b")).await;
 
     // The platform emits for A by path, and for B through the account route with the header.
-    let event = json!({"type": "billing.payment.succeeded", "data": {"amount": "12.00"}});
+    let event = json!({"type": "billing.payment.succeeded", "data": support::valid_data("billing.payment.succeeded", json!({"amount": 1200}))});
     let (status, for_a) = p
         .platform(
             Method::POST,
@@ -249,7 +231,7 @@ async fn the_provider_emits_for_any_account_and_customer_keys_send_only_test_eve
         .platform(
             Method::POST,
             &format!("/v1/accounts/{a}/events"),
-            Some(json!({"type": "server.started", "data": {}, "id": "evt_test_fake"})),
+            Some(json!({"type": "server.started", "data": support::valid_data("server.started", json!({})), "id": "evt_test_fake"})),
         )
         .await;
     assert_eq!(
@@ -384,7 +366,9 @@ async fn every_route_answers_each_credential_as_documented_and_no_account_sees_a
         (
             Method::POST,
             "/v1/events".into(),
-            Some(json!({"type": "server.started", "data": {}})),
+            Some(
+                json!({"type": "server.started", "data": support::valid_data("server.started", json!({}))}),
+            ),
         ),
         (
             Method::POST,
@@ -505,7 +489,7 @@ async fn a_batch_is_stored_all_together_or_not_at_all() {
     let (b, key_b) = p.open_account("b@example.com", None).await;
     p.webhook(&key_a, &receiver.url("/a")).await;
     p.webhook(&key_b, &receiver.url("/b")).await;
-    let item = |account: &str, id: &str| json!({"account": account, "type": "billing.payment.succeeded", "data": {"plan": "pro"}, "id": id});
+    let item = |account: &str, id: &str| json!({"account": account, "type": "billing.payment.succeeded", "data": support::valid_data("billing.payment.succeeded", json!({"plan": "pro"})), "id": id});
 
     let (status, body) = p
         .platform(
@@ -603,7 +587,7 @@ async fn on_a_full_store_a_batch_is_refused_whole_and_every_accepted_one_kept() 
     }
     let p = Provider::start_with(|c| c.max_database_mb = Some(2)).await;
     let (a, _) = p.open_account("a@example.com", None).await;
-    let batch = |n: usize| json!({"events": (0..20).map(|i| json!({"account": a, "type": "server.started", "data": {"n": i, "pad": "x".repeat(2_000)}, "id": format!("b{n}_{i}")})).collect::<Vec<_>>()});
+    let batch = |n: usize| json!({"events": (0..20).map(|i| json!({"account": a, "type": "server.started", "data": support::valid_data("server.started", json!({"n": i, "pad": "x".repeat(2_000)})), "id": format!("b{n}_{i}")})).collect::<Vec<_>>()});
     // Batches until the store is full: each is taken whole or refused whole.
     let mut accepted = 0;
     let refused = loop {
@@ -708,7 +692,9 @@ async fn accounts_are_found_changed_and_deleted_and_their_credentials_die_with_t
     p.platform(
         Method::POST,
         &format!("/v1/accounts/{a}/events"),
-        Some(json!({"type": "server.error", "data": {}})),
+        Some(
+            json!({"type": "server.error", "data": support::valid_data("server.error", json!({}))}),
+        ),
     )
     .await;
     let outbox = p.s.dir.path().join("outbox");

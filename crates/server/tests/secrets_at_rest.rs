@@ -50,7 +50,7 @@ async fn secrets_are_sealed_in_the_database_and_open_only_with_the_key() {
     send(
         http.post(format!("{base}/v1/events"))
             .bearer_auth(&key)
-            .json(&json!({"type": "server.started", "data": {}})),
+            .json(&json!({"type": "server.started", "data": support::valid_data("server.started", json!({}))})),
     )
     .await;
     eventually("the delivery", Duration::from_secs(10), || {
@@ -127,7 +127,7 @@ async fn secrets_are_sealed_in_the_database_and_open_only_with_the_key() {
     send(
         http.post(format!("{base}/v1/events"))
             .bearer_auth(&key)
-            .json(&json!({"type": "server.started", "data": {}})),
+            .json(&json!({"type": "server.started", "data": support::valid_data("server.started", json!({}))})),
     )
     .await;
     eventually("the second delivery", Duration::from_secs(10), || {

@@ -83,7 +83,7 @@ async fn fill_then_recover(
     let post = |size: usize, n: usize| {
         let request = s.req(reqwest::Method::POST, "/v1/events").json(&json!({
             "type": "server.started",
-            "data": {"n": n, "pad": "x".repeat(size)}
+            "data": support::valid_data("server.started", json!({"n": n, "pad": "x".repeat(size)}))
         }));
         send(request)
     };
@@ -229,7 +229,7 @@ async fn freeing_the_stated_room_on_a_full_disk_is_enough_to_recover_and_restart
     let post = |size: usize, n: usize| {
         let request = s.req(reqwest::Method::POST, "/v1/events").json(&json!({
             "type": "server.started",
-            "data": {"n": n, "pad": "x".repeat(size)}
+            "data": support::valid_data("server.started", json!({"n": n, "pad": "x".repeat(size)}))
         }));
         send(request)
     };
@@ -301,7 +301,7 @@ async fn the_database_cap_bounds_the_wal_too() {
     for n in 0..400 {
         let request = s.req(reqwest::Method::POST, "/v1/events").json(&json!({
             "type": "server.started",
-            "data": {"n": n, "pad": "x".repeat(100_000)}
+            "data": support::valid_data("server.started", json!({"n": n, "pad": "x".repeat(100_000)}))
         }));
         let (status, body) = send(request).await;
         largest = largest.max(on_disk());
@@ -337,7 +337,7 @@ async fn readiness_fails_whenever_a_small_event_is_refused() {
     let post = |size: usize, n: usize| {
         let request = s.req(reqwest::Method::POST, "/v1/events").json(&json!({
             "type": "server.started",
-            "data": {"n": n, "pad": "x".repeat(size)}
+            "data": support::valid_data("server.started", json!({"n": n, "pad": "x".repeat(size)}))
         }));
         send(request)
     };

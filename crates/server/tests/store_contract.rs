@@ -8,8 +8,12 @@
 //! and group commit keeping each operation's own answer. Time is an argument everywhere.
 
 mod support {
+    #[path = "data.rs"]
+    pub mod data;
     #[path = "pg.rs"]
     pub mod pg;
+
+    pub use data::valid_data;
 }
 
 use std::collections::HashSet;
@@ -19,6 +23,7 @@ use cdhooks_core::timestamp::Timestamp;
 use cdhooks_server::domain::delivery::AfterAttempt;
 use cdhooks_server::domain::email::{Email, EmailNext};
 use cdhooks_server::domain::event::{EmitEventRequest, NewEvent};
+use cdhooks_server::domain::event_type::Catalog;
 use cdhooks_server::domain::target::TargetPolicy;
 use cdhooks_server::domain::webhook::{CreateWebhookRequest, NewWebhook, WebhookChange};
 use cdhooks_server::store::model::{
@@ -87,8 +92,9 @@ async fn account_with_webhooks_of(
             secret: Some("your_webhook_secret".to_owned()),
             description: None,
             signing: None,
+            filter: None,
         };
-        let webhook = NewWebhook::validate(request, &policy).unwrap();
+        let webhook = NewWebhook::validate(request, &policy, &Catalog::seeded()).unwrap();
         ids.push(
             store
                 .create_webhook(account, webhook, NOW)
@@ -102,10 +108,15 @@ async fn account_with_webhooks_of(
 
 fn event(id: &str, event_type: &str, n: usize) -> NewEvent {
     let request: EmitEventRequest = serde_json::from_value(serde_json::json!({
-        "id": id, "type": event_type, "data": {"n": n}
+        "id": id, "type": event_type, "data": support::valid_data(event_type, serde_json::json!({"n": n}))
     }))
     .unwrap();
-    NewEvent::validate(request, Timestamp::from_unix(NOW / 1000).unwrap()).unwrap()
+    NewEvent::validate(
+        request,
+        Timestamp::from_unix(NOW / 1000).unwrap(),
+        &Catalog::seeded(),
+    )
+    .unwrap()
 }
 
 fn email_claim(token: u64, now: i64) -> EmailClaim {
@@ -1422,12 +1433,13 @@ async fn a_sealed_secret_is_found_for_the_start_check(opened: Opened) {
         secret: Some("your_webhook_secret".to_owned()),
         description: None,
         signing: None,
+        filter: None,
     };
     let policy = TargetPolicy {
         allowed: vec!["127.0.0.0/8".parse().unwrap()],
         allow_http: true,
     };
-    let mut webhook = NewWebhook::validate(request, &policy).unwrap();
+    let mut webhook = NewWebhook::validate(request, &policy, &Catalog::seeded()).unwrap();
     webhook.secret = sealer.seal(&webhook.secret);
     store.create_webhook(&account, webhook, NOW).await.unwrap();
     let found = store.secret_like(SEALED_LIKE).await.unwrap().unwrap();
@@ -1884,6 +1896,155 @@ async fn processes_sharing_postgres_split_the_webhooks_and_take_over_a_leavers_s
     assert_eq!(hooks(&by_a), webhooks.into_iter().collect());
 }
 
+async fn the_catalog_is_seeded_once_and_changed_only_as_it_was_read((store, _keep): Opened) {
+    use cdhooks_server::domain::event_type::{
+        subscribes_by_name, EventTypeUpdate, NewEventType, UpdateEventTypeRequest,
+    };
+    use cdhooks_server::store::EventTypeDeletion;
+    let seed = NewEventType::seed();
+    store.seed_event_types(&seed, NOW).await.unwrap();
+    let types = store.event_types().await.unwrap();
+    let names: Vec<&str> = types.iter().map(|t| t.name.as_str()).collect();
+    let seeded: Vec<&str> = seed.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, seeded, "in the docs' order");
+    assert!(types.iter().all(|t| t.version == 1 && !t.deprecated));
+    // A type the provider deleted is not seeded again.
+    let none = |_: &[String]| false;
+    assert_eq!(
+        store
+            .delete_event_type("server.rebooted", &none)
+            .await
+            .unwrap(),
+        EventTypeDeletion::Deleted
+    );
+    store.seed_event_types(&seed, NOW + 1).await.unwrap();
+    assert_eq!(store.event_types().await.unwrap().len(), 8);
+    assert!(matches!(
+        store.delete_event_type("server.rebooted", &none).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // Added after the seed, in order; a name is taken once.
+    let mut dns = seed[0].clone();
+    dns.name = "dns.zone.updated".to_owned();
+    let created = store.create_event_type(&dns, NOW + 2).await.unwrap();
+    assert_eq!(store.event_types().await.unwrap().last(), Some(&created));
+    assert!(matches!(
+        store.create_event_type(&dns, NOW + 3).await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    // A change applies only to the type as it was read.
+    let change = |description: &str| UpdateEventTypeRequest {
+        description: Some(description.to_owned()),
+        schema: None,
+        example: None,
+        deprecated: Some(true),
+    };
+    let first = EventTypeUpdate::validate(&created, change("first")).unwrap();
+    let second = EventTypeUpdate::validate(&created, change("second")).unwrap();
+    let changed = store.update_event_type(&first, NOW + 4).await.unwrap();
+    assert_eq!(
+        (changed.description.as_str(), changed.deprecated),
+        ("first", true)
+    );
+    assert!(matches!(
+        store.update_event_type(&second, NOW + 5).await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    // A type a webhook names stays; patterns that cover it do not hold it.
+    account_with_webhooks(
+        &*store,
+        "catalog@example.com",
+        &[&["server.started"], &["server.*"]],
+    )
+    .await;
+    let named = |name: &'static str| move |patterns: &[String]| subscribes_by_name(patterns, name);
+    assert_eq!(
+        store
+            .delete_event_type("server.started", &named("server.started"))
+            .await
+            .unwrap(),
+        EventTypeDeletion::InUse(1)
+    );
+    assert_eq!(
+        store
+            .delete_event_type("server.stopped", &named("server.stopped"))
+            .await
+            .unwrap(),
+        EventTypeDeletion::Deleted
+    );
+}
+
+async fn a_webhooks_filter_is_kept_and_decides_fan_out((store, _keep): Opened) {
+    let account = store
+        .create_account(
+            "filter@example.com",
+            &cdhooks_server::domain::api_key::digest("key-filter"),
+            NOW,
+        )
+        .await
+        .unwrap();
+    let request = CreateWebhookRequest {
+        url: "http://127.0.0.1:9/filtered".to_owned(),
+        events: vec!["server.*".to_owned()],
+        secret: None,
+        description: None,
+        signing: None,
+        filter: Some(serde_json::json!({"data.server_id": ["srv_1"]})),
+    };
+    let policy = TargetPolicy {
+        allowed: vec!["127.0.0.0/8".parse().unwrap()],
+        allow_http: true,
+    };
+    let webhook = NewWebhook::validate(request, &policy, &Catalog::seeded()).unwrap();
+    let created = store.create_webhook(&account, webhook, NOW).await.unwrap();
+    let read = store.get_webhook(&account, &created.id).await.unwrap();
+    assert_eq!(read.filter, created.filter);
+    assert_eq!(
+        read.filter.map(|f| f.to_json()),
+        Some(serde_json::json!({"data.server_id": ["srv_1"]}))
+    );
+    let emit = |id: &str, server: &str| {
+        let request: EmitEventRequest = serde_json::from_value(serde_json::json!({
+            "id": id, "type": "server.started",
+            "data": support::valid_data("server.started", serde_json::json!({"server_id": server}))
+        }))
+        .unwrap();
+        NewEvent::validate(
+            request,
+            Timestamp::from_unix(NOW / 1000).unwrap(),
+            &Catalog::seeded(),
+        )
+        .unwrap()
+    };
+    let matching = store
+        .insert_event(&account, emit("e1", "srv_1"), NOW, None)
+        .await
+        .unwrap();
+    let other = store
+        .insert_event(&account, emit("e2", "srv_2"), NOW, None)
+        .await
+        .unwrap();
+    assert_eq!((matching.deliveries, other.deliveries), (1, 0));
+    // Removed, it lets everything through.
+    let change = WebhookChange {
+        filter: Some(None),
+        ..WebhookChange::default()
+    };
+    let changed = store
+        .update_webhook(&account, &created.id, change, NOW)
+        .await
+        .unwrap();
+    assert_eq!(changed.filter, None);
+    let after = store
+        .insert_event(&account, emit("e3", "srv_2"), NOW, None)
+        .await
+        .unwrap();
+    assert_eq!(after.deliveries, 1);
+}
+
 /// The whole contract, as `#[tokio::test]`s of one backend.
 macro_rules! contract_suite {
     ($backend:ident, $open:path) => {
@@ -1929,6 +2090,8 @@ macro_rules! contract_suite {
             case!(accounts_are_found_changed_and_deleted_with_all_they_hold);
             case!(platform_keys_and_portal_sessions_hold_until_revoked);
             case!(accounts_needing_attention_are_those_with_a_disabled_webhook_or_late_work);
+            case!(the_catalog_is_seeded_once_and_changed_only_as_it_was_read);
+            case!(a_webhooks_filter_is_kept_and_decides_fan_out);
         }
     };
 }

@@ -139,6 +139,7 @@ impl App {
             .field("events")
             .into());
         }
+        let catalog = self.catalog().await?;
         let now = self.clock.now_ms();
         let created_at = Self::envelope_time(now)?;
         let mut events = Vec::with_capacity(batch.len());
@@ -147,7 +148,7 @@ impl App {
                 e.message = format!("events[{index}]: {}", e.message);
                 e
             };
-            let event = NewEvent::validate(item.request, created_at).map_err(at_index)?;
+            let event = NewEvent::validate(item.request, created_at, &catalog).map_err(at_index)?;
             let account = match self.store.account(&item.account_id).await {
                 Ok(account) => account,
                 Err(StoreError::NotFound) => {

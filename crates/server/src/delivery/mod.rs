@@ -253,7 +253,7 @@ impl DeliveryEngine {
         };
         // New deliveries of failing webhooks are never claimed here (`health::may_start_at_once`).
         let lease = (reserved > 0).then(|| self.lease(now_ms, reserved, 0));
-        let event_type = event.event_type;
+        let event_type = event.event_type.clone();
         let inserted = self.store.insert_event(account, event, now_ms, lease).await;
         if inserted.is_ok() {
             self.metrics

@@ -118,7 +118,7 @@ impl Role {
     pub fn refusal(self, action: Action) -> String {
         match (self, action) {
             (_, Action::Administer) => {
-                "only a platform key (cdhp_…) may manage accounts, portal sessions and platform keys"
+                "only a platform key (cdhp_…) may manage accounts, portal sessions, platform keys and the event catalog"
                     .to_owned()
             }
             (Role::Account(_), Action::Emit) => {

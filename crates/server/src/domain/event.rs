@@ -6,10 +6,12 @@
 use bytes::Bytes;
 use cdhooks_core::event::{self as core_event, Event};
 use cdhooks_core::timestamp::Timestamp;
-use cdhooks_core::{catalog, pattern};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use serde_json::Value;
 
+use super::event_type::Catalog;
+use super::filter::EventFilter;
 use super::ValidationError;
 
 /// The body of `POST /v1/events`.
@@ -32,7 +34,9 @@ pub struct NewEvent {
     /// `evt_…` or the sender's id.
     pub id: String,
     /// The catalogued type.
-    pub event_type: &'static str,
+    pub event_type: String,
+    /// `data`, parsed (what a webhook's filter is matched against).
+    pub data: Value,
     /// When it was accepted.
     pub created_at: Timestamp,
     /// The envelope bytes every attempt sends (shared, not copied, by the answer to the
@@ -44,9 +48,14 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
-    /// Checks a request for a real event and builds the envelope, stamped with `now`. Ids
-    /// of test events (`evt_test_…`) are not the sender's to choose.
-    pub fn validate(request: EmitEventRequest, now: Timestamp) -> Result<Self, ValidationError> {
+    /// Checks a request for a real event against `catalog` (its type, and `data` against the
+    /// type's schema) and builds the envelope, stamped with `now`. Ids of test events
+    /// (`evt_test_…`) are not the sender's to choose.
+    pub fn validate(
+        request: EmitEventRequest,
+        now: Timestamp,
+        catalog: &Catalog,
+    ) -> Result<Self, ValidationError> {
         if request.id.as_deref() == Some("batch") {
             return Err(ValidationError::new(
                 "invalid_event_id",
@@ -68,45 +77,26 @@ impl NewEvent {
             )
             .field("id"));
         }
-        Self::build(request, now, core_event::EVENT_ID_PREFIX)
+        Self::build(request, now, core_event::EVENT_ID_PREFIX, catalog)
     }
 
     /// Checks a test event's request and builds its envelope, with a fresh `evt_test_…` id.
     pub fn validate_test(
         mut request: EmitEventRequest,
         now: Timestamp,
+        catalog: &Catalog,
     ) -> Result<Self, ValidationError> {
         request.id = None;
-        Self::build(request, now, core_event::TEST_EVENT_ID_PREFIX)
+        Self::build(request, now, core_event::TEST_EVENT_ID_PREFIX, catalog)
     }
 
     fn build(
         request: EmitEventRequest,
         now: Timestamp,
         id_prefix: &str,
+        catalog: &Catalog,
     ) -> Result<Self, ValidationError> {
-        let event_type = match catalog::lookup(&request.event_type) {
-            Some(info) => info.name,
-            None => {
-                return Err(ValidationError::new(
-                    "unknown_event_type",
-                    format!(
-                        "unknown event type `{}`; GET /v1/event-types lists them",
-                        request.event_type
-                    ),
-                )
-                .field("type"))
-            }
-        };
-        if !request.data.get().trim_start().starts_with('{') {
-            return Err(
-                ValidationError::new("invalid_data", "`data` must be a JSON object").field("data"),
-            );
-        }
-        check_strings(&request.data).map_err(|e| {
-            ValidationError::new("invalid_json", format!("`data` is not valid JSON: {e}"))
-                .field("data")
-        })?;
+        let event_type = catalog.known(&request.event_type)?;
         let id = match request.id {
             Some(id) if core_event::is_valid_client_id(&id) => id,
             Some(_) => {
@@ -118,9 +108,23 @@ impl NewEvent {
             }
             None => super::new_id(id_prefix),
         };
+        if !request.data.get().trim_start().starts_with('{') {
+            return Err(
+                ValidationError::new("invalid_data", "`data` must be a JSON object").field("data"),
+            );
+        }
+        // Parsing also proves that every string decodes: kept as raw JSON, `data` could
+        // otherwise carry escapes no parser can turn into text (a lone surrogate such as
+        // `"\udc00"`), which `description` or `name` would refuse.
+        let data: Value = serde_json::from_str(request.data.get()).map_err(|e| {
+            ValidationError::new("invalid_json", format!("`data` is not valid JSON: {e}"))
+                .field("data")
+        })?;
+        catalog.check_data(event_type, &data)?;
+        let event_type = event_type.record.name.clone();
         let envelope = Event {
             id,
-            event_type: event_type.to_owned(),
+            event_type: event_type.clone(),
             created_at: now,
             data: request.data,
         };
@@ -129,22 +133,25 @@ impl NewEvent {
         Ok(NewEvent {
             id: envelope.id,
             event_type,
+            data,
             created_at: now,
             body: Bytes::from(body),
             only_webhook: None,
         })
     }
 
-    /// Whether the webhook `webhook_id`, subscribed to `patterns`, gets a delivery of this
-    /// event: the one the test event names, or else every webhook subscribed to the type.
+    /// Whether the webhook `webhook_id`, subscribed to `patterns` with `filter`, gets a
+    /// delivery of this event: the one the test event names (whatever its filter), or else
+    /// every webhook subscribed to the type whose filter the event's `data` passes.
     pub fn reaches<'p>(
         &self,
         webhook_id: &str,
         patterns: impl IntoIterator<Item = &'p str>,
+        filter: Option<&EventFilter>,
     ) -> bool {
         match &self.only_webhook {
             Some(only) => only == webhook_id,
-            None => pattern::any_matches(patterns, self.event_type),
+            None => super::filter::receives(patterns, filter, &self.event_type, &self.data),
         }
     }
 }
@@ -162,24 +169,27 @@ pub struct TestEventRequest {
 }
 
 impl TestEventRequest {
-    /// The emission it stands for, sent to the webhook subscribed to `patterns` only.
-    pub fn into_emission<'p>(
+    /// The emission it stands for, sent to the webhook subscribed to `patterns` only: by
+    /// default the first type of `catalog` they cover (or the catalog's first), with its example.
+    pub fn into_emission(
         self,
-        patterns: impl IntoIterator<Item = &'p str> + Clone,
+        patterns: &[String],
+        catalog: &Catalog,
     ) -> Result<EmitEventRequest, ValidationError> {
         let event_type = match self.event_type {
             Some(name) => name,
-            None => catalog::CATALOG
-                .iter()
-                .find(|t| pattern::any_matches(patterns.clone(), t.name))
-                .unwrap_or(&catalog::CATALOG[0])
-                .name
-                .to_owned(),
+            None => catalog
+                .covered(patterns)
+                .next()
+                .or_else(|| catalog.entries().first())
+                .map_or_else(String::new, |entry| entry.record.name.clone()),
         };
         let data = match self.data {
             Some(data) => data,
             None => {
-                let example = catalog::lookup(&event_type).map_or("{}", |t| t.example_data);
+                let example = catalog
+                    .get(&event_type)
+                    .map_or("{}", |entry| entry.record.example.as_str());
                 RawValue::from_string(example.to_owned())
                     .map_err(|e| ValidationError::new("invalid_data", e.to_string()))?
             }
@@ -192,70 +202,27 @@ impl TestEventRequest {
     }
 }
 
-/// Checks every string and key of `raw` the way a string field of a request is checked: kept
-/// as raw JSON, `data` would otherwise carry escapes no parser can turn into text (a lone
-/// surrogate such as `"\udc00"`), which `description` or `name` would refuse.
-fn check_strings(raw: &RawValue) -> Result<(), serde_json::Error> {
-    serde_json::from_str::<TextOnly>(raw.get()).map(|_| ())
-}
-
-/// A JSON value read only to prove that its strings decode; nothing of it is kept.
-struct TextOnly;
-
-impl<'de> serde::Deserialize<'de> for TextOnly {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(TextOnlyVisitor)
-    }
-}
-
-struct TextOnlyVisitor;
-
-impl<'de> serde::de::Visitor<'de> for TextOnlyVisitor {
-    type Value = TextOnly;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<TextOnly, E> {
-        Ok(TextOnly)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<TextOnly, E> {
-        Ok(TextOnly)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<TextOnly, E> {
-        Ok(TextOnly)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<TextOnly, E> {
-        Ok(TextOnly)
-    }
-    // serde_json decodes a string's escapes (and refuses lone surrogates) before this.
-    fn visit_str<E>(self, _: &str) -> Result<TextOnly, E> {
-        Ok(TextOnly)
-    }
-    fn visit_unit<E>(self) -> Result<TextOnly, E> {
-        Ok(TextOnly)
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<TextOnly, A::Error> {
-        while seq.next_element::<TextOnly>()?.is_some() {}
-        Ok(TextOnly)
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<TextOnly, A::Error> {
-        while map.next_entry::<TextOnly, TextOnly>()?.is_some() {}
-        Ok(TextOnly)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use crate::domain::event_type::tests::seeded;
+    use cdhooks_core::catalog;
+
     fn event(only_webhook: Option<&str>) -> NewEvent {
         let request = EmitEventRequest {
             event_type: "billing.payment.failed".into(),
-            data: RawValue::from_string("{}".into()).unwrap(),
+            data: RawValue::from_string(
+                catalog::lookup("billing.payment.failed")
+                    .unwrap()
+                    .example_data
+                    .into(),
+            )
+            .unwrap(),
             id: None,
         };
-        let mut event = NewEvent::validate(request, Timestamp::from_unix(0).unwrap()).unwrap();
+        let mut event =
+            NewEvent::validate(request, Timestamp::from_unix(0).unwrap(), &seeded()).unwrap();
         event.only_webhook = only_webhook.map(str::to_owned);
         event
     }
@@ -263,17 +230,29 @@ mod tests {
     #[test]
     fn an_event_reaches_subscribers_and_a_test_event_only_its_webhook() {
         let everyone = event(None);
-        assert!(everyone.reaches("wh_a", ["billing.*"]));
-        assert!(!everyone.reaches("wh_a", ["server.*"]));
+        assert!(everyone.reaches("wh_a", ["billing.*"], None));
+        assert!(!everyone.reaches("wh_a", ["server.*"], None));
         let test = event(Some("wh_a"));
-        assert!(test.reaches("wh_a", ["server.*"]));
-        assert!(!test.reaches("wh_b", ["*"]));
+        assert!(test.reaches("wh_a", ["server.*"], None));
+        assert!(!test.reaches("wh_b", ["*"], None));
+    }
+
+    #[test]
+    fn a_filter_lets_through_only_the_events_it_matches() {
+        let filter = |value: serde_json::Value| EventFilter::parse(&value).unwrap().unwrap();
+        let everyone = event(None);
+        let eur = filter(serde_json::json!({"data.currency": ["EUR", "USD"]}));
+        let gbp = filter(serde_json::json!({"data.currency": "GBP"}));
+        assert!(everyone.reaches("wh_a", ["billing.*"], Some(&eur)));
+        assert!(!everyone.reaches("wh_a", ["billing.*"], Some(&gbp)));
+        // A test event is for its webhook, whatever the filter.
+        assert!(event(Some("wh_a")).reaches("wh_a", ["billing.*"], Some(&gbp)));
     }
 
     #[test]
     fn a_test_event_defaults_to_the_first_subscribed_type_and_its_example() {
         let emission = TestEventRequest::default()
-            .into_emission(["server.error", "billing.*"])
+            .into_emission(&["server.error".into(), "billing.*".into()], &seeded())
             .unwrap();
         assert_eq!(emission.event_type, "server.error");
         assert_eq!(
@@ -284,7 +263,7 @@ mod tests {
             event_type: Some("server.created".into()),
             data: None,
         }
-        .into_emission(["billing.*"])
+        .into_emission(&["billing.*".into()], &seeded())
         .unwrap();
         assert_eq!(chosen.event_type, "server.created");
     }

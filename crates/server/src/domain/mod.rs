@@ -12,6 +12,8 @@ pub mod claim;
 pub mod delivery;
 pub mod email;
 pub mod event;
+pub mod event_type;
+pub mod filter;
 pub mod health;
 pub mod inbox;
 pub mod retention;

@@ -8,10 +8,11 @@ use std::fmt;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use cdhooks_core::pattern::EventPattern;
 use cdhooks_core::standard::SECRET_PREFIX;
 use serde::Deserialize;
 
+use super::event_type::Catalog;
+use super::filter::EventFilter;
 use super::target::{TargetPolicy, WebhookUrl};
 use super::ValidationError;
 
@@ -39,6 +40,12 @@ pub struct CreateWebhookRequest {
     /// `ed25519` adds Standard Webhooks `v1a` signatures, which only the server can make: the
     /// answer carries the `public_key` (`whpk_…`) receivers verify with. Default `hmac`.
     pub signing: Option<String>,
+    /// Conditions on `data` fields an event must meet to reach the webhook, e.g.
+    /// `{"data.server_id": ["srv_1", "srv_2"], "data.labels.env": "production"}`: equality
+    /// (a string or number) or membership (a list), all of them. Each field must be in the
+    /// schema of a subscribed type.
+    #[schema(value_type = Option<Object>)]
+    pub filter: Option<serde_json::Value>,
 }
 
 /// The body of `PATCH /v1/webhooks/{id}`: every field optional.
@@ -55,6 +62,10 @@ pub struct UpdateWebhookRequest {
     pub description: Option<Option<String>>,
     /// `true` re-enables a disabled webhook and resumes its paused deliveries.
     pub enabled: Option<bool>,
+    /// A new filter on `data` fields (`null` or `{}` removes it).
+    #[serde(default, deserialize_with = "double_option_value")]
+    #[schema(value_type = Option<Object>)]
+    pub filter: Option<Option<serde_json::Value>>,
 }
 
 /// The body of `POST /v1/webhooks/{id}/rotate-secret`: a new secret, or none to generate one.
@@ -264,6 +275,13 @@ pub(crate) fn double_option<'de, D: serde::Deserializer<'de>>(
     Option::<String>::deserialize(d).map(Some)
 }
 
+/// Tells a field set to `null` (`Some(None)`) from one left out (`None`), for any JSON value.
+fn double_option_value<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<serde_json::Value>>, D::Error> {
+    Option::<serde_json::Value>::deserialize(d).map(Some)
+}
+
 /// A checked registration.
 #[derive(Debug, Clone)]
 pub struct NewWebhook {
@@ -277,6 +295,8 @@ pub struct NewWebhook {
     pub description: Option<String>,
     /// The Ed25519 signing key (`whsk_…`), for a webhook signed with `v1a` too.
     pub signing_key: Option<WebhookSecret>,
+    /// Conditions on `data` an event must meet to reach it.
+    pub filter: Option<EventFilter>,
 }
 
 /// A fresh Ed25519 signing key, `whsk_` + base64 of a random seed.
@@ -300,10 +320,20 @@ impl NewWebhook {
     pub fn validate(
         request: CreateWebhookRequest,
         policy: &TargetPolicy,
+        catalog: &Catalog,
     ) -> Result<Self, ValidationError> {
+        let events = validate_patterns(request.events, catalog)?;
+        let filter = match &request.filter {
+            Some(filter) => EventFilter::parse(filter)?,
+            None => None,
+        };
+        if let Some(filter) = &filter {
+            filter.check_fields(catalog.covered(&events))?;
+        }
         Ok(NewWebhook {
             url: WebhookUrl::parse(&request.url, policy)?,
-            events: validate_patterns(request.events)?,
+            events,
+            filter,
             secret: match request.secret {
                 Some(secret) => WebhookSecret::parse(secret)?,
                 None => WebhookSecret::generate(),
@@ -335,6 +365,9 @@ pub struct WebhookChange {
     pub description: Option<Option<String>>,
     /// Enable or disable.
     pub enabled: Option<bool>,
+    /// A new filter (`Some(None)` removes it); its fields are checked against the webhook's
+    /// types by [`WebhookChange::check_filter`].
+    pub filter: Option<Option<EventFilter>>,
 }
 
 impl WebhookChange {
@@ -342,21 +375,51 @@ impl WebhookChange {
     pub fn validate(
         request: UpdateWebhookRequest,
         policy: &TargetPolicy,
+        catalog: &Catalog,
     ) -> Result<Self, ValidationError> {
         Ok(WebhookChange {
             url: request
                 .url
                 .map(|u| WebhookUrl::parse(&u, policy))
                 .transpose()?,
-            events: request.events.map(validate_patterns).transpose()?,
+            events: request
+                .events
+                .map(|events| validate_patterns(events, catalog))
+                .transpose()?,
             description: request.description.map(validate_description).transpose()?,
             enabled: request.enabled,
+            filter: match &request.filter {
+                Some(Some(filter)) => Some(EventFilter::parse(filter)?),
+                Some(None) => Some(None),
+                None => None,
+            },
         })
+    }
+
+    /// Checks the filter the webhook `current` has after this change against the types it
+    /// subscribes to after it.
+    pub fn check_filter(
+        &self,
+        current: &super::super::store::WebhookRecord,
+        catalog: &Catalog,
+    ) -> Result<(), ValidationError> {
+        let events = self.events.as_ref().unwrap_or(&current.events);
+        let filter = match &self.filter {
+            Some(filter) => filter.as_ref(),
+            None => current.filter.as_ref(),
+        };
+        match filter {
+            Some(filter) => filter.check_fields(catalog.covered(events)),
+            None => Ok(()),
+        }
     }
 }
 
-/// Checks, deduplicates and keeps the order of subscription patterns.
-pub fn validate_patterns(patterns: Vec<String>) -> Result<Vec<String>, ValidationError> {
+/// Checks (against `catalog`), deduplicates and keeps the order of subscription patterns.
+pub fn validate_patterns(
+    patterns: Vec<String>,
+    catalog: &Catalog,
+) -> Result<Vec<String>, ValidationError> {
     if patterns.is_empty() {
         return Err(ValidationError::new(
             "empty_events",
@@ -371,15 +434,9 @@ pub fn validate_patterns(patterns: Vec<String>) -> Result<Vec<String>, Validatio
         )
         .field("events"));
     }
+    catalog.check_patterns(&patterns)?;
     let mut checked: Vec<String> = Vec::with_capacity(patterns.len());
     for pattern in patterns {
-        if let Err(e) = EventPattern::parse(&pattern) {
-            let code = match e {
-                cdhooks_core::pattern::PatternError::Unknown(_) => "unknown_event_type",
-                _ => "invalid_event_pattern",
-            };
-            return Err(ValidationError::new(code, e.to_string()).field("events"));
-        }
         if !checked.contains(&pattern) {
             checked.push(pattern);
         }
@@ -572,16 +629,18 @@ mod tests {
 
     #[test]
     fn patterns() {
+        let catalog = crate::domain::event_type::tests::seeded();
+        let check = |patterns: Vec<String>| validate_patterns(patterns, &catalog);
         assert_eq!(
-            validate_patterns(vec!["server.*".into(), "server.*".into(), "*".into()]).unwrap(),
+            check(vec!["server.*".into(), "server.*".into(), "*".into()]).unwrap(),
             vec!["server.*", "*"]
         );
-        assert_eq!(validate_patterns(vec![]).unwrap_err().code, "empty_events");
-        let unknown = validate_patterns(vec!["server.exploded".into()]).unwrap_err();
+        assert_eq!(check(vec![]).unwrap_err().code, "empty_events");
+        let unknown = check(vec!["server.exploded".into()]).unwrap_err();
         assert_eq!(unknown.code, "unknown_event_type");
         assert!(unknown.message.contains("server.exploded"));
         assert_eq!(
-            validate_patterns(vec!["Server".into()]).unwrap_err().code,
+            check(vec!["Server".into()]).unwrap_err().code,
             "invalid_event_pattern"
         );
     }

@@ -48,6 +48,15 @@ pub const ERROR_CODES: &[&str] = &[
     "invalid_scope",
     "invalid_ttl",
     "invalid_batch",
+    "invalid_event_type_name",
+    "invalid_schema",
+    "invalid_example",
+    "example_rejected",
+    "event_type_exists",
+    "event_type_in_use",
+    "invalid_filter",
+    "unknown_filter_field",
+    "unknown_event",
     "unknown_account",
     "conflict",
     "limit_reached",
@@ -175,8 +184,9 @@ impl ApiError {
 impl From<ValidationError> for ApiError {
     fn from(e: ValidationError) -> Self {
         let status = match e.code {
-            "url_forbidden_target" => StatusCode::UNPROCESSABLE_ENTITY,
-            "unknown_account" => StatusCode::NOT_FOUND,
+            "url_forbidden_target" | "unknown_filter_field" => StatusCode::UNPROCESSABLE_ENTITY,
+            "event_type_exists" | "event_type_in_use" => StatusCode::CONFLICT,
+            "unknown_account" | "unknown_event" => StatusCode::NOT_FOUND,
             _ => StatusCode::BAD_REQUEST,
         };
         ApiError {

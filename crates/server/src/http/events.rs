@@ -1,10 +1,8 @@
-//! `/v1/events` (emit, read) and `/v1/event-types` (the catalog).
+//! `/v1/events`: emit and read events.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use cdhooks_core::catalog::CATALOG;
-use serde::Serialize;
 use serde_json::value::RawValue;
 use warp::http::StatusCode;
 use warp::Filter;
@@ -16,18 +14,6 @@ use crate::app::EmittedEvent;
 use crate::domain::access::Action;
 use crate::domain::event::EmitEventRequest;
 use crate::store::Account;
-
-/// One event type of the catalog.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct EventType {
-    #[schema(value_type = String)]
-    name: &'static str,
-    #[schema(value_type = String)]
-    description: &'static str,
-    /// Example `data`.
-    #[schema(value_type = Object)]
-    example: &'static RawValue,
-}
 
 /// The routes.
 pub fn routes(
@@ -52,10 +38,7 @@ pub fn routes(
         .and(auth::acting(state.clone(), Action::Read))
         .and(with_state(&state))
         .and_then(get);
-    let types = warp::path!("v1" / "event-types")
-        .and(super::get())
-        .map(event_types);
-    emit.or(get).unify().or(types).unify()
+    emit.or(get).unify()
 }
 
 async fn emit(
@@ -106,25 +89,4 @@ async fn get(
 fn raw(bytes: &[u8]) -> Result<Box<RawValue>, ApiError> {
     let text = std::str::from_utf8(bytes).map_err(|e| ApiError::internal(&e))?;
     RawValue::from_string(text.to_owned()).map_err(|e| ApiError::internal(&e))
-}
-
-fn event_types() -> warp::reply::Response {
-    let types: Vec<EventType> = CATALOG
-        .iter()
-        .filter_map(|info| {
-            let example: &'static RawValue = serde_json::from_str(info.example_data).ok()?;
-            Some(EventType {
-                name: info.name,
-                description: info.description,
-                example,
-            })
-        })
-        .collect();
-    reply(StatusCode::OK, &EventTypeList { data: types })
-}
-
-/// `GET /v1/event-types` (a struct, not `json!`, so each example keeps its key order).
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct EventTypeList {
-    data: Vec<EventType>,
 }

@@ -10,6 +10,7 @@ mod auth;
 mod credential;
 mod deliveries;
 pub mod error;
+mod event_types;
 mod events;
 mod inbox;
 pub mod json;
@@ -118,9 +119,21 @@ pub fn routes(
         .and(get())
         .and(with_state(&state))
         .then(health);
+    // The document of this server's catalog (its event types, their `data` schemas).
     let openapi = warp::path!("v1" / "openapi.json")
         .and(get())
-        .map(|| json::reply(StatusCode::OK, &openapi::document()));
+        .and(with_state(&state))
+        .and_then(|state: Arc<AppState>| async move {
+            let catalog = state
+                .app
+                .catalog()
+                .await
+                .map_err(|e| error::ApiError::from_app(e, "document"))?;
+            Ok::<_, warp::Rejection>(json::reply(
+                StatusCode::OK,
+                &openapi::document_for(&catalog),
+            ))
+        });
     let state_metrics = state.metrics.clone();
     let api = health
         .or(openapi)
@@ -134,6 +147,8 @@ pub fn routes(
         .or(webhooks::routes(state.clone()))
         .unify()
         .or(events::routes(state.clone()))
+        .unify()
+        .or(event_types::routes(state.clone()))
         .unify()
         .or(deliveries::routes(state.clone()))
         .unify()

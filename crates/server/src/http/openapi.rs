@@ -19,17 +19,20 @@ use super::api_keys::{ApiKeyView, CreateApiKeyRequest};
 use super::credential::{CredentialAccount, CredentialView};
 use super::deliveries::{AttemptView, DeliveryView, RequestView};
 use super::error::ERROR_CODES;
-use super::events::{EventType, EventTypeList};
+use super::event_types::{EventType, EventTypeList};
 use super::inbox::{CapturedList, CapturedView, InboxView, Received};
-use super::webhooks::{PreviousPublicKey, Recovered, WebhookHealth, WebhookView};
+use super::webhooks::{
+    ConditionView, MatchView, PreviousPublicKey, Recovered, WebhookHealth, WebhookView,
+};
 use super::{Page, MAX_PAGE};
+use crate::app::matching::MatchEventRequest;
 use crate::domain::account::{CreateAccountRequest, UpdateAccountRequest};
 use crate::domain::event::{EmitEventRequest, TestEventRequest};
+use crate::domain::event_type::{Catalog, CreateEventTypeRequest, UpdateEventTypeRequest};
 use crate::domain::webhook::{
     CreateWebhookRequest, RecoverRequest, RotateSecretRequest, RotateSigningKeyRequest,
     UpdateWebhookRequest,
 };
-use cdhooks_core::catalog::CATALOG;
 
 /// An error answer: `{"error":{"code","message","field"}}`.
 #[derive(utoipa::ToSchema)]
@@ -103,8 +106,9 @@ pub struct Health {
     ),
     paths(
         health, openapi_json, create_webhook, list_webhooks, get_webhook, update_webhook,
-        delete_webhook, rotate_secret, rotate_signing_key, send_test_event, list_deliveries, emit_event, get_event,
-        event_types, get_delivery, retry_delivery, delivery_request, create_inbox,
+        delete_webhook, rotate_secret, rotate_signing_key, send_test_event, match_event, list_deliveries, emit_event, get_event,
+        event_types, get_event_type, create_event_type, update_event_type, delete_event_type,
+        get_delivery, retry_delivery, delivery_request, create_inbox,
         inbox_requests, inbox_get, inbox_post, inbox_put, inbox_patch, stream, create_api_key,
         list_api_keys, revoke_api_key, recover_deliveries, create_account, list_accounts,
         get_account, update_account, delete_account, emit_for_account, emit_batch,
@@ -114,7 +118,8 @@ pub struct Health {
     components(schemas(
         ErrorBody, ErrorDetail, Envelope, Accepted, Health, WebhookView, PreviousPublicKey, WebhookHealth, CreateWebhookRequest,
         UpdateWebhookRequest, RotateSecretRequest, RotateSigningKeyRequest, EmitEventRequest, TestEventRequest,
-        DeliveryView, AttemptView, RequestView, EventType, EventTypeList, InboxView,
+        DeliveryView, AttemptView, RequestView, EventType, EventTypeList, CreateEventTypeRequest,
+        UpdateEventTypeRequest, MatchEventRequest, MatchView, ConditionView, InboxView,
         CapturedView, CapturedList, Received, CreateApiKeyRequest, ApiKeyView, RecoverRequest, Recovered,
         AccountView, OpenedAccountView, CreateAccountRequest, UpdateAccountRequest,
         BatchEventRequest, BatchRequest, BatchAccepted, CreatePortalSessionRequest,
@@ -125,7 +130,8 @@ pub struct Health {
     security(("account_key" = []), ("portal_session" = []), ("platform_key" = [])),
     tags(
         (name = "webhooks", description = "Endpoints that receive events"),
-        (name = "events", description = "Emitting events and the catalog"),
+        (name = "events", description = "Emitting events"),
+        (name = "event-types", description = "The event catalog: read by anyone, managed with platform keys"),
         (name = "deliveries", description = "What was sent, and manual retries"),
         (name = "inboxes", description = "Receivers inside the server, for trying the loop"),
         (name = "api-keys", description = "The account's API keys"),
@@ -159,11 +165,16 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The complete document.
+/// The complete document for the docs' nine event types (as committed in `docs/openapi.json`).
 pub fn document() -> Value {
+    document_for(&Catalog::seeded())
+}
+
+/// The complete document for the event types of `catalog` (as a running server serves it).
+pub fn document_for(catalog: &Catalog) -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
     doc["info"]["version"] = json!(env!("CARGO_PKG_VERSION"));
-    let names: Vec<&str> = CATALOG.iter().map(|t| t.name).collect();
+    let names: Vec<&str> = catalog.names().collect();
     let schemas = &mut doc["components"]["schemas"];
     schemas["ErrorDetail"]["properties"]["code"]["enum"] = json!(ERROR_CODES);
     for (schema, property) in [
@@ -180,9 +191,11 @@ pub fn document() -> Value {
         };
     }
     // The validation rules, so that a request valid by the document is one the server takes.
-    let patterns = subscription_patterns();
+    let patterns = subscription_patterns(catalog);
+    let filter = filter_schema();
     for schema in ["CreateWebhookRequest", "UpdateWebhookRequest"] {
         let properties = &mut schemas[schema]["properties"];
+        properties["filter"] = filter.clone();
         constrain(
             &mut properties["url"],
             json!({
@@ -265,6 +278,7 @@ pub fn document() -> Value {
         "RotateSigningKeyRequest",
         "EmitEventRequest",
         "TestEventRequest",
+        "MatchEventRequest",
         "CreateApiKeyRequest",
         "RecoverRequest",
     ] {
@@ -287,9 +301,38 @@ pub fn document() -> Value {
     ] {
         schemas[schema]["additionalProperties"] = json!(false);
     }
+    for schema in ["EmitEventRequest", "BatchEventRequest"] {
+        schemas[schema] = one_variant_per_type(&schemas[schema], catalog);
+    }
     add_access_answers(&mut doc);
-    doc["webhooks"] = outgoing_deliveries();
+    doc["webhooks"] = outgoing_deliveries(catalog);
     doc
+}
+
+/// An emission's schema as one variant per event type: `type` that type, `data` its schema —
+/// so that a request valid by the document is one whose `data` the server accepts.
+fn one_variant_per_type(emission: &Value, catalog: &Catalog) -> Value {
+    let variants: Vec<Value> = catalog
+        .entries()
+        .iter()
+        .map(|entry| {
+            let mut variant = emission.clone();
+            variant["properties"]["type"] = json!({"type": "string", "const": entry.record.name});
+            variant["properties"]["data"] = data_schema(&entry.schema);
+            variant
+        })
+        .collect();
+    json!({"oneOf": variants})
+}
+
+/// A type's `data` schema as the document embeds it (its own `$schema` dialect is the
+/// document's).
+fn data_schema(schema: &Value) -> Value {
+    let mut schema = schema.clone();
+    if let Some(object) = schema.as_object_mut() {
+        object.remove("$schema");
+    }
+    schema
 }
 
 /// Every operation that takes a credential answers `403` when the credential may not do it;
@@ -368,6 +411,26 @@ const SECRET_PATTERN: &str = concat!(
     "|(?!whsec_)[!-~]{16,256})$"
 );
 
+/// The language of `domain::filter`, as far as JSON Schema can say it (that each field is in a
+/// subscribed type's schema is checked by the server: `422 unknown_filter_field`).
+fn filter_schema() -> Value {
+    use crate::domain::filter::{MAX_CONDITIONS, MAX_DEPTH, MAX_VALUES, MAX_VALUE_LEN};
+    let scalar = json!({"oneOf": [
+        {"type": "string", "maxLength": MAX_VALUE_LEN},
+        {"type": "number"},
+    ]});
+    json!({
+        "type": ["object", "null"],
+        "description": "Conditions on `data` fields, all of which an event must meet: `{\"data.server_id\": [\"srv_1\", \"srv_2\"], \"data.labels.env\": \"production\"}`.",
+        "maxProperties": MAX_CONDITIONS,
+        "propertyNames": {"pattern": format!("^data(\\.[^.\\u0000-\\u001f\\u007f-\\u009f]+){{1,{MAX_DEPTH}}}$")},
+        "additionalProperties": {"oneOf": [
+            scalar,
+            {"type": "array", "minItems": 1, "maxItems": MAX_VALUES, "items": scalar},
+        ]},
+    })
+}
+
 /// Adds JSON Schema keywords to a property (keeping its type, e.g. nullable).
 fn constrain(property: &mut Value, keywords: Value) {
     if let (Some(slot), Value::Object(keywords)) = (property.as_object_mut(), keywords) {
@@ -377,10 +440,10 @@ fn constrain(property: &mut Value, keywords: Value) {
 
 /// Every subscription pattern the server accepts: `*`, each event type, and `prefix.*` for
 /// each prefix that some event type falls under.
-fn subscription_patterns() -> Vec<String> {
+fn subscription_patterns(catalog: &Catalog) -> Vec<String> {
     let mut patterns = vec!["*".to_owned()];
-    for info in CATALOG {
-        let segments: Vec<&str> = info.name.split('.').collect();
+    for name in catalog.names() {
+        let segments: Vec<&str> = name.split('.').collect();
         for n in 1..segments.len() {
             let prefix = format!("{}.*", segments[..n].join("."));
             if !patterns.contains(&prefix) {
@@ -388,7 +451,7 @@ fn subscription_patterns() -> Vec<String> {
             }
         }
     }
-    patterns.extend(CATALOG.iter().map(|t| t.name.to_owned()));
+    patterns.extend(catalog.names().map(str::to_owned));
     patterns
 }
 
@@ -444,10 +507,11 @@ fn route(path: &str) -> Option<&'static (Vec<String>, Vec<String>)> {
 }
 
 /// The delivery requests the server sends, one per event type, as OpenAPI 3.1 `webhooks`.
-fn outgoing_deliveries() -> Value {
+fn outgoing_deliveries(catalog: &Catalog) -> Value {
     let mut webhooks = Map::new();
-    for info in CATALOG {
-        let example: Value = serde_json::from_str(info.example_data).unwrap_or(Value::Null);
+    for entry in catalog.entries() {
+        let info = &entry.record;
+        let example: Value = serde_json::from_str(&info.example).unwrap_or(Value::Null);
         let header = |name: &str, description: &str, schema: Value| json!({"name": name, "in": "header", "required": true, "description": description, "schema": schema});
         webhooks.insert(
             info.name.to_owned(),
@@ -470,7 +534,7 @@ fn outgoing_deliveries() -> Value {
                             "id": {"type": "string"},
                             "type": {"type": "string", "const": info.name},
                             "created_at": {"type": "string", "format": "date-time"},
-                            "data": schema_of(&example),
+                            "data": data_schema(&entry.schema),
                         }
                     },
                     "example": {"id": "evt_abc123", "type": info.name, "created_at": "2025-01-15T10:30:00Z", "data": example},
@@ -480,25 +544,6 @@ fn outgoing_deliveries() -> Value {
         );
     }
     Value::Object(webhooks)
-}
-
-/// A JSON Schema for a value shaped like `example`.
-fn schema_of(example: &Value) -> Value {
-    match example {
-        Value::Null => json!({"type": "null"}),
-        Value::Bool(_) => json!({"type": "boolean"}),
-        Value::Number(n) if n.is_i64() || n.is_u64() => json!({"type": "integer"}),
-        Value::Number(_) => json!({"type": "number"}),
-        Value::String(_) => json!({"type": "string"}),
-        Value::Array(items) => {
-            json!({"type": "array", "items": items.first().map(schema_of).unwrap_or(json!({}))})
-        }
-        Value::Object(fields) => json!({
-            "type": "object",
-            "required": fields.keys().collect::<Vec<_>>(),
-            "properties": fields.iter().map(|(k, v)| (k.clone(), schema_of(v))).collect::<Map<_, _>>(),
-        }),
-    }
 }
 
 // ---- The operations (documentation only) ------------------------------------------------
@@ -624,6 +669,18 @@ fn rotate_signing_key() {}
 #[allow(dead_code)]
 fn send_test_event() {}
 
+#[utoipa::path(post, path = "/v1/webhooks/{id}/match", tag = "webhooks", params(("id" = String, Path)),
+    request_body(content = MatchEventRequest, description = "A stored event, and optionally a filter to try instead of the webhook's"),
+    responses(
+        (status = 200, description = "Whether the webhook would receive the event, with each condition of its filter", body = MatchView),
+        (status = 400, description = "Invalid body or filter", body = ErrorBody),
+        (status = 401, description = "No or a wrong API key", body = ErrorBody),
+        (status = 404, description = "No such webhook or event in this account", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn match_event() {}
+
 #[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", tag = "deliveries",
     params(
         ("id" = String, Path),
@@ -664,10 +721,58 @@ fn emit_event() {}
 #[allow(dead_code)]
 fn get_event() {}
 
-#[utoipa::path(get, path = "/v1/event-types", tag = "events", security(()),
-    responses((status = 200, description = "The nine types with descriptions and example data", body = EventTypeList)))]
+#[utoipa::path(get, path = "/v1/event-types", tag = "event-types", security(()),
+    responses(
+        (status = 200, description = "Every event type with its description, `data` schema and example", body = EventTypeList),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    ))]
 #[allow(dead_code)]
 fn event_types() {}
+
+#[utoipa::path(get, path = "/v1/event-types/{name}", tag = "event-types", security(()), params(("name" = String, Path)),
+    responses(
+        (status = 200, description = "The event type, its current schema and version", body = EventType),
+        (status = 404, description = "No such event type", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn get_event_type() {}
+
+#[utoipa::path(post, path = "/v1/event-types", tag = "event-types", security(("platform_key" = [])),
+    request_body = CreateEventTypeRequest,
+    responses(
+        (status = 201, description = "Added; emitted and subscribed to from now on", body = EventType),
+        (status = 400, description = "Invalid name, description, schema or example, or a schema that refuses the example", body = ErrorBody),
+        (status = 401, description = "No or a wrong key", body = ErrorBody),
+        (status = 409, description = "An event type of this name exists (`event_type_exists`)", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn create_event_type() {}
+
+#[utoipa::path(patch, path = "/v1/event-types/{name}", tag = "event-types", security(("platform_key" = [])), params(("name" = String, Path)),
+    request_body = UpdateEventTypeRequest,
+    responses(
+        (status = 200, description = "Changed (a new schema is a new version)", body = EventType),
+        (status = 400, description = "Invalid description, schema or example, or a schema that refuses the example", body = ErrorBody),
+        (status = 401, description = "No or a wrong key", body = ErrorBody),
+        (status = 404, description = "No such event type", body = ErrorBody),
+        (status = 409, description = "Changed by someone else since it was read; try again", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn update_event_type() {}
+
+#[utoipa::path(delete, path = "/v1/event-types/{name}", tag = "event-types", security(("platform_key" = [])), params(("name" = String, Path)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No or a wrong key", body = ErrorBody),
+        (status = 404, description = "No such event type", body = ErrorBody),
+        (status = 409, description = "Webhooks subscribe to it by name (`event_type_in_use`)", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn delete_event_type() {}
 
 #[utoipa::path(get, path = "/v1/deliveries/{id}", tag = "deliveries", params(("id" = String, Path)),
     responses(

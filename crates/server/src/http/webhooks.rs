@@ -54,6 +54,9 @@ pub struct WebhookView {
     previous_public_keys: Vec<PreviousPublicKey>,
     /// How its endpoint has been answering.
     health: WebhookHealth,
+    /// Conditions on `data` an event must meet to reach it (`null`: none).
+    #[schema(value_type = Option<Object>)]
+    filter: Option<serde_json::Value>,
     created_at: String,
     updated_at: String,
 }
@@ -96,6 +99,7 @@ impl WebhookView {
                 "hmac"
             },
             public_key,
+            filter: record.filter.as_ref().map(|f| f.to_json()),
             health: WebhookHealth {
                 circuit: crate::domain::health::Circuit::of(record.health.failure_streak).as_str(),
                 consecutive_failures: record.health.failure_streak,
@@ -195,6 +199,12 @@ pub fn routes(
         .and(json::optional_body())
         .and(with_state(&state))
         .and_then(send_test);
+    let matches = warp::path!("v1" / "webhooks" / String / "match")
+        .and(warp::post())
+        .and(act(Action::Read))
+        .and(json::body())
+        .and(with_state(&state))
+        .and_then(match_event);
     create
         .or(list)
         .unify()
@@ -209,6 +219,8 @@ pub fn routes(
         .or(rotate_key)
         .unify()
         .or(test)
+        .unify()
+        .or(matches)
         .unify()
         .or(recover)
         .unify()
@@ -239,6 +251,65 @@ async fn recover(
 
 /// `POST /v1/webhooks/{id}/test`: a test event to this webhook alone; answers like
 /// `POST /v1/events`.
+/// `POST /v1/webhooks/{id}/match`: would the webhook have received the event, and why.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MatchView {
+    event_id: String,
+    event_type: String,
+    /// A pattern of the webhook covers the event's type.
+    subscribed: bool,
+    /// Each condition of the filter against the event's `data`.
+    conditions: Vec<ConditionView>,
+    /// Subscribed, and every condition holds.
+    receives: bool,
+}
+
+/// One condition of a filter against an event.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ConditionView {
+    /// `data.…`
+    field: String,
+    /// The values the filter accepts.
+    #[schema(value_type = Vec<Object>)]
+    accepted: serde_json::Value,
+    /// What the event has there (`null`: nothing).
+    #[schema(value_type = Option<Object>)]
+    found: Option<serde_json::Value>,
+    holds: bool,
+}
+
+async fn match_event(
+    id: String,
+    account: Account,
+    body: Bytes,
+    state: Arc<AppState>,
+) -> Result<warp::reply::Response, warp::Rejection> {
+    let request: crate::app::matching::MatchEventRequest = json::parse(&body)?;
+    let event_id = request.event_id.clone();
+    let (event_type, found) = state
+        .app
+        .match_event(&account, &id, request)
+        .await
+        .map_err(|e| ApiError::from_app(e, "webhook"))?;
+    let view = MatchView {
+        event_id,
+        event_type,
+        subscribed: found.subscribed,
+        conditions: found
+            .conditions
+            .into_iter()
+            .map(|c| ConditionView {
+                field: c.field,
+                accepted: c.accepted,
+                found: c.found,
+                holds: c.holds,
+            })
+            .collect(),
+        receives: found.receives,
+    };
+    Ok(json::reply(StatusCode::OK, &view))
+}
+
 async fn send_test(
     id: String,
     account: Account,

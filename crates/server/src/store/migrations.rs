@@ -75,6 +75,16 @@ pub(crate) const SQLITE: &[Listed] = &[
         "webhook_health",
         include_str!("../../migrations/0012_webhook_health.sql"),
     ),
+    (
+        13,
+        "event_types",
+        include_str!("../../migrations/0013_event_types.sql"),
+    ),
+    (
+        14,
+        "webhook_filter",
+        include_str!("../../migrations/0014_webhook_filter.sql"),
+    ),
 ];
 
 /// The PostgreSQL store's migrations, oldest first.
@@ -138,6 +148,16 @@ pub(crate) const POSTGRES: &[Listed] = &[
         12,
         "webhook_health",
         include_str!("../../migrations/postgres/0012_webhook_health.sql"),
+    ),
+    (
+        13,
+        "event_types",
+        include_str!("../../migrations/postgres/0013_event_types.sql"),
+    ),
+    (
+        14,
+        "webhook_filter",
+        include_str!("../../migrations/postgres/0014_webhook_filter.sql"),
     ),
 ];
 

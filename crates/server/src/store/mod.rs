@@ -1,5 +1,5 @@
 //! Persistence: one interface, [`Store`] (with its [`Directory`] role for accounts, platform
-//! keys and portal sessions), and its two implementations: the embedded SQLite file
+//! keys and portal sessions, and its [`EventTypes`] role for the event catalog), and its two implementations: the embedded SQLite file
 //! (`sqlite`) and PostgreSQL shared by several server processes (`postgres`). The store
 //! contract suite (`tests/store_contract.rs`) runs against both. The engine assumes nothing
 //! of either:
@@ -16,6 +16,7 @@
 //!   transaction that records the final failed attempt.
 
 pub mod directory;
+pub mod event_types;
 mod migrations;
 pub mod model;
 pub mod postgres;
@@ -25,6 +26,7 @@ pub(crate) mod statements;
 use async_trait::async_trait;
 
 pub use directory::Directory;
+pub use event_types::EventTypes;
 pub use model::*;
 
 use crate::domain::email::EmailNext;
@@ -122,7 +124,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Everything the server persists.
 #[async_trait]
-pub trait Store: Directory + Send + Sync + 'static {
+pub trait Store: Directory + EventTypes + Send + Sync + 'static {
     /// Closes the store's connections (after the server's tasks stopped).
     async fn close(&self);
 

@@ -137,6 +137,8 @@ pub struct WebhookRecord {
     pub previous_signing_keys: Vec<PreviousSecret>,
     /// Its health (`domain::health`): failed attempts in a row, and a `Retry-After` hold.
     pub health: crate::domain::health::Health,
+    /// Conditions on `data` an event must meet to reach it (`domain::filter`).
+    pub filter: Option<crate::domain::filter::EventFilter>,
 }
 
 /// A secret rotated out of a webhook, signing until its rotation's grace period ends.
@@ -198,6 +200,36 @@ impl PreviousSecret {
             .map(|p| &p.secret)
             .collect()
     }
+}
+
+/// An event type of the catalog, as stored (`domain::event_type` checks and compiles it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventTypeRecord {
+    /// The `type` value.
+    pub name: String,
+    /// What happened, for people.
+    pub description: String,
+    /// The JSON Schema (draft 2020-12) of `data`, as JSON text.
+    pub schema: String,
+    /// An example `data` object, as JSON text (key order kept).
+    pub example: String,
+    /// 1, and one more with each change of the schema.
+    pub version: i64,
+    /// Marked deprecated: still emitted and subscribed to, and said so in the catalog.
+    pub deprecated: bool,
+    /// Unix ms.
+    pub created_at: i64,
+    /// Unix ms of the last change.
+    pub updated_at: i64,
+}
+
+/// What deleting an event type came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventTypeDeletion {
+    /// Gone.
+    Deleted,
+    /// Kept: this many webhooks subscribe to it by name.
+    InUse(usize),
 }
 
 /// A stored event.

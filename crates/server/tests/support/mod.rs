@@ -2,9 +2,12 @@
 //! receivers on loopback, and a real SMTP sink over TCP.
 #![allow(dead_code)]
 
+pub mod data;
 pub mod pg;
 pub mod receiver;
 pub mod smtp;
+
+pub use data::valid_data;
 
 use std::time::Duration;
 
@@ -56,6 +59,20 @@ pub async fn backend_config(dir: &std::path::Path) -> ServeConfig {
 impl TestServer {
     /// Starts a server with the test config on this run's backend, adjusted by `tweak`.
     pub async fn start_with(tweak: impl FnOnce(&mut ServeConfig)) -> TestServer {
+        Self::start_on(tweak, None).await
+    }
+
+    /// Starts a server whose time is `clock`'s.
+    pub async fn start_with_clock(
+        clock: std::sync::Arc<cdhooks_server::clock::ManualClock>,
+    ) -> TestServer {
+        Self::start_on(|_| {}, Some(clock)).await
+    }
+
+    async fn start_on(
+        tweak: impl FnOnce(&mut ServeConfig),
+        clock: Option<std::sync::Arc<cdhooks_server::clock::ManualClock>>,
+    ) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let mut config = backend_config(dir.path()).await;
         tweak(&mut config);
@@ -66,7 +83,12 @@ impl TestServer {
         )
         .await
         .unwrap();
-        let server = cdhooks_server::start(config.clone()).await.unwrap();
+        let server = match clock {
+            Some(clock) => cdhooks_server::start_with_clock(config.clone(), clock)
+                .await
+                .unwrap(),
+            None => cdhooks_server::start(config.clone()).await.unwrap(),
+        };
         TestServer {
             base: format!("http://{}", server.addr),
             server: Some(server),
@@ -126,16 +148,36 @@ impl TestServer {
         body
     }
 
-    /// Emits an event and returns its JSON answer.
+    /// Emits an event and returns its JSON answer: `data` is the type's example with the
+    /// given fields over it ([`valid_data`]).
     pub async fn emit(&self, event_type: &str, data: Value) -> Value {
         let (status, body) = self
             .post(
                 "/v1/events",
-                serde_json::json!({"type": event_type, "data": data}),
+                serde_json::json!({"type": event_type, "data": valid_data(event_type, data)}),
             )
             .await;
         assert_eq!(status, 202, "{body}");
         body
+    }
+
+    /// A platform key made in the server's store, as `cdhooks-server platform-keys create`
+    /// does.
+    pub async fn platform_key(&self, name: &str) -> String {
+        use cdhooks_server::domain::api_key;
+        let key = api_key::generate_with(cdhooks_server::domain::access::PLATFORM_KEY_PREFIX);
+        self.server
+            .as_ref()
+            .unwrap()
+            .store
+            .create_platform_key(
+                name,
+                &api_key::digest(&key),
+                cdhooks_server::clock::now_ms(),
+            )
+            .await
+            .unwrap();
+        key
     }
 
     /// Creates a second account (through the store, as the CLI does) and returns its key.

@@ -24,6 +24,8 @@ struct Subscriber {
     enabled: bool,
     /// Its circuit and hold (`domain::health`).
     health: health::Health,
+    /// Conditions on `data` (`domain::filter`).
+    filter: Option<crate::domain::filter::EventFilter>,
 }
 
 /// A delivery about to be inserted.
@@ -82,8 +84,11 @@ pub(super) async fn insert_batch(
             .unwrap_or(&no_webhooks)
             .iter()
             .filter(|w| {
-                q.event
-                    .reaches(&w.id, w.patterns.iter().map(String::as_str))
+                q.event.reaches(
+                    &w.id,
+                    w.patterns.iter().map(String::as_str),
+                    w.filter.as_ref(),
+                )
             })
             .collect()
     };
@@ -293,6 +298,9 @@ async fn subscribers_of(
                 patterns: serde_json::from_str(row.get("events")).unwrap_or_default(),
                 enabled: row.get("enabled"),
                 health: engine::health_of(&row),
+                filter: row
+                    .get::<Option<String>, _>("filter")
+                    .and_then(|text| crate::domain::filter::EventFilter::from_stored(&text)),
             });
     }
     Ok((subscribers, waiting))
@@ -305,7 +313,7 @@ async fn subscribers_of(
 static SUBSCRIBERS: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT w.account_id, w.seq, w.id, w.url, w.secret, w.previous_secrets,
-                 w.events, w.enabled, w.failure_streak, w.held_until,
+                 w.events, w.enabled, w.failure_streak, w.held_until, w.filter,
                 CASE WHEN $3 AND w.enabled AND {waiting} THEN {in_flight} END AS busy
          FROM webhooks w WHERE w.account_id = ANY($2) ORDER BY w.seq",
         waiting = engine::work_waiting("w", "$1"),
@@ -379,7 +387,7 @@ async fn write(
     .bind(
         queued
             .iter()
-            .map(|q| q.event.event_type)
+            .map(|q| q.event.event_type.as_str())
             .collect::<Vec<_>>(),
     )
     .bind(

@@ -93,6 +93,7 @@ super::directory::impl_directory!(
     writes: pool,
     cleanup: &["DELETE FROM leases WHERE delivery_seq IN (SELECT seq FROM deliveries WHERE account_id = $1)"]
 );
+super::event_types::impl_event_types!(PgStore, reads: pool, writes: pool);
 
 impl PgStore {
     /// How many server processes this one shares the webhooks with, itself included, as of

@@ -33,6 +33,8 @@ struct Subscriber {
     enabled: bool,
     /// Its circuit and hold (`domain::health`).
     health: crate::domain::health::Health,
+    /// Conditions on `data` (`domain::filter`).
+    filter: Option<crate::domain::filter::EventFilter>,
 }
 
 /// A delivery row about to be inserted, and which queued event it belongs to.
@@ -64,7 +66,7 @@ pub(super) async fn insert_batch(
         insert.push_values(chunk, |mut row, q| {
             row.push_bind(&q.event.id)
                 .push_bind(&q.account.id)
-                .push_bind(q.event.event_type)
+                .push_bind(q.event.event_type.as_str())
                 .push_bind(q.event.created_at.unix())
                 .push_bind(q.event.body.as_ref());
         });
@@ -99,8 +101,11 @@ pub(super) async fn insert_batch(
                 if webhook.enabled
                     && crate::domain::health::may_start_at_once(webhook.health)
                     && !free.contains_key(&webhook.seq)
-                    && q.event
-                        .reaches(&webhook.id, webhook.patterns.iter().map(String::as_str))
+                    && q.event.reaches(
+                        &webhook.id,
+                        webhook.patterns.iter().map(String::as_str),
+                        webhook.filter.as_ref(),
+                    )
                 {
                     let (in_flight, waiting) =
                         engine::webhook_load(tx, webhook.seq, now_ms).await?;
@@ -126,10 +131,11 @@ pub(super) async fn insert_batch(
         };
         let mut at_once = claim::AtOnce::new(q.lease.map(|l| l.max));
         for webhook in &subscribers[q.account.id.as_str()] {
-            if !q
-                .event
-                .reaches(&webhook.id, webhook.patterns.iter().map(String::as_str))
-            {
+            if !q.event.reaches(
+                &webhook.id,
+                webhook.patterns.iter().map(String::as_str),
+                webhook.filter.as_ref(),
+            ) {
                 continue;
             }
             fan_out[index] += 1;
@@ -215,7 +221,7 @@ async fn webhooks_of(
     account_id: &str,
 ) -> StoreResult<Vec<Subscriber>> {
     let rows = sqlx::query(
-        "SELECT seq, id, url, secret, previous_secrets, events, enabled, failure_streak, held_until
+        "SELECT seq, id, url, secret, previous_secrets, events, enabled, failure_streak, held_until, filter
          FROM webhooks WHERE account_id = ?",
     )
     .bind(account_id)
@@ -232,6 +238,9 @@ async fn webhooks_of(
             patterns: serde_json::from_str(row.get("events")).unwrap_or_default(),
             enabled: row.get("enabled"),
             health: engine::health_of(&row),
+            filter: row
+                .get::<Option<String>, _>("filter")
+                .and_then(|text| crate::domain::filter::EventFilter::from_stored(&text)),
         })
         .collect())
 }

@@ -57,6 +57,7 @@ pub struct SqliteStore {
 }
 
 super::directory::impl_directory!(SqliteStore, reads: readers, writes: writer, cleanup: &[]);
+super::event_types::impl_event_types!(SqliteStore, reads: readers, writes: writer);
 
 /// File name of the lock a server holds on its data dir.
 pub const LOCK_FILE: &str = "server.lock";

@@ -9,7 +9,7 @@ use super::super::*;
 use super::{engine, found};
 use crate::domain::new_id;
 
-const COLUMNS: &str = "id, url, events, description, secret, enabled, disabled_reason, disabled_at, created_at, updated_at, previous_secrets, signing_key, previous_signing_keys, failure_streak, held_until";
+const COLUMNS: &str = "id, url, events, description, secret, enabled, disabled_reason, disabled_at, created_at, updated_at, previous_secrets, signing_key, previous_signing_keys, failure_streak, held_until, filter";
 
 fn record(row: SqliteRow) -> WebhookRecord {
     WebhookRecord {
@@ -28,11 +28,18 @@ fn record(row: SqliteRow) -> WebhookRecord {
             .get::<Option<String>, _>("signing_key")
             .map(WebhookSecret::from_stored),
         previous_signing_keys: PreviousSecret::list_from_stored(row.get("previous_signing_keys")),
+        filter: row
+            .get::<Option<String>, _>("filter")
+            .and_then(|text| crate::domain::filter::EventFilter::from_stored(&text)),
         health: crate::domain::health::Health {
             failure_streak: row.get::<i64, _>("failure_streak") as u32,
             held_until: row.get("held_until"),
         },
     }
+}
+
+fn filter_json(filter: &crate::domain::filter::EventFilter) -> String {
+    filter.to_json().to_string()
 }
 
 fn events_json(events: &[String]) -> String {
@@ -46,8 +53,8 @@ pub(super) async fn create(
     now_ms: i64,
 ) -> StoreResult<WebhookRecord> {
     let row = sqlx::query(&format!(
-        "INSERT INTO webhooks (id, account_id, url, events, description, secret, created_at, updated_at, signing_key)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+        "INSERT INTO webhooks (id, account_id, url, events, description, secret, created_at, updated_at, signing_key, filter)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
     ))
     .bind(new_id(WEBHOOK_ID_PREFIX))
     .bind(&account.id)
@@ -58,6 +65,7 @@ pub(super) async fn create(
     .bind(now_ms)
     .bind(now_ms)
     .bind(webhook.signing_key.as_ref().map(WebhookSecret::expose))
+    .bind(webhook.filter.as_ref().map(filter_json))
     .fetch_one(pool)
     .await?;
     Ok(record(row))
@@ -114,7 +122,8 @@ pub(super) async fn update(
     let (seq, was_enabled): (i64, bool) = (row.get("seq"), row.get("enabled"));
     sqlx::query(
         "UPDATE webhooks SET url = COALESCE(?, url), events = COALESCE(?, events),
-                description = CASE WHEN ? THEN ? ELSE description END, updated_at = ?
+                description = CASE WHEN ? THEN ? ELSE description END, updated_at = ?,
+                filter = CASE WHEN ? THEN ? ELSE filter END
          WHERE seq = ?",
     )
     .bind(change.url.as_ref().map(|u| u.as_str()))
@@ -122,6 +131,8 @@ pub(super) async fn update(
     .bind(change.description.is_some())
     .bind(change.description.clone().flatten())
     .bind(now_ms)
+    .bind(change.filter.is_some())
+    .bind(change.filter.clone().flatten().as_ref().map(filter_json))
     .bind(seq)
     .execute(&mut *tx)
     .await?;
