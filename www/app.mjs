@@ -83,9 +83,13 @@ async function renderEventTypes() {
   const catalog = await loadCatalog();
   $('event-types').replaceChildren(
     ...catalog.map((t) =>
-      el('li', { 'data-type': t.name },
-        el('h3', {}, el('code', {}, t.name), ` — ${t.description}`),
-        el('pre', {}, JSON.stringify(t.example, null, 2)),
+      el('li', { 'data-type': t.name, 'data-deprecated': String(Boolean(t.deprecated)) },
+        el('h3', {}, el('code', {}, t.name), ` — ${t.description}`, t.deprecated ? el('span', { class: 'bad deprecated' }, ' (deprecated)') : null),
+        el('pre', { class: 'example' }, JSON.stringify(t.example, null, 2)),
+        el('details', { class: 'schema' },
+          el('summary', {}, `Schema of data (version ${t.version})`),
+          el('pre', {}, JSON.stringify(t.schema, null, 2)),
+        ),
         el('button', { type: 'button', class: 'small', onclick: () => emitFromCatalog(t.name) }, 'Emit this in the Dashboard'),
       ),
     ),

@@ -146,6 +146,24 @@ function healthNote(w) {
   return notes.length ? el('div', { class: 'hint health', 'data-circuit': health.circuit ?? 'closed' }, notes.join('; ')) : null;
 }
 
+/** A filter in words: `data.server_id is srv_1 or srv_2, and data.status is running`. */
+function describeFilter(filter) {
+  return Object.entries(filter)
+    .map(([field, accepted]) => `${field} is ${[accepted].flat().join(' or ')}`)
+    .join(', and ');
+}
+
+/** The filter textarea's JSON: `undefined` when empty; throws when it is not JSON. */
+function filterInput() {
+  const text = $('create-filter').value.trim();
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw Object.assign(new Error('the filter is not valid JSON'), { code: 'invalid_filter' });
+  }
+}
+
 async function refreshWebhooks() {
   const list = await api('GET', '/v1/webhooks?limit=200');
   webhooks = list.data;
@@ -154,7 +172,7 @@ async function refreshWebhooks() {
     ...webhooks.map((w) =>
       el('tr', { 'data-webhook': w.id },
         el('td', {}, el('code', { class: 'url', title: w.url }, w.url), w.description ? el('div', { class: 'hint' }, w.description) : null),
-        el('td', {}, w.events.join(', ')),
+        el('td', {}, w.events.join(', '), w.filter ? el('div', { class: 'hint filter' }, `only if ${describeFilter(w.filter)}`) : null),
         el('td', { class: 'status' }, w.enabled ? el('span', { class: 'ok' }, 'enabled') : el('span', { class: 'bad' }, 'disabled'), w.disabled_reason ? el('div', { class: 'hint reason', title: w.disabled_reason }, w.disabled_reason.split(';')[0]) : null, healthNote(w)),
         el('td', {},
           el('div', { class: 'actions' },
@@ -366,6 +384,9 @@ function startEditing(webhook) {
   $('create-url').value = webhook.url;
   for (const box of $('create-events').querySelectorAll('input')) box.checked = webhook.events.includes(box.value);
   $('create-description').value = webhook.description ?? '';
+  $('create-filter').value = webhook.filter ? JSON.stringify(webhook.filter, null, 2) : '';
+  $('create-match').hidden = false;
+  $('create-match-result').replaceChildren();
   $('create-summary').textContent = `Edit ${webhook.id}`;
   $('create-submit').textContent = 'Save';
   $('create-secret-field').hidden = true;
@@ -381,7 +402,21 @@ function stopEditing() {
   $('create-submit').textContent = 'Register';
   $('create-secret-field').hidden = false;
   $('create-cancel').hidden = true;
+  $('create-match').hidden = true;
 }
+
+// "Would it have received this event?": the webhook's patterns and the filter being written,
+// against a stored event, each condition said to hold or not.
+$('create-match-check').addEventListener('click', reported($('create-match-result'), async () => {
+  const filter = filterInput();
+  const answer = await api('POST', `/v1/webhooks/${editing}/match`, { event_id: $('create-match-event').value.trim(), filter: filter ?? {} });
+  const verdict = answer.receives
+    ? `Yes: ${answer.event_id} (${answer.event_type}) would be delivered.`
+    : `No: ${answer.event_id} (${answer.event_type}) would not be delivered${answer.subscribed ? '' : ': the webhook does not subscribe to its type'}.`;
+  say($('create-match-result'), answer.receives, verdict,
+    el('ul', {}, ...answer.conditions.map((c) => el('li', { 'data-holds': String(c.holds) },
+      `${c.holds ? '✓' : '✗'} ${c.field}: has ${c.found === null ? 'nothing' : JSON.stringify(c.found)}, the filter accepts ${c.accepted.map((v) => JSON.stringify(v)).join(' or ')}`))));
+}));
 
 $('create-cancel').addEventListener('click', stopEditing);
 
@@ -391,9 +426,10 @@ $('create-form').addEventListener('submit', async (event) => {
   const body = { url: $('create-url').value.trim(), events };
   const description = $('create-description').value;
   try {
+    const filter = filterInput();
     if (editing) {
       const id = editing;
-      await api('PATCH', `/v1/webhooks/${id}`, { ...body, description: description || null });
+      await api('PATCH', `/v1/webhooks/${id}`, { ...body, description: description || null, filter: filter ?? null });
       stopEditing();
       await refreshWebhooks();
       say($('create-result'), true, `Saved ${id}.`);
@@ -401,6 +437,7 @@ $('create-form').addEventListener('submit', async (event) => {
     }
     if ($('create-secret').value) body.secret = $('create-secret').value;
     if (description) body.description = description;
+    if (filter !== undefined) body.filter = filter;
     const created = await registerWebhook(body);
     say($('create-result'), true, `Registered ${created.id}. Its secret (shown only now): `, el('code', {}, created.secret));
     $('create-form').reset();

@@ -260,7 +260,7 @@ test("the dev banner's inbox link shows captures verified without typing a secre
   if (skipWithoutChromium(t)) return;
   const inbox = await apiCall('POST', '/v1/inboxes');
   const webhook = await apiCall('POST', '/v1/webhooks', { url: `${base}/inbox/${inbox.token}`, events: ['server.started'], secret: SECRET });
-  await apiCall('POST', '/v1/events', { type: 'server.started', data: { server_id: 'srv_abc123' } });
+  await apiCall('POST', '/v1/events', { type: 'server.started', data: { server_id: 'srv_abc123', name: 'web-1', status: 'running', ip: '192.0.2.1' } });
   await open(`#inbox=${inbox.token}&secret=${SECRET}&key=${key}`);
   assert.equal(await visibleView(), 'view-inbox');
   assert.ok(page.url().endsWith('#inbox'));
@@ -282,7 +282,7 @@ test('event types: the catalog with examples, and one emitted from it to one web
   const items = page.locator('#event-types li');
   assert.equal(await items.count(), catalog.length);
   const refund = page.locator('#event-types li[data-type="billing.payment.failed"]');
-  assert.match(await refund.locator('pre').textContent(), /"failure_reason"|"payment_id"/);
+  assert.match(await refund.locator('pre.example').textContent(), /"failure_reason"|"payment_id"/);
   await refund.getByRole('button', { name: 'Emit this in the Dashboard' }).click();
   await page.waitForSelector('#view-dashboard:not([hidden])');
   assert.equal(await page.inputValue('#emit-type'), 'billing.payment.failed');
@@ -356,7 +356,7 @@ test('an endpoint that keeps failing shows its open circuit in the dashboard', a
   if (skipWithoutChromium(t)) return;
   const closed = await freePort();
   const created = await apiCall('POST', '/v1/webhooks', { url: `http://127.0.0.1:${closed}/down`, events: ['billing.*'], secret: SECRET });
-  for (let n = 0; n < 3; n++) await apiCall('POST', '/v1/events', { type: 'billing.payment.failed', data: { n } });
+  for (let n = 0; n < 3; n++) await apiCall('POST', '/v1/events', { type: 'billing.payment.failed', data: { payment_id: `pay_${n}`, amount: 1999, currency: 'EUR', reason: 'card_declined', n } });
   await until('three failed attempts in a row', async () => (await apiCall('GET', `/v1/webhooks/${created.id}`)).health.consecutive_failures >= 3);
   await open(`#key=${key}`);
   await page.waitForSelector('#key-status .ok');
@@ -534,4 +534,56 @@ test('without a valid key nothing of an account shows, and a platform key finds 
   await page.waitForSelector('#operator:not([hidden])');
   assert.equal(await page.isVisible('#dashboard-body'), false);
   expectRefusal();
+});
+
+test('the catalog shows schemas and deprecation; a filter is tried on stored events and saved', async (t) => {
+  if (skipWithoutChromium(t)) return;
+  const platform = (method, path, body) =>
+    fetch(base + path, { method, headers: { authorization: `Bearer ${server.platform}`, 'content-type': 'application/json' }, body: body && JSON.stringify(body) }).then((r) => r.json());
+  await platform('POST', '/v1/event-types', { name: 'dns.zone.updated', description: 'A DNS zone changed', example: { zone: 'example.com', serial: 7 } });
+  const deprecated = await platform('PATCH', '/v1/event-types/dns.zone.updated', { deprecated: true });
+  assert.equal(deprecated.deprecated, true);
+  const hook = await apiCall('POST', '/v1/webhooks', { url: 'http://127.0.0.1:9/filtered', events: ['server.*'], secret: SECRET });
+  const started = (server_id) => ({ type: 'server.started', data: { server_id, name: 'web', status: 'running', ip: '192.0.2.1' } });
+  const production = (await apiCall('POST', '/v1/events', started('srv_1'))).event.id;
+  const staging = (await apiCall('POST', '/v1/events', started('srv_3'))).event.id;
+
+  await open(`#key=${key}`);
+  await page.waitForSelector('#key-status .ok');
+  await tab('events');
+  const dns = page.locator('#event-types li[data-type="dns.zone.updated"]');
+  assert.equal(await dns.getAttribute('data-deprecated'), 'true');
+  assert.match(await dns.locator('h3').textContent(), /deprecated/);
+  await dns.locator('details.schema summary').click();
+  assert.match(await dns.locator('details.schema summary').textContent(), /version 1/);
+  assert.match(await dns.locator('details.schema pre').textContent(), /"required"/);
+
+  await tab('dashboard');
+  const row = page.locator(`tr[data-webhook="${hook.id}"]`);
+  await row.getByRole('button', { name: 'Edit' }).click();
+  await page.fill('#create-filter', '{"data.server_id": "srv_1"}');
+  await page.fill('#create-match-event', staging);
+  await page.click('#create-match-check');
+  await page.waitForSelector('#create-match-result .bad');
+  assert.match(await page.textContent('#create-match-result'), /^No/);
+  assert.equal(await page.getAttribute('#create-match-result li', 'data-holds'), 'false');
+  assert.match(await page.textContent('#create-match-result li'), /has "srv_3"/);
+  await page.fill('#create-match-event', production);
+  await page.click('#create-match-check');
+  await page.waitForSelector('#create-match-result .ok');
+  assert.match(await page.textContent('#create-match-result'), /^Yes/);
+  // Nothing is saved until Save.
+  assert.equal((await apiCall('GET', `/v1/webhooks/${hook.id}`)).filter, null);
+  // A field no subscribed schema has is refused with its reason.
+  await page.fill('#create-filter', '{"data.amount": 1999}');
+  await page.click('#create-submit');
+  await page.waitForSelector('#create-result .bad');
+  assert.match(await page.textContent('#create-result'), /unknown_filter_field/);
+  await page.fill('#create-filter', '{"data.server_id": ["srv_1", "srv_2"]}');
+  await page.click('#create-submit');
+  await page.waitForSelector('#create-result .ok');
+  await page.waitForSelector(`tr[data-webhook="${hook.id}"] .filter`);
+  assert.equal(await row.locator('.filter').textContent(), 'only if data.server_id is srv_1 or srv_2');
+  assert.deepEqual((await apiCall('GET', `/v1/webhooks/${hook.id}`)).filter, { 'data.server_id': ['srv_1', 'srv_2'] });
+  await page.screenshot({ path: join(ARTIFACTS, 'filter.png'), fullPage: true });
 });
