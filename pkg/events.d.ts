@@ -83,7 +83,7 @@ export type CdhooksEvent =
   | { id: string; type: 'billing.payment.failed'; created_at: string; data: BillingPaymentFailedData }
   | { id: string; type: 'billing.subscription.cancelled'; created_at: string; data: BillingSubscriptionCancelledData };
 
-/** The nine event type names. */
+/** The event type names. */
 export type EventType = CdhooksEvent['type'];
 
 /** The event of one type, e.g. `EventOf<'billing.payment.failed'>`. */
