@@ -90,10 +90,20 @@ function reported(where, action) {
   };
 }
 
+/** `server.*`, `server.backup.*`, `billing.*`, …: every group some type of the catalog is in. */
+function prefixPatterns(catalog) {
+  const prefixes = new Set();
+  for (const { name } of catalog) {
+    const segments = name.split('.');
+    for (let n = 1; n < segments.length; n++) prefixes.add(`${segments.slice(0, n).join('.')}.*`);
+  }
+  return [...prefixes];
+}
+
 function renderCatalog() {
   const events = $('create-events');
   events.replaceChildren(el('legend', {}, 'Events'));
-  for (const name of ['*', ...session.catalog.map((t) => t.name)]) {
+  for (const name of ['*', ...prefixPatterns(session.catalog), ...session.catalog.map((t) => t.name)]) {
     const id = `event-${name.replace(/[^a-z0-9]/g, '-')}`;
     const info = session.catalog.find((t) => t.name === name);
     events.append(el('label', { for: id }, el('input', { type: 'checkbox', id, value: name }), name === '*' ? 'all events (*)' : name, info ? el('span', { class: 'sr-only' }, ` — ${info.description}`) : null));
