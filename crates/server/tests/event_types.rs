@@ -321,6 +321,15 @@ async fn changes_are_versioned_deprecation_keeps_a_type_and_a_type_in_use_stays(
         ),
         (json!(2), json!(true), json!("Zone changed"))
     );
+    // The served document is the stored catalog's: the type, its schema, its deprecation.
+    let (_, document) = send(s.http.get(s.url("/v1/openapi.json"))).await;
+    let delivery = &document["webhooks"]["dns.zone.updated"]["post"];
+    assert_eq!(delivery["deprecated"], true);
+    assert_eq!(
+        delivery["requestBody"]["content"]["application/json"]["schema"]["properties"]["data"]
+            ["required"],
+        json!(["zone", "serial", "owner"])
+    );
     let (_, shown) = s.get(path).await;
     assert_eq!(
         (shown["version"].clone(), shown["deprecated"].clone()),

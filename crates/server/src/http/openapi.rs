@@ -542,6 +542,9 @@ fn outgoing_deliveries(catalog: &Catalog) -> Value {
                 "responses": {"2XX": {"description": "Delivered. Anything else (or no answer within the timeout) is a failed attempt."}}
             }}),
         );
+        if info.deprecated {
+            webhooks[info.name.as_str()]["post"]["deprecated"] = json!(true);
+        }
     }
     Value::Object(webhooks)
 }
