@@ -81,7 +81,9 @@ pub struct RotateSecretRequest {
 }
 
 /// A whole number of seconds, also written as `60.0` (JSON does not tell the two apart).
-fn whole_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+pub(crate) fn whole_seconds<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<u64>, D::Error> {
     use serde::de::Error;
     match Option::<serde_json::Number>::deserialize(d)? {
         None => Ok(None),

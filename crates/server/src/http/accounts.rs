@@ -79,8 +79,10 @@ pub struct OpenedAccountView {
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePortalSessionRequest {
-    /// How long the link opens the dashboard, 60 to 86,400 seconds (default 3,600).
-    pub ttl_seconds: Option<i64>,
+    /// How long the link opens the dashboard, 60 to 86,400 seconds (default 3,600); a whole
+    /// number, also written as `3600.0`.
+    #[serde(default, deserialize_with = "crate::domain::webhook::whole_seconds")]
+    pub ttl_seconds: Option<u64>,
     /// Only reading: the dashboard shows no buttons and the server refuses writes.
     #[serde(default)]
     pub read_only: bool,
@@ -459,7 +461,13 @@ async fn open_session(
     let request: CreatePortalSessionRequest = json::parse_or_default(&body)?;
     let (session, token) = state
         .app
-        .open_portal_session(&id, request.ttl_seconds, request.read_only)
+        .open_portal_session(
+            &id,
+            request
+                .ttl_seconds
+                .map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
+            request.read_only,
+        )
         .await
         .map_err(|e| ApiError::from_app(e, "account"))?;
     let base = dashboard_base(&state, host.as_deref());

@@ -193,6 +193,15 @@ pub fn document_for(catalog: &Catalog) -> Value {
     // The validation rules, so that a request valid by the document is one the server takes.
     let patterns = subscription_patterns(catalog);
     let filter = filter_schema();
+    schemas["MatchEventRequest"]["properties"]["filter"] = filter.clone();
+    // What a condition compares: strings and numbers; what an event has there: any value.
+    let condition = &mut schemas["ConditionView"]["properties"];
+    condition["accepted"]["items"] = json!({"type": ["string", "number"]});
+    condition["found"] = json!({"description": "What the event has there (`null`: nothing)."});
+    constrain(
+        &mut schemas["CreateApiKeyRequest"]["properties"]["scope"],
+        json!({"enum": ["read", "manage", "full", null]}),
+    );
     for schema in ["CreateWebhookRequest", "UpdateWebhookRequest"] {
         let properties = &mut schemas[schema]["properties"];
         properties["filter"] = filter.clone();
