@@ -73,8 +73,7 @@ fn render() -> String {
         );
     }
     out.pop();
-    out +=
-        ";\n\n/** The event type names. */\nexport type EventType = CdhooksEvent['type'];\n\n";
+    out += ";\n\n/** The event type names. */\nexport type EventType = CdhooksEvent['type'];\n\n";
     out += "/** The event of one type, e.g. `EventOf<'billing.payment.failed'>`. */\n\
             export type EventOf<T extends EventType> = Extract<CdhooksEvent, { type: T }>;\n\n";
     out += "/** Stable codes of `WebhookVerificationError`. */\nexport type WebhookErrorCode =\n";
