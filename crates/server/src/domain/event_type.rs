@@ -96,6 +96,20 @@ impl NewEventType {
         })
     }
 
+    /// The record a store keeps of this type, added at `now_ms` (version 1, current).
+    pub fn stored_at(self, now_ms: i64) -> EventTypeRecord {
+        EventTypeRecord {
+            name: self.name,
+            description: self.description,
+            schema: self.schema,
+            example: self.example,
+            version: 1,
+            deprecated: false,
+            created_at: now_ms,
+            updated_at: now_ms,
+        }
+    }
+
     /// The docs' nine types, in the docs' order, each with the schema of its example.
     pub fn seed() -> Vec<NewEventType> {
         CATALOG
@@ -372,16 +386,7 @@ impl Catalog {
         Catalog::new(
             NewEventType::seed()
                 .into_iter()
-                .map(|new| EventTypeRecord {
-                    name: new.name,
-                    description: new.description,
-                    schema: new.schema,
-                    example: new.example,
-                    version: 1,
-                    deprecated: false,
-                    created_at: 0,
-                    updated_at: 0,
-                })
+                .map(|new| new.stored_at(0))
                 .collect(),
         )
     }
@@ -486,16 +491,7 @@ pub(crate) mod tests {
     }
 
     fn record(new: NewEventType) -> EventTypeRecord {
-        EventTypeRecord {
-            name: new.name,
-            description: new.description,
-            schema: new.schema,
-            example: new.example,
-            version: 1,
-            deprecated: false,
-            created_at: 0,
-            updated_at: 0,
-        }
+        new.stored_at(0)
     }
 
     /// The docs' nine types, as a store seeds them.

@@ -150,16 +150,7 @@ macro_rules! impl_event_types {
                 .execute(&self.$writes)
                 .await
                 .map_err($crate::store::event_types::name_taken)?;
-                Ok($crate::store::EventTypeRecord {
-                    name: event_type.name.clone(),
-                    description: event_type.description.clone(),
-                    schema: event_type.schema.clone(),
-                    example: event_type.example.clone(),
-                    version: 1,
-                    deprecated: false,
-                    created_at: now_ms,
-                    updated_at: now_ms,
-                })
+                Ok(event_type.clone().stored_at(now_ms))
             }
 
             async fn update_event_type(
