@@ -106,13 +106,13 @@ function renderCatalog() {
   for (const name of ['*', ...prefixPatterns(session.catalog), ...session.catalog.map((t) => t.name)]) {
     const id = `event-${name.replace(/[^a-z0-9]/g, '-')}`;
     const info = session.catalog.find((t) => t.name === name);
-    events.append(el('label', { for: id }, el('input', { type: 'checkbox', id, value: name }), name === '*' ? 'all events (*)' : name, info ? el('span', { class: 'sr-only' }, ` — ${info.description}`) : null));
+    events.append(el('label', { for: id }, el('input', { type: 'checkbox', id, value: name }), name === '*' ? 'all events (*)' : name, info?.deprecated ? ' (deprecated)' : null, info ? el('span', { class: 'sr-only' }, ` — ${info.description}`) : null));
   }
   // Only a credential that may emit real events is offered "every subscribed webhook".
   $('emit-title').textContent = may('emit') ? 'Emit an event' : 'Send a test event';
   const select = $('emit-type');
   const chosen = select.value;
-  select.replaceChildren(...session.catalog.map((t) => el('option', { value: t.name }, `${t.name} — ${t.description}`)));
+  select.replaceChildren(...session.catalog.map((t) => el('option', { value: t.name }, `${t.name} — ${t.description}${t.deprecated ? ' (deprecated)' : ''}`)));
   if (chosen) select.value = chosen;
   fillExample();
 }

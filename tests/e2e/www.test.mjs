@@ -559,6 +559,9 @@ test('the catalog shows schemas and deprecation; a filter is tried on stored eve
   assert.match(await dns.locator('details.schema pre').textContent(), /"required"/);
 
   await tab('dashboard');
+  // Still offered, and said to be deprecated.
+  assert.match(await page.textContent('label[for="event-dns-zone-updated"]'), /dns\.zone\.updated \(deprecated\)/);
+  assert.equal(await page.textContent('label[for="event-dns--"]'), 'dns.*', 'the group dns.* is offered');
   const row = page.locator(`tr[data-webhook="${hook.id}"]`);
   await row.getByRole('button', { name: 'Edit' }).click();
   await page.fill('#create-filter', '{"data.server_id": "srv_1"}');
