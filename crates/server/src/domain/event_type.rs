@@ -159,21 +159,23 @@ impl EventTypeUpdate {
             Some(description) => check_description(description)?,
             None => current.description.clone(),
         };
-        let example = match &request.example {
-            Some(raw) => {
-                check_example(raw)?;
-                raw.get().to_owned()
-            }
-            None => current.example.clone(),
+        let (example, example_value) = match &request.example {
+            Some(raw) => (raw.get().to_owned(), check_example(raw)?),
+            None => (
+                current.example.clone(),
+                serde_json::from_str(&current.example)
+                    .map_err(|e| ValidationError::new("invalid_example", e.to_string()))?,
+            ),
         };
-        let schema = match &request.schema {
-            Some(raw) => raw.get().to_owned(),
-            None => current.schema.clone(),
+        // A schema sent again as it stands (same JSON, any spacing) is no new version.
+        let (schema, schema_changed) = match &request.schema {
+            Some(raw) => (
+                raw.get().to_owned(),
+                parse(raw.get())? != parse(&current.schema).unwrap_or(Value::Null),
+            ),
+            None => (current.schema.clone(), false),
         };
-        let example_value: Value = serde_json::from_str(&example)
-            .map_err(|e| ValidationError::new("invalid_example", e.to_string()))?;
         accepts_example(&compile(&schema)?, &example_value)?;
-        let schema_changed = parse(&schema)? != parse(&current.schema).unwrap_or(Value::Null);
         Ok(EventTypeUpdate {
             name: current.name.clone(),
             description,

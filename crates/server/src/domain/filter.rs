@@ -131,9 +131,10 @@ impl EventFilter {
         Ok((!conditions.is_empty()).then_some(EventFilter { conditions }))
     }
 
-    /// Reads a filter as the store keeps it (written by [`EventFilter::to_json`]).
-    pub fn from_stored(text: &str) -> Option<Self> {
-        let value: Value = serde_json::from_str(text).ok()?;
+    /// Reads a filter as the store keeps it (written by [`EventFilter::to_json`]; `None`, a
+    /// NULL column: no filter).
+    pub fn from_stored(text: Option<&str>) -> Option<Self> {
+        let value: Value = serde_json::from_str(text?).ok()?;
         Self::parse(&value).ok().flatten()
     }
 
@@ -302,7 +303,10 @@ mod tests {
         let written = json!({"data.labels.env": "production", "data.server_id": ["srv_1"]});
         let parsed = filter(written.clone());
         assert_eq!(parsed.to_json(), written);
-        assert_eq!(EventFilter::from_stored(&written.to_string()), Some(parsed));
+        assert_eq!(
+            EventFilter::from_stored(Some(&written.to_string())),
+            Some(parsed)
+        );
         assert_eq!(EventFilter::parse(&json!({})).unwrap(), None);
     }
 

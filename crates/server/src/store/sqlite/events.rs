@@ -238,9 +238,9 @@ async fn webhooks_of(
             patterns: serde_json::from_str(row.get("events")).unwrap_or_default(),
             enabled: row.get("enabled"),
             health: engine::health_of(&row),
-            filter: row
-                .get::<Option<String>, _>("filter")
-                .and_then(|text| crate::domain::filter::EventFilter::from_stored(&text)),
+            filter: crate::domain::filter::EventFilter::from_stored(
+                row.get::<Option<String>, _>("filter").as_deref(),
+            ),
         })
         .collect())
 }

@@ -28,9 +28,9 @@ fn record(row: SqliteRow) -> WebhookRecord {
             .get::<Option<String>, _>("signing_key")
             .map(WebhookSecret::from_stored),
         previous_signing_keys: PreviousSecret::list_from_stored(row.get("previous_signing_keys")),
-        filter: row
-            .get::<Option<String>, _>("filter")
-            .and_then(|text| crate::domain::filter::EventFilter::from_stored(&text)),
+        filter: crate::domain::filter::EventFilter::from_stored(
+            row.get::<Option<String>, _>("filter").as_deref(),
+        ),
         health: crate::domain::health::Health {
             failure_streak: row.get::<i64, _>("failure_streak") as u32,
             held_until: row.get("held_until"),
