@@ -25,7 +25,7 @@ lint:
 
 # Beside a throwaway PostgreSQL cluster: every suite once (the store contract on both stores),
 # then the server suites again on PostgreSQL (the several-instances tests need it anyway).
-PG_SUITES := --test api --test platform --test asymmetric --test delivery --test fairness --test outbox --test edges --test hostile --test tls --test event_types --test filters
+PG_SUITES := --test api --test platform --test asymmetric --test delivery --test fairness --test outbox --test edges --test hostile --test tls --test event_types --test filters --test in_flight
 test-rust:
 	@echo '== make test: Rust tests (a throwaway PostgreSQL cluster; several minutes on 2 cores)'
 	scripts/with-postgres bash -c '$(CARGO) test --workspace && \

@@ -56,11 +56,18 @@ pub struct ServeConfig {
     /// Time one attempt may take, response included.
     #[arg(long, env = "CDHOOKS_ATTEMPT_TIMEOUT_MS", default_value_t = 10_000)]
     pub attempt_timeout_ms: u64,
-    /// Attempts in flight at once, over all webhooks. Each takes an open file (the start
-    /// checks the limit) and about 40 KiB while it waits: raise it for endpoints far away
-    /// (64 in flight deliver at most 256/s to endpoints 250 ms away).
+    /// Attempts in flight at once to begin with, over all webhooks, and the fewest the
+    /// engine keeps: enough to keep the CPU busy with endpoints that answer at once. While
+    /// due deliveries wait for room and the process is not busy (its endpoints keep the
+    /// attempts waiting), the room grows, up to `--max-in-flight`.
     #[arg(long, env = "CDHOOKS_WORKERS", default_value_t = 64)]
     pub workers: usize,
+    /// The most attempts in flight at once while endpoints are slow (each takes an open file
+    /// and some 40 KiB while it waits). By default 4096, or fewer when the open-file limit
+    /// cannot hold them (the start-up `capacity:` line says how many); a value the limit
+    /// cannot hold is a start-up error.
+    #[arg(long, env = "CDHOOKS_MAX_IN_FLIGHT")]
+    pub max_in_flight: Option<usize>,
     /// Attempts in flight at once to one webhook, so a slow endpoint cannot starve the others.
     #[arg(long, env = "CDHOOKS_PER_WEBHOOK_CONCURRENCY", default_value_t = 16)]
     pub per_webhook_concurrency: usize,
@@ -142,6 +149,7 @@ impl ServeConfig {
             max_attempts: 5,
             attempt_timeout_ms: 10_000,
             workers: 64,
+            max_in_flight: None,
             per_webhook_concurrency: 16,
             max_database_mb: None,
             metrics_bind: None,

@@ -161,12 +161,15 @@ pub async fn start_with_clock(
             config.bind
         )));
     }
-    let needed =
-        capacity::descriptors_needed(config.workers, config.max_connections, config.database_pool);
     let open_files = capacity::raise_open_file_limit();
-    if let Some(limit) = open_files {
-        capacity::check(needed, limit).map_err(StartError::Config)?;
-    }
+    let capacity = capacity::plan(
+        config.workers,
+        config.max_in_flight,
+        config.max_connections,
+        config.database_pool,
+        open_files,
+    )
+    .map_err(StartError::Config)?;
     let store = open_store(&config).await?;
     let sealer = sealer(&config)?;
     can_open_secrets(&*store, &sealer, &config).await?;
@@ -176,7 +179,7 @@ pub async fn start_with_clock(
     let engine = DeliveryEngine::new(
         store.clone(),
         &config,
-        roots,
+        delivery::Reach { capacity, roots },
         clock.clone(),
         live.clone(),
         metrics.clone(),
@@ -272,12 +275,14 @@ pub async fn start_with_clock(
     }
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "cdhooks server listening");
     tracing::info!(
-        attempts = config.workers,
+        attempts = capacity.workers,
+        max_in_flight = capacity.max_in_flight,
         per_webhook = config.per_webhook_concurrency,
         connections = config.max_connections,
         open_files = open_files.map_or_else(|| "unknown".to_owned(), |l| l.to_string()),
-        "capacity: up to {} attempts in flight ({} per webhook) and {} HTTP connections",
-        config.workers,
+        "capacity: {} attempts in flight, growing to {} while endpoints keep them waiting ({} per webhook), and {} HTTP connections",
+        capacity.workers,
+        capacity.max_in_flight,
         config.per_webhook_concurrency,
         config.max_connections
     );

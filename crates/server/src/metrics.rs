@@ -83,6 +83,8 @@ pub struct Metrics {
     pub end_to_end: Histogram,
     /// Attempts running in this process now.
     pub in_flight: Gauge,
+    /// Attempts in flight this process allows now (the delivery room's size).
+    pub room: Gauge,
     /// API requests, by route and status class.
     pub requests: Family<RequestLabel, Counter>,
     /// API request seconds, by route.
@@ -115,6 +117,7 @@ impl Metrics {
             attempt_duration: latency_histogram(),
             end_to_end: latency_histogram(),
             in_flight: Gauge::default(),
+            room: Gauge::default(),
             requests: Family::default(),
             request_duration: Family::new_with_constructor(latency_histogram),
             pending: Gauge::default(),
@@ -171,6 +174,11 @@ impl Metrics {
             "deliveries_in_flight",
             "Delivery attempts running in this process",
             metrics.in_flight.clone(),
+        );
+        registry.register(
+            "delivery_room",
+            "Attempts in flight this process allows now: from --workers, growing up to --max-in-flight while endpoints keep attempts waiting",
+            metrics.room.clone(),
         );
         registry.register(
             "deliveries_pending",

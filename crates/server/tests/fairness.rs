@@ -17,6 +17,7 @@ const SLOW: Duration = Duration::from_millis(300);
 async fn small_server() -> TestServer {
     TestServer::start_with(|c| {
         c.workers = 4;
+        c.max_in_flight = Some(4);
         c.per_webhook_concurrency = 2;
         c.attempt_timeout_ms = 5_000;
     })
@@ -140,6 +141,7 @@ async fn hanging_endpoints_open_their_circuits_and_leave_room_for_a_healthy_one(
     // 4 workers, 4 per webhook: three hanging webhooks could hold the whole pool.
     let s = TestServer::start_with(|c| {
         c.workers = 4;
+        c.max_in_flight = Some(4);
         c.per_webhook_concurrency = 4;
         c.attempt_timeout_ms = TIMEOUT.as_millis() as u64;
         c.retry_base_ms = 50;

@@ -207,6 +207,7 @@ async fn the_queue_gauges_count_due_work_and_its_age() {
     let s = TestServer::start_with(|c| {
         c.metrics_bind = Some("127.0.0.1:0".parse().unwrap());
         c.workers = 1;
+        c.max_in_flight = Some(1);
         c.per_webhook_concurrency = 1;
     })
     .await;

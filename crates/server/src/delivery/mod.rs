@@ -1,7 +1,8 @@
 //! The delivery engine: claims due deliveries, sends them, records the outcomes.
 //!
 //! - Only what can start at once is claimed: a claim reserves the engine's room
-//!   ([`room::Room`], `--workers`) first, and the store caps each webhook at
+//!   ([`room::Room`]: `--workers`, grown by [`sizing`] up to `--max-in-flight` while
+//!   endpoints keep attempts waiting) first, and the store caps each webhook at
 //!   `--per-webhook-concurrency` attempts in flight over every process, serving webhooks
 //!   round-robin (`domain::claim`). A slow endpoint's backlog therefore waits in the store,
 //!   costs other webhooks nothing beyond its own share, and no lease runs out while its
@@ -20,6 +21,7 @@ pub mod resolver;
 pub mod room;
 pub mod schedule;
 pub mod send;
+mod sizing;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,6 +84,14 @@ pub fn trusted_roots(files: &[std::path::PathBuf]) -> Result<Vec<reqwest::Certif
     Ok(roots)
 }
 
+/// What the engine can reach and hold, decided at start beside the configuration.
+pub struct Reach {
+    /// How many attempts it holds in flight (`capacity::plan`).
+    pub capacity: crate::capacity::Capacity,
+    /// Certificate authorities trusted besides the public roots ([`trusted_roots`]).
+    pub roots: Vec<reqwest::Certificate>,
+}
+
 /// Sends deliveries; shared by the application layer (fast path) and the claim loop.
 pub struct DeliveryEngine {
     /// Where deliveries are claimed from and outcomes written to.
@@ -96,7 +106,7 @@ pub struct DeliveryEngine {
     attempt_timeout: Duration,
     /// The most attempts in flight to one webhook, over every process.
     per_webhook: u32,
-    /// Attempts in flight in this process, bounded by `--workers`.
+    /// Attempts in flight in this process, bounded by the room's size now.
     room: Room,
     /// What time it is.
     clock: SharedClock,
@@ -137,13 +147,14 @@ impl DeliveryEngine {
     pub fn new(
         store: Arc<dyn Store>,
         config: &ServeConfig,
-        roots: Vec<reqwest::Certificate>,
+        reach: Reach,
         clock: SharedClock,
         live: LiveHub,
         metrics: Arc<crate::metrics::Metrics>,
         sealer: crate::domain::sealing::Sealer,
     ) -> Result<Arc<Self>, reqwest::Error> {
         let policy = Arc::new(config.target_policy());
+        let Reach { capacity, roots } = reach;
         let mut client = reqwest::Client::builder();
         for root in roots {
             client = client.add_root_certificate(root);
@@ -157,6 +168,7 @@ impl DeliveryEngine {
             .tcp_nodelay(true)
             .user_agent(send::USER_AGENT_VALUE)
             .build()?;
+        metrics.room.set(capacity.workers as i64);
         Ok(Arc::new(DeliveryEngine {
             store,
             client,
@@ -167,9 +179,9 @@ impl DeliveryEngine {
             },
             attempt_timeout: config.attempt_timeout(),
             per_webhook: config.per_webhook_concurrency.clamp(1, u32::MAX as usize) as u32,
-            room: Room::new(config.workers),
+            room: Room::new(capacity.workers, capacity.max_in_flight),
             failing_share: crate::domain::health::failing_share(
-                config.workers.min(u32::MAX as usize) as u32,
+                capacity.workers.min(u32::MAX as usize) as u32,
             ),
             failing_in_flight: Default::default(),
             clock,
@@ -491,7 +503,10 @@ impl DeliveryEngine {
     /// from the shutdown on, no attempt starts (neither claimed nor handed a freed slot).
     pub async fn run(self: Arc<Self>, shutdown: Shutdown, drain: Duration) {
         let _ = self.shutdown.set(shutdown.clone());
-        claim::run(&self, shutdown).await;
+        tokio::join!(
+            claim::run(&self, shutdown.clone()),
+            sizing::run(&self, shutdown)
+        );
         let deadline = tokio::time::Instant::now() + drain;
         while self.in_flight() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;

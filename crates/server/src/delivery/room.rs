@@ -2,34 +2,54 @@
 //!
 //! Every claim first reserves room, and claims at most what it reserved, so everything a
 //! process claims starts at once — nothing waits in memory while its lease runs out.
+//!
+//! The room's size follows what holds the attempts up. Against endpoints that answer at
+//! once, `--workers` attempts keep the CPU busy and more would only queue for it (and hold
+//! memory while they do). Against endpoints 50–500 ms away, attempts mostly wait, and the
+//! room must hold thousands for the CPU to stay busy. So the room starts at `--workers`
+//! and, looked at every [`LOOK_EVERY`], doubles while due work waits for room and the process
+//! is idle enough, up to `--max-in-flight`; it shrinks back when the process is busy or the
+//! work is gone ([`next_capacity`]).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
-/// A counter of attempts in flight with a fixed capacity.
+/// How often the engine looks at its room's size.
+pub const LOOK_EVERY: Duration = Duration::from_millis(100);
+
+/// A counter of attempts in flight with a capacity between a floor and a ceiling.
 #[derive(Debug)]
 pub struct Room {
     /// Attempts in flight or reserved for claims under way.
     used: AtomicUsize,
-    /// The most at once (`--workers`).
-    capacity: usize,
+    /// The most at once now.
+    capacity: AtomicUsize,
+    /// The fewest the capacity goes down to (`--workers`).
+    floor: usize,
+    /// The most the capacity grows to (`--max-in-flight`).
+    ceiling: usize,
 }
 
 impl Room {
-    /// Room for `capacity` attempts at once (at least one).
-    pub fn new(capacity: usize) -> Self {
+    /// Room for `floor` attempts at once (at least one), able to grow to `ceiling`.
+    pub fn new(floor: usize, ceiling: usize) -> Self {
+        let floor = floor.max(1);
         Room {
             used: AtomicUsize::new(0),
-            capacity: capacity.max(1),
+            capacity: AtomicUsize::new(floor),
+            floor,
+            ceiling: ceiling.max(floor),
         }
     }
 
     /// Reserves up to `wanted` places; returns how many it got (0 when full).
     pub fn reserve(&self, wanted: usize) -> usize {
+        let capacity = self.capacity.load(Ordering::Acquire);
         let mut got = 0;
         let _ = self
             .used
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-                got = self.capacity.saturating_sub(used).min(wanted);
+                got = capacity.saturating_sub(used).min(wanted);
                 (got > 0).then_some(used + got)
             });
         got
@@ -46,23 +66,132 @@ impl Room {
     pub fn in_use(&self) -> usize {
         self.used.load(Ordering::Acquire)
     }
+
+    /// The most at once now.
+    pub fn capacity(&self) -> usize {
+        self.capacity.load(Ordering::Acquire)
+    }
+
+    /// Whether (nearly) every place is taken: at least 90 % of them, since a finished
+    /// attempt's place is free for a moment before it goes to the next delivery.
+    pub fn is_full(&self) -> bool {
+        self.in_use() * 10 >= self.capacity() * 9
+    }
+
+    /// Whether the room keeps one size (`--workers` is `--max-in-flight`).
+    pub fn is_fixed(&self) -> bool {
+        self.floor == self.ceiling
+    }
+
+    /// Resizes the room after a look ([`next_capacity`]); returns the new capacity.
+    pub fn resize(&self, look: Look) -> usize {
+        let next = next_capacity(self.capacity(), self.floor, self.ceiling, look);
+        self.capacity.store(next, Ordering::Release);
+        next
+    }
+}
+
+/// What the engine saw in one look at its room.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Look {
+    /// The room was full and due work waited in the store.
+    pub starved: bool,
+    /// The share of its cores the process used since the last look (0 to 1).
+    pub busy: f64,
+    /// How late the look itself woke up: the process's tasks waiting for a thread.
+    pub late: Duration,
+}
+
+/// The process is idle enough to hold more attempts below this share of its cores...
+pub const GROW_BELOW_BUSY: f64 = 0.6;
+/// ...and when its tasks wait less than this for a thread.
+pub const GROW_BELOW_LATE: Duration = Duration::from_millis(2);
+/// Past this share of its cores, or this delay, more attempts in flight only queue for the
+/// CPU: the room shrinks.
+pub const SHRINK_ABOVE_BUSY: f64 = 0.9;
+/// See [`SHRINK_ABOVE_BUSY`].
+pub const SHRINK_ABOVE_LATE: Duration = Duration::from_millis(10);
+
+/// The room's next capacity: twice as much (up to `ceiling`) when due work waits for room
+/// and the process is idle enough — the attempts it holds are waiting on their endpoints; a
+/// quarter less (down to `floor`) when the process is busy; an eighth less when no work
+/// waits, so that room grown for slow endpoints is given back once they are gone.
+pub fn next_capacity(capacity: usize, floor: usize, ceiling: usize, look: Look) -> usize {
+    let busy = look.busy > SHRINK_ABOVE_BUSY || look.late > SHRINK_ABOVE_LATE;
+    let idle = look.busy < GROW_BELOW_BUSY && look.late < GROW_BELOW_LATE;
+    let next = if busy {
+        capacity - capacity / 4
+    } else if look.starved && idle {
+        capacity.saturating_mul(2)
+    } else if look.starved {
+        capacity
+    } else {
+        capacity - capacity / 8
+    };
+    next.clamp(floor, ceiling.max(floor))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Room;
+    use super::*;
 
     #[test]
     fn reserves_never_exceed_the_capacity() {
-        let room = Room::new(4);
+        let room = Room::new(4, 4);
         assert_eq!(room.reserve(3), 3);
         assert_eq!(room.reserve(3), 1);
         assert_eq!(room.reserve(1), 0);
+        assert!(room.is_full());
         room.release(2);
         assert_eq!(room.in_use(), 2);
+        assert!(!room.is_full());
         assert_eq!(room.reserve(usize::MAX), 2);
         room.release(4);
         assert_eq!(room.in_use(), 0);
-        assert_eq!(Room::new(0).reserve(5), 1);
+        assert_eq!(Room::new(0, 0).reserve(5), 1);
+    }
+
+    const IDLE: Look = Look {
+        starved: true,
+        busy: 0.1,
+        late: Duration::from_micros(300),
+    };
+
+    #[test]
+    fn the_room_grows_while_work_waits_and_the_process_idles() {
+        let room = Room::new(64, 4096);
+        let mut sizes = vec![room.capacity()];
+        for _ in 0..8 {
+            sizes.push(room.resize(IDLE));
+        }
+        assert_eq!(sizes, [64, 128, 256, 512, 1024, 2048, 4096, 4096, 4096]);
+        room.reserve(usize::MAX);
+        assert_eq!(room.in_use(), 4096, "the grown room is there to reserve");
+    }
+
+    #[test]
+    fn a_busy_process_holds_no_more_than_it_has_and_gives_room_back() {
+        let at = |capacity, look| next_capacity(capacity, 64, 4096, look);
+        // Busy: more in flight would only wait for the CPU.
+        let busy = Look { busy: 0.95, ..IDLE };
+        assert_eq!(at(1024, busy), 768);
+        let late = Look {
+            late: Duration::from_millis(20),
+            ..IDLE
+        };
+        assert_eq!(at(1024, late), 768);
+        assert_eq!(at(64, busy), 64, "never below --workers");
+        // In between: work waits, but the CPU has little to spare — the room holds.
+        let middling = Look { busy: 0.7, ..IDLE };
+        assert_eq!(at(1024, middling), 1024);
+        // No work waiting: the room goes back down, an eighth at a time.
+        let quiet = Look {
+            starved: false,
+            ..IDLE
+        };
+        assert_eq!(at(1024, quiet), 896);
+        assert_eq!(at(64, quiet), 64);
+        // A ceiling below the floor is the floor.
+        assert_eq!(next_capacity(8, 8, 4, IDLE), 8);
     }
 }
