@@ -85,7 +85,13 @@ impl Room {
 
     /// Resizes the room after a look ([`next_capacity`]); returns the new capacity.
     pub fn resize(&self, look: Look) -> usize {
-        let next = next_capacity(self.capacity(), self.floor, self.ceiling, look);
+        let next = next_capacity(
+            self.capacity(),
+            self.in_use(),
+            self.floor,
+            self.ceiling,
+            look,
+        );
         self.capacity.store(next, Ordering::Release);
         next
     }
@@ -112,11 +118,19 @@ pub const SHRINK_ABOVE_BUSY: f64 = 0.9;
 /// See [`SHRINK_ABOVE_BUSY`].
 pub const SHRINK_ABOVE_LATE: Duration = Duration::from_millis(10);
 
-/// The room's next capacity: twice as much (up to `ceiling`) when due work waits for room
-/// and the process is idle enough — the attempts it holds are waiting on their endpoints; a
-/// quarter less (down to `floor`) when the process is busy; an eighth less when no work
-/// waits, so that room grown for slow endpoints is given back once they are gone.
-pub fn next_capacity(capacity: usize, floor: usize, ceiling: usize, look: Look) -> usize {
+/// The room's next capacity, with `in_use` places taken: twice as much (up to `ceiling`) when
+/// due work waits for room and the process is idle enough — the attempts it holds are waiting
+/// on their endpoints; a quarter less (down to `floor`) when the process is busy. When no work
+/// waits it goes down slowly, a 32nd at a time and never below twice what is in use, so that
+/// room grown for slow endpoints is there for their next events (and for attempts hanging on
+/// dead ones) and given back seconds after they are gone.
+pub fn next_capacity(
+    capacity: usize,
+    in_use: usize,
+    floor: usize,
+    ceiling: usize,
+    look: Look,
+) -> usize {
     let busy = look.busy > SHRINK_ABOVE_BUSY || look.late > SHRINK_ABOVE_LATE;
     let idle = look.busy < GROW_BELOW_BUSY && look.late < GROW_BELOW_LATE;
     let next = if busy {
@@ -126,7 +140,9 @@ pub fn next_capacity(capacity: usize, floor: usize, ceiling: usize, look: Look) 
     } else if look.starved {
         capacity
     } else {
-        capacity - capacity / 8
+        (capacity - capacity / 32)
+            .max(in_use.saturating_mul(2))
+            .min(capacity)
     };
     next.clamp(floor, ceiling.max(floor))
 }
@@ -171,7 +187,7 @@ mod tests {
 
     #[test]
     fn a_busy_process_holds_no_more_than_it_has_and_gives_room_back() {
-        let at = |capacity, look| next_capacity(capacity, 64, 4096, look);
+        let at = |capacity, look| next_capacity(capacity, 0, 64, 4096, look);
         // Busy: more in flight would only wait for the CPU.
         let busy = Look { busy: 0.95, ..IDLE };
         assert_eq!(at(1024, busy), 768);
@@ -184,14 +200,16 @@ mod tests {
         // In between: work waits, but the CPU has little to spare — the room holds.
         let middling = Look { busy: 0.7, ..IDLE };
         assert_eq!(at(1024, middling), 1024);
-        // No work waiting: the room goes back down, an eighth at a time.
+        // No work waiting: the room goes back down slowly, never below twice what is in use.
         let quiet = Look {
             starved: false,
             ..IDLE
         };
-        assert_eq!(at(1024, quiet), 896);
+        assert_eq!(at(1024, quiet), 992);
         assert_eq!(at(64, quiet), 64);
+        assert_eq!(next_capacity(1024, 800, 64, 4096, quiet), 1024);
+        assert_eq!(next_capacity(1024, 400, 64, 4096, quiet), 992);
         // A ceiling below the floor is the floor.
-        assert_eq!(next_capacity(8, 8, 4, IDLE), 8);
+        assert_eq!(next_capacity(8, 0, 8, 4, IDLE), 8);
     }
 }
