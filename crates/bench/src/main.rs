@@ -10,6 +10,8 @@
 //! printing figures. Prints a Markdown table and writes it with the machine's description.
 
 mod burst;
+mod far;
+mod internet;
 mod receiver;
 mod servers;
 
@@ -68,6 +70,23 @@ struct Args {
     /// Server processes (more than one needs `--database-url`).
     #[arg(long, default_value_t = 1)]
     instances: usize,
+    /// Webhooks (one per account, each to its own https endpoint) of the internet-like
+    /// scenarios.
+    #[arg(long, default_value_t = 1_000)]
+    far_endpoints: usize,
+    /// Events per account of the internet-like scenarios.
+    #[arg(long, default_value_t = 20)]
+    far_events: usize,
+    /// Endpoints that play dead in the dead-endpoints scenario.
+    #[arg(long, default_value_t = 50)]
+    far_dead: usize,
+    /// Events emitted per second in the dead-endpoint scenario (in batches of 100, evenly
+    /// spaced).
+    #[arg(long, default_value_t = 1_000.0)]
+    far_dead_rate: f64,
+    /// Run only the internet-like and dead-endpoint scenarios.
+    #[arg(long)]
+    only_far: bool,
     /// Where the results go (Markdown).
     #[arg(long, default_value = "bench/RESULTS.md")]
     out: PathBuf,
@@ -200,7 +219,7 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-fn percentile(sorted: &[u64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -260,15 +279,69 @@ impl Comparison {
     }
 }
 
+/// Runs the internet-like and dead-endpoint scenarios; returns their rows and their
+/// duplicates and bad signatures.
+async fn far_scenarios(
+    args: &Args,
+    http: &reqwest::Client,
+    epoch: Instant,
+) -> (Vec<(String, String, &'static str)>, u64, u64) {
+    let shape = |dead, events_per_second| internet::Shape {
+        endpoints: args.far_endpoints,
+        events: args.far_events,
+        dead,
+        events_per_second,
+    };
+    // The dead endpoints' scenario emits at a steady rate within what the server delivers, so
+    // that a live endpoint's wait is what the dead ones cost it, not a backlog.
+    let dead_shape = shape(args.far_dead, Some(args.far_dead_rate));
+    let url = args.database_url.as_deref();
+    let internet = internet::run(&args.server, http, url, &shape(0, None), epoch).await;
+    let dead = internet::run(&args.server, http, url, &dead_shape, epoch).await;
+    let rows = internet::rows(&dead_shape, &internet, &dead, url.is_some());
+    (
+        rows,
+        internet.duplicates + dead.duplicates,
+        internet.bad_signatures + dead.bad_signatures,
+    )
+}
+
+/// Raises this process's open-file limit to its hard limit: the far endpoints hold a listener
+/// each and thousands of connections.
+fn raise_open_file_limit() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed to them.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
     let epoch = Instant::now();
+    raise_open_file_limit();
     let http = reqwest::Client::builder()
         .no_proxy()
         .pool_max_idle_per_host(args.connections)
         .build()
         .unwrap();
+    if args.only_far {
+        let (rows, duplicates, bad_signatures) = far_scenarios(&args, &http, epoch).await;
+        let mut table = String::from("| measure | value | target |\n|---|---|---|\n");
+        for (name, value, target) in &rows {
+            table.push_str(&format!("| {name} | {value} | {target} |\n"));
+        }
+        table.push_str(&format!(
+            "| lost / duplicates / bad signatures | 0 / {duplicates} / {bad_signatures} | 0 / 0 / 0 |\n"
+        ));
+        println!("\n{table}");
+        return;
+    }
     let receiver = Receiver::start(epoch).await;
     let server = Servers::start(
         &args.server,
@@ -601,6 +674,22 @@ async fn main() {
         "",
     ));
 
+    // The far scenarios run on servers of their own, with this one gone.
+    let servers_run = server.describe();
+    drop(server);
+    let (far_rows, far_duplicates, far_bad) = far_scenarios(&args, &http, epoch).await;
+    if let Some(row) = rows
+        .iter_mut()
+        .find(|r| r.0.starts_with("lost / duplicates"))
+    {
+        row.1 = format!(
+            "0 / {} / {}",
+            duplicates + far_duplicates,
+            bad_signatures + far_bad
+        );
+    }
+    rows.extend(far_rows);
+
     let mut table = String::from("| measure | value | target |\n|---|---|---|\n");
     for (name, value, target) in &rows {
         table.push_str(&format!("| {name} | {value} | {target} |\n"));
@@ -620,7 +709,7 @@ async fn main() {
          account at {noisy_rate}/s; the run ends when the latter have arrived (the backlog is still draining). Every delivery's two signatures are checked \
          by the receiver with `cdhooks-core`; a scenario that does not deliver everything fails the run. \
          CPU and RSS are from `/proc`: the server processes' own{cpu_note}.\n",
-        servers = server.describe(),
+        servers = servers_run,
         store = if postgres {
             "PostgreSQL (its defaults: `synchronous_commit` on, so every 202 is durable; requests go round-robin over the instances)"
         } else {

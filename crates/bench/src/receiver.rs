@@ -68,7 +68,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
 }
 
 /// Whether both signatures of a delivery verify.
-fn signed(
+pub(crate) fn signed(
     legacy: &LegacyVerifier,
     standard: &StandardVerifier,
     headers: &HeaderMap,

@@ -56,12 +56,11 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Creates an account with the server binary's CLI and returns its API key.
-fn create_account(bin: &Path, data_dir: &Path, database_url: Option<&str>, email: &str) -> String {
+/// Runs the server binary's CLI on the store (`args` then `--data-dir`, `--database-url`)
+/// and returns the last line it printed (the key it made).
+fn cli(bin: &Path, data_dir: &Path, database_url: Option<&str>, args: &[&str]) -> String {
     let mut command = Command::new(bin);
-    command
-        .args(["accounts", "create", "--email", email, "--data-dir"])
-        .arg(data_dir);
+    command.args(args).arg("--data-dir").arg(data_dir);
     if let Some(url) = database_url {
         command.args(["--database-url", url]);
     }
@@ -80,6 +79,16 @@ fn create_account(bin: &Path, data_dir: &Path, database_url: Option<&str>, email
         .unwrap()
         .trim()
         .to_owned()
+}
+
+/// Creates an account with the server binary's CLI and returns its API key.
+fn create_account(bin: &Path, data_dir: &Path, database_url: Option<&str>, email: &str) -> String {
+    cli(
+        bin,
+        data_dir,
+        database_url,
+        &["accounts", "create", "--email", email],
+    )
 }
 
 /// CPU seconds (user + system) a process used so far.
@@ -203,6 +212,17 @@ impl Servers {
         database_url: Option<&str>,
         instances: usize,
     ) -> Servers {
+        Self::start_with(bin, http, database_url, instances, &[]).await
+    }
+
+    /// [`Servers::start`] with more arguments for `serve`.
+    pub async fn start_with(
+        bin: &Path,
+        http: &reqwest::Client,
+        database_url: Option<&str>,
+        instances: usize,
+        extra: &[String],
+    ) -> Servers {
         let data_dir = tempfile::tempdir().unwrap();
         let key = create_account(bin, data_dir.path(), database_url, "bench@example.com");
         let mut servers = Servers {
@@ -231,6 +251,7 @@ impl Servers {
             command
                 .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
                 .args(["--allow-target", "127.0.0.0/8", "--allow-http"])
+                .args(extra)
                 .arg("--data-dir")
                 .arg(&dir)
                 .env("RUST_LOG", "warn")
@@ -270,6 +291,29 @@ impl Servers {
             .iter()
             .map(|p| format!("{}/v1/events", p.base))
             .collect()
+    }
+
+    /// A new platform key (the provider's: accounts, emission for any of them).
+    pub fn platform_key(&self) -> String {
+        cli(
+            &self.bin,
+            self.data_dir.path(),
+            self.database_url.as_deref(),
+            &["platform-keys", "create", "--name", "bench"],
+        )
+    }
+
+    /// The first process's address, `http://127.0.0.1:port`.
+    pub fn base(&self) -> &str {
+        &self.processes[0].base
+    }
+
+    /// The servers' resident memory now, added up (MiB).
+    pub fn rss_mib(&self) -> f64 {
+        self.processes
+            .iter()
+            .map(|p| proc_kb(p.child.id(), "status", "VmRSS:"))
+            .sum()
     }
 
     /// A new account's API key.
