@@ -396,6 +396,7 @@ impl DeliveryEngine {
     }
 
     async fn deliver(self: Arc<Self>, delivery: ClaimedDelivery) {
+        let started = std::time::Instant::now();
         self.metrics.in_flight.inc();
         let mut delivery = self.opened(delivery);
         match self.signing_keys(&delivery.webhook_id).await {
@@ -416,6 +417,7 @@ impl DeliveryEngine {
         )
         .await;
         let finished_ms = self.clock.now_ms();
+        self.room.attempt_over(started.elapsed());
         let outcome = schedule::outcome(&delivery, result, finished_ms, self.rules, rand::random());
         self.count(&delivery, &outcome);
         // Fields on the events themselves rather than a span per delivery: a span would be

@@ -7,11 +7,11 @@
 //! once, `--workers` attempts keep the CPU busy and more would only queue for it (and hold
 //! memory while they do). Against endpoints 50–500 ms away, attempts mostly wait, and the
 //! room must hold thousands for the CPU to stay busy. So the room starts at `--workers`
-//! and, looked at every [`LOOK_EVERY`], doubles while due work waits for room and the process
-//! is idle enough, up to `--max-in-flight`; it shrinks back when the process is busy or the
+//! and, looked at every [`LOOK_EVERY`], doubles while due work waits for room, attempts take
+//! long, and the process and its machine have CPU to spare, up to `--max-in-flight`; it shrinks back when the process is busy or the
 //! work is gone ([`next_capacity`]).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// How often the engine looks at its room's size.
@@ -28,6 +28,10 @@ pub struct Room {
     floor: usize,
     /// The most the capacity grows to (`--max-in-flight`).
     ceiling: usize,
+    /// Attempts finished since the start.
+    finished: AtomicUsize,
+    /// The time they took, added up (µs).
+    finished_micros: AtomicU64,
 }
 
 impl Room {
@@ -39,7 +43,25 @@ impl Room {
             capacity: AtomicUsize::new(floor),
             floor,
             ceiling: ceiling.max(floor),
+            finished: AtomicUsize::new(0),
+            finished_micros: AtomicU64::new(0),
         }
+    }
+
+    /// Counts a finished attempt that took `took` (whether its place is given back or handed
+    /// on).
+    pub fn attempt_over(&self, took: Duration) {
+        self.finished_micros
+            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+        self.finished.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Attempts finished since the start, and the time they took added up.
+    pub fn finished(&self) -> (usize, Duration) {
+        (
+            self.finished.load(Ordering::Relaxed),
+            Duration::from_micros(self.finished_micros.load(Ordering::Relaxed)),
+        )
     }
 
     /// Reserves up to `wanted` places; returns how many it got (0 when full).
@@ -102,14 +124,28 @@ impl Room {
 pub struct Look {
     /// The room was full and due work waited in the store.
     pub starved: bool,
+    /// How long the attempts that finished since the last look took on average, from being
+    /// started to their outcome (at least the time between looks when attempts are in flight
+    /// and none finished).
+    pub attempt_time: Duration,
     /// The share of its cores the process used since the last look (0 to 1).
     pub busy: f64,
+    /// The share of the machine's CPU time that went unused since the last look (1 where
+    /// the platform does not say): a process sharing its machine may use little of it while
+    /// the machine has nothing to spare.
+    pub machine_idle: f64,
     /// How late the look itself woke up: the process's tasks waiting for a thread.
     pub late: Duration,
 }
 
+/// Attempts that take longer than this on average wait on their endpoints rather than on
+/// this process: only then does more room help. (Against endpoints that answer at once, a
+/// busy process's attempts take a few milliseconds, queued for its threads.)
+pub const GROW_ABOVE_ATTEMPT_TIME: Duration = Duration::from_millis(50);
 /// The process is idle enough to hold more attempts below this share of its cores...
 pub const GROW_BELOW_BUSY: f64 = 0.6;
+/// ...and while the machine leaves more than this share of its CPU time unused...
+pub const GROW_ABOVE_MACHINE_IDLE: f64 = 0.2;
 /// ...and when its tasks wait less than this for a thread.
 pub const GROW_BELOW_LATE: Duration = Duration::from_millis(2);
 /// Past this share of its cores, or this delay, more attempts in flight only queue for the
@@ -119,8 +155,8 @@ pub const SHRINK_ABOVE_BUSY: f64 = 0.9;
 pub const SHRINK_ABOVE_LATE: Duration = Duration::from_millis(10);
 
 /// The room's next capacity, with `in_use` places taken: twice as much (up to `ceiling`) when
-/// due work waits for room and the process is idle enough — the attempts it holds are waiting
-/// on their endpoints; a quarter less (down to `floor`) when the process is busy. When no work
+/// due work waits for room, the attempts in flight take long (they wait on their endpoints)
+/// and the process is idle enough; a quarter less (down to `floor`) when the process is busy. When no work
 /// waits it goes down slowly, a 32nd at a time and never below twice what is in use, so that
 /// room grown for slow endpoints is there for their next events (and for attempts hanging on
 /// dead ones) and given back seconds after they are gone.
@@ -132,10 +168,13 @@ pub fn next_capacity(
     look: Look,
 ) -> usize {
     let busy = look.busy > SHRINK_ABOVE_BUSY || look.late > SHRINK_ABOVE_LATE;
-    let idle = look.busy < GROW_BELOW_BUSY && look.late < GROW_BELOW_LATE;
+    let idle = look.busy < GROW_BELOW_BUSY
+        && look.machine_idle > GROW_ABOVE_MACHINE_IDLE
+        && look.late < GROW_BELOW_LATE;
+    let waiting_on_endpoints = look.attempt_time > GROW_ABOVE_ATTEMPT_TIME;
     let next = if busy {
         capacity - capacity / 4
-    } else if look.starved && idle {
+    } else if look.starved && idle && waiting_on_endpoints {
         capacity.saturating_mul(2)
     } else if look.starved {
         capacity
@@ -169,7 +208,9 @@ mod tests {
 
     const IDLE: Look = Look {
         starved: true,
+        attempt_time: Duration::from_millis(250),
         busy: 0.1,
+        machine_idle: 0.8,
         late: Duration::from_micros(300),
     };
 
@@ -200,6 +241,21 @@ mod tests {
         // In between: work waits, but the CPU has little to spare — the room holds.
         let middling = Look { busy: 0.7, ..IDLE };
         assert_eq!(at(1024, middling), 1024);
+        // Attempts that are over in milliseconds wait for this process, not for their
+        // endpoints: more of them would only queue (the loopback fan-out's case).
+        let quick = Look {
+            attempt_time: Duration::from_millis(9),
+            busy: 0.5,
+            ..IDLE
+        };
+        assert_eq!(at(64, quick), 64);
+        // A process using little of a machine that has nothing to spare (a receiver and a
+        // load client beside it on two cores) does not grow either.
+        let crowded = Look {
+            machine_idle: 0.05,
+            ..IDLE
+        };
+        assert_eq!(at(64, crowded), 64);
         // No work waiting: the room goes back down slowly, never below twice what is in use.
         let quiet = Look {
             starved: false,
