@@ -149,6 +149,8 @@ function healthNote(w) {
   const notes = [];
   if (health.circuit === 'open') {
     notes.push(`${health.consecutive_failures} failed attempts in a row: sending one at a time until one succeeds`);
+  } else if (health.circuit === 'probing') {
+    notes.push(`${health.consecutive_failures} failed attempts in a row: one attempt under way to see whether it answers again`);
   }
   if (health.held_until) {
     notes.push(`paused until ${new Date(health.held_until).toLocaleTimeString()}, as the endpoint asked (Retry-After)`);

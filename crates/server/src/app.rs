@@ -305,12 +305,40 @@ impl App {
         limit: u32,
     ) -> AppResult<Vec<WebhookRecord>> {
         let records = self.store.list_webhooks(account, after, limit).await?;
-        Ok(records.into_iter().map(|r| self.as_of_now(r)).collect())
+        let records = records.into_iter().map(|r| self.as_of_now(r)).collect();
+        self.with_probes(account, records).await
     }
 
     /// One webhook.
     pub async fn webhook(&self, account: &Account, id: &str) -> AppResult<WebhookRecord> {
-        Ok(self.as_of_now(self.store.get_webhook(account, id).await?))
+        let record = self.as_of_now(self.store.get_webhook(account, id).await?);
+        let mut records = self.with_probes(account, vec![record]).await?;
+        Ok(records.remove(0))
+    }
+
+    /// The webhooks with the attempts in flight of those whose circuit is open, so that their
+    /// view tells `open` (waiting) from `probing` (its one attempt under way).
+    async fn with_probes(
+        &self,
+        account: &Account,
+        mut records: Vec<WebhookRecord>,
+    ) -> AppResult<Vec<WebhookRecord>> {
+        let open: Vec<String> = records
+            .iter()
+            .filter(|r| crate::domain::health::is_open(r.health.failure_streak))
+            .map(|r| r.id.clone())
+            .collect();
+        if open.is_empty() {
+            return Ok(records);
+        }
+        let in_flight = self
+            .store
+            .attempts_in_flight(account, &open, self.clock.now_ms())
+            .await?;
+        for record in &mut records {
+            record.attempts_in_flight = in_flight.get(&record.id).copied().unwrap_or(0);
+        }
+        Ok(records)
     }
 
     /// Changes a webhook; enabling it resumes its paused deliveries at once.

@@ -166,11 +166,22 @@ async fn hanging_endpoints_open_their_circuits_and_leave_room_for_a_healthy_one(
             .wait_for(
                 &format!("/v1/webhooks/{id}"),
                 Duration::from_secs(20),
-                |w| w["health"]["circuit"] == "open",
+                |w| w["health"]["circuit"] == "open" || w["health"]["circuit"] == "probing",
             )
             .await;
         assert!(hook["health"]["consecutive_failures"].as_u64().unwrap() >= u64::from(OPENS_AFTER));
     }
+    // While one of them has its probe out (the failing share is one attempt, so they take
+    // turns), its view says so.
+    support::eventually_async("a webhook probing", Duration::from_secs(10), || async {
+        let mut probing = 0;
+        for id in &hooks {
+            let (_, hook) = s.get(&format!("/v1/webhooks/{id}")).await;
+            probing += usize::from(hook["health"]["circuit"] == "probing");
+        }
+        probing == 1 && hanging.handling() >= 1
+    })
+    .await;
     let store = &s.server.as_ref().unwrap().store;
     let stats = store
         .queue_stats(cdhooks_server::clock::now_ms())

@@ -515,6 +515,13 @@ async fn an_open_circuit_lets_one_attempt_at_a_time_and_a_success_closes_it(open
         let _ = token;
     }
     assert_eq!(streak(hooks[0].clone()).await, OPENS_AFTER);
+    // Open, with nothing in flight (the API says `open`); the other webhook has its 3.
+    let in_flight = store
+        .attempts_in_flight(&account, &hooks, at)
+        .await
+        .unwrap();
+    assert_eq!(in_flight.get(&hooks[0]), None);
+    assert_eq!(in_flight.get(&hooks[1]), Some(&3));
     let others = store.claim_due(at, lease(2, 100, 16, at)).await.unwrap();
     // Open circuit: one of the first webhook's 5 due deliveries, all 4 - 3 = 1 left of the
     // other's (its first 3 went with the first claim and are still leased).
@@ -523,6 +530,19 @@ async fn an_open_circuit_lets_one_attempt_at_a_time_and_a_success_closes_it(open
     };
     assert_eq!(of(&others, &hooks[0]), 1, "a probe at a time");
     assert_eq!(of(&others, &hooks[1]), 1);
+    // Its probe in flight (the API says `probing`), counted for this account's webhooks only.
+    let in_flight = store
+        .attempts_in_flight(&account, &hooks, at)
+        .await
+        .unwrap();
+    assert_eq!(in_flight.get(&hooks[0]), Some(&1));
+    assert_eq!(in_flight.get(&hooks[1]), Some(&4));
+    let (stranger, _) = account_with_webhooks(store, "other@example.com", &[&["*"]]).await;
+    assert!(store
+        .attempts_in_flight(&stranger, &hooks, at)
+        .await
+        .unwrap()
+        .is_empty());
     // While the probe is in flight, nothing more of it is claimed.
     let at = at + 10;
     let more = store.claim_due(at, lease(3, 100, 16, at)).await.unwrap();

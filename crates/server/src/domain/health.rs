@@ -55,7 +55,13 @@ pub fn hold_until(
 /// while its circuit is open — a failing webhook's deliveries go through the claim, which
 /// keeps them within their share of the room ([`failing_share`]).
 pub fn may_start_at_once(health: Health) -> bool {
-    Circuit::of(health.failure_streak) == Circuit::Closed
+    !is_open(health.failure_streak)
+}
+
+/// Whether a webhook with `failure_streak` consecutive failed attempts has its circuit open
+/// (one attempt in flight at most).
+pub fn is_open(failure_streak: u32) -> bool {
+    failure_streak >= OPENS_AFTER
 }
 
 /// The share of a process's attempts in flight that webhooks with an open circuit may hold,
@@ -73,25 +79,30 @@ pub fn failing_share(workers: u32) -> u32 {
 pub enum Circuit {
     /// Attempts go out as fast as the per-webhook limit allows.
     Closed,
-    /// The recent attempts failed: one attempt at a time, until one succeeds.
+    /// The recent attempts failed: one attempt at a time, until one succeeds; none is in
+    /// flight now (the next waits for its retry time, or for room).
     Open,
+    /// The circuit is open and its one attempt — the probe — is in flight now.
+    Probing,
 }
 
 impl Circuit {
-    /// The circuit of a webhook with `failure_streak` consecutive failed attempts.
-    pub fn of(failure_streak: u32) -> Circuit {
-        if failure_streak >= OPENS_AFTER {
-            Circuit::Open
-        } else {
-            Circuit::Closed
+    /// The circuit of a webhook with `failure_streak` consecutive failed attempts and
+    /// `attempts_in_flight` attempts in flight now.
+    pub fn of(failure_streak: u32, attempts_in_flight: u32) -> Circuit {
+        match (is_open(failure_streak), attempts_in_flight) {
+            (false, _) => Circuit::Closed,
+            (true, 0) => Circuit::Open,
+            (true, _) => Circuit::Probing,
         }
     }
 
-    /// `closed` or `open`.
+    /// `closed`, `open` or `probing`.
     pub fn as_str(self) -> &'static str {
         match self {
             Circuit::Closed => "closed",
             Circuit::Open => "open",
+            Circuit::Probing => "probing",
         }
     }
 }
@@ -145,11 +156,12 @@ mod tests {
         for _ in 0..OPENS_AFTER - 1 {
             n = streak_change([false]).apply(n);
             assert_eq!(in_flight_limit(16, streak(n), 0), 16);
-            assert_eq!(Circuit::of(n), Circuit::Closed);
+            assert_eq!(Circuit::of(n, 5), Circuit::Closed);
         }
         n = streak_change([false]).apply(n);
         assert_eq!(in_flight_limit(16, streak(n), 0), 1, "a probe at a time");
-        assert_eq!(Circuit::of(n), Circuit::Open);
+        assert_eq!(Circuit::of(n, 0), Circuit::Open);
+        assert_eq!(Circuit::of(n, 1), Circuit::Probing, "its probe in flight");
         n = streak_change([false, true, false]).apply(n);
         assert_eq!(n, 0);
         assert_eq!(in_flight_limit(16, streak(n), 0), 16);

@@ -65,7 +65,8 @@ pub struct WebhookView {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct WebhookHealth {
     /// `closed`: attempts go out as the per-webhook limit allows; `open`: the last
-    /// attempts all failed, so one attempt at a time goes out (a probe) until one succeeds.
+    /// attempts all failed, so one attempt at a time goes out (a probe) until one succeeds,
+    /// and none is in flight now; `probing`: open, with its probe in flight now.
     #[schema(value_type = String)]
     circuit: &'static str,
     /// Failed attempts in a row, over all its deliveries (0 after a success).
@@ -101,7 +102,11 @@ impl WebhookView {
             public_key,
             filter: record.filter.as_ref().map(|f| f.to_json()),
             health: WebhookHealth {
-                circuit: crate::domain::health::Circuit::of(record.health.failure_streak).as_str(),
+                circuit: crate::domain::health::Circuit::of(
+                    record.health.failure_streak,
+                    record.attempts_in_flight,
+                )
+                .as_str(),
                 consecutive_failures: record.health.failure_streak,
                 held_until: record.health.held_until.map(json::time_ms),
             },

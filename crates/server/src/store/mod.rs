@@ -227,6 +227,14 @@ pub trait Store: Directory + EventTypes + Send + Sync + 'static {
     ) -> StoreResult<Vec<WebhookRecord>>;
     /// One webhook of the account.
     async fn get_webhook(&self, account: &Account, id: &str) -> StoreResult<WebhookRecord>;
+    /// Attempts in flight at `now_ms` (unexpired leases, any process's) of those of the
+    /// account's webhooks `ids` that have any, by webhook id.
+    async fn attempts_in_flight(
+        &self,
+        account: &Account,
+        ids: &[String],
+        now_ms: i64,
+    ) -> StoreResult<std::collections::HashMap<String, u32>>;
     /// Applies a change; enabling resumes paused deliveries, disabling pauses pending ones.
     async fn update_webhook(
         &self,

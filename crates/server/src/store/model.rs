@@ -137,6 +137,9 @@ pub struct WebhookRecord {
     pub previous_signing_keys: Vec<PreviousSecret>,
     /// Its health (`domain::health`): failed attempts in a row, and a `Retry-After` hold.
     pub health: crate::domain::health::Health,
+    /// Its attempts in flight now (any process's), where the use case asked the store
+    /// ([`Store::attempts_in_flight`]: for webhooks whose circuit is open); else 0.
+    pub attempts_in_flight: u32,
     /// Conditions on `data` an event must meet to reach it (`domain::filter`).
     pub filter: Option<crate::domain::filter::EventFilter>,
 }
@@ -423,8 +426,7 @@ impl ClaimedDelivery {
     /// Whether its webhook's circuit was open when it was claimed (it counts against the
     /// share of the room failing webhooks may hold).
     pub fn circuit_open(&self) -> bool {
-        crate::domain::health::Circuit::of(self.failure_streak)
-            == crate::domain::health::Circuit::Open
+        crate::domain::health::is_open(self.failure_streak)
     }
 }
 

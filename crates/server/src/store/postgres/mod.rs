@@ -342,6 +342,14 @@ impl Store for PgStore {
     async fn get_webhook(&self, account: &Account, id: &str) -> StoreResult<WebhookRecord> {
         webhooks::get(&self.pool, account, id).await
     }
+    async fn attempts_in_flight(
+        &self,
+        account: &Account,
+        ids: &[String],
+        now_ms: i64,
+    ) -> StoreResult<std::collections::HashMap<String, u32>> {
+        webhooks::attempts_in_flight(&self.pool, account, ids, now_ms).await
+    }
     async fn update_webhook(
         &self,
         account: &Account,

@@ -35,6 +35,7 @@ fn record(row: PgRow) -> WebhookRecord {
             failure_streak: row.get::<i32, _>("failure_streak") as u32,
             held_until: row.get("held_until"),
         },
+        attempts_in_flight: 0,
     }
 }
 
@@ -234,4 +235,30 @@ pub(super) async fn delete(pool: &PgPool, account: &Account, id: &str) -> StoreR
         .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Attempts in flight (unexpired leases) of those of the account's webhooks `ids` that have any.
+pub(super) async fn attempts_in_flight(
+    pool: &PgPool,
+    account: &Account,
+    ids: &[String],
+    now_ms: i64,
+) -> StoreResult<std::collections::HashMap<String, u32>> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows = sqlx::query(
+        "SELECT w.id, COUNT(*) AS busy FROM webhooks w JOIN leases l ON l.webhook_seq = w.seq
+         WHERE w.account_id = $1 AND w.id = ANY($2) AND l.until_ms >= $3
+         GROUP BY w.id",
+    )
+    .bind(&account.id)
+    .bind(ids)
+    .bind(now_ms)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.get("id"), row.get::<i64, _>("busy") as u32))
+        .collect())
 }

@@ -298,6 +298,14 @@ impl Store for SqliteStore {
     async fn get_webhook(&self, account: &Account, id: &str) -> StoreResult<WebhookRecord> {
         webhooks::get(&self.readers, account, id).await
     }
+    async fn attempts_in_flight(
+        &self,
+        account: &Account,
+        ids: &[String],
+        now_ms: i64,
+    ) -> StoreResult<std::collections::HashMap<String, u32>> {
+        webhooks::attempts_in_flight(&self.readers, account, ids, now_ms).await
+    }
     async fn update_webhook(
         &self,
         account: &Account,
