@@ -708,7 +708,16 @@ async fn main() {
          Noisy neighbour: {noisy_backlog} events to a webhook whose endpoint answers in 2 s (16 at a time at most), then {noisy_paced} events of another \
          account at {noisy_rate}/s; the run ends when the latter have arrived (the backlog is still draining). Every delivery's two signatures are checked \
          by the receiver with `cdhooks-core`; a scenario that does not deliver everything fails the run. \
-         CPU and RSS are from `/proc`: the server processes' own{cpu_note}.\n",
+         CPU and RSS are from `/proc`: the server processes' own{cpu_note}.\n\n\
+         Internet-like and dead endpoints: servers of their own with the defaults (the run's CA added with `--target-ca-file`); {far} https \
+         endpoints on loopback, each on its own port, answering 200 after 250 ± 50 ms (dead ones accept the request and never answer); an \
+         account and a webhook per endpoint, made with a platform key, which emits {far_events} events per account in batches of 100 — at once, \
+         and at {dead_rate} events/s with {dead} endpoints dead. "Growth per attempt in flight" is the server's peak RSS less its RSS before \
+         the emission, over the most requests the endpoints held at once.\n",
+        far = args.far_endpoints,
+        far_events = args.far_events,
+        dead = args.far_dead,
+        dead_rate = args.far_dead_rate,
         servers = servers_run,
         store = if postgres {
             "PostgreSQL (its defaults: `synchronous_commit` on, so every 202 is durable; requests go round-robin over the instances)"
