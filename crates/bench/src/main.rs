@@ -712,7 +712,7 @@ async fn main() {
          Internet-like and dead endpoints: servers of their own with the defaults (the run's CA added with `--target-ca-file`); {far} https \
          endpoints on loopback, each on its own port, answering 200 after 250 ± 50 ms (dead ones accept the request and never answer); an \
          account and a webhook per endpoint, made with a platform key, which emits {far_events} events per account in batches of 100 — at once, \
-         and at {dead_rate} events/s with {dead} endpoints dead. "Growth per attempt in flight" is the server's peak RSS less its RSS before \
+         and at {dead_rate} events/s with {dead} endpoints dead. \"Growth per attempt in flight\" is the server's peak RSS less its RSS before \
          the emission, over the most requests the endpoints held at once.\n",
         far = args.far_endpoints,
         far_events = args.far_events,
