@@ -63,7 +63,7 @@ pub struct ServeConfig {
     #[arg(long, env = "CDHOOKS_WORKERS", default_value_t = 64)]
     pub workers: usize,
     /// The most attempts in flight at once while endpoints are slow (each takes an open file
-    /// and some 40 KiB while it waits). By default 4096, or fewer when the open-file limit
+    /// and 40 KiB over http, up to 115 KiB over TLS, while it waits). By default 4096, or fewer when the open-file limit
     /// cannot hold them (the start-up `capacity:` line says how many); a value the limit
     /// cannot hold is a start-up error.
     #[arg(long, env = "CDHOOKS_MAX_IN_FLIGHT")]
