@@ -71,3 +71,71 @@ async fn max_in_flight_is_a_ceiling_the_room_keeps() {
     assert_eq!(slow.peak_concurrency(), 2, "two at a time, never more");
     s.stop().await;
 }
+
+/// The `capacity:` line a started binary logs, read from its stderr (`serve` with `args`).
+fn capacity_line(args: &[&str], soft_open_files: Option<u64>) -> String {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cdhooks-server"));
+    command
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    if let Some(limit) = soft_open_files {
+        // Through the shell's `ulimit`, as an operator's service manager would set it.
+        let program = command.get_program().to_owned();
+        let mut shell = std::process::Command::new("sh");
+        shell
+            .arg("-c")
+            .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+            .arg(program)
+            .args(command.get_args())
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        command = shell;
+    }
+    let mut child = command.spawn().unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let line = stderr
+        .lines()
+        .map_while(Result::ok)
+        .inspect(|l| {
+            seen.push_str(l);
+            seen.push('\n');
+        })
+        .find(|l| l.contains("capacity:") || l.contains("open files"))
+        .unwrap_or(seen);
+    let _ = child.kill();
+    let _ = child.wait();
+    line
+}
+
+#[test]
+fn the_start_says_how_many_attempts_it_can_hold() {
+    let line = capacity_line(&[], None);
+    assert!(
+        line.contains("capacity: 64 attempts in flight, growing to"),
+        "{line}"
+    );
+    // Given a ceiling, it says that one.
+    let line = capacity_line(&["--max-in-flight", "500"], None);
+    assert!(line.contains("growing to 500 "), "{line}");
+    // A hard limit of 1,024 open files holds fewer than the default 4,096 beside the 512
+    // connections: the default shrinks to fit (1024 - 512 - 16 - 256: the connections, the
+    // database pool, the spare), rather than failing later with EMFILE.
+    let line = capacity_line(&[], Some(1024));
+    assert!(line.contains("growing to 240 "), "{line}");
+    // A ceiling it cannot hold is refused at start, naming the flag.
+    let line = capacity_line(&["--max-in-flight", "4000"], Some(1024));
+    assert!(
+        line.contains("--max-in-flight") && line.contains("open files"),
+        "{line}"
+    );
+}
