@@ -76,7 +76,19 @@ async fn max_in_flight_is_a_ceiling_the_room_keeps() {
 fn capacity_line(args: &[&str], soft_open_files: Option<u64>) -> String {
     use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cdhooks-server"));
+    let bin = env!("CARGO_BIN_EXE_cdhooks-server");
+    // With a limit, through the shell's `ulimit`, as an operator's service manager would set it.
+    let mut command = match soft_open_files {
+        None => std::process::Command::new(bin),
+        Some(limit) => {
+            let mut shell = std::process::Command::new("sh");
+            shell
+                .arg("-c")
+                .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+                .arg(bin);
+            shell
+        }
+    };
     command
         .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path())
@@ -85,21 +97,6 @@ fn capacity_line(args: &[&str], soft_open_files: Option<u64>) -> String {
         .env("RUST_LOG", "info")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());
-    if let Some(limit) = soft_open_files {
-        // Through the shell's `ulimit`, as an operator's service manager would set it.
-        let program = command.get_program().to_owned();
-        let mut shell = std::process::Command::new("sh");
-        shell
-            .arg("-c")
-            .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
-            .arg(program)
-            .args(command.get_args())
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", "info")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped());
-        command = shell;
-    }
     let mut child = command.spawn().unwrap();
     let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
     let mut seen = String::new();
