@@ -477,6 +477,90 @@ async fn the_room_a_finished_attempt_frees_is_shared_while_another_webhook_waits
     );
 }
 
+/// The rule that hands a finished attempt's room straight back to its own webhook
+/// (`domain::claim::handed_back`) runs inside one SQL statement on PostgreSQL (`RECORD` in
+/// `store/postgres/results.rs`) and as the claim in the same transaction on SQLite. Both are
+/// checked here against the domain function over one table of cases: a webhook's limit, its
+/// attempts in flight (more than the limit when the limit was lowered meanwhile), how many of
+/// them finish, and whether another webhook waits with room.
+async fn the_room_finished_attempts_free_goes_back_as_the_domain_decides(opened: Opened) {
+    use cdhooks_server::domain::claim::handed_back;
+    let store = &*opened.0;
+    // (limit, in flight, finished, another webhook waiting)
+    let cases: [(u32, u32, u32, bool); 9] = [
+        (16, 16, 3, false),
+        (16, 10, 3, false),
+        (4, 4, 1, false),
+        (4, 6, 3, false),
+        (4, 9, 3, false),
+        (1, 1, 1, false),
+        (16, 16, 3, true),
+        (4, 6, 3, true),
+        (4, 9, 3, true),
+    ];
+    let mut token = 0;
+    let mut next_token = || {
+        token += 1;
+        token
+    };
+    for (case, &(limit, in_flight, finished, others_waiting)) in cases.iter().enumerate() {
+        let row = format!("case {case}: {:?}", cases[case]);
+        let (account, hooks) = account_with_webhooks(
+            store,
+            &format!("case{case}@example.com"),
+            &[&["server.started"], &["billing.*"]],
+        )
+        .await;
+        let backlog = (in_flight + finished + 2) as usize;
+        emit(store, &account, "srv_", "server.started", backlog).await;
+        let at = NOW + 1_000;
+        // Its attempts in flight, claimed under a limit as high as their number.
+        let running = store
+            .claim_due(at, lease(next_token(), in_flight, in_flight, at))
+            .await
+            .unwrap();
+        assert_eq!(running.len() as u32, in_flight, "{row}");
+        assert!(running.iter().all(|d| d.webhook_id == hooks[0]), "{row}");
+        if others_waiting {
+            emit(store, &account, "pay_", "billing.payment.succeeded", 5).await;
+        }
+        // The attempts finish one after another, each asking for one follow-up under the
+        // webhook's (possibly lowered) limit; the domain decides each hand-back in turn.
+        let (mut own, mut other) = (0, 0);
+        let (mut expected, mut flying) = (0, in_flight);
+        for done in &running[..finished as usize] {
+            let outcome = outcome(done, AfterAttempt::Succeeded, done.claim_token);
+            let follow_up = Some((at, lease(next_token(), 1, limit, at)));
+            let next = store.record_outcome(outcome, follow_up).await.unwrap();
+            assert!(next.len() <= 1, "{row}");
+            own += next.iter().filter(|d| d.webhook_id == hooks[0]).count() as u32;
+            other += next.iter().filter(|d| d.webhook_id == hooks[1]).count() as u32;
+            let back = handed_back(limit, flying, 1, false);
+            expected += back;
+            flying = flying - 1 + back;
+        }
+        // One at a time or all at once, the domain hands back the same.
+        assert_eq!(
+            expected,
+            handed_back(limit, in_flight, finished, false),
+            "{row}"
+        );
+        assert_eq!(handed_back(limit, in_flight, finished, true), 0);
+        if others_waiting {
+            // Nothing goes straight back: the freed room is shared round-robin, none of it
+            // lost, and the webhook itself never gets more than its limit allows.
+            assert_eq!(own + other, finished, "{row}");
+            assert!(own <= expected, "{row}: {own} back to its own webhook");
+        } else {
+            assert_eq!((own, other), (expected, 0), "{row}");
+        }
+        // Out of the next cases' way: paused, none of it due for a later claim.
+        for hook in &hooks {
+            set_enabled(store, &account, hook, false, at).await;
+        }
+    }
+}
+
 async fn an_open_circuit_lets_one_attempt_at_a_time_and_a_success_closes_it(opened: Opened) {
     use cdhooks_server::domain::health::OPENS_AFTER;
     let store = &*opened.0;
@@ -1898,6 +1982,11 @@ async fn processes_sharing_postgres_split_the_webhooks_and_take_over_a_leavers_s
         "an even split"
     );
     assert!(hooks(&by_a).is_disjoint(&hooks(&by_b)));
+    // The share the SQL selects is the one `domain::claim::Shard` decides.
+    let (share_a, share_b) = (a.shard(), b.shard());
+    assert!(by_a.iter().all(|d| share_a.owns(d.webhook_seq)));
+    assert!(by_b.iter().all(|d| share_b.owns(d.webhook_seq)));
+    assert!(by_a.iter().all(|d| !share_b.owns(d.webhook_seq)));
     for (claimed, webhooks) in [(&by_a, hooks(&by_a)), (&by_b, hooks(&by_b))] {
         for webhook in webhooks {
             let count = claimed.iter().filter(|d| d.webhook_id == webhook).count();
@@ -2084,6 +2173,7 @@ macro_rules! contract_suite {
             case!(a_claim_holds_until_its_lease_expires);
             case!(claims_respect_each_webhooks_limit_and_serve_webhooks_round_robin);
             case!(the_room_a_finished_attempt_frees_is_shared_while_another_webhook_waits);
+            case!(the_room_finished_attempts_free_goes_back_as_the_domain_decides);
             case!(two_claimers_at_once_never_get_the_same_delivery);
             case!(an_outcome_under_a_lost_claim_changes_nothing);
             case!(

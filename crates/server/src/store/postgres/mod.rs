@@ -99,7 +99,14 @@ impl PgStore {
     /// How many server processes this one shares the webhooks with, itself included, as of
     /// its last heartbeat (it claims for its share of them only).
     pub fn sharing_among(&self) -> u32 {
-        self.membership.shard().count()
+        self.shard().count()
+    }
+
+    /// This process's share of the webhooks as of its last heartbeat: the one its claims and
+    /// hand-backs select in SQL (`seq % count = index`), which the store contract checks
+    /// against [`Shard::owns`](crate::domain::claim::Shard::owns).
+    pub fn shard(&self) -> crate::domain::claim::Shard {
+        self.membership.shard()
     }
 
     /// Connects with up to `max_connections` connections, migrates, and starts listening

@@ -29,6 +29,10 @@ use crate::domain::delivery::{self, AfterAttempt};
 /// before the lock was taken: leasing such a delivery then fails on its lease (a committed one:
 /// no wait) and the slot stays free for the next claim; since a hand-back only replaces
 /// leases it released, no count can grow past the limit.
+///
+/// The rule here is `handed_back`'s, written in SQL for speed; the store contract
+/// (`the_room_finished_attempts_free_goes_back_as_the_domain_decides`) runs this statement,
+/// and SQLite's claim in the same transaction, over one table of cases against the function.
 static RECORD: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH released AS (
