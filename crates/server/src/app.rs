@@ -12,7 +12,6 @@ pub mod platform;
 pub use platform::{BatchEvent, OpenedAccount};
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use cdhooks_core::timestamp::Timestamp;
@@ -30,9 +29,9 @@ use crate::store::{
     WebhookRecord,
 };
 
-/// How long a readiness probe's answer is reused, so `/healthz` cannot be used to load the
-/// store with writes.
-const READINESS_TTL: Duration = Duration::from_millis(500);
+/// How long (ms on the server's clock) a readiness probe's answer is reused, so `/healthz`
+/// cannot be used to load the store with writes.
+pub const READINESS_TTL_MS: i64 = 500;
 
 /// Why a use case failed.
 #[derive(Debug, thiserror::Error)]
@@ -142,7 +141,7 @@ pub struct App {
     /// Seals secrets before they are stored, opens them where they are shown or sign.
     sealer: crate::domain::sealing::Sealer,
     /// The last readiness probe: when, and what it found.
-    readiness: Mutex<Option<(Instant, Result<(), String>)>>,
+    readiness: Mutex<Option<(i64, Result<(), String>)>>,
     /// The event catalog as last read.
     catalog: catalog::CatalogCache,
 }
@@ -638,30 +637,26 @@ impl App {
     }
 
     /// Whether the server can do its job now: the store takes a real write. The answer is
-    /// reused for [`READINESS_TTL`].
+    /// reused for [`READINESS_TTL_MS`].
     pub async fn readiness(&self) -> Result<(), String> {
+        let now = self.clock.now_ms();
         if let Some((at, answer)) = self.last_readiness() {
-            if at.elapsed() < READINESS_TTL {
+            if (at..at + READINESS_TTL_MS).contains(&now) {
                 return answer;
             }
         }
-        let answer = self
-            .store
-            .check_writable(self.clock.now_ms())
-            .await
-            .map_err(|error| {
-                tracing::warn!(%error, "readiness: the store cannot write");
-                match error {
-                    StoreError::Full(_) => "storage_full".to_owned(),
-                    _ => "storage_unavailable".to_owned(),
-                }
-            });
-        *self.readiness.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some((Instant::now(), answer.clone()));
+        let answer = self.store.check_writable(now).await.map_err(|error| {
+            tracing::warn!(%error, "readiness: the store cannot write");
+            match error {
+                StoreError::Full(_) => "storage_full".to_owned(),
+                _ => "storage_unavailable".to_owned(),
+            }
+        });
+        *self.readiness.lock().unwrap_or_else(|p| p.into_inner()) = Some((now, answer.clone()));
         answer
     }
 
-    fn last_readiness(&self) -> Option<(Instant, Result<(), String>)> {
+    fn last_readiness(&self) -> Option<(i64, Result<(), String>)> {
         self.readiness
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -1,14 +1,25 @@
-//! The server's clock: the one place that reads the system time, behind a trait so that
-//! tests control time instead of sleeping on it.
+//! The server's clock: the one place that reads the system time and waits on it, behind a
+//! trait so that tests control time instead of sleeping on it.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// A source of the current time.
+use tokio::sync::watch;
+
+/// A wait on a [`Clock`], owning what it needs.
+pub type Sleep = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// A source of the current time, and of waits measured in it.
 pub trait Clock: Send + Sync + 'static {
     /// Unix milliseconds now.
     fn now_ms(&self) -> i64;
+
+    /// Ends once `duration` has passed on this clock: the background tasks' timers (the claim
+    /// loop's wait for the next due delivery, the mailer's and retention's rounds), so that a
+    /// test moving the clock moves them too.
+    fn sleep(&self, duration: Duration) -> Sleep;
 }
 
 /// The shared clock handle the server's parts hold.
@@ -22,28 +33,46 @@ impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
         now_ms()
     }
+
+    fn sleep(&self, duration: Duration) -> Sleep {
+        Box::pin(tokio::time::sleep(duration))
+    }
 }
 
 /// A clock that moves only when told to: for tests that must say "nothing happens before
-/// time T" exactly.
-#[derive(Debug, Default)]
-pub struct ManualClock(AtomicI64);
+/// time T" exactly. Its waits end when [`ManualClock::advance`] moves it past their end,
+/// never on their own.
+#[derive(Debug)]
+pub struct ManualClock(watch::Sender<i64>);
 
 impl ManualClock {
     /// A clock standing at `now_ms`.
     pub fn at(now_ms: i64) -> Arc<Self> {
-        Arc::new(ManualClock(AtomicI64::new(now_ms)))
+        Arc::new(ManualClock(watch::Sender::new(now_ms)))
     }
 
-    /// Moves the clock forward by `ms`.
+    /// Moves the clock forward by `ms`, ending the waits it moves past.
     pub fn advance(&self, ms: i64) {
-        self.0.fetch_add(ms, Ordering::SeqCst);
+        self.0.send_modify(|now| *now += ms);
     }
 }
 
 impl Clock for ManualClock {
     fn now_ms(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
+        *self.0.borrow()
+    }
+
+    fn sleep(&self, duration: Duration) -> Sleep {
+        let mut moved = self.0.subscribe();
+        let until = moved
+            .borrow()
+            .saturating_add(duration.as_millis().min(i64::MAX as u128) as i64);
+        Box::pin(async move {
+            if moved.wait_for(|now| *now >= until).await.is_err() {
+                // The clock is gone, and with it whoever would move it.
+                std::future::pending::<()>().await;
+            }
+        })
     }
 }
 
@@ -58,4 +87,26 @@ pub fn now_ms() -> i64 {
 /// Unix seconds now, from the system clock.
 pub fn now_seconds() -> i64 {
     now_ms().div_euclid(1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_manual_clocks_wait_ends_when_it_is_moved_past_its_end_and_not_before() {
+        let clock = ManualClock::at(1_000);
+        let mut wait = clock.sleep(Duration::from_millis(250));
+        let pending = |wait: &mut Sleep| {
+            let waker = futures_util::task::noop_waker();
+            let mut context = std::task::Context::from_waker(&waker);
+            wait.as_mut().poll(&mut context).is_pending()
+        };
+        assert!(pending(&mut wait));
+        clock.advance(249);
+        assert!(pending(&mut wait));
+        clock.advance(1);
+        assert!(!pending(&mut wait));
+        assert_eq!(clock.now_ms(), 1_250);
+    }
 }

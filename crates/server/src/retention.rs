@@ -1,7 +1,7 @@
 //! Retention in the background: old finished data is removed in batches of
-//! [`domain::retention::BATCH`](crate::domain::retention::BATCH) events, with a pause between
-//! batches so deliveries never wait long on the store; once at start, then every
-//! [`EVERY`]. The space is reused by later writes (SQLite keeps freed pages for new rows;
+//! [`domain::retention::BATCH`](crate::domain::retention::BATCH) events, with a (real) pause
+//! between batches so deliveries never wait long on the store; once at start, then every
+//! [`EVERY`] on the server's clock. The space is reused by later writes (SQLite keeps freed pages for new rows;
 //! PostgreSQL's autovacuum does the same).
 
 use std::sync::Arc;
@@ -50,7 +50,7 @@ pub async fn run(store: Arc<dyn Store>, clock: SharedClock, days: u32, mut shutd
         }
         tokio::select! {
             () = shutdown.wait() => return,
-            () = tokio::time::sleep(EVERY) => {}
+            () = clock.sleep(EVERY) => {}
         }
     }
 }

@@ -1,11 +1,12 @@
 //! The claim loop: takes due deliveries from the store whenever the engine has room.
 //!
 //! It reserves all free room, claims at most that (the store applies the per-webhook limits
-//! and round-robin of `domain::claim`), and sleeps until the earliest due delivery, a wake-up
-//! (an attempt finished, deliveries were resumed or left unclaimed, or — with a shared store
-//! — another process announced new work) or at most [`MAX_IDLE`],
-//! which also bounds how long an expired lease of another process waits. Wake-ups within
-//! [`COALESCE`] share one claim, so a busy engine does not run a claim per finished attempt.
+//! and round-robin of `domain::claim`), and sleeps until the earliest due delivery (on the
+//! server's clock, which tests move), a wake-up (an attempt finished, deliveries were resumed
+//! or left unclaimed, or — with a shared store — another process announced new work) or at
+//! most [`MAX_IDLE`] of real time, which also bounds how long an expired lease of another
+//! process waits. Wake-ups within [`COALESCE`] share one claim, so a busy engine does not run
+//! a claim per finished attempt.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,11 +27,17 @@ pub(super) async fn run(engine: &Arc<DeliveryEngine>, mut shutdown: Shutdown) {
     // Another process's announcement of new due work, when the store is shared.
     let announced = engine.store.work_signal();
     while !shutdown.is_shutdown() {
-        let sleep = match claim_once(engine).await {
-            Ok(sleep) => sleep,
+        let next = match claim_once(engine).await {
+            Ok(next) => next,
             Err(error) => {
                 tracing::error!(%error, "claiming due deliveries failed");
-                ERROR_BACKOFF
+                Look::after(ERROR_BACKOFF)
+            }
+        };
+        let due = async {
+            match next.due_in {
+                Some(due_in) => engine.clock.sleep(due_in).await,
+                None => std::future::pending().await,
             }
         };
         let announcement = async {
@@ -43,17 +50,37 @@ pub(super) async fn run(engine: &Arc<DeliveryEngine>, mut shutdown: Shutdown) {
             _ = shutdown.wait() => break,
             _ = engine.wake.notified() => tokio::time::sleep(COALESCE).await,
             _ = announcement => tokio::time::sleep(COALESCE).await,
-            _ = tokio::time::sleep(sleep) => {}
+            _ = due => {}
+            _ = tokio::time::sleep(next.at_most) => {}
         }
     }
 }
 
-/// Claims what is due; returns how long to sleep at most before looking again.
-async fn claim_once(engine: &Arc<DeliveryEngine>) -> crate::store::StoreResult<Duration> {
+/// When the claim loop looks again (besides a wake-up): when the next delivery falls due on
+/// the server's clock, or after a pause of real time, whichever ends first.
+struct Look {
+    /// How long until the next delivery falls due, if one is known.
+    due_in: Option<Duration>,
+    /// The longest real pause.
+    at_most: Duration,
+}
+
+impl Look {
+    /// After a pause of real time only.
+    fn after(at_most: Duration) -> Self {
+        Look {
+            due_in: None,
+            at_most,
+        }
+    }
+}
+
+/// Claims what is due; returns when to look again.
+async fn claim_once(engine: &Arc<DeliveryEngine>) -> crate::store::StoreResult<Look> {
     let reserved = engine.room.reserve(usize::MAX);
     if reserved == 0 {
         // Full: a finishing attempt wakes the loop.
-        return Ok(MAX_IDLE);
+        return Ok(Look::after(MAX_IDLE));
     }
     let now = engine.clock.now_ms();
     let failing = engine.reserve_failing();
@@ -75,16 +102,18 @@ async fn claim_once(engine: &Arc<DeliveryEngine>) -> crate::store::StoreResult<D
     engine.dispatch(claimed);
     if room_was_filled {
         // More may be due; a finishing attempt wakes the loop.
-        return Ok(MAX_IDLE);
+        return Ok(Look::after(MAX_IDLE));
     }
     // Everything claimable was claimed: what is due now waits for a webhook's slot (an
     // attempt finishing wakes the loop); otherwise sleep until the next falls due. With a
     // shared store, a claim skips the webhooks another process is claiming for at that moment,
     // so due work is looked at again soon rather than at the next wake-up.
-    let sleep = match engine.store.next_due_at().await? {
-        Some(due) if due > now => Duration::from_millis((due - now) as u64).min(MAX_IDLE),
-        Some(_) if engine.store.work_signal().is_some() => SHARED_RETRY,
-        _ => MAX_IDLE,
-    };
-    Ok(sleep)
+    Ok(match engine.store.next_due_at().await? {
+        Some(due) if due > now => Look {
+            due_in: Some(Duration::from_millis((due - now) as u64)),
+            at_most: MAX_IDLE,
+        },
+        Some(_) if engine.store.work_signal().is_some() => Look::after(SHARED_RETRY),
+        _ => Look::after(MAX_IDLE),
+    })
 }
