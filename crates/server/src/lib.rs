@@ -128,6 +128,8 @@ pub struct Server {
     pub store: Arc<dyn Store>,
     /// The delivery engine, for embedding and tests.
     pub engine: Arc<DeliveryEngine>,
+    /// The mailer's signals: tests wait on its rounds.
+    pub mailbox: Arc<mail::Mailbox>,
     /// Ends the tasks.
     trigger: ShutdownTrigger,
     /// The API, the claim loop and the mailer.
@@ -176,12 +178,16 @@ pub async fn start_with_clock(
     let live = live::LiveHub::new(store.live_relay());
     let metrics = Arc::new(metrics::Metrics::new());
     let roots = delivery::trusted_roots(&config.target_ca_file).map_err(StartError::TargetCa)?;
+    let mailbox = mail::Mailbox::new();
     let engine = DeliveryEngine::new(
         store.clone(),
         &config,
         delivery::Reach { capacity, roots },
         clock.clone(),
-        live.clone(),
+        delivery::Listeners {
+            live: live.clone(),
+            mailbox: mailbox.clone(),
+        },
         metrics.clone(),
         sealer.clone(),
     )?;
@@ -252,6 +258,7 @@ pub async fn start_with_clock(
             config.email_from.clone(),
             clock.clone(),
             metrics.clone(),
+            mailbox.clone(),
             shutdown.clone(),
         )),
     ];
@@ -291,6 +298,7 @@ pub async fn start_with_clock(
         metrics_addr,
         store,
         engine,
+        mailbox,
         trigger,
         tasks,
     })

@@ -11,7 +11,7 @@ use cdhooks_server::domain::api_key;
 use cdhooks_server::domain::email::MAX_EMAIL_TRIES;
 use serde_json::json;
 use support::receiver::{Behaviour, Receiver};
-use support::{eventually, send};
+use support::send;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_undeliverable_email_is_retried_with_backoff_then_dead_lettered_without_blocking_others()
@@ -64,50 +64,51 @@ async fn an_undeliverable_email_is_retried_with_backoff_then_dead_lettered_witho
         keys.push(key);
     }
     // Both webhooks fail their one attempt and are disabled; the good owner's email goes out
-    // at once, though the other one's fails first or alongside.
+    // at once (the engine rings the mailer when it queues one), though the other one's fails
+    // first or alongside — and stays in the outbox.
     let outbox = dir.path().join("outbox");
-    eventually("the good owner's email", Duration::from_secs(15), || {
-        std::fs::read_dir(&outbox).map(|d| d.count()).unwrap_or(0) == 1
-    })
+    let files = || std::fs::read_dir(&outbox).map(|d| d.count()).unwrap_or(0);
+    let at = cdhooks_server::clock::Clock::now_ms(&*clock);
+    support::eventually_async(
+        "the good owner's email sent, the other's queued",
+        Duration::from_secs(15),
+        || async { files() == 1 && store.queue_stats(at).await.unwrap().outbox == 1 },
+    )
     .await;
     let sent = std::fs::read_dir(&outbox).unwrap().next().unwrap().unwrap();
     let sent = std::fs::read_to_string(sent.path()).unwrap();
     assert!(sent.contains("To: ops@example.com"), "{sent}");
 
-    // The bad one is not retried before its time: the clock has not moved. (The mailer polls
-    // on a real 250 ms timer, not on the injected clock, so "it had the chance and did not"
-    // takes real passes: three of them here, and one after each move below.)
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    assert!(store.dead_emails(10).await.unwrap().is_empty());
-    // Each move of the clock past the (at most 32 min) backoff allows exactly one more try,
-    // since a failed try is due again only after a wait; after the last it is dead-lettered.
-    let mut moves = 0;
-    let dead = loop {
-        let dead = store.dead_emails(10).await.unwrap();
-        if !dead.is_empty() {
-            break dead;
-        }
-        assert!(
-            moves < 40,
-            "the undeliverable email was never dead-lettered"
-        );
-        clock.advance(3_600_000);
-        moves += 1;
-        // The sender polls every 250 ms.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+    // A round of the mailer that begins once the clock has moved `moved` ms, and has ended.
+    let round_after = |moved: i64| {
+        clock.advance(moved);
+        server
+            .mailbox
+            .looked_since(cdhooks_server::clock::Clock::now_ms(&*clock))
     };
-    assert!(moves >= MAX_EMAIL_TRIES - 1, "dead after {moves} moves");
-    assert_eq!(dead.len(), 1);
+    // Its first try is due at once, the next only after a backoff (a minute and more): a
+    // round a quarter second later tries it once at most.
+    round_after(250).await;
+    // Each move of the clock past the (at most 32 min) backoff allows exactly one more try;
+    // after the last it is dead-lettered — so exactly MAX_EMAIL_TRIES - 1 moves make it dead.
+    for moves in 1..MAX_EMAIL_TRIES {
+        assert!(
+            store.dead_emails(10).await.unwrap().is_empty(),
+            "dead-lettered before move {moves} of the clock"
+        );
+        round_after(3_600_000).await;
+    }
+    let dead = store.dead_emails(10).await.unwrap();
+    assert_eq!(dead.len(), 1, "dead after {MAX_EMAIL_TRIES} tries");
     assert_eq!(dead[0].tries, MAX_EMAIL_TRIES);
     assert_eq!(dead[0].email.recipient, "not an address");
     // Dead means done: more time brings no more tries, and no more files.
-    clock.advance(86_400_000);
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    round_after(86_400_000).await;
     assert_eq!(
         store.dead_emails(10).await.unwrap()[0].tries,
         MAX_EMAIL_TRIES
     );
-    assert_eq!(std::fs::read_dir(&outbox).unwrap().count(), 1);
+    assert_eq!(files(), 1);
     server.stop().await;
 }
 

@@ -92,6 +92,14 @@ pub struct Reach {
     pub roots: Vec<reqwest::Certificate>,
 }
 
+/// Who hears of what the engine did.
+pub struct Listeners {
+    /// Dashboards, of attempt results.
+    pub live: LiveHub,
+    /// The mailer, of an email queued with a final failure.
+    pub mailbox: Arc<crate::mail::Mailbox>,
+}
+
 /// Sends deliveries; shared by the application layer (fast path) and the claim loop.
 pub struct DeliveryEngine {
     /// Where deliveries are claimed from and outcomes written to.
@@ -114,6 +122,8 @@ pub struct DeliveryEngine {
     wake: Notify,
     /// Where attempt results are announced to dashboards.
     live: LiveHub,
+    /// Rung when a recorded result queued an email.
+    mailbox: Arc<crate::mail::Mailbox>,
     /// Counters and histograms of attempts.
     metrics: Arc<crate::metrics::Metrics>,
     /// Opens the secrets of claimed deliveries (sealed at rest with `--secret-key-file`).
@@ -149,12 +159,13 @@ impl DeliveryEngine {
         config: &ServeConfig,
         reach: Reach,
         clock: SharedClock,
-        live: LiveHub,
+        listeners: Listeners,
         metrics: Arc<crate::metrics::Metrics>,
         sealer: crate::domain::sealing::Sealer,
     ) -> Result<Arc<Self>, reqwest::Error> {
         let policy = Arc::new(config.target_policy());
         let Reach { capacity, roots } = reach;
+        let Listeners { live, mailbox } = listeners;
         let mut client = reqwest::Client::builder();
         for root in roots {
             client = client.add_root_certificate(root);
@@ -187,6 +198,7 @@ impl DeliveryEngine {
             clock,
             wake: Notify::new(),
             live,
+            mailbox,
             metrics,
             sealer,
             shutdown: std::sync::OnceLock::new(),
@@ -473,10 +485,14 @@ impl DeliveryEngine {
         let failing = if stopping { 0 } else { self.reserve_failing() };
         let follow_up = (!stopping).then(|| (now, self.lease(now, 1, failing)));
         let seq = delivery.seq;
+        let emails = outcome.disabling.is_some();
         let next = match self.store.record_outcome(outcome, follow_up).await {
             Ok(next) => {
                 if let Some(announcement) = announcement {
                     self.live.publish(announcement);
+                }
+                if emails {
+                    self.mailbox.email_queued();
                 }
                 next
             }

@@ -22,8 +22,44 @@ use crate::domain::email::{after_send_failure, EmailNext};
 use crate::shutdown::Shutdown;
 use crate::store::{EmailClaim, OutboxEmail, Store};
 
-/// How often the outbox is checked.
+/// How often the outbox is checked (on the server's clock) besides when an email is queued
+/// here: for emails queued by other processes sharing the store, and for later tries.
 const POLL: Duration = Duration::from_millis(250);
+
+/// The mailer's signals: a bell the delivery engine rings when it queued an email (which
+/// then goes out at once, not at the next round), and the time on the server's clock at
+/// which the mailer began its last finished round — what a test waits on instead of sleeping.
+#[derive(Debug)]
+pub struct Mailbox {
+    /// Rung when an email was queued.
+    queued: tokio::sync::Notify,
+    /// When the last finished round began (`None` before the first).
+    round_began: tokio::sync::watch::Sender<Option<i64>>,
+}
+
+impl Mailbox {
+    /// Signals no one has used yet.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Mailbox {
+            queued: tokio::sync::Notify::new(),
+            round_began: tokio::sync::watch::Sender::new(None),
+        })
+    }
+
+    /// Says that an email was queued: the mailer looks at the outbox now.
+    pub fn email_queued(&self) {
+        self.queued.notify_one();
+    }
+
+    /// Ends once the mailer has finished a round that began at `at_ms` or later on the
+    /// server's clock: one that saw every email due by then.
+    pub async fn looked_since(&self, at_ms: i64) {
+        let mut began = self.round_began.subscribe();
+        let _ = began
+            .wait_for(|began| began.is_some_and(|began| began >= at_ms))
+            .await;
+    }
+}
 
 /// Where emails go.
 pub enum MailTransport {
@@ -160,6 +196,7 @@ pub async fn run(
     from: String,
     clock: SharedClock,
     metrics: Arc<crate::metrics::Metrics>,
+    mailbox: Arc<Mailbox>,
     mut shutdown: Shutdown,
 ) {
     while !shutdown.is_shutdown() {
@@ -177,9 +214,11 @@ pub async fn run(
             }
             Err(error) => tracing::error!(%error, "reading the outbox failed"),
         }
+        mailbox.round_began.send_replace(Some(now));
         tokio::select! {
             _ = shutdown.wait() => break,
-            _ = tokio::time::sleep(POLL) => {}
+            _ = mailbox.queued.notified() => {}
+            _ = clock.sleep(POLL) => {}
         }
     }
 }
