@@ -18,6 +18,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc};
 
+use crate::store::LiveRelay;
+
 /// How many events a slow subscriber may lag behind before it misses some.
 const CAPACITY: usize = 1024;
 /// How often an instance with dashboards connected tells the others.
@@ -38,15 +40,6 @@ pub struct LiveEvent {
 
 /// The kinds of live events, so a relayed one maps back to its static name.
 const KINDS: [&str; 2] = ["delivery.attempted", "inbox.request"];
-
-/// A shared store's channel between instances: messages out, and every instance's messages
-/// in (this one's included).
-pub struct LiveRelay {
-    /// Messages to send to every instance.
-    pub outgoing: mpsc::Sender<String>,
-    /// Messages every instance sent.
-    pub incoming: broadcast::Receiver<String>,
-}
 
 /// The broadcast channel of live events, relayed between instances when the store is shared.
 #[derive(Debug, Clone)]

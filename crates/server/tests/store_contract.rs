@@ -1957,6 +1957,7 @@ async fn processes_seen(store: &cdhooks_server::store::postgres::PgStore, count:
 /// over at its next heartbeat (about a second). PostgreSQL only: nothing else is shared.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn processes_sharing_postgres_split_the_webhooks_and_take_over_a_leavers_share() {
+    use cdhooks_server::store::{DeliveryQueue, Upkeep};
     let Some(url) = support::pg::fresh_database().await else {
         return;
     };

@@ -42,7 +42,7 @@ pub(super) async fn run(engine: &Arc<DeliveryEngine>, mut shutdown: Shutdown) {
         };
         let announcement = async {
             match &announced {
-                Some(signal) => signal.notified().await,
+                Some(signal) => signal.raised().await,
                 None => std::future::pending().await,
             }
         };

@@ -138,7 +138,7 @@ pub struct WebhookRecord {
     /// Its health (`domain::health`): failed attempts in a row, and a `Retry-After` hold.
     pub health: crate::domain::health::Health,
     /// Its attempts in flight now (any process's), where the use case asked the store
-    /// ([`Store::attempts_in_flight`]: for webhooks whose circuit is open); else 0.
+    /// ([`Webhooks::attempts_in_flight`](super::Webhooks::attempts_in_flight): for webhooks whose circuit is open); else 0.
     pub attempts_in_flight: u32,
     /// Conditions on `data` an event must meet to reach it (`domain::filter`).
     pub filter: Option<crate::domain::filter::EventFilter>,

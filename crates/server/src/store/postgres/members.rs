@@ -10,8 +10,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::store::WorkSignal;
 use sqlx::PgPool;
-use tokio::sync::Notify;
 
 use super::super::StoreResult;
 use crate::domain::claim::Shard;
@@ -93,7 +93,7 @@ impl Membership {
 
 /// Beats every [`HEARTBEAT`] until the process leaves or the pool closes; wakes `claim_loop`
 /// when the share changes.
-pub(super) async fn run(pool: PgPool, membership: Arc<Membership>, claim_loop: Arc<Notify>) {
+pub(super) async fn run(pool: PgPool, membership: Arc<Membership>, claim_loop: WorkSignal) {
     loop {
         tokio::time::sleep(HEARTBEAT).await;
         if pool.is_closed() || membership.has_left() {
@@ -102,7 +102,7 @@ pub(super) async fn run(pool: PgPool, membership: Arc<Membership>, claim_loop: A
         match membership.beat(&pool).await {
             Ok(true) => {
                 tracing::info!(shard = ?membership.shard(), "the live server processes changed");
-                claim_loop.notify_one();
+                claim_loop.raise();
             }
             Ok(false) => {}
             // The share stays as it was; the database's outage is reported where it matters.

@@ -27,7 +27,8 @@
 //! - New work left for another process's share is announced with `NOTIFY cdhooks_due`
 //!   (`announce.rs`: coalesced, at most one per [`ANNOUNCE_EVERY`] per process, outside the
 //!   transactions, naming the webhooks concerned); every process listens and the claimers of
-//!   those webhooks pick the work up at once without polling hard ([`Store::work_signal`]).
+//!   those webhooks pick the work up at once without polling hard (the store's
+//!   `WorkSignal`).
 //! - Migrations run at start-up under sqlx's advisory lock: instances starting together
 //!   migrate once.
 
@@ -53,7 +54,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
-use tokio::sync::Notify;
 
 use super::*;
 
@@ -73,7 +73,7 @@ pub struct PgStore {
     /// This process among the others on the database, and its share of the webhooks.
     membership: Arc<members::Membership>,
     /// Raised when any process announces new due work.
-    due: Arc<Notify>,
+    due: WorkSignal,
     /// New due work this process is to announce.
     announce: Arc<announce::Announcements>,
     /// Queue of the group commit.
@@ -123,7 +123,7 @@ impl PgStore {
             .await?;
         let membership = Arc::new(members::Membership::new());
         membership.beat(&pool).await?;
-        let due = Arc::new(Notify::new());
+        let due = WorkSignal::default();
         let (live_in, _) = tokio::sync::broadcast::channel(1024);
         tokio::spawn(listen(
             pool.clone(),
@@ -209,7 +209,7 @@ async fn relay_live(pool: PgPool, mut relayed: tokio::sync::mpsc::Receiver<Strin
 async fn listen(
     pool: PgPool,
     membership: Arc<members::Membership>,
-    due: Arc<Notify>,
+    due: WorkSignal,
     live: tokio::sync::broadcast::Sender<String>,
 ) {
     loop {
@@ -236,12 +236,12 @@ async fn listen(
                 }
                 Ok(Some(notification)) => {
                     if announce::concerns(notification.payload(), membership.shard()) {
-                        due.notify_one();
+                        due.raise();
                     }
                 }
                 // The connection was lost and re-established: work may have been announced
                 // meanwhile.
-                Ok(None) => due.notify_one(),
+                Ok(None) => due.raise(),
                 Err(_) if pool.is_closed() => return,
                 Err(error) => {
                     tracing::warn!(%error, "listening for due work failed; reconnecting");
@@ -253,23 +253,51 @@ async fn listen(
 }
 
 #[async_trait]
-impl Store for PgStore {
-    async fn close(&self) {
-        self.membership.leave(&self.pool).await;
-        self.pool.close().await;
+impl AccountKeys for PgStore {
+    async fn account(&self, id: &str) -> StoreResult<Account> {
+        accounts::account(&self.pool, id).await
     }
 
-    fn work_signal(&self) -> Option<Arc<Notify>> {
-        Some(self.due.clone())
+    async fn create_api_key(
+        &self,
+        account: &Account,
+        name: &str,
+        scope: crate::domain::access::KeyScope,
+        key: &crate::domain::api_key::KeyDigest,
+        now_ms: i64,
+        max_keys: u32,
+    ) -> StoreResult<ApiKeyRecord> {
+        accounts::create_key(&self.pool, account, name, scope, key, now_ms, max_keys).await
     }
 
-    fn live_relay(&self) -> Option<crate::live::LiveRelay> {
-        Some(crate::live::LiveRelay {
-            outgoing: self.live_out.clone(),
-            incoming: self.live_in.subscribe(),
-        })
+    async fn list_api_keys(&self, account: &Account) -> StoreResult<Vec<ApiKeyRecord>> {
+        accounts::list_keys(&self.pool, account).await
     }
 
+    async fn revoke_api_key(
+        &self,
+        account: &Account,
+        id: &str,
+        callers_key_hash: Option<&str>,
+        now_ms: i64,
+    ) -> StoreResult<String> {
+        accounts::revoke_key(&self.pool, account, id, callers_key_hash, now_ms).await
+    }
+
+    async fn touch_api_key(&self, key_hash: &str, now_ms: i64) -> StoreResult<()> {
+        accounts::touch_key(&self.pool, key_hash, now_ms).await
+    }
+
+    async fn account_key(
+        &self,
+        api_key_hash: &str,
+    ) -> StoreResult<Option<(Account, crate::domain::access::KeyScope)>> {
+        accounts::by_key_hash(&self.pool, api_key_hash).await
+    }
+}
+
+#[async_trait]
+impl Webhooks for PgStore {
     async fn secret_like(&self, pattern: &str) -> StoreResult<Option<WebhookSecret>> {
         let stored: Option<String> = sqlx::query_scalar(super::statements::SECRET_LIKE)
             .bind(pattern)
@@ -294,41 +322,6 @@ impl Store for PgStore {
             )
         }))
     }
-    async fn account(&self, id: &str) -> StoreResult<Account> {
-        accounts::account(&self.pool, id).await
-    }
-    async fn create_api_key(
-        &self,
-        account: &Account,
-        name: &str,
-        scope: crate::domain::access::KeyScope,
-        key: &crate::domain::api_key::KeyDigest,
-        now_ms: i64,
-        max_keys: u32,
-    ) -> StoreResult<ApiKeyRecord> {
-        accounts::create_key(&self.pool, account, name, scope, key, now_ms, max_keys).await
-    }
-    async fn list_api_keys(&self, account: &Account) -> StoreResult<Vec<ApiKeyRecord>> {
-        accounts::list_keys(&self.pool, account).await
-    }
-    async fn revoke_api_key(
-        &self,
-        account: &Account,
-        id: &str,
-        callers_key_hash: Option<&str>,
-        now_ms: i64,
-    ) -> StoreResult<String> {
-        accounts::revoke_key(&self.pool, account, id, callers_key_hash, now_ms).await
-    }
-    async fn touch_api_key(&self, key_hash: &str, now_ms: i64) -> StoreResult<()> {
-        accounts::touch_key(&self.pool, key_hash, now_ms).await
-    }
-    async fn account_key(
-        &self,
-        api_key_hash: &str,
-    ) -> StoreResult<Option<(Account, crate::domain::access::KeyScope)>> {
-        accounts::by_key_hash(&self.pool, api_key_hash).await
-    }
 
     async fn create_webhook(
         &self,
@@ -338,6 +331,7 @@ impl Store for PgStore {
     ) -> StoreResult<WebhookRecord> {
         webhooks::create(&self.pool, account, webhook, now_ms).await
     }
+
     async fn list_webhooks(
         &self,
         account: &Account,
@@ -346,9 +340,11 @@ impl Store for PgStore {
     ) -> StoreResult<Vec<WebhookRecord>> {
         webhooks::list(&self.pool, account, after, limit).await
     }
+
     async fn get_webhook(&self, account: &Account, id: &str) -> StoreResult<WebhookRecord> {
         webhooks::get(&self.pool, account, id).await
     }
+
     async fn attempts_in_flight(
         &self,
         account: &Account,
@@ -357,6 +353,7 @@ impl Store for PgStore {
     ) -> StoreResult<std::collections::HashMap<String, u32>> {
         webhooks::attempts_in_flight(&self.pool, account, ids, now_ms).await
     }
+
     async fn update_webhook(
         &self,
         account: &Account,
@@ -371,6 +368,7 @@ impl Store for PgStore {
         }
         Ok(record)
     }
+
     async fn rotate_secret(
         &self,
         account: &Account,
@@ -391,6 +389,7 @@ impl Store for PgStore {
         )
         .await
     }
+
     async fn rotate_signing_key(
         &self,
         account: &Account,
@@ -411,10 +410,14 @@ impl Store for PgStore {
         )
         .await
     }
+
     async fn delete_webhook(&self, account: &Account, id: &str) -> StoreResult<()> {
         webhooks::delete(&self.pool, account, id).await
     }
+}
 
+#[async_trait]
+impl Events for PgStore {
     async fn insert_event(
         &self,
         account: &Account,
@@ -434,6 +437,7 @@ impl Store for PgStore {
         })
         .await
     }
+
     async fn insert_events_together(
         &self,
         events: Vec<(Account, NewEvent)>,
@@ -466,6 +470,7 @@ impl Store for PgStore {
         }
         Ok(counts)
     }
+
     async fn get_event(&self, account: &Account, id: &str) -> StoreResult<EventRecord> {
         events::get(&self.pool, account, id).await
     }
@@ -479,9 +484,11 @@ impl Store for PgStore {
     ) -> StoreResult<Vec<DeliveryRecord>> {
         deliveries::list(&self.pool, account, webhook_id, before, limit).await
     }
+
     async fn get_delivery(&self, account: &Account, id: &str) -> StoreResult<DeliveryRecord> {
         deliveries::get(&self.pool, account, id).await
     }
+
     async fn retry_delivery(
         &self,
         account: &Account,
@@ -506,6 +513,13 @@ impl Store for PgStore {
         self.announce();
         Ok(recovered)
     }
+}
+
+#[async_trait]
+impl DeliveryQueue for PgStore {
+    fn work_signal(&self) -> Option<WorkSignal> {
+        Some(self.due.clone())
+    }
 
     async fn claim_due(&self, now_ms: i64, lease: Lease) -> StoreResult<Vec<ClaimedDelivery>> {
         let mut conn = self.pool.acquire().await?;
@@ -514,9 +528,11 @@ impl Store for PgStore {
         tx.commit().await?;
         Ok(claimed)
     }
+
     async fn next_due_at(&self) -> StoreResult<Option<i64>> {
         engine::next_due_at(&self.pool, self.membership.shard()).await
     }
+
     async fn record_outcome(
         &self,
         outcome: AttemptOutcome,
@@ -548,6 +564,40 @@ impl Store for PgStore {
         }
         Ok(released)
     }
+}
+
+#[async_trait]
+impl Outbox for PgStore {
+    async fn claim_emails(&self, now_ms: i64, claim: EmailClaim) -> StoreResult<Vec<OutboxEmail>> {
+        outbox::claim(&self.pool, now_ms, claim).await
+    }
+
+    async fn email_sent(&self, id: &str, claim_token: u64, now_ms: i64) -> StoreResult<()> {
+        outbox::sent(&self.pool, id, claim_token, now_ms).await
+    }
+
+    async fn email_failed(
+        &self,
+        id: &str,
+        claim_token: u64,
+        error: &str,
+        next: EmailNext,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        outbox::failed(&self.pool, id, claim_token, error, next, now_ms).await
+    }
+
+    async fn dead_emails(&self, limit: u32) -> StoreResult<Vec<OutboxEmail>> {
+        outbox::dead(&self.pool, limit).await
+    }
+}
+
+#[async_trait]
+impl Upkeep for PgStore {
+    async fn close(&self) {
+        self.membership.leave(&self.pool).await;
+        self.pool.close().await;
+    }
 
     async fn check_writable(&self, now_ms: i64) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
@@ -561,26 +611,6 @@ impl Store for PgStore {
             .await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    async fn claim_emails(&self, now_ms: i64, claim: EmailClaim) -> StoreResult<Vec<OutboxEmail>> {
-        outbox::claim(&self.pool, now_ms, claim).await
-    }
-    async fn email_sent(&self, id: &str, claim_token: u64, now_ms: i64) -> StoreResult<()> {
-        outbox::sent(&self.pool, id, claim_token, now_ms).await
-    }
-    async fn email_failed(
-        &self,
-        id: &str,
-        claim_token: u64,
-        error: &str,
-        next: EmailNext,
-        now_ms: i64,
-    ) -> StoreResult<()> {
-        outbox::failed(&self.pool, id, claim_token, error, next, now_ms).await
-    }
-    async fn dead_emails(&self, limit: u32) -> StoreResult<Vec<OutboxEmail>> {
-        outbox::dead(&self.pool, limit).await
     }
 
     async fn prune(&self, cutoff_ms: i64, limit: u32) -> StoreResult<u64> {
@@ -613,6 +643,16 @@ impl Store for PgStore {
             processes,
         })
     }
+}
+
+#[async_trait]
+impl Inboxes for PgStore {
+    fn live_relay(&self) -> Option<LiveRelay> {
+        Some(LiveRelay {
+            outgoing: self.live_out.clone(),
+            incoming: self.live_in.subscribe(),
+        })
+    }
 
     async fn create_inbox(
         &self,
@@ -622,9 +662,11 @@ impl Store for PgStore {
     ) -> StoreResult<String> {
         accounts::create_inbox(&self.pool, account, now_ms, max_inboxes).await
     }
+
     async fn inbox_owner(&self, token: &str) -> StoreResult<Option<String>> {
         accounts::inbox_owner(&self.pool, token).await
     }
+
     async fn record_inbox_request(
         &self,
         request: InboxRequest,
@@ -632,6 +674,7 @@ impl Store for PgStore {
     ) -> StoreResult<String> {
         accounts::record_inbox_request(&self.pool, request, keep).await
     }
+
     async fn inbox_requests(
         &self,
         account: &Account,

@@ -7,7 +7,7 @@ use sqlx::{Connection, Executor, PgConnection, Row};
 
 use super::PgStore;
 use crate::store::migrations::{migrator, POSTGRES};
-use crate::store::{Lease, Store};
+use crate::store::{AccountKeys, DeliveryQueue, Lease, Upkeep, Webhooks};
 
 /// A new, empty database on the test cluster, or `None` when there is none.
 async fn fresh_database() -> Option<String> {

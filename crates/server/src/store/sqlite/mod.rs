@@ -208,17 +208,51 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
-    async fn close(&self) {
-        self.writer.close().await;
-        self.readers.close().await;
-        self.checkpointer.close().await;
-        // Nothing can write through this store any more: the next server may have the file.
-        if let Some(lock) = &self.lock {
-            let _ = lock.unlock();
-        }
+impl AccountKeys for SqliteStore {
+    async fn account(&self, id: &str) -> StoreResult<Account> {
+        accounts::account(&self.readers, id).await
     }
 
+    async fn create_api_key(
+        &self,
+        account: &Account,
+        name: &str,
+        scope: crate::domain::access::KeyScope,
+        key: &crate::domain::api_key::KeyDigest,
+        now_ms: i64,
+        max_keys: u32,
+    ) -> StoreResult<ApiKeyRecord> {
+        accounts::create_key(&self.writer, account, name, scope, key, now_ms, max_keys).await
+    }
+
+    async fn list_api_keys(&self, account: &Account) -> StoreResult<Vec<ApiKeyRecord>> {
+        accounts::list_keys(&self.readers, account).await
+    }
+
+    async fn revoke_api_key(
+        &self,
+        account: &Account,
+        id: &str,
+        callers_key_hash: Option<&str>,
+        now_ms: i64,
+    ) -> StoreResult<String> {
+        accounts::revoke_key(&self.writer, account, id, callers_key_hash, now_ms).await
+    }
+
+    async fn touch_api_key(&self, key_hash: &str, now_ms: i64) -> StoreResult<()> {
+        accounts::touch_key(&self.writer, key_hash, now_ms).await
+    }
+
+    async fn account_key(
+        &self,
+        api_key_hash: &str,
+    ) -> StoreResult<Option<(Account, crate::domain::access::KeyScope)>> {
+        accounts::by_key_hash(&self.readers, api_key_hash).await
+    }
+}
+
+#[async_trait]
+impl Webhooks for SqliteStore {
     async fn secret_like(&self, pattern: &str) -> StoreResult<Option<WebhookSecret>> {
         let stored: Option<String> = sqlx::query_scalar(super::statements::SECRET_LIKE)
             .bind(pattern)
@@ -243,41 +277,6 @@ impl Store for SqliteStore {
             )
         }))
     }
-    async fn account(&self, id: &str) -> StoreResult<Account> {
-        accounts::account(&self.readers, id).await
-    }
-    async fn create_api_key(
-        &self,
-        account: &Account,
-        name: &str,
-        scope: crate::domain::access::KeyScope,
-        key: &crate::domain::api_key::KeyDigest,
-        now_ms: i64,
-        max_keys: u32,
-    ) -> StoreResult<ApiKeyRecord> {
-        accounts::create_key(&self.writer, account, name, scope, key, now_ms, max_keys).await
-    }
-    async fn list_api_keys(&self, account: &Account) -> StoreResult<Vec<ApiKeyRecord>> {
-        accounts::list_keys(&self.readers, account).await
-    }
-    async fn revoke_api_key(
-        &self,
-        account: &Account,
-        id: &str,
-        callers_key_hash: Option<&str>,
-        now_ms: i64,
-    ) -> StoreResult<String> {
-        accounts::revoke_key(&self.writer, account, id, callers_key_hash, now_ms).await
-    }
-    async fn touch_api_key(&self, key_hash: &str, now_ms: i64) -> StoreResult<()> {
-        accounts::touch_key(&self.writer, key_hash, now_ms).await
-    }
-    async fn account_key(
-        &self,
-        api_key_hash: &str,
-    ) -> StoreResult<Option<(Account, crate::domain::access::KeyScope)>> {
-        accounts::by_key_hash(&self.readers, api_key_hash).await
-    }
 
     async fn create_webhook(
         &self,
@@ -287,6 +286,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<WebhookRecord> {
         webhooks::create(&self.writer, account, webhook, now_ms).await
     }
+
     async fn list_webhooks(
         &self,
         account: &Account,
@@ -295,9 +295,11 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<WebhookRecord>> {
         webhooks::list(&self.readers, account, after, limit).await
     }
+
     async fn get_webhook(&self, account: &Account, id: &str) -> StoreResult<WebhookRecord> {
         webhooks::get(&self.readers, account, id).await
     }
+
     async fn attempts_in_flight(
         &self,
         account: &Account,
@@ -306,6 +308,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<std::collections::HashMap<String, u32>> {
         webhooks::attempts_in_flight(&self.readers, account, ids, now_ms).await
     }
+
     async fn update_webhook(
         &self,
         account: &Account,
@@ -315,6 +318,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<WebhookRecord> {
         webhooks::update(&self.writer, account, id, change, now_ms).await
     }
+
     async fn rotate_secret(
         &self,
         account: &Account,
@@ -335,6 +339,7 @@ impl Store for SqliteStore {
         )
         .await
     }
+
     async fn rotate_signing_key(
         &self,
         account: &Account,
@@ -355,10 +360,14 @@ impl Store for SqliteStore {
         )
         .await
     }
+
     async fn delete_webhook(&self, account: &Account, id: &str) -> StoreResult<()> {
         webhooks::delete(&self.writer, account, id).await
     }
+}
 
+#[async_trait]
+impl Events for SqliteStore {
     async fn insert_event(
         &self,
         account: &Account,
@@ -377,6 +386,7 @@ impl Store for SqliteStore {
         })
         .await
     }
+
     async fn insert_events_together(
         &self,
         events: Vec<(Account, NewEvent)>,
@@ -404,6 +414,7 @@ impl Store for SqliteStore {
         tx.commit().await?;
         Ok(counts)
     }
+
     async fn get_event(&self, account: &Account, id: &str) -> StoreResult<EventRecord> {
         events::get(&self.readers, account, id).await
     }
@@ -417,9 +428,11 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<DeliveryRecord>> {
         deliveries::list(&self.readers, account, webhook_id, before, limit).await
     }
+
     async fn get_delivery(&self, account: &Account, id: &str) -> StoreResult<DeliveryRecord> {
         deliveries::get(&self.readers, account, id).await
     }
+
     async fn retry_delivery(
         &self,
         account: &Account,
@@ -440,14 +453,19 @@ impl Store for SqliteStore {
     ) -> StoreResult<u64> {
         deliveries::recover(&self.writer, account, webhook_id, (from_ms, to_ms), now_ms).await
     }
+}
 
+#[async_trait]
+impl DeliveryQueue for SqliteStore {
     async fn claim_due(&self, now_ms: i64, lease: Lease) -> StoreResult<Vec<ClaimedDelivery>> {
         let rotation = rand::random::<u32>() as usize;
         engine::claim_due(&self.writer, now_ms, lease, rotation).await
     }
+
     async fn next_due_at(&self) -> StoreResult<Option<i64>> {
         engine::next_due_at(&self.readers).await
     }
+
     async fn record_outcome(
         &self,
         outcome: AttemptOutcome,
@@ -460,8 +478,48 @@ impl Store for SqliteStore {
         })
         .await
     }
+
     async fn release_claims(&self, claims: &[(i64, u64)]) -> StoreResult<u64> {
         engine::release_claims(&self.writer, claims).await
+    }
+}
+
+#[async_trait]
+impl Outbox for SqliteStore {
+    async fn claim_emails(&self, now_ms: i64, claim: EmailClaim) -> StoreResult<Vec<OutboxEmail>> {
+        outbox::claim(&self.writer, now_ms, claim).await
+    }
+
+    async fn email_sent(&self, id: &str, claim_token: u64, now_ms: i64) -> StoreResult<()> {
+        outbox::sent(&self.writer, id, claim_token, now_ms).await
+    }
+
+    async fn email_failed(
+        &self,
+        id: &str,
+        claim_token: u64,
+        error: &str,
+        next: EmailNext,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        outbox::failed(&self.writer, id, claim_token, error, next, now_ms).await
+    }
+
+    async fn dead_emails(&self, limit: u32) -> StoreResult<Vec<OutboxEmail>> {
+        outbox::dead(&self.readers, limit).await
+    }
+}
+
+#[async_trait]
+impl Upkeep for SqliteStore {
+    async fn close(&self) {
+        self.writer.close().await;
+        self.readers.close().await;
+        self.checkpointer.close().await;
+        // Nothing can write through this store any more: the next server may have the file.
+        if let Some(lock) = &self.lock {
+            let _ = lock.unlock();
+        }
     }
 
     async fn check_writable(&self, now_ms: i64) -> StoreResult<()> {
@@ -481,26 +539,6 @@ impl Store for SqliteStore {
             .await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    async fn claim_emails(&self, now_ms: i64, claim: EmailClaim) -> StoreResult<Vec<OutboxEmail>> {
-        outbox::claim(&self.writer, now_ms, claim).await
-    }
-    async fn email_sent(&self, id: &str, claim_token: u64, now_ms: i64) -> StoreResult<()> {
-        outbox::sent(&self.writer, id, claim_token, now_ms).await
-    }
-    async fn email_failed(
-        &self,
-        id: &str,
-        claim_token: u64,
-        error: &str,
-        next: EmailNext,
-        now_ms: i64,
-    ) -> StoreResult<()> {
-        outbox::failed(&self.writer, id, claim_token, error, next, now_ms).await
-    }
-    async fn dead_emails(&self, limit: u32) -> StoreResult<Vec<OutboxEmail>> {
-        outbox::dead(&self.readers, limit).await
     }
 
     async fn prune(&self, cutoff_ms: i64, limit: u32) -> StoreResult<u64> {
@@ -532,7 +570,10 @@ impl Store for SqliteStore {
             processes: 1,
         })
     }
+}
 
+#[async_trait]
+impl Inboxes for SqliteStore {
     async fn create_inbox(
         &self,
         account: &Account,
@@ -541,9 +582,11 @@ impl Store for SqliteStore {
     ) -> StoreResult<String> {
         accounts::create_inbox(&self.writer, account, now_ms, max_inboxes).await
     }
+
     async fn inbox_owner(&self, token: &str) -> StoreResult<Option<String>> {
         accounts::inbox_owner(&self.readers, token).await
     }
+
     async fn record_inbox_request(
         &self,
         request: InboxRequest,
@@ -551,6 +594,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<String> {
         accounts::record_inbox_request(&self.writer, request, keep, self.max_bytes).await
     }
+
     async fn inbox_requests(
         &self,
         account: &Account,

@@ -1,0 +1,61 @@
+//! The delivery queue as the engine works it: claims under leases (`domain::claim`), results
+//! recorded only under their claim (`domain::delivery`), claims given back at a stop, and the
+//! signal that another process queued work.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::*;
+
+/// Raised by a store shared by several processes when another one announced new due work
+/// (or the share of the webhooks changed): the claim loop looks again at once.
+#[derive(Debug, Clone, Default)]
+pub struct WorkSignal(Arc<tokio::sync::Notify>);
+
+impl WorkSignal {
+    /// Raises it; a raise while no one waits is kept for the next wait.
+    pub fn raise(&self) {
+        self.0.notify_one();
+    }
+
+    /// Ends once it is raised.
+    pub async fn raised(&self) {
+        self.0.notified().await;
+    }
+}
+
+/// The delivery queue, as the engine works it.
+#[async_trait]
+pub trait DeliveryQueue: Send + Sync {
+    /// Raised when another process announces new due work, for a store shared by several
+    /// processes; `None` for a store only this process writes to.
+    fn work_signal(&self) -> Option<WorkSignal> {
+        None
+    }
+
+    /// Claims up to `lease.max` due deliveries of enabled webhooks for `lease` (of this
+    /// process's share of the webhooks, when several share the store), at most
+    /// `lease.per_webhook` in flight per webhook (over every holder of a lease), webhooks
+    /// served round-robin, each webhook's oldest due first.
+    async fn claim_due(&self, now_ms: i64, lease: Lease) -> StoreResult<Vec<ClaimedDelivery>>;
+
+    /// When the next pending, unclaimed delivery falls due, if any — of the webhooks this
+    /// process claims for, when several share the store.
+    async fn next_due_at(&self) -> StoreResult<Option<i64>>;
+
+    /// Records an attempt's result, applied only if its claim token still holds. With a
+    /// `follow_up` (the time now and a lease), claims up to `lease.max` due deliveries in the
+    /// same transaction, as [`DeliveryQueue::claim_due`] would: the room the finished attempt frees
+    /// goes straight to the next due delivery.
+    async fn record_outcome(
+        &self,
+        outcome: AttemptOutcome,
+        follow_up: Option<(i64, Lease)>,
+    ) -> StoreResult<Vec<ClaimedDelivery>>;
+
+    /// Gives back the claims of attempts a stopping process cut off (`(delivery_seq,
+    /// claim_token)` pairs): each delivery, if its claim still holds, is due again at once
+    /// for any claimer instead of waiting for its lease to run out. Returns how many.
+    async fn release_claims(&self, claims: &[(i64, u64)]) -> StoreResult<u64>;
+}
