@@ -3,7 +3,7 @@
 //! roles: [`Directory`] (accounts as the provider manages them, platform keys, portal
 //! sessions), [`AccountKeys`], [`Webhooks`], [`Events`] (emission and deliveries as customers
 //! see them), [`DeliveryQueue`] (what the engine claims and records), [`Outbox`] (what the
-//! mailer sends), [`Upkeep`] (retention, readiness, figures), [`Inboxes`] (and the live relay)
+//! mailer sends), [`Retention`], [`Upkeep`] (readiness, figures), [`Inboxes`] (and the live relay)
 //! and [`EventTypes`] (the catalog); [`Store`] is all of them at once. The store contract
 //! suite (`tests/store_contract.rs`) runs against both implementations. The engine assumes
 //! nothing of either:
@@ -29,6 +29,7 @@ pub mod model;
 pub mod outbox;
 pub mod postgres;
 pub mod queue;
+pub mod retention;
 pub mod sqlite;
 pub(crate) mod statements;
 pub mod upkeep;
@@ -42,6 +43,7 @@ pub use keys::AccountKeys;
 pub use model::*;
 pub use outbox::Outbox;
 pub use queue::{DeliveryQueue, WorkSignal};
+pub use retention::Retention;
 pub use upkeep::Upkeep;
 pub use webhooks::Webhooks;
 
@@ -148,6 +150,7 @@ pub trait Store:
     + Events
     + DeliveryQueue
     + Outbox
+    + Retention
     + Upkeep
     + Inboxes
     + Send
@@ -164,6 +167,7 @@ impl<T> Store for T where
         + Events
         + DeliveryQueue
         + Outbox
+        + Retention
         + Upkeep
         + Inboxes
         + Send

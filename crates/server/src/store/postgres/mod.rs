@@ -39,9 +39,7 @@ mod engine;
 mod events;
 mod lifecycle;
 mod members;
-mod outbox;
 mod results;
-mod retention;
 mod upkeep;
 mod webhooks;
 mod writer;
@@ -93,6 +91,8 @@ super::directory::impl_directory!(
     writes: pool,
     cleanup: &["DELETE FROM leases WHERE delivery_seq IN (SELECT seq FROM deliveries WHERE account_id = $1)"]
 );
+super::outbox::impl_outbox!(PgStore, reads: pool, writes: pool, lock: "FOR UPDATE SKIP LOCKED");
+super::retention::impl_retention!(PgStore, writes: pool);
 super::event_types::impl_event_types!(PgStore, reads: pool, writes: pool);
 
 impl PgStore {
@@ -567,32 +567,6 @@ impl DeliveryQueue for PgStore {
 }
 
 #[async_trait]
-impl Outbox for PgStore {
-    async fn claim_emails(&self, now_ms: i64, claim: EmailClaim) -> StoreResult<Vec<OutboxEmail>> {
-        outbox::claim(&self.pool, now_ms, claim).await
-    }
-
-    async fn email_sent(&self, id: &str, claim_token: u64, now_ms: i64) -> StoreResult<()> {
-        outbox::sent(&self.pool, id, claim_token, now_ms).await
-    }
-
-    async fn email_failed(
-        &self,
-        id: &str,
-        claim_token: u64,
-        error: &str,
-        next: EmailNext,
-        now_ms: i64,
-    ) -> StoreResult<()> {
-        outbox::failed(&self.pool, id, claim_token, error, next, now_ms).await
-    }
-
-    async fn dead_emails(&self, limit: u32) -> StoreResult<Vec<OutboxEmail>> {
-        outbox::dead(&self.pool, limit).await
-    }
-}
-
-#[async_trait]
 impl Upkeep for PgStore {
     async fn close(&self) {
         self.membership.leave(&self.pool).await;
@@ -611,10 +585,6 @@ impl Upkeep for PgStore {
             .await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    async fn prune(&self, cutoff_ms: i64, limit: u32) -> StoreResult<u64> {
-        retention::prune(&self.pool, cutoff_ms, limit).await
     }
 
     async fn queue_stats(&self, now_ms: i64) -> StoreResult<QueueStats> {

@@ -11,8 +11,6 @@ mod accounts;
 mod deliveries;
 mod engine;
 mod events;
-mod outbox;
-mod retention;
 mod webhooks;
 mod writer;
 
@@ -57,6 +55,8 @@ pub struct SqliteStore {
 }
 
 super::directory::impl_directory!(SqliteStore, reads: readers, writes: writer, cleanup: &[]);
+super::outbox::impl_outbox!(SqliteStore, reads: readers, writes: writer, lock: "");
+super::retention::impl_retention!(SqliteStore, writes: writer);
 super::event_types::impl_event_types!(SqliteStore, reads: readers, writes: writer);
 
 /// File name of the lock a server holds on its data dir.
@@ -485,32 +485,6 @@ impl DeliveryQueue for SqliteStore {
 }
 
 #[async_trait]
-impl Outbox for SqliteStore {
-    async fn claim_emails(&self, now_ms: i64, claim: EmailClaim) -> StoreResult<Vec<OutboxEmail>> {
-        outbox::claim(&self.writer, now_ms, claim).await
-    }
-
-    async fn email_sent(&self, id: &str, claim_token: u64, now_ms: i64) -> StoreResult<()> {
-        outbox::sent(&self.writer, id, claim_token, now_ms).await
-    }
-
-    async fn email_failed(
-        &self,
-        id: &str,
-        claim_token: u64,
-        error: &str,
-        next: EmailNext,
-        now_ms: i64,
-    ) -> StoreResult<()> {
-        outbox::failed(&self.writer, id, claim_token, error, next, now_ms).await
-    }
-
-    async fn dead_emails(&self, limit: u32) -> StoreResult<Vec<OutboxEmail>> {
-        outbox::dead(&self.readers, limit).await
-    }
-}
-
-#[async_trait]
 impl Upkeep for SqliteStore {
     async fn close(&self) {
         self.writer.close().await;
@@ -539,10 +513,6 @@ impl Upkeep for SqliteStore {
             .await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    async fn prune(&self, cutoff_ms: i64, limit: u32) -> StoreResult<u64> {
-        retention::prune(&self.writer, cutoff_ms, limit).await
     }
 
     async fn queue_stats(&self, now_ms: i64) -> StoreResult<QueueStats> {
