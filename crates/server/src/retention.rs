@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::clock::SharedClock;
 use crate::domain::retention;
 use crate::shutdown::Shutdown;
-use crate::store::Store;
+use crate::store::Retention;
 
 /// How often retention runs.
 pub const EVERY: Duration = Duration::from_secs(600);
@@ -18,7 +18,7 @@ pub const EVERY: Duration = Duration::from_secs(600);
 const PAUSE: Duration = Duration::from_millis(50);
 
 /// Prunes until shutdown; `days == 0` keeps everything.
-pub async fn run(store: Arc<dyn Store>, clock: SharedClock, days: u32, mut shutdown: Shutdown) {
+pub async fn run(store: Arc<dyn Retention>, clock: SharedClock, days: u32, mut shutdown: Shutdown) {
     while !shutdown.is_shutdown() {
         if let Some(cutoff) = retention::cutoff_ms(clock.now_ms(), days) {
             let mut removed = 0;

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use crate::clock::{Clock, SharedClock};
 use crate::domain::email::{after_send_failure, EmailNext};
 use crate::shutdown::Shutdown;
-use crate::store::{EmailClaim, OutboxEmail, Store};
+use crate::store::{EmailClaim, Outbox, OutboxEmail};
 
 /// How often the outbox is checked (on the server's clock) besides when an email is queued
 /// here: for emails queued by other processes sharing the store, and for later tries.
@@ -191,7 +191,7 @@ const EMAIL_LEASE: Duration = Duration::from_secs(120);
 
 /// Sends queued emails until shutdown.
 pub async fn run(
-    store: Arc<dyn Store>,
+    store: Arc<dyn Outbox>,
     transport: MailTransport,
     from: String,
     clock: SharedClock,
@@ -224,7 +224,7 @@ pub async fn run(
 }
 
 async fn send_one(
-    store: &dyn Store,
+    store: &dyn Outbox,
     transport: &MailTransport,
     from: &str,
     clock: &dyn Clock,
