@@ -16,10 +16,11 @@ pub trait Clock: Send + Sync + 'static {
     /// Unix milliseconds now.
     fn now_ms(&self) -> i64;
 
-    /// Ends once `duration` has passed on this clock: the background tasks' timers (the claim
+    /// Ends once this clock reads `at_ms` or later: the background tasks' timers (the claim
     /// loop's wait for the next due delivery, the mailer's and retention's rounds), so that a
-    /// test moving the clock moves them too.
-    fn sleep(&self, duration: Duration) -> Sleep;
+    /// test moving the clock moves them too. An end, not a length: a wait set up after the
+    /// clock moved past it ends at once.
+    fn sleep_until(&self, at_ms: i64) -> Sleep;
 }
 
 /// The shared clock handle the server's parts hold.
@@ -34,8 +35,9 @@ impl Clock for SystemClock {
         now_ms()
     }
 
-    fn sleep(&self, duration: Duration) -> Sleep {
-        Box::pin(tokio::time::sleep(duration))
+    fn sleep_until(&self, at_ms: i64) -> Sleep {
+        let left = at_ms.saturating_sub(now_ms()).max(0);
+        Box::pin(tokio::time::sleep(Duration::from_millis(left as u64)))
     }
 }
 
@@ -62,13 +64,10 @@ impl Clock for ManualClock {
         *self.0.borrow()
     }
 
-    fn sleep(&self, duration: Duration) -> Sleep {
+    fn sleep_until(&self, at_ms: i64) -> Sleep {
         let mut moved = self.0.subscribe();
-        let until = moved
-            .borrow()
-            .saturating_add(duration.as_millis().min(i64::MAX as u128) as i64);
         Box::pin(async move {
-            if moved.wait_for(|now| *now >= until).await.is_err() {
+            if moved.wait_for(|now| *now >= at_ms).await.is_err() {
                 // The clock is gone, and with it whoever would move it.
                 std::future::pending::<()>().await;
             }
@@ -96,7 +95,7 @@ mod tests {
     #[tokio::test]
     async fn a_manual_clocks_wait_ends_when_it_is_moved_past_its_end_and_not_before() {
         let clock = ManualClock::at(1_000);
-        let mut wait = clock.sleep(Duration::from_millis(250));
+        let mut wait = clock.sleep_until(1_250);
         let pending = |wait: &mut Sleep| {
             let waker = futures_util::task::noop_waker();
             let mut context = std::task::Context::from_waker(&waker);
@@ -108,5 +107,7 @@ mod tests {
         clock.advance(1);
         assert!(!pending(&mut wait));
         assert_eq!(clock.now_ms(), 1_250);
+        // Set up after the clock passed its end: over at once.
+        assert!(!pending(&mut clock.sleep_until(1_000)));
     }
 }

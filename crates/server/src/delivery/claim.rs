@@ -35,8 +35,8 @@ pub(super) async fn run(engine: &Arc<DeliveryEngine>, mut shutdown: Shutdown) {
             }
         };
         let due = async {
-            match next.due_in {
-                Some(due_in) => engine.clock.sleep(due_in).await,
+            match next.due_at {
+                Some(due_at) => engine.clock.sleep_until(due_at).await,
                 None => std::future::pending().await,
             }
         };
@@ -59,8 +59,8 @@ pub(super) async fn run(engine: &Arc<DeliveryEngine>, mut shutdown: Shutdown) {
 /// When the claim loop looks again (besides a wake-up): when the next delivery falls due on
 /// the server's clock, or after a pause of real time, whichever ends first.
 struct Look {
-    /// How long until the next delivery falls due, if one is known.
-    due_in: Option<Duration>,
+    /// When the next delivery falls due (Unix ms on the server's clock), if one is known.
+    due_at: Option<i64>,
     /// The longest real pause.
     at_most: Duration,
 }
@@ -69,7 +69,7 @@ impl Look {
     /// After a pause of real time only.
     fn after(at_most: Duration) -> Self {
         Look {
-            due_in: None,
+            due_at: None,
             at_most,
         }
     }
@@ -110,7 +110,7 @@ async fn claim_once(engine: &Arc<DeliveryEngine>) -> crate::store::StoreResult<L
     // so due work is looked at again soon rather than at the next wake-up.
     Ok(match engine.store.next_due_at().await? {
         Some(due) if due > now => Look {
-            due_in: Some(Duration::from_millis((due - now) as u64)),
+            due_at: Some(due),
             at_most: MAX_IDLE,
         },
         Some(_) if engine.store.work_signal().is_some() => Look::after(SHARED_RETRY),

@@ -22,9 +22,9 @@ use crate::domain::email::{after_send_failure, EmailNext};
 use crate::shutdown::Shutdown;
 use crate::store::{EmailClaim, Outbox, OutboxEmail};
 
-/// How often the outbox is checked (on the server's clock) besides when an email is queued
+/// How often (ms on the server's clock) the outbox is checked besides when an email is queued
 /// here: for emails queued by other processes sharing the store, and for later tries.
-const POLL: Duration = Duration::from_millis(250);
+const POLL_MS: i64 = 250;
 
 /// The mailer's signals: a bell the delivery engine rings when it queued an email (which
 /// then goes out at once, not at the next round), and the time on the server's clock at
@@ -218,7 +218,7 @@ pub async fn run(
         tokio::select! {
             _ = shutdown.wait() => break,
             _ = mailbox.queued.notified() => {}
-            _ = clock.sleep(POLL) => {}
+            _ = clock.sleep_until(now + POLL_MS) => {}
         }
     }
 }
