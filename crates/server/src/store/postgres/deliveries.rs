@@ -1,10 +1,13 @@
-//! Reading deliveries and their attempts on PostgreSQL, for the API.
+//! Deliveries on PostgreSQL as the API shows and steers them: their history with attempts,
+//! recovering a window of failures, and manual retries.
 
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
 use super::super::*;
 use super::found;
+use super::lifecycle::{apply_change, Deliveries};
+use crate::domain::delivery;
 
 const SELECT: &str = "SELECT d.seq, d.id, e.id AS event_id, e.type, w.id AS webhook_id, d.status,
         d.attempt_count, d.next_attempt_at, d.last_error, d.created_at, d.updated_at
@@ -94,4 +97,60 @@ pub(super) async fn get(pool: &PgPool, account: &Account, id: &str) -> StoreResu
     let mut delivery = record(&row);
     delivery.attempts = attempts(pool, row.get("seq")).await?;
     Ok(delivery)
+}
+
+/// Re-queues a webhook's failed deliveries created in the window, as the rules decide.
+pub(super) async fn recover(
+    pool: &PgPool,
+    account: &Account,
+    webhook_id: &str,
+    (from_ms, to_ms): (i64, i64),
+    now_ms: i64,
+) -> StoreResult<u64> {
+    let mut tx = pool.begin().await?;
+    let row = sqlx::query(
+        "SELECT seq, enabled FROM webhooks WHERE account_id = $1 AND id = $2 FOR SHARE",
+    )
+    .bind(&account.id)
+    .bind(webhook_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        tx.rollback().await?;
+        return Err(StoreError::NotFound);
+    };
+    let change = delivery::recover_failed(row.get("enabled"), now_ms);
+    let which = Deliveries::OfWebhookCreated {
+        webhook: row.get("seq"),
+        from_ms,
+        to_ms,
+    };
+    let recovered = apply_change(&mut tx, which, change, now_ms).await?;
+    tx.commit().await?;
+    Ok(recovered)
+}
+
+/// Queues a failed delivery for a new round of attempts, now, if the rules allow it.
+pub(super) async fn retry(
+    pool: &PgPool,
+    account: &Account,
+    id: &str,
+    now_ms: i64,
+) -> StoreResult<()> {
+    let mut tx = pool.begin().await?;
+    let row = sqlx::query(
+        "SELECT d.seq, d.status, w.enabled FROM deliveries d JOIN webhooks w ON w.seq = d.webhook_seq
+         WHERE d.account_id = $1 AND d.id = $2 FOR SHARE OF w",
+    )
+    .bind(&account.id)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let row = found(row)?;
+    let status = DeliveryStatus::parse(row.get("status")).unwrap_or(DeliveryStatus::Pending);
+    let change = delivery::manual_retry(status, row.get("enabled"), now_ms)
+        .map_err(|refused| StoreError::InvalidState(refused.message()))?;
+    apply_change(&mut tx, Deliveries::One(row.get("seq")), change, now_ms).await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -1,12 +1,10 @@
 //! The delivery lifecycle on PostgreSQL, as `domain::delivery` decides: disabling and enabling
-//! a webhook (pausing and resuming its deliveries, queueing the owner's email once), recovering
-//! failed deliveries and retrying one — every change conditional on the current status.
-
-use sqlx::{PgPool, Row};
+//! a webhook (pausing and resuming its deliveries, queueing the owner's email once), and the
+//! bulk changes that recovering and retrying apply — every change conditional on the current
+//! status.
 
 use super::super::*;
 use super::engine::Tx;
-use super::found;
 use crate::domain::delivery::{self, BulkChange};
 use crate::domain::new_id;
 
@@ -85,7 +83,7 @@ pub(super) async fn enable_webhook(
 
 /// Which deliveries a decided change applies to.
 #[derive(Debug, Clone, Copy)]
-enum Deliveries {
+pub(super) enum Deliveries {
     /// Every delivery of this webhook (by its key).
     OfWebhook(i64),
     /// This one delivery (by its key).
@@ -102,7 +100,7 @@ enum Deliveries {
 }
 
 /// Applies a decided change to the deliveries still in `change.from`.
-async fn apply_change(
+pub(super) async fn apply_change(
     tx: &mut Tx<'_>,
     which: Deliveries,
     change: BulkChange,
@@ -133,60 +131,4 @@ async fn apply_change(
     .execute(&mut **tx)
     .await?
     .rows_affected())
-}
-
-/// Re-queues a webhook's failed deliveries created in the window, as the rules decide.
-pub(super) async fn recover(
-    pool: &PgPool,
-    account: &Account,
-    webhook_id: &str,
-    (from_ms, to_ms): (i64, i64),
-    now_ms: i64,
-) -> StoreResult<u64> {
-    let mut tx = pool.begin().await?;
-    let row = sqlx::query(
-        "SELECT seq, enabled FROM webhooks WHERE account_id = $1 AND id = $2 FOR SHARE",
-    )
-    .bind(&account.id)
-    .bind(webhook_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = row else {
-        tx.rollback().await?;
-        return Err(StoreError::NotFound);
-    };
-    let change = delivery::recover_failed(row.get("enabled"), now_ms);
-    let which = Deliveries::OfWebhookCreated {
-        webhook: row.get("seq"),
-        from_ms,
-        to_ms,
-    };
-    let recovered = apply_change(&mut tx, which, change, now_ms).await?;
-    tx.commit().await?;
-    Ok(recovered)
-}
-
-/// Queues a failed delivery for a new round of attempts, now, if the rules allow it.
-pub(super) async fn retry(
-    pool: &PgPool,
-    account: &Account,
-    id: &str,
-    now_ms: i64,
-) -> StoreResult<()> {
-    let mut tx = pool.begin().await?;
-    let row = sqlx::query(
-        "SELECT d.seq, d.status, w.enabled FROM deliveries d JOIN webhooks w ON w.seq = d.webhook_seq
-         WHERE d.account_id = $1 AND d.id = $2 FOR SHARE OF w",
-    )
-    .bind(&account.id)
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let row = found(row)?;
-    let status = DeliveryStatus::parse(row.get("status")).unwrap_or(DeliveryStatus::Pending);
-    let change = delivery::manual_retry(status, row.get("enabled"), now_ms)
-        .map_err(|refused| StoreError::InvalidState(refused.message()))?;
-    apply_change(&mut tx, Deliveries::One(row.get("seq")), change, now_ms).await?;
-    tx.commit().await?;
-    Ok(())
 }

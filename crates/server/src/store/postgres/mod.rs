@@ -495,7 +495,7 @@ impl Events for PgStore {
         id: &str,
         now_ms: i64,
     ) -> StoreResult<DeliveryRecord> {
-        lifecycle::retry(&self.pool, account, id, now_ms).await?;
+        deliveries::retry(&self.pool, account, id, now_ms).await?;
         self.announce();
         deliveries::get(&self.pool, account, id).await
     }
@@ -509,7 +509,7 @@ impl Events for PgStore {
         now_ms: i64,
     ) -> StoreResult<u64> {
         let recovered =
-            lifecycle::recover(&self.pool, account, webhook_id, (from_ms, to_ms), now_ms).await?;
+            deliveries::recover(&self.pool, account, webhook_id, (from_ms, to_ms), now_ms).await?;
         self.announce();
         Ok(recovered)
     }

@@ -4,8 +4,8 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
 
 use super::super::*;
-use super::engine::{self, Deliveries};
 use super::found;
+use super::lifecycle::{self, Deliveries};
 use crate::domain::delivery;
 
 const SELECT: &str = "SELECT d.seq, d.id, e.id AS event_id, e.type, w.id AS webhook_id, d.status, d.attempt_count,
@@ -124,7 +124,7 @@ pub(super) async fn recover(
         from_ms,
         to_ms,
     };
-    let recovered = engine::apply_change(&mut tx, which, change, now_ms).await?;
+    let recovered = lifecycle::apply_change(&mut tx, which, change, now_ms).await?;
     tx.commit().await?;
     Ok(recovered)
 }
@@ -148,7 +148,7 @@ pub(super) async fn retry(
     let status = DeliveryStatus::parse(row.get("status")).unwrap_or(DeliveryStatus::Pending);
     let change = delivery::manual_retry(status, row.get("enabled"), now_ms)
         .map_err(|refused| StoreError::InvalidState(refused.message()))?;
-    engine::apply_change(&mut tx, Deliveries::One(row.get("seq")), change, now_ms).await?;
+    lifecycle::apply_change(&mut tx, Deliveries::One(row.get("seq")), change, now_ms).await?;
     tx.commit().await?;
     Ok(())
 }

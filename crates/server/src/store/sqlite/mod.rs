@@ -11,6 +11,8 @@ mod accounts;
 mod deliveries;
 mod engine;
 mod events;
+mod lifecycle;
+mod results;
 mod webhooks;
 mod writer;
 

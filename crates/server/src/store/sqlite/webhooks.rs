@@ -6,7 +6,7 @@ use sqlx::{Row, SqlitePool};
 
 use super::super::statements::Credential;
 use super::super::*;
-use super::{engine, found};
+use super::{found, lifecycle};
 use crate::domain::new_id;
 
 const COLUMNS: &str = "id, url, events, description, secret, enabled, disabled_reason, disabled_at, created_at, updated_at, previous_secrets, signing_key, previous_signing_keys, failure_streak, held_until, filter";
@@ -139,10 +139,10 @@ pub(super) async fn update(
     .await?;
     match change.enabled {
         Some(true) if !was_enabled => {
-            engine::enable_webhook(&mut tx, seq, now_ms).await?;
+            lifecycle::enable_webhook(&mut tx, seq, now_ms).await?;
         }
         Some(false) if was_enabled => {
-            engine::disable_webhook(&mut tx, seq, "disabled by the owner", None, now_ms).await?;
+            lifecycle::disable_webhook(&mut tx, seq, "disabled by the owner", None, now_ms).await?;
         }
         _ => {}
     }

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::super::*;
 use super::events::QueuedEvent;
-use super::{engine, events};
+use super::{engine, events, results};
 
 /// The most operations in one transaction.
 const MAX_BATCH: usize = 512;
@@ -98,7 +98,7 @@ async fn apply(pool: &SqlitePool, ops: Vec<WriteOp>) {
             events::insert_batch(&mut tx, &events).await?
         };
         if !outcomes.is_empty() {
-            engine::apply_outcomes(&mut tx, &outcomes).await?;
+            results::apply_outcomes(&mut tx, &outcomes).await?;
         }
         let claimed = match follow_up {
             Some((now_ms, lease)) => {

@@ -1,0 +1,140 @@
+//! The delivery lifecycle on SQLite, as `domain::delivery` decides: disabling and enabling a
+//! webhook (pausing and resuming its deliveries, queueing the owner's email once), and the
+//! bulk changes that recovering and retrying apply — every change conditional on the current
+//! status.
+
+use sqlx::{Sqlite, Transaction};
+
+use super::super::*;
+use crate::domain::delivery::{self, BulkChange};
+use crate::domain::new_id;
+
+/// Disables the webhook if it is still enabled; only then pauses its pending deliveries and
+/// queues the email (if any), so concurrent final failures send exactly one. Returns whether
+/// this call disabled it.
+pub(super) async fn disable_webhook(
+    tx: &mut Transaction<'static, Sqlite>,
+    webhook_seq: i64,
+    reason: &str,
+    email: Option<&crate::domain::email::Email>,
+    now_ms: i64,
+) -> StoreResult<bool> {
+    let disabled = sqlx::query(
+        "UPDATE webhooks SET enabled = 0, disabled_reason = ?, disabled_at = ?, updated_at = ?
+         WHERE seq = ? AND enabled = 1",
+    )
+    .bind(reason)
+    .bind(now_ms)
+    .bind(now_ms)
+    .bind(webhook_seq)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if disabled == 0 {
+        return Ok(false);
+    }
+    apply_change(
+        tx,
+        Deliveries::OfWebhook(webhook_seq),
+        delivery::on_webhook_disabled(),
+        now_ms,
+    )
+    .await?;
+    if let Some(email) = email {
+        sqlx::query(
+            "INSERT INTO emails (id, recipient, subject, body, created_at, next_try_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(new_id("eml_"))
+        .bind(&email.recipient)
+        .bind(&email.subject)
+        .bind(&email.body)
+        .bind(now_ms)
+        .bind(now_ms)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(true)
+}
+
+/// Enables the webhook if it is disabled, and resumes its paused deliveries.
+pub(super) async fn enable_webhook(
+    tx: &mut Transaction<'static, Sqlite>,
+    webhook_seq: i64,
+    now_ms: i64,
+) -> StoreResult<bool> {
+    let enabled = sqlx::query(
+        "UPDATE webhooks SET enabled = 1, disabled_reason = NULL, disabled_at = NULL, updated_at = ?
+         WHERE seq = ? AND enabled = 0",
+    )
+    .bind(now_ms)
+    .bind(webhook_seq)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if enabled == 0 {
+        return Ok(false);
+    }
+    apply_change(
+        tx,
+        Deliveries::OfWebhook(webhook_seq),
+        delivery::on_webhook_enabled(now_ms),
+        now_ms,
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Which deliveries a decided change applies to.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Deliveries {
+    /// Every delivery of this webhook (by its key).
+    OfWebhook(i64),
+    /// This one delivery (by its key).
+    One(i64),
+    /// The deliveries of this webhook (by its key) created in `[from_ms, to_ms)`.
+    OfWebhookCreated {
+        /// The webhook's key.
+        webhook: i64,
+        /// Start of the window, Unix ms.
+        from_ms: i64,
+        /// End of the window (excluded), Unix ms.
+        to_ms: i64,
+    },
+}
+
+/// Applies a decided change to the deliveries that are still in `change.from`; returns how
+/// many changed.
+pub(super) async fn apply_change(
+    tx: &mut Transaction<'static, Sqlite>,
+    which: Deliveries,
+    change: BulkChange,
+    now_ms: i64,
+) -> StoreResult<u64> {
+    let (column, key, from_ms, to_ms) = match which {
+        Deliveries::OfWebhook(seq) => ("webhook_seq", seq, i64::MIN, i64::MAX),
+        Deliveries::One(seq) => ("seq", seq, i64::MIN, i64::MAX),
+        Deliveries::OfWebhookCreated {
+            webhook,
+            from_ms,
+            to_ms,
+        } => ("webhook_seq", webhook, from_ms, to_ms),
+    };
+    let changed = sqlx::query(&format!(
+        "UPDATE deliveries SET status = ?, next_attempt_at = ?,
+                round_base = CASE WHEN ? THEN attempt_count ELSE round_base END, updated_at = ?
+         WHERE {column} = ? AND status = ? AND created_at >= ? AND created_at < ?"
+    ))
+    .bind(change.to.as_str())
+    .bind(change.due_at)
+    .bind(change.new_round)
+    .bind(now_ms)
+    .bind(key)
+    .bind(change.from.as_str())
+    .bind(from_ms)
+    .bind(to_ms)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(changed)
+}
