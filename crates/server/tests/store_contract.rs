@@ -394,7 +394,7 @@ async fn claims_respect_each_webhooks_limit_and_serve_webhooks_round_robin(opene
     // the same step, and nothing is left for another claim.
     let srv_0 = first.iter().find(|d| d.event_id == "srv_0").unwrap();
     let next = store
-        .record_outcome(
+        .record_outcome_and_claim(
             outcome(srv_0, AfterAttempt::Succeeded, 1),
             Some((at, lease(4, 1, 3, at))),
         )
@@ -412,7 +412,7 @@ async fn claims_respect_each_webhooks_limit_and_serve_webhooks_round_robin(opene
         .is_empty());
     // A finished attempt with nothing claimable after it gets nothing.
     let none = store
-        .record_outcome(
+        .record_outcome_and_claim(
             outcome(
                 first.iter().find(|d| d.event_id == "pay_0").unwrap(),
                 AfterAttempt::Succeeded,
@@ -435,12 +435,12 @@ async fn claims_respect_each_webhooks_limit_and_serve_webhooks_round_robin(opene
         outcome(delivery, AfterAttempt::Succeeded, delivery.claim_token)
     };
     let lowered = store
-        .record_outcome(finish(&first, "srv_1"), Some((at, lease(7, 1, 2, at))))
+        .record_outcome_and_claim(finish(&first, "srv_1"), Some((at, lease(7, 1, 2, at))))
         .await
         .unwrap();
     assert!(lowered.is_empty(), "still 2 in flight under a limit of 2");
     let next = store
-        .record_outcome(finish(&second, "srv_2"), Some((at, lease(8, 1, 2, at))))
+        .record_outcome_and_claim(finish(&second, "srv_2"), Some((at, lease(8, 1, 2, at))))
         .await
         .unwrap();
     assert_eq!(of(&next, &hooks[0]), ["srv_4"]);
@@ -466,7 +466,7 @@ async fn the_room_a_finished_attempt_frees_is_shared_while_another_webhook_waits
         let finished = &running[0];
         let outcome = outcome(finished, AfterAttempt::Succeeded, finished.claim_token);
         running = store
-            .record_outcome(outcome, Some((at, lease(token, 1, 16, at))))
+            .record_outcome_and_claim(outcome, Some((at, lease(token, 1, 16, at))))
             .await
             .unwrap();
         served[usize::from(running[0].webhook_id == hooks[1])] += 1;
@@ -531,7 +531,10 @@ async fn the_room_finished_attempts_free_goes_back_as_the_domain_decides(opened:
         for done in &running[..finished as usize] {
             let outcome = outcome(done, AfterAttempt::Succeeded, done.claim_token);
             let follow_up = Some((at, lease(next_token(), 1, limit, at)));
-            let next = store.record_outcome(outcome, follow_up).await.unwrap();
+            let next = store
+                .record_outcome_and_claim(outcome, follow_up)
+                .await
+                .unwrap();
             assert!(next.len() <= 1, "{row}");
             own += next.iter().filter(|d| d.webhook_id == hooks[0]).count() as u32;
             other += next.iter().filter(|d| d.webhook_id == hooks[1]).count() as u32;
@@ -595,7 +598,7 @@ async fn an_open_circuit_lets_one_attempt_at_a_time_and_a_success_closes_it(open
             AfterAttempt::RetryAt(at + 3_600_000),
             claimed.claim_token,
         );
-        store.record_outcome(failed, None).await.unwrap();
+        store.record_outcome_and_claim(failed, None).await.unwrap();
         let _ = token;
     }
     assert_eq!(streak(hooks[0].clone()).await, OPENS_AFTER);
@@ -636,7 +639,7 @@ async fn an_open_circuit_lets_one_attempt_at_a_time_and_a_success_closes_it(open
     let probe = others.iter().find(|d| d.webhook_id == hooks[0]).unwrap();
     let succeeded = outcome(probe, AfterAttempt::Succeeded, probe.claim_token);
     let handed = store
-        .record_outcome(succeeded, Some((at, lease(4, 100, 16, at))))
+        .record_outcome_and_claim(succeeded, Some((at, lease(4, 100, 16, at))))
         .await
         .unwrap();
     assert_eq!(streak(hooks[0].clone()).await, 0);
@@ -671,7 +674,7 @@ async fn webhooks_with_open_circuits_get_no_more_than_their_share(opened: Opened
             AfterAttempt::RetryAt(at + 3_600_000),
             claimed.claim_token,
         );
-        store.record_outcome(failed, None).await.unwrap();
+        store.record_outcome_and_claim(failed, None).await.unwrap();
     }
     emit(store, &account, "more_", "server.started", 2).await;
     emit(store, &account, "pay_", "billing.payment.succeeded", 5).await;
@@ -716,7 +719,7 @@ async fn a_retry_after_holds_the_whole_webhook_until_its_time(opened: Opened) {
     let mut held = outcome(first, AfterAttempt::RetryAt(at + 60_000), first.claim_token);
     held.hold_until = Some(at + 60_000);
     let handed = store
-        .record_outcome(held, Some((at, lease(2, 10, 16, at))))
+        .record_outcome_and_claim(held, Some((at, lease(2, 10, 16, at))))
         .await
         .unwrap();
     let hold = store.get_webhook(&account, &hooks[0]).await.unwrap().health;
@@ -738,7 +741,7 @@ async fn a_retry_after_holds_the_whole_webhook_until_its_time(opened: Opened) {
     );
     shorter.webhook_seq = first.webhook_seq;
     shorter.hold_until = Some(at + 1_000);
-    store.record_outcome(shorter, None).await.unwrap();
+    store.record_outcome_and_claim(shorter, None).await.unwrap();
     assert_eq!(
         store
             .get_webhook(&account, &hooks[0])
@@ -783,7 +786,10 @@ async fn two_claimers_at_once_never_get_the_same_delivery(opened: Opened) {
                 for delivery in claimed {
                     assert_eq!(delivery.claim_token, token);
                     store
-                        .record_outcome(outcome(&delivery, AfterAttempt::Succeeded, token), None)
+                        .record_outcome_and_claim(
+                            outcome(&delivery, AfterAttempt::Succeeded, token),
+                            None,
+                        )
                         .await
                         .unwrap();
                     mine.push(delivery.id);
@@ -821,7 +827,7 @@ async fn an_outcome_under_a_lost_claim_changes_nothing(opened: Opened) {
     assert_eq!(old.id, new.id);
     // The first holder's late result is dropped …
     store
-        .record_outcome(outcome(&old, AfterAttempt::Succeeded, 1), None)
+        .record_outcome_and_claim(outcome(&old, AfterAttempt::Succeeded, 1), None)
         .await
         .unwrap();
     let record = store.get_delivery(&account, &old.id).await.unwrap();
@@ -829,7 +835,7 @@ async fn an_outcome_under_a_lost_claim_changes_nothing(opened: Opened) {
     assert!(record.attempts.is_empty());
     // … the holder's counts.
     store
-        .record_outcome(
+        .record_outcome_and_claim(
             outcome(&new, AfterAttempt::RetryAt(later + 60_000), 2),
             None,
         )
@@ -862,7 +868,7 @@ async fn the_final_failure_disables_pauses_and_queues_exactly_one_email_then_ena
     // Two deliveries give up at once: one disable, one email.
     let finals = claimed
         .iter()
-        .map(|d| store.record_outcome(outcome(d, give_up(), 1), None));
+        .map(|d| store.record_outcome_and_claim(outcome(d, give_up(), 1), None));
     for answer in join_all(finals).await {
         answer.unwrap();
     }
@@ -928,7 +934,7 @@ async fn a_retry_whose_webhook_was_disabled_meanwhile_waits_paused(opened: Opene
         .remove(0);
     set_enabled(store, &account, &hooks[0], false, NOW + 1).await;
     store
-        .record_outcome(
+        .record_outcome_and_claim(
             outcome(&delivery, AfterAttempt::RetryAt(NOW + 60_000), 1),
             None,
         )
@@ -961,7 +967,7 @@ async fn manual_retry_requeues_only_a_failed_delivery_of_an_enabled_webhook(open
         "{refused:?}"
     );
     store
-        .record_outcome(outcome(&claimed[0], give_up(), 1), None)
+        .record_outcome_and_claim(outcome(&claimed[0], give_up(), 1), None)
         .await
         .unwrap();
     let disabled = store
@@ -1044,7 +1050,7 @@ async fn a_batch_of_outcomes_records_each_and_drops_those_whose_claim_was_lost(o
         } else {
             AfterAttempt::Succeeded
         };
-        store.record_outcome(
+        store.record_outcome_and_claim(
             outcome(delivery, next, if n % 3 == 2 { 10 } else { 9 }),
             None,
         )
@@ -1073,7 +1079,7 @@ async fn the_outbox_is_claimed_under_leases_retried_and_dead_lettered(opened: Op
     emit(store, &account, "evt_", "server.started", 1).await;
     for delivery in store.claim_due(NOW, lease(1, 10, 16, NOW)).await.unwrap() {
         store
-            .record_outcome(outcome(&delivery, give_up(), 1), None)
+            .record_outcome_and_claim(outcome(&delivery, give_up(), 1), None)
             .await
             .unwrap();
     }

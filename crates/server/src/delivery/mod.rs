@@ -486,7 +486,11 @@ impl DeliveryEngine {
         let follow_up = (!stopping).then(|| (now, self.lease(now, 1, failing)));
         let seq = delivery.seq;
         let emails = outcome.disabling.is_some();
-        let next = match self.store.record_outcome(outcome, follow_up).await {
+        let next = match self
+            .store
+            .record_outcome_and_claim(outcome, follow_up)
+            .await
+        {
             Ok(next) => {
                 if let Some(announcement) = announcement {
                     self.live.publish(announcement);

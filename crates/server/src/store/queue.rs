@@ -44,11 +44,11 @@ pub trait DeliveryQueue: Send + Sync {
     /// process claims for, when several share the store.
     async fn next_due_at(&self) -> StoreResult<Option<i64>>;
 
-    /// Records an attempt's result, applied only if its claim token still holds. With a
-    /// `follow_up` (the time now and a lease), claims up to `lease.max` due deliveries in the
-    /// same transaction, as [`DeliveryQueue::claim_due`] would: the room the finished attempt frees
-    /// goes straight to the next due delivery.
-    async fn record_outcome(
+    /// Records an attempt's result, applied only if its claim token still holds, and — with a
+    /// `follow_up` (the time now and a lease) — claims up to `lease.max` due deliveries in the
+    /// same transaction, as [`DeliveryQueue::claim_due`] would: the room the finished attempt
+    /// frees goes straight to the next due delivery (as `domain::claim::handed_back` says).
+    async fn record_outcome_and_claim(
         &self,
         outcome: AttemptOutcome,
         follow_up: Option<(i64, Lease)>,

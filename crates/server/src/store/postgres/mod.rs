@@ -533,7 +533,7 @@ impl DeliveryQueue for PgStore {
         engine::next_due_at(&self.pool, self.membership.shard()).await
     }
 
-    async fn record_outcome(
+    async fn record_outcome_and_claim(
         &self,
         outcome: AttemptOutcome,
         follow_up: Option<(i64, Lease)>,

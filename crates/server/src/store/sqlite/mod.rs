@@ -468,7 +468,7 @@ impl DeliveryQueue for SqliteStore {
         engine::next_due_at(&self.readers).await
     }
 
-    async fn record_outcome(
+    async fn record_outcome_and_claim(
         &self,
         outcome: AttemptOutcome,
         follow_up: Option<(i64, Lease)>,
