@@ -24,6 +24,7 @@ pub mod event_types;
 pub mod events;
 pub mod inboxes;
 pub mod keys;
+pub mod lifecycle;
 mod migrations;
 pub mod model;
 pub mod outbox;
