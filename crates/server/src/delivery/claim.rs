@@ -27,11 +27,11 @@ pub(super) async fn run(engine: &Arc<DeliveryEngine>, mut shutdown: Shutdown) {
     // Another process's announcement of new due work, when the store is shared.
     let announced = engine.store.work_signal();
     while !shutdown.is_shutdown() {
-        let next = match claim_once(engine).await {
+        let next = match claim_once(engine, announced.is_some()).await {
             Ok(next) => next,
             Err(error) => {
                 tracing::error!(%error, "claiming due deliveries failed");
-                Look::after(ERROR_BACKOFF)
+                NextClaim::after(ERROR_BACKOFF)
             }
         };
         let due = async {
@@ -58,29 +58,32 @@ pub(super) async fn run(engine: &Arc<DeliveryEngine>, mut shutdown: Shutdown) {
 
 /// When the claim loop looks again (besides a wake-up): when the next delivery falls due on
 /// the server's clock, or after a pause of real time, whichever ends first.
-struct Look {
+struct NextClaim {
     /// When the next delivery falls due (Unix ms on the server's clock), if one is known.
     due_at: Option<i64>,
     /// The longest real pause.
     at_most: Duration,
 }
 
-impl Look {
+impl NextClaim {
     /// After a pause of real time only.
     fn after(at_most: Duration) -> Self {
-        Look {
+        NextClaim {
             due_at: None,
             at_most,
         }
     }
 }
 
-/// Claims what is due; returns when to look again.
-async fn claim_once(engine: &Arc<DeliveryEngine>) -> crate::store::StoreResult<Look> {
+/// Claims what is due; returns when to look again. `shared`: other processes use the store.
+async fn claim_once(
+    engine: &Arc<DeliveryEngine>,
+    shared: bool,
+) -> crate::store::StoreResult<NextClaim> {
     let reserved = engine.room.reserve(usize::MAX);
     if reserved == 0 {
         // Full: a finishing attempt wakes the loop.
-        return Ok(Look::after(MAX_IDLE));
+        return Ok(NextClaim::after(MAX_IDLE));
     }
     let now = engine.clock.now_ms();
     let failing = engine.reserve_failing();
@@ -102,18 +105,18 @@ async fn claim_once(engine: &Arc<DeliveryEngine>) -> crate::store::StoreResult<L
     engine.dispatch(claimed);
     if room_was_filled {
         // More may be due; a finishing attempt wakes the loop.
-        return Ok(Look::after(MAX_IDLE));
+        return Ok(NextClaim::after(MAX_IDLE));
     }
     // Everything claimable was claimed: what is due now waits for a webhook's slot (an
     // attempt finishing wakes the loop); otherwise sleep until the next falls due. With a
     // shared store, a claim skips the webhooks another process is claiming for at that moment,
     // so due work is looked at again soon rather than at the next wake-up.
     Ok(match engine.store.next_due_at().await? {
-        Some(due) if due > now => Look {
+        Some(due) if due > now => NextClaim {
             due_at: Some(due),
             at_most: MAX_IDLE,
         },
-        Some(_) if engine.store.work_signal().is_some() => Look::after(SHARED_RETRY),
-        _ => Look::after(MAX_IDLE),
+        Some(_) if shared => NextClaim::after(SHARED_RETRY),
+        _ => NextClaim::after(MAX_IDLE),
     })
 }
