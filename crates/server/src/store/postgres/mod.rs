@@ -32,11 +32,11 @@
 //! - Migrations run at start-up under sqlx's advisory lock: instances starting together
 //!   migrate once.
 
-mod accounts;
 mod announce;
 mod deliveries;
 mod engine;
 mod events;
+mod inboxes;
 mod lifecycle;
 mod members;
 mod results;
@@ -90,6 +90,13 @@ super::directory::impl_directory!(
     reads: pool,
     writes: pool,
     cleanup: &["DELETE FROM leases WHERE delivery_seq IN (SELECT seq FROM deliveries WHERE account_id = $1)"]
+);
+super::keys::impl_account_keys!(PgStore, reads: pool, writes: pool, lock: "FOR UPDATE");
+super::webhooks::impl_webhooks!(
+    PgStore,
+    reads: pool, writes: pool, lock: "FOR UPDATE",
+    lock_no_key: "FOR NO KEY UPDATE", cleanup: &["leases"],
+    in_flight: webhooks::attempts_in_flight, lifecycle: lifecycle
 );
 super::outbox::impl_outbox!(PgStore, reads: pool, writes: pool, lock: "FOR UPDATE SKIP LOCKED");
 super::retention::impl_retention!(PgStore, writes: pool);
@@ -249,170 +256,6 @@ async fn listen(
                 }
             }
         }
-    }
-}
-
-#[async_trait]
-impl AccountKeys for PgStore {
-    async fn account(&self, id: &str) -> StoreResult<Account> {
-        accounts::account(&self.pool, id).await
-    }
-
-    async fn create_api_key(
-        &self,
-        account: &Account,
-        name: &str,
-        scope: crate::domain::access::KeyScope,
-        key: &crate::domain::api_key::KeyDigest,
-        now_ms: i64,
-        max_keys: u32,
-    ) -> StoreResult<ApiKeyRecord> {
-        accounts::create_key(&self.pool, account, name, scope, key, now_ms, max_keys).await
-    }
-
-    async fn list_api_keys(&self, account: &Account) -> StoreResult<Vec<ApiKeyRecord>> {
-        accounts::list_keys(&self.pool, account).await
-    }
-
-    async fn revoke_api_key(
-        &self,
-        account: &Account,
-        id: &str,
-        callers_key_hash: Option<&str>,
-        now_ms: i64,
-    ) -> StoreResult<String> {
-        accounts::revoke_key(&self.pool, account, id, callers_key_hash, now_ms).await
-    }
-
-    async fn touch_api_key(&self, key_hash: &str, now_ms: i64) -> StoreResult<()> {
-        accounts::touch_key(&self.pool, key_hash, now_ms).await
-    }
-
-    async fn account_key(
-        &self,
-        api_key_hash: &str,
-    ) -> StoreResult<Option<(Account, crate::domain::access::KeyScope)>> {
-        accounts::by_key_hash(&self.pool, api_key_hash).await
-    }
-}
-
-#[async_trait]
-impl Webhooks for PgStore {
-    async fn secret_like(&self, pattern: &str) -> StoreResult<Option<WebhookSecret>> {
-        let stored: Option<String> = sqlx::query_scalar(super::statements::SECRET_LIKE)
-            .bind(pattern)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(stored.map(WebhookSecret::from_stored))
-    }
-
-    async fn webhook_signing_keys(
-        &self,
-        webhook_id: &str,
-    ) -> StoreResult<(Option<WebhookSecret>, Vec<PreviousSecret>)> {
-        let stored = sqlx::query(super::statements::SIGNING_KEYS)
-            .bind(webhook_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(stored.map_or_else(Default::default, |row| {
-            (
-                sqlx::Row::get::<Option<String>, _>(&row, "signing_key")
-                    .map(WebhookSecret::from_stored),
-                PreviousSecret::list_from_stored(sqlx::Row::get(&row, "previous_signing_keys")),
-            )
-        }))
-    }
-
-    async fn create_webhook(
-        &self,
-        account: &Account,
-        webhook: NewWebhook,
-        now_ms: i64,
-    ) -> StoreResult<WebhookRecord> {
-        webhooks::create(&self.pool, account, webhook, now_ms).await
-    }
-
-    async fn list_webhooks(
-        &self,
-        account: &Account,
-        after: Option<&str>,
-        limit: u32,
-    ) -> StoreResult<Vec<WebhookRecord>> {
-        webhooks::list(&self.pool, account, after, limit).await
-    }
-
-    async fn get_webhook(&self, account: &Account, id: &str) -> StoreResult<WebhookRecord> {
-        webhooks::get(&self.pool, account, id).await
-    }
-
-    async fn attempts_in_flight(
-        &self,
-        account: &Account,
-        ids: &[String],
-        now_ms: i64,
-    ) -> StoreResult<std::collections::HashMap<String, u32>> {
-        webhooks::attempts_in_flight(&self.pool, account, ids, now_ms).await
-    }
-
-    async fn update_webhook(
-        &self,
-        account: &Account,
-        id: &str,
-        change: WebhookChange,
-        now_ms: i64,
-    ) -> StoreResult<WebhookRecord> {
-        let enabling = change.enabled == Some(true);
-        let record = webhooks::update(&self.pool, account, id, change, now_ms).await?;
-        if enabling {
-            self.announce();
-        }
-        Ok(record)
-    }
-
-    async fn rotate_secret(
-        &self,
-        account: &Account,
-        id: &str,
-        secret: WebhookSecret,
-        grace_until_ms: Option<i64>,
-        now_ms: i64,
-    ) -> StoreResult<WebhookRecord> {
-        let credential = super::statements::Credential::Secret;
-        webhooks::rotate(
-            &self.pool,
-            account,
-            id,
-            credential,
-            secret,
-            grace_until_ms,
-            now_ms,
-        )
-        .await
-    }
-
-    async fn rotate_signing_key(
-        &self,
-        account: &Account,
-        id: &str,
-        key: WebhookSecret,
-        grace_until_ms: Option<i64>,
-        now_ms: i64,
-    ) -> StoreResult<WebhookRecord> {
-        let credential = super::statements::Credential::SigningKey;
-        webhooks::rotate(
-            &self.pool,
-            account,
-            id,
-            credential,
-            key,
-            grace_until_ms,
-            now_ms,
-        )
-        .await
-    }
-
-    async fn delete_webhook(&self, account: &Account, id: &str) -> StoreResult<()> {
-        webhooks::delete(&self.pool, account, id).await
     }
 }
 
@@ -630,11 +473,11 @@ impl Inboxes for PgStore {
         now_ms: i64,
         max_inboxes: u32,
     ) -> StoreResult<String> {
-        accounts::create_inbox(&self.pool, account, now_ms, max_inboxes).await
+        inboxes::create_inbox(&self.pool, account, now_ms, max_inboxes).await
     }
 
     async fn inbox_owner(&self, token: &str) -> StoreResult<Option<String>> {
-        accounts::inbox_owner(&self.pool, token).await
+        inboxes::inbox_owner(&self.pool, token).await
     }
 
     async fn record_inbox_request(
@@ -642,7 +485,7 @@ impl Inboxes for PgStore {
         request: InboxRequest,
         keep: InboxKeep,
     ) -> StoreResult<String> {
-        accounts::record_inbox_request(&self.pool, request, keep).await
+        inboxes::record_inbox_request(&self.pool, request, keep).await
     }
 
     async fn inbox_requests(
@@ -651,7 +494,7 @@ impl Inboxes for PgStore {
         token: &str,
         limit: u32,
     ) -> StoreResult<Vec<InboxRequest>> {
-        accounts::inbox_requests(&self.pool, account, token, limit).await
+        inboxes::inbox_requests(&self.pool, account, token, limit).await
     }
 }
 

@@ -7,10 +7,10 @@
 //! requests costs one commit per batch instead of one per request. Every event is still
 //! committed before its `202`.
 
-mod accounts;
 mod deliveries;
 mod engine;
 mod events;
+mod inboxes;
 mod lifecycle;
 mod results;
 mod webhooks;
@@ -57,6 +57,12 @@ pub struct SqliteStore {
 }
 
 super::directory::impl_directory!(SqliteStore, reads: readers, writes: writer, cleanup: &[]);
+super::keys::impl_account_keys!(SqliteStore, reads: readers, writes: writer, lock: "");
+super::webhooks::impl_webhooks!(
+    SqliteStore,
+    reads: readers, writes: writer, lock: "", lock_no_key: "",
+    cleanup: &[], in_flight: webhooks::attempts_in_flight, lifecycle: lifecycle
+);
 super::outbox::impl_outbox!(SqliteStore, reads: readers, writes: writer, lock: "");
 super::retention::impl_retention!(SqliteStore, writes: writer);
 super::event_types::impl_event_types!(SqliteStore, reads: readers, writes: writer);
@@ -206,165 +212,6 @@ impl SqliteStore {
             .await
             .map_err(|_| writer_gone())?;
         answer.await.map_err(|_| writer_gone())?
-    }
-}
-
-#[async_trait]
-impl AccountKeys for SqliteStore {
-    async fn account(&self, id: &str) -> StoreResult<Account> {
-        accounts::account(&self.readers, id).await
-    }
-
-    async fn create_api_key(
-        &self,
-        account: &Account,
-        name: &str,
-        scope: crate::domain::access::KeyScope,
-        key: &crate::domain::api_key::KeyDigest,
-        now_ms: i64,
-        max_keys: u32,
-    ) -> StoreResult<ApiKeyRecord> {
-        accounts::create_key(&self.writer, account, name, scope, key, now_ms, max_keys).await
-    }
-
-    async fn list_api_keys(&self, account: &Account) -> StoreResult<Vec<ApiKeyRecord>> {
-        accounts::list_keys(&self.readers, account).await
-    }
-
-    async fn revoke_api_key(
-        &self,
-        account: &Account,
-        id: &str,
-        callers_key_hash: Option<&str>,
-        now_ms: i64,
-    ) -> StoreResult<String> {
-        accounts::revoke_key(&self.writer, account, id, callers_key_hash, now_ms).await
-    }
-
-    async fn touch_api_key(&self, key_hash: &str, now_ms: i64) -> StoreResult<()> {
-        accounts::touch_key(&self.writer, key_hash, now_ms).await
-    }
-
-    async fn account_key(
-        &self,
-        api_key_hash: &str,
-    ) -> StoreResult<Option<(Account, crate::domain::access::KeyScope)>> {
-        accounts::by_key_hash(&self.readers, api_key_hash).await
-    }
-}
-
-#[async_trait]
-impl Webhooks for SqliteStore {
-    async fn secret_like(&self, pattern: &str) -> StoreResult<Option<WebhookSecret>> {
-        let stored: Option<String> = sqlx::query_scalar(super::statements::SECRET_LIKE)
-            .bind(pattern)
-            .fetch_optional(&self.readers)
-            .await?;
-        Ok(stored.map(WebhookSecret::from_stored))
-    }
-
-    async fn webhook_signing_keys(
-        &self,
-        webhook_id: &str,
-    ) -> StoreResult<(Option<WebhookSecret>, Vec<PreviousSecret>)> {
-        let stored = sqlx::query(super::statements::SIGNING_KEYS)
-            .bind(webhook_id)
-            .fetch_optional(&self.readers)
-            .await?;
-        Ok(stored.map_or_else(Default::default, |row| {
-            (
-                sqlx::Row::get::<Option<String>, _>(&row, "signing_key")
-                    .map(WebhookSecret::from_stored),
-                PreviousSecret::list_from_stored(sqlx::Row::get(&row, "previous_signing_keys")),
-            )
-        }))
-    }
-
-    async fn create_webhook(
-        &self,
-        account: &Account,
-        webhook: NewWebhook,
-        now_ms: i64,
-    ) -> StoreResult<WebhookRecord> {
-        webhooks::create(&self.writer, account, webhook, now_ms).await
-    }
-
-    async fn list_webhooks(
-        &self,
-        account: &Account,
-        after: Option<&str>,
-        limit: u32,
-    ) -> StoreResult<Vec<WebhookRecord>> {
-        webhooks::list(&self.readers, account, after, limit).await
-    }
-
-    async fn get_webhook(&self, account: &Account, id: &str) -> StoreResult<WebhookRecord> {
-        webhooks::get(&self.readers, account, id).await
-    }
-
-    async fn attempts_in_flight(
-        &self,
-        account: &Account,
-        ids: &[String],
-        now_ms: i64,
-    ) -> StoreResult<std::collections::HashMap<String, u32>> {
-        webhooks::attempts_in_flight(&self.readers, account, ids, now_ms).await
-    }
-
-    async fn update_webhook(
-        &self,
-        account: &Account,
-        id: &str,
-        change: WebhookChange,
-        now_ms: i64,
-    ) -> StoreResult<WebhookRecord> {
-        webhooks::update(&self.writer, account, id, change, now_ms).await
-    }
-
-    async fn rotate_secret(
-        &self,
-        account: &Account,
-        id: &str,
-        secret: WebhookSecret,
-        grace_until_ms: Option<i64>,
-        now_ms: i64,
-    ) -> StoreResult<WebhookRecord> {
-        let credential = super::statements::Credential::Secret;
-        webhooks::rotate(
-            &self.writer,
-            account,
-            id,
-            credential,
-            secret,
-            grace_until_ms,
-            now_ms,
-        )
-        .await
-    }
-
-    async fn rotate_signing_key(
-        &self,
-        account: &Account,
-        id: &str,
-        key: WebhookSecret,
-        grace_until_ms: Option<i64>,
-        now_ms: i64,
-    ) -> StoreResult<WebhookRecord> {
-        let credential = super::statements::Credential::SigningKey;
-        webhooks::rotate(
-            &self.writer,
-            account,
-            id,
-            credential,
-            key,
-            grace_until_ms,
-            now_ms,
-        )
-        .await
-    }
-
-    async fn delete_webhook(&self, account: &Account, id: &str) -> StoreResult<()> {
-        webhooks::delete(&self.writer, account, id).await
     }
 }
 
@@ -552,11 +399,11 @@ impl Inboxes for SqliteStore {
         now_ms: i64,
         max_inboxes: u32,
     ) -> StoreResult<String> {
-        accounts::create_inbox(&self.writer, account, now_ms, max_inboxes).await
+        inboxes::create_inbox(&self.writer, account, now_ms, max_inboxes).await
     }
 
     async fn inbox_owner(&self, token: &str) -> StoreResult<Option<String>> {
-        accounts::inbox_owner(&self.readers, token).await
+        inboxes::inbox_owner(&self.readers, token).await
     }
 
     async fn record_inbox_request(
@@ -564,7 +411,7 @@ impl Inboxes for SqliteStore {
         request: InboxRequest,
         keep: InboxKeep,
     ) -> StoreResult<String> {
-        accounts::record_inbox_request(&self.writer, request, keep, self.max_bytes).await
+        inboxes::record_inbox_request(&self.writer, request, keep, self.max_bytes).await
     }
 
     async fn inbox_requests(
@@ -573,7 +420,7 @@ impl Inboxes for SqliteStore {
         token: &str,
         limit: u32,
     ) -> StoreResult<Vec<InboxRequest>> {
-        accounts::inbox_requests(&self.readers, account, token, limit).await
+        inboxes::inbox_requests(&self.readers, account, token, limit).await
     }
 }
 
