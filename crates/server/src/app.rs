@@ -356,7 +356,7 @@ impl App {
         let enabled = change.enabled;
         let record = self
             .store
-            .update_webhook(account, id, change, self.clock.now_ms())
+            .update_webhook_and_deliveries(account, id, change, self.clock.now_ms())
             .await?;
         match enabled {
             Some(true) => {

@@ -203,7 +203,7 @@ fn outcome(delivery: &ClaimedDelivery, next: AfterAttempt, token: u64) -> Attemp
 /// Enables or disables a webhook as its owner would, at `at`.
 async fn set_enabled(store: &dyn Store, account: &Account, id: &str, enabled: bool, at: i64) {
     store
-        .update_webhook(
+        .update_webhook_and_deliveries(
             account,
             id,
             WebhookChange {
@@ -233,7 +233,7 @@ async fn fan_out_reaches_every_subscribed_webhook_and_pauses_for_disabled_ones(o
     // Another tenant's webhooks never see this account's events.
     account_with_webhooks(store, "other@example.com", &[&["*"]]).await;
     store
-        .update_webhook(
+        .update_webhook_and_deliveries(
             &account,
             &hooks[1],
             WebhookChange {
@@ -899,7 +899,7 @@ async fn the_final_failure_disables_pauses_and_queues_exactly_one_email_then_ena
         .is_empty());
     // Enabling resumes the paused ones now; the failed ones stay failed.
     let enabled = store
-        .update_webhook(
+        .update_webhook_and_deliveries(
             &account,
             &hooks[0],
             WebhookChange {
@@ -2150,7 +2150,7 @@ async fn a_webhooks_filter_is_kept_and_decides_fan_out((store, _keep): Opened) {
         ..WebhookChange::default()
     };
     let changed = store
-        .update_webhook(&account, &created.id, change, NOW)
+        .update_webhook_and_deliveries(&account, &created.id, change, NOW)
         .await
         .unwrap();
     assert_eq!(changed.filter, None);

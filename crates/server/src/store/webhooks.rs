@@ -49,8 +49,9 @@ pub trait Webhooks: Send + Sync {
         now_ms: i64,
     ) -> StoreResult<std::collections::HashMap<String, u32>>;
 
-    /// Applies a change; enabling resumes paused deliveries, disabling pauses pending ones.
-    async fn update_webhook(
+    /// Applies a change, and with it the deliveries' lifecycle: enabling resumes the webhook's
+    /// paused deliveries, disabling pauses its pending ones.
+    async fn update_webhook_and_deliveries(
         &self,
         account: &Account,
         id: &str,
@@ -254,7 +255,7 @@ macro_rules! impl_webhooks {
                 ($in_flight)(&self.$reads, account, ids, now_ms).await
             }
 
-            async fn update_webhook(
+            async fn update_webhook_and_deliveries(
                 &self,
                 account: &$crate::store::Account,
                 id: &str,
