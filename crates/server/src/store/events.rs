@@ -1,11 +1,11 @@
-//! Events as they are emitted and read back, and their deliveries as a customer sees and
-//! steers them (listing, a manual retry, recovering a window of failures).
+//! Events as they are emitted: stored and fanned out to their webhooks in one transaction. How
+//! each store writes them is its own (SQLite's group commit, PostgreSQL's batch statements).
 
 use async_trait::async_trait;
 
 use super::*;
 
-/// Events, their fan-out, and deliveries as customers see them.
+/// Emission: events stored and fanned out.
 #[async_trait]
 pub trait Events: Send + Sync {
     /// Stores an event and fans it out to every subscribed webhook, in one transaction.
@@ -28,38 +28,4 @@ pub trait Events: Send + Sync {
         events: Vec<(Account, NewEvent)>,
         now_ms: i64,
     ) -> StoreResult<Vec<u32>>;
-
-    /// One event of the account.
-    async fn get_event(&self, account: &Account, id: &str) -> StoreResult<EventRecord>;
-
-    /// A webhook's deliveries after the cursor (a delivery id), newest first.
-    async fn list_deliveries(
-        &self,
-        account: &Account,
-        webhook_id: &str,
-        before: Option<&str>,
-        limit: u32,
-    ) -> StoreResult<Vec<DeliveryRecord>>;
-
-    /// One delivery with its attempts.
-    async fn get_delivery(&self, account: &Account, id: &str) -> StoreResult<DeliveryRecord>;
-
-    /// Queues a failed delivery again, for a new round of attempts.
-    async fn retry_delivery(
-        &self,
-        account: &Account,
-        id: &str,
-        now_ms: i64,
-    ) -> StoreResult<DeliveryRecord>;
-
-    /// Re-queues the webhook's failed deliveries created in `[from_ms, to_ms)` for a fresh
-    /// round (paused while the webhook is disabled); returns how many.
-    async fn recover_deliveries(
-        &self,
-        account: &Account,
-        webhook_id: &str,
-        from_ms: i64,
-        to_ms: i64,
-        now_ms: i64,
-    ) -> StoreResult<u64>;
 }

@@ -1,10 +1,10 @@
 //! Persistence: one interface split by role, and its two implementations — the embedded
 //! SQLite file (`sqlite`) and PostgreSQL shared by several server processes (`postgres`). The
 //! roles: [`Directory`] (accounts as the provider manages them, platform keys, portal
-//! sessions), [`AccountKeys`], [`Webhooks`], [`Events`] (emission and deliveries as customers
-//! see them), [`DeliveryQueue`] (what the engine claims and records), [`Outbox`] (what the
-//! mailer sends), [`Retention`], [`Upkeep`] (readiness, figures), [`Inboxes`] (and the live relay)
-//! and [`EventTypes`] (the catalog); [`Store`] is all of them at once. The store contract
+//! sessions), [`AccountKeys`], [`Webhooks`], [`Events`] (emission), [`History`] (events and
+//! deliveries as customers see and steer them), [`DeliveryQueue`] (what the engine claims and
+//! records), [`Outbox`] (what the mailer sends), [`Retention`], [`Upkeep`] (readiness,
+//! figures), [`Inboxes`] (and the live relay) and [`EventTypes`] (the catalog); [`Store`] is all of them at once. The store contract
 //! suite (`tests/store_contract.rs`) runs against both implementations. The engine assumes
 //! nothing of either:
 //! - a claimed delivery carries a lease (`claimed_until`) and a claim token, and every later
@@ -22,6 +22,7 @@
 pub mod directory;
 pub mod event_types;
 pub mod events;
+pub mod history;
 pub mod inboxes;
 pub mod keys;
 pub mod lifecycle;
@@ -39,6 +40,7 @@ pub mod webhooks;
 pub use directory::Directory;
 pub use event_types::EventTypes;
 pub use events::Events;
+pub use history::History;
 pub use inboxes::{Inboxes, LiveRelay};
 pub use keys::AccountKeys;
 pub use model::*;
@@ -149,6 +151,7 @@ pub trait Store:
     + AccountKeys
     + Webhooks
     + Events
+    + History
     + DeliveryQueue
     + Outbox
     + Retention
@@ -166,6 +169,7 @@ impl<T> Store for T where
         + AccountKeys
         + Webhooks
         + Events
+        + History
         + DeliveryQueue
         + Outbox
         + Retention

@@ -4,10 +4,10 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use cdhooks_core::event::DELIVERY_ID_PREFIX;
-use sqlx::{Connection, PgConnection, PgPool, Row};
+use sqlx::{Connection, PgConnection, Row};
 
 use super::super::*;
-use super::{engine, found};
+use super::engine;
 use crate::domain::claim::{self, Shard};
 use crate::domain::health;
 use crate::domain::webhook::WebhookSecret;
@@ -448,22 +448,4 @@ async fn write(
         }
     }
     Ok(written)
-}
-
-/// One event of the account.
-pub(super) async fn get(pool: &PgPool, account: &Account, id: &str) -> StoreResult<EventRecord> {
-    let row = sqlx::query(
-        "SELECT id, type, created_at, body FROM events WHERE account_id = $1 AND id = $2",
-    )
-    .bind(&account.id)
-    .bind(id)
-    .fetch_optional(pool)
-    .await?;
-    let row = found(row)?;
-    Ok(EventRecord {
-        id: row.get("id"),
-        event_type: row.get("type"),
-        created_at: row.get("created_at"),
-        body: row.get("body"),
-    })
 }

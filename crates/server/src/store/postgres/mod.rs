@@ -33,7 +33,6 @@
 //!   migrate once.
 
 mod announce;
-mod deliveries;
 mod engine;
 mod events;
 mod inboxes;
@@ -97,6 +96,11 @@ super::webhooks::impl_webhooks!(
     reads: pool, writes: pool, lock: "FOR UPDATE",
     lock_no_key: "FOR NO KEY UPDATE", cleanup: &["leases"],
     in_flight: webhooks::attempts_in_flight, lifecycle: lifecycle
+);
+super::history::impl_history!(
+    PgStore,
+    reads: pool, writes: pool, lock_webhook: "FOR SHARE",
+    lock_delivery: "FOR SHARE OF w", lifecycle: lifecycle
 );
 super::outbox::impl_outbox!(PgStore, reads: pool, writes: pool, lock: "FOR UPDATE SKIP LOCKED");
 super::retention::impl_retention!(PgStore, writes: pool);
@@ -312,49 +316,6 @@ impl Events for PgStore {
             self.announce.for_webhooks(left_for_others);
         }
         Ok(counts)
-    }
-
-    async fn get_event(&self, account: &Account, id: &str) -> StoreResult<EventRecord> {
-        events::get(&self.pool, account, id).await
-    }
-
-    async fn list_deliveries(
-        &self,
-        account: &Account,
-        webhook_id: &str,
-        before: Option<&str>,
-        limit: u32,
-    ) -> StoreResult<Vec<DeliveryRecord>> {
-        deliveries::list(&self.pool, account, webhook_id, before, limit).await
-    }
-
-    async fn get_delivery(&self, account: &Account, id: &str) -> StoreResult<DeliveryRecord> {
-        deliveries::get(&self.pool, account, id).await
-    }
-
-    async fn retry_delivery(
-        &self,
-        account: &Account,
-        id: &str,
-        now_ms: i64,
-    ) -> StoreResult<DeliveryRecord> {
-        deliveries::retry(&self.pool, account, id, now_ms).await?;
-        self.announce();
-        deliveries::get(&self.pool, account, id).await
-    }
-
-    async fn recover_deliveries(
-        &self,
-        account: &Account,
-        webhook_id: &str,
-        from_ms: i64,
-        to_ms: i64,
-        now_ms: i64,
-    ) -> StoreResult<u64> {
-        let recovered =
-            deliveries::recover(&self.pool, account, webhook_id, (from_ms, to_ms), now_ms).await?;
-        self.announce();
-        Ok(recovered)
     }
 }
 

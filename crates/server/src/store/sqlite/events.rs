@@ -3,10 +3,10 @@
 use std::collections::HashMap;
 
 use cdhooks_core::event::DELIVERY_ID_PREFIX;
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 
 use super::super::*;
-use super::{engine, found, statement_chunks};
+use super::{engine, statement_chunks};
 use crate::domain::webhook::WebhookSecret;
 use crate::domain::{claim, delivery, new_id};
 
@@ -243,26 +243,4 @@ async fn webhooks_of(
             ),
         })
         .collect())
-}
-
-/// One event of the account.
-pub(super) async fn get(
-    pool: &SqlitePool,
-    account: &Account,
-    id: &str,
-) -> StoreResult<EventRecord> {
-    let row = sqlx::query(
-        "SELECT id, type, created_at, body FROM events WHERE account_id = ? AND id = ?",
-    )
-    .bind(&account.id)
-    .bind(id)
-    .fetch_optional(pool)
-    .await?;
-    let row = found(row)?;
-    Ok(EventRecord {
-        id: row.get("id"),
-        event_type: row.get("type"),
-        created_at: row.get("created_at"),
-        body: row.get("body"),
-    })
 }

@@ -7,7 +7,6 @@
 //! requests costs one commit per batch instead of one per request. Every event is still
 //! committed before its `202`.
 
-mod deliveries;
 mod engine;
 mod events;
 mod inboxes;
@@ -62,6 +61,11 @@ super::webhooks::impl_webhooks!(
     SqliteStore,
     reads: readers, writes: writer, lock: "", lock_no_key: "",
     cleanup: &[], in_flight: webhooks::attempts_in_flight, lifecycle: lifecycle
+);
+super::history::impl_history!(
+    SqliteStore,
+    reads: readers, writes: writer, lock_webhook: "",
+    lock_delivery: "", lifecycle: lifecycle
 );
 super::outbox::impl_outbox!(SqliteStore, reads: readers, writes: writer, lock: "");
 super::retention::impl_retention!(SqliteStore, writes: writer);
@@ -262,45 +266,6 @@ impl Events for SqliteStore {
         };
         tx.commit().await?;
         Ok(counts)
-    }
-
-    async fn get_event(&self, account: &Account, id: &str) -> StoreResult<EventRecord> {
-        events::get(&self.readers, account, id).await
-    }
-
-    async fn list_deliveries(
-        &self,
-        account: &Account,
-        webhook_id: &str,
-        before: Option<&str>,
-        limit: u32,
-    ) -> StoreResult<Vec<DeliveryRecord>> {
-        deliveries::list(&self.readers, account, webhook_id, before, limit).await
-    }
-
-    async fn get_delivery(&self, account: &Account, id: &str) -> StoreResult<DeliveryRecord> {
-        deliveries::get(&self.readers, account, id).await
-    }
-
-    async fn retry_delivery(
-        &self,
-        account: &Account,
-        id: &str,
-        now_ms: i64,
-    ) -> StoreResult<DeliveryRecord> {
-        deliveries::retry(&self.writer, account, id, now_ms).await?;
-        deliveries::get(&self.writer, account, id).await
-    }
-
-    async fn recover_deliveries(
-        &self,
-        account: &Account,
-        webhook_id: &str,
-        from_ms: i64,
-        to_ms: i64,
-        now_ms: i64,
-    ) -> StoreResult<u64> {
-        deliveries::recover(&self.writer, account, webhook_id, (from_ms, to_ms), now_ms).await
     }
 }
 
