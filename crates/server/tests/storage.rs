@@ -12,13 +12,16 @@ mod support;
 use std::future::Future;
 use std::time::Duration;
 
+use cdhooks_server::app::READINESS_TTL_MS;
+use cdhooks_server::clock::ManualClock;
 use serde_json::json;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use support::{send, TestServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_store_refuses_events_with_507_acknowledges_none_it_lost_and_recovers() {
-    let mut s = TestServer::start_with(|c| c.max_database_mb = Some(2)).await;
+    let clock = ManualClock::at(cdhooks_server::clock::now_ms());
+    let mut s = TestServer::start_on(|c| c.max_database_mb = Some(2), Some(clock.clone())).await;
     // Another writer's data takes most of the 2 MiB.
     let filler = SqlitePoolOptions::new()
         .max_connections(1)
@@ -39,7 +42,7 @@ async fn a_full_store_refuses_events_with_507_acknowledges_none_it_lost_and_reco
             .await
             .unwrap();
     }
-    let accepted = fill_then_recover(&s, async {
+    let accepted = fill_then_recover(&s, &clock, async {
         sqlx::query("DELETE FROM filler")
             .execute(&filler)
             .await
@@ -55,13 +58,14 @@ async fn a_full_store_refuses_events_with_507_acknowledges_none_it_lost_and_reco
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_really_full_disk_acknowledges_nothing_it_did_not_store() {
-    let Some((tmpfs, mut s)) = server_on_tmpfs("3m").await else {
+    let clock = ManualClock::at(cdhooks_server::clock::now_ms());
+    let Some((tmpfs, mut s)) = server_on_tmpfs("3m", &clock).await else {
         return;
     };
     // Someone else's file takes most of the disk.
     let filler = tmpfs.0.path().join("filler");
     std::fs::write(&filler, vec![7u8; 1_500_000]).unwrap();
-    let accepted = fill_then_recover(&s, async {
+    let accepted = fill_then_recover(&s, &clock, async {
         std::fs::remove_file(&filler).unwrap();
     })
     .await;
@@ -73,11 +77,13 @@ async fn a_really_full_disk_acknowledges_nothing_it_did_not_store() {
 }
 
 /// Posts large events until the store is full, then small ones until not even they fit;
-/// checks that nothing is acknowledged while writes fail and that `/healthz` says why;
-/// gives room back, waits for the server to recover by itself and posts a few more.
-/// Returns the ids of every event answered 202.
+/// checks that nothing is acknowledged while writes fail and that `/healthz` says why once
+/// its kept answer is older than `READINESS_TTL_MS` on the server's `clock`; gives room back,
+/// waits for the server to recover by itself and posts a few more. Returns the ids of every
+/// event answered 202.
 async fn fill_then_recover(
     s: &TestServer,
+    clock: &ManualClock,
     give_room_back: impl Future<Output = ()>,
 ) -> Vec<String> {
     let post = |size: usize, n: usize| {
@@ -88,6 +94,8 @@ async fn fill_then_recover(
         send(request)
     };
     let health = || send(s.http.get(s.url("/healthz")));
+    // Ready before: the answer is kept for a while.
+    assert_eq!(health().await.0, 200);
     let mut accepted = Vec::new();
     let mut refused = 0;
     for size in [20_000, 500] {
@@ -114,15 +122,15 @@ async fn fill_then_recover(
             (507, &json!("storage_full"))
         );
     }
-    // Readiness answers are kept half a second: poll until the next one.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
-    let (status, body) = loop {
-        let (status, body) = health().await;
-        if status != 200 || tokio::time::Instant::now() > deadline {
-            break (status, body);
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    };
+    // The probe's answer of a moment ago still stands, on the server's clock …
+    assert_eq!(
+        health().await.0,
+        200,
+        "readiness is asked again within its kept time"
+    );
+    // … and once it is older than that, readiness is asked again and says why.
+    clock.advance(READINESS_TTL_MS);
+    let (status, body) = health().await;
     assert_eq!(
         (status, &body["reason"]),
         (503, &json!("storage_full")),
@@ -132,6 +140,7 @@ async fn fill_then_recover(
     // Room comes back: the server recovers by itself, without a restart.
     give_room_back.await;
     support::eventually_async("healthz ok again", Duration::from_secs(5), || async {
+        clock.advance(READINESS_TTL_MS);
         health().await.0 == 200
     })
     .await;
@@ -156,7 +165,10 @@ async fn check_stored(s: &TestServer, accepted: &[String], when: &str) {
 
 /// A server on a fresh tmpfs of `size` (its data dir inside), or `None` (skipped) where
 /// mounting needs a root this run does not have — never under CI.
-async fn server_on_tmpfs(size: &str) -> Option<(Tmpfs, TestServer)> {
+async fn server_on_tmpfs(
+    size: &str,
+    clock: &std::sync::Arc<ManualClock>,
+) -> Option<(Tmpfs, TestServer)> {
     let Some(tmpfs) = Tmpfs::mount(size) else {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -170,7 +182,9 @@ async fn server_on_tmpfs(size: &str) -> Option<(Tmpfs, TestServer)> {
         .await
         .unwrap();
     let config = support::test_config(&data_dir);
-    let server = cdhooks_server::start(config.clone()).await.unwrap();
+    let server = cdhooks_server::start_with_clock(config.clone(), clock.clone())
+        .await
+        .unwrap();
     let s = TestServer {
         base: format!("http://{}", server.addr),
         server: Some(server),
@@ -215,7 +229,8 @@ impl Drop for Tmpfs {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn freeing_the_stated_room_on_a_full_disk_is_enough_to_recover_and_restart() {
     const FILLER: u64 = 4 * 1024 * 1024;
-    let Some((tmpfs, mut s)) = server_on_tmpfs("48m").await else {
+    let clock = ManualClock::at(cdhooks_server::clock::now_ms());
+    let Some((tmpfs, mut s)) = server_on_tmpfs("48m", &clock).await else {
         return;
     };
     let data_dir = s.config.as_ref().unwrap().data_dir.clone();
@@ -265,6 +280,7 @@ async fn freeing_the_stated_room_on_a_full_disk_is_enough_to_recover_and_restart
         std::fs::remove_file(filler).unwrap();
     }
     support::eventually_async("healthz ok again", Duration::from_secs(10), || async {
+        clock.advance(READINESS_TTL_MS);
         send(s.http.get(s.url("/healthz"))).await.0 == 200
     })
     .await;
@@ -331,7 +347,8 @@ async fn the_database_cap_bounds_the_wal_too() {
 /// disk, after large events and then small ones got 507.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_fails_whenever_a_small_event_is_refused() {
-    let Some((tmpfs, s)) = server_on_tmpfs("3m").await else {
+    let clock = ManualClock::at(cdhooks_server::clock::now_ms());
+    let Some((tmpfs, s)) = server_on_tmpfs("3m", &clock).await else {
         return;
     };
     let post = |size: usize, n: usize| {
@@ -371,12 +388,15 @@ async fn readiness_fails_whenever_a_small_event_is_refused() {
         refused = post(500, 6_000 + n).await.0 == 507;
     }
     assert!(refused, "small events never filled the disk");
-    // The readiness answer is reused for 500 ms; the next one must see the full disk.
-    support::eventually_async("healthz says 503", Duration::from_secs(5), || async {
-        let (status, body) = send(s.http.get(s.url("/healthz"))).await;
-        status == 503 && body["reason"] == "storage_full"
-    })
-    .await;
+    // The readiness answer is kept for `READINESS_TTL_MS`; the next one must see the full
+    // disk.
+    clock.advance(READINESS_TTL_MS);
+    let (status, body) = send(s.http.get(s.url("/healthz"))).await;
+    assert_eq!(
+        (status, &body["reason"]),
+        (503, &json!("storage_full")),
+        "{body}"
+    );
     s.stop().await;
     drop(tmpfs);
 }

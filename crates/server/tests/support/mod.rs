@@ -69,7 +69,9 @@ impl TestServer {
         Self::start_on(|_| {}, Some(clock)).await
     }
 
-    async fn start_on(
+    /// Starts a server with the test config adjusted by `tweak`, whose time is `clock`'s if
+    /// one is given.
+    pub async fn start_on(
         tweak: impl FnOnce(&mut ServeConfig),
         clock: Option<std::sync::Arc<cdhooks_server::clock::ManualClock>>,
     ) -> TestServer {
