@@ -24,6 +24,8 @@ struct Instance {
     /// Its `/metrics` URL.
     metrics: String,
     data: tempfile::TempDir,
+    /// The PostgreSQL database it shares.
+    database_url: String,
 }
 
 impl Instance {
@@ -49,6 +51,7 @@ impl Instance {
             base: format!("http://127.0.0.1:{port}"),
             metrics: format!("http://127.0.0.1:{metrics_port}/metrics"),
             data,
+            database_url: database_url.to_owned(),
         }
     }
 
@@ -356,6 +359,15 @@ async fn a_dashboard_on_one_instance_sees_attempts_made_by_the_others() {
     .await
     .unwrap();
     assert_eq!(status, 201);
+    // The instances say on a channel of the database that they watch; listening there shows
+    // when the first instance has said so.
+    let mut listener = sqlx::postgres::PgListener::connect(&instances[0].database_url)
+        .await
+        .unwrap();
+    listener
+        .listen(cdhooks_server::store::postgres::LIVE_CHANNEL)
+        .await
+        .unwrap();
     // A dashboard's live stream on the first instance …
     let mut stream = http
         .get(format!("{}/v1/stream", instances[0].base))
@@ -364,9 +376,19 @@ async fn a_dashboard_on_one_instance_sees_attempts_made_by_the_others() {
         .await
         .unwrap();
     assert_eq!(stream.status(), 200);
-    // … (its instance tells the others that it watches, on a timer of its own — a fixed wait
-    // of two of its periods, as the test is about what happens after) …
-    tokio::time::sleep(cdhooks_server::live::WATCH_EVERY * 2).await;
+    // … (its instance tells the others that it watches, on a timer of its own: once it has
+    // said so twice, the others have taken in the first) …
+    let mut said = 0;
+    while said < 2 {
+        let notice = tokio::time::timeout(Duration::from_secs(10), listener.recv())
+            .await
+            .expect("the instance never said that it watches")
+            .unwrap();
+        let message: Value = serde_json::from_str(notice.payload()).unwrap();
+        if message["kind"] == "watching" {
+            said += 1;
+        }
+    }
     // … shows the attempts of events accepted, and sent, by the other two.
     let mut ids = HashSet::new();
     for i in 0..6 {

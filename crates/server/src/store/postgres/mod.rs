@@ -57,8 +57,9 @@ use super::*;
 /// The channel new due work is announced on.
 pub(crate) const DUE_CHANNEL: &str = "cdhooks_due";
 
-/// The channel live events are relayed on between instances.
-pub(crate) const LIVE_CHANNEL: &str = "cdhooks_live";
+/// The channel live events are relayed on between instances (and on which an instance with
+/// dashboards connected says so, as `{"kind": "watching"}`).
+pub const LIVE_CHANNEL: &str = "cdhooks_live";
 
 pub use announce::ANNOUNCE_EVERY;
 
