@@ -103,6 +103,7 @@ super::history::impl_history!(
     reads: pool, writes: pool, lock_webhook: "FOR SHARE",
     lock_delivery: "FOR SHARE OF w", lifecycle: lifecycle
 );
+super::inboxes::impl_inboxes!(PgStore, reads: pool, writes: pool, lock: "FOR UPDATE");
 super::outbox::impl_outbox!(PgStore, reads: pool, writes: pool, lock: "FOR UPDATE SKIP LOCKED");
 super::retention::impl_retention!(PgStore, writes: pool);
 super::event_types::impl_event_types!(PgStore, reads: pool, writes: pool);
@@ -418,49 +419,4 @@ impl Upkeep for PgStore {
             processes,
         })
     }
-}
-
-#[async_trait]
-impl Inboxes for PgStore {
-    fn live_relay(&self) -> Option<LiveRelay> {
-        Some(LiveRelay {
-            outgoing: self.live_out.clone(),
-            incoming: self.live_in.subscribe(),
-        })
-    }
-
-    async fn create_inbox(
-        &self,
-        account: &Account,
-        now_ms: i64,
-        max_inboxes: u32,
-    ) -> StoreResult<String> {
-        inboxes::create_inbox(&self.pool, account, now_ms, max_inboxes).await
-    }
-
-    async fn inbox_owner(&self, token: &str) -> StoreResult<Option<String>> {
-        inboxes::inbox_owner(&self.pool, token).await
-    }
-
-    async fn record_inbox_request(
-        &self,
-        request: InboxRequest,
-        keep: InboxKeep,
-    ) -> StoreResult<String> {
-        inboxes::record_inbox_request(&self.pool, request, keep).await
-    }
-
-    async fn inbox_requests(
-        &self,
-        account: &Account,
-        token: &str,
-        limit: u32,
-    ) -> StoreResult<Vec<InboxRequest>> {
-        inboxes::inbox_requests(&self.pool, account, token, limit).await
-    }
-}
-
-/// Maps "no row" to [`StoreError::NotFound`].
-fn found<T>(row: Option<T>) -> StoreResult<T> {
-    row.ok_or(StoreError::NotFound)
 }

@@ -67,6 +67,7 @@ super::history::impl_history!(
     reads: readers, writes: writer, lock_webhook: "",
     lock_delivery: "", lifecycle: lifecycle
 );
+super::inboxes::impl_inboxes!(SqliteStore, reads: readers, writes: writer, lock: "");
 super::outbox::impl_outbox!(SqliteStore, reads: readers, writes: writer, lock: "");
 super::retention::impl_retention!(SqliteStore, writes: writer);
 super::event_types::impl_event_types!(SqliteStore, reads: readers, writes: writer);
@@ -356,39 +357,6 @@ impl Upkeep for SqliteStore {
     }
 }
 
-#[async_trait]
-impl Inboxes for SqliteStore {
-    async fn create_inbox(
-        &self,
-        account: &Account,
-        now_ms: i64,
-        max_inboxes: u32,
-    ) -> StoreResult<String> {
-        inboxes::create_inbox(&self.writer, account, now_ms, max_inboxes).await
-    }
-
-    async fn inbox_owner(&self, token: &str) -> StoreResult<Option<String>> {
-        inboxes::inbox_owner(&self.readers, token).await
-    }
-
-    async fn record_inbox_request(
-        &self,
-        request: InboxRequest,
-        keep: InboxKeep,
-    ) -> StoreResult<String> {
-        inboxes::record_inbox_request(&self.writer, request, keep, self.max_bytes).await
-    }
-
-    async fn inbox_requests(
-        &self,
-        account: &Account,
-        token: &str,
-        limit: u32,
-    ) -> StoreResult<Vec<InboxRequest>> {
-        inboxes::inbox_requests(&self.readers, account, token, limit).await
-    }
-}
-
 /// How often the WAL is copied back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
@@ -493,7 +461,3 @@ fn statement_chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
 
 /// The most rows one multi-row statement carries (10 binds each at most: 640 of SQLite's 32766).
 const MAX_ROWS_PER_STATEMENT: usize = 64;
-
-fn found<T>(row: Option<T>) -> StoreResult<T> {
-    row.ok_or(StoreError::NotFound)
-}
