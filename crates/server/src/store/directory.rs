@@ -101,7 +101,8 @@ pub(super) const ACCOUNT_COLUMNS: &str = "id, email, name, external_id, created_
 
 /// Implements [`Directory`] for a store whose pools are the fields `$reads` and `$writes`;
 /// `$cleanup` are the store's own statements to run (with `$1` the account id) before an
-/// account's deliveries go.
+/// account's deliveries go. An account's first key is added as any other, by the store's
+/// `insert_api_key` (`impl_account_keys!`).
 macro_rules! impl_directory {
     ($store:ty, reads: $reads:ident, writes: $writes:ident, cleanup: $cleanup:expr) => {
         #[async_trait::async_trait]
@@ -116,7 +117,7 @@ macro_rules! impl_directory {
                 $crate::store::AccountRecord,
                 $crate::store::ApiKeyRecord,
             )> {
-                use cdhooks_core::event::{ACCOUNT_ID_PREFIX, API_KEY_ID_PREFIX};
+                use cdhooks_core::event::ACCOUNT_ID_PREFIX;
                 let record = $crate::store::AccountRecord {
                     id: $crate::domain::new_id(ACCOUNT_ID_PREFIX),
                     email: account.email.clone(),
@@ -138,24 +139,8 @@ macro_rules! impl_directory {
                 .execute(&mut *tx)
                 .await
                 .map_err($crate::store::directory::external_id_taken)?;
-                let first = $crate::store::ApiKeyRecord {
-                    id: $crate::domain::new_id(API_KEY_ID_PREFIX),
-                    name: "default".to_owned(),
-                    prefix: key.prefix.clone(),
-                    created_at: now_ms,
-                    last_used_at: None,
-                    scope,
-                };
-                sqlx::query($crate::store::statements::INSERT_API_KEY)
-                    .bind(&first.id)
-                    .bind(&record.id)
-                    .bind(&first.name)
-                    .bind(&first.prefix)
-                    .bind(&key.hash)
-                    .bind(now_ms)
-                    .bind(scope.as_str())
-                    .execute(&mut *tx)
-                    .await?;
+                let first =
+                    Self::insert_api_key(&mut tx, &record.id, "default", scope, key, now_ms).await?;
                 tx.commit().await?;
                 Ok((record, first))
             }

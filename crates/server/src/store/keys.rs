@@ -99,12 +99,45 @@ where
     }
 }
 
-/// Implements [`AccountKeys`] for a store whose pools are the fields `$reads` and `$writes`;
+/// Implements [`AccountKeys`] for a store whose pools are the fields `$reads` and `$writes`,
+/// of the database `$db` (with `insert_api_key`, which opening an account uses too);
 /// `$lock` locks the account's row while its keys are counted (PostgreSQL's `FOR UPDATE`, so
 /// two instances cannot both take the last slot; none on SQLite, whose one writer is alone).
 /// The statements are the same on both stores (numbered parameters, see `statements`).
 macro_rules! impl_account_keys {
-    ($store:ty, reads: $reads:ident, writes: $writes:ident, lock: $lock:literal) => {
+    ($store:ty, $db:ty, reads: $reads:ident, writes: $writes:ident, lock: $lock:literal) => {
+        impl $store {
+            /// Adds a key named `name` to the account `account_id` in `tx`.
+            async fn insert_api_key(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                account_id: &str,
+                name: &str,
+                scope: $crate::domain::access::KeyScope,
+                key: &$crate::domain::api_key::KeyDigest,
+                now_ms: i64,
+            ) -> $crate::store::StoreResult<$crate::store::ApiKeyRecord> {
+                let record = $crate::store::ApiKeyRecord {
+                    id: $crate::domain::new_id(cdhooks_core::event::API_KEY_ID_PREFIX),
+                    name: name.to_owned(),
+                    prefix: key.prefix.clone(),
+                    created_at: now_ms,
+                    last_used_at: None,
+                    scope,
+                };
+                sqlx::query($crate::store::statements::INSERT_API_KEY)
+                    .bind(&record.id)
+                    .bind(account_id)
+                    .bind(&record.name)
+                    .bind(&record.prefix)
+                    .bind(&key.hash)
+                    .bind(now_ms)
+                    .bind(scope.as_str())
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(record)
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::store::keys::AccountKeys for $store {
             async fn account(
@@ -145,24 +178,8 @@ macro_rules! impl_account_keys {
                     tx.rollback().await?;
                     return Err($crate::store::StoreError::LimitReached("API keys"));
                 }
-                let record = $crate::store::ApiKeyRecord {
-                    id: $crate::domain::new_id(cdhooks_core::event::API_KEY_ID_PREFIX),
-                    name: name.to_owned(),
-                    prefix: key.prefix.clone(),
-                    created_at: now_ms,
-                    last_used_at: None,
-                    scope,
-                };
-                sqlx::query($crate::store::statements::INSERT_API_KEY)
-                    .bind(&record.id)
-                    .bind(&account.id)
-                    .bind(&record.name)
-                    .bind(&record.prefix)
-                    .bind(&key.hash)
-                    .bind(now_ms)
-                    .bind(scope.as_str())
-                    .execute(&mut *tx)
-                    .await?;
+                let record =
+                    Self::insert_api_key(&mut tx, &account.id, name, scope, key, now_ms).await?;
                 tx.commit().await?;
                 Ok(record)
             }

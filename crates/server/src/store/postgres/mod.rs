@@ -91,7 +91,7 @@ super::directory::impl_directory!(
     writes: pool,
     cleanup: &["DELETE FROM leases WHERE delivery_seq IN (SELECT seq FROM deliveries WHERE account_id = $1)"]
 );
-super::keys::impl_account_keys!(PgStore, reads: pool, writes: pool, lock: "FOR UPDATE");
+super::keys::impl_account_keys!(PgStore, sqlx::Postgres, reads: pool, writes: pool, lock: "FOR UPDATE");
 super::webhooks::impl_webhooks!(
     PgStore,
     reads: pool, writes: pool, lock: "FOR UPDATE",

@@ -56,7 +56,7 @@ pub struct SqliteStore {
 }
 
 super::directory::impl_directory!(SqliteStore, reads: readers, writes: writer, cleanup: &[]);
-super::keys::impl_account_keys!(SqliteStore, reads: readers, writes: writer, lock: "");
+super::keys::impl_account_keys!(SqliteStore, sqlx::Sqlite, reads: readers, writes: writer, lock: "");
 super::webhooks::impl_webhooks!(
     SqliteStore,
     reads: readers, writes: writer, lock: "", lock_no_key: "",
