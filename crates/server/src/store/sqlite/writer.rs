@@ -1,14 +1,15 @@
 //! Group commit: the hot writes of many requests share one transaction.
 //!
 //! The task waits for one operation, takes whatever else is already queued (up to
-//! [`MAX_BATCH`]), applies them all in one transaction — with multi-row statements, since
-//! every statement is a round trip to SQLite's own thread — commits, and only then answers
-//! each caller. An operation's own refusal (a duplicate event id) does not affect the
-//! others; a database failure fails the whole batch and every caller hears of it.
+//! [`MAX_BATCH`]), applies them in two transactions — the attempt results first, then the
+//! events, each with multi-row statements, since every statement is a round trip to SQLite's
+//! own thread — and answers each caller once its transaction is committed. An operation's own
+//! refusal (a duplicate event id) does not affect the others; a database failure fails its
+//! whole transaction and every caller in it hears of it.
 //!
-//! Attempt results may ask to claim follow-up work in the same transaction: the room a
-//! finished attempt frees is handed straight to the next due delivery (chosen fairly, as any
-//! claim), so a busy engine needs no separate claim per finished attempt.
+//! Attempt results may ask to claim follow-up work in their transaction: the room a finished
+//! attempt frees is handed straight to the next due delivery (chosen fairly, as any claim),
+//! so a busy engine needs no separate claim per finished attempt.
 
 use rand::Rng;
 use sqlx::SqlitePool;
@@ -90,44 +91,59 @@ async fn apply(pool: &SqlitePool, ops: Vec<WriteOp>) {
             }
         }
     }
+    // Attempt results first, in a transaction of their own: their callers are attempts
+    // waiting to hand their room on, so a large batch of events does not hold them up (in a
+    // burst to one webhook, the deliveries kept pace with the events only so).
+    if !outcome_replies.is_empty() {
+        let result = async {
+            let mut tx = pool.begin().await?;
+            results::apply_outcomes(&mut tx, &outcomes).await?;
+            let claimed = match follow_up {
+                Some((now_ms, lease)) => {
+                    let rotation = rand::rng().random::<u32>() as usize;
+                    engine::claim_in(&mut tx, now_ms, lease, rotation).await?
+                }
+                None => Vec::new(),
+            };
+            tx.commit().await?;
+            Ok::<_, StoreError>(claimed)
+        }
+        .await;
+        match result {
+            Ok(claimed) => {
+                let mut claimed = claimed.into_iter();
+                for (reply, max) in outcome_replies {
+                    let _ = reply.send(Ok(claimed.by_ref().take(max).collect()));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "batched attempt results failed; nothing of them was stored");
+                for (reply, _) in outcome_replies {
+                    let _ = reply.send(Err(error.for_another_caller()));
+                }
+            }
+        }
+    }
+    if event_replies.is_empty() {
+        return;
+    }
     let result = async {
         let mut tx = pool.begin().await?;
-        let inserted = if events.is_empty() {
-            Vec::new()
-        } else {
-            events::insert_batch(&mut tx, &events).await?
-        };
-        if !outcomes.is_empty() {
-            results::apply_outcomes(&mut tx, &outcomes).await?;
-        }
-        let claimed = match follow_up {
-            Some((now_ms, lease)) => {
-                let rotation = rand::rng().random::<u32>() as usize;
-                engine::claim_in(&mut tx, now_ms, lease, rotation).await?
-            }
-            None => Vec::new(),
-        };
+        let inserted = events::insert_batch(&mut tx, &events).await?;
         tx.commit().await?;
-        Ok::<_, StoreError>((inserted, claimed))
+        Ok::<_, StoreError>(inserted)
     }
     .await;
     match result {
-        Ok((inserted, claimed)) => {
-            // A caller that went away (its request was cancelled) needs no answer.
+        // A caller that went away (its request was cancelled) needs no answer.
+        Ok(inserted) => {
             for (reply, result) in event_replies.into_iter().zip(inserted) {
                 let _ = reply.send(result);
             }
-            let mut claimed = claimed.into_iter();
-            for (reply, max) in outcome_replies {
-                let _ = reply.send(Ok(claimed.by_ref().take(max).collect()));
-            }
         }
         Err(error) => {
-            tracing::error!(%error, "a batched write failed; nothing of it was stored");
+            tracing::error!(%error, "a batch of events failed; nothing of it was stored");
             for reply in event_replies {
-                let _ = reply.send(Err(error.for_another_caller()));
-            }
-            for (reply, _) in outcome_replies {
                 let _ = reply.send(Err(error.for_another_caller()));
             }
         }
