@@ -167,7 +167,7 @@ macro_rules! impl_history {
                 let mut out = Vec::with_capacity(rows.len());
                 for row in &rows {
                     let mut delivery = $crate::store::history::delivery_from(row);
-                    delivery.attempts = self.attempts_of(row.get("seq"), false).await?;
+                    delivery.attempts = self.attempts_of(row.get("seq")).await?;
                     out.push(delivery);
                 }
                 Ok(out)
@@ -178,7 +178,7 @@ macro_rules! impl_history {
                 account: &$crate::store::Account,
                 id: &str,
             ) -> $crate::store::StoreResult<$crate::store::DeliveryRecord> {
-                self.delivery_with_attempts(account, id, false).await
+                self.delivery_with_attempts(account, id).await
             }
 
             async fn retry_delivery(
@@ -207,8 +207,8 @@ macro_rules! impl_history {
                 let which = $crate::store::lifecycle::Deliveries::One(row.get("seq"));
                 $lifecycle::apply_change(&mut tx, which, change, now_ms).await?;
                 tx.commit().await?;
-                // Read back from the writer: what the retry wrote is there at once.
-                self.delivery_with_attempts(account, id, true).await
+                // Committed, so any later read sees it (SQLite's readers too: WAL).
+                self.delivery_with_attempts(account, id).await
             }
 
             async fn recover_deliveries(
@@ -246,27 +246,24 @@ macro_rules! impl_history {
         }
 
         impl $store {
-            /// One delivery of the account with its attempts, read from the writer's pool when
-            /// `fresh` (after a write of this request), else from the readers'.
+            /// One delivery of the account with its attempts.
             async fn delivery_with_attempts(
                 &self,
                 account: &$crate::store::Account,
                 id: &str,
-                fresh: bool,
             ) -> $crate::store::StoreResult<$crate::store::DeliveryRecord> {
                 use sqlx::Row as _;
-                let pool = if fresh { &self.$writes } else { &self.$reads };
                 let row = sqlx::query(&format!(
                     "{} WHERE d.account_id = $1 AND d.id = $2",
                     $crate::store::history::DELIVERY_SELECT
                 ))
                 .bind(&account.id)
                 .bind(id)
-                .fetch_optional(pool)
+                .fetch_optional(&self.$reads)
                 .await?
                 .ok_or($crate::store::StoreError::NotFound)?;
                 let mut delivery = $crate::store::history::delivery_from(&row);
-                delivery.attempts = self.attempts_of(row.get("seq"), fresh).await?;
+                delivery.attempts = self.attempts_of(row.get("seq")).await?;
                 Ok(delivery)
             }
 
@@ -274,12 +271,10 @@ macro_rules! impl_history {
             async fn attempts_of(
                 &self,
                 delivery_seq: i64,
-                fresh: bool,
             ) -> $crate::store::StoreResult<Vec<$crate::store::AttemptRecord>> {
-                let pool = if fresh { &self.$writes } else { &self.$reads };
                 let rows = sqlx::query($crate::store::history::ATTEMPTS_OF)
                     .bind(delivery_seq)
-                    .fetch_all(pool)
+                    .fetch_all(&self.$reads)
                     .await?;
                 Ok(rows.iter().map($crate::store::history::attempt_from).collect())
             }
