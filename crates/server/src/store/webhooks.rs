@@ -359,13 +359,16 @@ macro_rules! impl_webhooks {
                 .execute(&mut *tx)
                 .await?;
                 let cleanup: &[&str] = $cleanup;
-                for table in cleanup.iter().chain(&["deliveries", "webhooks"]) {
-                    let column = if *table == "webhooks" { "seq" } else { "webhook_seq" };
-                    sqlx::query(&format!("DELETE FROM {table} WHERE {column} = $1"))
+                for table in cleanup.iter().chain(&["deliveries"]) {
+                    sqlx::query(&format!("DELETE FROM {table} WHERE webhook_seq = $1"))
                         .bind(seq)
                         .execute(&mut *tx)
                         .await?;
                 }
+                sqlx::query("DELETE FROM webhooks WHERE seq = $1")
+                    .bind(seq)
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await?;
                 Ok(())
             }
