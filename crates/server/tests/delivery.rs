@@ -801,11 +801,25 @@ async fn a_retry_after_holds_back_the_whole_webhook() {
     // … and nothing goes to it for that second: the other two deliveries wait too.
     s.settled(Duration::from_secs(10)).await;
     let all = receiver.all();
-    assert_eq!(all.len(), 4, "one 429, then the three deliveries");
+    // What arrived, for the message: each request's event, answer and time after the first.
+    let seen: Vec<String> = all
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} +{:?} (webhook-id {})",
+                r.json()["data"]["n"],
+                r.status,
+                r.at.duration_since(all[0].at),
+                r.header("webhook-id")
+            )
+        })
+        .collect();
+    assert_eq!(all.len(), 4, "one 429, then the three deliveries: {seen:?}");
+    assert_eq!(all[0].status, 429, "{seen:?}");
     let waited = all[1].at.duration_since(all[0].at);
     assert!(
         waited >= Duration::from_millis(900),
-        "the next request came {waited:?} after the 429"
+        "the next request came {waited:?} after the 429: {seen:?}"
     );
     let (_, after) = s.get(&format!("/v1/webhooks/{id}")).await;
     assert!(after["health"].get("held_until").is_none(), "{after}");

@@ -29,6 +29,8 @@ pub struct Received {
     pub path: String,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// The status it was answered with.
+    pub status: u16,
 }
 
 impl Received {
@@ -109,25 +111,26 @@ impl Receiver {
                         // Held while the request is handled, dropped also when the sender goes away
                         // mid-request (a killed server).
                         let _handling = Handling::begin(c.clone(), id);
+                        // What to answer is read before the request is counted: a test that
+                        // switches the behaviour once it sees N requests never changes the
+                        // answer to the Nth.
+                        let behaviour = b.lock().unwrap().clone();
+                        let (delay, status, extra) = match behaviour {
+                            Behaviour::Status(s) => (None, s, vec![]),
+                            Behaviour::StatusWithHeaders(s, h) => (None, s, h),
+                            Behaviour::Delay(d) => (Some(d), 200, vec![]),
+                            Behaviour::SlowStatus(d, s) => (Some(d), s, vec![]),
+                        };
                         r.lock().unwrap().push(Received {
                             at: Instant::now(),
                             path: path.as_str().to_owned(),
                             headers,
                             body,
+                            status,
                         });
-                        let behaviour = b.lock().unwrap().clone();
-                        let (status, extra) = match behaviour {
-                            Behaviour::Status(s) => (s, vec![]),
-                            Behaviour::StatusWithHeaders(s, h) => (s, h),
-                            Behaviour::Delay(d) => {
-                                tokio::time::sleep(d).await;
-                                (200, vec![])
-                            }
-                            Behaviour::SlowStatus(d, s) => {
-                                tokio::time::sleep(d).await;
-                                (s, vec![])
-                            }
-                        };
+                        if let Some(delay) = delay {
+                            tokio::time::sleep(delay).await;
+                        }
                         let mut response = warp::http::Response::builder()
                             .status(StatusCode::from_u16(status).unwrap());
                         for (name, value) in extra {
