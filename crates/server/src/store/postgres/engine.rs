@@ -88,14 +88,42 @@ pub(super) fn in_share(webhook: &str, count: &str, index: &str) -> String {
     format!("{webhook}.seq % {count} = {index}")
 }
 
-/// Locks the enabled webhooks of this process's share (`$2`, `$3`) with work waiting at `$1`,
+/// `domain::health::in_flight_limit` of the webhook aliased `webhook`, in SQL: none while it
+/// is held past `now`, one attempt while its failure streak is at `opens_after`
+/// (`health::OPENS_AFTER`) or more, else `per_webhook`. Used where a statement must leave out
+/// webhooks without room before it reads their queues; the decision on what is claimed stays
+/// the Rust function's (the store contract's circuit and hold cases run both).
+pub(super) fn in_flight_limit(
+    webhook: &str,
+    now: &str,
+    per_webhook: &str,
+    opens_after: &str,
+) -> String {
+    format!(
+        "CASE WHEN {webhook}.held_until > {now} THEN 0
+              WHEN {webhook}.failure_streak >= {opens_after} THEN LEAST({per_webhook}, 1)
+              ELSE {per_webhook} END"
+    )
+}
+
+/// Locks the enabled webhooks of this process's share (`$2`, `$3`) with work waiting at `$1`
+/// and room for it under their limit (`$4` per webhook, `$5` = `health::OPENS_AFTER`),
 /// skipping those another process is claiming for right now.
+///
+/// Room is counted before the lock, so it may be stale: a webhook whose slot freed a moment
+/// ago is left to the next claim (the attempt that freed it wakes one), and one that filled
+/// meanwhile is counted again under the lock. Without it, every claim locked and read the
+/// queue of every webhook with a backlog — with a thousand endpoints that answer in 250 ms,
+/// each at its limit, 14,000 rows per claim to find a few free slots.
 static LOCK_DUE_WEBHOOKS: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT w.seq FROM webhooks w WHERE w.enabled AND {share} AND {waiting}
+           AND {in_flight} < {limit}
          FOR NO KEY UPDATE OF w SKIP LOCKED",
         share = in_share("w", "$2", "$3"),
-        waiting = *HAS_WORK_WAITING
+        waiting = *HAS_WORK_WAITING,
+        in_flight = *IN_FLIGHT,
+        limit = in_flight_limit("w", "$1", "$4", "$5"),
     )
 });
 
@@ -119,7 +147,8 @@ static NEXT_DUE_IN_SHARE: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// Each of the webhooks `$2` with its attempts in flight at `$1` and its oldest due
-/// deliveries no lease holds, at most `$3`. The count is its own lateral subquery, not
+/// deliveries no lease holds, at most `$3` and no more than its free slots (limit `$4` per
+/// webhook, `$5` = `health::OPENS_AFTER`). The count is its own lateral subquery, not
 /// [`IN_FLIGHT`] as a value: the planner would fold that into the result and count again for
 /// every delivery returned.
 static DUE_AND_BUSY: LazyLock<String> = LazyLock::new(|| {
@@ -133,9 +162,11 @@ static DUE_AND_BUSY: LazyLock<String> = LazyLock::new(|| {
              SELECT d.seq, d.next_attempt_at FROM deliveries d
              WHERE d.webhook_seq = w.seq AND d.status = 'pending' AND d.next_attempt_at <= $1
                AND {unleased}
-             ORDER BY d.next_attempt_at, d.seq LIMIT $3) AS x ON TRUE
+             ORDER BY d.next_attempt_at, d.seq
+             LIMIT LEAST($3, GREATEST({limit} - b.busy, 0))) AS x ON TRUE
          ORDER BY w.seq, x.next_attempt_at, x.seq",
-        unleased = *UNLEASED
+        unleased = *UNLEASED,
+        limit = in_flight_limit("h", "$1", "$4", "$5"),
     )
 });
 
@@ -172,6 +203,8 @@ pub(super) async fn claim_in(
         .bind(now_ms)
         .bind(i64::from(shard.count()))
         .bind(i64::from(shard.index()))
+        .bind(i64::from(lease.per_webhook))
+        .bind(health::OPENS_AFTER as i32)
         .fetch_all(&mut **tx)
         .await?;
     if webhooks.is_empty() {
@@ -180,11 +213,14 @@ pub(super) async fn claim_in(
     // Each webhook's attempts in flight and its oldest due deliveries, as many as it could
     // take: one statement, after the locks are held, so every earlier claim for these
     // webhooks is counted. The rules then decide how many of them it gets.
+    let part = rows_per_webhook(lease, webhooks.len());
     let mut due: HashMap<i64, (i64, health::Health, Vec<i64>)> = HashMap::new();
     for row in sqlx::query(&DUE_AND_BUSY)
         .bind(now_ms)
         .bind(&webhooks)
-        .bind(i64::from(lease.per_webhook.min(lease.max)))
+        .bind(i64::from(part))
+        .bind(i64::from(lease.per_webhook))
+        .bind(health::OPENS_AFTER as i32)
         .fetch_all(&mut **tx)
         .await?
     {
@@ -213,6 +249,24 @@ pub(super) async fn claim_in(
         return Ok(Vec::new());
     }
     lease_and_load(tx, &picked, now_ms, lease).await
+}
+
+/// Webhooks locked at once from which a claim reads only a bounded part of each queue.
+const MANY_WEBHOOKS: usize = 64;
+
+/// How many due deliveries a claim for `lease` reads of each of `webhooks` locked webhooks:
+/// as many as one could get (its limit, `lease.max`) — or, with many webhooks at once, twice
+/// its part of `lease.max`: round-robin gives none much more unless others have less, and
+/// with a thousand webhooks the claim read 16 rows of each to take two. Then a claim may take
+/// a little less than it could (a webhook with a long queue beside many with one delivery);
+/// the rest goes to the next claim, which the attempts it starts wake.
+fn rows_per_webhook(lease: Lease, webhooks: usize) -> u32 {
+    let all = lease.per_webhook.min(lease.max);
+    if webhooks < MANY_WEBHOOKS {
+        return all;
+    }
+    let part = (2 * u64::from(lease.max)).div_ceil(webhooks as u64).max(1);
+    all.min(part.min(u64::from(u32::MAX)) as u32)
 }
 
 /// What a claimed delivery's attempt needs (see [`claimed`]), from the leased deliveries `c`

@@ -10,8 +10,8 @@ use sqlx::{Connection, PgConnection, Row};
 
 use super::super::*;
 use super::engine::{
-    claim_in, claimed, in_flight_of, in_share, unleased, work_waiting, CLAIMED_COLUMNS,
-    CLAIMED_JOINS,
+    claim_in, claimed, in_flight_limit, in_flight_of, in_share, unleased, work_waiting,
+    CLAIMED_COLUMNS, CLAIMED_JOINS,
 };
 use super::lifecycle::disable_webhook;
 use crate::domain::claim::Shard;
@@ -24,6 +24,11 @@ use crate::domain::delivery::{self, AfterAttempt};
 /// each webhook's oldest due deliveries no lease holds, as many as it freed less any excess
 /// over the limit, at most `$18` in all — and leases them (`$19`, `$20`). Rows: each delivery
 /// moved on (`handed` false, only `seq`) and each leased, with what its attempt needs (true).
+///
+/// Which webhooks wait with room is read once per statement (`waiting`, at most two: enough
+/// to know whether one other than a given webhook waits). Asked once per freed webhook, it
+/// read the queue of every webhook of the share for each — with a thousand webhooks whose
+/// endpoints answer in 250 ms, 2–8 s per batch, the whole of PostgreSQL's time.
 ///
 /// The picks are read in the statement's snapshot, which may predate a claim committed just
 /// before the lock was taken: leasing such a delivery then fails on its lease (a committed one:
@@ -61,13 +66,15 @@ static RECORD: LazyLock<String> = LazyLock::new(|| {
              WHERE a.seq IN (SELECT seq FROM moved)
              ON CONFLICT DO NOTHING),
          freed AS (SELECT webhook_seq AS seq, COUNT(*) AS k FROM released GROUP BY webhook_seq),
+         waiting AS MATERIALIZED (
+             SELECT o.seq FROM webhooks o
+             WHERE $17 > 0 AND o.enabled AND {other_share} AND {other_waiting}
+               AND {other_in_flight} < {other_limit}
+             LIMIT 2),
          locked AS (
              SELECT w.seq, w.failure_streak, w.held_until, f.k FROM webhooks w JOIN freed f ON f.seq = w.seq
              WHERE $17 > 0 AND w.enabled AND {share}
-               AND NOT EXISTS (
-                   SELECT 1 FROM webhooks o
-                   WHERE o.enabled AND o.seq <> w.seq AND {other_share} AND {other_waiting}
-                     AND {other_in_flight} < {other_limit})
+               AND NOT EXISTS (SELECT 1 FROM waiting o WHERE o.seq <> w.seq)
              FOR NO KEY UPDATE OF w SKIP LOCKED),
          handed AS (
              SELECT n.seq FROM locked w
@@ -100,25 +107,13 @@ static RECORD: LazyLock<String> = LazyLock::new(|| {
         other_share = in_share("o", "$15", "$16"),
         other_waiting = work_waiting("o", "$14"),
         other_in_flight = in_flight_of("o", "$14"),
-        other_limit = in_flight_limit("o"),
-        limit = in_flight_limit("w"),
+        other_limit = in_flight_limit("o", "$14", "$17", "$22"),
+        limit = in_flight_limit("w", "$14", "$17", "$22"),
         unleased = unleased("$14"),
         loaded = CLAIMED_COLUMNS,
         joined = CLAIMED_JOINS,
     )
 });
-
-/// `domain::health::in_flight_limit` of the webhook aliased `webhook`, in SQL: none while it
-/// is held past `$14` (now), one attempt while its failure streak is at `$22`
-/// (`health::OPENS_AFTER`) or more, else the limit `$17`. (The store contract's circuit and
-/// hold cases run the hand-back through it on PostgreSQL, against the same expectations as
-/// the claims that call the Rust function.)
-fn in_flight_limit(webhook: &str) -> String {
-    format!(
-        "CASE WHEN {webhook}.held_until > $14 THEN 0
-              WHEN {webhook}.failure_streak >= $22 THEN LEAST($17, 1) ELSE $17 END"
-    )
-}
 
 /// A lease that claims nothing (results recorded without a follow-up claim: its limit of 0
 /// hands nothing back).
