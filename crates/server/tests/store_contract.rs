@@ -446,6 +446,35 @@ async fn claims_respect_each_webhooks_limit_and_serve_webhooks_round_robin(opene
     assert_eq!(of(&next, &hooks[0]), ["srv_4"]);
 }
 
+async fn a_claim_over_many_webhooks_takes_all_it_may_beside_one_long_queue(opened: Opened) {
+    let store = &*opened.0;
+    // One webhook with a queue of 16, and 69 others with one delivery each: more webhooks
+    // than PostgreSQL reads in full at once (it reads a part of each queue first).
+    let mut patterns: Vec<&[&str]> = vec![&["server.started"]];
+    patterns.extend(std::iter::repeat_n(&["billing.*"][..], 69));
+    let (account, hooks) = account_with_webhooks(store, "many@example.com", &patterns).await;
+    emit(store, &account, "srv_", "server.started", 16).await;
+    emit(store, &account, "pay_", "billing.payment.succeeded", 1).await;
+    let at = NOW + 100;
+    // Room for 80, 16 per webhook: one round takes one of each (70), the other 10 go to the
+    // webhook with a queue — its 11 oldest.
+    let claimed = store.claim_due(at, lease(1, 80, 16, at)).await.unwrap();
+    assert_eq!(claimed.len(), 80, "the claim takes all its room allows");
+    let mut long: Vec<u32> = claimed
+        .iter()
+        .filter(|d| d.webhook_id == hooks[0])
+        .map(|d| d.event_id[4..].parse().unwrap())
+        .collect();
+    long.sort_unstable();
+    assert_eq!(long, (0..11).collect::<Vec<u32>>());
+    let others: std::collections::HashSet<&str> = claimed
+        .iter()
+        .filter(|d| d.webhook_id != hooks[0])
+        .map(|d| d.webhook_id.as_str())
+        .collect();
+    assert_eq!(others.len(), 69, "every other webhook gets its delivery");
+}
+
 async fn the_room_a_finished_attempt_frees_is_shared_while_another_webhook_waits(opened: Opened) {
     let store = &*opened.0;
     let (account, hooks) = account_with_webhooks(
@@ -2179,6 +2208,7 @@ macro_rules! contract_suite {
             case!(a_repeated_event_id_is_refused_and_one_batch_keeps_one_copy);
             case!(a_claim_holds_until_its_lease_expires);
             case!(claims_respect_each_webhooks_limit_and_serve_webhooks_round_robin);
+            case!(a_claim_over_many_webhooks_takes_all_it_may_beside_one_long_queue);
             case!(the_room_a_finished_attempt_frees_is_shared_while_another_webhook_waits);
             case!(the_room_finished_attempts_free_goes_back_as_the_domain_decides);
             case!(two_claimers_at_once_never_get_the_same_delivery);

@@ -214,21 +214,18 @@ pub(super) async fn claim_in(
     // take: one statement, after the locks are held, so every earlier claim for these
     // webhooks is counted. The rules then decide how many of them it gets.
     let part = rows_per_webhook(lease, webhooks.len());
-    let mut due: HashMap<i64, (i64, health::Health, Vec<i64>)> = HashMap::new();
-    for row in sqlx::query(&DUE_AND_BUSY)
-        .bind(now_ms)
-        .bind(&webhooks)
-        .bind(i64::from(part))
-        .bind(i64::from(lease.per_webhook))
-        .bind(health::OPENS_AFTER as i32)
-        .fetch_all(&mut **tx)
-        .await?
-    {
-        let entry = due
-            .entry(row.get("webhook_seq"))
-            .or_insert_with(|| (row.get("busy"), health_of(&row), Vec::new()));
-        if let Some(seq) = row.get::<Option<i64>, _>("seq") {
-            entry.2.push(seq);
+    let mut due = due_and_busy(tx, now_ms, &webhooks, part, lease).await?;
+    let all = lease.per_webhook.min(lease.max);
+    let loaded: usize = due.values().map(|(_, _, queue)| queue.len()).sum();
+    if part < all && loaded < lease.max as usize {
+        // Too little to fill the claim: the queues cut at `part` are read in full.
+        let cut: Vec<i64> = due
+            .iter()
+            .filter(|(_, (_, _, queue))| queue.len() == part as usize)
+            .map(|(seq, _)| *seq)
+            .collect();
+        if !cut.is_empty() {
+            due.extend(due_and_busy(tx, now_ms, &cut, all, lease).await?);
         }
     }
     let queues: Vec<(DueQueue<i64>, bool)> = webhooks
@@ -251,15 +248,44 @@ pub(super) async fn claim_in(
     lease_and_load(tx, &picked, now_ms, lease).await
 }
 
+/// Each of `webhooks` with its attempts in flight, its health and its oldest due deliveries no
+/// lease holds, at most `rows` and its free slots ([`DUE_AND_BUSY`]).
+async fn due_and_busy(
+    tx: &mut Tx<'_>,
+    now_ms: i64,
+    webhooks: &[i64],
+    rows: u32,
+    lease: Lease,
+) -> StoreResult<HashMap<i64, (i64, health::Health, Vec<i64>)>> {
+    let mut due: HashMap<i64, (i64, health::Health, Vec<i64>)> = HashMap::new();
+    for row in sqlx::query(&DUE_AND_BUSY)
+        .bind(now_ms)
+        .bind(webhooks)
+        .bind(i64::from(rows))
+        .bind(i64::from(lease.per_webhook))
+        .bind(health::OPENS_AFTER as i32)
+        .fetch_all(&mut **tx)
+        .await?
+    {
+        let entry = due
+            .entry(row.get("webhook_seq"))
+            .or_insert_with(|| (row.get("busy"), health_of(&row), Vec::new()));
+        if let Some(seq) = row.get::<Option<i64>, _>("seq") {
+            entry.2.push(seq);
+        }
+    }
+    Ok(due)
+}
+
 /// Webhooks locked at once from which a claim reads only a bounded part of each queue.
 const MANY_WEBHOOKS: usize = 64;
 
 /// How many due deliveries a claim for `lease` reads of each of `webhooks` locked webhooks:
 /// as many as one could get (its limit, `lease.max`) — or, with many webhooks at once, twice
 /// its part of `lease.max`: round-robin gives none much more unless others have less, and
-/// with a thousand webhooks the claim read 16 rows of each to take two. Then a claim may take
-/// a little less than it could (a webhook with a long queue beside many with one delivery);
-/// the rest goes to the next claim, which the attempts it starts wake.
+/// with a thousand webhooks the claim read 16 rows of each to take two. When what it read
+/// cannot fill the claim (a webhook with a long queue beside many with one delivery each), the
+/// claim reads the queues it cut again in full, so it still takes all it could.
 fn rows_per_webhook(lease: Lease, webhooks: usize) -> u32 {
     let all = lease.per_webhook.min(lease.max);
     if webhooks < MANY_WEBHOOKS {
