@@ -27,8 +27,8 @@ use cdhooks_server::domain::event_type::Catalog;
 use cdhooks_server::domain::target::TargetPolicy;
 use cdhooks_server::domain::webhook::{CreateWebhookRequest, NewWebhook, WebhookChange};
 use cdhooks_server::store::model::{
-    Account, AttemptOutcome, AttemptRecord, ClaimedDelivery, DeliveryStatus, Disabling, EmailClaim,
-    InsertedEvent, Lease,
+    Account, AttemptOutcome, AttemptRecord, ClaimedDelivery, DeliveryRecord, DeliveryStatus,
+    Disabling, EmailClaim, InsertedEvent, Lease,
 };
 use cdhooks_server::store::{Store, StoreError};
 use futures_util::future::join_all;
@@ -917,6 +917,28 @@ async fn the_final_failure_disables_pauses_and_queues_exactly_one_email_then_ena
     let count = |status| deliveries.iter().filter(|d| d.status == status).count();
     assert_eq!(count(DeliveryStatus::Failed), 2);
     assert_eq!(count(DeliveryStatus::Paused), 2);
+    // Each listed delivery carries its own attempts, oldest first — on a later page too.
+    let numbers = |d: &DeliveryRecord| d.attempts.iter().map(|a| a.number).collect::<Vec<_>>();
+    for d in &deliveries {
+        assert_eq!(
+            numbers(d),
+            (1..=d.attempt_count).collect::<Vec<_>>(),
+            "{}",
+            d.id
+        );
+    }
+    let first = store
+        .list_deliveries(&account, &hooks[0], None, 1)
+        .await
+        .unwrap();
+    let rest = store
+        .list_deliveries(&account, &hooks[0], Some(&first[0].id), 10)
+        .await
+        .unwrap();
+    assert_eq!(first.len() + rest.len(), deliveries.len());
+    for (paged, whole) in first.iter().chain(&rest).zip(&deliveries) {
+        assert_eq!((&paged.id, numbers(paged)), (&whole.id, numbers(whole)));
+    }
     assert!(deliveries
         .iter()
         .filter(|d| d.status == DeliveryStatus::Paused)

@@ -59,6 +59,29 @@ pub(super) const ATTEMPTS_OF: &str =
         CAST(status_code AS BIGINT) AS status_code, error_kind, error_message, response_body, url
      FROM attempts WHERE delivery_seq = $1 ORDER BY number";
 
+/// The condition on a delivery `d` that it is on a page of a webhook's deliveries: of the
+/// webhook `$1`, older than the delivery `$2` of it (if given). Pages are newest first, `$3`
+/// at most.
+const PAGE_OF_DELIVERIES: &str = "d.webhook_seq = $1
+     AND d.seq < COALESCE((SELECT seq FROM deliveries WHERE id = $2 AND webhook_seq = $1), 9223372036854775807)";
+
+/// A page of a webhook's deliveries ([`PAGE_OF_DELIVERIES`]), as [`delivery_from`] reads them.
+pub(super) static PAGE_DELIVERIES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("{DELIVERY_SELECT} WHERE {PAGE_OF_DELIVERIES} ORDER BY d.seq DESC LIMIT $3")
+});
+
+/// The attempts of a page of deliveries ([`PAGE_OF_DELIVERIES`]), by delivery and oldest
+/// first, as [`attempt_from`] reads them: one statement for the page, not one per delivery.
+pub(super) static PAGE_ATTEMPTS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT delivery_seq, CAST(number AS BIGINT) AS number, started_at, duration_ms,
+            CAST(status_code AS BIGINT) AS status_code, error_kind, error_message, response_body, url
+         FROM attempts WHERE delivery_seq IN (
+             SELECT d.seq FROM deliveries d WHERE {PAGE_OF_DELIVERIES} ORDER BY d.seq DESC LIMIT $3)
+         ORDER BY delivery_seq, number"
+    )
+});
+
 /// A delivery from a row of [`DELIVERY_SELECT`], its attempts not read yet.
 pub(super) fn delivery_from<R>(row: &R) -> DeliveryRecord
 where
@@ -153,24 +176,37 @@ macro_rules! impl_history {
                         .fetch_optional(&self.$reads)
                         .await?
                         .ok_or($crate::store::StoreError::NotFound)?;
-                let rows = sqlx::query(&format!(
-                    "{} WHERE d.webhook_seq = $1
-                       AND d.seq < COALESCE((SELECT seq FROM deliveries WHERE id = $2 AND webhook_seq = $1), 9223372036854775807)
-                     ORDER BY d.seq DESC LIMIT $3",
-                    $crate::store::history::DELIVERY_SELECT
-                ))
-                .bind(webhook_seq)
-                .bind(before)
-                .bind(i64::from(limit))
-                .fetch_all(&self.$reads)
-                .await?;
-                let mut out = Vec::with_capacity(rows.len());
-                for row in &rows {
-                    let mut delivery = $crate::store::history::delivery_from(row);
-                    delivery.attempts = self.attempts_of(row.get("seq")).await?;
-                    out.push(delivery);
+                let rows = sqlx::query(&$crate::store::history::PAGE_DELIVERIES)
+                    .bind(webhook_seq)
+                    .bind(before)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.$reads)
+                    .await?;
+                let mut attempts: std::collections::HashMap<i64, Vec<$crate::store::AttemptRecord>> =
+                    std::collections::HashMap::new();
+                if !rows.is_empty() {
+                    for row in sqlx::query(&$crate::store::history::PAGE_ATTEMPTS)
+                        .bind(webhook_seq)
+                        .bind(before)
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.$reads)
+                        .await?
+                    {
+                        attempts
+                            .entry(row.get("delivery_seq"))
+                            .or_default()
+                            .push($crate::store::history::attempt_from(&row));
+                    }
                 }
-                Ok(out)
+                Ok(rows
+                    .iter()
+                    .map(|row| {
+                        let mut delivery = $crate::store::history::delivery_from(row);
+                        delivery.attempts =
+                            attempts.remove(&row.get::<i64, _>("seq")).unwrap_or_default();
+                        delivery
+                    })
+                    .collect())
             }
 
             async fn get_delivery(
