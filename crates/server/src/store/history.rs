@@ -53,11 +53,14 @@ pub(super) const DELIVERY_SELECT: &str = "SELECT d.seq, d.id, e.id AS event_id, 
         d.created_at, d.updated_at
      FROM deliveries d JOIN events e ON e.seq = d.event_seq JOIN webhooks w ON w.seq = d.webhook_seq";
 
+/// An attempt's columns as [`attempt_from`] reads them.
+const ATTEMPT_COLUMNS: &str = "CAST(number AS BIGINT) AS number, started_at, duration_ms,
+     CAST(status_code AS BIGINT) AS status_code, error_kind, error_message, response_body, url";
+
 /// A delivery's attempts, oldest first (`$1` the delivery's seq), as [`attempt_from`] reads them.
-pub(super) const ATTEMPTS_OF: &str =
-    "SELECT CAST(number AS BIGINT) AS number, started_at, duration_ms,
-        CAST(status_code AS BIGINT) AS status_code, error_kind, error_message, response_body, url
-     FROM attempts WHERE delivery_seq = $1 ORDER BY number";
+pub(super) static ATTEMPTS_OF: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE delivery_seq = $1 ORDER BY number")
+});
 
 /// The condition on a delivery `d` that it is on a page of a webhook's deliveries: of the
 /// webhook `$1`, older than the delivery `$2` of it (if given). Pages are newest first, `$3`
@@ -74,8 +77,7 @@ pub(super) static PAGE_DELIVERIES: std::sync::LazyLock<String> = std::sync::Lazy
 /// first, as [`attempt_from`] reads them: one statement for the page, not one per delivery.
 pub(super) static PAGE_ATTEMPTS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
-        "SELECT delivery_seq, CAST(number AS BIGINT) AS number, started_at, duration_ms,
-            CAST(status_code AS BIGINT) AS status_code, error_kind, error_message, response_body, url
+        "SELECT delivery_seq, {ATTEMPT_COLUMNS}
          FROM attempts WHERE delivery_seq IN (
              SELECT d.seq FROM deliveries d WHERE {PAGE_OF_DELIVERIES} ORDER BY d.seq DESC LIMIT $3)
          ORDER BY delivery_seq, number"
@@ -308,7 +310,7 @@ macro_rules! impl_history {
                 &self,
                 delivery_seq: i64,
             ) -> $crate::store::StoreResult<Vec<$crate::store::AttemptRecord>> {
-                let rows = sqlx::query($crate::store::history::ATTEMPTS_OF)
+                let rows = sqlx::query(&$crate::store::history::ATTEMPTS_OF)
                     .bind(delivery_seq)
                     .fetch_all(&self.$reads)
                     .await?;

@@ -213,9 +213,8 @@ pub(super) async fn claim_in(
     // Each webhook's attempts in flight and its oldest due deliveries, as many as it could
     // take: one statement, after the locks are held, so every earlier claim for these
     // webhooks is counted. The rules then decide how many of them it gets.
-    let part = rows_per_webhook(lease, webhooks.len());
+    let (part, all) = rows_per_webhook(lease, webhooks.len());
     let mut due = due_and_busy(tx, now_ms, &webhooks, part, lease).await?;
-    let all = lease.per_webhook.min(lease.max);
     let loaded: usize = due.values().map(|(_, _, queue)| queue.len()).sum();
     if part < all && loaded < lease.max as usize {
         // Too little to fill the claim: the queues cut at `part` are read in full.
@@ -285,14 +284,15 @@ const MANY_WEBHOOKS: usize = 64;
 /// its part of `lease.max`: round-robin gives none much more unless others have less, and
 /// with a thousand webhooks the claim read 16 rows of each to take two. When what it read
 /// cannot fill the claim (a webhook with a long queue beside many with one delivery each), the
-/// claim reads the queues it cut again in full, so it still takes all it could.
-fn rows_per_webhook(lease: Lease, webhooks: usize) -> u32 {
+/// claim reads the queues it cut again in full, so it still takes all it could. Returns the
+/// rows read at first and the most one webhook could get.
+fn rows_per_webhook(lease: Lease, webhooks: usize) -> (u32, u32) {
     let all = lease.per_webhook.min(lease.max);
     if webhooks < MANY_WEBHOOKS {
-        return all;
+        return (all, all);
     }
     let part = (2 * u64::from(lease.max)).div_ceil(webhooks as u64).max(1);
-    all.min(part.min(u64::from(u32::MAX)) as u32)
+    (all.min(part.min(u64::from(u32::MAX)) as u32), all)
 }
 
 /// What a claimed delivery's attempt needs (see [`claimed`]), from the leased deliveries `c`
