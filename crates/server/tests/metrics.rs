@@ -111,18 +111,18 @@ async fn metrics_parse_and_move_as_deliveries_happen() {
     assert_eq!(good.count(), 1);
     // The counters move just after the store records what happened: poll until the last
     // of them did.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    let (text, after) = loop {
+    let (text, after) = support::poll::until(Duration::from_secs(5), || async {
         let (text, after) = scrape(&s).await;
         if value(&after, "cdhooks_deliveries_in_flight", &[]) == 0.0
             && value(&after, "cdhooks_deliveries_succeeded_total", &[]) >= 1.0
             && value(&after, "cdhooks_emails_total", &[("outcome", "sent")]) >= 1.0
         {
-            break (text, after);
+            Ok((text, after))
+        } else {
+            Err(format!("counters: {text}"))
         }
-        assert!(tokio::time::Instant::now() < deadline, "counters: {text}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    })
+    .await;
     assert_eq!(
         value(
             &after,
@@ -220,18 +220,15 @@ async fn the_queue_gauges_count_due_work_and_its_age() {
     }
     // The gauges as soon as the oldest due delivery has waited half a second (the first
     // attempt takes 2 s, so nothing has finished by then).
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(1_500);
-    let values = loop {
-        let (_, values) = scrape(&s).await;
+    let values = support::poll::until(Duration::from_millis(1_500), || async {
+        let (text, values) = scrape(&s).await;
         if value(&values, "cdhooks_oldest_due_delivery_age_seconds", &[]) >= 0.5 {
-            break values;
+            Ok(values)
+        } else {
+            Err(format!("no due delivery aged 0.5 s: {text}"))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no due delivery aged 0.5 s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    })
+    .await;
     assert_eq!(value(&values, "cdhooks_deliveries_pending", &[]), 4.0);
     assert_eq!(
         value(&values, "cdhooks_deliveries_due", &[]),

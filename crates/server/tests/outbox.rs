@@ -174,14 +174,10 @@ async fn a_server_started_31_days_later_removes_finished_data_older_than_30_days
                 .bearer_auth(&key),
         )
     };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while gone().await.0 != 404 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the old event was not removed"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    support::eventually_async("the old event removed", Duration::from_secs(10), || async {
+        gone().await.0 == 404
+    })
+    .await;
     let fresh_id = fresh["event"]["id"].as_str().unwrap();
     let (status, _) = send(
         http.get(format!("{base}/v1/events/{fresh_id}"))

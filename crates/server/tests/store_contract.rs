@@ -12,6 +12,9 @@ mod support {
     pub mod data;
     #[path = "pg.rs"]
     pub mod pg;
+    #[path = "poll.rs"]
+    #[allow(dead_code)] // The suite waits on a plain condition only.
+    pub mod poll;
 
     pub use data::valid_data;
 }
@@ -1999,14 +2002,12 @@ async fn accounts_needing_attention_are_those_with_a_disabled_webhook_or_late_wo
 /// Waits until `store`, at a heartbeat of its own (about every second), shares the webhooks
 /// among `count` processes.
 async fn processes_seen(store: &cdhooks_server::store::postgres::PgStore, count: u32) {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while store.sharing_among() != count {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never saw {count} processes"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    support::poll::eventually(
+        &format!("{count} processes seen"),
+        std::time::Duration::from_secs(10),
+        || store.sharing_among() == count,
+    )
+    .await;
 }
 
 /// Processes sharing a PostgreSQL database split the webhooks: each claims the backlog of its

@@ -4,10 +4,13 @@
 
 pub mod data;
 pub mod pg;
+pub mod poll;
 pub mod receiver;
 pub mod smtp;
 
 pub use data::valid_data;
+#[allow(unused_imports)] // Not every suite uses both.
+pub use poll::{eventually, eventually_async};
 
 use std::time::Duration;
 
@@ -204,18 +207,15 @@ impl TestServer {
         timeout: Duration,
         done: impl Fn(&Value) -> bool,
     ) -> Value {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
+        poll::until(timeout, || async {
             let (_, body) = self.get(path).await;
             if done(&body) {
-                return body;
+                Ok(body)
+            } else {
+                Err(format!("{path}: {body}"))
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting on {path}: {body}"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        })
+        .await
     }
 
     /// Waits until the store has nothing left to do ([`settled`]).
@@ -258,60 +258,33 @@ pub async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
 /// already, so a test may count requests and emails exactly, instead of sleeping "long
 /// enough" for a duplicate to show.
 pub async fn settled(store: &std::sync::Arc<dyn cdhooks_server::store::Store>, timeout: Duration) {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
+    poll::until(timeout, || async {
         let stats = store
             .queue_stats(cdhooks_server::clock::now_ms())
             .await
             .unwrap();
         if stats.pending == 0 && stats.outbox == 0 {
-            return;
+            Ok(())
+        } else {
+            Err(format!(
+                "not settled: {} deliveries pending, {} emails unsent",
+                stats.pending, stats.outbox
+            ))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not settled: {} deliveries pending, {} emails unsent",
-            stats.pending,
-            stats.outbox
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await
 }
 
 /// Waits until the server at `base` answers `GET /healthz` with 200 (a process just spawned,
 /// or restarted after a crash); panics after 10 s.
 pub async fn wait_healthy(http: &reqwest::Client, base: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let answer = http.get(format!("{base}/healthz")).send().await;
-        if answer.is_ok_and(|r| r.status() == 200) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the server at {base} did not come up"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
-/// Waits until `check` holds, polling; panics after `timeout` with `what`.
-pub async fn eventually(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + timeout;
-    while !check() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Waits until the async `check` holds, polling; panics after `timeout` with `what`.
-pub async fn eventually_async<F, Fut>(what: &str, timeout: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually_async(
+        &format!("the server at {base} to come up"),
+        Duration::from_secs(10),
+        || async {
+            let answer = http.get(format!("{base}/healthz")).send().await;
+            answer.is_ok_and(|r| r.status() == 200)
+        },
+    )
+    .await
 }
