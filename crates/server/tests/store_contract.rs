@@ -459,9 +459,17 @@ async fn a_claim_over_many_webhooks_takes_all_it_may_beside_one_long_queue(opene
     emit(store, &account, "srv_", "server.started", 16).await;
     emit(store, &account, "pay_", "billing.payment.succeeded", 1).await;
     let at = NOW + 100;
+    // Room for 20: one round of round-robin, from 20 webhooks (a claim this small beside this
+    // many webhooks reads only the head of each queue); given back untouched.
+    let few = store.claim_due(at, lease(1, 20, 16, at)).await.unwrap();
+    let webhooks: std::collections::HashSet<&str> =
+        few.iter().map(|d| d.webhook_id.as_str()).collect();
+    assert_eq!((few.len(), webhooks.len()), (20, 20), "one of each of 20");
+    let back: Vec<(i64, u64)> = few.iter().map(|d| (d.seq, d.claim_token)).collect();
+    assert_eq!(store.release_claims(&back).await.unwrap(), 20);
     // Room for 80, 16 per webhook: one round takes one of each (70), the other 10 go to the
     // webhook with a queue — its 11 oldest.
-    let claimed = store.claim_due(at, lease(1, 80, 16, at)).await.unwrap();
+    let claimed = store.claim_due(at, lease(2, 80, 16, at)).await.unwrap();
     assert_eq!(claimed.len(), 80, "the claim takes all its room allows");
     let mut long: Vec<u32> = claimed
         .iter()

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use sqlx::postgres::PgRow;
 use sqlx::{Connection, PgConnection, PgPool, Postgres, Row, Transaction};
 
+use super::super::queue::rows_per_webhook;
 use super::super::*;
 use crate::domain::claim::{self, DueQueue, Shard};
 use crate::domain::health;
@@ -274,25 +275,6 @@ async fn due_and_busy(
         }
     }
     Ok(due)
-}
-
-/// Webhooks locked at once from which a claim reads only a bounded part of each queue.
-const MANY_WEBHOOKS: usize = 64;
-
-/// How many due deliveries a claim for `lease` reads of each of `webhooks` locked webhooks:
-/// as many as one could get (its limit, `lease.max`) — or, with many webhooks at once, twice
-/// its part of `lease.max`: round-robin gives none much more unless others have less, and
-/// with a thousand webhooks the claim read 16 rows of each to take two. When what it read
-/// cannot fill the claim (a webhook with a long queue beside many with one delivery each), the
-/// claim reads the queues it cut again in full, so it still takes all it could. Returns the
-/// rows read at first and the most one webhook could get.
-fn rows_per_webhook(lease: Lease, webhooks: usize) -> (u32, u32) {
-    let all = lease.per_webhook.min(lease.max);
-    if webhooks < MANY_WEBHOOKS {
-        return (all, all);
-    }
-    let part = (2 * u64::from(lease.max)).div_ceil(webhooks as u64).max(1);
-    (all.min(part.min(u64::from(u32::MAX)) as u32), all)
 }
 
 /// What a claimed delivery's attempt needs (see [`claimed`]), from the leased deliveries `c`

@@ -3,9 +3,12 @@
 //! token, so a worker whose lease expired and was taken over changes nothing. Results are
 //! recorded in `results`, disables and resumes applied in `lifecycle`.
 
+use std::collections::HashMap;
+
 use bytes::Bytes;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
+use super::super::queue::rows_per_webhook;
 use super::super::*;
 use super::statement_chunks;
 use crate::domain::claim::{self, DueQueue};
@@ -68,43 +71,69 @@ pub(super) async fn claim_in(
     lease: Lease,
     rotation: usize,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
-    // 1. Enabled webhooks with due, unclaimed work, their attempts in flight and their
-    //    failure streaks (an open circuit allows one attempt at a time).
+    // 1. Enabled webhooks with due, unclaimed work — each with the oldest such delivery —
+    //    their attempts in flight and their failure streaks (an open circuit allows one
+    //    attempt at a time).
     let candidates = sqlx::query(&format!(
-        "SELECT w.seq, w.failure_streak, w.held_until,
-                (SELECT COUNT(*) FROM deliveries c WHERE c.webhook_seq = w.seq
-                   AND c.claim_token IS NOT NULL AND c.claimed_until >= ?1) AS in_flight
-         FROM webhooks w
-         WHERE w.enabled = 1 AND EXISTS (
-             SELECT 1 FROM deliveries d WHERE d.webhook_seq = w.seq AND d.status = 'pending'
-               AND d.next_attempt_at <= ?1 AND {})",
-        UNCLAIMED.replace("claim", "d.claim").replace('?', "?1")
+        "SELECT * FROM (
+             SELECT w.seq, w.failure_streak, w.held_until,
+                    (SELECT COUNT(*) FROM deliveries c WHERE c.webhook_seq = w.seq
+                       AND c.claim_token IS NOT NULL AND c.claimed_until >= ?1) AS in_flight,
+                    (SELECT d.seq FROM deliveries d WHERE d.webhook_seq = w.seq
+                       AND d.status = 'pending' AND d.next_attempt_at <= ?1 AND {unclaimed}
+                     ORDER BY d.next_attempt_at, d.seq LIMIT 1) AS head
+             FROM webhooks w WHERE w.enabled = 1 ORDER BY w.seq)
+         WHERE head IS NOT NULL",
+        unclaimed = UNCLAIMED.replace("claim", "d.claim").replace('?', "?1")
     ))
     .bind(now_ms)
     .fetch_all(&mut **tx)
     .await?;
-    // 2. Each one's oldest due deliveries, as many as it has free slots.
-    let mut queues = Vec::with_capacity(candidates.len());
+    // 2. Each one's oldest due deliveries, as many as it has free slots — with many webhooks,
+    //    at first only a part of each queue (`rows_per_webhook`; its head, read above, when
+    //    that part is one), the cut ones read again in full if that cannot fill the claim.
+    let mut with_room = Vec::with_capacity(candidates.len());
+    let mut due: HashMap<i64, Vec<i64>> = HashMap::with_capacity(candidates.len());
     for row in candidates {
         let health = health_of(&row);
         let limit = health::in_flight_limit(lease.per_webhook, health, now_ms);
         let free = claim::free_slots(limit, row.get::<i64, _>("in_flight") as u32);
-        if free == 0 {
-            continue;
+        if free > 0 {
+            let seq = row.get::<i64, _>("seq");
+            let failing = !health::may_start_at_once(health);
+            with_room.push((seq, free.min(lease.max), failing));
+            due.insert(seq, vec![row.get("head")]);
         }
-        let due: Vec<i64> = sqlx::query_scalar(&format!(
-            "SELECT seq FROM deliveries WHERE webhook_seq = ?1 AND status = 'pending'
-               AND next_attempt_at <= ?2 AND {}
-             ORDER BY next_attempt_at, seq LIMIT ?3",
-            UNCLAIMED.replace('?', "?2")
-        ))
-        .bind(row.get::<i64, _>("seq"))
-        .bind(now_ms)
-        .bind(free.min(lease.max))
-        .fetch_all(&mut **tx)
-        .await?;
-        queues.push((DueQueue { due }, !health::may_start_at_once(health)));
     }
+    let (part, all) = rows_per_webhook(lease, with_room.len());
+    let longer = |at_most: u32| -> Vec<(i64, u32)> {
+        with_room
+            .iter()
+            .filter(|&&(_, free, _)| free > 1)
+            .map(|&(seq, free, _)| (seq, free.min(at_most)))
+            .collect()
+    };
+    if part > 1 {
+        due.extend(queue_heads(tx, now_ms, &longer(part)).await?);
+    }
+    let loaded: usize = due.values().map(Vec::len).sum();
+    if part < all && loaded < lease.max as usize {
+        // Read in full where the first read stopped at `part` and more may be due.
+        let cut: Vec<(i64, u32)> = longer(all)
+            .into_iter()
+            .filter(|&(seq, free)| {
+                free > part && due.get(&seq).map_or(0, Vec::len) == part as usize
+            })
+            .collect();
+        due.extend(queue_heads(tx, now_ms, &cut).await?);
+    }
+    let queues = with_room
+        .iter()
+        .map(|&(seq, _, failing)| {
+            let due = due.remove(&seq).unwrap_or_default();
+            (DueQueue { due }, failing)
+        })
+        .collect();
     let queues = claim::within_failing_share(queues, lease.max_failing, rotation);
     let picked = claim::round_robin(queues, lease.max as usize, rotation);
     if picked.is_empty() {
@@ -126,6 +155,53 @@ pub(super) async fn claim_in(
         update.build().execute(&mut **tx).await?;
     }
     load_claimed(tx, lease).await
+}
+
+/// The oldest due, unclaimed deliveries of each of `wanted` (a webhook and how many of its
+/// deliveries to read), in due order, by webhook. A statement per chunk of webhooks rather
+/// than per webhook: each statement is a round trip to SQLite's thread, and a claim over a
+/// thousand webhooks with work waiting made a thousand of them.
+async fn queue_heads(
+    tx: &mut Transaction<'static, Sqlite>,
+    now_ms: i64,
+    wanted: &[(i64, u32)],
+) -> StoreResult<HashMap<i64, Vec<i64>>> {
+    let mut heads: HashMap<i64, Vec<(i64, i64)>> = HashMap::with_capacity(wanted.len());
+    for chunk in statement_chunks(wanted) {
+        // One arm per webhook, each a probe of its due index cut at its count; `?1` is now.
+        let arms: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                format!(
+                    "SELECT * FROM (SELECT webhook_seq, next_attempt_at, seq FROM deliveries
+                       WHERE webhook_seq = ?{webhook} AND status = 'pending'
+                         AND next_attempt_at <= ?1 AND {unclaimed}
+                       ORDER BY next_attempt_at, seq LIMIT ?{count})",
+                    webhook = 2 * i + 2,
+                    count = 2 * i + 3,
+                    unclaimed = UNCLAIMED.replace('?', "?1"),
+                )
+            })
+            .collect();
+        let sql = arms.join(" UNION ALL ");
+        let mut query = sqlx::query(&sql).bind(now_ms);
+        for &(webhook, count) in chunk {
+            query = query.bind(webhook).bind(count);
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            heads
+                .entry(row.get("webhook_seq"))
+                .or_default()
+                .push((row.get("next_attempt_at"), row.get("seq")));
+        }
+    }
+    Ok(heads
+        .into_iter()
+        .map(|(webhook, mut due)| {
+            // A compound statement promises no order of its rows: each queue is sorted here.
+            due.sort_unstable();
+            (webhook, due.into_iter().map(|(_, seq)| seq).collect())
+        })
+        .collect())
 }
 
 /// Everything a worker needs to send the deliveries held under `lease`.
