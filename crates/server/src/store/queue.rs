@@ -27,6 +27,27 @@ pub(crate) fn rows_per_webhook(lease: Lease, webhooks: usize) -> (u32, u32) {
     (all.min(part.min(u64::from(u32::MAX)) as u32), all)
 }
 
+/// Which webhooks' queues a claim for `lease` reads again in full, after it read at most
+/// `part` rows of each ([`rows_per_webhook`]): none while what it read can fill the claim,
+/// else those cut at `part` that could give more. `read` holds each webhook read, with the rows
+/// read of its queue and the most it may take; the answer, each webhook to read again with
+/// that most.
+pub(crate) fn queues_to_read_again(
+    lease: Lease,
+    part: u32,
+    read: &[(i64, usize, u32)],
+) -> Vec<(i64, u32)> {
+    let all = lease.per_webhook.min(lease.max);
+    let loaded: usize = read.iter().map(|&(_, rows, _)| rows).sum();
+    if part >= all || loaded >= lease.max as usize {
+        return Vec::new();
+    }
+    read.iter()
+        .filter(|&&(_, rows, most)| rows == part as usize && most > part)
+        .map(|&(seq, _, most)| (seq, most))
+        .collect()
+}
+
 /// Raised by a store shared by several processes when another one announced new due work
 /// (or the share of the webhooks changed): the claim loop looks again at once.
 #[derive(Debug, Clone, Default)]

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use sqlx::postgres::PgRow;
 use sqlx::{Connection, PgConnection, PgPool, Postgres, Row, Transaction};
 
-use super::super::queue::rows_per_webhook;
+use super::super::queue::{queues_to_read_again, rows_per_webhook};
 use super::super::*;
 use crate::domain::claim::{self, DueQueue, Shard};
 use crate::domain::health;
@@ -216,17 +216,17 @@ pub(super) async fn claim_in(
     // webhooks is counted. The rules then decide how many of them it gets.
     let (part, all) = rows_per_webhook(lease, webhooks.len());
     let mut due = due_and_busy(tx, now_ms, &webhooks, part, lease).await?;
-    let loaded: usize = due.values().map(|(_, _, queue)| queue.len()).sum();
-    if part < all && loaded < lease.max as usize {
+    let read: Vec<(i64, usize, u32)> = due
+        .iter()
+        .map(|(seq, (_, _, queue))| (*seq, queue.len(), all))
+        .collect();
+    let cut: Vec<i64> = queues_to_read_again(lease, part, &read)
+        .into_iter()
+        .map(|(seq, _)| seq)
+        .collect();
+    if !cut.is_empty() {
         // Too little to fill the claim: the queues cut at `part` are read in full.
-        let cut: Vec<i64> = due
-            .iter()
-            .filter(|(_, (_, _, queue))| queue.len() == part as usize)
-            .map(|(seq, _)| *seq)
-            .collect();
-        if !cut.is_empty() {
-            due.extend(due_and_busy(tx, now_ms, &cut, all, lease).await?);
-        }
+        due.extend(due_and_busy(tx, now_ms, &cut, all, lease).await?);
     }
     let queues: Vec<(DueQueue<i64>, bool)> = webhooks
         .iter()

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
-use super::super::queue::rows_per_webhook;
+use super::super::queue::{queues_to_read_again, rows_per_webhook};
 use super::super::*;
 use super::statement_chunks;
 use crate::domain::claim::{self, DueQueue};
@@ -105,28 +105,21 @@ pub(super) async fn claim_in(
             due.insert(seq, vec![row.get("head")]);
         }
     }
-    let (part, all) = rows_per_webhook(lease, with_room.len());
-    let longer = |at_most: u32| -> Vec<(i64, u32)> {
-        with_room
+    let (part, _) = rows_per_webhook(lease, with_room.len());
+    if part > 1 {
+        let wanted: Vec<(i64, u32)> = with_room
             .iter()
             .filter(|&&(_, free, _)| free > 1)
-            .map(|&(seq, free, _)| (seq, free.min(at_most)))
-            .collect()
-    };
-    if part > 1 {
-        due.extend(queue_heads(tx, now_ms, &longer(part)).await?);
-    }
-    let loaded: usize = due.values().map(Vec::len).sum();
-    if part < all && loaded < lease.max as usize {
-        // Read in full where the first read stopped at `part` and more may be due.
-        let cut: Vec<(i64, u32)> = longer(all)
-            .into_iter()
-            .filter(|&(seq, free)| {
-                free > part && due.get(&seq).map_or(0, Vec::len) == part as usize
-            })
+            .map(|&(seq, free, _)| (seq, free.min(part)))
             .collect();
-        due.extend(queue_heads(tx, now_ms, &cut).await?);
+        due.extend(queue_heads(tx, now_ms, &wanted).await?);
     }
+    let read: Vec<(i64, usize, u32)> = with_room
+        .iter()
+        .map(|&(seq, free, _)| (seq, due.get(&seq).map_or(0, Vec::len), free))
+        .collect();
+    let cut = queues_to_read_again(lease, part, &read);
+    due.extend(queue_heads(tx, now_ms, &cut).await?);
     let queues = with_room
         .iter()
         .map(|&(seq, _, failing)| {
@@ -157,6 +150,34 @@ pub(super) async fn claim_in(
     load_claimed(tx, lease).await
 }
 
+/// The statements of [`queue_heads`], by the base-2 logarithm of their number of webhooks (the
+/// sizes `statement_chunks` cuts: powers of two up to 64): one arm per webhook, each a probe
+/// of its due index cut at its count (`?2`, `?3` the first webhook and count, and so on);
+/// `?1` is now.
+const _: () = assert!(super::MAX_ROWS_PER_STATEMENT.is_power_of_two());
+
+static QUEUE_HEADS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    let arm = |i: usize| {
+        format!(
+            "SELECT * FROM (SELECT webhook_seq, next_attempt_at, seq FROM deliveries
+               WHERE webhook_seq = ?{webhook} AND status = 'pending'
+                 AND next_attempt_at <= ?1 AND {unclaimed}
+               ORDER BY next_attempt_at, seq LIMIT ?{count})",
+            webhook = 2 * i + 2,
+            count = 2 * i + 3,
+            unclaimed = UNCLAIMED.replace('?', "?1"),
+        )
+    };
+    (0..=super::MAX_ROWS_PER_STATEMENT.ilog2())
+        .map(|log| {
+            (0..1usize << log)
+                .map(arm)
+                .collect::<Vec<_>>()
+                .join(" UNION ALL ")
+        })
+        .collect()
+});
+
 /// The oldest due, unclaimed deliveries of each of `wanted` (a webhook and how many of its
 /// deliveries to read), in due order, by webhook. A statement per chunk of webhooks rather
 /// than per webhook: each statement is a round trip to SQLite's thread, and a claim over a
@@ -168,22 +189,8 @@ async fn queue_heads(
 ) -> StoreResult<HashMap<i64, Vec<i64>>> {
     let mut heads: HashMap<i64, Vec<(i64, i64)>> = HashMap::with_capacity(wanted.len());
     for chunk in statement_chunks(wanted) {
-        // One arm per webhook, each a probe of its due index cut at its count; `?1` is now.
-        let arms: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                format!(
-                    "SELECT * FROM (SELECT webhook_seq, next_attempt_at, seq FROM deliveries
-                       WHERE webhook_seq = ?{webhook} AND status = 'pending'
-                         AND next_attempt_at <= ?1 AND {unclaimed}
-                       ORDER BY next_attempt_at, seq LIMIT ?{count})",
-                    webhook = 2 * i + 2,
-                    count = 2 * i + 3,
-                    unclaimed = UNCLAIMED.replace('?', "?1"),
-                )
-            })
-            .collect();
-        let sql = arms.join(" UNION ALL ");
-        let mut query = sqlx::query(&sql).bind(now_ms);
+        let sql = &QUEUE_HEADS[chunk.len().trailing_zeros() as usize];
+        let mut query = sqlx::query(sql).bind(now_ms);
         for &(webhook, count) in chunk {
             query = query.bind(webhook).bind(count);
         }
