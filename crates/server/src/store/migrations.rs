@@ -159,6 +159,11 @@ pub(crate) const POSTGRES: &[Listed] = &[
         "webhook_filter",
         include_str!("../../migrations/postgres/0014_webhook_filter.sql"),
     ),
+    (
+        15,
+        "due_webhooks",
+        include_str!("../../migrations/postgres/0015_due_webhooks.sql"),
+    ),
 ];
 
 /// A list above, as a source for sqlx's migrator.

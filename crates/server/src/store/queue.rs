@@ -81,7 +81,9 @@ pub trait DeliveryQueue: Send + Sync {
     async fn claim_due(&self, now_ms: i64, lease: Lease) -> StoreResult<Vec<ClaimedDelivery>>;
 
     /// When the next pending, unclaimed delivery falls due, if any — of the webhooks this
-    /// process claims for, when several share the store.
+    /// process claims for, when several share the store. Never later than that, and `None`
+    /// only when there is none; it may be earlier (a hint a claim that finds nothing due for
+    /// a webhook makes exact), which costs the claim loop a look, never a delivery.
     async fn next_due_at(&self) -> StoreResult<Option<i64>>;
 
     /// Records an attempt's result, applied only if its claim token still holds, and — with a

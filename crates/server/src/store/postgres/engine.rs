@@ -71,9 +71,6 @@ pub(super) fn work_waiting(webhook: &str, now: &str) -> String {
     )
 }
 
-/// [`work_waiting`] for a webhook `w` at `$1`.
-static HAS_WORK_WAITING: LazyLock<String> = LazyLock::new(|| work_waiting("w", "$1"));
-
 /// Each of the webhooks `$2` with its attempts in flight at `$1`.
 static IN_FLIGHT_OF: LazyLock<String> = LazyLock::new(|| {
     format!(
@@ -82,11 +79,11 @@ static IN_FLIGHT_OF: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// The condition, on the webhook aliased `webhook`, that it is in the share of this process
-/// whose count and index are the parameters `count` and `index` (as
+/// The condition, on a webhook's key `seq` (a column), that the webhook is in the share of
+/// this process whose count and index are the parameters `count` and `index` (as
 /// `domain::claim::Shard::owns` decides).
-pub(super) fn in_share(webhook: &str, count: &str, index: &str) -> String {
-    format!("{webhook}.seq % {count} = {index}")
+pub(super) fn in_share(seq: &str, count: &str, index: &str) -> String {
+    format!("{seq} % {count} = {index}")
 }
 
 /// `domain::health::in_flight_limit` of the webhook aliased `webhook`, in SQL: none while it
@@ -107,9 +104,24 @@ pub(super) fn in_flight_limit(
     )
 }
 
-/// Locks the enabled webhooks of this process's share (`$2`, `$3`) with work waiting at `$1`
-/// and room for it under their limit (`$4` per webhook, `$5` = `health::OPENS_AFTER`),
-/// skipping those another process is claiming for right now.
+/// The webhooks of this process's share (`$2`, `$3`) that may have a delivery due at `$1`:
+/// with a row in `due_webhooks` due by then, or a lease that ran out (its delivery is
+/// claimable again). The others' queues hold nothing to claim.
+static MAY_HAVE_DUE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT r.webhook_seq AS seq FROM due_webhooks r WHERE r.due_ms <= $1 AND {due_share}
+         UNION SELECT l.webhook_seq FROM leases l WHERE l.until_ms < $1 AND {lease_share}",
+        due_share = in_share("r.webhook_seq", "$2", "$3"),
+        lease_share = in_share("l.webhook_seq", "$2", "$3"),
+    )
+});
+
+/// Of the webhooks that [`MAY_HAVE_DUE`], locks (`held`) the enabled ones with work waiting
+/// at `$1` and room for it under their limit (`$4` per webhook, `$5` =
+/// `health::OPENS_AFTER`), skipping those another process is claiming for right now; and locks
+/// the `due_webhooks` rows of those with no work waiting (`drained`, not `held`) that no other
+/// transaction holds (one storing a delivery for the webhook holds its row until it commits),
+/// for [`FORGET_DRAINED`]. Each webhook's queue is probed once.
 ///
 /// Room is counted before the lock, so it may be stale: a webhook whose slot freed a moment
 /// ago is left to the next claim (the attempt that freed it wakes one), and one that filled
@@ -118,32 +130,52 @@ pub(super) fn in_flight_limit(
 /// each at its limit, 14,000 rows per claim to find a few free slots.
 static LOCK_DUE_WEBHOOKS: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT w.seq FROM webhooks w WHERE w.enabled AND {share} AND {waiting}
-           AND {in_flight} < {limit}
-         FOR NO KEY UPDATE OF w SKIP LOCKED",
-        share = in_share("w", "$2", "$3"),
-        waiting = *HAS_WORK_WAITING,
+        "WITH m AS ({may_have_due}),
+         c AS MATERIALIZED (SELECT m.seq, {waiting} AS waiting FROM m),
+         held AS (
+             SELECT w.seq FROM webhooks w JOIN c ON c.seq = w.seq
+             WHERE c.waiting AND w.enabled AND {in_flight} < {limit}
+             FOR NO KEY UPDATE OF w SKIP LOCKED),
+         drained AS (
+             SELECT r.webhook_seq AS seq FROM due_webhooks r JOIN c ON c.seq = r.webhook_seq
+             WHERE NOT c.waiting
+             ORDER BY r.webhook_seq
+             FOR UPDATE OF r SKIP LOCKED)
+         SELECT seq, TRUE AS held FROM held UNION ALL SELECT seq, FALSE FROM drained",
+        may_have_due = *MAY_HAVE_DUE,
+        waiting = work_waiting("m", "$1"),
         in_flight = *IN_FLIGHT,
         limit = in_flight_limit("w", "$1", "$4", "$5"),
     )
 });
 
+/// Of the rows of `due_webhooks` locked for the webhooks `$2`, removes those whose webhook has
+/// no pending delivery that an unexpired lease at `$1` leaves free, and moves the others to
+/// their earliest one. A statement of its own, after the lock: its snapshot sees every
+/// delivery stored by a transaction that held the row before (see the migration
+/// `due_webhooks`), and one that has yet to take the row waits for this transaction.
+static FORGET_DRAINED: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH n AS (
+             SELECT v.seq, (SELECT d.next_attempt_at FROM deliveries d
+                            WHERE d.webhook_seq = v.seq AND d.status = 'pending' AND {unleased}
+                            ORDER BY d.next_attempt_at LIMIT 1) AS next
+             FROM UNNEST($2::bigint[]) AS v(seq)),
+         gone AS (
+             DELETE FROM due_webhooks r USING n WHERE r.webhook_seq = n.seq AND n.next IS NULL)
+         UPDATE due_webhooks r SET due_ms = n.next FROM n
+         WHERE r.webhook_seq = n.seq AND n.next > r.due_ms",
+        unleased = *UNLEASED,
+    )
+});
+
 /// When the next pending delivery without a lease of a webhook in this process's share
-/// (`$1`, `$2`) falls due.
-///
-/// One probe of `deliveries_webhook_due` per webhook of the share, like the claim's lock
-/// statement: a scan of all pending deliveries in due order would first read through every
-/// other process's backlog.
+/// (`$1`, `$2`) falls due, as far as `due_webhooks` tells (a row may be early: a claim that
+/// finds nothing then moves it on).
 static NEXT_DUE_IN_SHARE: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT MIN(x.next_attempt_at) FROM webhooks w
-         CROSS JOIN LATERAL (
-             SELECT d.next_attempt_at FROM deliveries d
-             WHERE d.webhook_seq = w.seq AND d.status = 'pending'
-               AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.delivery_seq = d.seq)
-             ORDER BY d.next_attempt_at LIMIT 1) AS x
-         WHERE {share}",
-        share = in_share("w", "$1", "$2")
+        "SELECT MIN(r.due_ms) FROM due_webhooks r WHERE {share}",
+        share = in_share("r.webhook_seq", "$1", "$2")
     )
 });
 
@@ -200,15 +232,20 @@ pub(super) async fn claim_in(
     if lease.max == 0 {
         return Ok(Vec::new());
     }
-    let webhooks: Vec<i64> = sqlx::query_scalar(&LOCK_DUE_WEBHOOKS)
+    let (held, drained): (Vec<PgRow>, Vec<PgRow>) = sqlx::query(&LOCK_DUE_WEBHOOKS)
         .bind(now_ms)
         .bind(i64::from(shard.count()))
         .bind(i64::from(shard.index()))
         .bind(i64::from(lease.per_webhook))
         .bind(health::OPENS_AFTER as i32)
         .fetch_all(&mut **tx)
-        .await?;
+        .await?
+        .into_iter()
+        .partition(|row| row.get("held"));
+    let seqs = |rows: Vec<PgRow>| -> Vec<i64> { rows.iter().map(|row| row.get("seq")).collect() };
+    let (webhooks, drained) = (seqs(held), seqs(drained));
     if webhooks.is_empty() {
+        forget_drained(tx, now_ms, &drained).await?;
         return Ok(Vec::new());
     }
     // Each webhook's attempts in flight and its oldest due deliveries, as many as it could
@@ -242,10 +279,23 @@ pub(super) async fn claim_in(
     let rotation = rand::random::<u32>() as usize;
     let queues = claim::within_failing_share(queues, lease.max_failing, rotation);
     let picked = claim::round_robin(queues, lease.max as usize, rotation);
-    if picked.is_empty() {
-        return Ok(Vec::new());
+    let claimed = lease_and_load(tx, &picked, now_ms, lease).await?;
+    forget_drained(tx, now_ms, &drained).await?;
+    Ok(claimed)
+}
+
+/// Removes the `due_webhooks` rows of the webhooks `drained` (locked by [`LOCK_DUE_WEBHOOKS`]
+/// with nothing due) that have nothing pending left, and moves the others to their next
+/// delivery — so the next claims look only at webhooks with work.
+async fn forget_drained(tx: &mut Tx<'_>, now_ms: i64, drained: &[i64]) -> StoreResult<()> {
+    if !drained.is_empty() {
+        sqlx::query(&FORGET_DRAINED)
+            .bind(now_ms)
+            .bind(drained)
+            .execute(&mut **tx)
+            .await?;
     }
-    lease_and_load(tx, &picked, now_ms, lease).await
+    Ok(())
 }
 
 /// Each of `webhooks` with its attempts in flight, its health and its oldest due deliveries no

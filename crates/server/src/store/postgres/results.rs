@@ -26,9 +26,10 @@ use crate::domain::delivery::{self, AfterAttempt};
 /// moved on (`handed` false, only `seq`) and each leased, with what its attempt needs (true).
 ///
 /// Which webhooks wait with room is read once per statement (`waiting`, at most two: enough
-/// to know whether one other than a given webhook waits). Asked once per freed webhook, it
-/// read the queue of every webhook of the share for each — with a thousand webhooks whose
-/// endpoints answer in 250 ms, 2–8 s per batch, the whole of PostgreSQL's time.
+/// to know whether one other than a given webhook waits), among those `due_webhooks` says may
+/// have work due. Asked once per freed webhook, it read the queue of every webhook of the
+/// share for each — with a thousand webhooks whose endpoints answer in 250 ms, 2–8 s per
+/// batch, the whole of PostgreSQL's time.
 ///
 /// The picks are read in the statement's snapshot, which may predate a claim committed just
 /// before the lock was taken: leasing such a delivery then fails on its lease (a committed one:
@@ -67,8 +68,8 @@ static RECORD: LazyLock<String> = LazyLock::new(|| {
              ON CONFLICT DO NOTHING),
          freed AS (SELECT webhook_seq AS seq, COUNT(*) AS k FROM released GROUP BY webhook_seq),
          waiting AS MATERIALIZED (
-             SELECT o.seq FROM webhooks o
-             WHERE $17 > 0 AND o.enabled AND {other_share} AND {other_waiting}
+             SELECT o.seq FROM due_webhooks r JOIN webhooks o ON o.seq = r.webhook_seq
+             WHERE $17 > 0 AND r.due_ms <= $14 AND o.enabled AND {other_share} AND {other_waiting}
                AND {other_in_flight} < {other_limit}
              LIMIT 2),
          locked AS (
@@ -103,8 +104,8 @@ static RECORD: LazyLock<String> = LazyLock::new(|| {
          UNION ALL
          SELECT TRUE, {loaded}
          FROM leased c {joined}",
-        share = in_share("w", "$15", "$16"),
-        other_share = in_share("o", "$15", "$16"),
+        share = in_share("w.seq", "$15", "$16"),
+        other_share = in_share("r.webhook_seq", "$15", "$16"),
         other_waiting = work_waiting("o", "$14"),
         other_in_flight = in_flight_of("o", "$14"),
         other_limit = in_flight_limit("o", "$14", "$17", "$22"),
