@@ -491,6 +491,41 @@ async fn a_claim_over_many_webhooks_takes_all_it_may_beside_one_long_queue(opene
     assert_eq!(others.len(), 69, "every other webhook gets its delivery");
 }
 
+/// A claim with room for fewer webhooks than have work serves those whose oldest due delivery
+/// has waited longest (`domain::claim::served`), whatever order the webhooks were made in.
+async fn a_claim_serves_the_webhooks_waiting_longest(opened: Opened) {
+    let store = &*opened.0;
+    let types = [
+        "server.created",
+        "server.started",
+        "server.stopped",
+        "billing.payment.succeeded",
+    ];
+    let patterns: Vec<&[&str]> = types.iter().map(std::slice::from_ref).collect();
+    let (account, hooks) = account_with_webhooks(store, "ops@example.com", &patterns).await;
+    // One delivery each, due in the order stopped, payment, created, started.
+    for (n, index) in [2, 3, 0, 1].into_iter().enumerate() {
+        let event = event(&format!("evt_{n}"), types[index], n);
+        store
+            .insert_event(&account, event, NOW + n as i64, None)
+            .await
+            .unwrap();
+    }
+    let at = NOW + 100;
+    let served = |claimed: &[ClaimedDelivery]| -> HashSet<String> {
+        claimed.iter().map(|d| d.webhook_id.clone()).collect()
+    };
+    let first = store.claim_due(at, lease(1, 2, 4, at)).await.unwrap();
+    assert_eq!(
+        served(&first),
+        HashSet::from([hooks[2].clone(), hooks[3].clone()])
+    );
+    let second = store.claim_due(at, lease(2, 1, 4, at)).await.unwrap();
+    assert_eq!(served(&second), HashSet::from([hooks[0].clone()]));
+    let third = store.claim_due(at, lease(3, 5, 4, at)).await.unwrap();
+    assert_eq!(served(&third), HashSet::from([hooks[1].clone()]));
+}
+
 async fn the_room_a_finished_attempt_frees_is_shared_while_another_webhook_waits(opened: Opened) {
     let store = &*opened.0;
     let (account, hooks) = account_with_webhooks(
@@ -2313,6 +2348,7 @@ macro_rules! contract_suite {
             case!(a_claim_holds_until_its_lease_expires);
             case!(claims_respect_each_webhooks_limit_and_serve_webhooks_round_robin);
             case!(a_claim_over_many_webhooks_takes_all_it_may_beside_one_long_queue);
+            case!(a_claim_serves_the_webhooks_waiting_longest);
             case!(the_room_a_finished_attempt_frees_is_shared_while_another_webhook_waits);
             case!(the_room_finished_attempts_free_goes_back_as_the_domain_decides);
             case!(two_claimers_at_once_never_get_the_same_delivery);

@@ -129,6 +129,48 @@ impl AtOnce {
     }
 }
 
+/// A webhook with due work and a free slot, as a claim first finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WithWork<K> {
+    /// The webhook's key.
+    pub key: K,
+    /// When its oldest due delivery fell due (Unix ms).
+    pub oldest_due_ms: i64,
+    /// Whether its circuit is open (`domain::health::is_open`).
+    pub failing: bool,
+}
+
+/// The webhooks one claim serves, of those with due work and a free slot: at most `max`
+/// whose circuit is closed and `max_failing` whose circuit is open — each gives the claim a
+/// delivery at least, so more could add nothing — those whose oldest due delivery has waited
+/// longest first (then by key). Returned in that order.
+///
+/// A claim reads the queues and takes the locks of only these, so its cost follows what it
+/// takes rather than how many webhooks have work: with a thousand far endpoints, each with a
+/// backlog, a claim of 150 locked and read all thousand.
+pub fn served<K: Ord + Copy>(
+    mut with_work: Vec<WithWork<K>>,
+    max: u32,
+    max_failing: u32,
+) -> Vec<K> {
+    with_work.sort_by_key(|w| (w.oldest_due_ms, w.key));
+    let (mut healthy, mut failing) = (max as usize, max_failing as usize);
+    with_work
+        .into_iter()
+        .filter(|w| {
+            let budget = if w.failing {
+                &mut failing
+            } else {
+                &mut healthy
+            };
+            let take = *budget > 0;
+            *budget = budget.saturating_sub(1);
+            take
+        })
+        .map(|w| w.key)
+        .collect()
+}
+
 /// One webhook's due deliveries, oldest first, already cut to its free slots.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueQueue<T> {
@@ -331,5 +373,26 @@ mod tests {
         assert!(round_robin(vec![queue(&[1])], 0, 0).is_empty());
         assert!(round_robin(vec![queue(&[]), queue(&[])], 4, 0).is_empty());
         assert_eq!(round_robin(vec![queue(&[]), queue(&[5])], 4, 0), [5]);
+    }
+
+    #[test]
+    fn a_claim_serves_the_longest_waiting_webhooks_up_to_what_it_can_take() {
+        let with_work = |key: i64, oldest_due_ms: i64, failing: bool| WithWork {
+            key,
+            oldest_due_ms,
+            failing,
+        };
+        let all = vec![
+            with_work(1, 300, false),
+            with_work(2, 100, true),
+            with_work(3, 100, false),
+            with_work(4, 200, false),
+            with_work(5, 50, true),
+            with_work(6, 100, false),
+        ];
+        assert_eq!(served(all.clone(), 2, 1), [5, 3, 6]);
+        assert_eq!(served(all.clone(), 3, 0), [3, 6, 4]);
+        assert_eq!(served(all.clone(), 10, 10), [5, 2, 3, 6, 4, 1]);
+        assert!(served(all, 0, 0).is_empty());
     }
 }

@@ -56,19 +56,25 @@ pub(super) fn in_flight_of(webhook: &str, now: &str) -> String {
 /// [`in_flight_of`] a webhook `w` at `$1`.
 static IN_FLIGHT: LazyLock<String> = LazyLock::new(|| in_flight_of("w", "$1"));
 
-/// The condition, on the webhook aliased `webhook`, that a due delivery of it waits unclaimed
-/// at the time `now`.
+/// When the oldest due delivery of the webhook aliased `webhook` that waits unclaimed at the
+/// time `now` fell due; NULL when none waits.
 ///
-/// A scalar subquery with `ORDER BY … LIMIT 1` rather than `EXISTS`: the planner would turn
-/// an EXISTS into a hash join over every due delivery; this stays one probe of
+/// A scalar subquery with `ORDER BY … LIMIT 1` rather than `EXISTS` or `MIN`: the planner
+/// would turn those into a hash join over every due delivery; this stays one probe of
 /// `deliveries_webhook_due` per webhook, however large a backlog is.
-pub(super) fn work_waiting(webhook: &str, now: &str) -> String {
+pub(super) fn oldest_waiting(webhook: &str, now: &str) -> String {
     format!(
-        "(SELECT d.seq FROM deliveries d WHERE d.webhook_seq = {webhook}.seq AND d.status = 'pending'
-            AND d.next_attempt_at <= {now} AND {unleased}
-          ORDER BY d.next_attempt_at LIMIT 1) IS NOT NULL",
+        "(SELECT d.next_attempt_at FROM deliveries d WHERE d.webhook_seq = {webhook}.seq
+            AND d.status = 'pending' AND d.next_attempt_at <= {now} AND {unleased}
+          ORDER BY d.next_attempt_at LIMIT 1)",
         unleased = unleased(now)
     )
+}
+
+/// The condition, on the webhook aliased `webhook`, that a due delivery of it waits unclaimed
+/// at the time `now` ([`oldest_waiting`]).
+pub(super) fn work_waiting(webhook: &str, now: &str) -> String {
+    format!("{} IS NOT NULL", oldest_waiting(webhook, now))
 }
 
 /// Each of the webhooks `$2` with its attempts in flight at `$1`.
@@ -116,36 +122,51 @@ static MAY_HAVE_DUE: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// Of the webhooks that [`MAY_HAVE_DUE`], locks (`held`) the enabled ones with work waiting
-/// at `$1` and room for it under their limit (`$4` per webhook, `$5` =
-/// `health::OPENS_AFTER`), skipping those another process is claiming for right now; and locks
-/// the `due_webhooks` rows of those with no work waiting (`drained`, not `held`) that no other
-/// transaction holds (one storing a delivery for the webhook holds its row until it commits),
-/// for [`FORGET_DRAINED`]. Each webhook's queue is probed once.
+/// Of the webhooks that [`MAY_HAVE_DUE`], locks those this claim serves (`held`): the
+/// enabled ones with work waiting at `$1` and room for it under their limit (`$4` per
+/// webhook, `$5` = `health::OPENS_AFTER`), at most `$6` with a closed circuit and `$7` with
+/// an open one, longest waiting first — `domain::claim::served`, in SQL so that only these
+/// are locked and read (the store contract's `a_claim_serves_the_webhooks_waiting_longest`
+/// runs both stores over it) — skipping those another process is claiming for right now. It
+/// also locks the `due_webhooks` rows of those with no work waiting (`drained`, not `held`)
+/// that no other transaction holds (one storing a delivery for the webhook holds its row
+/// until it commits), for [`FORGET_DRAINED`]. Each webhook's queue is probed once — but not
+/// those with an open circuit while the claim may take none of them (`$7` = 0): fifty dead
+/// endpoints, each at its one attempt, were probed by every claim.
 ///
 /// Room is counted before the lock, so it may be stale: a webhook whose slot freed a moment
 /// ago is left to the next claim (the attempt that freed it wakes one), and one that filled
-/// meanwhile is counted again under the lock. Without it, every claim locked and read the
-/// queue of every webhook with a backlog — with a thousand endpoints that answer in 250 ms,
-/// each at its limit, 14,000 rows per claim to find a few free slots.
+/// meanwhile is counted again under the lock.
 static LOCK_DUE_WEBHOOKS: LazyLock<String> = LazyLock::new(|| {
+    let served = |circuit: &str, most: &str| {
+        format!(
+            "SELECT w.seq FROM webhooks w JOIN c ON c.seq = w.seq
+             WHERE c.oldest IS NOT NULL AND w.enabled AND w.failure_streak {circuit} $5
+               AND {in_flight} < {limit}
+             ORDER BY c.oldest, w.seq LIMIT {most}
+             FOR NO KEY UPDATE OF w SKIP LOCKED",
+            in_flight = *IN_FLIGHT,
+            limit = in_flight_limit("w", "$1", "$4", "$5"),
+        )
+    };
     format!(
         "WITH m AS ({may_have_due}),
-         c AS MATERIALIZED (SELECT m.seq, {waiting} AS waiting FROM m),
-         held AS (
-             SELECT w.seq FROM webhooks w JOIN c ON c.seq = w.seq
-             WHERE c.waiting AND w.enabled AND {in_flight} < {limit}
-             FOR NO KEY UPDATE OF w SKIP LOCKED),
+         c AS MATERIALIZED (
+             SELECT m.seq, {oldest} AS oldest FROM m LEFT JOIN webhooks h ON h.seq = m.seq
+             WHERE h.seq IS NULL OR NOT h.enabled OR h.failure_streak < $5 OR $7 > 0),
+         closed AS ({closed}),
+         open AS ({open}),
          drained AS (
              SELECT r.webhook_seq AS seq FROM due_webhooks r JOIN c ON c.seq = r.webhook_seq
-             WHERE NOT c.waiting
+             WHERE c.oldest IS NULL
              ORDER BY r.webhook_seq
              FOR UPDATE OF r SKIP LOCKED)
-         SELECT seq, TRUE AS held FROM held UNION ALL SELECT seq, FALSE FROM drained",
+         SELECT seq, TRUE AS held FROM closed UNION ALL SELECT seq, TRUE FROM open
+         UNION ALL SELECT seq, FALSE FROM drained",
         may_have_due = *MAY_HAVE_DUE,
-        waiting = work_waiting("m", "$1"),
-        in_flight = *IN_FLIGHT,
-        limit = in_flight_limit("w", "$1", "$4", "$5"),
+        oldest = oldest_waiting("m", "$1"),
+        closed = served("<", "$6"),
+        open = served(">=", "$7"),
     )
 });
 
@@ -238,6 +259,8 @@ pub(super) async fn claim_in(
         .bind(i64::from(shard.index()))
         .bind(i64::from(lease.per_webhook))
         .bind(health::OPENS_AFTER as i32)
+        .bind(i64::from(lease.max))
+        .bind(i64::from(lease.max_failing))
         .fetch_all(&mut **tx)
         .await?
         .into_iter()

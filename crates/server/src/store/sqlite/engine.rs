@@ -75,14 +75,15 @@ pub(super) async fn claim_in(
     //    their attempts in flight and their failure streaks (an open circuit allows one
     //    attempt at a time).
     let candidates = sqlx::query(&format!(
-        "SELECT * FROM (
+        "SELECT c.*, (SELECT next_attempt_at FROM deliveries WHERE seq = c.head) AS head_due
+         FROM (
              SELECT w.seq, w.failure_streak, w.held_until,
                     (SELECT COUNT(*) FROM deliveries c WHERE c.webhook_seq = w.seq
                        AND c.claim_token IS NOT NULL AND c.claimed_until >= ?1) AS in_flight,
                     (SELECT d.seq FROM deliveries d WHERE d.webhook_seq = w.seq
                        AND d.status = 'pending' AND d.next_attempt_at <= ?1 AND {unclaimed}
                      ORDER BY d.next_attempt_at, d.seq LIMIT 1) AS head
-             FROM webhooks w WHERE w.enabled = 1 ORDER BY w.seq)
+             FROM webhooks w WHERE w.enabled = 1 ORDER BY w.seq) AS c
          WHERE head IS NOT NULL",
         unclaimed = UNCLAIMED.replace("claim", "d.claim").replace('?', "?1")
     ))
@@ -93,6 +94,7 @@ pub(super) async fn claim_in(
     //    at first only a part of each queue (`rows_per_webhook`; its head, read above, when
     //    that part is one), the cut ones read again in full if that cannot fill the claim.
     let mut with_room = Vec::with_capacity(candidates.len());
+    let mut with_work = Vec::with_capacity(candidates.len());
     let mut due: HashMap<i64, Vec<i64>> = HashMap::with_capacity(candidates.len());
     for row in candidates {
         let health = health_of(&row);
@@ -102,9 +104,20 @@ pub(super) async fn claim_in(
             let seq = row.get::<i64, _>("seq");
             let failing = !health::may_start_at_once(health);
             with_room.push((seq, free.min(lease.max), failing));
+            with_work.push(claim::WithWork {
+                key: seq,
+                oldest_due_ms: row.get("head_due"),
+                failing,
+            });
             due.insert(seq, vec![row.get("head")]);
         }
     }
+    // Only the webhooks this claim serves (`claim::served`) are read further.
+    let served: std::collections::HashSet<i64> =
+        claim::served(with_work, lease.max, lease.max_failing)
+            .into_iter()
+            .collect();
+    with_room.retain(|(seq, _, _)| served.contains(seq));
     let (part, _) = rows_per_webhook(lease, with_room.len());
     if part > 1 {
         let wanted: Vec<(i64, u32)> = with_room
