@@ -31,7 +31,7 @@ const UPKEEP_LOCK: i64 = 0x6364_686f_6f6b_7301;
 /// PostgreSQL's counts of the tables, as upkeep needs them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct TableCounts {
-    /// Dead row versions in `deliveries` and `leases`.
+    /// Dead row versions in `deliveries`, `leases` and `due_webhooks`.
     dead: i64,
     /// Rows of `events`.
     events: i64,
@@ -42,12 +42,12 @@ struct TableCounts {
 /// What upkeep the counts call for, if any.
 fn due(counts: TableCounts) -> Option<&'static str> {
     if counts.dead >= VACUUM_AFTER {
-        return Some("VACUUM (ANALYZE, SKIP_LOCKED) deliveries, leases");
+        return Some("VACUUM (ANALYZE, SKIP_LOCKED) deliveries, leases, due_webhooks");
     }
     let before = (counts.events - counts.events_since_analyze).max(0);
     let analyze_after = before.clamp(FIRST_ANALYZE_AFTER, MAX_ANALYZE_AFTER);
     (counts.events_since_analyze >= analyze_after)
-        .then_some("ANALYZE (SKIP_LOCKED) deliveries, leases, events")
+        .then_some("ANALYZE (SKIP_LOCKED) deliveries, leases, due_webhooks, events")
 }
 
 /// Runs until the pool closes: every half second, reads the counts and does what is due.
@@ -83,7 +83,8 @@ async fn counts(pool: &PgPool) -> sqlx::Result<TableCounts> {
              COALESCE(SUM(n_mod_since_analyze) FILTER (WHERE relid = 'events'::regclass), 0)::BIGINT
                  AS events_since_analyze
          FROM pg_stat_user_tables
-         WHERE relid IN ('deliveries'::regclass, 'leases'::regclass, 'events'::regclass)",
+         WHERE relid IN ('deliveries'::regclass, 'leases'::regclass, 'due_webhooks'::regclass,
+                         'events'::regclass)",
     )
     .fetch_one(pool)
     .await?;
@@ -145,14 +146,14 @@ mod tests {
     fn heavy_churn_calls_for_a_vacuum_first() {
         assert_eq!(
             due(counts(10_000, 5, 5)),
-            Some("VACUUM (ANALYZE, SKIP_LOCKED) deliveries, leases")
+            Some("VACUUM (ANALYZE, SKIP_LOCKED) deliveries, leases, due_webhooks")
         );
         assert_eq!(due(counts(9_999, 5, 5)), None);
     }
 
     #[test]
     fn growing_tables_are_analysed_whenever_they_have_about_doubled() {
-        let analyze = Some("ANALYZE (SKIP_LOCKED) deliveries, leases, events");
+        let analyze = Some("ANALYZE (SKIP_LOCKED) deliveries, leases, due_webhooks, events");
         assert_eq!(due(counts(0, 999, 999)), None, "fewer than 1,000 new");
         assert_eq!(due(counts(0, 1_000, 1_000)), analyze);
         assert_eq!(
