@@ -5,15 +5,16 @@
 -- The row of a webhook is a hint that claims check, never a decision: whenever a delivery of
 -- the webhook is pending and no lease holds it, a row exists whose `due_ms` is at most that
 -- delivery's `next_attempt_at`. The triggers below keep that true for every statement that
--- makes a delivery pending (stored, retried, resumed) or gives a lease back; a lease that runs
--- out is found by the claims in `leases`. A claim removes (or moves later) only the rows it
+-- makes a delivery pending (stored, retried, resumed); the one statement that gives leases
+-- back with their deliveries still pending (a stop's) adds the rows itself, and a lease that
+-- runs out is found by the claims in `leases`. A claim removes (or moves later) only the rows it
 -- locked, and decides so in a statement after the lock, so a delivery made pending by a
 -- transaction that committed meanwhile is always seen (see `store::postgres::engine`).
 CREATE TABLE due_webhooks (
     webhook_seq BIGINT PRIMARY KEY,
     due_ms      BIGINT NOT NULL
 );
-CREATE INDEX due_webhooks_by_due ON due_webhooks(due_ms);
+CREATE INDEX due_webhooks_by_due ON due_webhooks(due_ms, webhook_seq);
 
 INSERT INTO due_webhooks (webhook_seq, due_ms)
 SELECT webhook_seq, MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'
@@ -38,21 +39,3 @@ CREATE TRIGGER deliveries_inserted_due AFTER INSERT ON deliveries
 CREATE TRIGGER deliveries_updated_due AFTER UPDATE ON deliveries
     REFERENCING NEW TABLE AS changed FOR EACH STATEMENT
     EXECUTE FUNCTION due_webhooks_of_deliveries();
-
--- Rows for the deliveries still pending whose leases a statement gave back (a stop hands back
--- the attempts it cut off). Results move their delivery on in the same statement: a success
--- adds nothing here, a retry its new due time (as the trigger above does).
-CREATE FUNCTION due_webhooks_of_leases() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO due_webhooks AS r (webhook_seq, due_ms)
-    SELECT d.webhook_seq, MIN(d.next_attempt_at) FROM gone g JOIN deliveries d ON d.seq = g.delivery_seq
-    WHERE d.status = 'pending'
-    GROUP BY d.webhook_seq ORDER BY d.webhook_seq
-    ON CONFLICT (webhook_seq) DO UPDATE SET due_ms = EXCLUDED.due_ms
-        WHERE EXCLUDED.due_ms < r.due_ms;
-    RETURN NULL;
-END $$;
-
-CREATE TRIGGER leases_deleted_due AFTER DELETE ON leases
-    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
-    EXECUTE FUNCTION due_webhooks_of_leases();

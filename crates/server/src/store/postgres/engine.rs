@@ -56,25 +56,19 @@ pub(super) fn in_flight_of(webhook: &str, now: &str) -> String {
 /// [`in_flight_of`] a webhook `w` at `$1`.
 static IN_FLIGHT: LazyLock<String> = LazyLock::new(|| in_flight_of("w", "$1"));
 
-/// When the oldest due delivery of the webhook aliased `webhook` that waits unclaimed at the
-/// time `now` fell due; NULL when none waits.
+/// The condition, on a webhook's key `webhook_seq` (a column), that a due delivery of it
+/// waits unclaimed at the time `now`.
 ///
-/// A scalar subquery with `ORDER BY … LIMIT 1` rather than `EXISTS` or `MIN`: the planner
-/// would turn those into a hash join over every due delivery; this stays one probe of
+/// A scalar subquery with `ORDER BY … LIMIT 1` rather than `EXISTS`: the planner would turn
+/// an EXISTS into a hash join over every due delivery; this stays one probe of
 /// `deliveries_webhook_due` per webhook, however large a backlog is.
-pub(super) fn oldest_waiting(webhook: &str, now: &str) -> String {
+pub(super) fn work_waiting(webhook_seq: &str, now: &str) -> String {
     format!(
-        "(SELECT d.next_attempt_at FROM deliveries d WHERE d.webhook_seq = {webhook}.seq
+        "(SELECT d.seq FROM deliveries d WHERE d.webhook_seq = {webhook_seq}
             AND d.status = 'pending' AND d.next_attempt_at <= {now} AND {unleased}
-          ORDER BY d.next_attempt_at LIMIT 1)",
+          ORDER BY d.next_attempt_at LIMIT 1) IS NOT NULL",
         unleased = unleased(now)
     )
-}
-
-/// The condition, on the webhook aliased `webhook`, that a due delivery of it waits unclaimed
-/// at the time `now` ([`oldest_waiting`]).
-pub(super) fn work_waiting(webhook: &str, now: &str) -> String {
-    format!("{} IS NOT NULL", oldest_waiting(webhook, now))
 }
 
 /// Each of the webhooks `$2` with its attempts in flight at `$1`.
@@ -110,63 +104,70 @@ pub(super) fn in_flight_limit(
     )
 }
 
-/// The webhooks of this process's share (`$2`, `$3`) that may have a delivery due at `$1`:
-/// with a row in `due_webhooks` due by then, or a lease that ran out (its delivery is
-/// claimable again). The others' queues hold nothing to claim.
-static MAY_HAVE_DUE: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT r.webhook_seq AS seq FROM due_webhooks r WHERE r.due_ms <= $1 AND {due_share}
-         UNION SELECT l.webhook_seq FROM leases l WHERE l.until_ms < $1 AND {lease_share}",
-        due_share = in_share("r.webhook_seq", "$2", "$3"),
-        lease_share = in_share("l.webhook_seq", "$2", "$3"),
-    )
-});
-
-/// Of the webhooks that [`MAY_HAVE_DUE`], locks those this claim serves (`held`): the
-/// enabled ones with work waiting at `$1` and room for it under their limit (`$4` per
-/// webhook, `$5` = `health::OPENS_AFTER`), at most `$6` with a closed circuit and `$7` with
-/// an open one, longest waiting first — `domain::claim::served`, in SQL so that only these
-/// are locked and read (the store contract's `a_claim_serves_the_webhooks_waiting_longest`
-/// runs both stores over it) — skipping those another process is claiming for right now. It
-/// also locks the `due_webhooks` rows of those with no work waiting (`drained`, not `held`)
-/// that no other transaction holds (one storing a delivery for the webhook holds its row
-/// until it commits), for [`FORGET_DRAINED`]. Each webhook's queue is probed once — but not
-/// those with an open circuit while the claim may take none of them (`$7` = 0): fifty dead
-/// endpoints, each at its one attempt, were probed by every claim.
+/// Locks the webhooks this claim serves: the enabled ones of this process's share (`$2`, `$3`)
+/// with work waiting at `$1` and room for it under their limit (`$4` per webhook, `$5` =
+/// `health::OPENS_AFTER`), at most `$6` with a closed circuit and `$7` with an open one,
+/// longest waiting first — `domain::claim::served`, in SQL so that only these are read and
+/// locked (the store contract's `a_claim_serves_the_webhooks_waiting_longest` runs both
+/// stores over it) — skipping those another process is claiming for right now; and any
+/// webhook whose lease ran out (its delivery is claimable again: usually none). Rows: each
+/// webhook and its `due_webhooks` time (`covered`: how far the walk went).
+///
+/// The webhooks are walked in the order of their `due_webhooks` time — their oldest delivery
+/// waiting, or earlier (claims keep it exact for the webhooks they serve) — and the walk stops
+/// once it has locked enough: a claim reads the queues of the webhooks it serves and of those
+/// before them without room, not of every webhook with work (a thousand far endpoints, each
+/// with a backlog, cost 77 ms of database time per claim).
 ///
 /// Room is counted before the lock, so it may be stale: a webhook whose slot freed a moment
 /// ago is left to the next claim (the attempt that freed it wakes one), and one that filled
 /// meanwhile is counted again under the lock.
-static LOCK_DUE_WEBHOOKS: LazyLock<String> = LazyLock::new(|| {
-    let served = |circuit: &str, most: &str| {
+static LOCK_SERVED_WEBHOOKS: LazyLock<String> = LazyLock::new(|| {
+    let claimable = format!(
+        "w.enabled AND {waiting} AND {in_flight} < {limit}",
+        waiting = work_waiting("w.seq", "$1"),
+        in_flight = *IN_FLIGHT,
+        limit = in_flight_limit("w", "$1", "$4", "$5"),
+    );
+    let walk = |circuit: &str, most: &str| {
         format!(
-            "SELECT w.seq FROM webhooks w JOIN c ON c.seq = w.seq
-             WHERE c.oldest IS NOT NULL AND w.enabled AND w.failure_streak {circuit} $5
-               AND {in_flight} < {limit}
-             ORDER BY c.oldest, w.seq LIMIT {most}
+            "SELECT w.seq, r.due_ms AS covered FROM due_webhooks r JOIN webhooks w ON w.seq = r.webhook_seq
+             WHERE r.due_ms <= $1 AND {share} AND w.failure_streak {circuit} $5 AND {claimable}
+             ORDER BY r.due_ms, r.webhook_seq LIMIT {most}
              FOR NO KEY UPDATE OF w SKIP LOCKED",
-            in_flight = *IN_FLIGHT,
-            limit = in_flight_limit("w", "$1", "$4", "$5"),
+            share = in_share("r.webhook_seq", "$2", "$3"),
         )
     };
     format!(
-        "WITH m AS ({may_have_due}),
-         c AS MATERIALIZED (
-             SELECT m.seq, {oldest} AS oldest FROM m LEFT JOIN webhooks h ON h.seq = m.seq
-             WHERE h.seq IS NULL OR NOT h.enabled OR h.failure_streak < $5 OR $7 > 0),
-         closed AS ({closed}),
+        "WITH closed AS ({closed}),
          open AS ({open}),
-         drained AS (
-             SELECT r.webhook_seq AS seq FROM due_webhooks r JOIN c ON c.seq = r.webhook_seq
-             WHERE c.oldest IS NULL
-             ORDER BY r.webhook_seq
-             FOR UPDATE OF r SKIP LOCKED)
-         SELECT seq, TRUE AS held FROM closed UNION ALL SELECT seq, TRUE FROM open
-         UNION ALL SELECT seq, FALSE FROM drained",
-        may_have_due = *MAY_HAVE_DUE,
-        oldest = oldest_waiting("m", "$1"),
-        closed = served("<", "$6"),
-        open = served(">=", "$7"),
+         expired AS (
+             SELECT w.seq, NULL::bigint AS covered FROM webhooks w
+             WHERE w.seq IN (SELECT l.webhook_seq FROM leases l WHERE l.until_ms < $1 AND {lease_share})
+               AND {claimable}
+             FOR NO KEY UPDATE OF w SKIP LOCKED)
+         SELECT seq, covered, TRUE AS walked FROM closed
+         UNION ALL SELECT seq, NULL, FALSE FROM open
+         UNION ALL SELECT seq, covered, FALSE FROM expired",
+        closed = walk("<", "$6"),
+        open = walk(">=", "$7"),
+        lease_share = in_share("l.webhook_seq", "$2", "$3"),
+    )
+});
+
+/// Locks the `due_webhooks` rows of this process's share (`$2`, `$3`) due by `$4` (the
+/// part a claim at `$1` walked) that no other transaction holds — one storing a delivery for
+/// the webhook holds its row until it commits — of the webhooks `$5` it served and of those
+/// with nothing waiting at `$1`, for [`ADVANCE_DUE_ROWS`].
+static LOCK_WALKED_ROWS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT r.webhook_seq FROM due_webhooks r
+         WHERE r.due_ms <= $4 AND {share}
+           AND (r.webhook_seq = ANY($5) OR NOT {waiting})
+         ORDER BY r.webhook_seq
+         FOR UPDATE SKIP LOCKED",
+        share = in_share("r.webhook_seq", "$2", "$3"),
+        waiting = work_waiting("r.webhook_seq", "$1"),
     )
 });
 
@@ -175,7 +176,7 @@ static LOCK_DUE_WEBHOOKS: LazyLock<String> = LazyLock::new(|| {
 /// their earliest one. A statement of its own, after the lock: its snapshot sees every
 /// delivery stored by a transaction that held the row before (see the migration
 /// `due_webhooks`), and one that has yet to take the row waits for this transaction.
-static FORGET_DRAINED: LazyLock<String> = LazyLock::new(|| {
+static ADVANCE_DUE_ROWS: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH n AS (
              SELECT v.seq, (SELECT d.next_attempt_at FROM deliveries d
@@ -253,7 +254,7 @@ pub(super) async fn claim_in(
     if lease.max == 0 {
         return Ok(Vec::new());
     }
-    let (held, drained): (Vec<PgRow>, Vec<PgRow>) = sqlx::query(&LOCK_DUE_WEBHOOKS)
+    let rows = sqlx::query(&LOCK_SERVED_WEBHOOKS)
         .bind(now_ms)
         .bind(i64::from(shard.count()))
         .bind(i64::from(shard.index()))
@@ -262,13 +263,24 @@ pub(super) async fn claim_in(
         .bind(i64::from(lease.max))
         .bind(i64::from(lease.max_failing))
         .fetch_all(&mut **tx)
-        .await?
-        .into_iter()
-        .partition(|row| row.get("held"));
-    let seqs = |rows: Vec<PgRow>| -> Vec<i64> { rows.iter().map(|row| row.get("seq")).collect() };
-    let (webhooks, drained) = (seqs(held), seqs(drained));
+        .await?;
+    let mut webhooks: Vec<i64> = rows.iter().map(|row| row.get("seq")).collect();
+    webhooks.sort_unstable();
+    webhooks.dedup();
+    // How far the walk of webhooks with a closed circuit went: all that is due, unless it
+    // stopped at its most.
+    let walked: Vec<i64> = rows
+        .iter()
+        .filter(|row| row.get::<bool, _>("walked"))
+        .map(|row| row.get("covered"))
+        .collect();
+    let covered = if walked.len() < lease.max as usize {
+        now_ms
+    } else {
+        walked.into_iter().max().unwrap_or(now_ms)
+    };
     if webhooks.is_empty() {
-        forget_drained(tx, now_ms, &drained).await?;
+        advance_due_rows(tx, now_ms, covered, &webhooks, shard).await?;
         return Ok(Vec::new());
     }
     // Each webhook's attempts in flight and its oldest due deliveries, as many as it could
@@ -303,18 +315,34 @@ pub(super) async fn claim_in(
     let queues = claim::within_failing_share(queues, lease.max_failing, rotation);
     let picked = claim::round_robin(queues, lease.max as usize, rotation);
     let claimed = lease_and_load(tx, &picked, now_ms, lease).await?;
-    forget_drained(tx, now_ms, &drained).await?;
+    advance_due_rows(tx, now_ms, covered, &webhooks, shard).await?;
     Ok(claimed)
 }
 
-/// Removes the `due_webhooks` rows of the webhooks `drained` (locked by [`LOCK_DUE_WEBHOOKS`]
-/// with nothing due) that have nothing pending left, and moves the others to their next
-/// delivery — so the next claims look only at webhooks with work.
-async fn forget_drained(tx: &mut Tx<'_>, now_ms: i64, drained: &[i64]) -> StoreResult<()> {
-    if !drained.is_empty() {
-        sqlx::query(&FORGET_DRAINED)
+/// After a claim at `now_ms` that walked the `due_webhooks` rows due by `covered` and served
+/// `served`: moves the rows of the served webhooks to their next delivery waiting (so the
+/// next claims serve others first) and removes those of webhooks with nothing pending left
+/// (so the next claims look only at webhooks with work) — of the rows no other transaction
+/// holds ([`LOCK_WALKED_ROWS`], [`ADVANCE_DUE_ROWS`]).
+async fn advance_due_rows(
+    tx: &mut Tx<'_>,
+    now_ms: i64,
+    covered: i64,
+    served: &[i64],
+    shard: Shard,
+) -> StoreResult<()> {
+    let locked: Vec<i64> = sqlx::query_scalar(&LOCK_WALKED_ROWS)
+        .bind(now_ms)
+        .bind(i64::from(shard.count()))
+        .bind(i64::from(shard.index()))
+        .bind(covered)
+        .bind(served)
+        .fetch_all(&mut **tx)
+        .await?;
+    if !locked.is_empty() {
+        sqlx::query(&ADVANCE_DUE_ROWS)
             .bind(now_ms)
-            .bind(drained)
+            .bind(&locked)
             .execute(&mut **tx)
             .await?;
     }

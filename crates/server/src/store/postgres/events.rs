@@ -316,7 +316,7 @@ static SUBSCRIBERS: LazyLock<String> = LazyLock::new(|| {
                  w.events, w.enabled, w.failure_streak, w.held_until, w.filter,
                 CASE WHEN $3 AND w.enabled AND {waiting} THEN {in_flight} END AS busy
          FROM webhooks w WHERE w.account_id = ANY($2) ORDER BY w.seq",
-        waiting = engine::work_waiting("w", "$1"),
+        waiting = engine::work_waiting("w.seq", "$1"),
         in_flight = engine::in_flight_of("w", "$1"),
     )
 });

@@ -355,15 +355,27 @@ impl DeliveryQueue for PgStore {
     async fn release_claims(&self, claims: &[(i64, u64)]) -> StoreResult<u64> {
         let seqs: Vec<i64> = claims.iter().map(|(seq, _)| *seq).collect();
         let tokens: Vec<i64> = claims.iter().map(|(_, token)| *token as i64).collect();
-        let released = sqlx::query(
-            "DELETE FROM leases l USING UNNEST($1::bigint[], $2::bigint[]) AS v(seq, token)
-             WHERE l.delivery_seq = v.seq AND l.token = v.token",
+        // The deliveries stay pending: their webhooks go back into `due_webhooks`.
+        let released: i64 = sqlx::query_scalar(
+            "WITH gone AS (
+                 DELETE FROM leases l USING UNNEST($1::bigint[], $2::bigint[]) AS v(seq, token)
+                 WHERE l.delivery_seq = v.seq AND l.token = v.token
+                 RETURNING l.delivery_seq),
+             due AS (
+                 INSERT INTO due_webhooks AS r (webhook_seq, due_ms)
+                 SELECT d.webhook_seq, MIN(d.next_attempt_at) FROM gone g
+                 JOIN deliveries d ON d.seq = g.delivery_seq
+                 WHERE d.status = 'pending'
+                 GROUP BY d.webhook_seq ORDER BY d.webhook_seq
+                 ON CONFLICT (webhook_seq) DO UPDATE SET due_ms = EXCLUDED.due_ms
+                     WHERE EXCLUDED.due_ms < r.due_ms)
+             SELECT COUNT(*) FROM gone",
         )
         .bind(seqs)
         .bind(tokens)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+        .fetch_one(&self.pool)
+        .await?;
+        let released = released as u64;
         if released > 0 {
             // Due again at once: whichever process's share they are in claims them now.
             self.announce();

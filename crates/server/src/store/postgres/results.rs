@@ -106,7 +106,7 @@ static RECORD: LazyLock<String> = LazyLock::new(|| {
          FROM leased c {joined}",
         share = in_share("w.seq", "$15", "$16"),
         other_share = in_share("r.webhook_seq", "$15", "$16"),
-        other_waiting = work_waiting("o", "$14"),
+        other_waiting = work_waiting("o.seq", "$14"),
         other_in_flight = in_flight_of("o", "$14"),
         other_limit = in_flight_limit("o", "$14", "$17", "$22"),
         limit = in_flight_limit("w", "$14", "$17", "$22"),
