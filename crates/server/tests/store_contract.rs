@@ -844,6 +844,20 @@ async fn a_retry_after_holds_the_whole_webhook_until_its_time(opened: Opened) {
     );
 }
 
+/// Records each of `claimed` as delivered under `token` (no follow-up claim); returns their
+/// ids.
+async fn delivered(store: &dyn Store, claimed: Vec<ClaimedDelivery>, token: u64) -> Vec<String> {
+    let mut ids = Vec::with_capacity(claimed.len());
+    for delivery in claimed {
+        store
+            .record_outcome_and_claim(outcome(&delivery, AfterAttempt::Succeeded, token), None)
+            .await
+            .unwrap();
+        ids.push(delivery.id);
+    }
+    ids
+}
+
 async fn two_claimers_at_once_never_get_the_same_delivery(opened: Opened) {
     let store = opened.0.clone();
     let (account, _) = account_with_webhooks(
@@ -863,17 +877,8 @@ async fn two_claimers_at_once_never_get_the_same_delivery(opened: Opened) {
                 if claimed.is_empty() {
                     return mine;
                 }
-                for delivery in claimed {
-                    assert_eq!(delivery.claim_token, token);
-                    store
-                        .record_outcome_and_claim(
-                            outcome(&delivery, AfterAttempt::Succeeded, token),
-                            None,
-                        )
-                        .await
-                        .unwrap();
-                    mine.push(delivery.id);
-                }
+                assert!(claimed.iter().all(|d| d.claim_token == token));
+                mine.extend(delivered(&*store, claimed, token).await);
             }
         })
     };
@@ -935,16 +940,7 @@ async fn deliveries_stored_while_claims_run_are_all_claimed(opened: Opened) {
                     }
                     tokio::task::yield_now().await;
                 }
-                for delivery in claimed {
-                    store
-                        .record_outcome_and_claim(
-                            outcome(&delivery, AfterAttempt::Succeeded, token),
-                            None,
-                        )
-                        .await
-                        .unwrap();
-                    mine.push(delivery.id);
-                }
+                mine.extend(delivered(&*store, claimed, token).await);
             }
         })
     };
