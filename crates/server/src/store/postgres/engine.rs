@@ -1,6 +1,11 @@
 //! Claims on PostgreSQL, as `domain::claim` decides: every claim under the lock of the
 //! webhooks it claims for, counting their attempts in flight (any process's leases) after the
 //! lock is held; and the statement fragments the claims, the results and the fan-out share.
+//!
+//! Claims find webhooks with work through `due_webhooks` (a row per webhook that may have a
+//! delivery waiting, no later than it: see its migration), walked in due order, and keep its
+//! rows close to the truth for the webhooks they look at — so a claim costs what it takes,
+//! not the number of webhooks.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
