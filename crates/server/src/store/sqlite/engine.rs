@@ -71,11 +71,12 @@ pub(super) async fn claim_in(
     lease: Lease,
     rotation: usize,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
-    // 1. Enabled webhooks with due, unclaimed work — each with the oldest such delivery —
-    //    their attempts in flight and their failure streaks (an open circuit allows one
-    //    attempt at a time).
+    // 1. Enabled webhooks with due, unclaimed work — each with the oldest such delivery and
+    //    when it fell due — their attempts in flight and their failure streaks (an open
+    //    circuit allows one attempt at a time).
     let candidates = sqlx::query(&format!(
-        "SELECT c.*, (SELECT next_attempt_at FROM deliveries WHERE seq = c.head) AS head_due
+        "SELECT candidate.*,
+                (SELECT next_attempt_at FROM deliveries WHERE seq = candidate.head) AS head_due
          FROM (
              SELECT w.seq, w.failure_streak, w.held_until,
                     (SELECT COUNT(*) FROM deliveries c WHERE c.webhook_seq = w.seq
@@ -83,7 +84,7 @@ pub(super) async fn claim_in(
                     (SELECT d.seq FROM deliveries d WHERE d.webhook_seq = w.seq
                        AND d.status = 'pending' AND d.next_attempt_at <= ?1 AND {unclaimed}
                      ORDER BY d.next_attempt_at, d.seq LIMIT 1) AS head
-             FROM webhooks w WHERE w.enabled = 1 ORDER BY w.seq) AS c
+             FROM webhooks w WHERE w.enabled = 1 ORDER BY w.seq) AS candidate
          WHERE head IS NOT NULL",
         unclaimed = UNCLAIMED.replace("claim", "d.claim").replace('?', "?1")
     ))
