@@ -61,18 +61,31 @@ pub(super) fn in_flight_of(webhook: &str, now: &str) -> String {
 /// [`in_flight_of`] a webhook `w` at `$1`.
 static IN_FLIGHT: LazyLock<String> = LazyLock::new(|| in_flight_of("w", "$1"));
 
-/// The condition, on a webhook's key `webhook_seq` (a column), that a due delivery of it
-/// waits unclaimed at the time `now`.
+/// When the oldest pending delivery of the webhook whose key is `webhook_seq` (a column) that
+/// no lease holds at the time `now` falls due, of those due by `due_by` if given; NULL when
+/// there is none.
 ///
-/// A scalar subquery with `ORDER BY … LIMIT 1` rather than `EXISTS`: the planner would turn
-/// an EXISTS into a hash join over every due delivery; this stays one probe of
+/// A scalar subquery with `ORDER BY … LIMIT 1` rather than `EXISTS` or `MIN`: the planner
+/// would turn those into a hash join over every due delivery; this stays one probe of
 /// `deliveries_webhook_due` per webhook, however large a backlog is.
+fn oldest_unleased(webhook_seq: &str, now: &str, due_by: Option<&str>) -> String {
+    let due = due_by.map_or(String::new(), |due_by| {
+        format!(" AND d.next_attempt_at <= {due_by}")
+    });
+    format!(
+        "(SELECT d.next_attempt_at FROM deliveries d WHERE d.webhook_seq = {webhook_seq}
+            AND d.status = 'pending'{due} AND {unleased}
+          ORDER BY d.next_attempt_at LIMIT 1)",
+        unleased = unleased(now)
+    )
+}
+
+/// The condition, on a webhook's key `webhook_seq` (a column), that a due delivery of it
+/// waits unclaimed at the time `now` ([`oldest_unleased`] due by then).
 pub(super) fn work_waiting(webhook_seq: &str, now: &str) -> String {
     format!(
-        "(SELECT d.seq FROM deliveries d WHERE d.webhook_seq = {webhook_seq}
-            AND d.status = 'pending' AND d.next_attempt_at <= {now} AND {unleased}
-          ORDER BY d.next_attempt_at LIMIT 1) IS NOT NULL",
-        unleased = unleased(now)
+        "{} IS NOT NULL",
+        oldest_unleased(webhook_seq, now, Some(now))
     )
 }
 
@@ -183,16 +196,12 @@ static LOCK_WALKED_ROWS: LazyLock<String> = LazyLock::new(|| {
 /// `due_webhooks`), and one that has yet to take the row waits for this transaction.
 static ADVANCE_DUE_ROWS: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "WITH n AS (
-             SELECT v.seq, (SELECT d.next_attempt_at FROM deliveries d
-                            WHERE d.webhook_seq = v.seq AND d.status = 'pending' AND {unleased}
-                            ORDER BY d.next_attempt_at LIMIT 1) AS next
-             FROM UNNEST($2::bigint[]) AS v(seq)),
+        "WITH n AS (SELECT v.seq, {next} AS next FROM UNNEST($2::bigint[]) AS v(seq)),
          gone AS (
              DELETE FROM due_webhooks r USING n WHERE r.webhook_seq = n.seq AND n.next IS NULL)
          UPDATE due_webhooks r SET due_ms = n.next FROM n
          WHERE r.webhook_seq = n.seq AND n.next > r.due_ms",
-        unleased = *UNLEASED,
+        next = oldest_unleased("v.seq", "$1", None),
     )
 });
 
@@ -273,16 +282,12 @@ pub(super) async fn claim_in(
     webhooks.sort_unstable();
     webhooks.dedup();
     // How far the walk of webhooks with a closed circuit went: all that is due, unless it
-    // stopped at its most.
-    let walked: Vec<i64> = rows
-        .iter()
-        .filter(|row| row.get::<bool, _>("walked"))
-        .map(|row| row.get("covered"))
-        .collect();
-    let covered = if walked.len() < lease.max as usize {
+    // stopped at its most (then as far as the last it took).
+    let walked = rows.iter().filter(|row| row.get::<bool, _>("walked"));
+    let covered = if walked.clone().count() < lease.max as usize {
         now_ms
     } else {
-        walked.into_iter().max().unwrap_or(now_ms)
+        walked.map(|row| row.get("covered")).max().unwrap_or(now_ms)
     };
     if webhooks.is_empty() {
         advance_due_rows(tx, now_ms, covered, &webhooks, shard).await?;
