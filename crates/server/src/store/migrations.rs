@@ -85,6 +85,11 @@ pub(crate) const SQLITE: &[Listed] = &[
         "webhook_filter",
         include_str!("../../migrations/0014_webhook_filter.sql"),
     ),
+    (
+        15,
+        "due_index_leases",
+        include_str!("../../migrations/0015_due_index_leases.sql"),
+    ),
 ];
 
 /// The PostgreSQL store's migrations, oldest first.

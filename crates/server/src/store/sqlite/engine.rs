@@ -23,8 +23,10 @@ pub(super) fn health_of(row: &sqlx::sqlite::SqliteRow) -> health::Health {
     }
 }
 
-/// A delivery counts as claimed while its lease runs; an expired lease frees it.
-const UNCLAIMED: &str = "(claim_token IS NULL OR claimed_until < ?)";
+/// A delivery counts as claimed while its lease runs; an expired lease frees it. Tested on
+/// `claimed_until` (set and cleared with the claim token), which the due index holds: a probe
+/// of a queue steps over the deliveries in flight at its head without reading their rows.
+const UNCLAIMED: &str = "(claimed_until IS NULL OR claimed_until < ?)";
 
 /// How many attempts of a webhook are in flight (unexpired leases, any process), and whether
 /// it has due deliveries waiting unclaimed.
@@ -73,19 +75,20 @@ pub(super) async fn claim_in(
 ) -> StoreResult<Vec<ClaimedDelivery>> {
     // 1. Enabled webhooks with due, unclaimed work — each with the oldest such delivery and
     //    when it fell due — their attempts in flight and their failure streaks (an open
-    //    circuit allows one attempt at a time).
+    //    circuit allows one attempt at a time). Joined on its head, a webhook's queue is probed
+    //    once, and its attempts in flight are counted only if it has work.
     let candidates = sqlx::query(&format!(
-        "SELECT candidate.*,
-                (SELECT next_attempt_at FROM deliveries WHERE seq = candidate.head) AS head_due
-         FROM (
-             SELECT w.seq, w.failure_streak, w.held_until,
-                    (SELECT COUNT(*) FROM deliveries c WHERE c.webhook_seq = w.seq
-                       AND c.claim_token IS NOT NULL AND c.claimed_until >= ?1) AS in_flight,
-                    (SELECT d.seq FROM deliveries d WHERE d.webhook_seq = w.seq
-                       AND d.status = 'pending' AND d.next_attempt_at <= ?1 AND {unclaimed}
-                     ORDER BY d.next_attempt_at, d.seq LIMIT 1) AS head
-             FROM webhooks w WHERE w.enabled = 1 ORDER BY w.seq) AS candidate
-         WHERE head IS NOT NULL",
+        "SELECT w.seq, w.failure_streak, w.held_until, head.seq AS head,
+                head.next_attempt_at AS head_due,
+                (SELECT COUNT(*) FROM deliveries c WHERE c.webhook_seq = w.seq
+                   AND c.claim_token IS NOT NULL AND c.claimed_until >= ?1) AS in_flight
+         FROM webhooks w
+         JOIN deliveries head ON head.seq =
+             (SELECT d.seq FROM deliveries d WHERE d.webhook_seq = w.seq
+                AND d.status = 'pending' AND d.next_attempt_at <= ?1 AND {unclaimed}
+              ORDER BY d.next_attempt_at, d.seq LIMIT 1)
+         WHERE w.enabled = 1
+         ORDER BY w.seq",
         unclaimed = UNCLAIMED.replace("claim", "d.claim").replace('?', "?1")
     ))
     .bind(now_ms)
@@ -269,10 +272,11 @@ async fn load_claimed(
         .collect())
 }
 
-/// When the next pending, unclaimed delivery falls due.
+/// When the next pending, unclaimed delivery falls due (found on the due index alone).
 pub(super) async fn next_due_at(pool: &SqlitePool) -> StoreResult<Option<i64>> {
     let row = sqlx::query(
-        "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending' AND claim_token IS NULL",
+        "SELECT MIN(next_attempt_at) FROM deliveries
+         WHERE status = 'pending' AND claimed_until IS NULL",
     )
     .fetch_one(pool)
     .await?;
