@@ -80,11 +80,18 @@ pub(super) async fn insert_batch(
         .map(|q| stored.remove(&(q.account.id.clone(), q.event.id.clone())))
         .collect();
 
-    // 2. The webhooks of each account in the batch, read once.
-    let mut subscribers: HashMap<&str, Vec<Subscriber>> = HashMap::new();
-    for q in queued {
-        if !subscribers.contains_key(q.account.id.as_str()) {
-            subscribers.insert(&q.account.id, webhooks_of(tx, &q.account.id).await?);
+    // 2. The webhooks of every account in the batch, a statement per chunk of accounts (a
+    //    batch of events for many accounts made a round trip per account).
+    let mut accounts: Vec<&str> = queued.iter().map(|q| q.account.id.as_str()).collect();
+    accounts.sort_unstable();
+    accounts.dedup();
+    let mut subscribers: HashMap<&str, Vec<Subscriber>> =
+        accounts.iter().map(|&id| (id, Vec::new())).collect();
+    for chunk in statement_chunks(&accounts) {
+        for (account_id, webhook) in webhooks_of(tx, chunk).await? {
+            if let Some(list) = subscribers.get_mut(account_id.as_str()) {
+                list.push(webhook);
+            }
         }
     }
 
@@ -216,31 +223,39 @@ pub(super) async fn insert_batch(
     ))
 }
 
+/// The webhooks of `accounts`, each with its account's id, in webhook order.
 async fn webhooks_of(
     tx: &mut Transaction<'static, Sqlite>,
-    account_id: &str,
-) -> StoreResult<Vec<Subscriber>> {
-    let rows = sqlx::query(
-        "SELECT seq, id, url, secret, previous_secrets, events, enabled, failure_streak, held_until, filter
-         FROM webhooks WHERE account_id = ?",
-    )
-    .bind(account_id)
-    .fetch_all(&mut **tx)
-    .await?;
+    accounts: &[&str],
+) -> StoreResult<Vec<(String, Subscriber)>> {
+    let mut select = QueryBuilder::new(
+        "SELECT account_id, seq, id, url, secret, previous_secrets, events, enabled,
+                failure_streak, held_until, filter
+         FROM webhooks WHERE account_id IN (",
+    );
+    let mut list = select.separated(", ");
+    for id in accounts {
+        list.push_bind(*id);
+    }
+    select.push(") ORDER BY seq");
+    let rows = select.build().fetch_all(&mut **tx).await?;
     Ok(rows
         .into_iter()
-        .map(|row| Subscriber {
-            seq: row.get("seq"),
-            id: row.get("id"),
-            url: row.get("url"),
-            secret: WebhookSecret::from_stored(row.get("secret")),
-            previous_secrets: PreviousSecret::list_from_stored(row.get("previous_secrets")),
-            patterns: serde_json::from_str(row.get("events")).unwrap_or_default(),
-            enabled: row.get("enabled"),
-            health: engine::health_of(&row),
-            filter: crate::domain::filter::EventFilter::from_stored(
-                row.get::<Option<String>, _>("filter").as_deref(),
-            ),
+        .map(|row| {
+            let subscriber = Subscriber {
+                seq: row.get("seq"),
+                id: row.get("id"),
+                url: row.get("url"),
+                secret: WebhookSecret::from_stored(row.get("secret")),
+                previous_secrets: PreviousSecret::list_from_stored(row.get("previous_secrets")),
+                patterns: serde_json::from_str(row.get("events")).unwrap_or_default(),
+                enabled: row.get("enabled"),
+                health: engine::health_of(&row),
+                filter: crate::domain::filter::EventFilter::from_stored(
+                    row.get::<Option<String>, _>("filter").as_deref(),
+                ),
+            };
+            (row.get("account_id"), subscriber)
         })
         .collect())
 }
