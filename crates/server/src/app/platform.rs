@@ -2,6 +2,8 @@
 //! emitted for any account (one at a time or in an all-or-nothing batch), platform keys, and
 //! portal sessions that open the dashboard for one account.
 
+use std::collections::HashMap;
+
 use super::{App, AppResult, EmittedEvent};
 use crate::domain::access::{self, KeyScope, PLATFORM_KEY_PREFIX, PORTAL_TOKEN_PREFIX};
 use crate::domain::account::{
@@ -10,9 +12,7 @@ use crate::domain::account::{
 use crate::domain::api_key;
 use crate::domain::event::{EmitEventRequest, NewEvent};
 use crate::domain::ValidationError;
-use crate::store::{
-    Account, AccountFilter, AccountRecord, PlatformKeyRecord, PortalSessionRecord, StoreError,
-};
+use crate::store::{Account, AccountFilter, AccountRecord, PlatformKeyRecord, PortalSessionRecord};
 
 /// The most events in one batch.
 pub const MAX_BATCH_EVENTS: usize = 100;
@@ -142,6 +142,14 @@ impl App {
         let catalog = self.catalog().await?;
         let now = self.clock.now_ms();
         let created_at = Self::envelope_time(now)?;
+        let ids: Vec<&str> = batch.iter().map(|item| item.account_id.as_str()).collect();
+        let accounts: HashMap<String, Account> = self
+            .store
+            .accounts(&ids)
+            .await?
+            .into_iter()
+            .map(|account| (account.id.clone(), account))
+            .collect();
         let mut events = Vec::with_capacity(batch.len());
         for (index, item) in batch.into_iter().enumerate() {
             let at_index = |mut e: ValidationError| {
@@ -149,21 +157,17 @@ impl App {
                 e
             };
             let event = NewEvent::validate(item.request, created_at, &catalog).map_err(at_index)?;
-            let account = match self.store.account(&item.account_id).await {
-                Ok(account) => account,
-                Err(StoreError::NotFound) => {
-                    return Err(at_index(
-                        ValidationError::new(
-                            "unknown_account",
-                            format!("no account `{}`", item.account_id),
-                        )
-                        .field("account"),
+            let Some(account) = accounts.get(&item.account_id) else {
+                return Err(at_index(
+                    ValidationError::new(
+                        "unknown_account",
+                        format!("no account `{}`", item.account_id),
                     )
-                    .into())
-                }
-                Err(e) => return Err(e.into()),
+                    .field("account"),
+                )
+                .into());
             };
-            events.push((account, event));
+            events.push((account.clone(), event));
         }
         let envelopes: Vec<_> = events.iter().map(|(_, e)| e.body.clone()).collect();
         let counts = self.engine.accept_together(events, now).await?;

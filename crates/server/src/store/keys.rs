@@ -31,6 +31,10 @@ pub trait AccountKeys: Directory + Send + Sync {
     /// An account by id (`NotFound` if none).
     async fn account(&self, id: &str) -> StoreResult<Account>;
 
+    /// The accounts of `ids` that exist, in no particular order: a batch of events for many
+    /// accounts reads them in a few statements rather than one each.
+    async fn accounts(&self, ids: &[&str]) -> StoreResult<Vec<Account>>;
+
     /// Adds a named key to the account, unless it holds `max_keys` keys already
     /// (`LimitReached`).
     async fn create_api_key(
@@ -154,6 +158,30 @@ macro_rules! impl_account_keys {
                     id: row.get("id"),
                     email: row.get("email"),
                 })
+            }
+
+            async fn accounts(
+                &self,
+                ids: &[&str],
+            ) -> $crate::store::StoreResult<Vec<$crate::store::Account>> {
+                use sqlx::Row as _;
+                let mut accounts = Vec::with_capacity(ids.len());
+                for chunk in ids.chunks(500) {
+                    let mut select =
+                        sqlx::QueryBuilder::<$db>::new("SELECT id, email FROM accounts WHERE id IN (");
+                    let mut list = select.separated(", ");
+                    for id in chunk {
+                        list.push_bind(*id);
+                    }
+                    select.push(")");
+                    for row in select.build().fetch_all(&self.$reads).await? {
+                        accounts.push($crate::store::Account {
+                            id: row.get("id"),
+                            email: row.get("email"),
+                        });
+                    }
+                }
+                Ok(accounts)
             }
 
             async fn create_api_key(
