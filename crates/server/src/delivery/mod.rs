@@ -120,6 +120,9 @@ pub struct DeliveryEngine {
     clock: SharedClock,
     /// Wakes the claim loop (an attempt finished, work was left unclaimed or resumed).
     wake: Notify,
+    /// Whether other processes claim from the same store (a claim skips what they hold at
+    /// that moment, so one that found nothing is no proof that nothing waits).
+    shared_store: bool,
     /// Where attempt results are announced to dashboards.
     live: LiveHub,
     /// Rung when a recorded result queued an email.
@@ -181,6 +184,7 @@ impl DeliveryEngine {
             .build()?;
         metrics.room.set(capacity.workers as i64);
         Ok(Arc::new(DeliveryEngine {
+            shared_store: store.work_signal().is_some(),
             store,
             client,
             policy,
@@ -486,7 +490,8 @@ impl DeliveryEngine {
         let follow_up = (!stopping).then(|| (now, self.lease(now, 1, failing)));
         let seq = delivery.seq;
         let emails = outcome.disabling.is_some();
-        let next = match self
+        let retry_scheduled = matches!(outcome.next, AfterAttempt::RetryAt(_));
+        let (next, recorded) = match self
             .store
             .record_outcome_and_claim(outcome, follow_up)
             .await
@@ -498,12 +503,12 @@ impl DeliveryEngine {
                 if emails {
                     self.mailbox.email_queued();
                 }
-                next
+                (next, true)
             }
             // The lease expires and the delivery is claimed again: at-least-once.
             Err(error) => {
                 tracing::error!(delivery = %delivery.id, %error, "could not record the attempt");
-                Vec::new()
+                (Vec::new(), false)
             }
         };
         self.release_failing(failing, &next);
@@ -513,7 +518,12 @@ impl DeliveryEngine {
             .remove(&seq);
         if next.is_empty() {
             self.room.release(1);
-            if !stopping {
+            // The follow-up was a claim of everything this process may claim, and found
+            // nothing: the claim loop would find nothing either — unless the result set a
+            // retry (the loop may sleep past it), the store is shared, or nothing was
+            // recorded. (Waking it for every attempt made a claim per attempt beside dead
+            // or slow endpoints, where due work waits only for its own webhook's slot.)
+            if !stopping && (retry_scheduled || self.shared_store || !recorded) {
                 self.wake();
             }
         } else {
