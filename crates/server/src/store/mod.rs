@@ -34,6 +34,7 @@ pub mod queue;
 pub mod retention;
 pub mod sqlite;
 pub(crate) mod statements;
+pub(crate) mod subscriber;
 pub mod upkeep;
 pub mod webhooks;
 

@@ -6,27 +6,12 @@ use std::sync::LazyLock;
 use cdhooks_core::event::DELIVERY_ID_PREFIX;
 use sqlx::{Connection, PgConnection, Row};
 
+use super::super::subscriber::{subscriber_from_row, Subscriber};
 use super::super::*;
 use super::engine;
 use crate::domain::claim::{self, Shard};
 use crate::domain::health;
-use crate::domain::webhook::WebhookSecret;
 use crate::domain::{delivery, new_id};
-
-/// A webhook of an account, as fan-out needs it.
-struct Subscriber {
-    seq: i64,
-    id: String,
-    url: String,
-    secret: WebhookSecret,
-    previous_secrets: Vec<PreviousSecret>,
-    patterns: Vec<String>,
-    enabled: bool,
-    /// Its circuit and hold (`domain::health`).
-    health: health::Health,
-    /// Conditions on `data` (`domain::filter`).
-    filter: Option<crate::domain::filter::EventFilter>,
-}
 
 /// A delivery about to be inserted.
 struct Planned<'a> {
@@ -289,19 +274,7 @@ async fn subscribers_of(
         subscribers
             .entry(row.get("account_id"))
             .or_default()
-            .push(Subscriber {
-                seq,
-                id: row.get("id"),
-                url: row.get("url"),
-                secret: WebhookSecret::from_stored(row.get("secret")),
-                previous_secrets: PreviousSecret::list_from_stored(row.get("previous_secrets")),
-                patterns: serde_json::from_str(row.get("events")).unwrap_or_default(),
-                enabled: row.get("enabled"),
-                health: engine::health_of(&row),
-                filter: crate::domain::filter::EventFilter::from_stored(
-                    row.get::<Option<String>, _>("filter").as_deref(),
-                ),
-            });
+            .push(subscriber_from_row!(&row, engine::health_of(&row)));
     }
     Ok((subscribers, waiting))
 }

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use cdhooks_core::event::DELIVERY_ID_PREFIX;
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 
+use super::super::subscriber::{subscriber_from_row, Subscriber};
 use super::super::*;
 use super::{engine, statement_chunks};
-use crate::domain::webhook::WebhookSecret;
 use crate::domain::{claim, delivery, new_id};
 
 /// An event waiting in the group-commit queue.
@@ -20,21 +20,6 @@ pub(super) struct QueuedEvent {
     pub now_ms: i64,
     /// Claim this many of its deliveries for this process, if given.
     pub lease: Option<Lease>,
-}
-
-/// A webhook of an account, as fan-out needs it.
-struct Subscriber {
-    seq: i64,
-    id: String,
-    url: String,
-    secret: WebhookSecret,
-    previous_secrets: Vec<PreviousSecret>,
-    patterns: Vec<String>,
-    enabled: bool,
-    /// Its circuit and hold (`domain::health`).
-    health: crate::domain::health::Health,
-    /// Conditions on `data` (`domain::filter`).
-    filter: Option<crate::domain::filter::EventFilter>,
 }
 
 /// A delivery row about to be inserted, and which queued event it belongs to.
@@ -242,19 +227,7 @@ async fn webhooks_of(
     Ok(rows
         .into_iter()
         .map(|row| {
-            let subscriber = Subscriber {
-                seq: row.get("seq"),
-                id: row.get("id"),
-                url: row.get("url"),
-                secret: WebhookSecret::from_stored(row.get("secret")),
-                previous_secrets: PreviousSecret::list_from_stored(row.get("previous_secrets")),
-                patterns: serde_json::from_str(row.get("events")).unwrap_or_default(),
-                enabled: row.get("enabled"),
-                health: engine::health_of(&row),
-                filter: crate::domain::filter::EventFilter::from_stored(
-                    row.get::<Option<String>, _>("filter").as_deref(),
-                ),
-            };
+            let subscriber = subscriber_from_row!(&row, engine::health_of(&row));
             (row.get("account_id"), subscriber)
         })
         .collect())
