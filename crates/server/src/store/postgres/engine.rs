@@ -39,16 +39,20 @@ pub(super) async fn begin_relaxed(conn: &mut PgConnection) -> StoreResult<Tx<'_>
         .await?)
 }
 
-/// The condition, on a delivery `d`, that no lease holds it at the time `now` (a lease whose
-/// time ran out holds nothing: its delivery may be claimed again).
-pub(super) fn unleased(now: &str) -> String {
+/// The condition, on a delivery `d` of the webhook whose key is `webhook_seq` (a column),
+/// that no lease holds it at the time `now` (a lease whose time ran out holds nothing: its
+/// delivery may be claimed again).
+///
+/// Against the list of the webhook's held deliveries (a probe of `leases_by_webhook`, once
+/// per webhook) rather than `NOT EXISTS` per delivery: an anti-join leaves the planner a
+/// choice, and with `leases` small when the plan was made it scanned the whole table once
+/// for every delivery it stepped over.
+pub(super) fn unleased(webhook_seq: &str, now: &str) -> String {
     format!(
-        "NOT EXISTS (SELECT 1 FROM leases l WHERE l.delivery_seq = d.seq AND l.until_ms >= {now})"
+        "d.seq <> ALL(ARRAY(SELECT l.delivery_seq FROM leases l
+                            WHERE l.webhook_seq = {webhook_seq} AND l.until_ms >= {now}))"
     )
 }
-
-/// [`unleased`] at `$1`.
-static UNLEASED: LazyLock<String> = LazyLock::new(|| unleased("$1"));
 
 /// The attempts in flight of the webhook aliased `webhook` at the time `now`: its unexpired
 /// leases, any process's.
@@ -76,7 +80,7 @@ fn oldest_unleased(webhook_seq: &str, now: &str, due_by: Option<&str>) -> String
         "(SELECT d.next_attempt_at FROM deliveries d WHERE d.webhook_seq = {webhook_seq}
             AND d.status = 'pending'{due} AND {unleased}
           ORDER BY d.next_attempt_at LIMIT 1)",
-        unleased = unleased(now)
+        unleased = unleased(webhook_seq, now)
     )
 }
 
@@ -234,7 +238,7 @@ static DUE_AND_BUSY: LazyLock<String> = LazyLock::new(|| {
              ORDER BY d.next_attempt_at, d.seq
              LIMIT LEAST($3, GREATEST({limit} - b.busy, 0))) AS x ON TRUE
          ORDER BY w.seq, x.next_attempt_at, x.seq",
-        unleased = *UNLEASED,
+        unleased = unleased("w.seq", "$1"),
         limit = in_flight_limit("h", "$1", "$4", "$5"),
     )
 });

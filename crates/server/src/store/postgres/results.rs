@@ -110,7 +110,7 @@ static RECORD: LazyLock<String> = LazyLock::new(|| {
         other_in_flight = in_flight_of("o", "$14"),
         other_limit = in_flight_limit("o", "$14", "$17", "$22"),
         limit = in_flight_limit("w", "$14", "$17", "$22"),
-        unleased = unleased("$14"),
+        unleased = unleased("w.seq", "$14"),
         loaded = CLAIMED_COLUMNS,
         joined = CLAIMED_JOINS,
     )
