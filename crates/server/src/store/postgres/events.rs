@@ -258,11 +258,24 @@ async fn subscribers_of(
     now_ms: i64,
 ) -> StoreResult<(HashMap<String, Vec<Subscriber>>, HashMap<i64, i64>)> {
     let accounts: Vec<&str> = queued.iter().map(|q| q.account.id.as_str()).collect();
+    subscribers_of_accounts(conn, &accounts, with_waiting, now_ms).await
+}
+
+/// [`subscribers_of`] the accounts `accounts`.
+pub(super) async fn subscribers_of_accounts(
+    conn: &mut PgConnection,
+    accounts: &[&str],
+    with_waiting: bool,
+    now_ms: i64,
+) -> StoreResult<(HashMap<String, Vec<Subscriber>>, HashMap<i64, i64>)> {
     let mut subscribers: HashMap<String, Vec<Subscriber>> = HashMap::new();
     let mut waiting = HashMap::new();
+    // Planned as it runs (see `engine::claim_in`): a plan made while `deliveries` was empty
+    // scanned it for every webhook of the account.
     for row in sqlx::query(&SUBSCRIBERS)
+        .persistent(false)
         .bind(now_ms)
-        .bind(&accounts)
+        .bind(accounts)
         .bind(with_waiting)
         .fetch_all(conn)
         .await?

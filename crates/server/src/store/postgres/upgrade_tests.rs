@@ -10,7 +10,7 @@ use crate::store::migrations::{migrator, POSTGRES};
 use crate::store::{AccountKeys, DeliveryQueue, Lease, Upkeep, Webhooks};
 
 /// A new, empty database on the test cluster, or `None` when there is none.
-async fn fresh_database() -> Option<String> {
+pub(super) async fn fresh_database() -> Option<String> {
     let Ok(admin) = std::env::var("CDHOOKS_TEST_DATABASE_URL") else {
         assert!(
             std::env::var_os("CI").is_none(),

@@ -1,0 +1,168 @@
+//! The claim's statements on a connection that first ran them while the tables were empty.
+//!
+//! A connection keeps one plan per prepared statement (`connect_options`), made when the
+//! statement first runs and kept until the tables are analysed again. Made on empty tables, a
+//! plan may scan where it should probe: in a fan-out, every claim then read the whole backlog
+//! once per webhook (and every lease once per delivery), took seconds, and its leases ran out
+//! while it ran — deliveries were sent twice. These tests make plans on empty, analysed tables,
+//! fill the tables as a fan-out does, and count the rows the statements then read. They need the
+//! test cluster (`scripts/with-postgres`); without it they skip, except under `CI=true`.
+
+use sqlx::{Connection, Executor, PgConnection};
+
+use super::engine::{begin_relaxed, claim_in};
+use super::events::subscribers_of_accounts;
+use super::upgrade_tests::fresh_database;
+use crate::domain::claim::Shard;
+use crate::store::migrations::{migrator, POSTGRES};
+use crate::store::Lease;
+
+/// Webhooks with a backlog, and the deliveries waiting for each.
+const WEBHOOKS: i64 = 20;
+const BACKLOG: i64 = 2_000;
+/// Deliveries of each webhook already in flight (leased) at the head of its queue.
+const IN_FLIGHT: i64 = 16;
+
+/// Rows of `deliveries` and `leases` (and entries of their indexes) read so far by the
+/// transaction on `conn`, as PostgreSQL counts them for it.
+async fn rows_read(conn: &mut PgConnection) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COALESCE(SUM(pg_stat_get_xact_tuples_returned(c.oid)
+                             + pg_stat_get_xact_tuples_fetched(c.oid)), 0)::BIGINT
+         FROM pg_class c
+         WHERE c.oid IN ('deliveries'::regclass, 'leases'::regclass)
+            OR c.oid IN (SELECT indexrelid FROM pg_index
+                         WHERE indrelid IN ('deliveries'::regclass, 'leases'::regclass))",
+    )
+    .fetch_one(conn)
+    .await
+    .unwrap()
+}
+
+/// A new database with the schema, its tables empty and analysed, as after a quiet spell — no
+/// autovacuum to analyse them behind the test's back (that would make new plans) — and a
+/// connection to it as the store makes them; `None` without the test cluster.
+async fn empty_tables() -> Option<PgConnection> {
+    let url = fresh_database().await?;
+    let mut conn = PgConnection::connect_with(&super::connect_options(&url).unwrap())
+        .await
+        .unwrap();
+    migrator(POSTGRES)
+        .await
+        .unwrap()
+        .run(&mut conn)
+        .await
+        .unwrap();
+    conn.execute(
+        "ALTER TABLE deliveries SET (autovacuum_enabled = false);
+         ALTER TABLE leases SET (autovacuum_enabled = false);
+         ALTER TABLE due_webhooks SET (autovacuum_enabled = false);
+         ALTER TABLE webhooks SET (autovacuum_enabled = false);",
+    )
+    .await
+    .unwrap();
+    conn.execute("VACUUM ANALYZE").await.unwrap();
+    Some(conn)
+}
+
+/// A fan-out's backlog: the account `acc_1` with [`WEBHOOKS`] webhooks, each with [`BACKLOG`]
+/// deliveries due, the oldest [`IN_FLIGHT`] of each leased until after `now`. Delivery ids are
+/// `dlv_{event}_{webhook}`.
+async fn fill_backlog(conn: &mut PgConnection, now: i64) {
+    conn.execute(
+        format!(
+            "INSERT INTO accounts (id, email, api_key_hash, created_at)
+             VALUES ('acc_1', 'a@example.com', 'h', 0);
+             INSERT INTO webhooks (id, account_id, url, events, secret, created_at, updated_at)
+             SELECT 'wh_' || w, 'acc_1', 'http://127.0.0.1:9/', '[\"*\"]',
+                    'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 0, 0
+             FROM generate_series(1, {WEBHOOKS}) w;
+             INSERT INTO events (id, account_id, type, created_at, body)
+             SELECT 'evt_' || e, 'acc_1', 'server.created', e, '\\x7b7d'
+             FROM generate_series(1, {BACKLOG}) e;
+             INSERT INTO deliveries (id, account_id, event_seq, webhook_seq, status,
+                                     next_attempt_at, created_at, updated_at)
+             SELECT 'dlv_' || e.seq || '_' || w.seq, 'acc_1', e.seq, w.seq, 'pending',
+                    e.created_at, e.created_at, e.created_at
+             FROM events e CROSS JOIN webhooks w;
+             INSERT INTO leases (delivery_seq, webhook_seq, token, until_ms)
+             SELECT d.seq, d.webhook_seq, 1, {until}
+             FROM deliveries d JOIN events e ON e.seq = d.event_seq
+             WHERE e.created_at <= {IN_FLIGHT};",
+            until = now + 60_000,
+        )
+        .as_str(),
+    )
+    .await
+    .unwrap();
+}
+
+/// Asserts that `read` rows are what probes read, not a scan of the backlog.
+fn assert_probed(read: i64, what: &str) {
+    // Probes read what is taken and what is in flight ahead of it, webhook by webhook; a scan
+    // reads the whole backlog (40,000 deliveries), and did so again and again.
+    assert!(
+        read < WEBHOOKS * BACKLOG / 4,
+        "{what} read {read} rows for a backlog of {}",
+        WEBHOOKS * BACKLOG
+    );
+}
+
+#[tokio::test]
+async fn a_claim_planned_on_empty_tables_probes_a_large_backlog() {
+    let Some(mut conn) = empty_tables().await else {
+        return;
+    };
+    let now = 1_000_000;
+    let lease = Lease {
+        token: 7,
+        until_ms: now + 30_000,
+        max: 64,
+        per_webhook: 32,
+        max_failing: 16,
+    };
+    let mut tx = begin_relaxed(&mut conn).await.unwrap();
+    assert!(claim_in(&mut tx, now, lease, Shard::WHOLE)
+        .await
+        .unwrap()
+        .is_empty());
+    tx.commit().await.unwrap();
+    fill_backlog(&mut conn, now).await;
+
+    let mut tx = begin_relaxed(&mut conn).await.unwrap();
+    let claimed = claim_in(&mut tx, now, lease, Shard::WHOLE).await.unwrap();
+    let read = rows_read(&mut tx).await;
+    tx.rollback().await.unwrap();
+
+    // Each webhook has 16 free slots: the claim takes its most, none of them in flight.
+    assert_eq!(claimed.len(), 64);
+    let event_of = |id: &str| -> i64 { id.split('_').nth(1).unwrap().parse().unwrap() };
+    assert!(claimed.iter().all(|d| event_of(&d.id) > IN_FLIGHT));
+    assert_probed(read, "the claim");
+}
+
+#[tokio::test]
+async fn a_fan_outs_read_of_subscribers_planned_on_empty_tables_probes_a_large_backlog() {
+    let Some(mut conn) = empty_tables().await else {
+        return;
+    };
+    let now = 1_000_000;
+    let (subscribers, _) = subscribers_of_accounts(&mut conn, &["acc_1"], true, now)
+        .await
+        .unwrap();
+    assert!(subscribers.is_empty());
+    fill_backlog(&mut conn, now).await;
+
+    let mut tx = conn.begin().await.unwrap();
+    let (subscribers, waiting) = subscribers_of_accounts(&mut tx, &["acc_1"], true, now)
+        .await
+        .unwrap();
+    let read = rows_read(&mut tx).await;
+    tx.rollback().await.unwrap();
+
+    // Every webhook has work waiting, with the oldest of it in flight.
+    assert_eq!(subscribers["acc_1"].len(), WEBHOOKS as usize);
+    assert_eq!(waiting.len(), WEBHOOKS as usize);
+    assert!(waiting.values().all(|busy| *busy == IN_FLIGHT));
+    assert_probed(read, "the read of subscribers");
+}
