@@ -8,6 +8,11 @@
 //! of an empty one: the planner then read every pending delivery to find the earliest (a
 //! bitmap scan and a sort) where an index walk stops at the first.
 //!
+//! Analysing also makes every connection plan its statements again: a plan kept from a moment
+//! `deliveries` or `leases` were nearly empty scans them where it should probe, so the tables
+//! are analysed as soon as either has doubled since its last analysis, not only when `events`
+//! has.
+//!
 //! What is due is read from PostgreSQL's own counts (`pg_stat_user_tables`), which every
 //! instance sees alike, and done under an advisory lock: with several instances the tables are
 //! vacuumed and analysed once, by whichever instance looks first, not once per instance.
@@ -21,6 +26,7 @@ use sqlx::{ConnectOptions, Connection, PgConnection, PgPool, Row};
 const VACUUM_AFTER: i64 = 10_000;
 /// New events after which the tables are first analysed; after that, whenever `events` has
 /// about doubled since its last analysis (at most every [`MAX_ANALYZE_AFTER`] new events).
+/// Also the fewest rows `deliveries` or `leases` must have grown by to be analysed.
 const FIRST_ANALYZE_AFTER: i64 = 1_000;
 /// The most new events between two analyses.
 const MAX_ANALYZE_AFTER: i64 = 1_000_000;
@@ -37,6 +43,25 @@ struct TableCounts {
     events: i64,
     /// Rows added to `events` since it was last analysed.
     events_since_analyze: i64,
+    /// Rows of `deliveries` now and at its last analysis.
+    deliveries: Growth,
+    /// Rows of `leases` now and at its last analysis.
+    leases: Growth,
+}
+
+/// A table's rows now and as its last analysis counted them (what plans were made for).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Growth {
+    rows: i64,
+    analysed: i64,
+}
+
+impl Growth {
+    /// Whether the table has at least doubled, by [`FIRST_ANALYZE_AFTER`] rows or more.
+    fn doubled(self) -> bool {
+        let grown = self.rows - self.analysed;
+        grown >= FIRST_ANALYZE_AFTER && self.rows >= 2 * self.analysed
+    }
 }
 
 /// What upkeep the counts call for, if any.
@@ -46,8 +71,10 @@ fn due(counts: TableCounts) -> Option<&'static str> {
     }
     let before = (counts.events - counts.events_since_analyze).max(0);
     let analyze_after = before.clamp(FIRST_ANALYZE_AFTER, MAX_ANALYZE_AFTER);
-    (counts.events_since_analyze >= analyze_after)
-        .then_some("ANALYZE (SKIP_LOCKED) deliveries, leases, due_webhooks, events")
+    (counts.events_since_analyze >= analyze_after
+        || counts.deliveries.doubled()
+        || counts.leases.doubled())
+    .then_some("ANALYZE (SKIP_LOCKED) deliveries, leases, due_webhooks, events")
 }
 
 /// Runs until the pool closes: every half second, reads the counts and does what is due.
@@ -81,8 +108,15 @@ async fn counts(pool: &PgPool) -> sqlx::Result<TableCounts> {
              COALESCE(SUM(n_dead_tup) FILTER (WHERE relid <> 'events'::regclass), 0)::BIGINT AS dead,
              COALESCE(SUM(n_live_tup) FILTER (WHERE relid = 'events'::regclass), 0)::BIGINT AS events,
              COALESCE(SUM(n_mod_since_analyze) FILTER (WHERE relid = 'events'::regclass), 0)::BIGINT
-                 AS events_since_analyze
-         FROM pg_stat_user_tables
+                 AS events_since_analyze,
+             COALESCE(SUM(n_live_tup) FILTER (WHERE relid = 'deliveries'::regclass), 0)::BIGINT
+                 AS deliveries,
+             COALESCE(SUM(GREATEST(c.reltuples, 0)) FILTER (WHERE relid = 'deliveries'::regclass), 0)::BIGINT
+                 AS deliveries_analysed,
+             COALESCE(SUM(n_live_tup) FILTER (WHERE relid = 'leases'::regclass), 0)::BIGINT AS leases,
+             COALESCE(SUM(GREATEST(c.reltuples, 0)) FILTER (WHERE relid = 'leases'::regclass), 0)::BIGINT
+                 AS leases_analysed
+         FROM pg_stat_user_tables JOIN pg_class c ON c.oid = relid
          WHERE relid IN ('deliveries'::regclass, 'leases'::regclass, 'due_webhooks'::regclass,
                          'events'::regclass)",
     )
@@ -92,6 +126,14 @@ async fn counts(pool: &PgPool) -> sqlx::Result<TableCounts> {
         dead: row.get("dead"),
         events: row.get("events"),
         events_since_analyze: row.get("events_since_analyze"),
+        deliveries: Growth {
+            rows: row.get("deliveries"),
+            analysed: row.get("deliveries_analysed"),
+        },
+        leases: Growth {
+            rows: row.get("leases"),
+            analysed: row.get("leases_analysed"),
+        },
     })
 }
 
@@ -139,6 +181,8 @@ mod tests {
             dead,
             events,
             events_since_analyze,
+            deliveries: Growth::default(),
+            leases: Growth::default(),
         }
     }
 
@@ -164,5 +208,35 @@ mod tests {
         assert_eq!(due(counts(0, 6_000, 3_000)), analyze);
         assert_eq!(due(counts(0, 50_000_000, 999_999)), None);
         assert_eq!(due(counts(0, 50_000_000, 1_000_000)), analyze, "capped");
+    }
+
+    #[test]
+    fn deliveries_or_leases_are_analysed_once_they_have_doubled() {
+        let analyze = Some("ANALYZE (SKIP_LOCKED) deliveries, leases, due_webhooks, events");
+        let grown = |rows, analysed| Growth { rows, analysed };
+        let with = |deliveries, leases| TableCounts {
+            deliveries,
+            leases,
+            ..counts(0, 100_000, 10)
+        };
+        assert_eq!(due(with(grown(0, 0), grown(0, 0))), None);
+        assert_eq!(
+            due(with(grown(999, 0), grown(0, 0))),
+            None,
+            "fewer than 1,000"
+        );
+        assert_eq!(
+            due(with(grown(1_000, 0), grown(0, 0))),
+            analyze,
+            "from empty"
+        );
+        assert_eq!(
+            due(with(grown(0, 0), grown(1_000, 0))),
+            analyze,
+            "leases too"
+        );
+        assert_eq!(due(with(grown(100_000, 50_001), grown(0, 0))), None);
+        assert_eq!(due(with(grown(100_000, 50_000), grown(0, 0))), analyze);
+        assert_eq!(due(with(grown(10, 100_000), grown(0, 0))), None, "shrunk");
     }
 }
