@@ -169,6 +169,11 @@ pub(crate) const POSTGRES: &[Listed] = &[
         "due_webhooks",
         include_str!("../../migrations/postgres/0015_due_webhooks.sql"),
     ),
+    (
+        16,
+        "no_global_due_index",
+        include_str!("../../migrations/postgres/0016_no_global_due_index.sql"),
+    ),
 ];
 
 /// A list above, as a source for sqlx's migrator.
