@@ -6,13 +6,6 @@
 //! delivery waiting, no later than it: see its migration), walked in due order, and keep its
 //! rows close to the truth for the webhooks they look at — so a claim costs what it takes,
 //! not the number of webhooks.
-//!
-//! The claim's statements are planned each time they run (`persistent(false)`), not kept as
-//! the connection's other statements are (`connect_options`): a plan is made for the tables as
-//! they are at that moment, and one made while `deliveries` and `leases` were empty scanned
-//! them where it should probe — a claim in a fan-out then read 156 million rows, ran for
-//! seconds, and the leases of the attempts it had started ran out (sent twice). Planning
-//! costs a fraction of a millisecond per claim (`plan_tests.rs` holds the case).
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -280,7 +273,6 @@ pub(super) async fn claim_in(
         return Ok(Vec::new());
     }
     let rows = sqlx::query(&LOCK_SERVED_WEBHOOKS)
-        .persistent(false)
         .bind(now_ms)
         .bind(i64::from(shard.count()))
         .bind(i64::from(shard.index()))
@@ -354,7 +346,6 @@ async fn advance_due_rows(
     shard: Shard,
 ) -> StoreResult<()> {
     let locked: Vec<i64> = sqlx::query_scalar(&LOCK_WALKED_ROWS)
-        .persistent(false)
         .bind(now_ms)
         .bind(i64::from(shard.count()))
         .bind(i64::from(shard.index()))
@@ -364,7 +355,6 @@ async fn advance_due_rows(
         .await?;
     if !locked.is_empty() {
         sqlx::query(&ADVANCE_DUE_ROWS)
-            .persistent(false)
             .bind(now_ms)
             .bind(&locked)
             .execute(&mut **tx)
@@ -384,7 +374,6 @@ async fn due_and_busy(
 ) -> StoreResult<HashMap<i64, (i64, health::Health, Vec<i64>)>> {
     let mut due: HashMap<i64, (i64, health::Health, Vec<i64>)> = HashMap::new();
     for row in sqlx::query(&DUE_AND_BUSY)
-        .persistent(false)
         .bind(now_ms)
         .bind(webhooks)
         .bind(i64::from(rows))

@@ -261,7 +261,7 @@ async fn subscribers_of(
     subscribers_of_accounts(conn, &accounts, with_waiting, now_ms).await
 }
 
-/// [`subscribers_of`] the accounts `accounts`.
+/// The webhooks of the accounts `accounts`, as [`subscribers_of`] reads them for a batch.
 pub(super) async fn subscribers_of_accounts(
     conn: &mut PgConnection,
     accounts: &[&str],
@@ -270,10 +270,7 @@ pub(super) async fn subscribers_of_accounts(
 ) -> StoreResult<(HashMap<String, Vec<Subscriber>>, HashMap<i64, i64>)> {
     let mut subscribers: HashMap<String, Vec<Subscriber>> = HashMap::new();
     let mut waiting = HashMap::new();
-    // Planned as it runs (see `engine::claim_in`): a plan made while `deliveries` was empty
-    // scanned it for every webhook of the account.
     for row in sqlx::query(&SUBSCRIBERS)
-        .persistent(false)
         .bind(now_ms)
         .bind(accounts)
         .bind(with_waiting)

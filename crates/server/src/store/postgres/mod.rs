@@ -199,10 +199,11 @@ impl PgStore {
 /// The connection options of `url`, with one setting of this store's own: prepared
 /// statements keep one generic plan. The claim and result statements run thousands of times
 /// a second with different times and arrays; with PostgreSQL's default the planner planned
-/// most of them afresh on every run, which cost as much as running them. The claim's own
-/// statements, and the fan-out's read of subscribers, are the exception: they run unprepared
-/// and are planned each time (see `engine`), since a plan kept from a moment the tables were
-/// empty scans a backlog where it should probe it.
+/// most of them afresh on every run, which cost as much as running them. A plan is made for
+/// the tables as they are when the statement first runs, and one made while `deliveries` or
+/// `leases` were nearly empty scans them where it should probe: upkeep analyses them as soon
+/// as either has doubled, which has every connection plan its statements again
+/// (`upkeep.rs`, `plan_tests.rs`).
 fn connect_options(url: &str) -> StoreResult<sqlx::postgres::PgConnectOptions> {
     let options: sqlx::postgres::PgConnectOptions = url.parse()?;
     Ok(options.options([("plan_cache_mode", "force_generic_plan")]))

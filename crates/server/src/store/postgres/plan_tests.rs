@@ -5,14 +5,18 @@
 //! plan may scan where it should probe: in a fan-out, every claim then read the whole backlog
 //! once per webhook (and every lease once per delivery), took seconds, and its leases ran out
 //! while it ran — deliveries were sent twice. These tests make plans on empty, analysed tables,
-//! fill the tables as a fan-out does, and count the rows the statements then read. They need the
-//! test cluster (`scripts/with-postgres`); without it they skip, except under `CI=true`.
+//! fill the tables as a fan-out does, let upkeep look once (it analyses tables that have
+//! doubled, which has every connection plan again) and count the rows the statements then
+//! read. They need the test cluster (`scripts/with-postgres`); without it they skip, except
+//! under `CI=true`.
 
+use sqlx::postgres::PgPool;
 use sqlx::{Connection, Executor, PgConnection};
 
 use super::engine::{begin_relaxed, claim_in};
 use super::events::subscribers_of_accounts;
 use super::upgrade_tests::fresh_database;
+use super::upkeep;
 use crate::domain::claim::Shard;
 use crate::store::migrations::{migrator, POSTGRES};
 use crate::store::Lease;
@@ -41,8 +45,8 @@ async fn rows_read(conn: &mut PgConnection) -> i64 {
 
 /// A new database with the schema, its tables empty and analysed, as after a quiet spell — no
 /// autovacuum to analyse them behind the test's back (that would make new plans) — and a
-/// connection to it as the store makes them; `None` without the test cluster.
-async fn empty_tables() -> Option<PgConnection> {
+/// connection to it as the store makes them, and its URL; `None` without the test cluster.
+async fn empty_tables() -> Option<(PgConnection, String)> {
     let url = fresh_database().await?;
     let mut conn = PgConnection::connect_with(&super::connect_options(&url).unwrap())
         .await
@@ -62,7 +66,7 @@ async fn empty_tables() -> Option<PgConnection> {
     .await
     .unwrap();
     conn.execute("VACUUM ANALYZE").await.unwrap();
-    Some(conn)
+    Some((conn, url))
 }
 
 /// A fan-out's backlog: the account `acc_1` with [`WEBHOOKS`] webhooks, each with [`BACKLOG`]
@@ -97,6 +101,23 @@ async fn fill_backlog(conn: &mut PgConnection, now: i64) {
     .unwrap();
 }
 
+/// Has upkeep look at the tables once, as it does every half second, after `conn`'s counts
+/// have reached PostgreSQL's statistics; asserts that it analysed them.
+async fn upkeep_looks(conn: &mut PgConnection, url: &str) {
+    conn.execute("SELECT pg_stat_force_next_flush()")
+        .await
+        .unwrap();
+    let pool = PgPool::connect_with(super::connect_options(url).unwrap())
+        .await
+        .unwrap();
+    let done = upkeep::tend(&pool).await.unwrap();
+    assert!(
+        done.is_some_and(|statement| statement.starts_with("ANALYZE")),
+        "upkeep did {done:?}"
+    );
+    pool.close().await;
+}
+
 /// Asserts that `read` rows are what probes read, not a scan of the backlog.
 fn assert_probed(read: i64, what: &str) {
     // Probes read what is taken and what is in flight ahead of it, webhook by webhook; a scan
@@ -110,7 +131,7 @@ fn assert_probed(read: i64, what: &str) {
 
 #[tokio::test]
 async fn a_claim_planned_on_empty_tables_probes_a_large_backlog() {
-    let Some(mut conn) = empty_tables().await else {
+    let Some((mut conn, url)) = empty_tables().await else {
         return;
     };
     let now = 1_000_000;
@@ -128,6 +149,7 @@ async fn a_claim_planned_on_empty_tables_probes_a_large_backlog() {
         .is_empty());
     tx.commit().await.unwrap();
     fill_backlog(&mut conn, now).await;
+    upkeep_looks(&mut conn, &url).await;
 
     let mut tx = begin_relaxed(&mut conn).await.unwrap();
     let claimed = claim_in(&mut tx, now, lease, Shard::WHOLE).await.unwrap();
@@ -143,7 +165,7 @@ async fn a_claim_planned_on_empty_tables_probes_a_large_backlog() {
 
 #[tokio::test]
 async fn a_fan_outs_read_of_subscribers_planned_on_empty_tables_probes_a_large_backlog() {
-    let Some(mut conn) = empty_tables().await else {
+    let Some((mut conn, url)) = empty_tables().await else {
         return;
     };
     let now = 1_000_000;
@@ -152,6 +174,7 @@ async fn a_fan_outs_read_of_subscribers_planned_on_empty_tables_probes_a_large_b
         .unwrap();
     assert!(subscribers.is_empty());
     fill_backlog(&mut conn, now).await;
+    upkeep_looks(&mut conn, &url).await;
 
     let mut tx = conn.begin().await.unwrap();
     let (subscribers, waiting) = subscribers_of_accounts(&mut tx, &["acc_1"], true, now)

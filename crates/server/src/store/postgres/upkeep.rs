@@ -85,19 +85,20 @@ pub(super) async fn run(pool: PgPool) {
         if pool.is_closed() {
             return;
         }
-        let statement = match counts(&pool).await {
-            Ok(counts) => due(counts),
-            Err(error) => {
-                tracing::debug!(%error, "reading the delivery tables' counts failed");
-                None
-            }
-        };
-        if let Some(statement) = statement {
-            if let Err(error) = run_alone(&pool, statement).await {
-                tracing::debug!(%error, statement, "upkeep of the delivery tables failed");
-            }
+        if let Err(error) = tend(&pool).await {
+            tracing::debug!(%error, "upkeep of the delivery tables failed");
         }
     }
+}
+
+/// Reads the counts and does what they call for, if anything (unless another instance is at
+/// it); returns the statement it ran.
+pub(super) async fn tend(pool: &PgPool) -> sqlx::Result<Option<&'static str>> {
+    let Some(statement) = due(counts(pool).await?) else {
+        return Ok(None);
+    };
+    run_alone(pool, statement).await?;
+    Ok(Some(statement))
 }
 
 /// The tables' counts as PostgreSQL keeps them (updated by each backend within about a
