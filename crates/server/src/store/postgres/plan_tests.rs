@@ -15,10 +15,10 @@ use sqlx::{Connection, Executor, PgConnection};
 
 use super::engine::{begin_relaxed, claim_in};
 use super::events::subscribers_of_accounts;
-use super::upgrade_tests::fresh_database;
+use super::upgrade_tests::{fresh_database, migrate};
 use super::upkeep;
 use crate::domain::claim::Shard;
-use crate::store::migrations::{migrator, POSTGRES};
+use crate::store::migrations::POSTGRES;
 use crate::store::Lease;
 
 /// Webhooks with a backlog, and the deliveries waiting for each.
@@ -51,12 +51,7 @@ async fn empty_tables() -> Option<(PgConnection, String)> {
     let mut conn = PgConnection::connect_with(&super::connect_options(&url).unwrap())
         .await
         .unwrap();
-    migrator(POSTGRES)
-        .await
-        .unwrap()
-        .run(&mut conn)
-        .await
-        .unwrap();
+    migrate(&mut conn, POSTGRES).await;
     conn.execute(
         "ALTER TABLE deliveries SET (autovacuum_enabled = false);
          ALTER TABLE leases SET (autovacuum_enabled = false);

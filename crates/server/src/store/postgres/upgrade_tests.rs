@@ -28,6 +28,14 @@ pub(super) async fn fresh_database() -> Option<String> {
     Some(format!("{base}/{name}"))
 }
 
+/// Applies `migrations` (the first of the store's list) to the database on `conn`.
+pub(super) async fn migrate(
+    conn: &mut PgConnection,
+    migrations: &'static [(i64, &'static str, &'static str)],
+) {
+    migrator(migrations).await.unwrap().run(conn).await.unwrap();
+}
+
 #[tokio::test]
 async fn moving_leases_to_their_own_table_keeps_every_claim_in_flight() {
     let Some(url) = fresh_database().await else {
@@ -38,12 +46,7 @@ async fn moving_leases_to_their_own_table_keeps_every_claim_in_flight() {
     let before: &'static [_] = &POSTGRES[..4];
     assert_eq!(before.last().map(|m| m.1), Some("retention"));
     let mut conn = PgConnection::connect(&url).await.unwrap();
-    migrator(before)
-        .await
-        .unwrap()
-        .run(&mut conn)
-        .await
-        .unwrap();
+    migrate(&mut conn, before).await;
     conn.execute(
         "INSERT INTO accounts (id, email, api_key_hash, created_at) VALUES ('acc_1', 'a@example.com', 'h', 0);
          INSERT INTO webhooks (id, account_id, url, events, secret, created_at, updated_at)
@@ -108,12 +111,7 @@ async fn a_webhooks_previous_secret_becomes_the_first_of_its_previous_secrets() 
     let before: &'static [_] = &POSTGRES[..7];
     assert_eq!(before.last().map(|m| m.1), Some("attempt_url"));
     let mut conn = PgConnection::connect(&url).await.unwrap();
-    migrator(before)
-        .await
-        .unwrap()
-        .run(&mut conn)
-        .await
-        .unwrap();
+    migrate(&mut conn, before).await;
     conn.execute(
         "INSERT INTO accounts (id, email, api_key_hash, created_at) VALUES ('acc_1', 'a@example.com', 'h', 0);
          INSERT INTO webhooks (id, account_id, url, events, secret, created_at, updated_at,
