@@ -139,7 +139,10 @@ pub(super) fn in_flight_limit(
 /// waiting, or earlier (claims keep it exact for the webhooks they serve) — and the walk stops
 /// once it has locked enough: a claim reads the queues of the webhooks it serves and of those
 /// before them without room, not of every webhook with work (a thousand far endpoints, each
-/// with a backlog, cost 77 ms of database time per claim).
+/// with a backlog, cost 77 ms of database time per claim). The rows are put in that order
+/// before any webhook is checked (a subquery the planner keeps apart, `OFFSET 0`): left to
+/// itself, the planner checked every due webhook and sorted those that passed, which cannot
+/// stop early — with a thousand webhooks waiting for room, each claim checked all of them.
 ///
 /// Room is counted before the lock, so it may be stale: a webhook whose slot freed a moment
 /// ago is left to the next claim (the attempt that freed it wakes one), and one that filled
@@ -153,8 +156,12 @@ static LOCK_SERVED_WEBHOOKS: LazyLock<String> = LazyLock::new(|| {
     );
     let walk = |circuit: &str, most: &str| {
         format!(
-            "SELECT w.seq, r.due_ms AS covered FROM due_webhooks r JOIN webhooks w ON w.seq = r.webhook_seq
-             WHERE r.due_ms <= $1 AND {share} AND w.failure_streak {circuit} $5 AND {claimable}
+            "SELECT w.seq, r.due_ms AS covered
+             FROM (SELECT r.webhook_seq, r.due_ms FROM due_webhooks r
+                   WHERE r.due_ms <= $1 AND {share}
+                   ORDER BY r.due_ms, r.webhook_seq OFFSET 0) AS r
+             JOIN webhooks w ON w.seq = r.webhook_seq
+             WHERE w.failure_streak {circuit} $5 AND {claimable}
              ORDER BY r.due_ms, r.webhook_seq LIMIT {most}
              FOR NO KEY UPDATE OF w SKIP LOCKED",
             share = in_share("r.webhook_seq", "$2", "$3"),

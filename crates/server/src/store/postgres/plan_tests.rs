@@ -7,7 +7,8 @@
 //! while it ran — deliveries were sent twice. These tests make plans on empty, analysed tables,
 //! fill the tables as a fan-out does, let upkeep look once (it analyses tables that have
 //! doubled, which has every connection plan again) and count the rows the statements then
-//! read. They need the test cluster (`scripts/with-postgres`); without it they skip, except
+//! read. And a claim that serves a few of many webhooks waiting for room must stop once it has
+//! them, rather than check every one. They need the test cluster (`scripts/with-postgres`); without it they skip, except
 //! under `CI=true`.
 
 use sqlx::postgres::PgPool;
@@ -183,4 +184,64 @@ async fn a_fan_outs_read_of_subscribers_planned_on_empty_tables_probes_a_large_b
     assert_eq!(waiting.len(), WEBHOOKS as usize);
     assert!(waiting.values().all(|busy| *busy == IN_FLIGHT));
     assert_probed(read, "the read of subscribers");
+}
+
+/// `webhooks` webhooks of `acc_1`, each with `deliveries` due and none in flight, webhook `w`'s
+/// from the time `10 w` on: each has waited a different while, the first longest.
+async fn fill_waiting(conn: &mut PgConnection, webhooks: i64, deliveries: i64) {
+    conn.execute(
+        format!(
+            "INSERT INTO accounts (id, email, api_key_hash, created_at)
+             VALUES ('acc_1', 'a@example.com', 'h', 0);
+             INSERT INTO webhooks (id, account_id, url, events, secret, created_at, updated_at)
+             SELECT 'wh_' || w, 'acc_1', 'http://127.0.0.1:9/', '[\"*\"]',
+                    'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 0, 0
+             FROM generate_series(1, {webhooks}) w;
+             INSERT INTO events (id, account_id, type, created_at, body)
+             SELECT 'evt_' || e, 'acc_1', 'server.created', e, '\\x7b7d'
+             FROM generate_series(1, {deliveries}) e;
+             INSERT INTO deliveries (id, account_id, event_seq, webhook_seq, status,
+                                     next_attempt_at, created_at, updated_at)
+             SELECT 'dlv_' || e.seq || '_' || w.seq, 'acc_1', e.seq, w.seq, 'pending',
+                    10 * w.seq + e.created_at, 0, 0
+             FROM events e CROSS JOIN webhooks w;"
+        )
+        .as_str(),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_claim_of_a_few_among_many_waiting_webhooks_checks_about_as_many() {
+    let Some((mut conn, url)) = empty_tables().await else {
+        return;
+    };
+    let now = 1_000_000;
+    fill_waiting(&mut conn, 1_000, 20).await;
+    upkeep_looks(&mut conn, &url).await;
+    let lease = Lease {
+        token: 7,
+        until_ms: now + 30_000,
+        max: 10,
+        per_webhook: 16,
+        max_failing: 16,
+    };
+
+    let mut tx = begin_relaxed(&mut conn).await.unwrap();
+    // Counted from here: the counts may still hold the backend's reads since it last reported.
+    let before = rows_read(&mut tx).await;
+    let claimed = claim_in(&mut tx, now, lease, Shard::WHOLE).await.unwrap();
+    let read = rows_read(&mut tx).await - before;
+    tx.rollback().await.unwrap();
+
+    // The ten that waited longest, one delivery each (round-robin).
+    let mut webhooks: Vec<i64> = claimed.iter().map(|d| d.webhook_seq).collect();
+    webhooks.sort_unstable();
+    assert_eq!(webhooks, (1..=10).collect::<Vec<i64>>());
+    // Checking every waiting webhook reads a delivery of each at least: 1,000 rows or more.
+    assert!(
+        read < 1_000,
+        "a claim of 10 read {read} rows among 1,000 waiting webhooks"
+    );
 }
