@@ -174,6 +174,11 @@ pub(crate) const POSTGRES: &[Listed] = &[
         "no_global_due_index",
         include_str!("../../migrations/postgres/0016_no_global_due_index.sql"),
     ),
+    (
+        17,
+        "no_vacuum_truncate",
+        include_str!("../../migrations/postgres/0017_no_vacuum_truncate.sql"),
+    ),
 ];
 
 /// A list above, as a source for sqlx's migrator.
