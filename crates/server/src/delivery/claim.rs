@@ -14,6 +14,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
+
 use super::DeliveryEngine;
 use crate::shutdown::Shutdown;
 
@@ -59,6 +61,14 @@ pub(super) async fn run(engine: &Arc<DeliveryEngine>, mut shutdown: Shutdown) {
             _ = announcement => tokio::time::sleep(gather).await,
             _ = due => {}
             _ = tokio::time::sleep(next.at_most) => {}
+        }
+        // The claim that follows answers every wake-up so far, of either kind: one kept for
+        // later would cost a claim that finds nothing and, from its gathering, delay a retry
+        // falling due meanwhile (a failed attempt both wakes the loop and may have the store
+        // raise its signal).
+        let _ = engine.wake.notified().now_or_never();
+        if let Some(signal) = &announced {
+            let _ = signal.raised().now_or_never();
         }
     }
 }

@@ -120,9 +120,6 @@ pub struct DeliveryEngine {
     clock: SharedClock,
     /// Wakes the claim loop (an attempt finished, work was left unclaimed or resumed).
     wake: Notify,
-    /// Whether other processes claim from the same store (a claim skips what they hold at
-    /// that moment, so one that found nothing is no proof that nothing waits).
-    shared_store: bool,
     /// Where attempt results are announced to dashboards.
     live: LiveHub,
     /// Rung when a recorded result queued an email.
@@ -184,7 +181,6 @@ impl DeliveryEngine {
             .build()?;
         metrics.room.set(capacity.workers as i64);
         Ok(Arc::new(DeliveryEngine {
-            shared_store: store.work_signal().is_some(),
             store,
             client,
             policy,
@@ -520,10 +516,12 @@ impl DeliveryEngine {
             self.room.release(1);
             // The follow-up was a claim of everything this process may claim, and found
             // nothing: the claim loop would find nothing either — unless the result set a
-            // retry (the loop may sleep past it), the store is shared, or nothing was
-            // recorded. (Waking it for every attempt made a claim per attempt beside dead
-            // or slow endpoints, where due work waits only for its own webhook's slot.)
-            if !stopping && (retry_scheduled || self.shared_store || !recorded) {
+            // retry (the loop may sleep past it) or nothing was recorded. A store shared with
+            // other processes, whose claims skip what those hold at the moment, raises its
+            // work signal itself when that may have left work behind. (Waking the loop for
+            // every attempt made a claim per attempt beside dead or slow endpoints, where due
+            // work waits only for its own webhook's slot.)
+            if !stopping && (retry_scheduled || !recorded) {
                 self.wake();
             }
         } else {

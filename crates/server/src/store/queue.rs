@@ -68,8 +68,10 @@ impl WorkSignal {
 /// The delivery queue, as the engine works it.
 #[async_trait]
 pub trait DeliveryQueue: Send + Sync {
-    /// Raised when another process announces new due work, for a store shared by several
-    /// processes; `None` for a store only this process writes to.
+    /// Raised when another process announces new due work, or when a claim after a recorded
+    /// result took nothing while it may have skipped webhooks another process held (see
+    /// [`DeliveryQueue::record_outcome_and_claim`]), for a store shared by several processes;
+    /// `None` for a store only this process writes to.
     fn work_signal(&self) -> Option<WorkSignal> {
         None
     }
@@ -90,6 +92,9 @@ pub trait DeliveryQueue: Send + Sync {
     /// `follow_up` (the time now and a lease) — claims up to `lease.max` due deliveries in the
     /// same transaction, as [`DeliveryQueue::claim_due`] would: the room the finished attempt
     /// frees goes straight to the next due delivery (as `domain::claim::handed_back` says).
+    /// An empty answer means nothing this process may claim waits — except, on a shared
+    /// store, what another process held at that moment: then the store raises its
+    /// [`work_signal`](DeliveryQueue::work_signal).
     async fn record_outcome_and_claim(
         &self,
         outcome: AttemptOutcome,

@@ -44,6 +44,8 @@ mod webhooks;
 mod writer;
 
 #[cfg(test)]
+mod hand_on_tests;
+#[cfg(test)]
 mod plan_tests;
 #[cfg(test)]
 mod upgrade_tests;
@@ -158,6 +160,7 @@ impl PgStore {
                 queue,
                 announce.clone(),
                 membership.clone(),
+                due.clone(),
             ));
             sender
         };

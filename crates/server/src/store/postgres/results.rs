@@ -27,7 +27,10 @@ use crate::domain::delivery::{self, AfterAttempt};
 ///
 /// Which webhooks wait with room is read once per statement (`waiting`, at most two: enough
 /// to know whether one other than a given webhook waits), among those `due_webhooks` says may
-/// have work due. Asked once per freed webhook, it read the queue of every webhook of the
+/// have work due — of those with an open circuit, only while the lease has a share for them
+/// (`$23`, its `max_failing`): without one, no claim would serve them, and counting them held
+/// every freed slot back for a claim that took nothing (beside dead endpoints whose circuits
+/// wait for the failing share, a claim after every batch of results). Asked once per freed webhook, it read the queue of every webhook of the
 /// share for each — with a thousand webhooks whose endpoints answer in 250 ms, 2–8 s per
 /// batch, the whole of PostgreSQL's time.
 ///
@@ -35,6 +38,10 @@ use crate::domain::delivery::{self, AfterAttempt};
 /// before the lock was taken: leasing such a delivery then fails on its lease (a committed one:
 /// no wait) and the slot stays free for the next claim; since a hand-back only replaces
 /// leases it released, no count can grow past the limit.
+///
+/// Each row of a delivery moved on also says whether any webhook of the share waited with room
+/// (`others_waiting`): when none did, the room left over after the hand-back has nothing to
+/// go to, and no claim needs to look (see [`record_and_claim`]).
 ///
 /// The rule here is `handed_back`'s, written in SQL for speed; the store contract
 /// (`the_room_finished_attempts_free_goes_back_as_the_domain_decides`) runs this statement,
@@ -70,6 +77,7 @@ static RECORD: LazyLock<String> = LazyLock::new(|| {
          waiting AS MATERIALIZED (
              SELECT o.seq FROM due_webhooks r JOIN webhooks o ON o.seq = r.webhook_seq
              WHERE $17 > 0 AND r.due_ms <= $14 AND o.enabled AND {other_share} AND {other_waiting}
+               AND (o.failure_streak < $22 OR $23 > 0)
                AND {other_in_flight} < {other_limit}
              LIMIT 2),
          locked AS (
@@ -99,10 +107,11 @@ static RECORD: LazyLock<String> = LazyLock::new(|| {
                 NULL::text AS type, NULL::bytea AS body, NULL::bigint AS webhook_seq,
                 NULL::text AS webhook_id, NULL::text AS url, NULL::text AS secret,
                 NULL::text AS previous_secrets,
-                NULL::text AS email, NULL::text AS account_id, NULL::int AS failure_streak
+                NULL::text AS email, NULL::text AS account_id, NULL::int AS failure_streak,
+                EXISTS (SELECT 1 FROM waiting) AS others_waiting
          FROM moved m
          UNION ALL
-         SELECT TRUE, {loaded}
+         SELECT TRUE, {loaded}, NULL
          FROM leased c {joined}",
         share = in_share("w.seq", "$15", "$16"),
         other_share = in_share("r.webhook_seq", "$15", "$16"),
@@ -139,7 +148,9 @@ struct HandBack {
 
 /// Records a batch of attempts and hands the room they free on: straight back to their own
 /// webhooks' next deliveries where the rules allow it ([`RECORD`]), the rest as any claim
-/// shares it — at most `follow_up`'s lease's `max` in all (none without one).
+/// shares it — at most `follow_up`'s lease's `max` in all (none without one). No claim runs
+/// for the rest when the statement that handed back saw no webhook of the share waiting with
+/// room: beside slow or dead endpoints that was a claim per batch of results, finding nothing.
 ///
 /// On `conn`, whose session does not wait for the disk (see the module's doc of the store):
 /// a batch without a final failure is one statement, committed at once, and a claim for
@@ -150,7 +161,7 @@ pub(super) async fn record_and_claim(
     outcomes: &[AttemptOutcome],
     follow_up: Option<(i64, Lease)>,
     shard: Shard,
-) -> StoreResult<Vec<ClaimedDelivery>> {
+) -> StoreResult<HandedOn> {
     // A batch with a failed attempt hands nothing straight back: the statement that hands back
     // cannot see the failure streak (circuit) or `Retry-After` hold it is about to store, nor
     // count a failing webhook's share; the claim that follows the recorded health does.
@@ -164,16 +175,19 @@ pub(super) async fn record_and_claim(
             lease,
             shard,
         });
-    let rest = |claimed: &[ClaimedDelivery]| {
+    let rest = |recorded: &Recorded| {
+        if hand_back.is_some() && !recorded.others_waiting {
+            return None;
+        }
         follow_up.and_then(|(now_ms, lease)| {
-            let max = lease.max.saturating_sub(claimed.len() as u32);
+            let max = lease.max.saturating_sub(recorded.handed.len() as u32);
             (max > 0).then_some((now_ms, Lease { max, ..lease }))
         })
     };
     if outcomes.iter().any(disables) {
         let mut tx = conn.begin().await?;
-        let (mut claimed, final_failures) = record(&mut tx, outcomes, hand_back).await?;
-        for outcome in final_failures {
+        let recorded = record(&mut tx, outcomes, hand_back).await?;
+        for outcome in &recorded.final_failures {
             if let Some(disabling) = &outcome.disabling {
                 disable_webhook(
                     &mut tx,
@@ -194,17 +208,21 @@ pub(super) async fn record_and_claim(
                 savepoint.rollback().await?;
             }
         }
-        if let Some((now_ms, lease)) = rest(&claimed) {
-            claimed.extend(claim_in(&mut tx, now_ms, lease, shard).await?);
+        let rest = rest(&recorded);
+        let mut handed_on = HandedOn::handed(recorded.handed);
+        if let Some((now_ms, lease)) = rest {
+            handed_on.claimed_too(claim_in(&mut tx, now_ms, lease, shard).await?);
         }
         tx.commit().await?;
-        return Ok(claimed);
+        return Ok(handed_on);
     }
-    let (mut claimed, _) = record(conn, outcomes, hand_back).await?;
+    let recorded = record(conn, outcomes, hand_back).await?;
     if let Err(error) = apply_health(conn, outcomes).await {
         tracing::warn!(%error, "a webhook's health was not updated");
     }
-    if let Some((now_ms, lease)) = rest(&claimed) {
+    let rest = rest(&recorded);
+    let mut handed_on = HandedOn::handed(recorded.handed);
+    if let Some((now_ms, lease)) = rest {
         // The results are stored: a failed claim loses nothing (the loop claims later). Its
         // transaction is rolled back here and now — this connection stays with the writer,
         // and a transaction left open would hold the webhooks' locks until its next batch.
@@ -222,11 +240,52 @@ pub(super) async fn record_and_claim(
             }
         };
         match more.await {
-            Ok(more) => claimed.extend(more),
-            Err(error) => tracing::warn!(%error, "claiming after recorded results failed"),
+            Ok(more) => handed_on.claimed_too(more),
+            Err(error) => {
+                tracing::warn!(%error, "claiming after recorded results failed");
+                handed_on.claimed_too(Vec::new());
+            }
         }
     }
-    Ok(claimed)
+    Ok(handed_on)
+}
+
+/// Where the room recorded results freed went.
+pub(super) struct HandedOn {
+    /// The deliveries it was claimed for.
+    pub claimed: Vec<ClaimedDelivery>,
+    /// Whether a claim for it took nothing. That claim skipped the webhooks other
+    /// transactions held at that moment (another process's claim, say), so work may wait
+    /// that the claim loop should look for again.
+    pub look_again: bool,
+}
+
+impl HandedOn {
+    /// The deliveries handed straight back, before any claim.
+    fn handed(handed: Vec<ClaimedDelivery>) -> Self {
+        HandedOn {
+            claimed: handed,
+            look_again: false,
+        }
+    }
+
+    /// Adds what a claim for the rest took.
+    fn claimed_too(&mut self, claimed: Vec<ClaimedDelivery>) {
+        self.look_again = claimed.is_empty();
+        self.claimed.extend(claimed);
+    }
+}
+
+/// What [`record`] stored and found.
+struct Recorded<'a> {
+    /// The deliveries the freed slots went straight back to.
+    handed: Vec<ClaimedDelivery>,
+    /// The final failures recorded (whose webhooks the caller disables, in the same
+    /// transaction).
+    final_failures: Vec<&'a AttemptOutcome>,
+    /// Whether a webhook of the share waited with room as the statement read it (or it is
+    /// not known: no result was recorded).
+    others_waiting: bool,
 }
 
 /// Changes the health of the outcomes' webhooks as `domain::health` decides (their circuits
@@ -272,13 +331,12 @@ fn disables(outcome: &AttemptOutcome) -> bool {
 /// Records a batch of attempts and moves each delivery on, if its claim still holds: its
 /// lease is released, and only then the delivery moves and its attempt is recorded — one
 /// statement for the whole batch, which also claims the deliveries the freed slots go back to
-/// (under `hand_back`; none without it). Returns those and the final failures recorded (whose
-/// webhooks the caller disables, in the same transaction).
+/// (under `hand_back`; none without it).
 async fn record<'a>(
     conn: &mut PgConnection,
     outcomes: &'a [AttemptOutcome],
     hand_back: Option<HandBack>,
-) -> StoreResult<(Vec<ClaimedDelivery>, Vec<&'a AttemptOutcome>)> {
+) -> StoreResult<Recorded<'a>> {
     // The state each delivery moves to, decided for both cases: a retry whose webhook was
     // disabled meanwhile waits, paused. Which case holds is read (without a lock, so that
     // recording results never waits for a claim in progress) in the statement itself; a final
@@ -342,14 +400,23 @@ async fn record<'a>(
         .bind(lease.until_ms)
         .bind(text(&|a| a.url.clone()))
         .bind(crate::domain::health::OPENS_AFTER as i32)
+        .bind(i64::from(lease.max_failing))
         .fetch_all(&mut *conn)
         .await?;
     let (handed, moved): (Vec<PgRow>, Vec<PgRow>) =
         rows.into_iter().partition(|row| row.get("handed"));
+    let others_waiting = moved
+        .first()
+        .is_none_or(|row| row.get::<bool, _>("others_waiting"));
     let moved: std::collections::HashSet<i64> = moved.iter().map(|row| row.get("seq")).collect();
     let handed: Vec<ClaimedDelivery> = handed.iter().map(|row| claimed(row, lease.token)).collect();
-    let recorded = outcomes_with_claims(outcomes, &moved);
-
-    let final_failures = recorded.into_iter().filter(|o| disables(o)).collect();
-    Ok((handed, final_failures))
+    let final_failures = outcomes_with_claims(outcomes, &moved)
+        .into_iter()
+        .filter(|o| disables(o))
+        .collect();
+    Ok(Recorded {
+        handed,
+        final_failures,
+        others_waiting,
+    })
 }

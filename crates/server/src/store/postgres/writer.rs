@@ -59,7 +59,10 @@ const GATHER_TARGET: usize = 32;
 const GATHER_WINDOW: Duration = Duration::from_millis(2);
 
 /// Runs until every sender is dropped, claiming for `membership`'s current share; has
-/// `announce` tell the other processes about deliveries left waiting for their claim.
+/// `announce` tell the other processes about deliveries left waiting for their claim, and
+/// raises `look_again` (this process's claim loop's signal) when a claim after recorded
+/// results took nothing — it skips webhooks other transactions hold, so that is no proof
+/// that nothing waits.
 ///
 /// Events under load are gathered a little longer before they are written: when a batch of
 /// several was written and more were waiting by then, the next one waits up to
@@ -74,6 +77,7 @@ pub(super) async fn run(
     mut queue: mpsc::Receiver<WriteOp>,
     announce: std::sync::Arc<Announcements>,
     membership: std::sync::Arc<Membership>,
+    look_again: WorkSignal,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // The store's close waits for every connection checked out of the pool: the writer lets
@@ -95,7 +99,7 @@ pub(super) async fn run(
         }
         let written = batch.len();
         let ops = std::mem::take(&mut batch);
-        let left_for_others = apply(&mut connection, ops, membership.shard()).await;
+        let left_for_others = apply(&mut connection, ops, membership.shard(), &look_again).await;
         if !left_for_others.is_empty() {
             announce.for_webhooks(left_for_others);
         }
@@ -194,7 +198,12 @@ impl Drop for OwnConnection {
 
 /// Applies one batch on the writer's `connection`, claiming for `shard`, and answers every
 /// caller; returns the webhooks whose deliveries were left waiting for another process.
-async fn apply(connection: &mut OwnConnection, ops: Vec<WriteOp>, shard: Shard) -> Vec<i64> {
+async fn apply(
+    connection: &mut OwnConnection,
+    ops: Vec<WriteOp>,
+    shard: Shard,
+    look_again: &WorkSignal,
+) -> Vec<i64> {
     let mut events = Vec::new();
     let mut event_replies = Vec::new();
     let mut outcomes = Vec::new();
@@ -232,7 +241,11 @@ async fn apply(connection: &mut OwnConnection, ops: Vec<WriteOp>, shard: Shard) 
         let claimed = if outcomes.is_empty() {
             Vec::new()
         } else {
-            results::record_and_claim(conn, &outcomes, follow_up, shard).await?
+            let handed_on = results::record_and_claim(conn, &outcomes, follow_up, shard).await?;
+            if handed_on.look_again {
+                look_again.raise();
+            }
+            handed_on.claimed
         };
         Ok::<_, StoreError>((inserted, left_for_others, claimed))
     }
