@@ -7,7 +7,7 @@
 use sqlx::{Connection, Executor, PgConnection};
 
 use super::results::record_and_claim;
-use super::upgrade_tests::{fresh_database, migrate};
+use super::upgrade_tests::{account_with_webhooks_and_events, fresh_database, migrate};
 use crate::domain::claim::Shard;
 use crate::domain::delivery::AfterAttempt;
 use crate::store::migrations::POSTGRES;
@@ -29,20 +29,14 @@ async fn one_in_flight(second_waits: bool) -> Option<(PgConnection, String)> {
     let webhooks = if second_waits { 2 } else { 1 };
     conn.execute(
         format!(
-            "INSERT INTO accounts (id, email, api_key_hash, created_at)
-             VALUES ('acc_1', 'a@example.com', 'h', 0);
-             INSERT INTO webhooks (id, account_id, url, events, secret, created_at, updated_at)
-             SELECT 'wh_' || w, 'acc_1', 'http://127.0.0.1:9/', '[\"*\"]',
-                    'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 0, 0
-             FROM generate_series(1, {webhooks}) w;
-             INSERT INTO events (id, account_id, type, created_at, body)
-             VALUES ('evt_1', 'acc_1', 'server.created', 1, '\\x7b7d');
+            "{rows}
              INSERT INTO deliveries (id, account_id, event_seq, webhook_seq, status,
                                      next_attempt_at, created_at, updated_at)
              SELECT 'dlv_' || w.seq, 'acc_1', 1, w.seq, 'pending', 1, 1, 1 FROM webhooks w;
              INSERT INTO leases (delivery_seq, webhook_seq, token, until_ms)
              SELECT seq, webhook_seq, {TOKEN}, {NOW} + 60000 FROM deliveries WHERE webhook_seq = 1;
-             DELETE FROM due_webhooks WHERE webhook_seq = 1;"
+             DELETE FROM due_webhooks WHERE webhook_seq = 1;",
+            rows = account_with_webhooks_and_events(webhooks, 1),
         )
         .as_str(),
     )

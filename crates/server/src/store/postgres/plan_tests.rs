@@ -16,7 +16,7 @@ use sqlx::{Connection, Executor, PgConnection};
 
 use super::engine::{begin_relaxed, claim_in};
 use super::events::subscribers_of_accounts;
-use super::upgrade_tests::{fresh_database, migrate};
+use super::upgrade_tests::{account_with_webhooks_and_events, fresh_database, migrate};
 use super::upkeep;
 use crate::domain::claim::Shard;
 use crate::store::migrations::POSTGRES;
@@ -69,27 +69,34 @@ async fn empty_tables() -> Option<(PgConnection, String)> {
 /// deliveries due, the oldest [`IN_FLIGHT`] of each leased until after `now`. Delivery ids are
 /// `dlv_{event}_{webhook}`.
 async fn fill_backlog(conn: &mut PgConnection, now: i64) {
+    fill(
+        conn,
+        WEBHOOKS,
+        BACKLOG,
+        "e.created_at",
+        (IN_FLIGHT, now + 60_000),
+    )
+    .await;
+}
+
+/// `webhooks` webhooks of `acc_1`, each with a delivery of each of `events` events, pending and
+/// due at `due` (SQL over the event `e` and the webhook `w`), those of the first
+/// `leased.0` events leased until `leased.1`.
+async fn fill(conn: &mut PgConnection, webhooks: i64, events: i64, due: &str, leased: (i64, i64)) {
+    let (in_flight, until) = leased;
     conn.execute(
         format!(
-            "INSERT INTO accounts (id, email, api_key_hash, created_at)
-             VALUES ('acc_1', 'a@example.com', 'h', 0);
-             INSERT INTO webhooks (id, account_id, url, events, secret, created_at, updated_at)
-             SELECT 'wh_' || w, 'acc_1', 'http://127.0.0.1:9/', '[\"*\"]',
-                    'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 0, 0
-             FROM generate_series(1, {WEBHOOKS}) w;
-             INSERT INTO events (id, account_id, type, created_at, body)
-             SELECT 'evt_' || e, 'acc_1', 'server.created', e, '\\x7b7d'
-             FROM generate_series(1, {BACKLOG}) e;
+            "{rows}
              INSERT INTO deliveries (id, account_id, event_seq, webhook_seq, status,
                                      next_attempt_at, created_at, updated_at)
              SELECT 'dlv_' || e.seq || '_' || w.seq, 'acc_1', e.seq, w.seq, 'pending',
-                    e.created_at, e.created_at, e.created_at
+                    {due}, e.created_at, e.created_at
              FROM events e CROSS JOIN webhooks w;
              INSERT INTO leases (delivery_seq, webhook_seq, token, until_ms)
              SELECT d.seq, d.webhook_seq, 1, {until}
              FROM deliveries d JOIN events e ON e.seq = d.event_seq
-             WHERE e.created_at <= {IN_FLIGHT};",
-            until = now + 60_000,
+             WHERE e.created_at <= {in_flight};",
+            rows = account_with_webhooks_and_events(webhooks, events),
         )
         .as_str(),
     )
@@ -186,39 +193,15 @@ async fn a_fan_outs_read_of_subscribers_planned_on_empty_tables_probes_a_large_b
     assert_probed(read, "the read of subscribers");
 }
 
-/// `webhooks` webhooks of `acc_1`, each with `deliveries` due and none in flight, webhook `w`'s
-/// from the time `10 w` on: each has waited a different while, the first longest.
-async fn fill_waiting(conn: &mut PgConnection, webhooks: i64, deliveries: i64) {
-    conn.execute(
-        format!(
-            "INSERT INTO accounts (id, email, api_key_hash, created_at)
-             VALUES ('acc_1', 'a@example.com', 'h', 0);
-             INSERT INTO webhooks (id, account_id, url, events, secret, created_at, updated_at)
-             SELECT 'wh_' || w, 'acc_1', 'http://127.0.0.1:9/', '[\"*\"]',
-                    'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 0, 0
-             FROM generate_series(1, {webhooks}) w;
-             INSERT INTO events (id, account_id, type, created_at, body)
-             SELECT 'evt_' || e, 'acc_1', 'server.created', e, '\\x7b7d'
-             FROM generate_series(1, {deliveries}) e;
-             INSERT INTO deliveries (id, account_id, event_seq, webhook_seq, status,
-                                     next_attempt_at, created_at, updated_at)
-             SELECT 'dlv_' || e.seq || '_' || w.seq, 'acc_1', e.seq, w.seq, 'pending',
-                    10 * w.seq + e.created_at, 0, 0
-             FROM events e CROSS JOIN webhooks w;"
-        )
-        .as_str(),
-    )
-    .await
-    .unwrap();
-}
-
 #[tokio::test]
 async fn a_claim_of_a_few_among_many_waiting_webhooks_checks_about_as_many() {
     let Some((mut conn, url)) = empty_tables().await else {
         return;
     };
     let now = 1_000_000;
-    fill_waiting(&mut conn, 1_000, 20).await;
+    // Webhook `w`'s deliveries are due from `10 w` on: each has waited a different while, the
+    // first longest. None is in flight.
+    fill(&mut conn, 1_000, 20, "10 * w.seq + e.created_at", (0, 0)).await;
     upkeep_looks(&mut conn, &url).await;
     let lease = Lease {
         token: 7,

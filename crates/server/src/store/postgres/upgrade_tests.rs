@@ -28,6 +28,23 @@ pub(super) async fn fresh_database() -> Option<String> {
     Some(format!("{base}/{name}"))
 }
 
+/// SQL that adds the account `acc_1` with the webhooks `wh_1` … `wh_{webhooks}` (keys 1 on,
+/// every event type, a closed port on loopback) and its events `evt_1` … `evt_{events}` (keys
+/// 1 on, event `e` created at `e`), for tests that then add deliveries as they need them.
+pub(super) fn account_with_webhooks_and_events(webhooks: i64, events: i64) -> String {
+    format!(
+        "INSERT INTO accounts (id, email, api_key_hash, created_at)
+         VALUES ('acc_1', 'a@example.com', 'h', 0);
+         INSERT INTO webhooks (id, account_id, url, events, secret, created_at, updated_at)
+         SELECT 'wh_' || w, 'acc_1', 'http://127.0.0.1:9/', '[\"*\"]',
+                'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 0, 0
+         FROM generate_series(1, {webhooks}) w;
+         INSERT INTO events (id, account_id, type, created_at, body)
+         SELECT 'evt_' || e, 'acc_1', 'server.created', e, '\\x7b7d'
+         FROM generate_series(1, {events}) e;"
+    )
+}
+
 /// Applies `migrations` (the first of the store's list) to the database on `conn`.
 pub(super) async fn migrate(
     conn: &mut PgConnection,
