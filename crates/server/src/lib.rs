@@ -177,7 +177,8 @@ pub async fn start_with_clock(
     can_open_secrets(&*store, &sealer, &config).await?;
     let live = live::LiveHub::new(store.live_relay());
     let metrics = Arc::new(metrics::Metrics::new());
-    let roots = delivery::trusted_roots(&config.target_ca_file).map_err(StartError::TargetCa)?;
+    let roots =
+        delivery::tls::endpoint_roots(&config.target_ca_file).map_err(StartError::TargetCa)?;
     let mailbox = mail::Mailbox::new();
     let engine = DeliveryEngine::new(
         store.clone(),

@@ -6,6 +6,7 @@
 
 mod support;
 
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,12 +58,13 @@ impl TestCa {
 /// A request's body and `X-Webhook-Signature`.
 type Request = (Vec<u8>, String);
 
-/// What an https receiver got: the bodies and `X-Webhook-Signature` headers, and how many
-/// TLS handshakes it completed.
+/// What an https receiver got: the bodies and `X-Webhook-Signature` headers, how many TLS
+/// handshakes it completed and how many of those resumed an earlier session.
 #[derive(Clone, Default)]
 struct Got {
     requests: Arc<std::sync::Mutex<Vec<Request>>>,
     handshakes: Arc<std::sync::atomic::AtomicUsize>,
+    resumed: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Got {
@@ -72,12 +74,27 @@ impl Got {
     fn handshakes(&self) -> usize {
         self.handshakes.load(std::sync::atomic::Ordering::SeqCst)
     }
+    fn resumed(&self) -> usize {
+        self.resumed.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
-/// An https receiver on 127.0.0.1 with the given certificate; answers 204 to everything.
+/// An https receiver on 127.0.0.1 with the given certificate; answers 204 to everything and
+/// keeps connections open.
 async fn https_receiver(
     cert: rustls::pki_types::CertificateDer<'static>,
     key: KeyPair,
+) -> (String, Got) {
+    https_receiver_at(Ipv4Addr::LOCALHOST, cert, key, true).await
+}
+
+/// An https receiver on `ip` with the given certificate; answers 204 to everything and, unless
+/// `keep_alive`, closes the connection after each answer.
+async fn https_receiver_at(
+    ip: Ipv4Addr,
+    cert: rustls::pki_types::CertificateDer<'static>,
+    key: KeyPair,
+    keep_alive: bool,
 ) -> (String, Got) {
     let key = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -88,7 +105,7 @@ async fn https_receiver(
         .with_single_cert(vec![cert], key)
         .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let got = Got::default();
     let for_server = got.clone();
@@ -105,6 +122,10 @@ async fn https_receiver(
                 };
                 got.handshakes
                     .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if tls.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed) {
+                    got.resumed
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
                 let service =
                     hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
                         let got = got.clone();
@@ -126,12 +147,13 @@ async fn https_receiver(
                         }
                     });
                 let _ = hyper::server::conn::http1::Builder::new()
+                    .keep_alive(keep_alive)
                     .serve_connection(TokioIo::new(tls), service)
                     .await;
             });
         }
     });
-    (format!("https://127.0.0.1:{port}/hook"), got)
+    (format!("https://{ip}:{port}/hook"), got)
 }
 
 /// A request body, whole.
@@ -148,9 +170,8 @@ async fn collect(mut body: Incoming) -> Vec<u8> {
     bytes
 }
 
-/// A server trusting `ca` for deliveries, with one webhook to `url`; the delivery's first
-/// attempt, once it is recorded.
-async fn first_attempt(ca: &TestCa, url: &str) -> (TestServer, serde_json::Value) {
+/// A server trusting `ca` for deliveries (https only, one attempt per delivery).
+async fn trusting(ca: &TestCa) -> TestServer {
     let ca_file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(ca_file.path(), &ca.pem).unwrap();
     let ca_path = ca_file.path().to_owned();
@@ -161,6 +182,13 @@ async fn first_attempt(ca: &TestCa, url: &str) -> (TestServer, serde_json::Value
     })
     .await;
     drop(ca_file);
+    s
+}
+
+/// A server trusting `ca` for deliveries, with one webhook to `url`; the delivery's first
+/// attempt, once it is recorded.
+async fn first_attempt(ca: &TestCa, url: &str) -> (TestServer, serde_json::Value) {
+    let s = trusting(ca).await;
     let hook = s.webhook(url, &["*"], "your_webhook_secret").await;
     s.emit("server.started", json!({"server_id": "srv_1"}))
         .await;
@@ -201,6 +229,37 @@ async fn a_certificate_from_a_trusted_ca_delivers_over_https() {
         .await;
     }
     assert_eq!(got.handshakes(), 1, "one TLS handshake for five deliveries");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_connections_to_many_hosts_resume_their_tls_sessions() {
+    // A provider delivers to far more hosts than rustls remembers by default (32): endpoints
+    // on as many loopback addresses, each closing the connection after every answer, so each
+    // round of deliveries opens a connection to every one of them. The second round resumes
+    // the sessions of the first: no full handshake, no certificate chain verified again.
+    const HOSTS: usize = 100;
+    let ca = TestCa::new("cdhooks test CA");
+    let s = trusting(&ca).await;
+    let mut receivers = Vec::new();
+    for i in 0..HOSTS {
+        let ip = Ipv4Addr::new(127, 2, 0, 1 + i as u8);
+        let (cert, key) = ca.leaf(&[&ip.to_string()], (2020, 4000));
+        let (url, got) = https_receiver_at(ip, cert, key, false).await;
+        s.webhook(&url, &["*"], "your_webhook_secret").await;
+        receivers.push(got);
+    }
+    for round in 1..=2 {
+        s.emit("server.started", json!({"round": round})).await;
+        support::eventually("every host's delivery", Duration::from_secs(15), || {
+            receivers.iter().all(|got| got.requests().len() == round)
+        })
+        .await;
+    }
+    let handshakes: usize = receivers.iter().map(Got::handshakes).sum();
+    let resumed: usize = receivers.iter().map(Got::resumed).sum();
+    assert_eq!(handshakes, 2 * HOSTS, "a new connection for every delivery");
+    assert_eq!(resumed, HOSTS, "the second connection to each host resumed");
     s.stop().await;
 }
 

@@ -22,6 +22,7 @@ pub mod room;
 pub mod schedule;
 pub mod send;
 mod sizing;
+pub mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,28 +69,12 @@ impl crate::app::Deliverer for Arc<DeliveryEngine> {
     }
 }
 
-/// The certificate authorities in `files` (PEM), trusted for endpoints besides the public
-/// roots; an unreadable file, or one without a certificate, is an error naming it.
-pub fn trusted_roots(files: &[std::path::PathBuf]) -> Result<Vec<reqwest::Certificate>, String> {
-    let mut roots = Vec::new();
-    for file in files {
-        let pem = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
-        let certificates = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| format!("{}: not PEM certificates: {e}", file.display()))?;
-        if certificates.is_empty() {
-            return Err(format!("{}: no certificate in the file", file.display()));
-        }
-        roots.extend(certificates);
-    }
-    Ok(roots)
-}
-
 /// What the engine can reach and hold, decided at start beside the configuration.
 pub struct Reach {
     /// How many attempts it holds in flight (`capacity::plan`).
     pub capacity: crate::capacity::Capacity,
-    /// Certificate authorities trusted besides the public roots ([`trusted_roots`]).
-    pub roots: Vec<reqwest::Certificate>,
+    /// The roots endpoints' certificates must chain to ([`tls::endpoint_roots`]).
+    pub roots: rustls::RootCertStore,
 }
 
 /// Who hears of what the engine did.
@@ -166,11 +151,8 @@ impl DeliveryEngine {
         let policy = Arc::new(config.target_policy());
         let Reach { capacity, roots } = reach;
         let Listeners { live, mailbox } = listeners;
-        let mut client = reqwest::Client::builder();
-        for root in roots {
-            client = client.add_root_certificate(root);
-        }
-        let client = client
+        let client = reqwest::Client::builder()
+            .use_preconfigured_tls(tls::client_config(roots, capacity.max_in_flight))
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .dns_resolver(Arc::new(resolver::PolicyResolver::new(policy.clone())))
