@@ -1,9 +1,9 @@
-//! The far endpoints of the internet-like scenarios: https endpoints on loopback, each on a
-//! port of its own (so each is a host of its own to the server's connection pool), with a
-//! certificate from a CA made for the run (`rcgen`; the server trusts it through
-//! `--target-ca-file`). A live endpoint checks both signatures of every delivery and answers
-//! 200 after a latency with jitter; a dead one accepts the connection and the request and never
-//! answers. Counts TLS handshakes (and how many resumed a session), attempts in flight (all,
+//! The far endpoints of the internet-like scenarios: https endpoints on loopback, each on an
+//! address of its own in 127.0.0.0/8 (so each is a host of its own to the server's connection
+//! pool and TLS session cache) with a certificate for it from a CA made for the run
+//! (`rcgen`; the server trusts it through `--target-ca-file`). A live endpoint checks both
+//! signatures of every delivery and answers 200 after a latency with jitter; a dead one
+//! accepts the connection and the request and never answers. Counts TLS handshakes (and how many resumed a session), attempts in flight (all,
 //! and at each dead endpoint), duplicates, and records send→receipt latencies.
 
 use std::collections::HashSet;
@@ -92,20 +92,30 @@ impl Drop for Held<'_> {
     }
 }
 
-/// A TLS configuration with a certificate for 127.0.0.1 from a new CA; returns it and the
-/// CA's PEM.
-fn tls_config() -> (rustls::ServerConfig, String) {
+/// A CA made for the run: its certificate (PEM, for `--target-ca-file`) and what signs the
+/// endpoints' certificates.
+fn bench_ca() -> (String, Issuer<'static, KeyPair>) {
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.distinguished_name
         .push(rcgen::DnType::CommonName, "cdhooks bench CA");
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let ca_key = KeyPair::generate().unwrap();
     let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
-    let issuer = Issuer::new(ca, ca_key);
-    let leaf =
-        CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+    (ca_pem, Issuer::new(ca, ca_key))
+}
+
+/// The loopback address of endpoint `i`: a host of its own, as customers' endpoints are to
+/// the server (its connection pool and its TLS session cache go by host).
+fn endpoint_ip(i: usize) -> std::net::Ipv4Addr {
+    std::net::Ipv4Addr::new(127, 1, (i / 200) as u8, (1 + i % 200) as u8)
+}
+
+/// The TLS configuration of an endpoint at `ip`: a certificate for it from `ca`, and a session
+/// cache of its own, as a server of its own would have.
+fn endpoint_tls(ca: &Issuer<'static, KeyPair>, ip: std::net::Ipv4Addr) -> rustls::ServerConfig {
+    let leaf = CertificateParams::new(vec![ip.to_string()]).unwrap();
     let leaf_key = KeyPair::generate().unwrap();
-    let cert = leaf.signed_by(&leaf_key, &issuer).unwrap();
+    let cert = leaf.signed_by(&leaf_key, ca).unwrap();
     let key = rustls::pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der()).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
@@ -114,15 +124,18 @@ fn tls_config() -> (rustls::ServerConfig, String) {
         .with_no_client_auth()
         .with_single_cert(vec![cert.der().clone()], key)
         .unwrap();
-    config.session_storage = rustls::server::ServerSessionMemoryCache::new(16_384);
-    (config, ca_pem)
+    config.session_storage = rustls::server::ServerSessionMemoryCache::new(256);
+    config
 }
 
 impl Far {
     /// Starts `count` endpoints; those with `is_dead(i)` play dead.
     pub async fn start(count: usize, is_dead: impl Fn(usize) -> bool, epoch: Instant) -> Far {
-        let (config, ca_pem) = tls_config();
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        assert!(
+            count <= 200 * 256,
+            "one loopback address each: at most 51,200 endpoints"
+        );
+        let (ca_pem, ca) = bench_ca();
         let dead: Vec<bool> = (0..count).map(is_dead).collect();
         let stats = Arc::new(Stats {
             seen: Mutex::default(),
@@ -140,9 +153,11 @@ impl Far {
         let requests = Arc::new(AtomicU64::new(0));
         let mut urls = Vec::with_capacity(count);
         for (endpoint, &dead) in dead.iter().enumerate() {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let ip = endpoint_ip(endpoint);
+            let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(endpoint_tls(&ca, ip)));
+            let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
             urls.push(format!(
-                "https://127.0.0.1:{}/hook",
+                "https://{ip}:{}/hook",
                 listener.local_addr().unwrap().port()
             ));
             let (acceptor, stats, verifiers, requests) = (
