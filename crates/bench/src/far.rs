@@ -3,8 +3,9 @@
 //! pool and TLS session cache) with a certificate for it from a CA made for the run
 //! (`rcgen`; the server trusts it through `--target-ca-file`). A live endpoint checks both
 //! signatures of every delivery and answers 200 after a latency with jitter; a dead one
-//! accepts the connection and the request and never answers. Counts TLS handshakes (and how many resumed a session), attempts in flight (all,
-//! and at each dead endpoint), duplicates, and records send→receipt latencies.
+//! accepts the connection and the request and never answers. Counts TLS handshakes (and how
+//! many resumed a session), attempts in flight (all, and at each dead endpoint), duplicates,
+//! and records send→receipt latencies.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
