@@ -18,6 +18,12 @@ use rustls::RootCertStore;
 /// The TLS 1.3 tickets rustls keeps per server; its cache is sized in tickets.
 const TICKETS_PER_SERVER: usize = 8;
 
+/// The most hosts whose sessions are kept, whatever `--max-in-flight` says (its default is as
+/// many): a host's entry, once filled, holds its tickets and the certificate chains they came
+/// with — some KiB to a few tens of KiB with real chains — so a cache that grew with a limit
+/// raised to the hundreds of thousands could hold gigabytes.
+const MOST_HOSTS: usize = 4_096;
+
 /// The roots endpoints' certificates must chain to: the public web roots and the certificate
 /// authorities in `files` (PEM, `--target-ca-file`). An unreadable file, one without a
 /// certificate or with one that is not a CA certificate rustls can use is an error naming it.
@@ -44,10 +50,10 @@ pub fn endpoint_roots(files: &[PathBuf]) -> Result<RootCertStore, String> {
 }
 
 /// The client's TLS configuration: `roots` trusted, HTTP/1.1 offered, and the sessions of up
-/// to `endpoints` servers kept for resumption (the engine passes the most attempts it can
-/// hold in flight: every endpoint it can be talking to at once). A host's entry holds up to 8
-/// tickets and the certificate chain they came with: in the internet-like benchmark 1,000
-/// hosts cost the server about 10 MiB.
+/// to `endpoints` hosts (at most [`MOST_HOSTS`]) kept for resumption — the engine passes the
+/// most attempts it can hold in flight: every endpoint it can be talking to at once. A host's
+/// entry holds up to 8 tickets and the certificate chains they came with: in the internet-like
+/// benchmark (small certificates) 1,000 hosts cost the server at most 10 MiB.
 pub fn client_config(roots: RootCertStore, endpoints: usize) -> rustls::ClientConfig {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
@@ -57,7 +63,7 @@ pub fn client_config(roots: RootCertStore, endpoints: usize) -> rustls::ClientCo
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     config.resumption =
-        Resumption::in_memory_sessions(endpoints.max(1).saturating_mul(TICKETS_PER_SERVER));
+        Resumption::in_memory_sessions(endpoints.clamp(1, MOST_HOSTS) * TICKETS_PER_SERVER);
     config
 }
 
