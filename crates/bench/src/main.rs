@@ -323,6 +323,18 @@ fn raise_open_file_limit() {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    if args.far_dead > args.far_endpoints {
+        use clap::CommandFactory;
+        Args::command()
+            .error(
+                clap::error::ErrorKind::ValueValidation,
+                format!(
+                    "--far-dead {} is more than --far-endpoints {}: the dead endpoints are among them",
+                    args.far_dead, args.far_endpoints
+                ),
+            )
+            .exit();
+    }
     let epoch = Instant::now();
     raise_open_file_limit();
     let http = reqwest::Client::builder()
