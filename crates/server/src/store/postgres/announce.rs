@@ -19,8 +19,12 @@ use tokio::sync::Notify;
 use super::DUE_CHANNEL;
 use crate::domain::claim::Shard;
 
-/// The shortest gap between two announcements of this process.
-pub const ANNOUNCE_EVERY: Duration = Duration::from_millis(10);
+/// The shortest gap between two announcements of this process. New work for another
+/// process's webhook that comes within the gap waits for it: with three processes sharing a
+/// paced 200 events/s, five runs each in turn, the paced p99 was 6.6–14.5 ms at 10 ms (median
+/// 12.9) and 9.0–15.2 ms at 1 ms (median 10.0), bursts no slower. Under a burst announcements
+/// are still coalesced, to at most one per batch of events written.
+pub const ANNOUNCE_EVERY: Duration = Duration::from_millis(1);
 
 /// The most webhooks one announcement names; past that, it is for every process.
 const MAX_NAMED: usize = 64;
