@@ -228,3 +228,42 @@ async fn a_claim_of_a_few_among_many_waiting_webhooks_checks_about_as_many() {
         "a claim of 10 read {read} rows among 1,000 waiting webhooks"
     );
 }
+
+#[tokio::test]
+async fn a_claim_planned_on_empty_tables_probes_a_few_hundred_leases() {
+    let Some((mut conn, url)) = empty_tables().await else {
+        return;
+    };
+    let now = 1_000_000;
+    let lease = Lease {
+        token: 7,
+        until_ms: now + 30_000,
+        max: 64,
+        per_webhook: 16,
+        max_failing: 16,
+    };
+    let mut tx = begin_relaxed(&mut conn).await.unwrap();
+    assert!(claim_in(&mut tx, now, lease, Shard::WHOLE)
+        .await
+        .unwrap()
+        .is_empty());
+    tx.commit().await.unwrap();
+    // Slow endpoints: 400 webhooks with an attempt in flight each and one more delivery due —
+    // fewer new deliveries than call for analysing `deliveries` (1,000).
+    fill(&mut conn, 400, 2, "e.created_at", (1, now + 60_000)).await;
+    upkeep_looks(&mut conn, &url).await;
+
+    let mut tx = begin_relaxed(&mut conn).await.unwrap();
+    let before = rows_read(&mut tx).await;
+    let claimed = claim_in(&mut tx, now, lease, Shard::WHOLE).await.unwrap();
+    let read = rows_read(&mut tx).await - before;
+    tx.rollback().await.unwrap();
+
+    assert_eq!(claimed.len(), 64);
+    // Probes read about 5,000 rows here; a plan that scans `leases` reads all 400 of them for
+    // every webhook it looks at, twice (4.5 million rows without the analysis).
+    assert!(
+        read < 20_000,
+        "a claim of 64 beside 400 leases read {read} rows"
+    );
+}
