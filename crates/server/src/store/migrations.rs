@@ -179,6 +179,11 @@ pub(crate) const POSTGRES: &[Listed] = &[
         "no_vacuum_truncate",
         include_str!("../../migrations/postgres/0017_no_vacuum_truncate.sql"),
     ),
+    (
+        18,
+        "fewer_statistics",
+        include_str!("../../migrations/postgres/0018_fewer_statistics.sql"),
+    ),
 ];
 
 /// A list above, as a source for sqlx's migrator.
