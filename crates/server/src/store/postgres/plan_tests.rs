@@ -121,6 +121,28 @@ async fn upkeep_looks(conn: &mut PgConnection, url: &str) {
     pool.close().await;
 }
 
+/// A lease for up to 64 deliveries, `per_webhook` at most per webhook, from `now` on.
+fn lease_of_64(now: i64, per_webhook: u32) -> Lease {
+    Lease {
+        token: 7,
+        until_ms: now + 30_000,
+        max: 64,
+        per_webhook,
+        max_failing: 16,
+    }
+}
+
+/// Runs a claim (which finds nothing) on the empty tables, so that `conn` keeps the plans it
+/// made for them.
+async fn claim_on_empty_tables(conn: &mut PgConnection, now: i64, lease: Lease) {
+    let mut tx = begin_relaxed(conn).await.unwrap();
+    assert!(claim_in(&mut tx, now, lease, Shard::WHOLE)
+        .await
+        .unwrap()
+        .is_empty());
+    tx.commit().await.unwrap();
+}
+
 /// Asserts that `read` rows are what probes read, not a scan of the backlog.
 fn assert_probed(read: i64, what: &str) {
     // Probes read what is taken and what is in flight ahead of it, webhook by webhook; a scan
@@ -138,19 +160,8 @@ async fn a_claim_planned_on_empty_tables_probes_a_large_backlog() {
         return;
     };
     let now = 1_000_000;
-    let lease = Lease {
-        token: 7,
-        until_ms: now + 30_000,
-        max: 64,
-        per_webhook: 32,
-        max_failing: 16,
-    };
-    let mut tx = begin_relaxed(&mut conn).await.unwrap();
-    assert!(claim_in(&mut tx, now, lease, Shard::WHOLE)
-        .await
-        .unwrap()
-        .is_empty());
-    tx.commit().await.unwrap();
+    let lease = lease_of_64(now, 32);
+    claim_on_empty_tables(&mut conn, now, lease).await;
     fill_backlog(&mut conn, now).await;
     upkeep_looks(&mut conn, &url).await;
 
@@ -235,19 +246,8 @@ async fn a_claim_planned_on_empty_tables_probes_a_few_hundred_leases() {
         return;
     };
     let now = 1_000_000;
-    let lease = Lease {
-        token: 7,
-        until_ms: now + 30_000,
-        max: 64,
-        per_webhook: 16,
-        max_failing: 16,
-    };
-    let mut tx = begin_relaxed(&mut conn).await.unwrap();
-    assert!(claim_in(&mut tx, now, lease, Shard::WHOLE)
-        .await
-        .unwrap()
-        .is_empty());
-    tx.commit().await.unwrap();
+    let lease = lease_of_64(now, 16);
+    claim_on_empty_tables(&mut conn, now, lease).await;
     // Slow endpoints: 400 webhooks with an attempt in flight each and one more delivery due —
     // fewer new deliveries than call for analysing `deliveries` (1,000).
     fill(&mut conn, 400, 2, "e.created_at", (1, now + 60_000)).await;
