@@ -143,6 +143,22 @@ async fn claim_on_empty_tables(conn: &mut PgConnection, now: i64, lease: Lease) 
     tx.commit().await.unwrap();
 }
 
+/// Runs a claim on `conn` and rolls it back; returns what it claimed and the rows of
+/// `deliveries` and `leases` it read.
+async fn claim_counting_reads(
+    conn: &mut PgConnection,
+    now: i64,
+    lease: Lease,
+) -> (Vec<crate::store::ClaimedDelivery>, i64) {
+    let mut tx = begin_relaxed(conn).await.unwrap();
+    // Counted from here: the counts may still hold the backend's reads since it last reported.
+    let before = rows_read(&mut tx).await;
+    let claimed = claim_in(&mut tx, now, lease, Shard::WHOLE).await.unwrap();
+    let read = rows_read(&mut tx).await - before;
+    tx.rollback().await.unwrap();
+    (claimed, read)
+}
+
 /// Asserts that `read` rows are what probes read, not a scan of the backlog.
 fn assert_probed(read: i64, what: &str) {
     // Probes read what is taken and what is in flight ahead of it, webhook by webhook; a scan
@@ -222,12 +238,7 @@ async fn a_claim_of_a_few_among_many_waiting_webhooks_checks_about_as_many() {
         max_failing: 16,
     };
 
-    let mut tx = begin_relaxed(&mut conn).await.unwrap();
-    // Counted from here: the counts may still hold the backend's reads since it last reported.
-    let before = rows_read(&mut tx).await;
-    let claimed = claim_in(&mut tx, now, lease, Shard::WHOLE).await.unwrap();
-    let read = rows_read(&mut tx).await - before;
-    tx.rollback().await.unwrap();
+    let (claimed, read) = claim_counting_reads(&mut conn, now, lease).await;
 
     // The ten that waited longest, one delivery each (round-robin).
     let mut webhooks: Vec<i64> = claimed.iter().map(|d| d.webhook_seq).collect();
@@ -253,11 +264,7 @@ async fn a_claim_planned_on_empty_tables_probes_a_few_hundred_leases() {
     fill(&mut conn, 400, 2, "e.created_at", (1, now + 60_000)).await;
     upkeep_looks(&mut conn, &url).await;
 
-    let mut tx = begin_relaxed(&mut conn).await.unwrap();
-    let before = rows_read(&mut tx).await;
-    let claimed = claim_in(&mut tx, now, lease, Shard::WHOLE).await.unwrap();
-    let read = rows_read(&mut tx).await - before;
-    tx.rollback().await.unwrap();
+    let (claimed, read) = claim_counting_reads(&mut conn, now, lease).await;
 
     assert_eq!(claimed.len(), 64);
     // Probes read about 5,000 rows here; a plan that scans `leases` reads all 400 of them for
